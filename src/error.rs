@@ -1,0 +1,211 @@
+//! Error types, one enum per concern.
+//!
+//! Every enum is `#[non_exhaustive]` so that new failure cases can be added
+//! without breaking callers. No error ever carries secret material or the
+//! code a user submitted.
+
+use thiserror::Error;
+
+/// A secret could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// The secret is shorter than the 128 bits RFC 4226 §4 (R6) requires.
+    #[error("secret is {len} bytes; at least {min} bytes (128 bits) are required")]
+    TooShort {
+        /// Length that was given, in bytes.
+        len: usize,
+        /// Minimum length, in bytes.
+        min: usize,
+    },
+    /// The secret is longer than this library accepts.
+    #[error("secret is {len} bytes; at most {max} bytes are accepted")]
+    TooLong {
+        /// Length that was given, in bytes.
+        len: usize,
+        /// Maximum length, in bytes.
+        max: usize,
+    },
+    /// The text is not valid RFC 4648 base32. The offending text is not
+    /// repeated here, since it is (part of) a secret.
+    #[error("secret is not valid base32: {reason}")]
+    InvalidBase32 {
+        /// What is wrong with it, without quoting it.
+        reason: &'static str,
+    },
+    /// The operating system's random number generator failed.
+    #[error("the operating system random number generator failed")]
+    Rng,
+}
+
+/// A parameter of [`Hotp`](crate::Hotp), [`Totp`](crate::Totp) or
+/// [`Window`](crate::Window) is out of range.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ParamError {
+    /// Codes have 6, 7 or 8 digits (RFC 4226 §5.3 requires at least 6; more
+    /// than 8 would exceed the 31-bit truncated value's precision).
+    #[error("codes must have 6, 7 or 8 digits, not {0}")]
+    Digits(u32),
+    /// A TOTP period must be at least one second.
+    #[error("the TOTP period must be at least 1 second")]
+    ZeroPeriod,
+    /// A verification window may look at most [`Window::MAX`](crate::Window::MAX)
+    /// steps behind and ahead.
+    #[error("window of {behind} behind / {ahead} ahead exceeds the maximum of {max} each way")]
+    WindowTooLarge {
+        /// Requested look-behind.
+        behind: u32,
+        /// Requested look-ahead.
+        ahead: u32,
+        /// The cap.
+        max: u32,
+    },
+}
+
+/// A time cannot be turned into a TOTP time step.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// The time is earlier than the TOTP's T0, so it has no time step.
+    #[error("time {time} is before T0 ({t0})")]
+    BeforeT0 {
+        /// The Unix time given.
+        time: u64,
+        /// The configured T0.
+        t0: u64,
+    },
+}
+
+/// A replay store could not answer. Verification turns this into a refusal
+/// ([`VerifyError::Store`]): the library fails closed, never open.
+#[derive(Debug, Error)]
+#[error("replay store failed: {message}")]
+pub struct StoreError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl StoreError {
+    /// A store error with a message for the log.
+    ///
+    /// ```
+    /// let e = otpguard::StoreError::new("connection refused");
+    /// assert!(e.to_string().contains("connection refused"));
+    /// ```
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A store error that wraps the store's own error.
+    ///
+    /// ```
+    /// let io = std::io::Error::other("timeout");
+    /// let e = otpguard::StoreError::with_source("redis EVALSHA failed", io);
+    /// assert!(std::error::Error::source(&e).is_some());
+    /// ```
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// A submitted code was not accepted.
+///
+/// The variants are detail for the bank's logs. Towards the customer (who may
+/// be an attacker) a backend should answer with one coarse message whatever
+/// the variant; [`VerifyError::is_wrong_code`] tells which failures should
+/// count towards a lock-out.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The input is not exactly the configured number of ASCII digits. It was
+    /// rejected before any comparison.
+    #[error("a code must be exactly {expected} ASCII digits")]
+    Malformed {
+        /// The number of digits required.
+        expected: u32,
+    },
+    /// No code in the window matched the input.
+    #[error("the code does not match any time step in the window")]
+    Mismatch,
+    /// The code matched, but its step is not newer than the last step already
+    /// accepted for this token (RFC 6238 §5.2).
+    #[error("the code matched step {step}, but step {last_accepted} was already accepted for this token")]
+    Replayed {
+        /// The step the code matched.
+        step: u64,
+        /// The last step accepted before.
+        last_accepted: u64,
+    },
+    /// The time has no time step (it is before T0).
+    #[error(transparent)]
+    Time(#[from] TimeError),
+    /// The replay store failed, so the code is refused.
+    #[error("code refused because the replay store failed")]
+    Store(#[source] StoreError),
+}
+
+impl VerifyError {
+    /// Whether this failure means the user entered a wrong code (malformed,
+    /// not matching or replayed), as opposed to a fault of the system. Only
+    /// these count towards a lock-out.
+    ///
+    /// ```
+    /// use otpguard::VerifyError;
+    /// assert!(VerifyError::Mismatch.is_wrong_code());
+    /// assert!(!VerifyError::Store(otpguard::StoreError::new("down")).is_wrong_code());
+    /// ```
+    #[must_use]
+    pub fn is_wrong_code(&self) -> bool {
+        matches!(
+            self,
+            Self::Malformed { .. } | Self::Mismatch | Self::Replayed { .. }
+        )
+    }
+}
+
+/// An `otpauth://` Key URI could not be parsed or built.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum UriError {
+    /// The URI does not start with `otpauth://`.
+    #[error("not an otpauth:// URI")]
+    Scheme,
+    /// The type is neither `totp` nor `hotp`.
+    #[error("unknown OTP type (expected totp or hotp)")]
+    Type,
+    /// The label (the path after the type) is missing or empty.
+    #[error("the label (issuer:account) is missing")]
+    Label,
+    /// A percent-escape is invalid or decodes to invalid UTF-8.
+    #[error("invalid percent-encoding in {0}")]
+    Encoding(&'static str),
+    /// A required parameter is missing.
+    #[error("missing parameter `{0}`")]
+    Missing(&'static str),
+    /// A parameter appears more than once.
+    #[error("parameter `{0}` appears more than once")]
+    Duplicate(&'static str),
+    /// A parameter has a value that cannot be used.
+    #[error("invalid value for parameter `{0}`")]
+    Invalid(&'static str),
+    /// The issuer in the label and the `issuer` parameter differ.
+    #[error("the issuer in the label and the issuer parameter differ")]
+    IssuerMismatch,
+    /// The secret is invalid.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// Digits or period are out of range.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+}

@@ -1,0 +1,140 @@
+//! The HMAC keyed once per generator, and RFC 4226 dynamic truncation.
+//!
+//! The HMAC is keyed when a [`Hotp`](crate::Hotp) or [`Totp`](crate::Totp) is
+//! built: the inner and outer padded-key blocks are compressed then, and every
+//! code afterwards costs exactly two block compressions (one for the inner
+//! hash over the 8-byte counter, one for the outer hash).
+
+use core::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha1::Sha1;
+use sha2::{Sha256, Sha512};
+
+use crate::{Algorithm, ParamError, Secret};
+
+/// Code length: 6, 7 or 8 digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Digits(u8);
+
+impl Digits {
+    pub(crate) fn new(digits: u32) -> Result<Self, ParamError> {
+        match digits {
+            6..=8 => u8::try_from(digits)
+                .map(Self)
+                .map_err(|_| ParamError::Digits(digits)),
+            _ => Err(ParamError::Digits(digits)),
+        }
+    }
+
+    pub(crate) fn get(self) -> u32 {
+        u32::from(self.0)
+    }
+
+    pub(crate) fn len(self) -> usize {
+        usize::from(self.0)
+    }
+
+    /// `value mod 10^digits`. Each arm divides by a constant, which compiles to
+    /// a multiplication: no data-dependent division instruction.
+    pub(crate) fn reduce(self, value: u32) -> u32 {
+        match self.0 {
+            6 => value % 1_000_000,
+            7 => value % 10_000_000,
+            _ => value % 100_000_000,
+        }
+    }
+}
+
+/// A keyed HMAC for one algorithm. Its precomputed states are wiped on drop
+/// (the `hmac` crate's `zeroize` feature).
+#[derive(Clone)]
+pub(crate) enum OtpKey {
+    Sha1(Hmac<Sha1>),
+    Sha256(Hmac<Sha256>),
+    Sha512(Hmac<Sha512>),
+}
+
+impl OtpKey {
+    pub(crate) fn new(secret: &Secret, algorithm: Algorithm) -> Self {
+        let key = secret.expose_secret();
+        // HMAC takes keys of any length, so keying cannot fail; the fallbacks
+        // below only exist to keep this function free of panics.
+        match algorithm {
+            Algorithm::Sha1 => Self::Sha1(
+                Hmac::<Sha1>::new_from_slice(key).unwrap_or_else(|_| Hmac::<Sha1>::new(&Default::default())),
+            ),
+            Algorithm::Sha256 => Self::Sha256(
+                Hmac::<Sha256>::new_from_slice(key)
+                    .unwrap_or_else(|_| Hmac::<Sha256>::new(&Default::default())),
+            ),
+            Algorithm::Sha512 => Self::Sha512(
+                Hmac::<Sha512>::new_from_slice(key)
+                    .unwrap_or_else(|_| Hmac::<Sha512>::new(&Default::default())),
+            ),
+        }
+    }
+
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Sha1(_) => Algorithm::Sha1,
+            Self::Sha256(_) => Algorithm::Sha256,
+            Self::Sha512(_) => Algorithm::Sha512,
+        }
+    }
+
+    /// HOTP value for `counter` (RFC 4226 §5.3): HMAC, dynamic truncation,
+    /// reduction to `digits` decimal digits.
+    pub(crate) fn hotp(&self, counter: u64, digits: Digits) -> u32 {
+        let msg = counter.to_be_bytes();
+        let truncated = match self {
+            Self::Sha1(mac) => truncate(&mac.clone().chain_update(msg).finalize().into_bytes()),
+            Self::Sha256(mac) => truncate(&mac.clone().chain_update(msg).finalize().into_bytes()),
+            Self::Sha512(mac) => truncate(&mac.clone().chain_update(msg).finalize().into_bytes()),
+        };
+        digits.reduce(truncated)
+    }
+}
+
+/// RFC 4226 §5.3 dynamic truncation: the low 4 bits of the last byte pick an
+/// offset; the 31 bits at that offset are the result.
+fn truncate(mac: &[u8]) -> u32 {
+    let offset = mac.last().map_or(0, |b| usize::from(b & 0x0f));
+    let mut word = [0u8; 4];
+    for (dst, src) in word.iter_mut().zip(mac.iter().skip(offset)) {
+        *dst = *src;
+    }
+    u32::from_be_bytes(word) & 0x7fff_ffff
+}
+
+impl fmt::Debug for OtpKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OtpKey({}, [REDACTED])", self.algorithm())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_matches_rfc4226_example() {
+        // RFC 4226 §5.4: HMAC-SHA-1 output and the resulting 6-digit code.
+        let mac = [
+            0x1f, 0x86, 0x98, 0x69, 0x0e, 0x02, 0xca, 0x16, 0x61, 0x85, 0x50, 0xef, 0x7f, 0x19,
+            0xda, 0x8e, 0x94, 0x5b, 0x55, 0x5a,
+        ];
+        assert_eq!(truncate(&mac), 0x50ef_7f19);
+        assert_eq!(Digits(6).reduce(truncate(&mac)), 872_921);
+    }
+
+    #[test]
+    fn digits_outside_6_to_8_are_refused() {
+        for d in [0, 1, 5, 9, 10, u32::MAX] {
+            assert_eq!(Digits::new(d), Err(ParamError::Digits(d)));
+        }
+        for d in 6..=8 {
+            assert_eq!(Digits::new(d).map(Digits::get), Ok(d));
+        }
+    }
+}

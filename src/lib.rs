@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod algorithm;
+mod clock;
+mod code;
+mod error;
+mod hotp;
+mod key;
+mod secret;
+mod totp;
+pub mod lifecycle;
+pub mod replay;
+pub mod verify;
+
+pub use algorithm::Algorithm;
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use code::Code;
+pub use error::{ParamError, SecretError, StoreError, TimeError, UriError, VerifyError};
+pub use hotp::Hotp;
+pub use replay::Accepted;
+pub use secret::Secret;
+pub use totp::{Totp, TotpBuilder};
+pub use verify::{Match, Window};

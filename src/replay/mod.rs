@@ -1,0 +1,267 @@
+//! Replay protection: each code is accepted at most once per token.
+//!
+//! # The rule
+//!
+//! RFC 6238 §5.2 says a verifier must not accept a second attempt of a code
+//! after the first was accepted. This library enforces something stronger:
+//! for each token, a matched step is accepted only if it is **strictly
+//! greater** than the last step accepted for that token, and the new step is
+//! recorded in the **same atomic operation** as the comparison. So a code is
+//! never accepted twice, and an older code (say, one shoulder-surfed or
+//! intercepted a minute ago, still inside the look-behind window) is never
+//! accepted after a newer one.
+//!
+//! # The contract of a guard
+//!
+//! A [`ReplayGuard`] (blocking) or [`AsyncReplayGuard`] (async) implements
+//! one operation, `claim(token, step)`, which must:
+//!
+//! 1. atomically, with respect to every other claim on the same `token` by any
+//!    thread or process sharing the store, compare `step` with the last
+//!    recorded step `last` for `token`;
+//! 2. if there is no record, or `step > last`: record `step` and return
+//!    [`ClaimOutcome::Fresh`];
+//! 3. otherwise change nothing and return
+//!    [`ClaimOutcome::Replayed`] with `last`;
+//! 4. if it cannot be sure which of these happened (timeout, lost connection,
+//!    unexpected reply), return a [`StoreError`]. Verification then refuses
+//!    the code: the library fails closed, never open.
+//!
+//! A guard may forget a token's record once `last` is so old that no code of
+//! a step `<= last` can still fall inside any verification window (for TOTP:
+//! once the current step is beyond `last + behind`); this bounds its memory.
+//!
+//! # Proof of the check
+//!
+//! Verification yields a [`Match`](crate::Match): the code was right. Only a
+//! successful claim turns it into an [`Accepted`], a value no code outside
+//! this crate can build. Code that needs an accepted OTP (the
+//! [lifecycle](crate::lifecycle), or a backend's own "authorise transfer"
+//! function) should take an `Accepted` as an argument, so that forgetting the
+//! replay check is a compile error rather than a review comment.
+
+use crate::{Match, StoreError, VerifyError};
+
+/// What a replay guard found when asked to claim a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The step was newer than any accepted before for this token, and is now
+    /// recorded as the last accepted step.
+    Fresh,
+    /// The step was not newer than the last accepted step; nothing changed.
+    Replayed {
+        /// The last step accepted for this token.
+        last_accepted: u64,
+    },
+}
+
+/// A store that records the last accepted step of each token, for blocking
+/// code. See the [module documentation](self) for the contract.
+///
+/// ```
+/// use otpguard::replay::{ClaimOutcome, ReplayGuard};
+/// use otpguard::StoreError;
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+///
+/// /// A minimal guard: one lock around a map (fine for a test, not sharded).
+/// struct Simple(Mutex<HashMap<String, u64>>);
+///
+/// impl ReplayGuard for Simple {
+///     fn claim(&self, token: &str, step: u64) -> Result<ClaimOutcome, StoreError> {
+///         let mut map = self.0.lock().map_err(|_| StoreError::new("lock poisoned"))?;
+///         match map.get(token) {
+///             Some(&last) if step <= last => Ok(ClaimOutcome::Replayed { last_accepted: last }),
+///             _ => {
+///                 map.insert(token.to_owned(), step);
+///                 Ok(ClaimOutcome::Fresh)
+///             }
+///         }
+///     }
+/// }
+///
+/// let g = Simple(Mutex::new(HashMap::new()));
+/// assert_eq!(g.claim("t", 5)?, ClaimOutcome::Fresh);
+/// assert_eq!(g.claim("t", 5)?, ClaimOutcome::Replayed { last_accepted: 5 });
+/// assert_eq!(g.claim("t", 4)?, ClaimOutcome::Replayed { last_accepted: 5 });
+/// # Ok::<(), StoreError>(())
+/// ```
+pub trait ReplayGuard {
+    /// Atomically: if `step` is greater than the last step recorded for
+    /// `token` (or none is), record it and return [`ClaimOutcome::Fresh`];
+    /// otherwise return [`ClaimOutcome::Replayed`].
+    ///
+    /// # Errors
+    /// A [`StoreError`] whenever the outcome is not known for certain.
+    fn claim(&self, token: &str, step: u64) -> Result<ClaimOutcome, StoreError>;
+}
+
+impl<G: ReplayGuard + ?Sized> ReplayGuard for &G {
+    fn claim(&self, token: &str, step: u64) -> Result<ClaimOutcome, StoreError> {
+        (**self).claim(token, step)
+    }
+}
+
+impl<G: ReplayGuard + ?Sized> ReplayGuard for std::sync::Arc<G> {
+    fn claim(&self, token: &str, step: u64) -> Result<ClaimOutcome, StoreError> {
+        (**self).claim(token, step)
+    }
+}
+
+/// The async twin of [`ReplayGuard`], for stores reached over the network
+/// from an async runtime (tokio and others) without blocking it. Same
+/// contract.
+///
+/// ```
+/// use otpguard::replay::{AsyncReplayGuard, ClaimOutcome, ReplayGuard};
+/// use otpguard::StoreError;
+///
+/// /// Wraps a fast in-process guard for async callers.
+/// struct Wrap<G>(G);
+///
+/// impl<G: ReplayGuard + Sync> AsyncReplayGuard for Wrap<G> {
+///     async fn claim(&self, token: &str, step: u64) -> Result<ClaimOutcome, StoreError> {
+///         self.0.claim(token, step)
+///     }
+/// }
+/// ```
+pub trait AsyncReplayGuard {
+    /// See [`ReplayGuard::claim`].
+    ///
+    /// # Errors
+    /// A [`StoreError`] whenever the outcome is not known for certain.
+    fn claim(
+        &self,
+        token: &str,
+        step: u64,
+    ) -> impl core::future::Future<Output = Result<ClaimOutcome, StoreError>> + Send;
+}
+
+/// Proof that a code matched **and** won its replay claim: the only value
+/// that says "this OTP is accepted". It can only be made inside this crate,
+/// by [`Match::claim`] or [`Match::claim_async`].
+///
+/// ```
+/// use otpguard::{Secret, Totp, Window};
+/// use otpguard::replay::MemoryGuard;
+///
+/// let secret = Secret::from_bytes(b"12345678901234567890")?;
+/// let totp = Totp::builder(&secret).digits(8).build()?;
+/// let guard = MemoryGuard::default();
+///
+/// let accepted = totp.verify("94287082", 59, Window::default())?.claim(&guard, "token-1")?;
+/// assert_eq!(accepted.step(), 1);
+/// // The same code again is a replay.
+/// assert!(totp.verify("94287082", 59, Window::default())?.claim(&guard, "token-1").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    step: u64,
+    offset: i64,
+}
+
+impl Accepted {
+    /// The step that was accepted (now the token's last accepted step).
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp, Window, replay::MemoryGuard};
+    /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
+    /// # let totp = Totp::builder(&secret).digits(8).build()?;
+    /// let a = totp.verify("94287082", 59, Window::EXACT)?.claim(&MemoryGuard::default(), "t")?;
+    /// assert_eq!(a.step(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub const fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// Drift of the accepted code in steps (see [`Match::offset`]).
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp, Window, replay::MemoryGuard};
+    /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
+    /// # let totp = Totp::builder(&secret).digits(8).build()?;
+    /// let a = totp.verify("94287082", 89, Window::default())?.claim(&MemoryGuard::default(), "t")?;
+    /// assert_eq!(a.offset(), -1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub const fn offset(&self) -> i64 {
+        self.offset
+    }
+}
+
+impl Match {
+    fn settle(self, outcome: Result<ClaimOutcome, StoreError>) -> Result<Accepted, VerifyError> {
+        match outcome {
+            Ok(ClaimOutcome::Fresh) => Ok(Accepted {
+                step: self.step,
+                offset: self.offset,
+            }),
+            Ok(ClaimOutcome::Replayed { last_accepted }) => Err(VerifyError::Replayed {
+                step: self.step,
+                last_accepted,
+            }),
+            Err(e) => Err(VerifyError::Store(e)),
+        }
+    }
+
+    /// Claims this match's step for `token` on a blocking guard.
+    ///
+    /// # Errors
+    /// [`VerifyError::Replayed`] if the step is not newer than the last one
+    /// accepted for `token`; [`VerifyError::Store`] if the guard failed (the
+    /// code is then refused).
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp, Window, VerifyError, replay::MemoryGuard};
+    /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
+    /// # let totp = Totp::builder(&secret).digits(8).build()?;
+    /// let guard = MemoryGuard::default();
+    /// let m = totp.verify("94287082", 59, Window::EXACT)?;
+    /// assert!(m.claim(&guard, "t").is_ok());
+    /// assert!(matches!(m.claim(&guard, "t"), Err(VerifyError::Replayed { step: 1, last_accepted: 1 })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn claim<G: ReplayGuard + ?Sized>(
+        self,
+        guard: &G,
+        token: &str,
+    ) -> Result<Accepted, VerifyError> {
+        self.settle(guard.claim(token, self.step))
+    }
+
+    /// Claims this match's step for `token` on an async guard.
+    ///
+    /// # Errors
+    /// As [`Match::claim`].
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp, Window, replay::{AsyncReplayGuard, ClaimOutcome}};
+    /// # use otpguard::StoreError;
+    /// struct AlwaysFresh;
+    /// impl AsyncReplayGuard for AlwaysFresh {
+    ///     async fn claim(&self, _: &str, _: u64) -> Result<ClaimOutcome, StoreError> {
+    ///         Ok(ClaimOutcome::Fresh)
+    ///     }
+    /// }
+    /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
+    /// # let totp = Totp::builder(&secret).digits(8).build()?;
+    /// let m = totp.verify("94287082", 59, Window::EXACT)?;
+    /// let fut = m.claim_async(&AlwaysFresh, "t"); // .await it in your runtime
+    /// # drop(fut);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn claim_async<G: AsyncReplayGuard + ?Sized>(
+        self,
+        guard: &G,
+        token: &str,
+    ) -> Result<Accepted, VerifyError> {
+        self.settle(guard.claim(token, self.step).await)
+    }
+}
+
+mod memory;
+pub use memory::MemoryGuard;

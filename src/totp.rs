@@ -1,0 +1,321 @@
+//! TOTP: time-based codes (RFC 6238).
+
+use core::fmt;
+use core::num::NonZeroU64;
+
+use crate::key::{Digits, OtpKey};
+use crate::verify::{scan, Match};
+use crate::{Algorithm, Code, ParamError, Secret, TimeError, VerifyError, Window};
+
+/// A time-based code generator and verifier (RFC 6238).
+///
+/// The time step of a Unix time `t` is `(t - T0) / period`; all arithmetic is
+/// on 64 bits, so times after 2038 and 2106 work, and a time before T0 is an
+/// error rather than an underflow.
+///
+/// ```
+/// use otpguard::{Algorithm, Secret, Totp, Window};
+///
+/// let secret = Secret::from_bytes(b"12345678901234567890123456789012")?;
+/// let totp = Totp::builder(&secret)
+///     .algorithm(Algorithm::Sha256)
+///     .digits(8)
+///     .period(30)
+///     .t0(0)
+///     .build()?;
+/// assert_eq!(totp.generate(59)?.to_string(), "46119246"); // RFC 6238 Appendix B
+///
+/// let m = totp.verify("46119246", 59, Window::default())?;
+/// assert_eq!((m.step(), m.offset()), (1, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Totp {
+    key: OtpKey,
+    digits: Digits,
+    period: NonZeroU64,
+    t0: u64,
+}
+
+/// Builds a [`Totp`]; defaults are SHA-1, 6 digits, 30 seconds, T0 = 0 (what
+/// authenticator apps assume).
+///
+/// ```
+/// use otpguard::{Algorithm, Secret, Totp};
+/// let secret = Secret::generate(Algorithm::Sha1)?;
+/// let totp = Totp::builder(&secret).build()?;
+/// assert_eq!((totp.digits(), totp.period(), totp.t0()), (6, 30, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "call .build() to get a Totp"]
+pub struct TotpBuilder<'a> {
+    secret: &'a Secret,
+    algorithm: Algorithm,
+    digits: u32,
+    period: u64,
+    t0: u64,
+}
+
+impl TotpBuilder<'_> {
+    /// The hash function (default SHA-1).
+    ///
+    /// ```
+    /// # use otpguard::{Algorithm, Secret, Totp};
+    /// # let secret = Secret::generate(Algorithm::Sha512)?;
+    /// let t = Totp::builder(&secret).algorithm(Algorithm::Sha512).build()?;
+    /// assert_eq!(t.algorithm(), Algorithm::Sha512);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Digits per code: 6 (default), 7 or 8; checked by [`build`](Self::build).
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// assert!(Totp::builder(&secret).digits(5).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn digits(mut self, digits: u32) -> Self {
+        self.digits = digits;
+        self
+    }
+
+    /// Length of a time step in seconds (default 30); at least 1, checked by
+    /// [`build`](Self::build).
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// assert_eq!(Totp::builder(&secret).period(60).build()?.period(), 60);
+    /// assert!(Totp::builder(&secret).period(0).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn period(mut self, seconds: u64) -> Self {
+        self.period = seconds;
+        self
+    }
+
+    /// The Unix time at which step 0 starts (default 0).
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// let t = Totp::builder(&secret).t0(1_000).build()?;
+    /// assert_eq!(t.step_at(1_030)?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn t0(mut self, unix_seconds: u64) -> Self {
+        self.t0 = unix_seconds;
+        self
+    }
+
+    /// Keys the HMAC and returns the generator.
+    ///
+    /// # Errors
+    /// [`ParamError::Digits`] unless digits is 6, 7 or 8;
+    /// [`ParamError::ZeroPeriod`] for a period of 0.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// let totp = Totp::builder(&secret).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(self) -> Result<Totp, ParamError> {
+        let digits = Digits::new(self.digits)?;
+        let period = NonZeroU64::new(self.period).ok_or(ParamError::ZeroPeriod)?;
+        Ok(Totp {
+            key: OtpKey::new(self.secret, self.algorithm),
+            digits,
+            period,
+            t0: self.t0,
+        })
+    }
+}
+
+impl Totp {
+    /// Starts building a TOTP for `secret` (see [`TotpBuilder`]).
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// let totp = Totp::builder(&secret).digits(8).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(secret: &Secret) -> TotpBuilder<'_> {
+        TotpBuilder {
+            secret,
+            algorithm: Algorithm::Sha1,
+            digits: 6,
+            period: 30,
+            t0: 0,
+        }
+    }
+
+    /// The time step that contains `unix_seconds`.
+    ///
+    /// # Errors
+    /// [`TimeError::BeforeT0`] if `unix_seconds` is earlier than T0.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// let totp = Totp::builder(&secret).build()?;
+    /// assert_eq!(totp.step_at(59)?, 1);
+    /// assert_eq!(totp.step_at(u64::MAX)?, u64::MAX / 30);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn step_at(&self, unix_seconds: u64) -> Result<u64, TimeError> {
+        unix_seconds
+            .checked_sub(self.t0)
+            .map(|since| since / self.period)
+            .ok_or(TimeError::BeforeT0 {
+                time: unix_seconds,
+                t0: self.t0,
+            })
+    }
+
+    /// The Unix time at which `step` starts, or `None` if that is after
+    /// `u64::MAX`.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// let totp = Totp::builder(&secret).t0(100).build()?;
+    /// assert_eq!(totp.step_start(2), Some(160));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn step_start(&self, step: u64) -> Option<u64> {
+        step.checked_mul(self.period.get())?.checked_add(self.t0)
+    }
+
+    /// The code a token shows at `unix_seconds`.
+    ///
+    /// # Errors
+    /// [`TimeError::BeforeT0`] if `unix_seconds` is earlier than T0.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
+    /// let totp = Totp::builder(&secret).digits(8).build()?;
+    /// assert_eq!(totp.generate(1_111_111_109)?.to_string(), "07081804");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn generate(&self, unix_seconds: u64) -> Result<Code, TimeError> {
+        Ok(self.generate_step(self.step_at(unix_seconds)?))
+    }
+
+    /// The code of time step `step`.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
+    /// let totp = Totp::builder(&secret).digits(8).build()?;
+    /// assert_eq!(totp.generate_step(1).to_string(), "94287082");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn generate_step(&self, step: u64) -> Code {
+        Code::new(self.key.hotp(step, self.digits), self.digits)
+    }
+
+    /// Checks `input` against every time step in `window` around the step of
+    /// `unix_seconds`, in constant time (see [`crate::verify`]), and reports
+    /// which step matched. The returned [`Match`] still has to be claimed
+    /// against a replay guard.
+    ///
+    /// # Errors
+    /// [`VerifyError::Malformed`] if `input` is not exactly the configured
+    /// number of ASCII digits (checked before any comparison);
+    /// [`VerifyError::Time`] if `unix_seconds` is before T0;
+    /// [`VerifyError::Mismatch`] if no step in the window produces `input`.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp, VerifyError, Window};
+    /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
+    /// let totp = Totp::builder(&secret).digits(8).build()?;
+    /// let w = Window::new(1, 1)?;
+    /// assert_eq!(totp.verify("94287082", 59, w)?.offset(), 0);
+    /// assert!(matches!(totp.verify("94287083", 59, w), Err(VerifyError::Mismatch)));
+    /// assert!(matches!(totp.verify("9428708", 59, w), Err(VerifyError::Malformed { expected: 8 })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify(
+        &self,
+        input: &str,
+        unix_seconds: u64,
+        window: Window,
+    ) -> Result<Match, VerifyError> {
+        let step = self.step_at(unix_seconds)?;
+        scan(&self.key, self.digits, input, step, window)
+    }
+
+    /// The hash function in use.
+    ///
+    /// ```
+    /// # use otpguard::{Algorithm, Secret, Totp};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// assert_eq!(Totp::builder(&secret).build()?.algorithm(), Algorithm::Sha1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn algorithm(&self) -> Algorithm {
+        self.key.algorithm()
+    }
+
+    /// Digits per code.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// assert_eq!(Totp::builder(&secret).build()?.digits(), 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn digits(&self) -> u32 {
+        self.digits.get()
+    }
+
+    /// Seconds per time step.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// assert_eq!(Totp::builder(&secret).build()?.period(), 30);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn period(&self) -> u64 {
+        self.period.get()
+    }
+
+    /// The Unix time of step 0.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// assert_eq!(Totp::builder(&secret).build()?.t0(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn t0(&self) -> u64 {
+        self.t0
+    }
+}
+
+impl fmt::Debug for Totp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Totp")
+            .field("algorithm", &self.algorithm())
+            .field("digits", &self.digits())
+            .field("period", &self.period())
+            .field("t0", &self.t0)
+            .finish_non_exhaustive()
+    }
+}
