@@ -62,7 +62,8 @@ impl OtpKey {
         // below only exist to keep this function free of panics.
         match algorithm {
             Algorithm::Sha1 => Self::Sha1(
-                Hmac::<Sha1>::new_from_slice(key).unwrap_or_else(|_| Hmac::<Sha1>::new(&Default::default())),
+                Hmac::<Sha1>::new_from_slice(key)
+                    .unwrap_or_else(|_| Hmac::<Sha1>::new(&Default::default())),
             ),
             Algorithm::Sha256 => Self::Sha256(
                 Hmac::<Sha256>::new_from_slice(key)

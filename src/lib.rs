@@ -7,10 +7,10 @@ mod code;
 mod error;
 mod hotp;
 mod key;
-mod secret;
-mod totp;
 pub mod lifecycle;
 pub mod replay;
+mod secret;
+mod totp;
 pub mod verify;
 
 pub use algorithm::Algorithm;

@@ -165,7 +165,8 @@ pub(crate) fn parse_input(input: &str, digits: Digits) -> Result<u32, VerifyErro
         return Err(malformed);
     }
     Ok(bytes.iter().fold(0u32, |acc, &b| {
-        acc.wrapping_mul(10).wrapping_add(u32::from(b.wrapping_sub(b'0')))
+        acc.wrapping_mul(10)
+            .wrapping_add(u32::from(b.wrapping_sub(b'0')))
     }))
 }
 
@@ -212,9 +213,20 @@ mod tests {
     fn input_must_be_exactly_the_digits() {
         let six = Digits::new(6).unwrap();
         assert_eq!(parse_input("012345", six).ok(), Some(12_345));
-        for bad in ["", "12345", "1234567", "12345a", " 12345", "１２３４５６", "12 345"] {
+        for bad in [
+            "",
+            "12345",
+            "1234567",
+            "12345a",
+            " 12345",
+            "１２３４５６",
+            "12 345",
+        ] {
             assert!(
-                matches!(parse_input(bad, six), Err(VerifyError::Malformed { expected: 6 })),
+                matches!(
+                    parse_input(bad, six),
+                    Err(VerifyError::Malformed { expected: 6 })
+                ),
                 "{bad:?}"
             );
         }
