@@ -175,34 +175,67 @@ impl VerifyError {
 }
 
 /// An `otpauth://` Key URI could not be parsed or built.
+///
+/// No variant carries the secret, nor any other text taken from the URI: a
+/// URI holds the secret, so an error message that quoted it could leak it
+/// into a log.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum UriError {
-    /// The URI does not start with `otpauth://`.
+    /// The URI does not start with `otpauth://` (the scheme's case is
+    /// ignored).
     #[error("not an otpauth:// URI")]
     Scheme,
-    /// The type is neither `totp` nor `hotp`.
+    /// The type (the host part) is missing or is neither `totp` nor `hotp`.
     #[error("unknown OTP type (expected totp or hotp)")]
     Type,
     /// The label (the path after the type) is missing or empty.
     #[error("the label (issuer:account) is missing")]
     Label,
-    /// A percent-escape is invalid or decodes to invalid UTF-8.
-    #[error("invalid percent-encoding in {0}")]
+    /// An account or issuer name (in the label, the `issuer` parameter or
+    /// given to the builder) is empty, starts with whitespace, or contains a
+    /// `:` (which would make the `issuer:account` label ambiguous) or a
+    /// control character. The field is `"account"` or `"issuer"`.
+    #[error(
+        "the {0} name is empty, starts with whitespace, or contains ':' or a control character"
+    )]
+    Name(&'static str),
+    /// A `%` is not followed by two hexadecimal digits. The field is
+    /// `"label"` or the parameter's name.
+    #[error("invalid percent-escape in {0}")]
     Encoding(&'static str),
-    /// A required parameter is missing.
+    /// The percent-decoded text is not valid UTF-8. The field is `"label"` or
+    /// the parameter's name.
+    #[error("{0} is not valid UTF-8 once percent-decoded")]
+    Utf8(&'static str),
+    /// A required parameter is missing or empty: `secret` always, `counter`
+    /// for `hotp`.
     #[error("missing parameter `{0}`")]
     Missing(&'static str),
-    /// A parameter appears more than once.
+    /// A parameter this library reads appears more than once, so which one an
+    /// authenticator app would use is unclear.
     #[error("parameter `{0}` appears more than once")]
     Duplicate(&'static str),
-    /// A parameter has a value that cannot be used.
+    /// A number (`digits`, `period`, `counter`) is not a plain decimal
+    /// integer that fits its type.
     #[error("invalid value for parameter `{0}`")]
     Invalid(&'static str),
+    /// The `algorithm` parameter names no supported hash (SHA1, SHA256,
+    /// SHA512).
+    #[error("unknown algorithm (expected SHA1, SHA256 or SHA512)")]
+    UnknownAlgorithm,
     /// The issuer in the label and the `issuer` parameter differ.
     #[error("the issuer in the label and the issuer parameter differ")]
     IssuerMismatch,
-    /// The secret is invalid.
+    /// A [`KeyUri`](crate::KeyUri) of one type was asked for a generator of
+    /// the other (an HOTP key turned into a `Totp`, or the reverse).
+    #[error("the key URI is not of type {expected}")]
+    WrongType {
+        /// The type that was asked for: `"totp"` or `"hotp"`.
+        expected: &'static str,
+    },
+    /// The `secret` parameter is not valid base32, or decodes to a length
+    /// [`Secret`](crate::Secret) does not accept.
     #[error(transparent)]
     Secret(#[from] SecretError),
     /// Digits or period are out of range.

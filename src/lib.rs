@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod replay;
 mod secret;
 mod totp;
+mod uri;
 pub mod verify;
 
 pub use algorithm::Algorithm;
@@ -21,4 +22,5 @@ pub use hotp::Hotp;
 pub use replay::Accepted;
 pub use secret::Secret;
 pub use totp::{Totp, TotpBuilder};
+pub use uri::{KeyUri, KeyUriBuilder, OtpKind};
 pub use verify::{Match, Window};
