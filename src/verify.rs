@@ -31,9 +31,29 @@ use crate::{ParamError, VerifyError};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "WindowFields"))]
 pub struct Window {
     behind: u32,
     ahead: u32,
+}
+
+/// What a [`Window`] is deserialized from. Going through [`Window::new`]
+/// keeps a stored or received configuration from lifting the cap: a window of
+/// billions of steps would make every verification compute billions of codes.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct WindowFields {
+    behind: u32,
+    ahead: u32,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<WindowFields> for Window {
+    type Error = ParamError;
+
+    fn try_from(fields: WindowFields) -> Result<Self, ParamError> {
+        Self::new(fields.behind, fields.ahead)
+    }
 }
 
 impl Window {
@@ -208,6 +228,24 @@ pub(crate) fn scan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn deserializing_a_window_enforces_the_cap() {
+        use serde::de::value::{Error, MapDeserializer};
+        use serde::Deserialize;
+
+        let read = |behind: u32, ahead: u32| {
+            let fields = [("behind", behind), ("ahead", ahead)];
+            Window::deserialize(MapDeserializer::<_, Error>::new(fields.into_iter()))
+        };
+        assert_eq!(read(2, 3).unwrap(), Window::new(2, 3).unwrap());
+        assert_eq!(read(10, 10).unwrap(), Window::new(10, 10).unwrap());
+        for (behind, ahead) in [(11, 0), (0, 11), (u32::MAX, u32::MAX)] {
+            let err = read(behind, ahead).unwrap_err().to_string();
+            assert!(err.contains("exceeds the maximum"), "{err}");
+        }
+    }
 
     #[test]
     fn input_must_be_exactly_the_digits() {
