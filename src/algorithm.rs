@@ -58,25 +58,29 @@ impl Algorithm {
         }
     }
 
-    /// Parses a URI algorithm name, ignoring ASCII case and an optional dash
-    /// (`SHA1`, `sha-256`, …).
+    /// Parses a URI algorithm name, ignoring ASCII case and allowing one dash
+    /// after `SHA` (`SHA1`, `sha-256`, …). Anything else, including other
+    /// dashes, is not a name this library knows.
     ///
     /// ```
     /// use otpguard::Algorithm;
     /// assert_eq!(Algorithm::from_uri_name("sha-256"), Some(Algorithm::Sha256));
+    /// assert_eq!(Algorithm::from_uri_name("SHA1"), Some(Algorithm::Sha1));
     /// assert_eq!(Algorithm::from_uri_name("MD5"), None);
+    /// assert_eq!(Algorithm::from_uri_name("S-H-A-1"), None);
     /// ```
     #[must_use]
     pub fn from_uri_name(name: &str) -> Option<Self> {
-        [Self::Sha1, Self::Sha256, Self::Sha512]
-            .into_iter()
-            .find(|alg| {
-                let want = alg.uri_name().as_bytes();
-                let mut got = name.bytes().filter(|&b| b != b'-');
-                want.iter()
-                    .all(|&w| got.next().is_some_and(|g| g.eq_ignore_ascii_case(&w)))
-                    && got.next().is_none()
-            })
+        let rest = name
+            .get(..3)
+            .filter(|prefix| prefix.eq_ignore_ascii_case("SHA"))
+            .and_then(|_| name.get(3..))?;
+        match rest.strip_prefix('-').unwrap_or(rest) {
+            "1" => Some(Self::Sha1),
+            "256" => Some(Self::Sha256),
+            "512" => Some(Self::Sha512),
+            _ => None,
+        }
     }
 }
 

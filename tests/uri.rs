@@ -167,6 +167,16 @@ fn lenient_where_it_cannot_change_the_key() {
         assert_eq!((uri.issuer(), uri.account()), (*issuer, *account), "{text}");
         assert!(uri.secret().len() >= 16);
     }
+    for (name, algorithm) in [
+        ("sha1", Algorithm::Sha1),
+        ("SHA-1", Algorithm::Sha1),
+        ("Sha256", Algorithm::Sha256),
+        ("sha-512", Algorithm::Sha512),
+        ("SHA%2D512", Algorithm::Sha512),
+    ] {
+        let uri = KeyUri::parse(&format!("otpauth://totp/a?secret={B32}&algorithm={name}"));
+        assert_eq!(uri.unwrap().algorithm(), algorithm, "{name}");
+    }
     let hotp = KeyUri::parse(&format!("otpauth://hotp/a?secret={B32}&counter=7&period=x")).unwrap();
     assert_eq!(hotp.kind(), OtpKind::Hotp { counter: 7 });
 }
@@ -174,6 +184,7 @@ fn lenient_where_it_cannot_change_the_key() {
 #[test]
 fn malformed_uris_get_typed_errors() {
     use UriError::*;
+    #[rustfmt::skip]
     let cases: Vec<(&str, UriError)> = vec![
         ("", Scheme),
         ("http://totp/alice?secret=B32", Scheme),
@@ -194,152 +205,59 @@ fn malformed_uris_get_typed_errors() {
         ("otpauth://totp/al%0Aice?secret=B32", Name("account")),
         ("otpauth://totp/%09alice?secret=B32", Name("account")),
         ("otpauth://totp/alice?secret=B32&issuer=", Name("issuer")),
-        (
-            "otpauth://totp/alice?secret=B32&issuer=A%3AB",
-            Name("issuer"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&issuer=%20Bank",
-            Name("issuer"),
-        ),
+        ("otpauth://totp/alice?secret=B32&issuer=A%3AB", Name("issuer")),
+        ("otpauth://totp/alice?secret=B32&issuer=%20Bank", Name("issuer")),
         ("otpauth://totp/B%07nk:alice?secret=B32", Name("issuer")),
         ("otpauth://totp/al%zzice?secret=B32", Encoding("label")),
         ("otpauth://totp/alice%4?secret=B32", Encoding("label")),
         ("otpauth://totp/alice%?secret=B32", Encoding("label")),
         ("otpauth://totp/alice?secret=GEZD%G", Encoding("secret")),
-        (
-            "otpauth://totp/alice?secret=B32&issuer=50%",
-            Encoding("issuer"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&algorithm=SHA%2",
-            Encoding("algorithm"),
-        ),
+        ("otpauth://totp/alice?secret=B32&issuer=50%", Encoding("issuer")),
+        ("otpauth://totp/alice?secret=B32&algorithm=SHA%2", Encoding("algorithm")),
         ("otpauth://totp/al%FFice?secret=B32", Utf8("label")),
-        (
-            "otpauth://totp/alice?secret=B32&issuer=%C3%28",
-            Utf8("issuer"),
-        ),
+        ("otpauth://totp/alice?secret=B32&issuer=%C3%28", Utf8("issuer")),
         ("otpauth://totp/alice?secret=%FFB32", Utf8("secret")),
-        (
-            "otpauth://totp/alice?secret=B32&secret=B32",
-            Duplicate("secret"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&DIGITS=6&digits=6",
-            Duplicate("digits"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&issuer=A&issuer=A",
-            Duplicate("issuer"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&period=30&period=60",
-            Duplicate("period"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&algorithm=SHA1&algorithm=SHA1",
-            Duplicate("algorithm"),
-        ),
-        (
-            "otpauth://hotp/alice?secret=B32&counter=1&counter=1",
-            Duplicate("counter"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&algorithm=MD5",
-            UnknownAlgorithm,
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&algorithm=SHA384",
-            UnknownAlgorithm,
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&algorithm=",
-            UnknownAlgorithm,
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&digits=9",
-            Param(ParamError::Digits(9)),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&digits=0",
-            Param(ParamError::Digits(0)),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&digits=4294967296",
-            Invalid("digits"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&digits=six",
-            Invalid("digits"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&digits=+6",
-            Invalid("digits"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&digits=%36",
-            Invalid("digits"),
-        ),
+        ("otpauth://totp/alice?secret=B32&secret=B32", Duplicate("secret")),
+        ("otpauth://totp/alice?secret=B32&DIGITS=6&digits=6", Duplicate("digits")),
+        ("otpauth://totp/alice?secret=B32&issuer=A&issuer=A", Duplicate("issuer")),
+        ("otpauth://totp/alice?secret=B32&period=30&period=60", Duplicate("period")),
+        ("otpauth://totp/alice?secret=B32&algorithm=SHA1&algorithm=SHA1", Duplicate("algorithm")),
+        ("otpauth://hotp/alice?secret=B32&counter=1&counter=1", Duplicate("counter")),
+        ("otpauth://totp/alice?secret=B32&algorithm=MD5", UnknownAlgorithm),
+        ("otpauth://totp/alice?secret=B32&algorithm=SHA384", UnknownAlgorithm),
+        ("otpauth://totp/alice?secret=B32&algorithm=", UnknownAlgorithm),
+        ("otpauth://totp/alice?secret=B32&algorithm=S-H-A-1", UnknownAlgorithm),
+        ("otpauth://totp/alice?secret=B32&algorithm=SHA1-", UnknownAlgorithm),
+        ("otpauth://totp/alice?secret=B32&algorithm=SHA--256", UnknownAlgorithm),
+        ("otpauth://totp/alice?secret=B32&algorithm=SHA%20512", UnknownAlgorithm),
+        ("otpauth://totp/alice?secret=B32&digits=9", Param(ParamError::Digits(9))),
+        ("otpauth://totp/alice?secret=B32&digits=0", Param(ParamError::Digits(0))),
+        ("otpauth://totp/alice?secret=B32&digits=4294967296", Invalid("digits")),
+        ("otpauth://totp/alice?secret=B32&digits=six", Invalid("digits")),
+        ("otpauth://totp/alice?secret=B32&digits=+6", Invalid("digits")),
+        ("otpauth://totp/alice?secret=B32&digits=%36", Invalid("digits")),
         ("otpauth://totp/alice?secret=B32&digits=", Invalid("digits")),
         ("otpauth://totp/alice?secret=B32&digits", Invalid("digits")),
-        (
-            "otpauth://totp/alice?secret=B32&period=0",
-            Param(ParamError::ZeroPeriod),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&period=-30",
-            Invalid("period"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&period=30s",
-            Invalid("period"),
-        ),
-        (
-            "otpauth://totp/alice?secret=B32&period=18446744073709551616",
-            Invalid("period"),
-        ),
-        (
-            "otpauth://hotp/alice?secret=B32&counter=-1",
-            Invalid("counter"),
-        ),
-        (
-            "otpauth://hotp/alice?secret=B32&counter= 1",
-            Invalid("counter"),
-        ),
-        (
-            "otpauth://totp/Bank:alice?secret=B32&issuer=Other",
-            IssuerMismatch,
-        ),
-        (
-            "otpauth://totp/Bank:alice?secret=B32&issuer=bank",
-            IssuerMismatch,
-        ),
+        ("otpauth://totp/alice?secret=B32&period=0", Param(ParamError::ZeroPeriod)),
+        ("otpauth://totp/alice?secret=B32&period=-30", Invalid("period")),
+        ("otpauth://totp/alice?secret=B32&period=30s", Invalid("period")),
+        ("otpauth://totp/alice?secret=B32&period=18446744073709551616", Invalid("period")),
+        ("otpauth://hotp/alice?secret=B32&counter=-1", Invalid("counter")),
+        ("otpauth://hotp/alice?secret=B32&counter= 1", Invalid("counter")),
+        ("otpauth://totp/Bank:alice?secret=B32&issuer=Other", IssuerMismatch),
+        ("otpauth://totp/Bank:alice?secret=B32&issuer=bank", IssuerMismatch),
         ("otpauth://totp/alice", Missing("secret")),
         ("otpauth://totp/alice?issuer=Bank", Missing("secret")),
         ("otpauth://totp/alice?secret=", Missing("secret")),
         ("otpauth://totp/alice?secret", Missing("secret")),
         ("otpauth://hotp/alice?secret=B32", Missing("counter")),
-        (
-            "otpauth://hotp/alice?secret=B32&period=30",
-            Missing("counter"),
-        ),
-        (
-            "otpauth://totp/alice?secret=GEZDGNBVGY3TQOJ1GEZDGNBVGY3TQOJQ",
-            Secret(SecretError::InvalidBase32 {
-                reason: "character outside the base32 alphabet (A-Z, 2-7)",
-            }),
-        ),
-        (
-            "otpauth://totp/alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQA",
-            Secret(SecretError::InvalidBase32 {
-                reason: "length is not a whole number of bytes",
-            }),
-        ),
-        (
-            "otpauth://totp/alice?secret=GEZDGNBVGY3TQOJQGEZDGNBV",
-            Secret(SecretError::TooShort { len: 15, min: 16 }),
-        ),
+        ("otpauth://hotp/alice?secret=B32&period=30", Missing("counter")),
+        ("otpauth://totp/alice?secret=GEZDGNBVGY3TQOJ1GEZDGNBVGY3TQOJQ",
+            Secret(SecretError::InvalidBase32 { reason: "character outside the base32 alphabet (A-Z, 2-7)" })),
+        ("otpauth://totp/alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQA",
+            Secret(SecretError::InvalidBase32 { reason: "length is not a whole number of bytes" })),
+        ("otpauth://totp/alice?secret=GEZDGNBVGY3TQOJQGEZDGNBV",
+            Secret(SecretError::TooShort { len: 15, min: 16 })),
     ];
     for (text, want) in cases {
         let text = text.replace("B32", B32);
