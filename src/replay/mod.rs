@@ -33,7 +33,7 @@
 //!
 //! # Proof of the check
 //!
-//! Verification yields a [`Match`](crate::Match): the code was right. Only a
+//! Verification yields a [`Match`]: the code was right. Only a
 //! successful claim turns it into an [`Accepted`], a value no code outside
 //! this crate can build. Code that needs an accepted OTP (the
 //! [lifecycle](crate::lifecycle), or a backend's own "authorise transfer"
