@@ -154,6 +154,11 @@ fn lenient_where_it_cannot_change_the_key() {
             None,
             "alice",
         ),
+        (
+            "otpauth://totp/alice?secret=AAAQEAYEAUDAOCAJBIFQYDIOB4======",
+            None,
+            "alice",
+        ),
         // period on HOTP and counter on TOTP mean nothing and are ignored
         (
             "otpauth://totp/alice?secret=B32&counter=oops",
