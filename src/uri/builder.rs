@@ -1,0 +1,159 @@
+//! Building a [`KeyUri`] for a new token.
+
+use core::fmt;
+
+use super::{check_name, KeyUri, OtpKind};
+use crate::{Algorithm, Secret, UriError};
+
+/// Builds a [`KeyUri`]. Defaults: TOTP with a 30-second period, SHA-1,
+/// 6 digits, no issuer. Everything is checked by [`build`](Self::build).
+///
+/// ```
+/// use otpguard::{Algorithm, KeyUri, OtpKind, Secret};
+///
+/// let secret = Secret::generate(Algorithm::Sha256)?;
+/// let uri = KeyUri::builder(&secret, "alice")
+///     .issuer("Example Bank")
+///     .algorithm(Algorithm::Sha256)
+///     .digits(8)
+///     .kind(OtpKind::Totp { period: 60 })
+///     .build()?;
+/// assert_eq!((uri.digits(), uri.kind()), (8, OtpKind::Totp { period: 60 }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "call .build() to get a KeyUri"]
+pub struct KeyUriBuilder {
+    secret: Secret,
+    account: String,
+    issuer: Option<String>,
+    kind: OtpKind,
+    algorithm: Algorithm,
+    digits: u32,
+}
+
+impl KeyUriBuilder {
+    /// The issuer (the bank's name as the app should show it). Written both
+    /// as the label's prefix and as the `issuer` parameter, as the format
+    /// recommends.
+    ///
+    /// ```
+    /// # use otpguard::{KeyUri, Secret};
+    /// # let secret = Secret::from_bytes(&[7; 20])?;
+    /// let uri = KeyUri::builder(&secret, "alice").issuer("Example Bank").build()?;
+    /// assert_eq!(uri.issuer(), Some("Example Bank"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn issuer(mut self, issuer: &str) -> Self {
+        self.issuer = Some(issuer.to_owned());
+        self
+    }
+
+    /// TOTP with its period, or HOTP with its initial counter (default: TOTP,
+    /// 30 seconds).
+    ///
+    /// ```
+    /// # use otpguard::{KeyUri, OtpKind, Secret};
+    /// # let secret = Secret::from_bytes(&[7; 20])?;
+    /// let uri = KeyUri::builder(&secret, "alice").kind(OtpKind::Hotp { counter: 0 }).build()?;
+    /// assert!(uri.to_uri().starts_with("otpauth://hotp/"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kind(mut self, kind: OtpKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The hash function (default SHA-1).
+    ///
+    /// ```
+    /// # use otpguard::{Algorithm, KeyUri, Secret};
+    /// # let secret = Secret::from_bytes(&[7; 32])?;
+    /// let uri = KeyUri::builder(&secret, "alice").algorithm(Algorithm::Sha256).build()?;
+    /// assert!(uri.to_uri().contains("&algorithm=SHA256"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Digits per code: 6 (default), 7 or 8.
+    ///
+    /// ```
+    /// # use otpguard::{KeyUri, ParamError, Secret, UriError};
+    /// # let secret = Secret::from_bytes(&[7; 20])?;
+    /// let err = KeyUri::builder(&secret, "alice").digits(9).build().err();
+    /// assert_eq!(err, Some(UriError::Param(ParamError::Digits(9))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn digits(mut self, digits: u32) -> Self {
+        self.digits = digits;
+        self
+    }
+
+    /// Checks the parameters and returns the [`KeyUri`].
+    ///
+    /// # Errors
+    /// [`UriError::Name`] if the account or issuer is empty, starts with
+    /// whitespace, or contains `:` or a control character;
+    /// [`UriError::Param`] for digits other than 6, 7 or 8 or a TOTP period
+    /// of 0.
+    ///
+    /// ```
+    /// # use otpguard::{KeyUri, Secret, UriError};
+    /// # let secret = Secret::from_bytes(&[7; 20])?;
+    /// assert!(KeyUri::builder(&secret, "alice").build().is_ok());
+    /// assert_eq!(KeyUri::builder(&secret, "a:b").build().err(), Some(UriError::Name("account")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(self) -> Result<KeyUri, UriError> {
+        check_name(&self.account, "account")?;
+        if let Some(issuer) = &self.issuer {
+            check_name(issuer, "issuer")?;
+        }
+        KeyUri::new(
+            self.kind,
+            self.secret,
+            self.issuer,
+            self.account,
+            self.algorithm,
+            self.digits,
+        )
+    }
+}
+
+impl KeyUri {
+    /// Starts building a Key URI for `secret` (copied) and the account name
+    /// the app should show (see [`KeyUriBuilder`]).
+    ///
+    /// ```
+    /// # use otpguard::{KeyUri, Secret};
+    /// # let secret = Secret::from_bytes(&[7; 20])?;
+    /// let uri = KeyUri::builder(&secret, "alice@example.com").build()?;
+    /// assert_eq!(uri.account(), "alice@example.com");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(secret: &Secret, account: &str) -> KeyUriBuilder {
+        KeyUriBuilder {
+            secret: secret.clone(),
+            account: account.to_owned(),
+            issuer: None,
+            kind: OtpKind::default(),
+            algorithm: Algorithm::Sha1,
+            digits: 6,
+        }
+    }
+}
+
+impl fmt::Debug for KeyUriBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyUriBuilder")
+            .field("kind", &self.kind)
+            .field("issuer", &self.issuer)
+            .field("account", &self.account)
+            .field("algorithm", &self.algorithm)
+            .field("digits", &self.digits)
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
