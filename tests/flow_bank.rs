@@ -1,7 +1,12 @@
 //! The flows of the bank's software-token guide (`bank-flows.md`), one test
 //! each, as a customer, an operator and the system live them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 mod lifecycle_support;
 
@@ -24,7 +29,10 @@ fn start_using_a_token() {
     // Before registration there is no token: codes are not accepted.
     assert!(matches!(
         bank.transfer(&mut record, &phone),
-        Err(LifecycleError::NotPermitted { state: State::Unregistered, .. })
+        Err(LifecycleError::NotPermitted {
+            state: State::Unregistered,
+            ..
+        })
     ));
 
     // A wrong first code: refused, not registered, nothing counted.
@@ -32,14 +40,24 @@ fn start_using_a_token() {
     let refused = bank.lc.apply(
         &mut record,
         Actor::Customer,
-        Event::Register { serial: phone.serial.clone(), secret: phone.secret(), code: &wrong },
+        Event::Register {
+            serial: phone.serial.clone(),
+            secret: phone.secret(),
+            code: &wrong,
+        },
     );
     assert!(matches!(refused, Err(LifecycleError::NewTokenCode { .. })));
-    assert_eq!((record.state(), record.version(), record.failures()), (State::Unregistered, 0, 0));
+    assert_eq!(
+        (record.state(), record.version(), record.failures()),
+        (State::Unregistered, 0, 0)
+    );
 
     // The code the app shows: registered.
     let applied = bank.register(&mut record, &phone).unwrap();
-    assert_eq!((applied.from, applied.to), (State::Unregistered, State::Active));
+    assert_eq!(
+        (applied.from, applied.to),
+        (State::Unregistered, State::Active)
+    );
     assert_eq!(record.serial(), Some(&phone.serial));
     assert_eq!((record.version(), record.last_drift()), (1, Some(0)));
 
@@ -73,35 +91,69 @@ fn transfers_and_login_with_the_otp() {
     let accepted = bank.lc.verify_transaction(&mut record, &code).unwrap();
     assert_eq!(accepted.offset(), 0);
     let replay = bank.lc.verify_transaction(&mut record, &code);
-    assert!(matches!(replay, Err(LifecycleError::WrongCode { failures: 1, .. })));
+    assert!(matches!(
+        replay,
+        Err(LifecycleError::WrongCode { failures: 1, .. })
+    ));
 
     // A code from one step ago (a slow customer) is accepted, drift -1.
     bank.tick();
     bank.tick();
     let late = phone.code(bank.now() - 30);
-    assert_eq!(bank.lc.verify_transaction(&mut record, &late).unwrap().offset(), -1);
+    assert_eq!(
+        bank.lc
+            .verify_transaction(&mut record, &late)
+            .unwrap()
+            .offset(),
+        -1
+    );
     assert_eq!((record.failures(), record.last_drift()), (0, Some(-1)));
 
     // Login OTP off (the default): login asks no code.
     assert!(!record.login_otp());
-    assert_eq!(bank.lc.login(&mut record, None).unwrap(), LoginCheck::NotRequired);
+    assert_eq!(
+        bank.lc.login(&mut record, None).unwrap(),
+        LoginCheck::NotRequired
+    );
 
     // The customer turns it on: login now needs a code.
-    bank.lc.apply(&mut record, Actor::Customer, Event::SetLoginOtp(true)).unwrap();
+    bank.lc
+        .apply(&mut record, Actor::Customer, Event::SetLoginOtp(true))
+        .unwrap();
     assert!(record.login_otp());
-    assert!(matches!(bank.lc.login(&mut record, None), Err(LifecycleError::CodeRequired)));
+    assert!(matches!(
+        bank.lc.login(&mut record, None),
+        Err(LifecycleError::CodeRequired)
+    ));
     bank.tick();
-    let check = bank.lc.login(&mut record, Some(&phone.code(bank.now()))).unwrap();
+    let check = bank
+        .lc
+        .login(&mut record, Some(&phone.code(bank.now())))
+        .unwrap();
     assert!(matches!(check, LoginCheck::Verified(_)));
     bank.tick();
-    assert!(is_wrong_code(bank.lc.login(&mut record, Some(&phone.wrong_code(bank.now())))));
+    assert!(is_wrong_code(
+        bank.lc
+            .login(&mut record, Some(&phone.wrong_code(bank.now())))
+    ));
 
     // And off again.
-    bank.lc.apply(&mut record, Actor::Customer, Event::SetLoginOtp(false)).unwrap();
-    assert_eq!(bank.lc.login(&mut record, None).unwrap(), LoginCheck::NotRequired);
+    bank.lc
+        .apply(&mut record, Actor::Customer, Event::SetLoginOtp(false))
+        .unwrap();
+    assert_eq!(
+        bank.lc.login(&mut record, None).unwrap(),
+        LoginCheck::NotRequired
+    );
     // VerifyLogin applied directly while off is refused, not counted.
     let before = record.summary();
-    let r = bank.lc.apply(&mut record, Actor::Customer, Event::VerifyLogin { code: &phone.code(bank.now()) });
+    let r = bank.lc.apply(
+        &mut record,
+        Actor::Customer,
+        Event::VerifyLogin {
+            code: &phone.code(bank.now()),
+        },
+    );
     assert!(matches!(r, Err(LifecycleError::LoginOtpOff)));
     assert_eq!(record.summary(), before);
 }
@@ -119,7 +171,10 @@ fn swap_to_a_new_phone() {
     bank.begin_swap(&mut record, &old).unwrap();
     assert_eq!(record.state(), State::Swapping);
     let pending = record.pending_swap().unwrap();
-    assert_eq!(pending.deadline - pending.started_at, LifecycleConfig::DEFAULT_SWAP_TIMEOUT);
+    assert_eq!(
+        pending.deadline - pending.started_at,
+        LifecycleConfig::DEFAULT_SWAP_TIMEOUT
+    );
 
     // While swapping, the old token keeps working and the new one does not yet.
     bank.tick();
@@ -134,10 +189,17 @@ fn swap_to_a_new_phone() {
     let r = bank.lc.apply(
         &mut record,
         Actor::Customer,
-        Event::CompleteSwap { serial: new.serial.clone(), secret: new.secret(), code: &wrong },
+        Event::CompleteSwap {
+            serial: new.serial.clone(),
+            secret: new.secret(),
+            code: &wrong,
+        },
     );
     assert!(matches!(r, Err(LifecycleError::NewTokenCode { .. })));
-    assert_eq!((record.state(), record.failures()), (State::Swapping, failures));
+    assert_eq!(
+        (record.state(), record.failures()),
+        (State::Swapping, failures)
+    );
 
     // The new serial and the code it shows: swapped.
     bank.complete_swap(&mut record, &new).unwrap();
@@ -165,8 +227,13 @@ fn cancel_a_swap_or_let_it_time_out() {
     // Cancel: back to Active on the old token.
     bank.tick();
     bank.begin_swap(&mut record, &old).unwrap();
-    bank.lc.apply(&mut record, Actor::Customer, Event::CancelSwap).unwrap();
-    assert_eq!((record.state(), record.serial()), (State::Active, Some(&old.serial)));
+    bank.lc
+        .apply(&mut record, Actor::Customer, Event::CancelSwap)
+        .unwrap();
+    assert_eq!(
+        (record.state(), record.serial()),
+        (State::Active, Some(&old.serial))
+    );
     bank.tick();
     bank.transfer(&mut record, &old).unwrap();
 
@@ -174,7 +241,9 @@ fn cancel_a_swap_or_let_it_time_out() {
     bank.tick();
     bank.begin_swap(&mut record, &old).unwrap();
     let deadline = record.pending_swap().unwrap().deadline;
-    let early = bank.lc.apply(&mut record, Actor::System, Event::SwapTimeout);
+    let early = bank
+        .lc
+        .apply(&mut record, Actor::System, Event::SwapTimeout);
     assert!(matches!(early, Err(LifecycleError::SwapNotExpired { .. })));
     assert_eq!(record.state(), State::Swapping);
 
@@ -185,8 +254,13 @@ fn cancel_a_swap_or_let_it_time_out() {
     assert_eq!(record.serial(), Some(&old.serial));
 
     // ... and at the deadline the system ends it: the old token stays.
-    bank.lc.apply(&mut record, Actor::System, Event::SwapTimeout).unwrap();
-    assert_eq!((record.state(), record.serial()), (State::Active, Some(&old.serial)));
+    bank.lc
+        .apply(&mut record, Actor::System, Event::SwapTimeout)
+        .unwrap();
+    assert_eq!(
+        (record.state(), record.serial()),
+        (State::Active, Some(&old.serial))
+    );
     assert!(record.retired_serials().is_empty());
     bank.tick();
     bank.transfer(&mut record, &old).unwrap();
@@ -199,26 +273,39 @@ fn stop_using_the_token() {
     let phone = Phone::new("SN-0001", 1);
     let mut record = TokenRecord::new();
     bank.register(&mut record, &phone).unwrap();
-    bank.lc.apply(&mut record, Actor::Customer, Event::SetLoginOtp(true)).unwrap();
+    bank.lc
+        .apply(&mut record, Actor::Customer, Event::SetLoginOtp(true))
+        .unwrap();
 
     // Stop needs the code the token shows now.
     bank.tick();
     let wrong = phone.wrong_code(bank.now());
-    let r = bank.lc.apply(&mut record, Actor::Customer, Event::Stop { code: &wrong });
-    assert!(matches!(r, Err(LifecycleError::WrongCode { failures: 1, .. })));
+    let r = bank
+        .lc
+        .apply(&mut record, Actor::Customer, Event::Stop { code: &wrong });
+    assert!(matches!(
+        r,
+        Err(LifecycleError::WrongCode { failures: 1, .. })
+    ));
     assert_eq!(record.state(), State::Active);
 
     bank.stop(&mut record, &phone).unwrap();
     assert_eq!(record.state(), State::Unregistered);
     assert!(record.serial().is_none());
     assert!(!record.login_otp(), "no token to ask at login");
-    assert_eq!(bank.lc.login(&mut record, None).unwrap(), LoginCheck::NotRequired);
+    assert_eq!(
+        bank.lc.login(&mut record, None).unwrap(),
+        LoginCheck::NotRequired
+    );
 
     // Transactions use the transfer password again: codes are refused.
     bank.tick();
     assert!(matches!(
         bank.transfer(&mut record, &phone),
-        Err(LifecycleError::NotPermitted { state: State::Unregistered, .. })
+        Err(LifecycleError::NotPermitted {
+            state: State::Unregistered,
+            ..
+        })
     ));
 
     // The stopped token is retired for good; a new one can be registered.
@@ -237,7 +324,13 @@ fn lost_phone_is_suspended_reissued_and_a_new_token_registered() {
     bank.register(&mut record, &lost).unwrap();
 
     // The customer calls the bank: the operator suspends at once.
-    bank.operator(&mut record, Event::Suspend { reason: SuspendReason::LostDevice }).unwrap();
+    bank.operator(
+        &mut record,
+        Event::Suspend {
+            reason: SuspendReason::LostDevice,
+        },
+    )
+    .unwrap();
     let suspended = State::Suspended(SuspendReason::LostDevice);
     assert_eq!(record.state(), suspended);
     bank.tick();
@@ -247,16 +340,28 @@ fn lost_phone_is_suspended_reissued_and_a_new_token_registered() {
     ));
 
     // Then reissues: the lost token is retired for good.
-    bank.operator(&mut record, Event::Reissue { reason: ReissueReason::LostDevice }).unwrap();
+    bank.operator(
+        &mut record,
+        Event::Reissue {
+            reason: ReissueReason::LostDevice,
+        },
+    )
+    .unwrap();
     assert_eq!(record.state(), State::Reissued);
     assert!(record.serial().is_none());
     bank.tick();
     assert!(matches!(
         bank.transfer(&mut record, &lost),
-        Err(LifecycleError::NotPermitted { state: State::Reissued, .. })
+        Err(LifecycleError::NotPermitted {
+            state: State::Reissued,
+            ..
+        })
     ));
     // Whoever found the phone cannot register it again.
-    assert!(matches!(bank.register(&mut record, &lost), Err(LifecycleError::SerialRetired { .. })));
+    assert!(matches!(
+        bank.register(&mut record, &lost),
+        Err(LifecycleError::SerialRetired { .. })
+    ));
 
     // The customer registers the app on the new phone.
     let new = Phone::new("SN-NEW", 2);
@@ -280,7 +385,9 @@ fn lock_out_after_too_many_wrong_codes_and_resume() {
     // A success resets the count.
     for _ in 0..max - 1 {
         bank.tick();
-        assert!(is_wrong_code(bank.transfer(&mut record, &Phone::new("SN-X", 9))));
+        assert!(is_wrong_code(
+            bank.transfer(&mut record, &Phone::new("SN-X", 9))
+        ));
     }
     assert_eq!(record.failures(), max - 1);
     bank.tick();
@@ -293,7 +400,11 @@ fn lock_out_after_too_many_wrong_codes_and_resume() {
         bank.tick();
         let wrong = phone.wrong_code(bank.now());
         match bank.lc.verify_transaction(&mut record, &wrong) {
-            Err(LifecycleError::WrongCode { failures, locked_out, .. }) => {
+            Err(LifecycleError::WrongCode {
+                failures,
+                locked_out,
+                ..
+            }) => {
                 assert_eq!((failures, locked_out), (n, n == max));
             }
             other => panic!("{other:?}"),
@@ -304,11 +415,21 @@ fn lock_out_after_too_many_wrong_codes_and_resume() {
     // Each counted failure was a saved change, and so was the lock-out.
     assert_eq!(record.version(), version + u64::from(max) + 1);
     let last = bank.audit_log().pop().unwrap();
-    assert_eq!((last.actor, last.event, last.to), (Actor::System, EventKind::Suspend(SuspendReason::TooManyFailures), locked));
+    assert_eq!(
+        (last.actor, last.event, last.to),
+        (
+            Actor::System,
+            EventKind::Suspend(SuspendReason::TooManyFailures),
+            locked
+        )
+    );
 
     // Now even the right code is refused, and not counted.
     bank.tick();
-    assert!(matches!(bank.transfer(&mut record, &phone), Err(LifecycleError::NotPermitted { .. })));
+    assert!(matches!(
+        bank.transfer(&mut record, &phone),
+        Err(LifecycleError::NotPermitted { .. })
+    ));
     assert_eq!(record.failures(), max);
 
     // The customer explains; the operator resumes the same token.
@@ -329,9 +450,17 @@ fn a_token_suspended_for_a_lost_device_cannot_be_resumed() {
     // Locked out first, then reported lost: the suspension escalates.
     for _ in 0..5 {
         bank.tick();
-        let _ = bank.lc.verify_transaction(&mut record, &phone.wrong_code(bank.now()));
+        let _ = bank
+            .lc
+            .verify_transaction(&mut record, &phone.wrong_code(bank.now()));
     }
-    bank.operator(&mut record, Event::Suspend { reason: SuspendReason::LostDevice }).unwrap();
+    bank.operator(
+        &mut record,
+        Event::Suspend {
+            reason: SuspendReason::LostDevice,
+        },
+    )
+    .unwrap();
     assert_eq!(record.state(), lost);
 
     // No resume, no downgrade: every attempt is refused and changes nothing.
@@ -343,12 +472,24 @@ fn a_token_suspended_for_a_lost_device_cannot_be_resumed() {
             }
             other => panic!("{other:?}"),
         }
-        let r = bank.lc.apply(&mut record, actor, Event::Suspend { reason: SuspendReason::Operator });
+        let r = bank.lc.apply(
+            &mut record,
+            actor,
+            Event::Suspend {
+                reason: SuspendReason::Operator,
+            },
+        );
         assert!(matches!(r, Err(LifecycleError::NotPermitted { .. })));
     }
     assert_eq!(record.summary(), before);
 
     // Only a reissue leads out.
-    bank.operator(&mut record, Event::Reissue { reason: ReissueReason::LostDevice }).unwrap();
+    bank.operator(
+        &mut record,
+        Event::Reissue {
+            reason: ReissueReason::LostDevice,
+        },
+    )
+    .unwrap();
     assert_eq!(record.state(), State::Reissued);
 }

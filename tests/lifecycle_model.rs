@@ -4,7 +4,13 @@
 //! the transition table. After every step the record must equal the model,
 //! and the invariants must hold.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing
+)]
 
 mod lifecycle_support;
 
@@ -22,7 +28,9 @@ const PHONES: usize = 4;
 const TIMEOUT: u64 = 600;
 
 fn phones() -> Vec<Phone> {
-    (0..PHONES).map(|i| Phone::new(&format!("P{i}"), 10 + i as u8)).collect()
+    (0..PHONES)
+        .map(|i| Phone::new(&format!("P{i}"), 10 + i as u8))
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -109,7 +117,10 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// `None`: the natural actor; otherwise one picked at random.
 fn step() -> impl Strategy<Value = (Op, Option<Actor>)> {
-    (op(), prop::option::weighted(0.25, prop::sample::select(Actor::ALL.to_vec())))
+    (
+        op(),
+        prop::option::weighted(0.25, prop::sample::select(Actor::ALL.to_vec())),
+    )
 }
 
 /// The reference model: plain fields and a `match` per event.
@@ -180,14 +191,24 @@ impl Model {
         match (s, kind, actor) {
             (Unregistered | Reissued, EventKind::Register, Customer) => Some(Active),
             (Active, EventKind::SetLoginOtp, Customer) => Some(Active),
-            (Active | Swapping, EventKind::VerifyTransaction | EventKind::VerifyLogin, Customer) => Some(s),
+            (
+                Active | Swapping,
+                EventKind::VerifyTransaction | EventKind::VerifyLogin,
+                Customer,
+            ) => Some(s),
             (Active, EventKind::BeginSwap, Customer) => Some(Swapping),
             (Swapping, EventKind::CompleteSwap | EventKind::CancelSwap, Customer) => Some(Active),
             (Swapping, EventKind::SwapTimeout, System) => Some(Active),
             (Active, EventKind::Stop, Customer) => Some(Unregistered),
-            (Active | Swapping, EventKind::Suspend(TooManyFailures), System) => Some(Suspended(TooManyFailures)),
-            (Active | Swapping, EventKind::Suspend(r), Operator) if r != TooManyFailures => Some(Suspended(r)),
-            (Suspended(r), EventKind::Suspend(LostDevice), Operator) if r != LostDevice => Some(Suspended(LostDevice)),
+            (Active | Swapping, EventKind::Suspend(TooManyFailures), System) => {
+                Some(Suspended(TooManyFailures))
+            }
+            (Active | Swapping, EventKind::Suspend(r), Operator) if r != TooManyFailures => {
+                Some(Suspended(r))
+            }
+            (Suspended(r), EventKind::Suspend(LostDevice), Operator) if r != LostDevice => {
+                Some(Suspended(LostDevice))
+            }
             (Suspended(r), EventKind::Resume, Operator) if r != LostDevice => Some(Active),
             (Active | Swapping | Suspended(_), EventKind::Reissue, Operator) => Some(Reissued),
             _ => None,
@@ -259,7 +280,10 @@ impl Model {
             Op::VerifyTransaction(_) | Op::VerifyLogin(_) => self.failures = 0,
             Op::BeginSwap(_) => {
                 self.failures = 0;
-                self.pending = Some(PendingSwap { started_at: now, deadline: now + TIMEOUT });
+                self.pending = Some(PendingSwap {
+                    started_at: now,
+                    deadline: now + TIMEOUT,
+                });
             }
             Op::CompleteSwap { phone, .. } => {
                 self.retire();
@@ -290,13 +314,21 @@ impl Model {
         assert_eq!(s.login_otp, self.login);
         assert_eq!(s.last_drift, self.drift);
         assert_eq!(s.version, self.version);
-        let retired: Vec<_> = self.retired.iter().map(|&i| phones[i].serial.clone()).collect();
+        let retired: Vec<_> = self
+            .retired
+            .iter()
+            .map(|&i| phones[i].serial.clone())
+            .collect();
         assert_eq!(s.retired_serials, retired);
     }
 }
 
 fn run(max: u32, steps: &[(Op, Option<Actor>)]) {
-    let config = LifecycleConfig::builder().max_failures(max).swap_timeout(TIMEOUT).build().unwrap();
+    let config = LifecycleConfig::builder()
+        .max_failures(max)
+        .swap_timeout(TIMEOUT)
+        .build()
+        .unwrap();
     let bank = Bank::with_config(config);
     let phones = phones();
     let mut record = TokenRecord::new();
@@ -309,7 +341,10 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) {
         }
         let now = bank.now();
         let actor = actor.unwrap_or_else(|| op.natural_actor());
-        let current = record.serial().and_then(|s| phones.iter().position(|p| &p.serial == s)).unwrap_or(0);
+        let current = record
+            .serial()
+            .and_then(|s| phones.iter().position(|p| &p.serial == s))
+            .unwrap_or(0);
         let code_phone = |src: &CodeSrc| match src {
             CodeSrc::Current => Some(current),
             CodeSrc::Phone(i) => Some(*i),
@@ -317,23 +352,39 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) {
         };
         let code = match op {
             Op::Register { phone, right } | Op::CompleteSwap { phone, right } => {
-                if *right { phones[*phone].code(now) } else { phones[*phone].wrong_code(now) }
-            }
-            Op::BeginSwap(src) | Op::Stop(src) | Op::VerifyTransaction(src) | Op::VerifyLogin(src) => {
-                match code_phone(src) {
-                    Some(i) => phones[i].code(now),
-                    None => phones[current].wrong_code(now),
+                if *right {
+                    phones[*phone].code(now)
+                } else {
+                    phones[*phone].wrong_code(now)
                 }
             }
+            Op::BeginSwap(src)
+            | Op::Stop(src)
+            | Op::VerifyTransaction(src)
+            | Op::VerifyLogin(src) => match code_phone(src) {
+                Some(i) => phones[i].code(now),
+                None => phones[current].wrong_code(now),
+            },
             _ => String::new(),
         };
         let from_phone = match op {
-            Op::BeginSwap(src) | Op::Stop(src) | Op::VerifyTransaction(src) | Op::VerifyLogin(src) => code_phone(src),
+            Op::BeginSwap(src)
+            | Op::Stop(src)
+            | Op::VerifyTransaction(src)
+            | Op::VerifyLogin(src) => code_phone(src),
             _ => None,
         };
         let event = match op {
-            Op::Register { phone, .. } => Event::Register { serial: phones[*phone].serial.clone(), secret: phones[*phone].secret(), code: &code },
-            Op::CompleteSwap { phone, .. } => Event::CompleteSwap { serial: phones[*phone].serial.clone(), secret: phones[*phone].secret(), code: &code },
+            Op::Register { phone, .. } => Event::Register {
+                serial: phones[*phone].serial.clone(),
+                secret: phones[*phone].secret(),
+                code: &code,
+            },
+            Op::CompleteSwap { phone, .. } => Event::CompleteSwap {
+                serial: phones[*phone].serial.clone(),
+                secret: phones[*phone].secret(),
+                code: &code,
+            },
             Op::SetLogin(on) => Event::SetLoginOtp(*on),
             Op::BeginSwap(_) => Event::BeginSwap { code: &code },
             Op::CancelSwap => Event::CancelSwap,
@@ -341,7 +392,9 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) {
             Op::Stop(_) => Event::Stop { code: &code },
             Op::Suspend(reason) => Event::Suspend { reason: *reason },
             Op::Resume => Event::Resume,
-            Op::Reissue => Event::Reissue { reason: ReissueReason::AppRemoved },
+            Op::Reissue => Event::Reissue {
+                reason: ReissueReason::AppRemoved,
+            },
             Op::VerifyTransaction(_) => Event::VerifyTransaction { code: &code },
             Op::VerifyLogin(_) => Event::VerifyLogin { code: &code },
             Op::Tick(_) => unreachable!(),
@@ -358,19 +411,36 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) {
                 // The version strictly increases on every accepted change.
                 assert!(record.version() > before.version, "{context}");
                 // Only Active and Swapping accept a code of the current token.
-                if applied.accepted.is_some() && !matches!(op, Op::Register { .. } | Op::CompleteSwap { .. }) {
+                if applied.accepted.is_some()
+                    && !matches!(op, Op::Register { .. } | Op::CompleteSwap { .. })
+                {
                     assert!(before.state.accepts_codes(), "{context}");
                     // A retired token's code is never accepted again.
                     if let Some(i) = from_phone {
-                        assert!(!before.retired_serials.contains(&phones[i].serial), "{context}");
+                        assert!(
+                            !before.retired_serials.contains(&phones[i].serial),
+                            "{context}"
+                        );
                     }
                 }
             }
             (Expect::Refused, Err(e)) => {
                 assert!(!e.record_changed(), "{context}");
-                assert_eq!(record.summary(), before, "a refused event changes nothing: {context}");
+                assert_eq!(
+                    record.summary(),
+                    before,
+                    "a refused event changes nothing: {context}"
+                );
             }
-            (Expect::Counted { locked }, Err(LifecycleError::WrongCode { failures, max: m, locked_out, .. })) => {
+            (
+                Expect::Counted { locked },
+                Err(LifecycleError::WrongCode {
+                    failures,
+                    max: m,
+                    locked_out,
+                    ..
+                }),
+            ) => {
                 assert_eq!(locked, locked_out, "{context}");
                 assert_eq!(*failures, record.failures(), "{context}");
                 assert_eq!(*m, max);
@@ -382,7 +452,11 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) {
         let audit = bank.audit_log();
         let new_records = &audit[audit_before..];
         assert!(!new_records.is_empty(), "every event is audited: {context}");
-        let outcome = if result.is_ok() { Outcome::Accepted } else { Outcome::Refused };
+        let outcome = if result.is_ok() {
+            Outcome::Accepted
+        } else {
+            Outcome::Refused
+        };
         assert_eq!(new_records[0].outcome, outcome, "{context}");
         model.check(&record, &phones);
     }
@@ -401,19 +475,43 @@ proptest! {
 fn a_hand_written_journey_agrees_with_the_model() {
     use CodeSrc::*;
     let steps = [
-        (Op::Register { phone: 0, right: true }, None),
+        (
+            Op::Register {
+                phone: 0,
+                right: true,
+            },
+            None,
+        ),
         (Op::Tick(30), None),
         (Op::VerifyTransaction(Current), None),
         (Op::VerifyTransaction(Current), None), // replay: counted
         (Op::Tick(30), None),
         (Op::BeginSwap(Current), None),
         (Op::Tick(30), None),
-        (Op::CompleteSwap { phone: 1, right: true }, None),
+        (
+            Op::CompleteSwap {
+                phone: 1,
+                right: true,
+            },
+            None,
+        ),
         (Op::Tick(30), None),
         (Op::VerifyTransaction(Phone(0)), None), // retired: wrong
         (Op::Reissue, None),
-        (Op::Register { phone: 0, right: true }, None), // retired serial
-        (Op::Register { phone: 2, right: true }, None),
+        (
+            Op::Register {
+                phone: 0,
+                right: true,
+            },
+            None,
+        ), // retired serial
+        (
+            Op::Register {
+                phone: 2,
+                right: true,
+            },
+            None,
+        ),
     ];
     run(3, &steps);
 }

@@ -2,7 +2,12 @@
 //! opt-in, checked on the way back in; a secret-free summary otherwise.
 
 #![cfg(feature = "serde")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 mod lifecycle_support;
 
@@ -19,7 +24,10 @@ fn a_stored_record_round_trips_with_its_secret_and_keeps_working() {
     bank.begin_swap(&mut record, &phone).unwrap();
 
     let json = serde_json::to_string(&WithSecrets(&record)).unwrap();
-    assert!(json.contains(phone.secret().to_base32().as_str()), "the opt-in includes the secret");
+    assert!(
+        json.contains(phone.secret().to_base32().as_str()),
+        "the opt-in includes the secret"
+    );
     let WithSecrets(mut back): WithSecrets<TokenRecord> = serde_json::from_str(&json).unwrap();
     assert_eq!(back.summary(), record.summary());
     assert_eq!(back.state(), State::Swapping);
@@ -58,7 +66,10 @@ fn inconsistent_or_tampered_records_are_rejected() {
     ];
     for t in tampered {
         assert_ne!(t, json);
-        assert!(serde_json::from_str::<WithSecrets<TokenRecord>>(&t).is_err(), "{t}");
+        assert!(
+            serde_json::from_str::<WithSecrets<TokenRecord>>(&t).is_err(),
+            "{t}"
+        );
     }
 }
 
@@ -73,10 +84,14 @@ fn a_record_at_the_last_version_refuses_every_change() {
         .replace("\"version\":1", &format!("\"version\":{}", u64::MAX));
     let WithSecrets(mut last): WithSecrets<TokenRecord> = serde_json::from_str(&json).unwrap();
     let before = last.summary();
-    let r = bank.lc.apply(&mut last, Actor::Customer, Event::SetLoginOtp(true));
+    let r = bank
+        .lc
+        .apply(&mut last, Actor::Customer, Event::SetLoginOtp(true));
     assert!(matches!(r, Err(LifecycleError::VersionExhausted)));
     bank.tick();
-    let r = bank.lc.verify_transaction(&mut last, &phone.wrong_code(bank.now()));
+    let r = bank
+        .lc
+        .verify_transaction(&mut last, &phone.wrong_code(bank.now()));
     assert!(matches!(r, Err(LifecycleError::VersionExhausted)));
     assert_eq!(last.summary(), before);
 }

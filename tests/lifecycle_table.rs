@@ -3,7 +3,12 @@
 //! state; everything else is refused with an error naming all three, and
 //! changes nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 mod lifecycle_support;
 
@@ -19,7 +24,10 @@ use otpguard::lifecycle::{
 fn table_has_one_row_per_key_and_never_lists_absent_keys() {
     let mut keys = HashSet::new();
     for row in TABLE {
-        assert!(keys.insert((row.from, row.event, row.actor)), "duplicate {row:?}");
+        assert!(
+            keys.insert((row.from, row.event, row.actor)),
+            "duplicate {row:?}"
+        );
         if row.event.is_verification() {
             assert_eq!(row.from, row.to, "a code check never changes the state");
         }
@@ -41,7 +49,10 @@ fn table_has_one_row_per_key_and_never_lists_absent_keys() {
     }
     for (state, event, _) in NEVER {
         for actor in Actor::ALL {
-            assert!(lookup(*state, *event, actor).is_none(), "{state} {event} {actor}");
+            assert!(
+                lookup(*state, *event, actor).is_none(),
+                "{state} {event} {actor}"
+            );
         }
     }
     assert_eq!(TABLE.len(), 27);
@@ -52,7 +63,10 @@ fn no_way_out_of_a_lost_device_suspension_but_reissue() {
     let lost = State::Suspended(SuspendReason::LostDevice);
     let exits: Vec<_> = TABLE.iter().filter(|r| r.from == lost).collect();
     assert_eq!(exits.len(), 1);
-    assert_eq!((exits[0].event, exits[0].to), (EventKind::Reissue, State::Reissued));
+    assert_eq!(
+        (exits[0].event, exits[0].to),
+        (EventKind::Reissue, State::Reissued)
+    );
 }
 
 /// The best-formed event of `kind` for a record in `state`: right codes,
@@ -113,7 +127,11 @@ fn run_combination(state: State, kind: EventKind, actor: Actor) {
     let audit_before = bank.audit_log().len();
     let result = engine.apply(&mut record, actor, event);
     let audit = bank.audit_log();
-    assert_eq!(audit.len(), audit_before + 1, "{state} {kind} {actor}: one audit record");
+    assert_eq!(
+        audit.len(),
+        audit_before + 1,
+        "{state} {kind} {actor}: one audit record"
+    );
     let last = audit.last().unwrap();
     assert_eq!((last.event, last.actor, last.from), (kind, actor, state));
 
@@ -125,12 +143,26 @@ fn run_combination(state: State, kind: EventKind, actor: Actor) {
             assert_eq!(applied.accepted.is_some(), row.guard.needs_code());
             assert_eq!((last.outcome, last.to), (Outcome::Accepted, row.to));
         }
-        (None, Err(LifecycleError::NotPermitted { state: s, event, actor: a, .. })) => {
+        (
+            None,
+            Err(LifecycleError::NotPermitted {
+                state: s,
+                event,
+                actor: a,
+                ..
+            }),
+        ) => {
             assert_eq!((s, event, a), (state, kind, actor));
-            assert_eq!(record.summary(), before, "{state} {kind} {actor}: refused, unchanged");
+            assert_eq!(
+                record.summary(),
+                before,
+                "{state} {kind} {actor}: refused, unchanged"
+            );
             assert_eq!((last.outcome, last.to), (Outcome::Refused, state));
         }
-        (row, result) => panic!("{state} {kind} {actor}: table says {row:?}, engine said {result:?}"),
+        (row, result) => {
+            panic!("{state} {kind} {actor}: table says {row:?}, engine said {result:?}")
+        }
     }
 }
 
@@ -153,12 +185,16 @@ fn only_active_and_swapping_accept_codes_and_the_error_names_the_state() {
     for state in State::ALL {
         let bank = Bank::new();
         let (mut record, phone) = bank.record_in(state);
-        let result = bank.lc.verify_transaction(&mut record, &phone.code(bank.now()));
+        let result = bank
+            .lc
+            .verify_transaction(&mut record, &phone.code(bank.now()));
         if state.accepts_codes() {
             assert!(result.is_ok(), "{state}");
         } else {
             match result {
-                Err(LifecycleError::NotPermitted { state: s, event, .. }) => {
+                Err(LifecycleError::NotPermitted {
+                    state: s, event, ..
+                }) => {
                     assert_eq!((s, event), (state, EventKind::VerifyTransaction));
                 }
                 other => panic!("{state}: {other:?}"),

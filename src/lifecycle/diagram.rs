@@ -29,7 +29,9 @@ pub fn auditor_page() -> String {
         LifecycleConfig::DEFAULT_SWAP_TIMEOUT
     ));
 
-    out.push_str("\n## States\n\n| state | a code can authorise | holds a token |\n|---|---|---|\n");
+    out.push_str(
+        "\n## States\n\n| state | a code can authorise | holds a token |\n|---|---|---|\n",
+    );
     for state in State::ALL {
         out.push_str(&format!(
             "| {state} | {} | {} |\n",
@@ -42,7 +44,9 @@ pub fn auditor_page() -> String {
         "\n## Transitions\n\nThe {} permitted transitions. Anything else is refused.\n\n",
         TABLE.len()
     ));
-    out.push_str("| # | from | event | actor | to | guard | effect |\n|---|---|---|---|---|---|---|\n");
+    out.push_str(
+        "| # | from | event | actor | to | guard | effect |\n|---|---|---|---|---|---|---|\n",
+    );
     for (n, row) in (1u32..).zip(TABLE.iter()) {
         out.push_str(&format!(
             "| {n} | {} | {} | {} | {} | {} | {} |\n",

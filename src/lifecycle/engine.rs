@@ -4,8 +4,8 @@
 use super::audit::{AuditRecord, AuditSink, Outcome};
 use super::record::{PendingSwap, Token, TokenRecord};
 use super::table::{lookup, never_reason, Effect, Guard, Transition};
-use super::{Actor, Event, EventKind, LifecycleConfig, LifecycleError, State, SuspendReason};
 use super::TokenSerial;
+use super::{Actor, Event, EventKind, LifecycleConfig, LifecycleError, State, SuspendReason};
 use crate::replay::ReplayGuard;
 use crate::{Accepted, Clock, Secret, Totp, VerifyError};
 
@@ -151,8 +151,10 @@ impl<'a> Parts<'a> {
 /// The suspension the system applies at the lock-out maximum.
 const LOCKOUT: SuspendReason = SuspendReason::TooManyFailures;
 
-const MISSING_DATA: LifecycleError = LifecycleError::Corrupt("the event lacks data its guard needs");
-const NO_TOKEN: LifecycleError = LifecycleError::Corrupt("the state needs a token the record lacks");
+const MISSING_DATA: LifecycleError =
+    LifecycleError::Corrupt("the event lacks data its guard needs");
+const NO_TOKEN: LifecycleError =
+    LifecycleError::Corrupt("the state needs a token the record lacks");
 const NO_PENDING: LifecycleError = LifecycleError::Corrupt("Swapping without a pending swap");
 
 impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
@@ -340,7 +342,10 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
             }
         };
         let (outcome, reason) = match &answer {
-            Ok(_) => (Outcome::Accepted, "login OTP is off: no code asked".to_owned()),
+            Ok(_) => (
+                Outcome::Accepted,
+                "login OTP is off: no code asked".to_owned(),
+            ),
             Err(e) => (Outcome::Refused, e.to_string()),
         };
         self.audit.record(&AuditRecord {

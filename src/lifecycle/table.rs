@@ -116,11 +116,15 @@ impl Effect {
             Self::SetLoginOtp => "login OTP on/off recorded",
             Self::RecordUse => "drift recorded; failures reset",
             Self::StartSwap => "drift recorded; failures reset; swap deadline set",
-            Self::SwapIn => "old secret wiped and its serial retired for good; new token becomes current",
+            Self::SwapIn => {
+                "old secret wiped and its serial retired for good; new token becomes current"
+            }
             Self::EndSwap => "pending swap dropped; current token stays",
             Self::Suspend => "pending swap dropped; token kept but refuses codes",
             Self::Resume => "failures reset; same token accepts codes again",
-            Self::RetireToken => "secret wiped and serial retired for good; login OTP off; failures reset",
+            Self::RetireToken => {
+                "secret wiped and serial retired for good; login OTP off; failures reset"
+            }
         }
     }
 }

@@ -117,7 +117,11 @@ impl Bank {
         self.audit.records()
     }
 
-    pub fn register(&self, record: &mut TokenRecord, phone: &Phone) -> Result<Applied, LifecycleError> {
+    pub fn register(
+        &self,
+        record: &mut TokenRecord,
+        phone: &Phone,
+    ) -> Result<Applied, LifecycleError> {
         let code = phone.code(self.now());
         self.lc.apply(
             record,
@@ -153,7 +157,11 @@ impl Bank {
             .map(drop)
     }
 
-    pub fn begin_swap(&self, record: &mut TokenRecord, phone: &Phone) -> Result<Applied, LifecycleError> {
+    pub fn begin_swap(
+        &self,
+        record: &mut TokenRecord,
+        phone: &Phone,
+    ) -> Result<Applied, LifecycleError> {
         let code = phone.code(self.now());
         self.lc
             .apply(record, Actor::Customer, Event::BeginSwap { code: &code })
@@ -165,7 +173,11 @@ impl Bank {
             .apply(record, Actor::Customer, Event::Stop { code: &code })
     }
 
-    pub fn operator(&self, record: &mut TokenRecord, event: Event<'_>) -> Result<Applied, LifecycleError> {
+    pub fn operator(
+        &self,
+        record: &mut TokenRecord,
+        event: Event<'_>,
+    ) -> Result<Applied, LifecycleError> {
         self.lc.apply(record, Actor::Operator, event)
     }
 
@@ -195,7 +207,8 @@ impl Bank {
                 }
             }
             State::Suspended(reason) => {
-                self.operator(&mut record, Event::Suspend { reason }).unwrap();
+                self.operator(&mut record, Event::Suspend { reason })
+                    .unwrap();
             }
             State::Reissued => {
                 self.operator(
