@@ -205,7 +205,7 @@ fn swap_to_a_new_phone() {
     bank.complete_swap(&mut record, &new).unwrap();
     assert_eq!(record.state(), State::Active);
     assert_eq!(record.serial(), Some(&new.serial));
-    assert_eq!(record.retired_serials(), &[old.serial.clone()]);
+    assert_eq!(record.retired_serials(), std::slice::from_ref(&old.serial));
     assert!(record.pending_swap().is_none());
 
     // From now on the new token authenticates, and the old one never again.

@@ -6,7 +6,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::arithmetic_side_effects
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing
 )]
 
 mod lifecycle_support;
@@ -140,7 +141,6 @@ fn journey() -> (Vec<String>, Vec<String>) {
         );
         let _ = round;
     }
-    drop(log);
     logs.extend(event_logs);
     for r in bank.audit_log() {
         logs.push(r.to_string());

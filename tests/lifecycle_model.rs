@@ -9,7 +9,9 @@
     clippy::expect_used,
     clippy::panic,
     clippy::arithmetic_side_effects,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::unreachable,
+    clippy::collapsible_match
 )]
 
 mod lifecycle_support;
@@ -29,7 +31,7 @@ const TIMEOUT: u64 = 600;
 
 fn phones() -> Vec<Phone> {
     (0..PHONES)
-        .map(|i| Phone::new(&format!("P{i}"), 10 + i as u8))
+        .map(|i| Phone::new(&format!("P{i}"), 10 + u8::try_from(i).unwrap()))
         .collect()
 }
 
@@ -163,7 +165,7 @@ impl Model {
     /// The step and drift at which `code` matches phone `idx` at `now`
     /// (window of one step each way; the later step wins), if it is fresh.
     fn claim(&mut self, idx: usize, code: &str, now: u64) -> bool {
-        let secret = Secret::from_bytes(&[10 + idx as u8; 20]).unwrap();
+        let secret = Secret::from_bytes(&[10 + u8::try_from(idx).unwrap(); 20]).unwrap();
         let totp = Totp::builder(&secret).build().unwrap();
         let center = now / 30;
         let mut hit = None;
