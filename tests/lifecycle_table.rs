@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 use lifecycle_support::{Bank, Phone};
 use otpguard::lifecycle::{
-    lookup, Actor, Event, EventKind, Guard, LifecycleConfig, LifecycleError, Outcome,
+    lookup, Actor, Effect, Event, EventKind, Guard, LifecycleConfig, LifecycleError, Outcome,
     ReissueReason, State, SuspendReason, NEVER, TABLE,
 };
 
@@ -42,6 +42,12 @@ fn table_has_one_row_per_key_and_never_lists_absent_keys() {
                 | EventKind::VerifyLogin
         );
         assert_eq!(row.guard.needs_code(), carries_code, "{row:?}");
+        // Effects that rest on a code only on rows that check one.
+        let code_effect = matches!(
+            row.effect,
+            Effect::InstallToken | Effect::SwapIn | Effect::RecordUse | Effect::StartSwap
+        );
+        assert!(!code_effect || row.guard.needs_code(), "{row:?}");
         // Only Active and Swapping can check the current token's code.
         if matches!(row.guard, Guard::CurrentCode | Guard::LoginCode) {
             assert!(row.from.accepts_codes(), "{row:?}");

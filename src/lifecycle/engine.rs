@@ -456,35 +456,32 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
             Guard::None | Guard::DeadlinePassed | Guard::FailuresAtMax => None,
         };
 
-        // Every guard passed: from here on nothing can fail.
-        let drift = accepted.map(|a| a.offset());
+        // Every guard passed. The effects that rest on a code take its proof,
+        // an `Accepted` that only `Match::claim` can build, so no such effect
+        // can run on an unchecked code; proof and new token are taken before
+        // anything is written.
         match row.effect {
             Effect::InstallToken => {
-                record.token = parts.new_token;
-                record.pending = None;
-                record.failures = 0;
-                record.last_drift = drift;
+                let proof = accepted.ok_or(MISSING_DATA)?;
+                let token = parts.new_token.ok_or(MISSING_DATA)?;
+                install(record, token, proof);
             }
-            Effect::SetLoginOtp => {
-                record.login_otp = parts.login_otp.unwrap_or(record.login_otp);
+            Effect::SwapIn => {
+                let proof = accepted.ok_or(MISSING_DATA)?;
+                let token = parts.new_token.ok_or(MISSING_DATA)?;
+                retire(record);
+                install(record, token, proof);
             }
-            Effect::RecordUse => {
-                record.failures = 0;
-                record.last_drift = drift;
-            }
+            Effect::RecordUse => record_use(record, accepted.ok_or(MISSING_DATA)?),
             Effect::StartSwap => {
-                record.failures = 0;
-                record.last_drift = drift;
+                record_use(record, accepted.ok_or(MISSING_DATA)?);
                 record.pending = Some(PendingSwap {
                     started_at: now,
                     deadline: now.saturating_add(self.config.swap_timeout()),
                 });
             }
-            Effect::SwapIn => {
-                retire(record);
-                record.token = parts.new_token;
-                record.failures = 0;
-                record.last_drift = drift;
+            Effect::SetLoginOtp => {
+                record.login_otp = parts.login_otp.ok_or(MISSING_DATA)?;
             }
             Effect::EndSwap | Effect::Suspend => record.pending = None,
             Effect::Resume => record.failures = 0,
@@ -564,6 +561,19 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
             .verify(code, now, c.window())
             .and_then(|m| m.claim(&self.guard, serial.as_str())))
     }
+}
+
+/// Makes `token` the current one; `proof` is its first accepted code.
+fn install(record: &mut TokenRecord, token: Token, proof: Accepted) {
+    record.token = Some(token);
+    record.pending = None;
+    record_use(record, proof);
+}
+
+/// A code of the current token was accepted: the failure streak ends.
+fn record_use(record: &mut TokenRecord, proof: Accepted) {
+    record.failures = 0;
+    record.last_drift = Some(proof.offset());
 }
 
 fn retired(serial: &TokenSerial) -> LifecycleError {
