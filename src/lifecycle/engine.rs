@@ -54,7 +54,10 @@ pub enum LoginCheck {
 ///
 /// It holds no per-customer state: the backend loads a record, calls one
 /// method, and saves the record (compare-and-swap on its version) if the
-/// call accepted the event or [`LifecycleError::record_changed`].
+/// call accepted the event or [`LifecycleError::record_changed`]. If that
+/// save loses the compare-and-swap, reload and apply again: a code already
+/// claimed in the replay guard is then refused as a replay, so a race fails
+/// closed.
 ///
 /// ```
 /// use otpguard::lifecycle::{Actor, Event, Lifecycle, LifecycleConfig, State, TokenRecord, TokenSerial, VecSink};
