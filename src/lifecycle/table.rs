@@ -1,0 +1,255 @@
+//! THE transition table: every permitted (state, event, actor) and where it
+//! leads. The engine applies it, the tests walk it, and `docs/lifecycle.md`
+//! is generated from it, so code, tests and the auditors' page cannot
+//! disagree. Anything not listed here is refused.
+
+use super::{Actor, EventKind, State, SuspendReason};
+
+/// What must hold, besides the (state, event, actor) match, for a row to be
+/// taken. Checked in full before the record changes; a code is checked last,
+/// so that a refusal for another reason never spends it.
+///
+/// ```
+/// use otpguard::lifecycle::Guard;
+/// assert!(Guard::CurrentCode.description().contains("current token"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Guard {
+    /// Nothing more: the actor's authority is enough.
+    None,
+    /// A code of the current token verifies and wins its replay claim; a
+    /// wrong one counts towards the lock-out.
+    CurrentCode,
+    /// The login OTP is on, and a code of the current token verifies as for
+    /// [`Guard::CurrentCode`].
+    LoginCode,
+    /// The new token's serial was never retired on this record, and its
+    /// first code verifies.
+    NewTokenCode,
+    /// Before the swap deadline; the new serial differs from the current
+    /// one and was never retired on this record; the new token's code
+    /// verifies.
+    NewTokenCodeBeforeDeadline,
+    /// The swap deadline has passed.
+    DeadlinePassed,
+    /// The count of consecutive wrong codes has reached the maximum.
+    FailuresAtMax,
+}
+
+impl Guard {
+    /// The guard in words, as the auditors' page shows it.
+    ///
+    /// ```
+    /// assert_eq!(otpguard::lifecycle::Guard::None.description(), "-");
+    /// ```
+    #[must_use]
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::None => "-",
+            Self::CurrentCode => "current token's code verifies (a wrong one counts towards the lock-out)",
+            Self::LoginCode => "login OTP is on and the current token's code verifies (a wrong one counts towards the lock-out)",
+            Self::NewTokenCode => "new serial never retired on this record; the new token's first code verifies",
+            Self::NewTokenCodeBeforeDeadline => "before the swap deadline; new serial differs from the current one and was never retired here; the new token's code verifies",
+            Self::DeadlinePassed => "the swap deadline has passed",
+            Self::FailuresAtMax => "consecutive wrong codes reached the configured maximum",
+        }
+    }
+
+    /// Whether this guard checks a code (of the current or of a new token).
+    ///
+    /// ```
+    /// assert!(otpguard::lifecycle::Guard::NewTokenCode.needs_code());
+    /// ```
+    #[must_use]
+    pub const fn needs_code(self) -> bool {
+        matches!(
+            self,
+            Self::CurrentCode
+                | Self::LoginCode
+                | Self::NewTokenCode
+                | Self::NewTokenCodeBeforeDeadline
+        )
+    }
+}
+
+/// What taking a row does to the record, besides setting the state and
+/// increasing the version.
+///
+/// ```
+/// use otpguard::lifecycle::Effect;
+/// assert!(Effect::RetireToken.description().contains("wiped"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Effect {
+    /// Install the new token as the current one; failures reset.
+    InstallToken,
+    /// Record the login-OTP choice.
+    SetLoginOtp,
+    /// Record the accepted code's drift; failures reset.
+    RecordUse,
+    /// As [`Effect::RecordUse`], and set the swap deadline.
+    StartSwap,
+    /// Retire the current token for good and install the new one.
+    SwapIn,
+    /// Drop the pending swap; the current token stays.
+    EndSwap,
+    /// Drop any pending swap; the token is kept but refuses codes.
+    Suspend,
+    /// Failures reset; the same token accepts codes again.
+    Resume,
+    /// Retire the current token for good; login OTP off, failures reset.
+    RetireToken,
+}
+
+impl Effect {
+    /// The effect in words, as the auditors' page shows it.
+    ///
+    /// ```
+    /// assert_eq!(otpguard::lifecycle::Effect::EndSwap.description(), "pending swap dropped; current token stays");
+    /// ```
+    #[must_use]
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::InstallToken => "new token becomes current; failures reset",
+            Self::SetLoginOtp => "login OTP on/off recorded",
+            Self::RecordUse => "drift recorded; failures reset",
+            Self::StartSwap => "drift recorded; failures reset; swap deadline set",
+            Self::SwapIn => {
+                "old secret wiped and its serial retired for good; new token becomes current"
+            }
+            Self::EndSwap => "pending swap dropped; current token stays",
+            Self::Suspend => "pending swap dropped; token kept but refuses codes",
+            Self::Resume => "failures reset; same token accepts codes again",
+            Self::RetireToken => {
+                "secret wiped and serial retired for good; login OTP off; failures reset"
+            }
+        }
+    }
+}
+
+/// One row of the transition table.
+///
+/// ```
+/// use otpguard::lifecycle::{Actor, EventKind, State, TABLE};
+/// let row = TABLE.iter().find(|r| r.event == EventKind::Register).ok_or("no row")?;
+/// assert_eq!((row.actor, row.to), (Actor::Customer, State::Active));
+/// # Ok::<(), &str>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Transition {
+    /// The state the record must be in.
+    pub from: State,
+    /// The event.
+    pub event: EventKind,
+    /// The only actor allowed to cause it.
+    pub actor: Actor,
+    /// The state the record moves to.
+    pub to: State,
+    /// What must hold besides.
+    pub guard: Guard,
+    /// What else changes in the record.
+    pub effect: Effect,
+}
+
+const fn row(
+    from: State,
+    event: EventKind,
+    actor: Actor,
+    to: State,
+    guard: Guard,
+    effect: Effect,
+) -> Transition {
+    Transition {
+        from,
+        event,
+        actor,
+        to,
+        guard,
+        effect,
+    }
+}
+
+use Actor::{Customer, Operator, System};
+use EventKind as E;
+use State::{Active, Reissued, Swapping, Unregistered};
+
+const LOST: State = State::Suspended(SuspendReason::LostDevice);
+const LOCKED: State = State::Suspended(SuspendReason::TooManyFailures);
+const HELD: State = State::Suspended(SuspendReason::Operator);
+const SUSPEND_LOST: EventKind = E::Suspend(SuspendReason::LostDevice);
+const SUSPEND_LOCK: EventKind = E::Suspend(SuspendReason::TooManyFailures);
+const SUSPEND_HOLD: EventKind = E::Suspend(SuspendReason::Operator);
+
+/// Every permitted transition. Read a row as: in state `from`, event
+/// `event` caused by `actor` moves the record to `to`, if `guard` holds,
+/// doing `effect`.
+#[rustfmt::skip]
+pub static TABLE: &[Transition] = &[
+    //  from          event                   actor     to            guard                                effect
+    row(Unregistered, E::Register,            Customer, Active,       Guard::NewTokenCode,                 Effect::InstallToken),
+    row(Reissued,     E::Register,            Customer, Active,       Guard::NewTokenCode,                 Effect::InstallToken),
+    row(Active,       E::SetLoginOtp,         Customer, Active,       Guard::None,                         Effect::SetLoginOtp),
+    row(Active,       E::VerifyTransaction,   Customer, Active,       Guard::CurrentCode,                  Effect::RecordUse),
+    row(Swapping,     E::VerifyTransaction,   Customer, Swapping,     Guard::CurrentCode,                  Effect::RecordUse),
+    row(Active,       E::VerifyLogin,         Customer, Active,       Guard::LoginCode,                    Effect::RecordUse),
+    row(Swapping,     E::VerifyLogin,         Customer, Swapping,     Guard::LoginCode,                    Effect::RecordUse),
+    row(Active,       E::BeginSwap,           Customer, Swapping,     Guard::CurrentCode,                  Effect::StartSwap),
+    row(Swapping,     E::CompleteSwap,        Customer, Active,       Guard::NewTokenCodeBeforeDeadline,   Effect::SwapIn),
+    row(Swapping,     E::CancelSwap,          Customer, Active,       Guard::None,                         Effect::EndSwap),
+    row(Swapping,     E::SwapTimeout,         System,   Active,       Guard::DeadlinePassed,               Effect::EndSwap),
+    row(Active,       E::Stop,                Customer, Unregistered, Guard::CurrentCode,                  Effect::RetireToken),
+    row(Active,       SUSPEND_LOST,           Operator, LOST,         Guard::None,                         Effect::Suspend),
+    row(Active,       SUSPEND_HOLD,           Operator, HELD,         Guard::None,                         Effect::Suspend),
+    row(Active,       SUSPEND_LOCK,           System,   LOCKED,       Guard::FailuresAtMax,                Effect::Suspend),
+    row(Swapping,     SUSPEND_LOST,           Operator, LOST,         Guard::None,                         Effect::Suspend),
+    row(Swapping,     SUSPEND_HOLD,           Operator, HELD,         Guard::None,                         Effect::Suspend),
+    row(Swapping,     SUSPEND_LOCK,           System,   LOCKED,       Guard::FailuresAtMax,                Effect::Suspend),
+    row(LOCKED,       SUSPEND_LOST,           Operator, LOST,         Guard::None,                         Effect::Suspend),
+    row(HELD,         SUSPEND_LOST,           Operator, LOST,         Guard::None,                         Effect::Suspend),
+    row(LOCKED,       E::Resume,              Operator, Active,       Guard::None,                         Effect::Resume),
+    row(HELD,         E::Resume,              Operator, Active,       Guard::None,                         Effect::Resume),
+    row(Active,       E::Reissue,             Operator, Reissued,     Guard::None,                         Effect::RetireToken),
+    row(Swapping,     E::Reissue,             Operator, Reissued,     Guard::None,                         Effect::RetireToken),
+    row(LOST,         E::Reissue,             Operator, Reissued,     Guard::None,                         Effect::RetireToken),
+    row(LOCKED,       E::Reissue,             Operator, Reissued,     Guard::None,                         Effect::RetireToken),
+    row(HELD,         E::Reissue,             Operator, Reissued,     Guard::None,                         Effect::RetireToken),
+];
+
+/// Combinations an auditor may look for and will not find, with the reason
+/// they are absent. They are refused like anything else not in [`TABLE`];
+/// the reason is added to the error so that the refusal explains itself.
+#[rustfmt::skip]
+pub static NEVER: &[(State, EventKind, &str)] = &[
+    (LOST,     E::Resume,            "a lost device may be in someone else's hands: reissue instead"),
+    (LOST,     SUSPEND_HOLD,         "a lost-device suspension is never downgraded"),
+    (LOST,     SUSPEND_LOCK,         "a lost-device suspension is never downgraded"),
+    (Swapping, E::Register,          "a swap registers the new token with CompleteSwap"),
+    (Swapping, E::Stop,              "cancel the swap first, then stop"),
+    (Active,   E::CompleteSwap,      "a swap must begin with the current token's code"),
+    (Reissued, E::VerifyTransaction, "a reissued token's codes are never accepted; register a new token"),
+];
+
+/// The row for `(from, event, actor)`, if the table permits it.
+///
+/// ```
+/// use otpguard::lifecycle::{lookup, Actor, EventKind, State, SuspendReason};
+/// let lost = State::Suspended(SuspendReason::LostDevice);
+/// assert!(lookup(lost, EventKind::Resume, Actor::Operator).is_none());
+/// assert!(lookup(lost, EventKind::Reissue, Actor::Operator).is_some());
+/// ```
+#[must_use]
+pub fn lookup(from: State, event: EventKind, actor: Actor) -> Option<&'static Transition> {
+    TABLE
+        .iter()
+        .find(|r| r.from == from && r.event == event && r.actor == actor)
+}
+
+/// Why `(state, event)` is absent from the table, if [`NEVER`] says.
+pub(crate) fn never_reason(state: State, event: EventKind) -> Option<&'static str> {
+    NEVER
+        .iter()
+        .find(|(s, e, _)| *s == state && *e == event)
+        .map(|(_, _, why)| *why)
+}
