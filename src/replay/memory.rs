@@ -1,18 +1,81 @@
 //! The in-memory replay guard, for a single process.
+//!
+//! # Why pruning can never re-admit a replay
+//!
+//! A guard built with a horizon of `H` steps keeps a high-water mark `N`:
+//! the largest step it ever accepted, for any token. It prunes a record
+//! `(token, last)` only when `last + H < N`. And it **refuses**, with a
+//! [`StoreError`], any claim for a token it holds no record of whose step
+//! satisfies `step + H < N`, since that token's record may have been pruned.
+//!
+//! Take a pruned record `(token, last)`, pruned while the mark was `N₁`, so
+//! `last + H < N₁`. A later replay of any step `s <= last` for that token
+//! finds no record and a mark `N₂ >= N₁` (the mark only grows), and
+//! `s + H <= last + H < N₁ <= N₂`: it is refused. This holds whatever the
+//! clocks, periods or windows are; they only decide whether *genuine* codes
+//! are refused because they look too old, which is failing closed.
+//!
+//! When does a genuine code look too old? When the tokens on one guard share
+//! one period and T0 (so their steps count the same time), a code is matched
+//! at server step `c` in a window of `behind`/`ahead`, so its step is at least
+//! `c - behind`, while every step accepted before is at most `c + ahead`
+//! (the server clock does not go back). So `step + H >= N` whenever
+//! `H >= behind + ahead`. The default horizon, `2 × Window::MAX` (20 steps),
+//! covers every window this crate accepts, with room to spare for the
+//! default window (18 steps, 9 minutes at 30 s, of clock slew).
+//!
+//! HOTP counters are per token, not a shared clock, so one token's high
+//! counter would make another's look too old: use [`MemoryGuard::unbounded`]
+//! for HOTP, and one guard per (period, T0) for TOTP.
+//!
+//! # Memory
+//!
+//! Each shard sweeps its stale records when the mark has moved more than
+//! `H` steps since its last sweep, so a shard holds at most the tokens
+//! accepted in the last `2H` steps or so.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use super::{ClaimOutcome, ReplayGuard};
-use crate::StoreError;
+use crate::{StoreError, Window};
 
+/// Number of shards: a power of two, well above the core count of a typical
+/// backend host, so that claims for different tokens rarely share a lock.
 const SHARDS: usize = 64;
 
-type Shard = Mutex<HashMap<Box<str>, u64>>;
+/// Selects a shard from a hash: `SHARDS` is a power of two, so masking keeps
+/// the index uniform and below `SHARDS`.
+const SHARD_MASK: u64 = SHARDS as u64 - 1;
 
-/// A thread-safe, sharded in-memory [`ReplayGuard`] for one process.
+/// Below this many records a shrink is not worth the reallocation.
+const SHRINK_FLOOR: usize = 64;
+
+/// One shard, on its own cache line so that locking one does not slow
+/// threads that work on its neighbours.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Shard(Mutex<ShardState>);
+
+#[derive(Debug, Default)]
+struct ShardState {
+    records: HashMap<Box<str>, u64>,
+    /// The high-water mark at this shard's last sweep.
+    swept_at: u64,
+}
+
+/// A thread-safe, sharded, memory-bounded in-memory [`ReplayGuard`] for one
+/// process.
+///
+/// Records live in 64 shards chosen by a randomly keyed hash of the token
+/// id, each behind its own lock, so that threads claiming different tokens
+/// rarely wait for each other. A record is pruned once its step is more than
+/// the *horizon* behind the newest step accepted; a claim that may concern a
+/// pruned record is refused. The [module documentation](self) proves that
+/// pruning never re-admits a replay and says which horizon to choose.
 ///
 /// ```
 /// use otpguard::replay::{ClaimOutcome, MemoryGuard, ReplayGuard};
@@ -26,39 +89,264 @@ type Shard = Mutex<HashMap<Box<str>, u64>>;
 pub struct MemoryGuard {
     hasher: RandomState,
     shards: Box<[Shard]>,
+    /// `None`: never prune.
+    horizon: Option<u64>,
+    /// The largest step accepted so far, for any token.
+    high_water: AtomicU64,
 }
 
 impl Default for MemoryGuard {
+    /// A guard with a horizon of `2 × Window::MAX` steps: safe for TOTP
+    /// tokens sharing one period and T0, verified with any window.
+    ///
+    /// ```
+    /// use otpguard::replay::MemoryGuard;
+    /// assert_eq!(MemoryGuard::default().horizon(), Some(20));
+    /// ```
     fn default() -> Self {
+        Self::with_horizon(Self::DEFAULT_HORIZON)
+    }
+}
+
+impl MemoryGuard {
+    /// The default horizon in steps: `behind + ahead` of the widest
+    /// [`Window`] this crate accepts.
+    pub const DEFAULT_HORIZON: u64 = 2 * Window::MAX as u64;
+
+    /// A guard that prunes a record once its step is more than `steps`
+    /// behind the newest step accepted. Choose `steps >= behind + ahead` of
+    /// the window in use (see [`MemoryGuard::for_window`]); a smaller horizon
+    /// refuses genuine codes (fails closed), it never admits replays.
+    ///
+    /// ```
+    /// use otpguard::replay::{MemoryGuard, ReplayGuard};
+    /// let g = MemoryGuard::with_horizon(2);
+    /// g.claim("alice", 100)?;
+    /// // Bob has no record, and step 97 is more than 2 steps behind the newest
+    /// // accepted step (100): his record might have been pruned, so it is refused.
+    /// assert!(g.claim("bob", 97).is_err());
+    /// assert!(g.claim("bob", 98).is_ok());
+    /// # Ok::<(), otpguard::StoreError>(())
+    /// ```
+    #[must_use]
+    pub fn with_horizon(steps: u64) -> Self {
+        Self::build(Some(steps))
+    }
+
+    /// A guard whose horizon is exactly what `window` needs:
+    /// `behind + ahead` steps.
+    ///
+    /// ```
+    /// use otpguard::{Window, replay::MemoryGuard};
+    /// assert_eq!(MemoryGuard::for_window(Window::default()).horizon(), Some(2));
+    /// ```
+    #[must_use]
+    pub fn for_window(window: Window) -> Self {
+        Self::with_horizon(u64::from(window.behind()).saturating_add(u64::from(window.ahead())))
+    }
+
+    /// A guard that never forgets a record: for HOTP counters, or for TOTP
+    /// tokens of different periods sharing one guard. Its memory grows with
+    /// the number of tokens ever accepted.
+    ///
+    /// ```
+    /// use otpguard::replay::{MemoryGuard, ReplayGuard};
+    /// let g = MemoryGuard::unbounded();
+    /// g.claim("hotp-1", 1_000_000)?;
+    /// assert!(g.claim("hotp-2", 3).is_ok());
+    /// assert_eq!(g.horizon(), None);
+    /// # Ok::<(), otpguard::StoreError>(())
+    /// ```
+    #[must_use]
+    pub fn unbounded() -> Self {
+        Self::build(None)
+    }
+
+    fn build(horizon: Option<u64>) -> Self {
         Self {
             hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            horizon,
+            high_water: AtomicU64::new(0),
         }
+    }
+
+    /// The horizon in steps, or `None` if this guard never prunes.
+    ///
+    /// ```
+    /// assert_eq!(otpguard::replay::MemoryGuard::with_horizon(4).horizon(), Some(4));
+    /// ```
+    #[must_use]
+    pub const fn horizon(&self) -> Option<u64> {
+        self.horizon
+    }
+
+    /// The number of tokens with a record (pruned ones excluded), for
+    /// metrics. It locks each shard in turn, so it is a snapshot, not an
+    /// atomic count.
+    ///
+    /// ```
+    /// use otpguard::replay::{MemoryGuard, ReplayGuard};
+    /// let g = MemoryGuard::default();
+    /// g.claim("a", 1)?;
+    /// g.claim("b", 1)?;
+    /// assert_eq!(g.len(), 2);
+    /// # Ok::<(), otpguard::StoreError>(())
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .filter_map(|s| s.0.lock().ok())
+            .map(|s| s.records.len())
+            .fold(0, usize::saturating_add)
+    }
+
+    /// Whether no token has a record.
+    ///
+    /// ```
+    /// assert!(otpguard::replay::MemoryGuard::default().is_empty());
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sweeps every shard now, instead of waiting for claims to do it, and
+    /// returns how many records were dropped. Useful from a periodic task
+    /// when traffic stops.
+    ///
+    /// ```
+    /// use otpguard::replay::{MemoryGuard, ReplayGuard};
+    /// let g = MemoryGuard::with_horizon(2);
+    /// g.claim("old", 10)?;
+    /// g.claim("new", 13)?;
+    /// assert_eq!(g.prune(), 1);
+    /// assert_eq!(g.len(), 1);
+    /// // The pruned token's old step is refused, never re-admitted.
+    /// assert!(g.claim("old", 10).is_err());
+    /// # Ok::<(), otpguard::StoreError>(())
+    /// ```
+    pub fn prune(&self) -> usize {
+        let Some(horizon) = self.horizon else {
+            return 0;
+        };
+        self.shards
+            .iter()
+            .filter_map(|s| s.0.lock().ok())
+            .map(|mut state| self.sweep(&mut state, horizon))
+            .fold(0, usize::saturating_add)
+    }
+
+    fn shard(&self, token: &str) -> Result<MutexGuard<'_, ShardState>, StoreError> {
+        let index = usize::try_from(self.hasher.hash_one(token) & SHARD_MASK).unwrap_or(0);
+        self.shards
+            .get(index)
+            .ok_or_else(|| StoreError::new("replay guard shard index out of range"))?
+            .0
+            .lock()
+            .map_err(|_| StoreError::new("replay guard lock poisoned"))
+    }
+
+    /// Drops the records more than `horizon` steps behind the mark. The mark
+    /// is read while the shard is locked: a later claim on this shard reads
+    /// it after this lock is released, so it sees a mark at least as high.
+    fn sweep(&self, state: &mut ShardState, horizon: u64) -> usize {
+        let mark = self.high_water.load(Ordering::SeqCst);
+        let before = state.records.len();
+        state
+            .records
+            .retain(|_, last| last.saturating_add(horizon) >= mark);
+        state.swept_at = mark;
+        let len = state.records.len();
+        if state.records.capacity() > len.saturating_mul(4).max(SHRINK_FLOOR) {
+            state.records.shrink_to(len.saturating_mul(2));
+        }
+        before.saturating_sub(len)
     }
 }
 
 impl ReplayGuard for MemoryGuard {
     fn claim(&self, token: &str, step: u64) -> Result<ClaimOutcome, StoreError> {
-        let index = usize::try_from(self.hasher.hash_one(token) & 63).unwrap_or(0);
-        let shard = self
-            .shards
-            .get(index)
-            .ok_or_else(|| StoreError::new("shard index out of range"))?;
-        let mut map = shard
-            .lock()
-            .map_err(|_| StoreError::new("replay guard lock poisoned"))?;
-        match map.get_mut(token) {
-            Some(last) if step <= *last => Ok(ClaimOutcome::Replayed {
-                last_accepted: *last,
-            }),
-            Some(last) => {
-                *last = step;
-                Ok(ClaimOutcome::Fresh)
-            }
-            None => {
-                map.insert(Box::from(token), step);
-                Ok(ClaimOutcome::Fresh)
+        let mut state = self.shard(token)?;
+        if let Some(horizon) = self.horizon {
+            if state.swept_at.saturating_add(horizon) < self.high_water.load(Ordering::SeqCst) {
+                self.sweep(&mut state, horizon);
             }
         }
+        if let Some(last) = state.records.get_mut(token) {
+            if step <= *last {
+                return Ok(ClaimOutcome::Replayed {
+                    last_accepted: *last,
+                });
+            }
+            *last = step;
+        } else {
+            if let Some(horizon) = self.horizon {
+                let mark = self.high_water.load(Ordering::SeqCst);
+                if step.saturating_add(horizon) < mark {
+                    return Err(StoreError::new(format!(
+                        "step {step} is more than {horizon} steps behind the newest accepted \
+                         step {mark}; this token's record may have been pruned"
+                    )));
+                }
+            }
+            state.records.insert(Box::from(token), step);
+        }
+        // Raised while the shard is still locked, so that no sweep can see
+        // this record without also seeing a mark that covers it.
+        self.high_water.fetch_max(step, Ordering::SeqCst);
+        Ok(ClaimOutcome::Fresh)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_keeps_records_within_the_horizon() {
+        let g = MemoryGuard::with_horizon(5);
+        g.claim("edge", 10).unwrap();
+        g.claim("gone", 9).unwrap();
+        g.claim("mark", 15).unwrap();
+        assert_eq!(g.prune(), 1);
+        assert_eq!(
+            g.claim("edge", 10).unwrap(),
+            ClaimOutcome::Replayed { last_accepted: 10 }
+        );
+        assert!(g.claim("gone", 9).is_err());
+        assert!(g.claim("gone", 10).is_ok());
+    }
+
+    #[test]
+    fn claims_sweep_their_shard_once_the_mark_moves_past_a_horizon() {
+        let g = MemoryGuard::with_horizon(3);
+        for i in 0..1_000u64 {
+            g.claim(&format!("old{i}"), 100).unwrap();
+        }
+        // 5,000 claims touch every one of the 64 shards after the mark moved
+        // to 104, so each sweeps away its step-100 records on its own.
+        for i in 0..5_000u64 {
+            g.claim(&format!("new{i}"), 104).unwrap();
+        }
+        assert_eq!(g.len(), 5_000);
+    }
+
+    #[test]
+    fn unbounded_never_prunes_nor_refuses_old_steps() {
+        let g = MemoryGuard::unbounded();
+        g.claim("a", u64::MAX).unwrap();
+        assert_eq!(g.prune(), 0);
+        assert_eq!(g.claim("b", 0).unwrap(), ClaimOutcome::Fresh);
+        assert_eq!(g.len(), 2);
+    }
+
+    #[test]
+    fn saturating_horizon_does_not_overflow() {
+        let g = MemoryGuard::with_horizon(u64::MAX);
+        g.claim("a", u64::MAX).unwrap();
+        assert_eq!(g.claim("b", 0).unwrap(), ClaimOutcome::Fresh);
+        assert_eq!(g.prune(), 0);
     }
 }

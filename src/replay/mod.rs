@@ -39,6 +39,81 @@
 //! [lifecycle](crate::lifecycle), or a backend's own "authorise transfer"
 //! function) should take an `Accepted` as an argument, so that forgetting the
 //! replay check is a compile error rather than a review comment.
+//!
+//! # Wiring it into a backend
+//!
+//! The one-call methods [`Totp::verify_once`](crate::Totp::verify_once) and
+//! [`Totp::verify_once_async`](crate::Totp::verify_once_async) (and the
+//! same on [`Hotp`](crate::Hotp)) check the code and claim its step; the two
+//! halves are also available as [`Totp::verify`](crate::Totp::verify) then
+//! [`Match::claim`] / [`Match::claim_async`]. The token id is the backend's
+//! stable identifier of the registered token (not the customer's name, and
+//! never the secret); a new token after a swap or reissue gets a new id.
+//!
+//! Blocking code (threads, a synchronous web framework) holds one guard for
+//! the whole process, shared by reference or in an `Arc`:
+//!
+//! ```
+//! use otpguard::{Accepted, Secret, Totp, VerifyError, Window};
+//! use otpguard::replay::MemoryGuard;
+//! use std::sync::Arc;
+//!
+//! /// Anything that moves money takes the proof, so it cannot run on an
+//! /// unchecked code.
+//! fn authorise_transfer(_proof: Accepted, amount: u64) -> u64 { amount }
+//!
+//! let secret = Secret::from_bytes(b"12345678901234567890")?;
+//! let totp = Totp::builder(&secret).digits(8).build()?;
+//! let guard = Arc::new(MemoryGuard::for_window(Window::default()));
+//!
+//! let worker = {
+//!     let guard = Arc::clone(&guard);
+//!     let totp = totp.clone();
+//!     std::thread::spawn(move || totp.verify_once("94287082", 59, Window::default(), &*guard, "token-1"))
+//! };
+//! let first = worker.join().map_err(|_| "worker panicked")?;
+//! let second = totp.verify_once("94287082", 59, Window::default(), &*guard, "token-1");
+//!
+//! assert_eq!(authorise_transfer(first?, 100), 100);
+//! assert!(matches!(second, Err(VerifyError::Replayed { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Async code (tokio) awaits the claim on an [`AsyncReplayGuard`]: the
+//! [`MemoryGuard`] (which never blocks), the Redis guard
+//! `replay::redis::AsyncRedisGuard` (feature `redis`), or the backend's own
+//! (see [`sql`] for PostgreSQL). Do not call a blocking network guard from a
+//! task; wrap it in `tokio::task::spawn_blocking` if there is no async one.
+//!
+//! ```
+//! use otpguard::{Secret, Totp, Window};
+//! use otpguard::replay::{AsyncReplayGuard, MemoryGuard};
+//! use std::sync::Arc;
+//!
+//! async fn handle<G: AsyncReplayGuard + Sync>(
+//!     totp: &Totp,
+//!     guard: &G,
+//!     token_id: &str,
+//!     code: &str,
+//!     now: u64,
+//! ) -> Result<u64, otpguard::VerifyError> {
+//!     let accepted = totp.verify_once_async(code, now, Window::default(), guard, token_id).await?;
+//!     Ok(accepted.step())
+//! }
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = Secret::from_bytes(b"12345678901234567890")?;
+//! let totp = Arc::new(Totp::builder(&secret).digits(8).build()?);
+//! let guard = Arc::new(MemoryGuard::default());
+//! let task = tokio::spawn({
+//!     let (totp, guard) = (Arc::clone(&totp), Arc::clone(&guard));
+//!     async move { handle(&totp, &*guard, "token-1", "94287082", 59).await }
+//! });
+//! assert_eq!(task.await??, 1);
+//! assert!(handle(&totp, &*guard, "token-1", "94287082", 59).await.is_err());
+//! # Ok(()) }
+//! ```
 
 use crate::{Match, StoreError, VerifyError};
 
@@ -135,6 +210,38 @@ pub trait AsyncReplayGuard {
         token: &str,
         step: u64,
     ) -> impl core::future::Future<Output = Result<ClaimOutcome, StoreError>> + Send;
+}
+
+impl<G: AsyncReplayGuard + Sync + ?Sized> AsyncReplayGuard for &G {
+    fn claim(
+        &self,
+        token: &str,
+        step: u64,
+    ) -> impl core::future::Future<Output = Result<ClaimOutcome, StoreError>> + Send {
+        (**self).claim(token, step)
+    }
+}
+
+impl<G: AsyncReplayGuard + Send + Sync + ?Sized> AsyncReplayGuard for std::sync::Arc<G> {
+    fn claim(
+        &self,
+        token: &str,
+        step: u64,
+    ) -> impl core::future::Future<Output = Result<ClaimOutcome, StoreError>> + Send {
+        (**self).claim(token, step)
+    }
+}
+
+/// The in-memory guard never waits on I/O and holds its lock only for a map
+/// lookup, never across an `.await`, so async code may use it directly.
+impl AsyncReplayGuard for MemoryGuard {
+    fn claim(
+        &self,
+        token: &str,
+        step: u64,
+    ) -> impl core::future::Future<Output = Result<ClaimOutcome, StoreError>> + Send {
+        core::future::ready(ReplayGuard::claim(self, token, step))
+    }
 }
 
 /// Proof that a code matched **and** won its replay claim: the only value
@@ -264,4 +371,9 @@ impl Match {
 }
 
 mod memory;
+mod once;
+#[cfg(feature = "redis")]
+pub mod redis;
+pub mod sql;
+
 pub use memory::MemoryGuard;
