@@ -266,8 +266,24 @@ impl MemoryGuard {
     }
 }
 
-impl ReplayGuard for MemoryGuard {
-    fn claim(&self, token: &str, step: u64) -> Result<ClaimOutcome, StoreError> {
+impl MemoryGuard {
+    /// Claims `step` for `token` (see [`ReplayGuard::claim`]). This inherent
+    /// method is what `guard.claim(..)` calls, whichever of [`ReplayGuard`]
+    /// and [`AsyncReplayGuard`](super::AsyncReplayGuard) are in scope.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if `token` has no record and `step` is more than the
+    /// horizon behind the newest accepted step (its record may have been
+    /// pruned), or if a shard lock is poisoned.
+    ///
+    /// ```
+    /// use otpguard::replay::{ClaimOutcome, MemoryGuard};
+    /// let g = MemoryGuard::default();
+    /// assert_eq!(g.claim("t", 3)?, ClaimOutcome::Fresh);
+    /// assert_eq!(g.claim("t", 2)?, ClaimOutcome::Replayed { last_accepted: 3 });
+    /// # Ok::<(), otpguard::StoreError>(())
+    /// ```
+    pub fn claim(&self, token: &str, step: u64) -> Result<ClaimOutcome, StoreError> {
         let mut state = self.shard(token)?;
         if let Some(horizon) = self.horizon {
             if state.swept_at.saturating_add(horizon) < self.high_water.load(Ordering::SeqCst) {
@@ -297,6 +313,12 @@ impl ReplayGuard for MemoryGuard {
         // this record without also seeing a mark that covers it.
         self.high_water.fetch_max(step, Ordering::SeqCst);
         Ok(ClaimOutcome::Fresh)
+    }
+}
+
+impl ReplayGuard for MemoryGuard {
+    fn claim(&self, token: &str, step: u64) -> Result<ClaimOutcome, StoreError> {
+        Self::claim(self, token, step)
     }
 }
 

@@ -240,7 +240,7 @@ impl AsyncReplayGuard for MemoryGuard {
         token: &str,
         step: u64,
     ) -> impl core::future::Future<Output = Result<ClaimOutcome, StoreError>> + Send {
-        core::future::ready(ReplayGuard::claim(self, token, step))
+        core::future::ready(MemoryGuard::claim(self, token, step))
     }
 }
 
