@@ -1,6 +1,13 @@
 //! The in-memory guard against a simple sequential model, for any
 //! interleaving of claims on several tokens.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
@@ -115,8 +122,13 @@ proptest! {
 /// step recorded.
 #[test]
 fn concurrent_interleavings_keep_the_rule() {
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(64));
-    let lists = proptest::collection::vec(proptest::collection::vec((0usize..3, 0u64..30), 1..60), 4);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        // No source file to persist failures next to; a failure prints its input.
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(64)
+    });
+    let lists =
+        proptest::collection::vec(proptest::collection::vec((0usize..3, 0u64..30), 1..60), 4);
     runner
         .run(&lists, |lists| {
             let guard = Arc::new(MemoryGuard::unbounded());
@@ -130,7 +142,11 @@ fn concurrent_interleavings_keep_the_rule() {
                         start.wait();
                         list.into_iter()
                             .map(|(token, step)| {
-                                (token, step, guard.claim(&format!("t{token}"), step).unwrap())
+                                (
+                                    token,
+                                    step,
+                                    guard.claim(&format!("t{token}"), step).unwrap(),
+                                )
                             })
                             .collect::<Vec<_>>()
                     })
@@ -161,7 +177,12 @@ fn concurrent_interleavings_keep_the_rule() {
             }
             prop_assert!(accepted.values().all(|&n| n == 1), "{:?}", accepted);
             for token in 0..3 {
-                let claimed = lists.iter().flatten().filter(|(t, _)| *t == token).map(|(_, s)| *s).max();
+                let claimed = lists
+                    .iter()
+                    .flatten()
+                    .filter(|(t, _)| *t == token)
+                    .map(|(_, s)| *s)
+                    .max();
                 if let Some(max) = claimed {
                     prop_assert_eq!(accepted.get(&(token, max)), Some(&1));
                     prop_assert_eq!(

@@ -1,6 +1,13 @@
 //! Many threads submit the same valid code for the same token at the same
 //! moment: exactly one of them may be accepted.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::{Arc, Barrier};
 
@@ -42,7 +49,10 @@ fn sixty_four_threads_one_code_exactly_one_acceptance_per_trial() {
                             assert_eq!(a.step(), 1_000 + t);
                             true
                         }
-                        Err(otpguard::VerifyError::Replayed { step, last_accepted }) => {
+                        Err(otpguard::VerifyError::Replayed {
+                            step,
+                            last_accepted,
+                        }) => {
                             assert_eq!((step, last_accepted), (1_000 + t, 1_000 + t));
                             false
                         }

@@ -1,5 +1,11 @@
 //! Replays inside the verification window, and stores that fail.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,7 +27,12 @@ fn replay_inside_the_window(guard: &dyn ReplayGuard) {
     let w = Window::default();
     let code = |step: u64| totp.generate_step(step).to_string();
 
-    assert_eq!(totp.verify_once(&code(s), now, w, guard, "tok").unwrap().step(), s);
+    assert_eq!(
+        totp.verify_once(&code(s), now, w, guard, "tok")
+            .unwrap()
+            .step(),
+        s
+    );
     assert!(matches!(
         totp.verify_once(&code(s), now, w, guard, "tok"),
         Err(VerifyError::Replayed { step, last_accepted }) if step == s && last_accepted == s
@@ -38,10 +49,14 @@ fn replay_inside_the_window(guard: &dyn ReplayGuard) {
         previous.claim(guard, "tok"),
         Err(VerifyError::Replayed { step, last_accepted }) if step == s - 1 && last_accepted == s
     ));
-    let next = totp.verify_once(&code(s + 1), now, w, guard, "tok").unwrap();
+    let next = totp
+        .verify_once(&code(s + 1), now, w, guard, "tok")
+        .unwrap();
     assert_eq!((next.step(), next.offset()), (s + 1, 1));
     // Another token is unaffected.
-    assert!(totp.verify_once(&code(s - 1), now, w, guard, "other").is_ok());
+    assert!(totp
+        .verify_once(&code(s - 1), now, w, guard, "other")
+        .is_ok());
 }
 
 #[test]
@@ -58,7 +73,10 @@ struct Broken(AtomicUsize);
 impl ReplayGuard for Broken {
     fn claim(&self, _: &str, _: u64) -> Result<ClaimOutcome, StoreError> {
         self.0.fetch_add(1, Ordering::SeqCst);
-        Err(StoreError::with_source("store down", std::io::Error::other("connection reset")))
+        Err(StoreError::with_source(
+            "store down",
+            std::io::Error::other("connection reset"),
+        ))
     }
 }
 
@@ -140,8 +158,18 @@ async fn memory_guard_works_as_an_async_guard() {
     let totp = totp();
     let guard = MemoryGuard::default();
     let code = totp.generate_step(100).to_string();
-    let first = totp.verify_once_async(&code, 3_000, Window::default(), &guard, "t").await;
-    let second = totp.verify_once_async(&code, 3_000, Window::default(), &guard, "t").await;
+    let first = totp
+        .verify_once_async(&code, 3_000, Window::default(), &guard, "t")
+        .await;
+    let second = totp
+        .verify_once_async(&code, 3_000, Window::default(), &guard, "t")
+        .await;
     assert_eq!(first.unwrap().step(), 100);
-    assert!(matches!(second, Err(VerifyError::Replayed { step: 100, last_accepted: 100 })));
+    assert!(matches!(
+        second,
+        Err(VerifyError::Replayed {
+            step: 100,
+            last_accepted: 100
+        })
+    ));
 }

@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-const INSTALL_HINT: &str = "redis-server is not installed (or not on PATH). The Redis replay guard \
+const INSTALL_HINT: &str =
+    "redis-server is not installed (or not on PATH). The Redis replay guard \
      tests need a real server: run `bash .ci/install.sh` (as root, on Debian) to install it, \
      then rerun the tests.";
 

@@ -197,7 +197,12 @@ impl RedisConfig {
     }
 
     /// The script invocation for one claim.
-    fn invocation<'a>(&self, script: &'a redis::Script, token: &str, step: u64) -> redis::ScriptInvocation<'a> {
+    fn invocation<'a>(
+        &self,
+        script: &'a redis::Script,
+        token: &str,
+        step: u64,
+    ) -> redis::ScriptInvocation<'a> {
         let mut invocation = script.key(self.key(token));
         invocation
             .arg(step.to_string())
@@ -223,7 +228,10 @@ fn claim_script() -> redis::Script {
 
 /// Turns the script's reply into an outcome, refusing anything that is not
 /// exactly one of the two shapes the script returns.
-fn outcome(step: u64, reply: redis::RedisResult<(i64, String)>) -> Result<ClaimOutcome, StoreError> {
+fn outcome(
+    step: u64,
+    reply: redis::RedisResult<(i64, String)>,
+) -> Result<ClaimOutcome, StoreError> {
     let (flag, value) =
         reply.map_err(|e| StoreError::with_source("redis replay claim failed", e))?;
     let recorded: u64 = value
