@@ -32,7 +32,7 @@
 //! # Failing closed
 //!
 //! Any error (connection refused, timeout, `NOSCRIPT` that cannot be
-//! loaded, an unexpected reply) becomes a [`StoreError`](crate::StoreError),
+//! loaded, an unexpected reply) becomes a [`StoreError`],
 //! and verification refuses the code. A timeout does not say whether the
 //! script ran; the code is refused either way, and the user enters the next
 //! one.
