@@ -18,7 +18,7 @@ use otpguard::replay::{ClaimOutcome, MemoryGuard};
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
-const TOKENS: usize = 100_000;
+const TOKENS: usize = 50_000;
 
 fn heap() -> usize {
     dhat::HeapStats::get().curr_bytes

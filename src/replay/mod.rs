@@ -27,9 +27,22 @@
 //!    unexpected reply), return a [`StoreError`]. Verification then refuses
 //!    the code: the library fails closed, never open.
 //!
-//! A guard may forget a token's record once `last` is so old that no code of
-//! a step `<= last` can still fall inside any verification window (for TOTP:
-//! once the current step is beyond `last + behind`); this bounds its memory.
+//! A guard may refuse a claim it cannot decide for sure (point 4), and it
+//! may forget a token's record once no code of a step `<= last` can still
+//! verify, which bounds its memory. How each guard here knows that:
+//!
+//! | guard | where | forgets a record when | why no replay gets back in |
+//! |---|---|---|---|
+//! | [`MemoryGuard`] | one process | its step is more than a horizon of `H` steps behind the newest step accepted | a claim with no record and a step that far behind is refused: proof on [`MemoryGuard`] |
+//! | `redis::RedisGuard`, `redis::AsyncRedisGuard` (feature `redis`) | shared Redis | the key expires, a retention after the last fresh claim | after `(behind + ahead + 1)` periods no code of the step can verify: see the `redis` module |
+//! | your SQL table ([`sql`]) | shared database | a cleanup job deletes it | as for the Redis guard |
+//!
+//! # Which guard
+//!
+//! One backend process: [`MemoryGuard`]. Several processes behind a load
+//! balancer: a shared store, Redis (feature `redis`) or the bank's database
+//! ([`sql`]), since a per-process guard would let each process accept the
+//! same code once.
 //!
 //! # Proof of the check
 //!
