@@ -1,5 +1,6 @@
 //! The in-memory replay guard, for a single process.
 
+use core::fmt;
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -88,7 +89,6 @@ struct ShardState {
 /// assert_eq!(g.claim("alice", 11)?, ClaimOutcome::Fresh);
 /// # Ok::<(), otpguard::StoreError>(())
 /// ```
-#[derive(Debug)]
 pub struct MemoryGuard {
     hasher: RandomState,
     shards: Box<[Shard]>,
@@ -319,6 +319,17 @@ impl MemoryGuard {
     }
 }
 
+impl fmt::Debug for MemoryGuard {
+    /// A summary: printing every record would flood a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryGuard")
+            .field("horizon", &self.horizon)
+            .field("high_water", &self.high_water.load(Ordering::SeqCst))
+            .field("records", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ReplayGuard for MemoryGuard {
     fn claim(&self, token: &str, step: u64) -> Result<ClaimOutcome, StoreError> {
         Self::claim(self, token, step)
@@ -365,6 +376,17 @@ mod tests {
         assert_eq!(g.prune(), 0);
         assert_eq!(g.claim("b", 0).unwrap(), ClaimOutcome::Fresh);
         assert_eq!(g.len(), 2);
+    }
+
+    #[test]
+    fn debug_is_a_summary_without_token_ids() {
+        let g = MemoryGuard::with_horizon(3);
+        g.claim("customer-42", 7).unwrap();
+        let shown = format!("{g:?}");
+        assert_eq!(
+            shown,
+            "MemoryGuard { horizon: Some(3), high_water: 7, records: 1, .. }"
+        );
     }
 
     #[test]
