@@ -20,7 +20,7 @@ use crate::{Accepted, Clock, Secret, Totp, VerifyError};
 /// assert!(lc.apply(&mut record, Actor::Customer, Event::CancelSwap).is_err());
 /// assert_eq!(record.version(), 0);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Applied {
     /// The state before.
@@ -39,7 +39,7 @@ pub struct Applied {
 /// use otpguard::lifecycle::LoginCheck;
 /// assert!(matches!(LoginCheck::NotRequired, LoginCheck::NotRequired));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LoginCheck {
     /// The customer turned the login OTP off: no code is asked.
@@ -465,19 +465,19 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
         // anything is written.
         match row.effect {
             Effect::InstallToken => {
-                let proof = accepted.ok_or(MISSING_DATA)?;
+                let proof = accepted.as_ref().ok_or(MISSING_DATA)?;
                 let token = parts.new_token.ok_or(MISSING_DATA)?;
                 install(record, token, proof);
             }
             Effect::SwapIn => {
-                let proof = accepted.ok_or(MISSING_DATA)?;
+                let proof = accepted.as_ref().ok_or(MISSING_DATA)?;
                 let token = parts.new_token.ok_or(MISSING_DATA)?;
                 retire(record);
                 install(record, token, proof);
             }
-            Effect::RecordUse => record_use(record, accepted.ok_or(MISSING_DATA)?),
+            Effect::RecordUse => record_use(record, accepted.as_ref().ok_or(MISSING_DATA)?),
             Effect::StartSwap => {
-                record_use(record, accepted.ok_or(MISSING_DATA)?);
+                record_use(record, accepted.as_ref().ok_or(MISSING_DATA)?);
                 record.pending = Some(PendingSwap {
                     started_at: now,
                     deadline: now.saturating_add(self.config.swap_timeout()),
@@ -567,14 +567,14 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
 }
 
 /// Makes `token` the current one; `proof` is its first accepted code.
-fn install(record: &mut TokenRecord, token: Token, proof: Accepted) {
+fn install(record: &mut TokenRecord, token: Token, proof: &Accepted) {
     record.token = Some(token);
     record.pending = None;
     record_use(record, proof);
 }
 
 /// A code of the current token was accepted: the failure streak ends.
-fn record_use(record: &mut TokenRecord, proof: Accepted) {
+fn record_use(record: &mut TokenRecord, proof: &Accepted) {
     record.failures = 0;
     record.last_drift = Some(proof.offset());
 }

@@ -275,7 +275,7 @@ impl AsyncReplayGuard for MemoryGuard {
 /// assert!(totp.verify("94287082", 59, Window::default())?.claim(&guard, "token-1").is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Accepted {
     step: u64,
     offset: i64,
