@@ -3,15 +3,18 @@
 //! The HMAC is keyed when a [`Hotp`](crate::Hotp) or [`Totp`](crate::Totp) is
 //! built: the inner and outer padded-key blocks are compressed then, and every
 //! code afterwards costs exactly two block compressions (one for the inner
-//! hash over the 8-byte counter, one for the outer hash).
+//! hash over the 8-byte counter, one for the outer hash), with nothing else
+//! around them (see [`block_hmac`]).
 
 use core::fmt;
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha1::Sha1;
-use sha2::{Sha256, Sha512};
+use zeroize::Zeroize;
 
 use crate::{Algorithm, ParamError, Secret};
+
+mod block_hmac;
+
+use block_hmac::{BlockHash, HmacKey, Sha1Block, Sha256Block, Sha512Block};
 
 /// Code length: 6, 7 or 8 digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,33 +49,21 @@ impl Digits {
     }
 }
 
-/// A keyed HMAC for one algorithm. Its precomputed states are wiped on drop
-/// (the `hmac` crate's `zeroize` feature).
+/// A keyed HMAC for one algorithm. Its precomputed states are wiped on drop.
 #[derive(Clone)]
 pub(crate) enum OtpKey {
-    Sha1(Hmac<Sha1>),
-    Sha256(Hmac<Sha256>),
-    Sha512(Hmac<Sha512>),
+    Sha1(HmacKey<Sha1Block>),
+    Sha256(HmacKey<Sha256Block>),
+    Sha512(HmacKey<Sha512Block>),
 }
 
 impl OtpKey {
     pub(crate) fn new(secret: &Secret, algorithm: Algorithm) -> Self {
         let key = secret.expose_secret();
-        // HMAC takes keys of any length, so keying cannot fail; the fallbacks
-        // below only exist to keep this function free of panics.
         match algorithm {
-            Algorithm::Sha1 => Self::Sha1(
-                Hmac::<Sha1>::new_from_slice(key)
-                    .unwrap_or_else(|_| Hmac::<Sha1>::new(&Default::default())),
-            ),
-            Algorithm::Sha256 => Self::Sha256(
-                Hmac::<Sha256>::new_from_slice(key)
-                    .unwrap_or_else(|_| Hmac::<Sha256>::new(&Default::default())),
-            ),
-            Algorithm::Sha512 => Self::Sha512(
-                Hmac::<Sha512>::new_from_slice(key)
-                    .unwrap_or_else(|_| Hmac::<Sha512>::new(&Default::default())),
-            ),
+            Algorithm::Sha1 => Self::Sha1(HmacKey::new(key)),
+            Algorithm::Sha256 => Self::Sha256(HmacKey::new(key)),
+            Algorithm::Sha512 => Self::Sha512(HmacKey::new(key)),
         }
     }
 
@@ -86,25 +77,37 @@ impl OtpKey {
 
     /// HOTP value for `counter` (RFC 4226 §5.3): HMAC, dynamic truncation,
     /// reduction to `digits` decimal digits.
+    #[inline]
     pub(crate) fn hotp(&self, counter: u64, digits: Digits) -> u32 {
-        let msg = counter.to_be_bytes();
         let truncated = match self {
-            Self::Sha1(mac) => truncate(&mac.clone().chain_update(msg).finalize().into_bytes()),
-            Self::Sha256(mac) => truncate(&mac.clone().chain_update(msg).finalize().into_bytes()),
-            Self::Sha512(mac) => truncate(&mac.clone().chain_update(msg).finalize().into_bytes()),
+            Self::Sha1(key) => truncated_mac(key, counter),
+            Self::Sha256(key) => truncated_mac(key, counter),
+            Self::Sha512(key) => truncated_mac(key, counter),
         };
         digits.reduce(truncated)
     }
 }
 
+#[inline]
+fn truncated_mac<H: BlockHash>(key: &HmacKey<H>, counter: u64) -> u32 {
+    let mut mac = H::ZERO_OUTPUT;
+    key.mac_counter(counter, &mut mac);
+    let truncated = truncate(mac.as_ref());
+    mac.as_mut().zeroize();
+    truncated
+}
+
 /// RFC 4226 §5.3 dynamic truncation: the low 4 bits of the last byte pick an
 /// offset; the 31 bits at that offset are the result.
+#[inline]
 fn truncate(mac: &[u8]) -> u32 {
     let offset = mac.last().map_or(0, |b| usize::from(b & 0x0f));
-    let mut word = [0u8; 4];
-    for (dst, src) in word.iter_mut().zip(mac.iter().skip(offset)) {
-        *dst = *src;
-    }
+    // offset + 4 <= 19 < 20, the shortest MAC, so this always takes 4 bytes.
+    let word = mac
+        .get(offset..)
+        .and_then(|rest| rest.first_chunk::<4>())
+        .copied()
+        .unwrap_or_default();
     u32::from_be_bytes(word) & 0x7fff_ffff
 }
 
