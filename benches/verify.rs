@@ -1,0 +1,100 @@
+//! Stateless verification over windows of ±0, ±1, ±2 and ±5 steps, one
+//! criterion group per window, so each group shows side by side:
+//!
+//! - `otpguard/correct_at_{k}`: the right code of step `center + k`;
+//! - `otpguard/wrong`: a code that matches no step in the window;
+//! - `totp-rs/wrong`, `totp-rs/correct_at_0`: totp-rs 6 `check` with the
+//!   same skew, secret and time (it stops at the first match, so only its
+//!   `wrong` figure does the full window);
+//! - `floor/wrong`: the same window on raw SHA-1 block compressions from
+//!   precomputed states (see `support/floor.rs`).
+//!
+//! `cargo bench --bench verify`
+
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+mod support;
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use otpguard::{Secret, Totp, VerifyError, Window};
+use support::floor::Sha1Floor;
+use support::{PERIOD, SECRET_SHA1, TIME};
+
+/// A 6-digit code that no step in `center - skew ..= center + skew` produces.
+fn wrong_code(totp: &Totp, skew: u32) -> String {
+    let window = Window::new(skew, skew).unwrap();
+    let near = totp.generate(TIME).unwrap().value();
+    (1..)
+        .map(|d| format!("{:06}", (near + d) % 1_000_000))
+        .find(|code| matches!(totp.verify(code, TIME, window), Err(VerifyError::Mismatch)))
+        .unwrap()
+}
+
+fn verify(c: &mut Criterion) {
+    let secret = Secret::from_bytes(SECRET_SHA1).unwrap();
+    let totp = Totp::builder(&secret).period(PERIOD).build().unwrap();
+    let floor = Sha1Floor::new(SECRET_SHA1);
+    let center = totp.step_at(TIME).unwrap();
+
+    for skew in [0u32, 1, 2, 5] {
+        let window = Window::new(skew, skew).unwrap();
+        let wrong = wrong_code(&totp, skew);
+        let rs = totp_rs::Builder::new()
+            .with_secret(SECRET_SHA1.to_vec())
+            .with_step_duration(PERIOD)
+            .with_skew(u16::try_from(skew).unwrap())
+            .build()
+            .unwrap();
+        let current = totp.generate(TIME).unwrap().to_string();
+        assert_eq!(rs.check(&wrong, TIME), None);
+        assert_eq!(rs.check(&current, TIME), Some(center));
+        assert_eq!(floor.verify(&wrong, center, u64::from(skew)), None);
+
+        let mut group = c.benchmark_group(format!("verify_pm{skew}"));
+        group.bench_function("otpguard/wrong", |b| {
+            b.iter(|| totp.verify(black_box(&wrong), black_box(TIME), black_box(window)));
+        });
+        let skew_i = i64::from(skew);
+        for k in -skew_i..=skew_i {
+            let code = totp
+                .generate_step(center.checked_add_signed(k).unwrap())
+                .to_string();
+            assert_eq!(totp.verify(&code, TIME, window).unwrap().offset(), k);
+            assert_eq!(
+                floor.verify(&code, center, u64::from(skew)),
+                center.checked_add_signed(k)
+            );
+            group.bench_function(format!("otpguard/correct_at_{k:+}"), |b| {
+                b.iter(|| totp.verify(black_box(&code), black_box(TIME), black_box(window)));
+            });
+        }
+        group.bench_function("totp-rs/wrong", |b| {
+            b.iter(|| rs.check(black_box(&wrong), black_box(TIME)));
+        });
+        group.bench_function("totp-rs/correct_at_0", |b| {
+            b.iter(|| rs.check(black_box(&current), black_box(TIME)));
+        });
+        group.bench_function("floor/wrong", |b| {
+            b.iter(|| {
+                floor.verify(
+                    black_box(&wrong),
+                    black_box(TIME) / PERIOD,
+                    black_box(u64::from(skew)),
+                )
+            });
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, verify);
+criterion_main!(benches);

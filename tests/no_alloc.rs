@@ -1,0 +1,168 @@
+//! Heap accounting, single-threaded so that every allocation counted is one
+//! this code made (the allocator counts the whole process):
+//!
+//! - generating and verifying codes (TOTP and HOTP, every algorithm, right,
+//!   wrong, out-of-window and malformed input) allocates nothing;
+//! - the in-memory replay guard's heap use per tracked token, printed for
+//!   the performance notes and held under a generous bound.
+//!
+//! A custom harness (`harness = false`): the standard one runs tests on
+//! several threads and allocates between them.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+
+use std::hint::black_box;
+
+use dhat::HeapStats;
+use otpguard::replay::{MemoryGuard, ReplayGuard};
+use otpguard::{Algorithm, Hotp, Secret, Totp, VerifyError, Window};
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+/// Heap blocks and bytes allocated while `f` runs.
+fn allocations<R>(f: impl FnOnce() -> R) -> (u64, u64) {
+    let before = HeapStats::get();
+    black_box(f());
+    let after = HeapStats::get();
+    (
+        after.total_blocks - before.total_blocks,
+        after.total_bytes - before.total_bytes,
+    )
+}
+
+fn assert_no_alloc<R>(what: &str, f: impl FnOnce() -> R) {
+    let (blocks, bytes) = allocations(f);
+    assert_eq!((blocks, bytes), (0, 0), "{what} allocated");
+}
+
+fn counter_counts() {
+    assert_eq!(allocations(|| Box::new([0u8; 24])), (1, 24));
+}
+
+fn verify_and_generate_do_not_allocate() {
+    let secrets = [
+        (Algorithm::Sha1, &b"12345678901234567890"[..]),
+        (Algorithm::Sha256, &b"12345678901234567890123456789012"[..]),
+        (
+            Algorithm::Sha512,
+            &b"1234567890123456789012345678901234567890123456789012345678901234"[..],
+        ),
+        // Longer than a SHA-1/256 block: the key is hashed when keyed, and
+        // codes still only compress precomputed states.
+        (Algorithm::Sha1, &[0x5a; 200][..]),
+        (Algorithm::Sha256, &[0x5a; 200][..]),
+    ];
+    let now = 1_111_111_109;
+    for (algorithm, key) in secrets {
+        let secret = Secret::from_bytes(key).unwrap();
+        for digits in [6, 8] {
+            let totp = Totp::builder(&secret)
+                .algorithm(algorithm)
+                .digits(digits)
+                .build()
+                .unwrap();
+            let hotp = Hotp::new(&secret, algorithm, digits).unwrap();
+            let not_yet = Totp::builder(&secret).t0(now + 1).build().unwrap();
+            let step = totp.step_at(now).unwrap();
+            // Codes to submit, formatted before counting (formatting is the
+            // caller's business, not the verify path's).
+            let at = |k: i64| {
+                totp.generate_step(step.checked_add_signed(k).unwrap())
+                    .to_string()
+            };
+            let (late, current, early, far) = (at(-1), at(0), at(1), at(9));
+            let wrong = format!(
+                "{:0w$}",
+                (totp.generate(now).unwrap().value() + 1) % 10u32.pow(digits),
+                w = digits as usize
+            );
+            let malformed = "12a45";
+            for window in [
+                Window::EXACT,
+                Window::default(),
+                Window::new(10, 10).unwrap(),
+            ] {
+                for code in [&late, &current, &early, &far, &wrong] {
+                    assert_no_alloc("Totp::verify", || totp.verify(code, now, window));
+                    assert_no_alloc("Hotp::verify", || hotp.verify(code, step, window));
+                }
+                assert_no_alloc("Totp::verify malformed", || {
+                    assert!(matches!(
+                        totp.verify(malformed, now, window),
+                        Err(VerifyError::Malformed { .. })
+                    ));
+                });
+                assert_no_alloc("Totp::verify before T0", || {
+                    assert!(matches!(
+                        not_yet.verify(&current, now, window),
+                        Err(VerifyError::Time(_))
+                    ));
+                });
+            }
+            assert_eq!(
+                totp.verify(&current, now, Window::default())
+                    .unwrap()
+                    .offset(),
+                0
+            );
+            assert!(matches!(
+                totp.verify(&far, now, Window::default()),
+                Err(VerifyError::Mismatch)
+            ));
+            assert_no_alloc("Totp::generate", || totp.generate(now));
+            assert_no_alloc("Totp::generate_step", || totp.generate_step(step));
+            assert_no_alloc("Hotp::generate", || hotp.generate(step));
+        }
+    }
+}
+
+fn guard_bytes_per_token() {
+    const TOKENS: usize = 100_000;
+    let ids: Vec<String> = (0..TOKENS).map(|i| format!("token-{i:06}")).collect();
+    let before = HeapStats::get();
+    let guard = MemoryGuard::default();
+    for id in &ids {
+        guard.claim(id, 1).unwrap();
+    }
+    let after = HeapStats::get();
+    let bytes = after.curr_bytes - before.curr_bytes;
+    let blocks = after.curr_blocks - before.curr_blocks;
+    println!(
+        "MemoryGuard: {TOKENS} tokens with 12-byte ids hold {bytes} heap bytes in {blocks} blocks \
+         = {:.1} bytes and {:.2} blocks per token (requested sizes, before allocator overhead)",
+        bytes as f64 / TOKENS as f64,
+        blocks as f64 / TOKENS as f64,
+    );
+    // A bound loose enough for any sane map layout, tight enough to catch a
+    // per-token allocation gone wrong (a history, a copy of the secret, ...).
+    assert!(bytes / TOKENS < 256, "{bytes} bytes for {TOKENS} tokens");
+
+    // Claiming for a token already tracked needs no new memory.
+    let (blocks, _) = allocations(|| guard.claim(&ids[7], 2).unwrap());
+    println!("MemoryGuard: claim for a tracked token: {blocks} allocations");
+    drop(guard);
+}
+
+fn main() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let tests: [(&str, fn()); 3] = [
+        ("counter_counts", counter_counts),
+        (
+            "verify_and_generate_do_not_allocate",
+            verify_and_generate_do_not_allocate,
+        ),
+        ("guard_bytes_per_token", guard_bytes_per_token),
+    ];
+    for (name, test) in tests {
+        test();
+        println!("test {name} ... ok");
+    }
+}
