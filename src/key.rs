@@ -77,7 +77,7 @@ impl OtpKey {
 
     /// HOTP value for `counter` (RFC 4226 §5.3): HMAC, dynamic truncation,
     /// reduction to `digits` decimal digits.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hotp(&self, counter: u64, digits: Digits) -> u32 {
         let truncated = match self {
             Self::Sha1(key) => truncated_mac(key, counter),

@@ -220,27 +220,35 @@ impl<H: BlockHash> HmacKey<H> {
     /// longer one (nothing in this crate asks for that).
     #[inline]
     pub(crate) fn mac(&self, message: &[u8], out: &mut H::Output) -> bool {
-        let mut block = H::ZERO_BLOCK;
-        if !pad_into::<H>(block.as_mut(), message) {
+        // Checked when this is compiled for each hash: the inner digest
+        // always fits in the outer block with its padding.
+        const { assert!(output_len::<H>() <= HmacKey::<H>::MAX_MESSAGE) };
+        if message.len() > Self::MAX_MESSAGE {
             return false;
         }
+        let mut block = H::ZERO_BLOCK;
+        if let Some(dst) = block.as_mut().get_mut(..message.len()) {
+            dst.copy_from_slice(message);
+        }
+        pad(block.as_mut(), message.len());
         let mut state = self.inner;
         H::compress(&mut state, &block);
 
         block = H::ZERO_BLOCK;
-        H::write_digest(&state, out.as_mut());
-        // The inner digest (20, 32 or 64 bytes) is shorter than MAX_MESSAGE
-        // for every hash, so this always pads.
-        let padded = pad_into::<H>(block.as_mut(), out.as_ref());
+        H::write_digest(&state, block.as_mut());
+        pad(block.as_mut(), output_len::<H>());
         state = self.outer;
         H::compress(&mut state, &block);
         H::write_digest(&state, out.as_mut());
 
-        // The inner digest and the final state are this code's secrets too;
-        // the caller wipes `out` once it has truncated it.
-        block.as_mut().zeroize();
+        // The inner digest and the final state are this code's secrets too
+        // (the rest of the block is padding); the caller wipes `out` once it
+        // has truncated it.
+        if let Some(digest) = block.as_mut().get_mut(..output_len::<H>()) {
+            digest.zeroize();
+        }
         state.as_mut().zeroize();
-        padded
+        true
     }
 
     /// Writes the HMAC of the 8-byte big-endian `counter` (RFC 4226 §5.2)
@@ -265,32 +273,29 @@ fn xor_each(bytes: &mut [u8], with: u8) {
     }
 }
 
-/// Writes `message`, the `0x80` end marker and the big-endian bit length of
-/// (one key block + `message`) into the zeroed `block` (FIPS 180-4 §5.1).
-/// Returns false, writing nothing, if that does not fit in one block.
+/// Completes a zeroed block whose first `len` bytes hold the message: the
+/// `0x80` end marker after it, and the big-endian bit length of (one key
+/// block + the message) at the end (FIPS 180-4 §5.1). The caller has checked
+/// that `len` is at most `MAX_MESSAGE`.
 #[inline]
-fn pad_into<H: BlockHash>(block: &mut [u8], message: &[u8]) -> bool {
-    let len = message.len();
-    if len > HmacKey::<H>::MAX_MESSAGE {
-        return false;
-    }
-    // Both terms are at most 128 and 111, so neither sum nor product can
-    // overflow; saturating keeps the lint honest without a branch.
+fn pad(block: &mut [u8], len: usize) {
+    // Both terms are at most 128 and 111, so neither the sum nor the product
+    // can overflow; saturating keeps the lint honest without a branch.
     let bits = u64::try_from(block.len().saturating_add(len))
         .unwrap_or(u64::MAX)
         .saturating_mul(8);
     let tail = block.len().saturating_sub(8);
-    let Some(dst) = block.get_mut(..len) else {
-        return false;
-    };
-    dst.copy_from_slice(message);
     if let Some(end) = block.get_mut(len) {
         *end = 0x80;
     }
     if let Some(dst) = block.get_mut(tail..) {
         dst.copy_from_slice(&bits.to_be_bytes());
     }
-    true
+}
+
+/// The length of `H`'s digest in bytes.
+const fn output_len<H: BlockHash>() -> usize {
+    core::mem::size_of::<H::Output>()
 }
 
 impl<H: BlockHash> Clone for HmacKey<H> {
