@@ -209,11 +209,14 @@ pub(crate) fn scan(
     let mut step = 0u64;
     let mut offset = 0i64;
     for rel in 0i64.saturating_sub(i64::from(window.behind))..=i64::from(window.ahead) {
-        let (candidate, in_range) = match center.checked_add_signed(rel) {
-            Some(c) => (c, Choice::from(1)),
-            None => (center, Choice::from(0)),
+        // An out-of-range step is compared against a value no code can take
+        // (codes are below 10^8 < 2^31), rather than masked with a second
+        // `Choice`: one constant-time comparison per step, nothing more.
+        let (candidate, target) = match center.checked_add_signed(rel) {
+            Some(c) => (c, wanted),
+            None => (center, u32::MAX),
         };
-        let hit = key.hotp(candidate, digits).ct_eq(&wanted) & in_range;
+        let hit = key.hotp(candidate, digits).ct_eq(&target);
         step.conditional_assign(&candidate, hit);
         offset.conditional_assign(&rel, hit);
         found |= hit;
