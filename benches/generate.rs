@@ -16,12 +16,14 @@ mod support;
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::{Measurement, WallTime};
+use criterion::Criterion;
 use otpguard::{Algorithm, Secret, Totp};
+use support::clock::ThreadCpuTime;
 use support::floor::Sha1Floor;
 use support::{PERIOD, SECRET_SHA1, SECRET_SHA256, SECRET_SHA512, TIME};
 
-fn generate(c: &mut Criterion) {
+fn generate<M: Measurement>(c: &mut Criterion<M>) {
     let mut group = c.benchmark_group("generate");
     let cases: [(Algorithm, totp_rs::Algorithm, &[u8]); 3] = [
         (Algorithm::Sha1, totp_rs::Algorithm::SHA1, SECRET_SHA1),
@@ -51,10 +53,11 @@ fn generate(c: &mut Criterion) {
     }
     let floor = Sha1Floor::new(SECRET_SHA1);
     group.bench_function("floor/SHA1", |b| {
-        b.iter(|| floor.code(black_box(TIME) / PERIOD));
+        b.iter(|| floor.code(black_box(TIME) / black_box(PERIOD)));
     });
     group.finish();
 }
 
-criterion_group!(benches, generate);
-criterion_main!(benches);
+fn main() {
+    support::clock::main(generate::<ThreadCpuTime>, generate::<WallTime>);
+}

@@ -1,8 +1,10 @@
-//! Fixtures shared by the bench binaries, and the raw-compression floor.
+//! Fixtures shared by the bench binaries, the raw-compression floor and the
+//! clock they read.
 
 // Each bench binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod clock;
 pub mod floor;
 
 /// The RFC 4226 / RFC 6238 SHA-1 seed: the secret every comparison uses.
