@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Prints the performance targets as ratios from the last criterion run.
+
+Reads target/criterion/<group>/<bench>/new/estimates.json (criterion's own
+output; its headline figure: the slope estimate, or the mean where there is
+no slope) and prints one Markdown table. Run after the benches:
+
+    cargo bench --bench generate --bench verify --bench stateful --bench throughput \
+        -- --measurement-time 3 --warm-up-time 1
+    python3 benches/ratios.py
+"""
+
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/criterion")
+
+
+def ns(full_id):
+    """Criterion's headline time for one benchmark, in ns per iteration."""
+    for bench in ROOT.glob("*/*/new/benchmark.json"):
+        if json.loads(bench.read_text())["full_id"] == full_id:
+            est = json.loads((bench.parent / "estimates.json").read_text())
+            return (est.get("slope") or est["mean"])["point_estimate"]
+    return None
+
+
+def fmt(v):
+    if v is None:
+        return "—"
+    if v >= 1e6:
+        return f"{v / 1e6:.2f} ms"
+    if v >= 1e3:
+        return f"{v / 1e3:.2f} µs"
+    return f"{v:.0f} ns"
+
+
+rows = []
+
+
+def row(target, ours_id, ref_id, want, higher_is_better=True):
+    """`want` is the bound on ref/ours (speed-up) or on ours/ref (slow-down)."""
+    ours, ref = ns(ours_id), ns(ref_id)
+    if ours is None or ref is None:
+        rows.append((target, fmt(ours), fmt(ref), "—", "not measured"))
+        return
+    if higher_is_better:
+        r = ref / ours
+        ok = r >= want
+        rows.append((target, fmt(ours), fmt(ref), f"{r:.2f}x", f"{'met' if ok else 'MISSED'} (≥ {want}x)"))
+    else:
+        r = ours / ref
+        ok = r <= want
+        rows.append((target, fmt(ours), fmt(ref), f"{r:.3f}x", f"{'met' if ok else 'MISSED'} (≤ {want}x)"))
+
+
+row("verify ±1, wrong code, vs totp-rs", "verify_pm1/otpguard/wrong", "verify_pm1/totp-rs/wrong", 1.5)
+row("verify ±1, wrong code, vs raw-compression floor", "verify_pm1/otpguard/wrong", "verify_pm1/floor/wrong", 1.10, False)
+row("generation SHA-1 vs totp-rs", "generate/otpguard/SHA1", "generate/totp-rs/SHA1", 1.5)
+row("generation SHA-256 vs totp-rs (info)", "generate/otpguard/SHA256", "generate/totp-rs/SHA256", 1.5)
+row("generation SHA-512 vs totp-rs (info)", "generate/otpguard/SHA512", "generate/totp-rs/SHA512", 1.5)
+row("generation SHA-1 vs floor (info)", "generate/otpguard/SHA1", "generate/floor/SHA1", 1.10, False)
+row("stateful (lifecycle) vs stateless verify", "stateful_pm1/lifecycle/verify_transaction", "stateful_pm1/stateless/verify", 1.25, False)
+row("stateful (lifecycle) vs stateless verify+claim (info)", "stateful_pm1/lifecycle/verify_transaction", "stateful_pm1/stateless/verify+claim", 1.25, False)
+row("throughput, 2 threads vs 1 (100,000 tokens)", "throughput_100k_tokens/threads/2", "throughput_100k_tokens/threads/1", 1.8)
+
+print("| target | ours | reference | ratio | verdict |")
+print("|---|---|---|---|---|")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+
+print()
+print("| window | correct at each offset, and wrong | spread (max/min − 1) | vs totp-rs wrong | vs floor wrong |")
+print("|---|---|---|---|---|")
+for skew in (0, 1, 2, 5):
+    g = f"verify_pm{skew}"
+    ids = [f"{g}/otpguard/correct_at_{k:+}" for k in range(-skew, skew + 1)] + [f"{g}/otpguard/wrong"]
+    vals = [ns(i) for i in ids]
+    if any(v is None for v in vals):
+        print(f"| ±{skew} | not measured | | | |")
+        continue
+    wrong = vals[-1]
+    spread = max(vals) / min(vals) - 1
+    rs, floor = ns(f"{g}/totp-rs/wrong"), ns(f"{g}/floor/wrong")
+    cells = " / ".join(fmt(v) for v in vals)
+    verdict = "met" if spread <= 0.03 else "MISSED"
+    print(
+        f"| ±{skew} | {cells} | {spread * 100:.1f}% ({verdict}, ≤ 3%) "
+        f"| {rs / wrong:.2f}x faster | {wrong / floor:.3f}x |"
+    )
