@@ -21,7 +21,7 @@
 use std::hint::black_box;
 
 use dhat::HeapStats;
-use otpguard::replay::{MemoryGuard, ReplayGuard};
+use otpguard::replay::MemoryGuard;
 use otpguard::{Algorithm, Hotp, Secret, Totp, VerifyError, Window};
 
 #[global_allocator]
