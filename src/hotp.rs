@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use zeroize::ZeroizeOnDrop;
+
 use crate::key::{Digits, OtpKey};
 use crate::verify::{scan, Match};
 use crate::{Algorithm, Code, ParamError, Secret, VerifyError, Window};
@@ -110,6 +112,9 @@ impl Hotp {
         self.digits.get()
     }
 }
+
+// Its only key material is the `OtpKey`, which wipes itself on drop.
+impl ZeroizeOnDrop for Hotp {}
 
 impl fmt::Debug for Hotp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -8,7 +8,7 @@
 
 use core::fmt;
 
-use zeroize::Zeroize;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::{Algorithm, ParamError, Secret};
 
@@ -110,6 +110,17 @@ fn truncate(mac: &[u8]) -> u32 {
         .unwrap_or_default();
     u32::from_be_bytes(word) & 0x7fff_ffff
 }
+
+// Each variant holds an `HmacKey`, which wipes both of its states on drop;
+// the build fails here if that ever stops being so.
+const _: fn() = || {
+    fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+    wiped_on_drop::<HmacKey<Sha1Block>>();
+    wiped_on_drop::<HmacKey<Sha256Block>>();
+    wiped_on_drop::<HmacKey<Sha512Block>>();
+};
+
+impl ZeroizeOnDrop for OtpKey {}
 
 impl fmt::Debug for OtpKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,6 +3,8 @@
 use core::fmt;
 use core::num::NonZeroU64;
 
+use zeroize::ZeroizeOnDrop;
+
 use crate::key::{Digits, OtpKey};
 use crate::verify::{scan, Match};
 use crate::{Algorithm, Code, ParamError, Secret, TimeError, VerifyError, Window};
@@ -308,6 +310,9 @@ impl Totp {
         self.t0
     }
 }
+
+// Its only key material is the `OtpKey`, which wipes itself on drop.
+impl ZeroizeOnDrop for Totp {}
 
 impl fmt::Debug for Totp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
