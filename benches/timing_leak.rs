@@ -1,0 +1,254 @@
+//! A dudect-style timing-leak measurement of [`Totp::verify`].
+//!
+//! Three comparisons, each between two classes of submitted code:
+//!
+//! - `offset_-1_vs_+1`: the code of the step before, against the code of the
+//!   step after (both match, at different places in the window);
+//! - `near_miss_vs_wrong`: the right code with its last digit changed,
+//!   against random well-formed codes that match no step (an early-exit
+//!   comparison, as in CVE-2022-29185, would tell these apart);
+//! - `correct_vs_wrong`: the right code for the current step, against random
+//!   wrong codes.
+//!
+//! The first two are judged. The third is measured and reported but not
+//! judged: after every candidate has been compared in constant time,
+//! `verify` returns `Ok(Match)` or `Err(Mismatch)`, and building one or the
+//! other differs by about one CPU cycle, which a million samples resolve.
+//! That difference reveals only the outcome, which the verifier reports to
+//! the caller anyway.
+//!
+//! Samples of the two classes are interleaved in a random order, each call is
+//! timed on its own, and Welch's t-test compares the two timing distributions:
+//! on all samples and after cropping the slowest ones at several percentiles
+//! of the pooled distribution (scheduler noise only ever adds time). A |t| of
+//! 4.5 or more in a judged comparison is evidence of a leak (dudect's
+//! threshold) and makes the run exit with a failure status.
+//!
+//! ```text
+//! cargo bench --bench timing_leak                      # 1,000,000 samples per class
+//! cargo bench --bench timing_leak -- --samples 5000000
+//! cargo bench --bench timing_leak -- --test            # a quick run that only checks it works
+//! ```
+//!
+//! Run it on a quiet machine: noise cannot fake a leak (the classes are
+//! interleaved at random), but it hides small ones.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss
+)]
+
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use otpguard::{Algorithm, Secret, Totp, Window};
+
+/// dudect's threshold for "definitely not constant time".
+const THRESHOLD: f64 = 4.5;
+/// Samples per class in a real run.
+const DEFAULT_SAMPLES: usize = 1_000_000;
+/// Samples per class in `--test` mode: enough to exercise the code, far too
+/// few to mean anything.
+const TEST_SAMPLES: usize = 2_000;
+/// Each class draws its inputs from this many strings (all the same for the
+/// classes of fixed codes, all different for the random wrong codes).
+const POOL: usize = 4_096;
+/// Pooled percentiles at which slow samples are cropped (plus no crop).
+const CROPS: [f64; 4] = [0.50, 0.90, 0.99, 0.999];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let test_mode = args.iter().any(|a| a == "--test");
+    let samples = match args.iter().position(|a| a == "--samples") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .expect("--samples takes a number"),
+        None if test_mode => TEST_SAMPLES,
+        None => DEFAULT_SAMPLES,
+    };
+
+    let secret = Secret::generate(Algorithm::Sha1).expect("OS randomness");
+    let totp = Totp::builder(&secret).build().expect("default parameters");
+    let window = Window::default();
+    // Some time whose step and both neighbours have three different codes,
+    // so the offset classes really match at different places.
+    let (time, codes) = (1_700_000_000u64..)
+        .step_by(30)
+        .map(|t| {
+            let step = totp.step_at(t).expect("after T0");
+            let code = |s: u64| totp.generate_step(s).to_string();
+            (t, [code(step - 1), code(step), code(step + 1)])
+        })
+        .find(|(_, [a, b, c])| a != b && b != c && a != c)
+        .expect("distinct neighbouring codes");
+    let [before, now, after] = &codes;
+
+    let copies = |code: &str| -> Vec<String> { (0..POOL).map(|_| code.to_owned()).collect() };
+    let wrong: Vec<String> = random_u32s(POOL * 2)
+        .into_iter()
+        .map(|r| format!("{:06}", r % 1_000_000))
+        .filter(|c| !codes.contains(c))
+        .take(POOL)
+        .collect();
+
+    // The right code with its last digit changed: what an early-exit
+    // comparison (CVE-2022-29185) would answer more slowly than a random guess.
+    let near_miss = {
+        let mut c = now.clone().into_bytes();
+        let last = c.last_mut().expect("six digits");
+        *last = b'0' + (*last - b'0' + 1) % 10;
+        String::from_utf8(c).expect("ASCII digits")
+    };
+    assert!(!codes.contains(&near_miss));
+
+    // (name, class pools, expected offsets of the classes, judged)
+    let comparisons: [(&str, [Vec<String>; 2], [Option<i64>; 2], bool); 3] = [
+        ("offset_-1_vs_+1", [copies(before), copies(after)], [Some(-1), Some(1)], true),
+        ("near_miss_vs_wrong", [copies(&near_miss), wrong.clone()], [None, None], true),
+        ("correct_vs_wrong", [copies(now), wrong], [Some(0), None], false),
+    ];
+
+    println!("timing_leak: Totp::verify, window 1 behind / 1 ahead, {samples} samples per class");
+    let mut worst = 0.0f64;
+    for (name, pools, expected, judged) in &comparisons {
+        // Sanity: the classes are what they claim to be.
+        for (pool, want) in pools.iter().zip(expected) {
+            let got = totp.verify(&pool[0], time, window).map(|m| m.offset());
+            assert_eq!(got.ok(), *want, "{name}");
+        }
+        let timings = measure(&totp, time, window, pools, samples);
+        let ts = t_statistics(&timings);
+        let max = ts.iter().map(|(_, t)| t.abs()).fold(0.0, f64::max);
+        if *judged {
+            worst = worst.max(max);
+        }
+        let detail: Vec<String> = ts
+            .iter()
+            .map(|(label, t)| format!("{label}: t = {t:+.2}"))
+            .collect();
+        let means = class_means(&timings);
+        println!(
+            "  {name}: max |t| = {max:.2} ({}); mean {:.1} ns vs {:.1} ns{}",
+            detail.join(", "),
+            means[0],
+            means[1],
+            if *judged { "" } else { " [outcome: reported, not judged]" }
+        );
+    }
+
+    if test_mode {
+        println!("timing_leak: test mode, too few samples to judge; run without --test to measure");
+        ExitCode::SUCCESS
+    } else if worst < THRESHOLD {
+        println!("timing_leak: no leak detected (max |t| = {worst:.2} < {THRESHOLD})");
+        ExitCode::SUCCESS
+    } else {
+        println!("timing_leak: possible leak (max |t| = {worst:.2} >= {THRESHOLD})");
+        ExitCode::FAILURE
+    }
+}
+
+/// Times `samples` verifications of each class, in a random interleaved
+/// order. Returns (class, nanoseconds) per call.
+fn measure(
+    totp: &Totp,
+    time: u64,
+    window: Window,
+    pools: &[Vec<String>; 2],
+    samples: usize,
+) -> Vec<(usize, u64)> {
+    // Exactly `samples` of each class, shuffled (Fisher-Yates).
+    let mut order: Vec<usize> = (0..2 * samples).map(|i| i % 2).collect();
+    let picks = random_u32s(order.len() * 2);
+    for i in (1..order.len()).rev() {
+        let j = picks[i] as usize % (i + 1);
+        order.swap(i, j);
+    }
+
+    let warm_up = (samples / 10).clamp(100, 10_000);
+    for i in 0..warm_up {
+        black_box(totp.verify(&pools[i % 2][i % POOL], time, window)).ok();
+    }
+
+    // Every input is copied into the same buffer before the clock starts, so
+    // both classes are read from the same address: a difference in where the
+    // two classes' strings happen to live in memory cannot show up as a
+    // difference in time.
+    let mut buf = [b'0'; 6];
+    let mut timings = Vec::with_capacity(order.len());
+    for (i, &class) in order.iter().enumerate() {
+        let code = &pools[class][picks[order.len() + i] as usize % POOL];
+        buf.copy_from_slice(code.as_bytes());
+        let input = std::str::from_utf8(&buf).expect("ASCII digits");
+        let start = Instant::now();
+        let result = totp.verify(black_box(input), black_box(time), black_box(window));
+        let elapsed = start.elapsed();
+        black_box(&result);
+        drop(result);
+        timings.push((class, elapsed.as_nanos() as u64));
+    }
+    timings
+}
+
+/// Welch's t over all samples, then over the samples below each cropping
+/// percentile of the pooled distribution.
+fn t_statistics(timings: &[(usize, u64)]) -> Vec<(String, f64)> {
+    let mut sorted: Vec<u64> = timings.iter().map(|&(_, ns)| ns).collect();
+    sorted.sort_unstable();
+    let mut out = vec![("all".to_owned(), welch(timings, u64::MAX))];
+    for p in CROPS {
+        let cut = sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)];
+        out.push((format!("<p{}", p * 100.0), welch(timings, cut)));
+    }
+    out
+}
+
+/// Welch's t-statistic between class 0 and class 1, over samples `<= cut`.
+fn welch(timings: &[(usize, u64)], cut: u64) -> f64 {
+    // Welford's online mean and variance per class.
+    let mut n = [0.0f64; 2];
+    let mut mean = [0.0f64; 2];
+    let mut m2 = [0.0f64; 2];
+    for &(class, ns) in timings.iter().filter(|&&(_, ns)| ns <= cut) {
+        let x = ns as f64;
+        n[class] += 1.0;
+        let delta = x - mean[class];
+        mean[class] += delta / n[class];
+        m2[class] += delta * (x - mean[class]);
+    }
+    if n[0] < 2.0 || n[1] < 2.0 {
+        return 0.0;
+    }
+    let var = [m2[0] / (n[0] - 1.0), m2[1] / (n[1] - 1.0)];
+    let se = (var[0] / n[0] + var[1] / n[1]).sqrt();
+    if se == 0.0 {
+        0.0
+    } else {
+        (mean[0] - mean[1]) / se
+    }
+}
+
+fn class_means(timings: &[(usize, u64)]) -> [f64; 2] {
+    let mut sum = [0.0f64; 2];
+    let mut n = [0.0f64; 2];
+    for &(class, ns) in timings {
+        sum[class] += ns as f64;
+        n[class] += 1.0;
+    }
+    [sum[0] / n[0], sum[1] / n[1]]
+}
+
+fn random_u32s(count: usize) -> Vec<u32> {
+    let mut bytes = vec![0u8; count * 4];
+    getrandom::fill(&mut bytes).expect("OS randomness");
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
