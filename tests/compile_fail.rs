@@ -1,0 +1,15 @@
+//! A `Secret` cannot be misused by accident: each file in
+//! `tests/compile_fail/` tries one misuse and must fail to compile, with the
+//! error recorded next to it (`.stderr`).
+
+#[test]
+fn secret_misuse_does_not_compile() {
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("tests/compile_fail/secret_display.rs");
+    cases.compile_fail("tests/compile_fail/secret_eq.rs");
+    // Without the feature there is no serde at all; with it, `Secret` must
+    // still not implement `Serialize`.
+    if cfg!(feature = "serde") {
+        cases.compile_fail("tests/compile_fail/secret_serialize.rs");
+    }
+}
