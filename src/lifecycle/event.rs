@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use zeroize::ZeroizeOnDrop;
+
 use super::{SuspendReason, TokenSerial};
 use crate::Secret;
 
@@ -238,6 +240,10 @@ impl Event<'_> {
         }
     }
 }
+
+// Its only key material is the new token's `Secret` (`Register`,
+// `CompleteSwap`), which wipes itself on drop.
+impl ZeroizeOnDrop for Event<'_> {}
 
 impl fmt::Debug for Event<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use zeroize::ZeroizeOnDrop;
+
 use super::{State, TokenSerial};
 use crate::Secret;
 
@@ -200,6 +202,10 @@ impl TokenRecord {
         self.retired.iter().any(|s| s == serial)
     }
 }
+
+// Its only key material is the current token's `Secret`, which wipes
+// itself on drop.
+impl ZeroizeOnDrop for TokenRecord {}
 
 impl fmt::Debug for TokenRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use zeroize::ZeroizeOnDrop;
+
 use super::{check_name, KeyUri, OtpKind};
 use crate::{Algorithm, Secret, UriError};
 
@@ -144,6 +146,9 @@ impl KeyUri {
         }
     }
 }
+
+// Its only key material is the `Secret`, which wipes itself on drop.
+impl ZeroizeOnDrop for KeyUriBuilder {}
 
 impl fmt::Debug for KeyUriBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

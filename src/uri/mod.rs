@@ -21,7 +21,7 @@
 use core::fmt;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use zeroize::Zeroizing;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::key::Digits;
 use crate::{Algorithm, Hotp, ParamError, Secret, Totp, UriError};
@@ -319,6 +319,9 @@ fn check_name(name: &str, field: &'static str) -> Result<(), UriError> {
     }
     Ok(())
 }
+
+// Its only key material is the `Secret`, which wipes itself on drop.
+impl ZeroizeOnDrop for KeyUri {}
 
 impl fmt::Debug for KeyUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
