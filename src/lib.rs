@@ -10,6 +10,7 @@ mod key;
 pub mod lifecycle;
 pub mod replay;
 mod secret;
+pub mod threat_model;
 mod totp;
 mod uri;
 pub mod verify;
