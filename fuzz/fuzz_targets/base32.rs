@@ -25,9 +25,16 @@ fuzz_target!(|x: Input| {
         Ok(secret) => {
             assert!((Secret::MIN_LEN..=Secret::MAX_LEN).contains(&secret.len()));
             let again = Secret::from_base32(&secret.to_base32());
-            assert_eq!(again.ok().as_ref().map(Secret::expose_secret), Some(secret.expose_secret()));
+            assert_eq!(
+                again.ok().as_ref().map(Secret::expose_secret),
+                Some(secret.expose_secret())
+            );
         }
-        Err(SecretError::InvalidBase32 { .. } | SecretError::TooShort { .. } | SecretError::TooLong { .. }) => {}
+        Err(
+            SecretError::InvalidBase32 { .. }
+            | SecretError::TooShort { .. }
+            | SecretError::TooLong { .. },
+        ) => {}
         Err(other) => panic!("unexpected error from from_base32: {other:?}"),
     }
 
@@ -36,7 +43,9 @@ fuzz_target!(|x: Input| {
         return;
     };
     let canonical = secret.to_base32();
-    assert!(canonical.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
+    assert!(canonical
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
     let mut text = String::new();
     let every = usize::from(x.group % 9).max(1);
     let separator = [' ', '-', '\n', '\t'][usize::from(x.group / 64)];
@@ -52,5 +61,9 @@ fuzz_target!(|x: Input| {
         }
     }
     let parsed = Secret::from_base32(&text);
-    assert_eq!(parsed.ok().as_ref().map(Secret::expose_secret), Some(secret.expose_secret()), "{text:?}");
+    assert_eq!(
+        parsed.ok().as_ref().map(Secret::expose_secret),
+        Some(secret.expose_secret()),
+        "{text:?}"
+    );
 });

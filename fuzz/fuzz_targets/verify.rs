@@ -62,12 +62,18 @@ fuzz_target!(|x: Input| {
         let verify = |input: &str| totp.verify(input, x.moment, window);
         let Ok(center) = totp.step_at(x.moment) else {
             assert!(x.moment < x.t0);
-            assert!(matches!(verify(&x.submitted), Err(VerifyError::Malformed { .. } | VerifyError::Time(_))));
+            assert!(matches!(
+                verify(&x.submitted),
+                Err(VerifyError::Malformed { .. } | VerifyError::Time(_))
+            ));
             assert!(totp.generate(x.moment).is_err());
             return;
         };
         let code_at = |step: u64| totp.generate_step(step).to_string();
-        assert_eq!(totp.generate(x.moment).map(|c| c.to_string()).ok(), Some(code_at(center)));
+        assert_eq!(
+            totp.generate(x.moment).map(|c| c.to_string()).ok(),
+            Some(code_at(center))
+        );
         check(&x, window, center, totp.digits(), &code_at, &verify);
     }
 });
@@ -80,7 +86,14 @@ fn check(
     code_at: &dyn Fn(u64) -> String,
     verify: &dyn Fn(&str) -> Result<Match, VerifyError>,
 ) {
-    expect(verify(&x.submitted), &x.submitted, window, center, digits, code_at);
+    expect(
+        verify(&x.submitted),
+        &x.submitted,
+        window,
+        center,
+        digits,
+        code_at,
+    );
 
     // A code the generator produced for a step in the window must verify.
     let behind = i64::from(window.behind());
@@ -90,7 +103,10 @@ fn check(
         let good = code_at(step);
         assert_eq!(good.len(), digits as usize);
         let result = verify(&good);
-        assert!(result.is_ok(), "generated code for offset {rel} did not verify");
+        assert!(
+            result.is_ok(),
+            "generated code for offset {rel} did not verify"
+        );
         expect(result, &good, window, center, digits, code_at);
     }
 }
