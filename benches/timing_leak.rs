@@ -107,18 +107,38 @@ fn main() -> ExitCode {
     };
     assert!(!codes.contains(&near_miss));
 
-    // (name, class pools, expected offsets of the classes, judged)
-    let comparisons: [(&str, [Vec<String>; 2], [Option<i64>; 2], bool); 3] = [
-        ("offset_-1_vs_+1", [copies(before), copies(after)], [Some(-1), Some(1)], true),
-        ("near_miss_vs_wrong", [copies(&near_miss), wrong.clone()], [None, None], true),
-        ("correct_vs_wrong", [copies(now), wrong], [Some(0), None], false),
+    let comparisons = [
+        Comparison {
+            name: "offset_-1_vs_+1",
+            pools: [copies(before), copies(after)],
+            offsets: [Some(-1), Some(1)],
+            judged: true,
+        },
+        Comparison {
+            name: "near_miss_vs_wrong",
+            pools: [copies(&near_miss), wrong.clone()],
+            offsets: [None, None],
+            judged: true,
+        },
+        Comparison {
+            name: "correct_vs_wrong",
+            pools: [copies(now), wrong],
+            offsets: [Some(0), None],
+            judged: false,
+        },
     ];
 
     println!("timing_leak: Totp::verify, window 1 behind / 1 ahead, {samples} samples per class");
     let mut worst = 0.0f64;
-    for (name, pools, expected, judged) in &comparisons {
+    for Comparison {
+        name,
+        pools,
+        offsets,
+        judged,
+    } in &comparisons
+    {
         // Sanity: the classes are what they claim to be.
-        for (pool, want) in pools.iter().zip(expected) {
+        for (pool, want) in pools.iter().zip(offsets) {
             let got = totp.verify(&pool[0], time, window).map(|m| m.offset());
             assert_eq!(got.ok(), *want, "{name}");
         }
@@ -138,7 +158,11 @@ fn main() -> ExitCode {
             detail.join(", "),
             means[0],
             means[1],
-            if *judged { "" } else { " [outcome: reported, not judged]" }
+            if *judged {
+                ""
+            } else {
+                " [outcome: reported, not judged]"
+            }
         );
     }
 
@@ -152,6 +176,18 @@ fn main() -> ExitCode {
         println!("timing_leak: possible leak (max |t| = {worst:.2} >= {THRESHOLD})");
         ExitCode::FAILURE
     }
+}
+
+/// Two classes of submitted code to tell apart by timing.
+struct Comparison {
+    name: &'static str,
+    /// The codes each class draws from.
+    pools: [Vec<String>; 2],
+    /// What `verify` must answer for each class: the offset of the match,
+    /// or `None` for no match.
+    offsets: [Option<i64>; 2],
+    /// Whether a large |t| fails the run (see the file's documentation).
+    judged: bool,
 }
 
 /// Times `samples` verifications of each class, in a random interleaved

@@ -3,9 +3,14 @@
 //! its documentation names, for exactly the inputs it names.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::arithmetic_side_effects)]
 
+use otpguard::lifecycle::{
+    Actor, Event, Lifecycle, LifecycleConfig, ReissueReason, State, SuspendReason, TokenRecord,
+    TokenSerial, VecSink,
+};
 use otpguard::replay::{ClaimOutcome, MemoryGuard, ReplayGuard};
 use otpguard::{
-    Algorithm, Hotp, ParamError, Secret, SecretError, TimeError, Totp, VerifyError, Window,
+    Algorithm, Clock, FixedClock, Hotp, KeyUri, OtpKind, ParamError, Secret, SecretError,
+    TimeError, Totp, UriError, VerifyError, Window,
 };
 use proptest::prelude::*;
 
@@ -250,6 +255,182 @@ proptest! {
             Err(VerifyError::Time(e)) => prop_assert_eq!(e, before_t0),
             Err(VerifyError::Mismatch) => prop_assert!(well_formed(&input, digits) && now >= t0),
             Err(e) => prop_assert!(false, "unexpected {:?}", e),
+        }
+    }
+}
+
+/// `otpauth://` text: arbitrary, and shaped like a Key URI with arbitrary
+/// parts.
+fn uri_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        (
+            "(?i)(otpauth://)?(totp|hotp|x)?/?",
+            "[A-Za-z0-9%:@ .\\-]{0,20}",
+            prop::collection::vec(
+                (
+                    "(?i)secret|issuer|algorithm|digits|period|counter|image|x",
+                    "[A-Za-z0-9%=+ .\\-]{0,40}",
+                ),
+                0..6,
+            ),
+        )
+            .prop_map(|(head, label, params)| {
+                let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{head}{label}?{}", query.join("&"))
+            }),
+    ]
+}
+
+/// Arbitrary lifecycle events with arbitrary codes; two fixed token
+/// secrets, so that some codes are right.
+#[derive(Debug, Clone)]
+enum Step {
+    Wait(u64),
+    Apply(u8, u8, u8, String),
+    Login(Option<String>),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        any::<u64>().prop_map(Step::Wait),
+        (0u64..=120).prop_map(Step::Wait),
+        (any::<u8>(), any::<u8>(), any::<u8>(), submitted())
+            .prop_map(|(actor, event, token, code)| Step::Apply(actor, event, token, code)),
+        (any::<u8>(), any::<u8>(), any::<u8>(), Just(String::new()))
+            .prop_map(|(actor, event, token, code)| Step::Apply(actor, event, token, code)),
+        proptest::option::of(submitted()).prop_map(Step::Login),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CHEAP))]
+
+    #[test]
+    fn key_uri_parse(text in uri_text()) {
+        if let Ok(uri) = KeyUri::parse(&text) {
+            let again = KeyUri::parse(&uri.to_uri()).unwrap();
+            prop_assert_eq!(again.secret().expose_secret(), uri.secret().expose_secret());
+            prop_assert_eq!((again.account(), again.issuer()), (uri.account(), uri.issuer()));
+            prop_assert_eq!((again.kind(), again.algorithm(), again.digits()), (uri.kind(), uri.algorithm(), uri.digits()));
+        }
+    }
+
+    #[test]
+    fn key_uri_build(
+        account in any::<String>(),
+        issuer in proptest::option::of(any::<String>()),
+        hotp in any::<bool>(),
+        number in prop_oneof![Just(0u64), any::<u64>()],
+        digits in digits(),
+        alg in algorithm(),
+    ) {
+        let secret = Secret::from_bytes(&[0x5a; 20]).unwrap();
+        let kind = if hotp { OtpKind::Hotp { counter: number } } else { OtpKind::Totp { period: number } };
+        let mut builder = KeyUri::builder(&secret, &account).kind(kind).algorithm(alg).digits(digits);
+        if let Some(issuer) = &issuer {
+            builder = builder.issuer(issuer);
+        }
+        match builder.build() {
+            Ok(uri) => {
+                let again = KeyUri::parse(&uri.to_uri()).unwrap();
+                prop_assert_eq!(again.account(), account.as_str());
+                prop_assert_eq!(again.issuer(), issuer.as_deref());
+                prop_assert_eq!(again.kind(), kind);
+                prop_assert!(uri.to_totp().is_ok() != uri.to_hotp().is_ok());
+            }
+            Err(UriError::Name(_)) => {}
+            Err(UriError::Param(ParamError::Digits(d))) => prop_assert!(d == digits && !(6..=8).contains(&digits)),
+            Err(UriError::Param(ParamError::ZeroPeriod)) => prop_assert!(!hotp && number == 0),
+            Err(e) => prop_assert!(false, "unexpected {:?}", e),
+        }
+    }
+
+    #[test]
+    fn token_serial_new(text in prop_oneof![any::<String>(), "[A-Za-z0-9._-]{0,80}"]) {
+        if let Ok(serial) = TokenSerial::new(&text) {
+            prop_assert_eq!(serial.as_str(), text.as_str());
+        }
+    }
+
+    #[test]
+    fn lifecycle_config_build(
+        max in any::<u32>(),
+        timeout in any::<u64>(),
+        digits in digits(),
+        period in prop_oneof![Just(0u64), any::<u64>()],
+        behind in 0u32..=Window::MAX,
+    ) {
+        let built = LifecycleConfig::builder()
+            .max_failures(max)
+            .swap_timeout(timeout)
+            .digits(digits)
+            .period(period)
+            .window(Window::new(behind, 1).unwrap())
+            .build();
+        if let Ok(config) = built {
+            prop_assert_eq!((config.max_failures(), config.swap_timeout()), (max, timeout));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(COSTLY))]
+
+    #[test]
+    fn lifecycle_apply_any_sequence(steps in prop::collection::vec(step(), 0..24)) {
+        let secrets = [Secret::from_bytes(&[0x11; 20]).unwrap(), Secret::from_bytes(&[0x22; 20]).unwrap()];
+        let clock = FixedClock::new(1_700_000_000);
+        let lc = Lifecycle::new(LifecycleConfig::default(), MemoryGuard::default(), &clock, VecSink::default());
+        let mut record = TokenRecord::new();
+        for step in steps {
+            let before = record.summary();
+            let refused = match step {
+                Step::Wait(s) => {
+                    clock.advance(s);
+                    continue;
+                }
+                Step::Login(code) => lc.login(&mut record, code.as_deref()).is_err(),
+                Step::Apply(actor, event, token, code) => {
+                    let actor = [Actor::Customer, Actor::Operator, Actor::System][usize::from(actor % 3)];
+                    let token = usize::from(token % 2);
+                    let serial = TokenSerial::new(if token == 0 { "tok-a" } else { "tok-b" }).unwrap();
+                    let secret = secrets[token].clone();
+                    // An empty code stands for the right one, now.
+                    let code = if code.is_empty() {
+                        let totp = Totp::builder(&secrets[token]).build().unwrap();
+                        totp.generate(clock.now()).unwrap().to_string()
+                    } else {
+                        code
+                    };
+                    let event = match event % 14 {
+                        0 => Event::Register { serial, secret, code: &code },
+                        1 => Event::SetLoginOtp(token == 0),
+                        2 => Event::BeginSwap { code: &code },
+                        3 => Event::CompleteSwap { serial, secret, code: &code },
+                        4 => Event::CancelSwap,
+                        5 => Event::SwapTimeout,
+                        6 => Event::Stop { code: &code },
+                        7 => Event::Suspend { reason: SuspendReason::LostDevice },
+                        8 => Event::Suspend { reason: SuspendReason::TooManyFailures },
+                        9 => Event::Suspend { reason: SuspendReason::Operator },
+                        10 => Event::Resume,
+                        11 => Event::Reissue { reason: ReissueReason::AppRemoved },
+                        12 => Event::VerifyTransaction { code: &code },
+                        _ => Event::VerifyLogin { code: &code },
+                    };
+                    lc.apply(&mut record, actor, event).is_err()
+                }
+            };
+            let after = record.summary();
+            prop_assert!(after.version >= before.version);
+            prop_assert!(!lc.audit_sink().take().is_empty(), "an event left no audit record");
+            if refused {
+                // Unchanged, or a counted wrong code (which may lock out).
+                let counted = after.failures == before.failures + 1 && after.version == before.version + 1;
+                let locked_out = after.state == State::Suspended(SuspendReason::TooManyFailures);
+                prop_assert!(after == before || counted || locked_out, "{:?} -> {:?}", before, after);
+            }
         }
     }
 }
