@@ -144,13 +144,13 @@ fn main() -> ExitCode {
         }
         let timings = measure(&totp, time, window, pools, samples);
         let ts = t_statistics(&timings);
-        let max = ts.iter().map(|(_, t)| t.abs()).fold(0.0, f64::max);
+        let max = ts.iter().map(|(_, w)| w.t.abs()).fold(0.0, f64::max);
         if *judged {
             worst = worst.max(max);
         }
         let detail: Vec<String> = ts
             .iter()
-            .map(|(label, t)| format!("{label}: t = {t:+.2}"))
+            .map(|(label, w)| format!("{label}: t = {:+.2} ({:+.2} ns)", w.t, w.diff_ns))
             .collect();
         let means = class_means(&timings);
         println!(
@@ -232,9 +232,10 @@ fn measure(
     timings
 }
 
-/// Welch's t over all samples, then over the samples below each cropping
-/// percentile of the pooled distribution.
-fn t_statistics(timings: &[(usize, u64)]) -> Vec<(String, f64)> {
+/// Welch's t (and the difference of the class means, in nanoseconds) over
+/// all samples, then over the samples below each cropping percentile of the
+/// pooled distribution.
+fn t_statistics(timings: &[(usize, u64)]) -> Vec<(String, Welch)> {
     let mut sorted: Vec<u64> = timings.iter().map(|&(_, ns)| ns).collect();
     sorted.sort_unstable();
     let mut out = vec![("all".to_owned(), welch(timings, u64::MAX))];
@@ -245,8 +246,16 @@ fn t_statistics(timings: &[(usize, u64)]) -> Vec<(String, f64)> {
     out
 }
 
-/// Welch's t-statistic between class 0 and class 1, over samples `<= cut`.
-fn welch(timings: &[(usize, u64)], cut: u64) -> f64 {
+/// Welch's t-statistic between class 0 and class 1, and the difference of
+/// their means.
+#[derive(Clone, Copy)]
+struct Welch {
+    t: f64,
+    diff_ns: f64,
+}
+
+/// Welch's t-test between class 0 and class 1, over samples `<= cut`.
+fn welch(timings: &[(usize, u64)], cut: u64) -> Welch {
     // Welford's online mean and variance per class.
     let mut n = [0.0f64; 2];
     let mut mean = [0.0f64; 2];
@@ -258,16 +267,14 @@ fn welch(timings: &[(usize, u64)], cut: u64) -> f64 {
         mean[class] += delta / n[class];
         m2[class] += delta * (x - mean[class]);
     }
+    let diff_ns = mean[0] - mean[1];
     if n[0] < 2.0 || n[1] < 2.0 {
-        return 0.0;
+        return Welch { t: 0.0, diff_ns };
     }
     let var = [m2[0] / (n[0] - 1.0), m2[1] / (n[1] - 1.0)];
     let se = (var[0] / n[0] + var[1] / n[1]).sqrt();
-    if se == 0.0 {
-        0.0
-    } else {
-        (mean[0] - mean[1]) / se
-    }
+    let t = if se == 0.0 { 0.0 } else { diff_ns / se };
+    Welch { t, diff_ns }
 }
 
 fn class_means(timings: &[(usize, u64)]) -> [f64; 2] {
