@@ -7,7 +7,7 @@ use otpguard::lifecycle::{
     Actor, Event, Lifecycle, LifecycleConfig, ReissueReason, State, SuspendReason, TokenRecord,
     TokenSerial, VecSink,
 };
-use otpguard::replay::{ClaimOutcome, MemoryGuard, ReplayGuard};
+use otpguard::replay::{ClaimOutcome, MemoryGuard};
 use otpguard::{
     Algorithm, Clock, FixedClock, Hotp, KeyUri, OtpKind, ParamError, Secret, SecretError,
     TimeError, Totp, UriError, VerifyError, Window,
@@ -145,8 +145,13 @@ proptest! {
     }
 
     #[test]
-    fn memory_guard_claim(token in any::<String>(), first in any::<u64>(), second in any::<u64>()) {
-        let guard = MemoryGuard::default();
+    fn memory_guard_claim(
+        token in any::<String>(),
+        first in any::<u64>(),
+        second in any::<u64>(),
+        horizon in prop_oneof![Just(None), proptest::option::of(any::<u64>())],
+    ) {
+        let guard = horizon.map_or_else(MemoryGuard::default, MemoryGuard::with_horizon);
         prop_assert_eq!(guard.claim(&token, first).unwrap(), ClaimOutcome::Fresh);
         let expected = if second > first {
             ClaimOutcome::Fresh
@@ -184,7 +189,7 @@ proptest! {
         match hotp.verify(&input, counter, window) {
             Ok(m) => {
                 prop_assert!(well_formed(&input, digits));
-                prop_assert_eq!(hotp.generate(m.step()).to_string(), input);
+                prop_assert_eq!(hotp.generate(m.step()).to_string(), input.as_str());
             }
             Err(VerifyError::Malformed { expected }) => {
                 prop_assert!(expected == digits && !well_formed(&input, digits));
@@ -193,6 +198,15 @@ proptest! {
             Err(e) => prop_assert!(false, "unexpected {:?}", e),
         }
         prop_assert!(hotp.verify(&code.to_string(), counter, window).is_ok());
+        // The one-call form agrees with verify, then refuses the same code again.
+        let guard = MemoryGuard::default();
+        let once = hotp.verify_once(&input, counter, window, &guard, "t");
+        prop_assert_eq!(once.is_ok(), hotp.verify(&input, counter, window).is_ok());
+        if once.is_ok() {
+            let again = hotp.verify_once(&input, counter, window, &guard, "t");
+            let replayed = matches!(again, Err(VerifyError::Replayed { .. }));
+            prop_assert!(replayed, "a second claim was not a replay");
+        }
     }
 
     #[test]
@@ -247,7 +261,7 @@ proptest! {
         match totp.verify(&input, now, window) {
             Ok(m) => {
                 prop_assert!(well_formed(&input, digits) && now >= t0);
-                prop_assert_eq!(totp.generate_step(m.step()).to_string(), input);
+                prop_assert_eq!(totp.generate_step(m.step()).to_string(), input.as_str());
             }
             Err(VerifyError::Malformed { expected }) => {
                 prop_assert!(expected == digits && !well_formed(&input, digits));
@@ -255,6 +269,14 @@ proptest! {
             Err(VerifyError::Time(e)) => prop_assert_eq!(e, before_t0),
             Err(VerifyError::Mismatch) => prop_assert!(well_formed(&input, digits) && now >= t0),
             Err(e) => prop_assert!(false, "unexpected {:?}", e),
+        }
+        let guard = MemoryGuard::default();
+        let once = totp.verify_once(&input, now, window, &guard, "t");
+        prop_assert_eq!(once.is_ok(), totp.verify(&input, now, window).is_ok());
+        if once.is_ok() {
+            let again = totp.verify_once(&input, now, window, &guard, "t");
+            let replayed = matches!(again, Err(VerifyError::Replayed { .. }));
+            prop_assert!(replayed, "a second claim was not a replay");
         }
     }
 }

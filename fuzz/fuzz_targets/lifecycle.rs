@@ -240,7 +240,7 @@ fuzz_target!(|x: Input| {
                         "retired serial registered again"
                     );
                 }
-                if let Some(accepted) = applied.accepted {
+                if let Some(accepted) = &applied.accepted {
                     let serial = claimed_serial
                         .as_ref()
                         .expect("a code for no token")
