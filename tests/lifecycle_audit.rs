@@ -213,7 +213,10 @@ fn every_event_yields_one_audit_record_with_who_when_from_to_why() {
         (State::Active, State::Active, Outcome::Refused)
     );
     assert!(
-        refused.reason.contains("not permitted in state Active"),
+        refused
+            .reason
+            .to_string()
+            .contains("not permitted in state Active"),
         "{}",
         refused.reason
     );

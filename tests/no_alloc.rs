@@ -3,6 +3,9 @@
 //!
 //! - generating and verifying codes (TOTP and HOTP, every algorithm, right,
 //!   wrong, out-of-window and malformed input) allocates nothing;
+//! - a code accepted through the lifecycle (state check, verification with
+//!   the token's kept key, replay claim for a tracked token, bookkeeping,
+//!   one audit record to a sink that does not keep it) allocates nothing;
 //! - the in-memory replay guard's heap use per tracked token, printed for
 //!   the performance notes and held under a generous bound.
 //!
@@ -21,8 +24,12 @@
 use std::hint::black_box;
 
 use dhat::HeapStats;
+use otpguard::lifecycle::{
+    Actor, AuditRecord, Event, FnSink, Lifecycle, LifecycleConfig, Outcome, TokenRecord,
+    TokenSerial,
+};
 use otpguard::replay::MemoryGuard;
-use otpguard::{Algorithm, Hotp, Secret, Totp, VerifyError, Window};
+use otpguard::{Algorithm, FixedClock, Hotp, Secret, Totp, VerifyError, Window};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -124,6 +131,55 @@ fn verify_and_generate_do_not_allocate() {
     }
 }
 
+fn lifecycle_verify_does_not_allocate() {
+    let secret = Secret::from_bytes(&[3u8; 20]).unwrap();
+    let totp = Totp::builder(&secret).build().unwrap();
+    let mut now = 1_700_000_000;
+    let clock = FixedClock::new(now);
+    let accepted = std::cell::Cell::new(0u32);
+    let lc = Lifecycle::new(
+        LifecycleConfig::default(),
+        MemoryGuard::default(),
+        &clock,
+        FnSink(|r: &AuditRecord| {
+            if r.outcome == Outcome::Accepted {
+                accepted.set(accepted.get() + 1);
+            }
+            black_box(r);
+        }),
+    );
+    let mut record = TokenRecord::new();
+    lc.apply(
+        &mut record,
+        Actor::Customer,
+        Event::Register {
+            serial: TokenSerial::new("SN-1").unwrap(),
+            secret: secret.clone(),
+            code: &totp.generate(now).unwrap().to_string(),
+        },
+    )
+    .unwrap();
+    lc.apply(&mut record, Actor::Customer, Event::SetLoginOtp(true))
+        .unwrap();
+    for _ in 0..3 {
+        // Three steps on: the code of the step just after is never the same.
+        now += 90;
+        clock.set(now);
+        let code = totp.generate(now).unwrap().to_string();
+        assert_no_alloc("Lifecycle::verify_transaction", || {
+            lc.verify_transaction(&mut record, &code).unwrap()
+        });
+        now += 90;
+        clock.set(now);
+        let code = totp.generate(now).unwrap().to_string();
+        assert_no_alloc("Lifecycle::login", || {
+            lc.login(&mut record, Some(&code)).unwrap()
+        });
+    }
+    assert_eq!(accepted.get(), 2 + 6);
+    assert_eq!(record.version(), 2 + 6);
+}
+
 fn guard_bytes_per_token() {
     const TOKENS: usize = 100_000;
     let ids: Vec<String> = (0..TOKENS).map(|i| format!("token-{i:06}")).collect();
@@ -153,11 +209,15 @@ fn guard_bytes_per_token() {
 
 fn main() {
     let _profiler = dhat::Profiler::builder().testing().build();
-    let tests: [(&str, fn()); 3] = [
+    let tests: [(&str, fn()); 4] = [
         ("counter_counts", counter_counts),
         (
             "verify_and_generate_do_not_allocate",
             verify_and_generate_do_not_allocate,
+        ),
+        (
+            "lifecycle_verify_does_not_allocate",
+            lifecycle_verify_does_not_allocate,
         ),
         ("guard_bytes_per_token", guard_bytes_per_token),
     ];

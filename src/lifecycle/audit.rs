@@ -1,9 +1,11 @@
 //! Audit records: one per event, accepted or refused.
 
-use core::fmt;
+use std::borrow::Cow;
 use std::sync::{Mutex, PoisonError};
 
-use super::{Actor, EventKind, State, TokenSerial};
+use core::fmt;
+
+use super::{Actor, Effect, EventKind, Guard, State, TokenSerial};
 
 /// Whether an event was accepted.
 ///
@@ -30,11 +32,67 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// Why an event was accepted or refused. The common cases are plain data
+/// (no text is built until the record is displayed), so auditing an
+/// accepted code costs no allocation.
+///
+/// ```
+/// use otpguard::lifecycle::{AuditReason, Effect, Guard};
+/// let r = AuditReason::Applied { guard: Guard::None, effect: Effect::Resume };
+/// assert_eq!(r.to_string(), "failures reset; same token accepts codes again");
+/// let w = AuditReason::WrongCode { failures: 2, max: 5 };
+/// assert_eq!(w.to_string(), "wrong code for the current token (2 of 5 consecutive failures)");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum AuditReason {
+    /// Accepted: the row's guard held and its effect was applied.
+    Applied {
+        /// The row's guard.
+        guard: Guard,
+        /// The row's effect.
+        effect: Effect,
+    },
+    /// Refused: a wrong code of the current token, counted towards the
+    /// lock-out.
+    WrongCode {
+        /// Consecutive wrong codes, this one included.
+        failures: u32,
+        /// The lock-out maximum.
+        max: u32,
+    },
+    /// Accepted: a login while the login OTP is off asks for no code.
+    LoginOtpOff,
+    /// Refused for any other reason: the refusal's error message.
+    Refused(Cow<'static, str>),
+}
+
+impl fmt::Display for AuditReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Applied {
+                guard: Guard::None,
+                effect,
+            } => f.write_str(effect.description()),
+            Self::Applied { guard, effect } => {
+                write!(f, "{}; {}", guard.description(), effect.description())
+            }
+            Self::WrongCode { failures, max } => write!(
+                f,
+                "wrong code for the current token ({failures} of {max} consecutive failures)"
+            ),
+            Self::LoginOtpOff => f.write_str("login OTP is off: no code asked"),
+            Self::Refused(message) => f.write_str(message),
+        }
+    }
+}
+
 /// What happened to one event: who, when, from, to, why. Built only from
 /// non-secret data: no secret and no code can appear in it.
 ///
 /// ```
-/// use otpguard::lifecycle::{Actor, AuditRecord, EventKind, Outcome, State};
+/// use otpguard::lifecycle::{Actor, AuditReason, AuditRecord, EventKind, Outcome, State};
 /// let r = AuditRecord {
 ///     time: 60,
 ///     serial: None,
@@ -44,7 +102,7 @@ impl fmt::Display for Outcome {
 ///     from: State::Active,
 ///     to: State::Active,
 ///     outcome: Outcome::Refused,
-///     reason: "not permitted".into(),
+///     reason: AuditReason::Refused("not permitted".into()),
 ///     version: 3,
 /// };
 /// assert_eq!(r.to_string(), "t=60 serial=- actor=Customer event=CancelSwap Active -> Active refused v3: not permitted");
@@ -69,7 +127,7 @@ pub struct AuditRecord {
     /// Accepted or refused.
     pub outcome: Outcome,
     /// Why: the guard that passed or the error that refused it.
-    pub reason: String,
+    pub reason: AuditReason,
     /// The record's version after the event.
     pub version: u64,
 }

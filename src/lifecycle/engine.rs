@@ -1,13 +1,15 @@
 //! The engine: applies the transition table to a record, checks guards,
 //! counts wrong codes and writes audit records.
 
-use super::audit::{AuditRecord, AuditSink, Outcome};
+use std::borrow::Cow;
+
+use super::audit::{AuditReason, AuditRecord, AuditSink, Outcome};
 use super::record::{PendingSwap, Token, TokenRecord};
 use super::table::{lookup, never_reason, Effect, Guard, Transition};
 use super::TokenSerial;
 use super::{Actor, Event, EventKind, LifecycleConfig, LifecycleError, State, SuspendReason};
 use crate::replay::ReplayGuard;
-use crate::{Accepted, Clock, Secret, Totp, VerifyError};
+use crate::{Accepted, Clock, Totp, VerifyError};
 
 /// What an accepted event did.
 ///
@@ -134,7 +136,7 @@ impl<'a> Parts<'a> {
                 code,
             } => {
                 parts.code = Some(code);
-                parts.new_token = Some(Token { serial, secret });
+                parts.new_token = Some(Token::new(serial, secret));
             }
             Event::BeginSwap { code }
             | Event::Stop { code }
@@ -158,6 +160,7 @@ const MISSING_DATA: LifecycleError =
     LifecycleError::Corrupt("the event lacks data its guard needs");
 const NO_TOKEN: LifecycleError =
     LifecycleError::Corrupt("the state needs a token the record lacks");
+const NOT_KEYED: LifecycleError = LifecycleError::Corrupt("the token was not keyed");
 const NO_PENDING: LifecycleError = LifecycleError::Corrupt("Swapping without a pending swap");
 
 impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
@@ -236,11 +239,13 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
         let from = record.state;
         let serial = record.serial().cloned();
         let new_serial = event.new_serial().cloned();
-        let audit = |record: &TokenRecord, outcome: Outcome, reason: String| {
+        // Called once, on whichever path the event takes: it takes the
+        // serials instead of cloning them again.
+        let audit = move |record: &TokenRecord, outcome: Outcome, reason: AuditReason| {
             self.audit.record(&AuditRecord {
                 time: now,
-                serial: serial.clone(),
-                new_serial: new_serial.clone(),
+                serial,
+                new_serial,
                 actor,
                 event: kind,
                 from,
@@ -252,15 +257,16 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
         };
         match self.run(record, actor, event, now) {
             Ok((row, applied)) => {
-                let reason = match row.guard {
-                    Guard::None => row.effect.description().to_owned(),
-                    guard => format!("{}; {}", guard.description(), row.effect.description()),
+                let reason = AuditReason::Applied {
+                    guard: row.guard,
+                    effect: row.effect,
                 };
                 audit(record, Outcome::Accepted, reason);
                 Ok(applied)
             }
             Err(Refusal::Other(e)) => {
-                audit(record, Outcome::Refused, e.to_string());
+                let reason = AuditReason::Refused(Cow::Owned(e.to_string()));
+                audit(record, Outcome::Refused, reason);
                 Err(e)
             }
             Err(Refusal::Counted { failures, source }) => {
@@ -268,7 +274,7 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
                 audit(
                     record,
                     Outcome::Refused,
-                    format!("wrong code for the current token ({failures} of {max} consecutive failures)"),
+                    AuditReason::WrongCode { failures, max },
                 );
                 let locked_out = failures >= max
                     && self
@@ -345,11 +351,11 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
             }
         };
         let (outcome, reason) = match &answer {
-            Ok(_) => (
-                Outcome::Accepted,
-                "login OTP is off: no code asked".to_owned(),
+            Ok(_) => (Outcome::Accepted, AuditReason::LoginOtpOff),
+            Err(e) => (
+                Outcome::Refused,
+                AuditReason::Refused(Cow::Owned(e.to_string())),
             ),
-            Err(e) => (Outcome::Refused, e.to_string()),
         };
         self.audit.record(&AuditRecord {
             time: self.clock.now(),
@@ -390,7 +396,7 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
         if row.from.has_token() && record.token.is_none() {
             return Err(NO_TOKEN.into());
         }
-        let parts = Parts::of(event);
+        let mut parts = Parts::of(event);
 
         match row.guard {
             Guard::None | Guard::CurrentCode => {}
@@ -453,7 +459,7 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
             }
             Guard::NewTokenCode | Guard::NewTokenCodeBeforeDeadline => {
                 let code = parts.code.ok_or(MISSING_DATA)?;
-                let new = parts.new_token.as_ref().ok_or(MISSING_DATA)?;
+                let new = parts.new_token.as_mut().ok_or(MISSING_DATA)?;
                 Some(self.check_new(new, code, now)?)
             }
             Guard::None | Guard::DeadlinePassed | Guard::FailuresAtMax => None,
@@ -518,8 +524,8 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
         now: u64,
         version: u64,
     ) -> Result<Accepted, Refusal> {
-        let token = record.token.as_ref().ok_or(NO_TOKEN)?;
-        match self.verify(&token.secret, &token.serial, code, now)? {
+        let token = record.token.as_mut().ok_or(NO_TOKEN)?;
+        match self.verify(token, code, now)? {
             Ok(accepted) => Ok(accepted),
             Err(source) if source.is_wrong_code() => {
                 let max = self.config.max_failures();
@@ -533,8 +539,8 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
     }
 
     /// Checks a new token's code and claims it under the new serial.
-    fn check_new(&self, new: &Token, code: &str, now: u64) -> Result<Accepted, Refusal> {
-        match self.verify(&new.secret, &new.serial, code, now)? {
+    fn check_new(&self, new: &mut Token, code: &str, now: u64) -> Result<Accepted, Refusal> {
+        match self.verify(new, code, now)? {
             Ok(accepted) => Ok(accepted),
             Err(source) if source.is_wrong_code() => {
                 Err(LifecycleError::NewTokenCode { source }.into())
@@ -547,22 +553,44 @@ impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
     /// claim that alone makes an [`Accepted`].
     fn verify(
         &self,
-        secret: &Secret,
-        serial: &TokenSerial,
+        token: &mut Token,
         code: &str,
         now: u64,
     ) -> Result<Result<Accepted, VerifyError>, LifecycleError> {
-        let c = &self.config;
-        let totp = Totp::builder(secret)
-            .algorithm(c.algorithm())
-            .digits(c.digits())
-            .period(c.period())
-            .t0(c.t0())
-            .build()
-            .map_err(|_| LifecycleError::Corrupt("TOTP settings rejected"))?;
+        self.key(token)?;
+        let totp = token.keyed.as_ref().ok_or(NOT_KEYED)?;
         Ok(totp
-            .verify(code, now, c.window())
-            .and_then(|m| m.claim(&self.guard, serial.as_str())))
+            .verify(code, now, self.config.window())
+            .and_then(|m| m.claim(&self.guard, token.serial.as_str())))
+    }
+
+    /// The token's secret keyed with this lifecycle's TOTP parameters. The
+    /// token keeps the keyed [`Totp`] it was last verified with; it is used
+    /// only if its algorithm, digits, period and T0 are this lifecycle's
+    /// (a record may be loaded by lifecycles with other settings, or come
+    /// from storage without a key), and is rebuilt from the secret
+    /// otherwise, so a code is never checked with other parameters.
+    fn key(&self, token: &mut Token) -> Result<(), LifecycleError> {
+        let c = &self.config;
+        let fits = |t: &Totp| {
+            t.algorithm() == c.algorithm()
+                && t.digits() == c.digits()
+                && t.period() == c.period()
+                && t.t0() == c.t0()
+        };
+        if !token.keyed.as_ref().is_some_and(fits) {
+            // Dropping the stale one wipes its keyed state.
+            token.keyed = Some(
+                Totp::builder(&token.secret)
+                    .algorithm(c.algorithm())
+                    .digits(c.digits())
+                    .period(c.period())
+                    .t0(c.t0())
+                    .build()
+                    .map_err(|_| LifecycleError::Corrupt("TOTP settings rejected"))?,
+            );
+        }
+        Ok(())
     }
 }
 

@@ -47,7 +47,7 @@ mod stored;
 mod table;
 
 pub use actor::Actor;
-pub use audit::{AuditRecord, AuditSink, FnSink, Outcome, VecSink};
+pub use audit::{AuditReason, AuditRecord, AuditSink, FnSink, Outcome, VecSink};
 pub use config::{LifecycleConfig, LifecycleConfigBuilder};
 pub use diagram::{auditor_page, REGENERATE};
 pub use engine::{Applied, Lifecycle, LoginCheck};

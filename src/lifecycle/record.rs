@@ -5,13 +5,31 @@ use core::fmt;
 use zeroize::ZeroizeOnDrop;
 
 use super::{State, TokenSerial};
-use crate::Secret;
+use crate::{Secret, Totp};
 
-/// A registered token: its serial and secret.
+/// A registered token: its serial and secret, and the secret keyed for
+/// verification.
 #[derive(Clone)]
 pub(crate) struct Token {
     pub(crate) serial: TokenSerial,
     pub(crate) secret: Secret,
+    /// The secret keyed into a [`Totp`] with the parameters of the lifecycle
+    /// that last verified a code of it: keying costs as much as checking a
+    /// code, so it is done once per token, not once per code. Never stored;
+    /// a lifecycle uses it only if its parameters are the ones it was built
+    /// with (see `Lifecycle::key`), and rebuilds it otherwise.
+    pub(crate) keyed: Option<Totp>,
+}
+
+impl Token {
+    /// A token not yet keyed: the first verification keys it.
+    pub(crate) const fn new(serial: TokenSerial, secret: Secret) -> Self {
+        Self {
+            serial,
+            secret,
+            keyed: None,
+        }
+    }
 }
 
 /// A swap in progress: when it started and until when the new token may be

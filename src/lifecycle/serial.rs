@@ -1,6 +1,7 @@
 //! The serial number that identifies a token.
 
 use core::fmt;
+use std::sync::Arc;
 
 use super::error::SerialError;
 
@@ -18,8 +19,12 @@ use super::error::SerialError;
 /// assert!(TokenSerial::new("SN 1\n").is_err());
 /// # Ok::<(), otpguard::lifecycle::SerialError>(())
 /// ```
+///
+/// Cloning it is cheap (a shared, immutable string): every audit record
+/// names the token, and copying its text each time would cost an allocation
+/// per event.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TokenSerial(Box<str>);
+pub struct TokenSerial(Arc<str>);
 
 impl TokenSerial {
     /// The longest serial accepted.
@@ -50,7 +55,7 @@ impl TokenSerial {
         {
             return Err(SerialError::InvalidCharacter);
         }
-        Ok(Self(Box::from(serial)))
+        Ok(Self(Arc::from(serial)))
     }
 
     /// The serial as text.

@@ -142,10 +142,9 @@ impl<'de> Deserialize<'de> for WithSecrets<TokenRecord> {
         }
         Ok(Self(TokenRecord {
             state: s.state,
-            token: s.token.map(|t| Token {
-                serial: t.serial,
-                secret: t.secret_base32.0,
-            }),
+            // Not keyed here: the record does not know the lifecycle
+            // parameters it will be verified with; the first code keys it.
+            token: s.token.map(|t| Token::new(t.serial, t.secret_base32.0)),
             pending: s.pending_swap,
             failures: s.failures,
             login_otp: s.login_otp,

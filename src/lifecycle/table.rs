@@ -14,6 +14,7 @@ use super::{Actor, EventKind, State, SuspendReason};
 /// assert!(Guard::CurrentCode.description().contains("current token"));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum Guard {
     /// Nothing more: the actor's authority is enough.
@@ -81,6 +82,7 @@ impl Guard {
 /// assert!(Effect::RetireToken.description().contains("wiped"));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum Effect {
     /// Install the new token as the current one; failures reset.

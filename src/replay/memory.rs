@@ -313,8 +313,13 @@ impl MemoryGuard {
             state.records.insert(Box::from(token), step);
         }
         // Raised while the shard is still locked, so that no sweep can see
-        // this record without also seeing a mark that covers it.
-        self.high_water.fetch_max(step, Ordering::SeqCst);
+        // this record without also seeing a mark that covers it. Read first:
+        // a read-modify-write on every claim would take the mark's cache line
+        // away from every other core, and the mark only grows, so a mark
+        // already at or above `step` covers it as well.
+        if self.high_water.load(Ordering::SeqCst) < step {
+            self.high_water.fetch_max(step, Ordering::SeqCst);
+        }
         Ok(ClaimOutcome::Fresh)
     }
 }
