@@ -7,8 +7,9 @@
 //!   in-memory guard;
 //! - `lifecycle/verify_transaction`: [`Lifecycle::verify_transaction`] on a
 //!   registered token: state check against the transition table, window
-//!   match, replay claim on the in-memory guard, the record's bookkeeping and
-//!   one audit record to a sink that discards it.
+//!   match with the key the record's token has kept since registration,
+//!   replay claim on the in-memory guard, the record's bookkeeping and one
+//!   audit record to a sink that discards it.
 //!
 //! Each iteration also sets the clock (one atomic store, in all three).
 //!
