@@ -2,10 +2,11 @@
 
 use core::fmt;
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+
+use hashbrown::HashTable;
 
 use super::{ClaimOutcome, ReplayGuard};
 use crate::{StoreError, Window};
@@ -18,6 +19,12 @@ const SHARDS: usize = 64;
 /// the index uniform and below `SHARDS`.
 const SHARD_MASK: u64 = SHARDS as u64 - 1;
 
+/// Where in the hash the shard index is taken. One hash serves both the
+/// shard and the shard's table; the table places a record by the hash's low
+/// bits and tags it with its top 7, so the shard takes 6 bits from between
+/// them: records of one shard still spread over all of its table.
+const SHARD_SHIFT: u32 = 51;
+
 /// Below this many records a shrink is not worth the reallocation.
 const SHRINK_FLOOR: usize = 64;
 
@@ -29,7 +36,8 @@ struct Shard(Mutex<ShardState>);
 
 #[derive(Debug, Default)]
 struct ShardState {
-    records: HashMap<Box<str>, u64>,
+    /// (token id, last step accepted), placed by `MemoryGuard::hash`.
+    records: HashTable<(Box<str>, u64)>,
     /// The high-water mark at this shard's last sweep.
     swept_at: u64,
 }
@@ -241,8 +249,14 @@ impl MemoryGuard {
             .fold(0, usize::saturating_add)
     }
 
-    fn shard(&self, token: &str) -> Result<MutexGuard<'_, ShardState>, StoreError> {
-        let index = usize::try_from(self.hasher.hash_one(token) & SHARD_MASK).unwrap_or(0);
+    /// The token's hash, keyed by this guard's random key so that nobody
+    /// can choose ids that pile up in one shard or one table bucket.
+    fn hash(&self, token: &str) -> u64 {
+        self.hasher.hash_one(token)
+    }
+
+    fn shard(&self, hash: u64) -> Result<MutexGuard<'_, ShardState>, StoreError> {
+        let index = usize::try_from((hash >> SHARD_SHIFT) & SHARD_MASK).unwrap_or(0);
         self.shards
             .get(index)
             .ok_or_else(|| StoreError::new("replay guard shard index out of range"))?
@@ -259,11 +273,13 @@ impl MemoryGuard {
         let before = state.records.len();
         state
             .records
-            .retain(|_, last| last.saturating_add(horizon) >= mark);
+            .retain(|(_, last)| last.saturating_add(horizon) >= mark);
         state.swept_at = mark;
         let len = state.records.len();
         if state.records.capacity() > len.saturating_mul(4).max(SHRINK_FLOOR) {
-            state.records.shrink_to(len.saturating_mul(2));
+            state
+                .records
+                .shrink_to(len.saturating_mul(2), |(id, _)| self.hash(id));
         }
         before.saturating_sub(len)
     }
@@ -287,13 +303,14 @@ impl MemoryGuard {
     /// # Ok::<(), otpguard::StoreError>(())
     /// ```
     pub fn claim(&self, token: &str, step: u64) -> Result<ClaimOutcome, StoreError> {
-        let mut state = self.shard(token)?;
+        let hash = self.hash(token);
+        let mut state = self.shard(hash)?;
         if let Some(horizon) = self.horizon {
             if state.swept_at.saturating_add(horizon) < self.high_water.load(Ordering::SeqCst) {
                 self.sweep(&mut state, horizon);
             }
         }
-        if let Some(last) = state.records.get_mut(token) {
+        if let Some((_, last)) = state.records.find_mut(hash, |(id, _)| **id == *token) {
             if step <= *last {
                 return Ok(ClaimOutcome::Replayed {
                     last_accepted: *last,
@@ -310,7 +327,9 @@ impl MemoryGuard {
                     )));
                 }
             }
-            state.records.insert(Box::from(token), step);
+            state
+                .records
+                .insert_unique(hash, (Box::from(token), step), |(id, _)| self.hash(id));
         }
         // Raised while the shard is still locked, so that no sweep can see
         // this record without also seeing a mark that covers it. Read first:
