@@ -234,6 +234,11 @@ pub enum UriError {
         /// The type that was asked for: `"totp"` or `"hotp"`.
         expected: &'static str,
     },
+    /// The profile's T0 is not 0: an `otpauth://` URI cannot carry T0, and
+    /// apps assume 0, so the phone would show other codes than the bank
+    /// checks.
+    #[error("an otpauth:// URI cannot carry T0 = {0}; apps assume T0 = 0")]
+    T0(u64),
     /// The `secret` parameter is not valid base32, or decodes to a length
     /// [`Secret`](crate::Secret) does not accept.
     #[error(transparent)]

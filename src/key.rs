@@ -17,10 +17,12 @@ mod block_hmac;
 use block_hmac::{BlockHash, HmacKey, Sha1Block, Sha256Block, Sha512Block};
 
 /// Code length: 6, 7 or 8 digits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Digits(u8);
 
 impl Digits {
+    pub(crate) const SIX: Self = Self(6);
+
     pub(crate) fn new(digits: u32) -> Result<Self, ParamError> {
         match digits {
             6..=8 => u8::try_from(digits)

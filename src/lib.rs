@@ -7,6 +7,7 @@ mod code;
 mod error;
 mod hotp;
 mod key;
+mod params;
 pub mod lifecycle;
 pub mod replay;
 mod secret;
@@ -22,6 +23,7 @@ pub use error::{ParamError, SecretError, StoreError, TimeError, UriError, Verify
 pub use hotp::Hotp;
 pub use replay::Accepted;
 pub use secret::Secret;
+pub use params::TotpParams;
 pub use totp::{Totp, TotpBuilder};
 pub use uri::{KeyUri, KeyUriBuilder, OtpKind};
 pub use verify::{Match, Window};

@@ -7,7 +7,7 @@ use zeroize::ZeroizeOnDrop;
 
 use crate::key::{Digits, OtpKey};
 use crate::verify::{scan, Match};
-use crate::{Algorithm, Code, ParamError, Secret, TimeError, VerifyError, Window};
+use crate::{Algorithm, Code, ParamError, Secret, TimeError, TotpParams, VerifyError, Window};
 
 /// A time-based code generator and verifier (RFC 6238).
 ///
@@ -116,6 +116,25 @@ impl TotpBuilder<'_> {
         self
     }
 
+    /// Takes every setting from one validated [`TotpParams`] (the value a
+    /// [`LifecycleConfig`](crate::lifecycle::LifecycleConfig) and a
+    /// [`KeyUriBuilder`](crate::KeyUriBuilder) take too).
+    ///
+    /// ```
+    /// # use otpguard::{Algorithm, Secret, Totp, TotpParams};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// let params = TotpParams::new(Algorithm::Sha256, 8, 60, 0)?;
+    /// assert_eq!(Totp::builder(&secret).params(params).build()?.params(), params);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn params(mut self, params: TotpParams) -> Self {
+        self.algorithm = params.algorithm();
+        self.digits = params.digits();
+        self.period = params.period();
+        self.t0 = params.t0();
+        self
+    }
+
     /// Keys the HMAC and returns the generator.
     ///
     /// # Errors
@@ -129,18 +148,44 @@ impl TotpBuilder<'_> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build(self) -> Result<Totp, ParamError> {
-        let digits = Digits::new(self.digits)?;
-        let period = NonZeroU64::new(self.period).ok_or(ParamError::ZeroPeriod)?;
-        Ok(Totp {
-            key: OtpKey::new(self.secret, self.algorithm),
-            digits,
-            period,
-            t0: self.t0,
-        })
+        let params = TotpParams::new(self.algorithm, self.digits, self.period, self.t0)?;
+        Ok(Totp::new(self.secret, params))
     }
 }
 
 impl Totp {
+    /// Keys `secret` with a validated profile; cannot fail.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp, TotpParams};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// let totp = Totp::new(&secret, TotpParams::default());
+    /// assert_eq!(totp.period(), 30);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn new(secret: &Secret, params: TotpParams) -> Self {
+        Self {
+            key: OtpKey::new(secret, params.algorithm()),
+            digits: params.digits_checked(),
+            period: params.period_checked(),
+            t0: params.t0(),
+        }
+    }
+
+    /// The profile this generator was keyed with.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp, TotpParams};
+    /// # let secret = Secret::from_bytes(&[9; 20])?;
+    /// assert_eq!(Totp::builder(&secret).build()?.params(), TotpParams::default());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn params(&self) -> TotpParams {
+        TotpParams::from_parts(self.algorithm(), self.digits, self.period, self.t0)
+    }
+
     /// Starts building a TOTP for `secret` (see [`TotpBuilder`]).
     ///
     /// ```

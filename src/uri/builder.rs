@@ -5,7 +5,7 @@ use core::fmt;
 use zeroize::ZeroizeOnDrop;
 
 use super::{check_name, KeyUri, OtpKind};
-use crate::{Algorithm, Secret, UriError};
+use crate::{Algorithm, Secret, TotpParams, UriError};
 
 /// Builds a [`KeyUri`]. Defaults: TOTP with a 30-second period, SHA-1,
 /// 6 digits, no issuer. Everything is checked by [`build`](Self::build).
@@ -31,6 +31,7 @@ pub struct KeyUriBuilder {
     kind: OtpKind,
     algorithm: Algorithm,
     digits: u32,
+    t0: u64,
 }
 
 impl KeyUriBuilder {
@@ -93,6 +94,30 @@ impl KeyUriBuilder {
         self
     }
 
+    /// A TOTP key with every setting of a [`TotpParams`]: the way the
+    /// lifecycle provisions, so the app is set up exactly as the bank
+    /// verifies. An `otpauth://` URI has no T0, so a profile with T0 other
+    /// than 0 is refused by [`build`](Self::build).
+    ///
+    /// ```
+    /// # use otpguard::{Algorithm, KeyUri, OtpKind, Secret, TotpParams};
+    /// # let secret = Secret::from_bytes(&[7; 20])?;
+    /// let params = TotpParams::new(Algorithm::Sha1, 8, 60, 0)?;
+    /// let uri = KeyUri::builder(&secret, "alice").totp(params).build()?;
+    /// assert_eq!(uri.to_totp()?.params(), params);
+    /// assert!(KeyUri::builder(&secret, "alice").totp(TotpParams::new(Algorithm::Sha1, 6, 30, 5)?).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn totp(mut self, params: TotpParams) -> Self {
+        self.kind = OtpKind::Totp {
+            period: params.period(),
+        };
+        self.algorithm = params.algorithm();
+        self.digits = params.digits();
+        self.t0 = params.t0();
+        self
+    }
+
     /// Checks the parameters and returns the [`KeyUri`].
     ///
     /// # Errors
@@ -109,6 +134,9 @@ impl KeyUriBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build(self) -> Result<KeyUri, UriError> {
+        if self.t0 != 0 {
+            return Err(UriError::T0(self.t0));
+        }
         check_name(&self.account, "account")?;
         if let Some(issuer) = &self.issuer {
             check_name(issuer, "issuer")?;
@@ -143,6 +171,7 @@ impl KeyUri {
             kind: OtpKind::default(),
             algorithm: Algorithm::Sha1,
             digits: 6,
+            t0: 0,
         }
     }
 }
