@@ -49,7 +49,12 @@ impl TotpParams {
     /// # Errors
     /// [`ParamError::Digits`] for digits other than 6, 7 or 8;
     /// [`ParamError::ZeroPeriod`] for a period of 0.
-    pub fn new(algorithm: Algorithm, digits: u32, period: u64, t0: u64) -> Result<Self, ParamError> {
+    pub fn new(
+        algorithm: Algorithm,
+        digits: u32,
+        period: u64,
+        t0: u64,
+    ) -> Result<Self, ParamError> {
         Ok(Self {
             algorithm,
             digits: Digits::new(digits)?,

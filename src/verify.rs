@@ -109,13 +109,19 @@ impl Window {
     }
 }
 
+impl Window {
+    /// One step behind and one ahead: what RFC 6238 §5.2 recommends, and
+    /// `Window::default()`.
+    pub const DEFAULT: Self = Self {
+        behind: 1,
+        ahead: 1,
+    };
+}
+
 impl Default for Window {
     /// One step behind and one ahead.
     fn default() -> Self {
-        Self {
-            behind: 1,
-            ahead: 1,
-        }
+        Self::DEFAULT
     }
 }
 

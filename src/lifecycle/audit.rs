@@ -5,7 +5,9 @@ use std::sync::{Mutex, PoisonError};
 
 use core::fmt;
 
-use super::{Actor, Effect, EventKind, Guard, State, TokenSerial};
+use super::rules::{Effect, Guard};
+use super::{CustomerId, EventKind, Principal, RequestContext, State, TokenId, TokenSerial};
+use crate::StoreError;
 
 /// Whether an event was accepted.
 ///
@@ -19,7 +21,7 @@ pub enum Outcome {
     /// The event was applied.
     Accepted,
     /// The event was refused. The record is unchanged unless a wrong code
-    /// was counted (then `version` differs from the one before).
+    /// was counted (then `version` is one more than before).
     Refused,
 }
 
@@ -37,7 +39,8 @@ impl fmt::Display for Outcome {
 /// accepted code costs no allocation.
 ///
 /// ```
-/// use otpguard::lifecycle::{AuditReason, Effect, Guard};
+/// use otpguard::lifecycle::AuditReason;
+/// use otpguard::lifecycle::rules::{Effect, Guard};
 /// let r = AuditReason::Applied { guard: Guard::None, effect: Effect::Resume };
 /// assert_eq!(r.to_string(), "failures reset; same token accepts codes again");
 /// let w = AuditReason::WrongCode { failures: 2, max: 5 };
@@ -62,6 +65,14 @@ pub enum AuditReason {
         /// The lock-out maximum.
         max: u32,
     },
+    /// Refused: the code matched a step already accepted for this token (a
+    /// double submit, a retry or an intercepted code). Not counted.
+    Replayed {
+        /// The step the code matched.
+        step: u64,
+        /// The last step accepted for the token.
+        last_accepted: u64,
+    },
     /// Accepted: a login while the login OTP is off asks for no code.
     LoginOtpOff,
     /// Refused for any other reason: the refusal's error message.
@@ -82,22 +93,34 @@ impl fmt::Display for AuditReason {
                 f,
                 "wrong code for the current token ({failures} of {max} consecutive failures)"
             ),
+            Self::Replayed {
+                step,
+                last_accepted,
+            } => write!(
+                f,
+                "replay: the code matched step {step}, already accepted up to step {last_accepted} (not counted)"
+            ),
             Self::LoginOtpOff => f.write_str("login OTP is off: no code asked"),
             Self::Refused(message) => f.write_str(message),
         }
     }
 }
 
-/// What happened to one event: who, when, from, to, why. Built only from
-/// non-secret data: no secret and no code can appear in it.
+/// What happened to one event: who, when, to whom, from, to, why. Built
+/// only from non-secret data: no secret and no code can appear in it. The
+/// lifecycle commits it in the same atomic store operation as the change it
+/// describes.
 ///
 /// ```
-/// use otpguard::lifecycle::{Actor, AuditReason, AuditRecord, EventKind, Outcome, State};
+/// use otpguard::lifecycle::{AuditReason, AuditRecord, CustomerId, EventKind, Label, Outcome, Principal, RequestContext, State};
 /// let r = AuditRecord {
 ///     time: 60,
+///     customer: CustomerId::new("c-1")?,
+///     principal: Principal::customer(Label::new("web")?),
+///     context: RequestContext::new().source(Label::new("192.0.2.7")?),
+///     token: None,
 ///     serial: None,
 ///     new_serial: None,
-///     actor: Actor::Customer,
 ///     event: EventKind::CancelSwap,
 ///     from: State::Active,
 ///     to: State::Active,
@@ -105,19 +128,27 @@ impl fmt::Display for AuditReason {
 ///     reason: AuditReason::Refused("not permitted".into()),
 ///     version: 3,
 /// };
-/// assert_eq!(r.to_string(), "t=60 serial=- actor=Customer event=CancelSwap Active -> Active refused v3: not permitted");
+/// assert_eq!(r.to_string(), "t=60 customer=c-1 by=Customer(web) source=192.0.2.7 token=- event=CancelSwap Active -> Active refused v3: not permitted");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AuditRecord {
     /// When (Unix seconds, from the lifecycle's clock).
     pub time: u64,
+    /// Whose record.
+    pub customer: CustomerId,
+    /// Who caused the event: the caller, or the System for what the
+    /// lifecycle does by itself (a swap time-out, a lock-out).
+    pub principal: Principal,
+    /// What the backend passed in about the request.
+    pub context: RequestContext,
     /// The token current when the event arrived, if any.
+    pub token: Option<TokenId>,
+    /// That token's serial.
     pub serial: Option<TokenSerial>,
     /// The new token the event brought (`Register`, `CompleteSwap`).
     pub new_serial: Option<TokenSerial>,
-    /// Who caused the event.
-    pub actor: Actor,
     /// What event.
     pub event: EventKind,
     /// State before.
@@ -134,104 +165,81 @@ pub struct AuditRecord {
 
 impl fmt::Display for AuditRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "t={} serial=", self.time)?;
-        match &self.serial {
-            Some(s) => write!(f, "{s}")?,
-            None => f.write_str("-")?,
+        write!(
+            f,
+            "t={} customer={} by={}",
+            self.time, self.customer, self.principal
+        )?;
+        if self.context != RequestContext::default() {
+            write!(f, " {}", self.context)?;
+        }
+        match (&self.token, &self.serial) {
+            (Some(t), Some(s)) => write!(f, " token={t} serial={s}")?,
+            (Some(t), None) => write!(f, " token={t}")?,
+            _ => f.write_str(" token=-")?,
         }
         if let Some(s) = &self.new_serial {
             write!(f, " new_serial={s}")?;
         }
         write!(
             f,
-            " actor={} event={} {} -> {} {} v{}: {}",
-            self.actor, self.event, self.from, self.to, self.outcome, self.version, self.reason
+            " event={} {} -> {} {} v{}: {}",
+            self.event, self.from, self.to, self.outcome, self.version, self.reason
         )
     }
 }
 
-/// Where audit records go: the backend implements it to write its own log.
-/// Called synchronously once per record, in order, after the record
-/// changed in memory and before the call returns.
+/// Where a [`MemoryStore`](super::MemoryStore) writes audit records, inside
+/// its commit: if the sink fails, nothing of the event is committed and the
+/// event fails (fail closed). A store on a database writes them in its own
+/// transaction instead.
 ///
 /// ```
 /// use otpguard::lifecycle::{AuditRecord, AuditSink};
+/// use otpguard::StoreError;
 ///
-/// struct Log;
-/// impl AuditSink for Log {
-///     fn record(&self, record: &AuditRecord) {
-///         println!("audit: {record}");
+/// struct Stdout;
+/// impl AuditSink for Stdout {
+///     fn write(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+///         records.iter().for_each(|r| println!("audit: {r}"));
+///         Ok(())
 ///     }
 /// }
 /// ```
 pub trait AuditSink {
-    /// Takes one record.
-    fn record(&self, record: &AuditRecord);
-}
-
-impl<S: AuditSink + ?Sized> AuditSink for &S {
-    fn record(&self, record: &AuditRecord) {
-        (**self).record(record);
-    }
+    /// Writes the records of one commit, all or none.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the records could not be written; the commit is
+    /// then abandoned.
+    fn write(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
 }
 
 impl<S: AuditSink + ?Sized> AuditSink for std::sync::Arc<S> {
-    fn record(&self, record: &AuditRecord) {
-        (**self).record(record);
+    fn write(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        (**self).write(records)
     }
 }
 
-/// A sink made of a closure.
+/// The default sink: keeps every record in memory, as an outbox the
+/// backend drains ([`AuditLog::take`]) or reads.
 ///
 /// ```
-/// use otpguard::lifecycle::{AuditRecord, FnSink};
-/// let sink = FnSink(|r: &AuditRecord| println!("audit: {r}"));
-/// # drop(sink);
-/// ```
-pub struct FnSink<F>(pub F);
-
-impl<F: Fn(&AuditRecord)> AuditSink for FnSink<F> {
-    fn record(&self, record: &AuditRecord) {
-        (self.0)(record);
-    }
-}
-
-impl<F> fmt::Debug for FnSink<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FnSink(..)")
-    }
-}
-
-/// A sink that keeps every record in memory, for tests and examples.
-///
-/// ```
-/// use otpguard::lifecycle::{AuditSink, VecSink};
-/// let sink = VecSink::default();
-/// assert!(sink.take().is_empty());
+/// use otpguard::lifecycle::AuditLog;
+/// let log = AuditLog::default();
+/// assert!(log.take().is_empty());
 /// ```
 #[derive(Debug, Default)]
-pub struct VecSink(Mutex<Vec<AuditRecord>>);
+pub struct AuditLog(Mutex<Vec<AuditRecord>>);
 
-impl VecSink {
+impl AuditLog {
     /// Removes and returns the records collected so far.
-    ///
-    /// ```
-    /// # let sink = otpguard::lifecycle::VecSink::default();
-    /// let records = sink.take();
-    /// assert!(sink.records().is_empty());
-    /// # drop(records);
-    /// ```
     #[must_use]
     pub fn take(&self) -> Vec<AuditRecord> {
         core::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// A copy of the records collected so far.
-    ///
-    /// ```
-    /// # let sink = otpguard::lifecycle::VecSink::default();
-    /// assert_eq!(sink.records().len(), 0);
-    /// ```
     #[must_use]
     pub fn records(&self) -> Vec<AuditRecord> {
         self.0
@@ -239,13 +247,29 @@ impl VecSink {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// How many records were collected (and not taken).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Whether no record is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
-impl AuditSink for VecSink {
-    fn record(&self, record: &AuditRecord) {
+impl AuditSink for AuditLog {
+    fn write(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        // A panic elsewhere while the lock was held cannot leave a half-written
+        // batch: `extend_from_slice` of clones either completes or the panic
+        // propagates from here. The log stays readable.
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(record.clone());
+            .extend_from_slice(records);
+        Ok(())
     }
 }

@@ -1,17 +1,15 @@
-//! The lifecycle's settings: lock-out, swap time-out and the TOTP profile of
-//! the bank's app.
+//! The lifecycle's settings: lock-out, time-outs, retries and the TOTP
+//! profile of the bank's app.
+
+use std::sync::Arc;
 
 use super::error::ConfigError;
-use crate::{Algorithm, ParamError, Window};
-
-// `Window::default()` is not const; this is the same window.
-const DEFAULT_WINDOW: Window = match Window::new(1, 1) {
-    Ok(w) => w,
-    Err(_) => Window::EXACT,
-};
+use crate::{TotpParams, Window};
 
 /// Settings of a [`Lifecycle`](super::Lifecycle). All tokens of one bank
-/// app share the TOTP profile (algorithm, digits, period, T0).
+/// app share one TOTP profile ([`TotpParams`]); the Key URIs the lifecycle
+/// provisions are built from that same value, so the app and the bank
+/// cannot disagree.
 ///
 /// ```
 /// use otpguard::lifecycle::LifecycleConfig;
@@ -19,15 +17,15 @@ const DEFAULT_WINDOW: Window = match Window::new(1, 1) {
 /// assert_eq!((c.max_failures(), c.swap_timeout()), (5, 600));
 /// assert!(LifecycleConfig::builder().max_failures(101).build().is_err());
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LifecycleConfig {
     max_failures: u32,
     swap_timeout: u64,
+    enrollment_timeout: u64,
+    max_attempts: u32,
     window: Window,
-    algorithm: Algorithm,
-    digits: u32,
-    period: u64,
-    t0: u64,
+    totp: TotpParams,
+    issuer: Option<Arc<str>>,
 }
 
 impl LifecycleConfig {
@@ -37,99 +35,75 @@ impl LifecycleConfig {
     pub const MAX_FAILURES_LIMIT: u32 = 100;
     /// Default time a swap may stay pending, in seconds.
     pub const DEFAULT_SWAP_TIMEOUT: u64 = 600;
-    /// Longest swap time-out accepted: 7 days, in seconds.
-    pub const SWAP_TIMEOUT_LIMIT: u64 = 7 * 24 * 60 * 60;
+    /// Default time a provisioned secret waits for its first code, in
+    /// seconds.
+    pub const DEFAULT_ENROLLMENT_TIMEOUT: u64 = 900;
+    /// Longest swap or enrollment time-out accepted: 7 days, in seconds.
+    pub const TIMEOUT_LIMIT: u64 = 7 * 24 * 60 * 60;
+    /// Default number of times one event is decided and committed before a
+    /// conflict storm is reported ([`LifecycleError::Contended`](super::LifecycleError::Contended)).
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 64;
+    /// Highest number of attempts accepted.
+    pub const MAX_ATTEMPTS_LIMIT: u32 = 10_000;
 
     /// Starts from the defaults: at most 5 consecutive wrong codes, swaps
-    /// pending 10 minutes, the default [`Window`], SHA-1, 6 digits, 30
-    /// seconds, T0 = 0.
-    ///
-    /// ```
-    /// let c = otpguard::lifecycle::LifecycleConfig::builder().swap_timeout(900).build()?;
-    /// assert_eq!(c.swap_timeout(), 900);
-    /// # Ok::<(), otpguard::lifecycle::ConfigError>(())
-    /// ```
+    /// pending 10 minutes, provisioned secrets pending 15 minutes, 64
+    /// attempts per event, the default [`Window`] and [`TotpParams`], no
+    /// issuer.
     pub const fn builder() -> LifecycleConfigBuilder {
         LifecycleConfigBuilder(Self {
             max_failures: Self::DEFAULT_MAX_FAILURES,
             swap_timeout: Self::DEFAULT_SWAP_TIMEOUT,
-            window: DEFAULT_WINDOW,
-            algorithm: Algorithm::Sha1,
-            digits: 6,
-            period: 30,
-            t0: 0,
+            enrollment_timeout: Self::DEFAULT_ENROLLMENT_TIMEOUT,
+            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
+            window: Window::DEFAULT,
+            totp: TotpParams::DEFAULT,
+            issuer: None,
         })
     }
 
     /// Consecutive wrong codes that suspend a token.
-    ///
-    /// ```
-    /// assert_eq!(otpguard::lifecycle::LifecycleConfig::default().max_failures(), 5);
-    /// ```
     #[must_use]
     pub const fn max_failures(&self) -> u32 {
         self.max_failures
     }
 
     /// Seconds a swap stays pending.
-    ///
-    /// ```
-    /// assert_eq!(otpguard::lifecycle::LifecycleConfig::default().swap_timeout(), 600);
-    /// ```
     #[must_use]
     pub const fn swap_timeout(&self) -> u64 {
         self.swap_timeout
     }
 
+    /// Seconds a provisioned secret waits for its first code.
+    #[must_use]
+    pub const fn enrollment_timeout(&self) -> u64 {
+        self.enrollment_timeout
+    }
+
+    /// Times one event is decided and committed before the lifecycle gives
+    /// up on a conflict storm.
+    #[must_use]
+    pub const fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
     /// The verification window.
-    ///
-    /// ```
-    /// assert_eq!(otpguard::lifecycle::LifecycleConfig::default().window(), otpguard::Window::default());
-    /// ```
     #[must_use]
     pub const fn window(&self) -> Window {
         self.window
     }
 
-    /// The app's hash function.
-    ///
-    /// ```
-    /// # use otpguard::{Algorithm, lifecycle::LifecycleConfig};
-    /// assert_eq!(LifecycleConfig::default().algorithm(), Algorithm::Sha1);
-    /// ```
+    /// The app's TOTP profile.
     #[must_use]
-    pub const fn algorithm(&self) -> Algorithm {
-        self.algorithm
+    pub const fn totp(&self) -> TotpParams {
+        self.totp
     }
 
-    /// Digits per code.
-    ///
-    /// ```
-    /// assert_eq!(otpguard::lifecycle::LifecycleConfig::default().digits(), 6);
-    /// ```
+    /// The issuer written into provisioned Key URIs (the bank's name as the
+    /// app shows it).
     #[must_use]
-    pub const fn digits(&self) -> u32 {
-        self.digits
-    }
-
-    /// Seconds per time step.
-    ///
-    /// ```
-    /// assert_eq!(otpguard::lifecycle::LifecycleConfig::default().period(), 30);
-    /// ```
-    #[must_use]
-    pub const fn period(&self) -> u64 {
-        self.period
-    }
-
-    /// Unix time of step 0.
-    ///
-    /// ```
-    /// assert_eq!(otpguard::lifecycle::LifecycleConfig::default().t0(), 0);
-    /// ```
-    #[must_use]
-    pub const fn t0(&self) -> u64 {
-        self.t0
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
     }
 }
 
@@ -143,107 +117,72 @@ impl Default for LifecycleConfig {
 ///
 /// ```
 /// use otpguard::lifecycle::LifecycleConfig;
-/// let c = LifecycleConfig::builder().max_failures(3).digits(8).build()?;
-/// assert_eq!((c.max_failures(), c.digits()), (3, 8));
-/// # Ok::<(), otpguard::lifecycle::ConfigError>(())
+/// use otpguard::{Algorithm, TotpParams};
+/// let c = LifecycleConfig::builder()
+///     .max_failures(3)
+///     .totp(TotpParams::new(Algorithm::Sha256, 8, 30, 0)?)
+///     .issuer("Example Bank")
+///     .build()?;
+/// assert_eq!((c.max_failures(), c.totp().digits(), c.issuer()), (3, 8, Some("Example Bank")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 #[must_use = "call .build() to get a LifecycleConfig"]
 pub struct LifecycleConfigBuilder(LifecycleConfig);
 
 impl LifecycleConfigBuilder {
     /// Consecutive wrong codes that suspend a token: 1 to 100 (default 5).
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::LifecycleConfig;
-    /// assert!(LifecycleConfig::builder().max_failures(0).build().is_err());
-    /// ```
-    pub const fn max_failures(mut self, max: u32) -> Self {
+    pub fn max_failures(mut self, max: u32) -> Self {
         self.0.max_failures = max;
         self
     }
 
     /// Seconds a swap stays pending: 1 to 7 days (default 600).
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::LifecycleConfig;
-    /// assert!(LifecycleConfig::builder().swap_timeout(0).build().is_err());
-    /// ```
-    pub const fn swap_timeout(mut self, seconds: u64) -> Self {
+    pub fn swap_timeout(mut self, seconds: u64) -> Self {
         self.0.swap_timeout = seconds;
         self
     }
 
+    /// Seconds a provisioned secret waits for its first code: 1 to 7 days
+    /// (default 900).
+    pub fn enrollment_timeout(mut self, seconds: u64) -> Self {
+        self.0.enrollment_timeout = seconds;
+        self
+    }
+
+    /// Times one event is decided and committed before the lifecycle gives
+    /// up on a conflict storm: 1 to 10,000 (default 64).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.0.max_attempts = attempts;
+        self
+    }
+
     /// The verification window (default one step each way).
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::LifecycleConfig;
-    /// let c = LifecycleConfig::builder().window(otpguard::Window::EXACT).build()?;
-    /// # Ok::<(), otpguard::lifecycle::ConfigError>(())
-    /// ```
-    pub const fn window(mut self, window: Window) -> Self {
+    pub fn window(mut self, window: Window) -> Self {
         self.0.window = window;
         self
     }
 
-    /// The app's hash function (default SHA-1).
-    ///
-    /// ```
-    /// # use otpguard::{Algorithm, lifecycle::LifecycleConfig};
-    /// let c = LifecycleConfig::builder().algorithm(Algorithm::Sha256).build()?;
-    /// # Ok::<(), otpguard::lifecycle::ConfigError>(())
-    /// ```
-    pub const fn algorithm(mut self, algorithm: Algorithm) -> Self {
-        self.0.algorithm = algorithm;
+    /// The app's TOTP profile (default: SHA-1, 6 digits, 30 s, T0 = 0).
+    pub fn totp(mut self, params: TotpParams) -> Self {
+        self.0.totp = params;
         self
     }
 
-    /// Digits per code: 6 (default), 7 or 8.
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::LifecycleConfig;
-    /// assert!(LifecycleConfig::builder().digits(9).build().is_err());
-    /// ```
-    pub const fn digits(mut self, digits: u32) -> Self {
-        self.0.digits = digits;
-        self
-    }
-
-    /// Seconds per time step: at least 1 (default 30).
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::LifecycleConfig;
-    /// assert!(LifecycleConfig::builder().period(0).build().is_err());
-    /// ```
-    pub const fn period(mut self, seconds: u64) -> Self {
-        self.0.period = seconds;
-        self
-    }
-
-    /// Unix time of step 0 (default 0).
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::LifecycleConfig;
-    /// assert_eq!(LifecycleConfig::builder().t0(5).build()?.t0(), 5);
-    /// # Ok::<(), otpguard::lifecycle::ConfigError>(())
-    /// ```
-    pub const fn t0(mut self, unix_seconds: u64) -> Self {
-        self.0.t0 = unix_seconds;
+    /// The issuer written into provisioned Key URIs.
+    pub fn issuer(mut self, issuer: &str) -> Self {
+        self.0.issuer = Some(Arc::from(issuer));
         self
     }
 
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`ConfigError::MaxFailures`] outside 1..=100;
-    /// [`ConfigError::SwapTimeout`] outside 1 second..=7 days;
-    /// [`ConfigError::Totp`] for digits other than 6, 7, 8 or a period of 0.
-    ///
-    /// ```
-    /// let c = otpguard::lifecycle::LifecycleConfig::builder().build()?;
-    /// # Ok::<(), otpguard::lifecycle::ConfigError>(())
-    /// ```
-    pub const fn build(self) -> Result<LifecycleConfig, ConfigError> {
+    /// [`ConfigError::MaxFailures`], [`ConfigError::SwapTimeout`],
+    /// [`ConfigError::EnrollmentTimeout`] or [`ConfigError::MaxAttempts`]
+    /// for a value out of range; [`ConfigError::Issuer`] for an issuer a
+    /// Key URI cannot carry.
+    pub fn build(self) -> Result<LifecycleConfig, ConfigError> {
         let c = self.0;
         if c.max_failures == 0 || c.max_failures > LifecycleConfig::MAX_FAILURES_LIMIT {
             return Err(ConfigError::MaxFailures {
@@ -251,17 +190,27 @@ impl LifecycleConfigBuilder {
                 limit: LifecycleConfig::MAX_FAILURES_LIMIT,
             });
         }
-        if c.swap_timeout == 0 || c.swap_timeout > LifecycleConfig::SWAP_TIMEOUT_LIMIT {
+        let timeouts = 1..=LifecycleConfig::TIMEOUT_LIMIT;
+        if !timeouts.contains(&c.swap_timeout) {
             return Err(ConfigError::SwapTimeout {
                 given: c.swap_timeout,
-                limit: LifecycleConfig::SWAP_TIMEOUT_LIMIT,
+                limit: LifecycleConfig::TIMEOUT_LIMIT,
             });
         }
-        if c.digits < 6 || c.digits > 8 {
-            return Err(ConfigError::Totp(ParamError::Digits(c.digits)));
+        if !timeouts.contains(&c.enrollment_timeout) {
+            return Err(ConfigError::EnrollmentTimeout {
+                given: c.enrollment_timeout,
+                limit: LifecycleConfig::TIMEOUT_LIMIT,
+            });
         }
-        if c.period == 0 {
-            return Err(ConfigError::Totp(ParamError::ZeroPeriod));
+        if c.max_attempts == 0 || c.max_attempts > LifecycleConfig::MAX_ATTEMPTS_LIMIT {
+            return Err(ConfigError::MaxAttempts {
+                given: c.max_attempts,
+                limit: LifecycleConfig::MAX_ATTEMPTS_LIMIT,
+            });
+        }
+        if let Some(issuer) = &c.issuer {
+            crate::uri::check_name(issuer, "issuer").map_err(ConfigError::Issuer)?;
         }
         Ok(c)
     }

@@ -1,623 +1,778 @@
-//! The engine: applies the transition table to a record, checks guards,
-//! counts wrong codes and writes audit records.
+//! The engine: one call per event. It loads the record, decides
+//! (`decide.rs`), checks the code, applies the row (`effect.rs`), and
+//! commits the new record with the event's audit records in one atomic
+//! store operation, deciding again on a conflict.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use super::audit::{AuditReason, AuditRecord, AuditSink, Outcome};
-use super::record::{PendingSwap, Token, TokenRecord};
-use super::table::{lookup, never_reason, Effect, Guard, Transition};
-use super::TokenSerial;
-use super::{Actor, Event, EventKind, LifecycleConfig, LifecycleError, State, SuspendReason};
-use crate::replay::ReplayGuard;
-use crate::{Accepted, Clock, Totp, VerifyError};
+use super::answer::{Applied, Authorized, LoginCheck};
+use super::audit::{AuditReason, AuditRecord, Outcome};
+use super::decide::{decide, Check};
+use super::effect::{apply, count_failure, Evidence, Proof};
+use super::event::EnteredCode;
+use super::record::{Token, TokenKey};
+use super::rules::Transition;
+use super::store::{Commit, CommitOutcome, TokenStore};
+use super::{
+    Actor, CustomerId, Event, EventKind, LifecycleConfig, LifecycleError, Principal,
+    RequestContext, State, SuspendReason, TokenId, TokenRecord, TokenSerial,
+};
+use crate::{Clock, KeyUri, Secret, SystemClock, VerifyError};
 
-/// What an accepted event did.
+/// The token lifecycle of every customer in one [`TokenStore`].
+///
+/// The backend says "this principal caused this event for this customer";
+/// the lifecycle loads the customer's record, decides by the
+/// [transition table](super::rules::TABLE), checks the code, and commits
+/// the new record together with the event's audit records in one atomic
+/// store operation. On a conflict (another request committed first) it
+/// loads and decides again, up to
+/// [`LifecycleConfig::max_attempts`]. The backend writes no
+/// compare-and-swap loop and never saves a record.
+///
+/// Async first; [`Lifecycle::blocking`] serves synchronous code with the
+/// same lifecycle.
 ///
 /// ```
-/// # use otpguard::lifecycle::*;
-/// # use otpguard::{FixedClock, replay::MemoryGuard};
-/// let lc = Lifecycle::new(LifecycleConfig::default(), MemoryGuard::default(), FixedClock::new(0), VecSink::default());
-/// let mut record = TokenRecord::new();
-/// // Nothing to cancel: refused, and nothing changed.
-/// assert!(lc.apply(&mut record, Actor::Customer, Event::CancelSwap).is_err());
-/// assert_eq!(record.version(), 0);
-/// ```
-#[derive(Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Applied {
-    /// The state before.
-    pub from: State,
-    /// The state after.
-    pub to: State,
-    /// The record's version after (one more than before).
-    pub version: u64,
-    /// The proof of the accepted code, for events checked by a code.
-    pub accepted: Option<Accepted>,
-}
-
-/// The answer to a login.
+/// use otpguard::lifecycle::{CustomerId, Event, Label, Lifecycle, LifecycleConfig, MemoryStore, NewSecret, Principal, RequestContext, State, TokenSerial};
+/// use otpguard::{Clock, FixedClock, KeyUri};
 ///
-/// ```
-/// use otpguard::lifecycle::LoginCheck;
-/// assert!(matches!(LoginCheck::NotRequired, LoginCheck::NotRequired));
-/// ```
-#[derive(Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LoginCheck {
-    /// The customer turned the login OTP off: no code is asked.
-    NotRequired,
-    /// The login OTP is on and the code was accepted.
-    Verified(Accepted),
-}
-
-/// The token lifecycle: applies [`TABLE`](super::TABLE) to
-/// [`TokenRecord`]s, checks codes through a replay guard, and sends an
-/// [`AuditRecord`] per event to a sink.
-///
-/// It holds no per-customer state: the backend loads a record, calls one
-/// method, and saves the record (compare-and-swap on its version) if the
-/// call accepted the event or [`LifecycleError::record_changed`]. If that
-/// save loses the compare-and-swap, reload and apply again: a code already
-/// claimed in the replay guard is then refused as a replay, so a race fails
-/// closed.
-///
-/// ```
-/// use otpguard::lifecycle::{Actor, Event, Lifecycle, LifecycleConfig, State, TokenRecord, TokenSerial, VecSink};
-/// use otpguard::replay::MemoryGuard;
-/// use otpguard::{FixedClock, Secret, Totp};
-///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let clock = FixedClock::new(1_700_000_000);
-/// let lc = Lifecycle::new(LifecycleConfig::default(), MemoryGuard::default(), &clock, VecSink::default());
-/// let mut record = TokenRecord::new();
+/// let lc = Lifecycle::new(LifecycleConfig::default(), MemoryStore::new(), &clock);
+/// let alice = CustomerId::new("c-1001")?;
+/// let web = Principal::customer(Label::new("web")?);
+/// let ctx = RequestContext::new();
 ///
-/// // The phone and the bank share this secret; the phone shows codes.
-/// let secret = Secret::from_bytes(&[42u8; 20])?;
-/// let phone = Totp::builder(&secret).build()?;
-/// let shown = phone.generate(1_700_000_000)?.to_string();
+/// // The bank provisions a secret; the phone scans the Key URI.
+/// let uri = lc.blocking().provision(&alice, &web, "alice", &ctx)?;
+/// let phone = KeyUri::parse(&uri.to_uri())?.to_totp()?;
 ///
-/// lc.apply(&mut record, Actor::Customer, Event::Register {
+/// // Its first code registers the token.
+/// let code = phone.generate(clock.now())?.to_string();
+/// lc.blocking().submit(&alice, &web, Event::Register {
 ///     serial: TokenSerial::new("SN-1")?,
-///     secret,
-///     code: &shown,
-/// })?;
-/// assert_eq!(record.state(), State::Active);
+///     secret: NewSecret::Provisioned,
+///     code: code.as_str().into(),
+/// }, &ctx)?;
 ///
+/// // A later code authorises a transfer, once.
 /// clock.advance(30);
-/// let next = phone.generate(1_700_000_030)?.to_string();
-/// let accepted = lc.verify_transaction(&mut record, &next)?;
-/// assert_eq!(accepted.offset(), 0);
-/// assert_eq!(lc.audit_sink().take().len(), 2);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// let code = phone.generate(clock.now())?.to_string();
+/// let proof = lc.blocking().verify_transaction(&alice, &web, &code, &ctx)?;
+/// assert_eq!(proof.drift(), 0);
+/// assert!(lc.blocking().verify_transaction(&alice, &web, &code, &ctx).is_err());
+/// assert_eq!(lc.store().snapshot(&alice).map(|r| r.state()), Some(State::Active));
+/// assert_eq!(lc.store().audit().len(), 4);
+/// # Ok(()) }
 /// ```
 #[derive(Debug)]
-pub struct Lifecycle<G, C, A> {
+pub struct Lifecycle<S, C = SystemClock> {
     config: LifecycleConfig,
-    guard: G,
+    store: S,
     clock: C,
-    audit: A,
 }
 
-/// A refusal, before it is audited: a counted wrong code is audited before
-/// the lock-out it may cause.
-enum Refusal {
-    Counted { failures: u32, source: VerifyError },
+/// What an event asks of the engine: an event of the table, or a login
+/// (which asks for no code while the login OTP is off).
+enum Request {
+    Event(Event),
+    Login(Option<EnteredCode>),
+}
+
+impl Request {
+    fn kind(&self) -> EventKind {
+        match self {
+            Self::Event(e) => e.kind(),
+            Self::Login(_) => EventKind::VerifyLogin,
+        }
+    }
+}
+
+/// The answer an attempt will give if its commit succeeds.
+enum Answer {
+    Applied {
+        from: State,
+        to: State,
+        proof: Option<Proof>,
+        key_uri: Option<KeyUri>,
+    },
+    LoginNotRequired,
+}
+
+/// One attempt: what to commit, and what to answer once committed.
+struct Attempt {
+    record: Option<TokenRecord>,
+    audit: Vec<AuditRecord>,
+    answer: Result<Answer, LifecycleError>,
+}
+
+/// How a decided event ended, before it is audited.
+enum Ending {
+    Accepted {
+        next: TokenRecord,
+        row: &'static Transition,
+        proof: Option<Proof>,
+        key_uri: Option<KeyUri>,
+    },
+    /// A wrong code of the current token: counted.
+    WrongCode(VerifyError),
+    /// A code for a step already accepted: audited, not counted.
+    Replayed {
+        step: u64,
+        last_accepted: u64,
+    },
+    Refused(LifecycleError),
+}
+
+/// Why a code of the current token was not accepted.
+enum CodeRefusal {
+    Wrong(VerifyError),
+    Replayed { step: u64, last_accepted: u64 },
     Other(LifecycleError),
 }
 
-impl From<LifecycleError> for Refusal {
-    fn from(e: LifecycleError) -> Self {
-        Self::Other(e)
-    }
+/// Who, for whom, and where: what every audit record of a request shares.
+struct Scene<'a> {
+    customer: &'a CustomerId,
+    by: &'a Principal,
+    ctx: &'a RequestContext,
+    now: u64,
 }
 
-/// The data an event carries, taken apart once its row is known.
-struct Parts<'a> {
-    code: Option<&'a str>,
-    new_token: Option<Token>,
-    login_otp: Option<bool>,
-}
-
-impl<'a> Parts<'a> {
-    fn of(event: Event<'a>) -> Self {
-        let mut parts = Parts {
-            code: None,
-            new_token: None,
-            login_otp: None,
-        };
-        match event {
-            Event::Register {
-                serial,
-                secret,
-                code,
-            }
-            | Event::CompleteSwap {
-                serial,
-                secret,
-                code,
-            } => {
-                parts.code = Some(code);
-                parts.new_token = Some(Token::new(serial, secret));
-            }
-            Event::BeginSwap { code }
-            | Event::Stop { code }
-            | Event::VerifyTransaction { code }
-            | Event::VerifyLogin { code } => parts.code = Some(code),
-            Event::SetLoginOtp(on) => parts.login_otp = Some(on),
-            Event::CancelSwap
-            | Event::SwapTimeout
-            | Event::Suspend { .. }
-            | Event::Resume
-            | Event::Reissue { .. } => {}
+impl Scene<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        by: &Principal,
+        before: &TokenRecord,
+        event: EventKind,
+        new_serial: Option<&TokenSerial>,
+        after: &TokenRecord,
+        outcome: Outcome,
+        reason: AuditReason,
+    ) -> AuditRecord {
+        AuditRecord {
+            time: self.now,
+            customer: self.customer.clone(),
+            principal: by.clone(),
+            context: self.ctx.clone(),
+            token: before.token_id(),
+            serial: before.serial().cloned(),
+            new_serial: new_serial.cloned(),
+            event,
+            from: before.state(),
+            to: after.state(),
+            outcome,
+            reason,
+            version: after.version,
         }
-        parts
+    }
+
+    fn refused(
+        &self,
+        record: &TokenRecord,
+        event: EventKind,
+        new_serial: Option<&TokenSerial>,
+        reason: AuditReason,
+    ) -> AuditRecord {
+        self.record(
+            self.by,
+            record,
+            event,
+            new_serial,
+            record,
+            Outcome::Refused,
+            reason,
+        )
     }
 }
 
-/// The suspension the system applies at the lock-out maximum.
-const LOCKOUT: SuspendReason = SuspendReason::TooManyFailures;
-
-const MISSING_DATA: LifecycleError =
-    LifecycleError::Corrupt("the event lacks data its guard needs");
-const NO_TOKEN: LifecycleError =
-    LifecycleError::Corrupt("the state needs a token the record lacks");
-const NOT_KEYED: LifecycleError = LifecycleError::Corrupt("the token was not keyed");
-const NO_PENDING: LifecycleError = LifecycleError::Corrupt("Swapping without a pending swap");
-
-impl<G: ReplayGuard, C: Clock, A: AuditSink> Lifecycle<G, C, A> {
-    /// A lifecycle with its settings, replay guard, clock and audit sink.
-    /// Pass references (`&guard`, `&clock`, `&sink`) to keep using them.
-    ///
-    /// ```
-    /// use otpguard::lifecycle::{Lifecycle, LifecycleConfig, VecSink};
-    /// use otpguard::{replay::MemoryGuard, SystemClock};
-    /// let lc = Lifecycle::new(LifecycleConfig::default(), MemoryGuard::default(), SystemClock, VecSink::default());
-    /// assert_eq!(lc.config().max_failures(), 5);
-    /// ```
-    pub const fn new(config: LifecycleConfig, guard: G, clock: C, audit: A) -> Self {
+impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
+    /// A lifecycle over `store`, reading the time from `clock` (pass
+    /// `&clock` to keep using it).
+    pub const fn new(config: LifecycleConfig, store: S, clock: C) -> Self {
         Self {
             config,
-            guard,
+            store,
             clock,
-            audit,
         }
     }
 
     /// The settings.
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::{Lifecycle, LifecycleConfig, VecSink};
-    /// # use otpguard::{replay::MemoryGuard, SystemClock};
-    /// # let lc = Lifecycle::new(LifecycleConfig::default(), MemoryGuard::default(), SystemClock, VecSink::default());
-    /// assert_eq!(lc.config().swap_timeout(), 600);
-    /// ```
     pub const fn config(&self) -> &LifecycleConfig {
         &self.config
     }
 
-    /// The audit sink (to read a [`VecSink`](super::VecSink), say).
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::{Lifecycle, LifecycleConfig, VecSink};
-    /// # use otpguard::{replay::MemoryGuard, SystemClock};
-    /// # let lc = Lifecycle::new(LifecycleConfig::default(), MemoryGuard::default(), SystemClock, VecSink::default());
-    /// assert!(lc.audit_sink().take().is_empty());
-    /// ```
-    pub const fn audit_sink(&self) -> &A {
-        &self.audit
+    /// The store (to read a [`MemoryStore`](super::MemoryStore)'s records
+    /// or audit log, say).
+    pub const fn store(&self) -> &S {
+        &self.store
     }
 
-    /// Applies `event`, caused by `actor`, to `record`, as the transition
-    /// table says, and audits it.
+    /// Submits `event`, caused by `by`, for `customer`, and returns once it
+    /// is committed with its audit records.
     ///
-    /// On success the record is in the row's target state with its version
-    /// one higher. On refusal it is unchanged, except after a wrong code of
-    /// the current token: that is counted (failures and version up), and at
-    /// the configured maximum the system suspends the token
-    /// (`Suspend(TooManyFailures)`, a row of the table, audited on its own).
+    /// A refusal is committed too (its audit record, and for a wrong code
+    /// the count), then returned as the error.
     ///
     /// # Errors
     /// [`LifecycleError::NotPermitted`] if the table has no row for the
-    /// record's state, the event's kind and `actor`; otherwise the
-    /// [`LifecycleError`] of the guard that failed (see each variant).
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::*;
-    /// # use otpguard::{FixedClock, replay::MemoryGuard};
-    /// let lc = Lifecycle::new(LifecycleConfig::default(), MemoryGuard::default(), FixedClock::new(0), VecSink::default());
-    /// let mut record = TokenRecord::new();
-    /// let err = lc.apply(&mut record, Actor::Operator, Event::Resume).unwrap_err();
-    /// assert!(matches!(err, LifecycleError::NotPermitted { state: State::Unregistered, .. }));
-    /// ```
-    pub fn apply(
+    /// record's state, the event and `by`'s role; the error of the guard
+    /// that failed (see each variant); [`LifecycleError::Store`] if the
+    /// store failed (nothing is known to be committed);
+    /// [`LifecycleError::Contended`] if every attempt lost its commit.
+    pub async fn submit(
         &self,
-        record: &mut TokenRecord,
-        actor: Actor,
-        event: Event<'_>,
+        customer: &CustomerId,
+        by: &Principal,
+        event: Event,
+        ctx: &RequestContext,
     ) -> Result<Applied, LifecycleError> {
-        let now = self.clock.now();
         let kind = event.kind();
-        let from = record.state;
-        let serial = record.serial().cloned();
-        let new_serial = event.new_serial().cloned();
-        // Called once, on whichever path the event takes: it takes the
-        // serials instead of cloning them again.
-        let audit = move |record: &TokenRecord, outcome: Outcome, reason: AuditReason| {
-            self.audit.record(&AuditRecord {
-                time: now,
-                serial,
-                new_serial,
-                actor,
-                event: kind,
+        let (answer, version) = self.run(customer, by, &Request::Event(event), ctx).await?;
+        match answer {
+            Answer::Applied {
                 from,
-                to: record.state,
-                outcome,
-                reason,
-                version: record.version,
-            });
-        };
-        match self.run(record, actor, event, now) {
-            Ok((row, applied)) => {
-                let reason = AuditReason::Applied {
-                    guard: row.guard,
-                    effect: row.effect,
-                };
-                audit(record, Outcome::Accepted, reason);
-                Ok(applied)
-            }
-            Err(Refusal::Other(e)) => {
-                let reason = AuditReason::Refused(Cow::Owned(e.to_string()));
-                audit(record, Outcome::Refused, reason);
-                Err(e)
-            }
-            Err(Refusal::Counted { failures, source }) => {
-                let max = self.config.max_failures();
-                audit(
-                    record,
-                    Outcome::Refused,
-                    AuditReason::WrongCode { failures, max },
-                );
-                let locked_out = failures >= max
-                    && self
-                        .apply(record, Actor::System, Event::Suspend { reason: LOCKOUT })
-                        .is_ok();
-                Err(LifecycleError::WrongCode {
-                    failures,
-                    max,
-                    locked_out,
-                    source,
-                })
-            }
+                to,
+                proof,
+                key_uri,
+            } => Ok(Applied {
+                from,
+                to,
+                version,
+                authorized: proof.map(|p| authorize(p, kind, version)),
+                key_uri,
+            }),
+            Answer::LoginNotRequired => Err(LifecycleError::Internal(
+                "a login answer for an event of the table",
+            )),
         }
     }
 
-    /// A code authorising a transaction: `VerifyTransaction` by the
-    /// customer. Accepted only in `Active` and `Swapping` (the old token's
-    /// code, until the new one is registered).
+    /// A code authorising a transaction (`VerifyTransaction`). Accepted in
+    /// `Active` and `Swapping` (the old token's code, until the new one is
+    /// registered).
     ///
     /// # Errors
-    /// As [`Lifecycle::apply`]: [`LifecycleError::NotPermitted`] naming the
-    /// state in any other state; [`LifecycleError::WrongCode`] for a wrong
-    /// code (counted); [`LifecycleError::Unverifiable`] if the replay store
-    /// failed.
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::*;
-    /// # use otpguard::{FixedClock, replay::MemoryGuard};
-    /// let lc = Lifecycle::new(LifecycleConfig::default(), MemoryGuard::default(), FixedClock::new(0), VecSink::default());
-    /// let err = lc.verify_transaction(&mut TokenRecord::new(), "123456").unwrap_err();
-    /// assert!(matches!(err, LifecycleError::NotPermitted { state: State::Unregistered, .. }));
-    /// ```
-    pub fn verify_transaction(
+    /// As [`Lifecycle::submit`]; notably [`LifecycleError::WrongCode`]
+    /// (counted), [`LifecycleError::Replayed`] (not counted) and
+    /// [`LifecycleError::NotPermitted`] in a state that accepts no code.
+    pub async fn verify_transaction(
         &self,
-        record: &mut TokenRecord,
+        customer: &CustomerId,
+        by: &Principal,
         code: &str,
-    ) -> Result<Accepted, LifecycleError> {
-        self.apply(record, Actor::Customer, Event::VerifyTransaction { code })?
-            .accepted
-            .ok_or(MISSING_DATA)
+        ctx: &RequestContext,
+    ) -> Result<Authorized, LifecycleError> {
+        let event = Event::VerifyTransaction {
+            code: EnteredCode::new(code),
+        };
+        self.submit(customer, by, event, ctx)
+            .await?
+            .authorized
+            .ok_or(LifecycleError::Internal(
+                "an accepted code without its proof",
+            ))
     }
 
-    /// A login. If the customer turned the login OTP off, no code is asked
-    /// and the answer is [`LoginCheck::NotRequired`] (audited, record
-    /// unchanged); otherwise `code` is checked as `VerifyLogin` by the
-    /// customer. Ask [`TokenRecord::login_otp`] first to know whether to
-    /// show the code prompt.
+    /// A login. While the customer's login OTP is off no code is asked and
+    /// the answer is [`LoginCheck::NotRequired`]; otherwise `code` is
+    /// checked as `VerifyLogin`. Audited either way.
     ///
     /// # Errors
     /// [`LifecycleError::CodeRequired`] if the login OTP is on and `code`
     /// is `None`; otherwise as [`Lifecycle::verify_transaction`].
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::*;
-    /// # use otpguard::{FixedClock, replay::MemoryGuard};
-    /// let lc = Lifecycle::new(LifecycleConfig::default(), MemoryGuard::default(), FixedClock::new(0), VecSink::default());
-    /// assert_eq!(lc.login(&mut TokenRecord::new(), None)?, LoginCheck::NotRequired);
-    /// # Ok::<(), LifecycleError>(())
-    /// ```
-    pub fn login(
+    pub async fn login(
         &self,
-        record: &mut TokenRecord,
+        customer: &CustomerId,
+        by: &Principal,
         code: Option<&str>,
+        ctx: &RequestContext,
     ) -> Result<LoginCheck, LifecycleError> {
-        let answer = match (record.login_otp, code) {
-            (false, _) => Ok(LoginCheck::NotRequired),
-            (true, None) => Err(LifecycleError::CodeRequired),
-            (true, Some(code)) => {
-                return self
-                    .apply(record, Actor::Customer, Event::VerifyLogin { code })?
-                    .accepted
-                    .map(LoginCheck::Verified)
-                    .ok_or(MISSING_DATA);
+        let request = Request::Login(code.map(EnteredCode::new));
+        let (answer, version) = self.run(customer, by, &request, ctx).await?;
+        match answer {
+            Answer::LoginNotRequired => Ok(LoginCheck::NotRequired),
+            Answer::Applied {
+                proof: Some(proof), ..
+            } => Ok(LoginCheck::Verified(authorize(
+                proof,
+                EventKind::VerifyLogin,
+                version,
+            ))),
+            Answer::Applied { proof: None, .. } => Err(LifecycleError::Internal(
+                "an accepted login code without its proof",
+            )),
+        }
+    }
+
+    /// Creates a new secret for the customer's next token (`Provision`):
+    /// pending until its first code registers it (`Register` or
+    /// `CompleteSwap` with [`NewSecret::Provisioned`](super::NewSecret::Provisioned))
+    /// or its deadline passes. Returns its Key URI, built from this
+    /// lifecycle's own TOTP profile and issuer, with `account` as the name
+    /// the app shows.
+    ///
+    /// # Errors
+    /// As [`Lifecycle::submit`]; [`LifecycleError::Provisioning`] if
+    /// `account` cannot be written into a Key URI or the profile's T0 is not
+    /// 0.
+    pub async fn provision(
+        &self,
+        customer: &CustomerId,
+        by: &Principal,
+        account: &str,
+        ctx: &RequestContext,
+    ) -> Result<KeyUri, LifecycleError> {
+        let event = Event::Provision {
+            account: account.to_owned(),
+        };
+        self.submit(customer, by, event, ctx)
+            .await?
+            .key_uri
+            .ok_or(LifecycleError::Internal(
+                "a provisioning without its Key URI",
+            ))
+    }
+
+    /// Load, decide, commit; again on a conflict.
+    async fn run(
+        &self,
+        customer: &CustomerId,
+        by: &Principal,
+        request: &Request,
+        ctx: &RequestContext,
+    ) -> Result<(Answer, u64), LifecycleError> {
+        let attempts = self.config.max_attempts();
+        for _ in 0..attempts {
+            let loaded = self
+                .store
+                .load(customer)
+                .await
+                .map_err(LifecycleError::Store)?
+                .unwrap_or_default();
+            let scene = Scene {
+                customer,
+                by,
+                ctx,
+                now: self.clock.now(),
+            };
+            let expected = loaded.version;
+            let attempt = self.attempt(&scene, request, loaded);
+            let commit = Commit {
+                customer,
+                expected_version: expected,
+                record: attempt.record.as_ref(),
+                audit: &attempt.audit,
+            };
+            match self
+                .store
+                .commit(commit)
+                .await
+                .map_err(LifecycleError::Store)?
+            {
+                CommitOutcome::Committed => {
+                    let version = attempt.record.as_ref().map_or(expected, |r| r.version);
+                    return attempt.answer.map(|answer| (answer, version));
+                }
+                CommitOutcome::Conflict => {}
+            }
+        }
+        Err(LifecycleError::Contended { attempts })
+    }
+
+    /// Decides one attempt on the record as loaded: a swap past its
+    /// deadline times out first (the System's event, audited), then the
+    /// request.
+    fn attempt(&self, scene: &Scene<'_>, request: &Request, loaded: TokenRecord) -> Attempt {
+        let mut audit = Vec::with_capacity(3);
+        let mut record = loaded;
+        let mut changed = false;
+        let sent_timeout = matches!(request, Request::Event(Event::SwapTimeout))
+            && scene.by.actor() == Actor::System;
+        if !sent_timeout
+            && record
+                .pending_swap()
+                .is_some_and(|p| scene.now >= p.deadline)
+        {
+            match self.decided(&record, Actor::System, &Event::SwapTimeout, scene.now) {
+                Ending::Accepted { next, row, .. } => {
+                    audit.push(self.accepted(
+                        scene,
+                        &Principal::System,
+                        &record,
+                        &Event::SwapTimeout,
+                        &next,
+                        row,
+                    ));
+                    record = next;
+                    changed = true;
+                }
+                Ending::Refused(e) => {
+                    return self.refusal(scene, request, record, audit, changed, e)
+                }
+                Ending::WrongCode(_) | Ending::Replayed { .. } => {
+                    let e = LifecycleError::Internal("a code outcome for an event without a code");
+                    return self.refusal(scene, request, record, audit, changed, e);
+                }
+            }
+        }
+        let event = match request {
+            Request::Event(event) => Cow::Borrowed(event),
+            Request::Login(_) if !record.login_otp => {
+                audit.push(self.record_of(
+                    scene,
+                    &record,
+                    Outcome::Accepted,
+                    AuditReason::LoginOtpOff,
+                ));
+                return Attempt {
+                    record: changed.then_some(record),
+                    audit,
+                    answer: Ok(Answer::LoginNotRequired),
+                };
+            }
+            Request::Login(None) => {
+                return self.refusal(
+                    scene,
+                    request,
+                    record,
+                    audit,
+                    changed,
+                    LifecycleError::CodeRequired,
+                )
+            }
+            Request::Login(Some(code)) => Cow::Owned(Event::VerifyLogin { code: code.clone() }),
+        };
+        match self.decided(&record, scene.by.actor(), &event, scene.now) {
+            Ending::Accepted {
+                next,
+                row,
+                proof,
+                key_uri,
+            } => {
+                audit.push(self.accepted(scene, scene.by, &record, &event, &next, row));
+                let answer = Answer::Applied {
+                    from: record.state(),
+                    to: next.state(),
+                    proof,
+                    key_uri,
+                };
+                Attempt {
+                    record: Some(next),
+                    audit,
+                    answer: Ok(answer),
+                }
+            }
+            Ending::Replayed {
+                step,
+                last_accepted,
+            } => {
+                let reason = AuditReason::Replayed {
+                    step,
+                    last_accepted,
+                };
+                audit.push(scene.refused(&record, event.kind(), event.new_serial(), reason));
+                Attempt {
+                    record: changed.then_some(record),
+                    audit,
+                    answer: Err(LifecycleError::Replayed {
+                        step,
+                        last_accepted,
+                    }),
+                }
+            }
+            Ending::WrongCode(source) => self.wrong_code(scene, &event, record, audit, source),
+            Ending::Refused(e) => self.refusal(scene, request, record, audit, changed, e),
+        }
+    }
+
+    /// Counts a wrong code of the current token and, at the maximum, lets
+    /// the System suspend the token in the same commit.
+    fn wrong_code(
+        &self,
+        scene: &Scene<'_>,
+        event: &Event,
+        record: TokenRecord,
+        mut audit: Vec<AuditRecord>,
+        source: VerifyError,
+    ) -> Attempt {
+        let counted = match count_failure(&record, &self.config) {
+            Ok(counted) => counted,
+            Err(e) => {
+                return self.refusal(
+                    scene,
+                    &Request::Event(event.clone()),
+                    record,
+                    audit,
+                    false,
+                    e,
+                )
             }
         };
-        let (outcome, reason) = match &answer {
-            Ok(_) => (Outcome::Accepted, AuditReason::LoginOtpOff),
-            Err(e) => (
-                Outcome::Refused,
-                AuditReason::Refused(Cow::Owned(e.to_string())),
-            ),
+        let max = self.config.max_failures();
+        let failures = counted.failures;
+        audit.push(scene.record(
+            scene.by,
+            &record,
+            event.kind(),
+            None,
+            &counted,
+            Outcome::Refused,
+            AuditReason::WrongCode { failures, max },
+        ));
+        let mut next = counted;
+        let mut locked_out = false;
+        if failures >= max {
+            let lock = Event::Suspend {
+                reason: SuspendReason::TooManyFailures,
+            };
+            match self.decided(&next, Actor::System, &lock, scene.now) {
+                Ending::Accepted {
+                    next: locked, row, ..
+                } => {
+                    audit.push(self.accepted(
+                        scene,
+                        &Principal::System,
+                        &next,
+                        &lock,
+                        &locked,
+                        row,
+                    ));
+                    next = locked;
+                    locked_out = true;
+                }
+                // A record already suspended cannot be suspended again; the
+                // count stands and the refusal below says it is locked.
+                Ending::Refused(_) | Ending::WrongCode(_) | Ending::Replayed { .. } => {}
+            }
+        }
+        Attempt {
+            record: Some(next),
+            audit,
+            answer: Err(LifecycleError::WrongCode {
+                failures,
+                max,
+                locked_out,
+                source,
+            }),
+        }
+    }
+
+    /// A refusal: audited, and the record committed as it is (with any
+    /// change this attempt already made, such as a swap time-out).
+    fn refusal(
+        &self,
+        scene: &Scene<'_>,
+        request: &Request,
+        record: TokenRecord,
+        mut audit: Vec<AuditRecord>,
+        changed: bool,
+        error: LifecycleError,
+    ) -> Attempt {
+        let new_serial = match request {
+            Request::Event(e) => e.new_serial(),
+            Request::Login(_) => None,
         };
-        self.audit.record(&AuditRecord {
-            time: self.clock.now(),
-            serial: record.serial().cloned(),
-            new_serial: None,
-            actor: Actor::Customer,
-            event: EventKind::VerifyLogin,
-            from: record.state,
-            to: record.state,
+        let reason = AuditReason::Refused(Cow::Owned(error.to_string()));
+        audit.push(scene.refused(&record, request.kind(), new_serial, reason));
+        Attempt {
+            record: changed.then_some(record),
+            audit,
+            answer: Err(error),
+        }
+    }
+
+    fn record_of(
+        &self,
+        scene: &Scene<'_>,
+        record: &TokenRecord,
+        outcome: Outcome,
+        reason: AuditReason,
+    ) -> AuditRecord {
+        scene.record(
+            scene.by,
+            record,
+            EventKind::VerifyLogin,
+            None,
+            record,
             outcome,
             reason,
-            version: record.version,
-        });
-        answer
+        )
     }
 
-    /// Finds the row, checks every guard (the code last), then changes the
-    /// record. Nothing is written to the record before all guards passed,
-    /// except the designed count of a wrong code.
-    fn run(
+    fn accepted(
         &self,
-        record: &mut TokenRecord,
-        actor: Actor,
-        event: Event<'_>,
-        now: u64,
-    ) -> Result<(&'static Transition, Applied), Refusal> {
-        let kind = event.kind();
-        let row = lookup(record.state, kind, actor).ok_or(LifecycleError::NotPermitted {
-            state: record.state,
-            event: kind,
-            actor,
-            rule: never_reason(record.state, kind),
-        })?;
-        let version = record
-            .version
-            .checked_add(1)
-            .ok_or(LifecycleError::VersionExhausted)?;
-        if row.from.has_token() && record.token.is_none() {
-            return Err(NO_TOKEN.into());
-        }
-        let mut parts = Parts::of(event);
-
-        match row.guard {
-            Guard::None | Guard::CurrentCode => {}
-            Guard::LoginCode => {
-                if !record.login_otp {
-                    return Err(LifecycleError::LoginOtpOff.into());
-                }
-            }
-            Guard::NewTokenCode => {
-                let new = parts.new_token.as_ref().ok_or(MISSING_DATA)?;
-                if record.is_retired(&new.serial) {
-                    return Err(retired(&new.serial).into());
-                }
-            }
-            Guard::NewTokenCodeBeforeDeadline => {
-                let pending = record.pending.ok_or(NO_PENDING)?;
-                if now >= pending.deadline {
-                    return Err(LifecycleError::SwapExpired {
-                        deadline: pending.deadline,
-                        now,
-                    }
-                    .into());
-                }
-                let new = parts.new_token.as_ref().ok_or(MISSING_DATA)?;
-                if record.serial() == Some(&new.serial) {
-                    return Err(LifecycleError::SameSerial.into());
-                }
-                if record.is_retired(&new.serial) {
-                    return Err(retired(&new.serial).into());
-                }
-            }
-            Guard::DeadlinePassed => {
-                let pending = record.pending.ok_or(NO_PENDING)?;
-                if now < pending.deadline {
-                    return Err(LifecycleError::SwapNotExpired {
-                        deadline: pending.deadline,
-                        now,
-                    }
-                    .into());
-                }
-            }
-            Guard::FailuresAtMax => {
-                let max = self.config.max_failures();
-                if record.failures < max {
-                    return Err(LifecycleError::BelowMaxFailures {
-                        failures: record.failures,
-                        max,
-                    }
-                    .into());
-                }
-            }
-        }
-
-        // The code is checked last: a refusal for any other reason must not
-        // spend it in the replay guard.
-        let accepted = match row.guard {
-            Guard::CurrentCode | Guard::LoginCode => {
-                let code = parts.code.ok_or(MISSING_DATA)?;
-                Some(self.check_current(record, code, now, version)?)
-            }
-            Guard::NewTokenCode | Guard::NewTokenCodeBeforeDeadline => {
-                let code = parts.code.ok_or(MISSING_DATA)?;
-                let new = parts.new_token.as_mut().ok_or(MISSING_DATA)?;
-                Some(self.check_new(new, code, now)?)
-            }
-            Guard::None | Guard::DeadlinePassed | Guard::FailuresAtMax => None,
+        scene: &Scene<'_>,
+        by: &Principal,
+        before: &TokenRecord,
+        event: &Event,
+        after: &TokenRecord,
+        row: &Transition,
+    ) -> AuditRecord {
+        let reason = AuditReason::Applied {
+            guard: row.guard,
+            effect: row.effect,
         };
-
-        // Every guard passed. The effects that rest on a code take its proof,
-        // an `Accepted` that only `Match::claim` can build, so no such effect
-        // can run on an unchecked code; proof and new token are taken before
-        // anything is written.
-        match row.effect {
-            Effect::InstallToken => {
-                let proof = accepted.as_ref().ok_or(MISSING_DATA)?;
-                let token = parts.new_token.ok_or(MISSING_DATA)?;
-                install(record, token, proof);
-            }
-            Effect::SwapIn => {
-                let proof = accepted.as_ref().ok_or(MISSING_DATA)?;
-                let token = parts.new_token.ok_or(MISSING_DATA)?;
-                retire(record);
-                install(record, token, proof);
-            }
-            Effect::RecordUse => record_use(record, accepted.as_ref().ok_or(MISSING_DATA)?),
-            Effect::StartSwap => {
-                record_use(record, accepted.as_ref().ok_or(MISSING_DATA)?);
-                record.pending = Some(PendingSwap {
-                    started_at: now,
-                    deadline: now.saturating_add(self.config.swap_timeout()),
-                });
-            }
-            Effect::SetLoginOtp => {
-                record.login_otp = parts.login_otp.ok_or(MISSING_DATA)?;
-            }
-            Effect::EndSwap | Effect::Suspend => record.pending = None,
-            Effect::Resume => record.failures = 0,
-            Effect::RetireToken => {
-                retire(record);
-                record.login_otp = false;
-                record.failures = 0;
-                record.last_drift = None;
-            }
-        }
-        record.state = row.to;
-        record.version = version;
-        Ok((
-            row,
-            Applied {
-                from: row.from,
-                to: row.to,
-                version,
-                accepted,
-            },
-        ))
+        scene.record(
+            by,
+            before,
+            event.kind(),
+            event.new_serial(),
+            after,
+            Outcome::Accepted,
+            reason,
+        )
     }
 
-    /// Checks a code of the record's current token and claims it in the
-    /// replay guard under the token's serial. A wrong code is counted here:
-    /// the one change a refused event makes.
+    /// Decides `event`, checks its code, applies its row.
+    fn decided(&self, record: &TokenRecord, actor: Actor, event: &Event, now: u64) -> Ending {
+        let plan = match decide(record, actor, event, now, &self.config) {
+            Ok(plan) => plan,
+            Err(e) => return Ending::Refused(e),
+        };
+        let evidence = match plan.check {
+            Check::Nothing => Evidence::Nothing,
+            Check::Current(code) => match self.check_current(record, code, now) {
+                Ok(proof) => Evidence::Current(proof),
+                Err(CodeRefusal::Wrong(source)) => return Ending::WrongCode(source),
+                Err(CodeRefusal::Replayed {
+                    step,
+                    last_accepted,
+                }) => {
+                    return Ending::Replayed {
+                        step,
+                        last_accepted,
+                    }
+                }
+                Err(CodeRefusal::Other(e)) => return Ending::Refused(e),
+            },
+            Check::New {
+                serial,
+                secret,
+                code,
+            } => match self.check_new(serial, secret, code, now) {
+                Ok((token, proof)) => Evidence::New(token, proof),
+                Err(e) => return Ending::Refused(e),
+            },
+        };
+        let proof = match &evidence {
+            Evidence::Current(p) | Evidence::New(_, p) => Some(*p),
+            Evidence::Nothing => None,
+        };
+        let next = match apply(record, plan.row, evidence, event, now, &self.config) {
+            Ok(next) => next,
+            Err(e) => return Ending::Refused(e),
+        };
+        let key_uri = match event {
+            Event::Provision { account } => match self.key_uri(&next, account) {
+                Ok(uri) => Some(uri),
+                Err(e) => return Ending::Refused(e),
+            },
+            _ => None,
+        };
+        Ending::Accepted {
+            next,
+            row: plan.row,
+            proof,
+            key_uri,
+        }
+    }
+
+    /// The Key URI of the record's pending secret, from this lifecycle's
+    /// profile and issuer.
+    fn key_uri(&self, record: &TokenRecord, account: &str) -> Result<KeyUri, LifecycleError> {
+        let enrollment = record.enrollment.as_ref().ok_or(LifecycleError::Internal(
+            "a provisioned record without its pending secret",
+        ))?;
+        let mut builder = KeyUri::builder(&enrollment.secret, account).totp(self.config.totp());
+        if let Some(issuer) = self.config.issuer() {
+            builder = builder.issuer(issuer);
+        }
+        builder.build().map_err(LifecycleError::Provisioning)
+    }
+
+    /// Checks a code of the record's current token: window match, then
+    /// single use against the step the record last accepted.
     fn check_current(
         &self,
-        record: &mut TokenRecord,
-        code: &str,
+        record: &TokenRecord,
+        code: &EnteredCode,
         now: u64,
-        version: u64,
-    ) -> Result<Accepted, Refusal> {
-        let token = record.token.as_mut().ok_or(NO_TOKEN)?;
-        match self.verify(token, code, now)? {
-            Ok(accepted) => Ok(accepted),
-            Err(source) if source.is_wrong_code() => {
-                let max = self.config.max_failures();
-                let failures = record.failures.saturating_add(1).min(max);
-                record.failures = failures;
-                record.version = version;
-                Err(Refusal::Counted { failures, source })
-            }
-            Err(source) => Err(LifecycleError::Unverifiable { source }.into()),
+    ) -> Result<Proof, CodeRefusal> {
+        let token = record
+            .stage
+            .token()
+            .ok_or(CodeRefusal::Other(LifecycleError::Internal(
+                "a current-token check on a record without a token",
+            )))?;
+        match self.verify(&token.key, code, now) {
+            Ok(m) if m.step() > token.last_step => Ok(Proof {
+                token: token.key.id,
+                step: m.step(),
+                drift: m.offset(),
+            }),
+            Ok(m) => Err(CodeRefusal::Replayed {
+                step: m.step(),
+                last_accepted: token.last_step,
+            }),
+            Err(source) if source.is_wrong_code() => Err(CodeRefusal::Wrong(source)),
+            Err(source) => Err(CodeRefusal::Other(LifecycleError::Unverifiable { source })),
         }
     }
 
-    /// Checks a new token's code and claims it under the new serial.
-    fn check_new(&self, new: &mut Token, code: &str, now: u64) -> Result<Accepted, Refusal> {
-        match self.verify(new, code, now)? {
-            Ok(accepted) => Ok(accepted),
-            Err(source) if source.is_wrong_code() => {
-                Err(LifecycleError::NewTokenCode { source }.into())
+    /// Checks the first code of a new token and binds it under a fresh id.
+    fn check_new(
+        &self,
+        serial: &TokenSerial,
+        secret: &Secret,
+        code: &EnteredCode,
+        now: u64,
+    ) -> Result<(Token, Proof), LifecycleError> {
+        let id = TokenId::generate().map_err(|_| LifecycleError::Randomness)?;
+        let key = TokenKey::new(id, serial.clone(), secret.clone());
+        match self.verify(&key, code, now) {
+            Ok(m) => {
+                let proof = Proof {
+                    token: id,
+                    step: m.step(),
+                    drift: m.offset(),
+                };
+                let token = Token {
+                    key: Arc::new(key),
+                    last_step: m.step(),
+                    drift: m.offset(),
+                };
+                Ok((token, proof))
             }
-            Err(source) => Err(LifecycleError::Unverifiable { source }.into()),
+            Err(source) if source.is_wrong_code() => Err(LifecycleError::NewTokenCode { source }),
+            Err(source) => Err(LifecycleError::Unverifiable { source }),
         }
     }
 
-    /// The one place a code is verified: window match, then the replay
-    /// claim that alone makes an [`Accepted`].
+    /// The one place a code is matched: constant time over the window.
     fn verify(
         &self,
-        token: &mut Token,
-        code: &str,
+        key: &TokenKey,
+        code: &EnteredCode,
         now: u64,
-    ) -> Result<Result<Accepted, VerifyError>, LifecycleError> {
-        self.key(token)?;
-        let totp = token.keyed.as_ref().ok_or(NOT_KEYED)?;
-        Ok(totp
-            .verify(code, now, self.config.window())
-            .and_then(|m| m.claim(&self.guard, token.serial.as_str())))
-    }
-
-    /// The token's secret keyed with this lifecycle's TOTP parameters. The
-    /// token keeps the keyed [`Totp`] it was last verified with; it is used
-    /// only if its algorithm, digits, period and T0 are this lifecycle's
-    /// (a record may be loaded by lifecycles with other settings, or come
-    /// from storage without a key), and is rebuilt from the secret
-    /// otherwise, so a code is never checked with other parameters.
-    fn key(&self, token: &mut Token) -> Result<(), LifecycleError> {
-        let c = &self.config;
-        let fits = |t: &Totp| {
-            t.algorithm() == c.algorithm()
-                && t.digits() == c.digits()
-                && t.period() == c.period()
-                && t.t0() == c.t0()
-        };
-        if !token.keyed.as_ref().is_some_and(fits) {
-            // Dropping the stale one wipes its keyed state.
-            token.keyed = Some(
-                Totp::builder(&token.secret)
-                    .algorithm(c.algorithm())
-                    .digits(c.digits())
-                    .period(c.period())
-                    .t0(c.t0())
-                    .build()
-                    .map_err(|_| LifecycleError::Corrupt("TOTP settings rejected"))?,
-            );
-        }
-        Ok(())
+    ) -> Result<crate::Match, VerifyError> {
+        let params = self.config.totp();
+        let input = code.as_input().ok_or(VerifyError::Malformed {
+            expected: params.digits(),
+        })?;
+        key.with_totp(params, |totp| totp.verify(input, now, self.config.window()))
     }
 }
 
-/// Makes `token` the current one; `proof` is its first accepted code.
-fn install(record: &mut TokenRecord, token: Token, proof: &Accepted) {
-    record.token = Some(token);
-    record.pending = None;
-    record_use(record, proof);
-}
-
-/// A code of the current token was accepted: the failure streak ends.
-fn record_use(record: &mut TokenRecord, proof: &Accepted) {
-    record.failures = 0;
-    record.last_drift = Some(proof.offset());
-}
-
-fn retired(serial: &TokenSerial) -> LifecycleError {
-    LifecycleError::SerialRetired {
-        serial: serial.clone(),
+fn authorize(proof: Proof, event: EventKind, version: u64) -> Authorized {
+    Authorized {
+        event,
+        token: proof.token,
+        step: proof.step,
+        drift: proof.drift,
+        version,
     }
-}
-
-/// Drops the current token (its secret is wiped on drop) and remembers its
-/// serial so that it can never be registered here again.
-fn retire(record: &mut TokenRecord) {
-    if let Some(old) = record.token.take() {
-        record.retired.push(old.serial.clone());
-    }
-    record.pending = None;
 }

@@ -3,7 +3,7 @@
 use thiserror::Error;
 
 use super::{Actor, EventKind, State, TokenSerial};
-use crate::{ParamError, VerifyError};
+use crate::{StoreError, UriError, VerifyError};
 
 /// A serial number was rejected by [`TokenSerial::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -22,6 +22,27 @@ pub enum SerialError {
     },
     /// A character other than ASCII letters, digits, `-`, `_` and `.`.
     #[error("a token serial may only contain ASCII letters, digits, '-', '_' and '.'")]
+    InvalidCharacter,
+}
+
+/// A [`Label`](super::Label) (customer id, channel, operator id, request
+/// context) was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum LabelError {
+    /// The label is empty.
+    #[error("a label cannot be empty")]
+    Empty,
+    /// The label is longer than [`Label::MAX_LEN`](super::Label::MAX_LEN).
+    #[error("a label is at most {max} bytes, not {len}")]
+    TooLong {
+        /// Length given.
+        len: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// A character other than ASCII letters, digits and `- _ . : @ / + #`.
+    #[error("a label may only contain ASCII letters, digits and - _ . : @ / + #")]
     InvalidCharacter,
 }
 
@@ -46,17 +67,36 @@ pub enum ConfigError {
         /// The upper limit, in seconds.
         limit: u64,
     },
-    /// The TOTP digits or period are out of range.
-    #[error(transparent)]
-    Totp(#[from] ParamError),
+    /// The enrollment time-out must be 1 second to 7 days.
+    #[error("the enrollment time-out must be 1 to {limit} seconds, not {given}")]
+    EnrollmentTimeout {
+        /// Value given, in seconds.
+        given: u64,
+        /// The upper limit, in seconds.
+        limit: u64,
+    },
+    /// The attempts per event must be 1 to 10,000.
+    #[error("the attempts per event must be 1 to {limit}, not {given}")]
+    MaxAttempts {
+        /// Value given.
+        given: u32,
+        /// The upper limit.
+        limit: u32,
+    },
+    /// The issuer cannot be written into a Key URI.
+    #[error("the issuer cannot be used in a Key URI: {0}")]
+    Issuer(#[source] UriError),
 }
 
-/// Why an event was refused.
+/// Why an event was refused, or could not be decided.
 ///
-/// Every refusal leaves the record exactly as it was, except
-/// [`LifecycleError::WrongCode`]: a wrong code of the current token is
-/// counted in the record (RFC 4226 §7.3), so the record changed and must be
-/// saved; [`LifecycleError::record_changed`] says so.
+/// A refusal changes nothing in the record, with one designed exception:
+/// [`LifecycleError::WrongCode`] counts a wrong code of the current token
+/// (RFC 4226 §7.3), and at the maximum the System suspends the token; both
+/// are committed with their audit records. Every refusal returned to the
+/// caller was committed to the store with its audit record, except the
+/// errors that say the store could not be reached or could not decide
+/// ([`LifecycleError::Store`], [`LifecycleError::Contended`]).
 ///
 /// As with [`VerifyError`], the variants are detail for the bank's logs;
 /// the customer should get one coarse message.
@@ -77,9 +117,9 @@ pub enum LifecycleError {
         /// Why the table leaves this out, where it says.
         rule: Option<&'static str>,
     },
-    /// A code of the current token was wrong (malformed, not matching or
-    /// replayed). Counted: the record's failure count and version went up,
-    /// and at the maximum the system suspended the token.
+    /// A code of the current token was wrong (malformed or not matching).
+    /// Counted: the record's failure count went up, and at the maximum the
+    /// System suspended the token.
     #[error("wrong code for the current token ({failures} of {max} consecutive failures{})", if *locked_out { "; token suspended" } else { "" })]
     WrongCode {
         /// Consecutive wrong codes now counted.
@@ -92,6 +132,16 @@ pub enum LifecycleError {
         #[source]
         source: VerifyError,
     },
+    /// The code matched a time step already accepted for this token (a
+    /// double submit, a retry, or an intercepted code). Not counted and the
+    /// record unchanged; audited as a replay.
+    #[error("the code matched step {step}, but step {last_accepted} was already accepted for this token")]
+    Replayed {
+        /// The step the code matched.
+        step: u64,
+        /// The last step accepted for the token.
+        last_accepted: u64,
+    },
     /// The new token's code (registration or swap) did not verify. Not
     /// counted towards the lock-out: it tested no stored secret.
     #[error("the new token's code was not accepted")]
@@ -101,7 +151,7 @@ pub enum LifecycleError {
         source: VerifyError,
     },
     /// A code could not be checked for a reason that is not the customer's
-    /// (the replay store failed, a time before T0). Refused, not counted.
+    /// (the clock is before T0). Refused, not counted.
     #[error("the code could not be checked")]
     Unverifiable {
         /// The failure, for the log.
@@ -149,28 +199,72 @@ pub enum LifecycleError {
         /// The serial.
         serial: TokenSerial,
     },
+    /// The new token's secret is the current token's secret or the secret
+    /// of a token retired on this record.
+    #[error("the new token's secret is the current one or a retired one")]
+    SecretReused,
     /// `CompleteSwap` with the serial of the current token.
     #[error("the new token's serial is the current token's")]
     SameSerial,
+    /// `NewSecret::Provisioned` while no provisioned secret is pending.
+    #[error("no provisioned secret is pending: provision one first")]
+    NoEnrollment,
+    /// `NewSecret::Provisioned` after the provisioned secret's deadline.
+    #[error("the provisioned secret expired at {deadline} (now {now}): provision a new one")]
+    EnrollmentExpired {
+        /// The deadline (Unix seconds).
+        deadline: u64,
+        /// The time of the attempt.
+        now: u64,
+    },
+    /// `Provision` could not build a Key URI (an account name the format
+    /// cannot carry, or a profile with T0 other than 0).
+    #[error("cannot provision: {0}")]
+    Provisioning(#[source] UriError),
+    /// The operating system's random number generator failed (creating a
+    /// secret or a token id).
+    #[error("the operating system random number generator failed")]
+    Randomness,
     /// The record's version is at `u64::MAX`; it cannot change any more.
     #[error("the record's version cannot increase any further")]
     VersionExhausted,
-    /// The record is inconsistent (possible only for a record built from
-    /// tampered or corrupt storage): its state needs data it lacks.
-    #[error("the record is inconsistent: {0}")]
+    /// The store failed, or could not say whether a commit happened. The
+    /// event is refused (fail closed); nothing is known to have changed.
+    #[error("the token store failed")]
+    Store(#[source] StoreError),
+    /// Every attempt lost its commit to a concurrent change of the same
+    /// record ([`LifecycleConfig::max_attempts`](super::LifecycleConfig::max_attempts)).
+    /// Nothing was committed for this event.
+    #[error("the record changed concurrently on each of {attempts} attempts")]
+    Contended {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The stored record is inconsistent (tampered or corrupt storage).
+    #[error("the stored record is inconsistent: {0}")]
     Corrupt(&'static str),
+    /// A bug in this library: a case its own invariants rule out. Please
+    /// report it; the event was refused and nothing was committed.
+    #[error("internal error (a bug in otpguard): {0}")]
+    Internal(&'static str),
 }
 
 impl LifecycleError {
-    /// Whether the record changed despite the refusal (a counted wrong
-    /// code), so that the backend must save it.
+    /// Whether the account is locked: the token is suspended for too many
+    /// wrong codes (by this event, or before it).
     ///
     /// ```
     /// use otpguard::lifecycle::LifecycleError;
-    /// assert!(!LifecycleError::LoginOtpOff.record_changed());
+    /// assert!(!LifecycleError::LoginOtpOff.is_locked_out());
     /// ```
     #[must_use]
-    pub fn record_changed(&self) -> bool {
-        matches!(self, Self::WrongCode { .. })
+    pub fn is_locked_out(&self) -> bool {
+        match self {
+            Self::WrongCode { locked_out, .. } => *locked_out,
+            Self::NotPermitted { state, .. } => {
+                *state == State::Suspended(super::SuspendReason::TooManyFailures)
+            }
+            _ => false,
+        }
     }
 }

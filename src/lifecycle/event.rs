@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use zeroize::ZeroizeOnDrop;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{SuspendReason, TokenSerial};
 use crate::Secret;
@@ -42,11 +42,14 @@ impl fmt::Display for ReissueReason {
 /// ```
 /// use otpguard::lifecycle::{EventKind, SuspendReason};
 /// assert_eq!(EventKind::Suspend(SuspendReason::LostDevice).to_string(), "Suspend(LostDevice)");
-/// assert_eq!(EventKind::ALL.len(), 14);
+/// assert_eq!(EventKind::ALL.len(), 15);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum EventKind {
+    /// Create a new secret for the customer's next token, pending until its
+    /// first code proves it (`Register` or `CompleteSwap`).
+    Provision,
     /// Register a token: its serial, secret and first code.
     Register,
     /// Turn the login OTP on or off.
@@ -75,7 +78,8 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, each suspension reason counted as its own kind.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
+        Self::Provision,
         Self::Register,
         Self::SetLoginOtp,
         Self::BeginSwap,
@@ -107,6 +111,7 @@ impl EventKind {
 impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Provision => f.write_str("Provision"),
             Self::Register => f.write_str("Register"),
             Self::SetLoginOtp => f.write_str("SetLoginOtp"),
             Self::BeginSwap => f.write_str("BeginSwap"),
@@ -123,60 +128,150 @@ impl fmt::Display for EventKind {
     }
 }
 
-/// An event with its data, as the backend submits it to
-/// [`Lifecycle::apply`](super::Lifecycle::apply).
+/// A code as the customer typed it, owned so that an [`Event`] can be
+/// moved into a task or kept for a retry. It is held in a fixed buffer
+/// (no heap), wiped on drop, and never printed.
 ///
-/// Codes are borrowed from the request; secrets are moved in and, if the
-/// event is accepted, kept in the record (otherwise dropped and wiped).
-/// `Debug` shows the kind and any serial, never a secret or a code.
+/// Anything longer than [`EnteredCode::MAX_LEN`] bytes is kept only as
+/// "too long": it can never be a code, and is refused as malformed.
 ///
 /// ```
-/// use otpguard::lifecycle::{Event, TokenSerial};
-/// use otpguard::Secret;
+/// use otpguard::lifecycle::EnteredCode;
+/// let c = EnteredCode::new("123456");
+/// assert_eq!(format!("{c:?}"), "EnteredCode(..)");
+/// ```
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct EnteredCode {
+    bytes: [u8; EnteredCode::MAX_LEN],
+    len: u8,
+}
+
+impl EnteredCode {
+    /// The longest input kept (no code has more than 8 digits).
+    pub const MAX_LEN: usize = 16;
+
+    /// Copies `input` (or notes that it is too long to be a code).
+    #[must_use]
+    pub fn new(input: &str) -> Self {
+        let mut bytes = [0u8; Self::MAX_LEN];
+        let len = match (bytes.get_mut(..input.len()), u8::try_from(input.len())) {
+            (Some(slot), Ok(len)) => {
+                slot.copy_from_slice(input.as_bytes());
+                len
+            }
+            // Marks an input that cannot be a code; `as_input` refuses it.
+            _ => u8::MAX,
+        };
+        Self { bytes, len }
+    }
+
+    /// The input, or `None` if it was too long to keep.
+    pub(crate) fn as_input(&self) -> Option<&str> {
+        let kept = self.bytes.get(..usize::from(self.len))?;
+        core::str::from_utf8(kept).ok()
+    }
+}
+
+impl From<&str> for EnteredCode {
+    fn from(input: &str) -> Self {
+        Self::new(input)
+    }
+}
+
+impl fmt::Debug for EnteredCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnteredCode(..)")
+    }
+}
+
+/// Where a new token's secret comes from.
+///
+/// ```
+/// use otpguard::lifecycle::NewSecret;
+/// assert_eq!(format!("{:?}", NewSecret::Provisioned), "Provisioned");
+/// ```
+#[derive(Clone)]
+pub enum NewSecret {
+    /// The secret the lifecycle created with `Provision` and keeps pending
+    /// in the record (the usual way: the app scanned its Key URI).
+    Provisioned,
+    /// A secret provisioned elsewhere (a vendor's app or hardware token that
+    /// shows its serial), given with the registration.
+    Given(Secret),
+}
+
+impl fmt::Debug for NewSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Provisioned => f.write_str("Provisioned"),
+            Self::Given(_) => f.write_str("Given(..)"),
+        }
+    }
+}
+
+/// An event with its data, as the backend submits it to
+/// [`Lifecycle::submit`](super::Lifecycle::submit).
+///
+/// Owned, `Clone` and `Send`, so a handler can move it into a task; the
+/// lifecycle keeps it for its own retries. Secrets and codes inside are
+/// wiped on drop. `Debug` shows the kind and any serial, never a secret or
+/// a code.
+///
+/// ```
+/// use otpguard::lifecycle::{Event, NewSecret, TokenSerial};
 ///
 /// let e = Event::Register {
 ///     serial: TokenSerial::new("SN-1")?,
-///     secret: Secret::from_bytes(&[7u8; 20])?,
-///     code: "123456",
+///     secret: NewSecret::Provisioned,
+///     code: "123456".into(),
 /// };
 /// assert_eq!(format!("{e:?}"), "Event::Register { serial: SN-1, .. }");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[derive(Clone)]
 #[non_exhaustive]
-pub enum Event<'a> {
+pub enum Event {
+    /// Create the secret of the customer's next token (from `Unregistered`,
+    /// `Reissued` or `Swapping`); the answer carries its Key URI.
+    Provision {
+        /// The account name the app shows beside the issuer.
+        account: String,
+    },
     /// Register a token (from `Unregistered` or `Reissued`).
     Register {
         /// The new token's serial number.
         serial: TokenSerial,
-        /// The new token's secret, as provisioned to the app.
-        secret: Secret,
+        /// The new token's secret.
+        secret: NewSecret,
         /// The first code the new token shows.
-        code: &'a str,
+        code: EnteredCode,
     },
     /// Turn the login OTP on (`true`) or off.
     SetLoginOtp(bool),
     /// Begin a swap to a new phone.
     BeginSwap {
         /// A code of the current token.
-        code: &'a str,
+        code: EnteredCode,
     },
     /// Complete a swap: from now on the new token authenticates.
     CompleteSwap {
         /// The new token's serial number.
         serial: TokenSerial,
         /// The new token's secret.
-        secret: Secret,
+        secret: NewSecret,
         /// A code the new token shows.
-        code: &'a str,
+        code: EnteredCode,
     },
     /// Abandon the pending swap; the current token stays.
     CancelSwap,
-    /// The pending swap passed its deadline.
+    /// The pending swap passed its deadline. The lifecycle applies it by
+    /// itself on the first event after the deadline; a backend need not
+    /// send it.
     SwapTimeout,
     /// Stop using the token.
     Stop {
         /// A code of the current token.
-        code: &'a str,
+        code: EnteredCode,
     },
     /// Suspend the token.
     Suspend {
@@ -193,16 +288,16 @@ pub enum Event<'a> {
     /// A code authorising a transaction.
     VerifyTransaction {
         /// The code the customer entered.
-        code: &'a str,
+        code: EnteredCode,
     },
     /// A code at login (only while the login OTP is on).
     VerifyLogin {
         /// The code the customer entered.
-        code: &'a str,
+        code: EnteredCode,
     },
 }
 
-impl Event<'_> {
+impl Event {
     /// The event's kind, its key in the transition table.
     ///
     /// ```
@@ -212,6 +307,7 @@ impl Event<'_> {
     #[must_use]
     pub fn kind(&self) -> EventKind {
         match self {
+            Self::Provision { .. } => EventKind::Provision,
             Self::Register { .. } => EventKind::Register,
             Self::SetLoginOtp(_) => EventKind::SetLoginOtp,
             Self::BeginSwap { .. } => EventKind::BeginSwap,
@@ -239,24 +335,34 @@ impl Event<'_> {
             _ => None,
         }
     }
+
+    /// The code the event carries, if any.
+    pub(crate) fn code(&self) -> Option<&EnteredCode> {
+        match self {
+            Self::Register { code, .. }
+            | Self::CompleteSwap { code, .. }
+            | Self::BeginSwap { code }
+            | Self::Stop { code }
+            | Self::VerifyTransaction { code }
+            | Self::VerifyLogin { code } => Some(code),
+            _ => None,
+        }
+    }
 }
 
-// Its only key material is the new token's `Secret` (`Register`,
-// `CompleteSwap`), which wipes itself on drop.
-impl ZeroizeOnDrop for Event<'_> {}
-
-impl fmt::Debug for Event<'_> {
+impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Register { serial, .. } | Self::CompleteSwap { serial, .. } => {
                 write!(f, "Event::{} {{ serial: {serial}, .. }}", self.kind())
             }
-            Self::SetLoginOtp(on) => write!(f, "Event::SetLoginOtp({on})"),
-            Self::Reissue { reason } => write!(f, "Event::Reissue {{ reason: {reason} }}"),
-            Self::BeginSwap { .. }
+            Self::Provision { .. }
+            | Self::BeginSwap { .. }
             | Self::Stop { .. }
             | Self::VerifyTransaction { .. }
             | Self::VerifyLogin { .. } => write!(f, "Event::{} {{ .. }}", self.kind()),
+            Self::SetLoginOtp(on) => write!(f, "Event::SetLoginOtp({on})"),
+            Self::Reissue { reason } => write!(f, "Event::Reissue {{ reason: {reason} }}"),
             Self::CancelSwap | Self::SwapTimeout | Self::Suspend { .. } | Self::Resume => {
                 write!(f, "Event::{}", self.kind())
             }

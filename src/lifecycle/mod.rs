@@ -1,61 +1,131 @@
-#![doc = include_str!("../../docs/lifecycle.md")]
+//! The token lifecycle: each customer's token through registration, use,
+//! swap, suspension and reissue, as one atomic call per event.
 //!
-//! ## Using it
+//! A backend needs one [`Lifecycle`] (settings, a [`TokenStore`], a
+//! [`Clock`](crate::Clock)) and a handler per endpoint. Each handler says
+//! who ([`Principal`]) caused which [`Event`] for which customer
+//! ([`CustomerId`]); the lifecycle loads the record, decides by the
+//! [transition table](rules), checks the code, and commits the new record
+//! and the event's [`AuditRecord`]s in one atomic store operation,
+//! retrying by itself when another request committed first. What it
+//! returns was committed; an [`Authorized`] exists only for a committed
+//! code.
 //!
-//! The backend keeps one [`TokenRecord`] per customer and one
-//! [`Lifecycle`] (settings, [replay guard](crate::replay), [`Clock`](crate::Clock),
-//! [`AuditSink`]). For each request it loads the record, calls
-//! [`Lifecycle::apply`] (or [`Lifecycle::verify_transaction`],
-//! [`Lifecycle::login`]) with the [`Actor`] it authenticated, and saves the
-//! record with compare-and-swap on [`TokenRecord::version`] if the event was
-//! accepted or [`LifecycleError::record_changed`].
+//! # What the library guarantees
 //!
-//! - The table is [`TABLE`]; [`lookup`] finds a row; [`auditor_page`]
-//!   renders the page above.
-//! - Every code is checked by the one private verification path: window
-//!   match, then [`Match::claim`](crate::Match::claim) on the replay guard
-//!   under the token's serial; only the resulting [`Accepted`](crate::Accepted)
-//!   lets a code-guarded row through.
-//! - With the `serde` feature the record is stored through `WithSecrets`,
-//!   an explicit opt-in; [`TokenRecord::summary`] is the secret-free view.
+//! - **Single use lives in the record.** Each token keeps the last time
+//!   step it accepted; a code is accepted only for a strictly greater step,
+//!   committed atomically with the rest. No cache or replay store is needed
+//!   for correctness. A step already accepted is refused as
+//!   [`LifecycleError::Replayed`]: audited as a replay, not counted, record
+//!   unchanged.
+//! - **Concurrency.** Whatever the number of concurrent requests for one
+//!   customer, on any store that keeps the [`TokenStore`] contract:
+//!   - N submissions of one valid code: exactly one is accepted, the others
+//!     are `Replayed`, and no failure is counted;
+//!   - a genuine code racing wrong codes is accepted (a lost commit is
+//!     decided again, never turned into a refusal);
+//!   - N wrong codes: exactly `max_failures` are counted and answered
+//!     [`LifecycleError::WrongCode`], exactly one locks the token out, and
+//!     every later one is refused as locked.
+//! - **Audit is the truth.** Every answer given to a caller has exactly one
+//!   audit record for its event, committed with it (plus one for what the
+//!   System did in the same commit: a swap time-out, a lock-out); an
+//!   attempt that lost a conflict leaves nothing. Records name the
+//!   principal and the request context, never a secret or a code. If the
+//!   audit cannot be written, nothing is committed and the event fails.
+//! - **Identity.** A token is known by a random [`TokenId`] bound to one
+//!   record, never by the serial the customer types: customers whose tokens
+//!   share a serial cannot affect each other.
+//! - **No token comes back.** A new secret equal to the current one or to
+//!   any retired one is refused (keyed fingerprints, compared in constant
+//!   time; the record keeps no retired secret), as is a retired serial.
+//! - **Time-outs need no sweeper.** A pending swap past its deadline is
+//!   timed out by the first event that touches the record (audited as
+//!   `SwapTimeout` by the System).
+//!
+//! # Async
 //!
 //! ```
-//! use otpguard::lifecycle::{Actor, Event, Lifecycle, LifecycleConfig, State, SuspendReason, TokenRecord, VecSink};
-//! use otpguard::{replay::MemoryGuard, FixedClock};
+//! use otpguard::lifecycle::{CustomerId, Label, Lifecycle, LifecycleConfig, LifecycleError, MemoryStore, Principal, RequestContext};
+//! use otpguard::SystemClock;
+//! use std::sync::Arc;
 //!
-//! let lc = Lifecycle::new(LifecycleConfig::default(), MemoryGuard::default(), FixedClock::new(0), VecSink::default());
-//! let mut record = TokenRecord::new();
-//! // No token yet: nothing to suspend, and the refusal is audited.
-//! let err = lc.apply(&mut record, Actor::Operator, Event::Suspend { reason: SuspendReason::Operator });
-//! assert!(err.is_err());
-//! assert_eq!(record.state(), State::Unregistered);
-//! assert_eq!(lc.audit_sink().take().len(), 1);
+//! async fn transfer(lc: &Lifecycle<MemoryStore>, customer: &str, code: &str) -> Result<u64, Box<dyn std::error::Error>> {
+//!     let web = Principal::customer(Label::new("web")?);
+//!     let proof = lc.verify_transaction(&CustomerId::new(customer)?, &web, code, &RequestContext::new()).await?;
+//!     Ok(proof.version()) // pass `proof` on to the payment
+//! }
+//!
+//! # #[tokio::main]
+//! # async fn main() {
+//! let lc = Arc::new(Lifecycle::new(LifecycleConfig::default(), MemoryStore::new(), SystemClock));
+//! let task = tokio::spawn({
+//!     let lc = Arc::clone(&lc);
+//!     async move { transfer(&lc, "c-1", "123456").await.is_err() }
+//! });
+//! assert!(task.await.unwrap_or(false)); // no token registered: refused and audited
+//! # }
 //! ```
+//!
+//! # Blocking
+//!
+//! ```
+//! use otpguard::lifecycle::{CustomerId, Label, Lifecycle, LifecycleConfig, MemoryStore, Principal, RequestContext};
+//! use otpguard::SystemClock;
+//!
+//! let lc = Lifecycle::new(LifecycleConfig::default(), MemoryStore::new(), SystemClock);
+//! let web = Principal::customer(Label::new("web")?);
+//! let uri = lc.blocking().provision(&CustomerId::new("c-1")?, &web, "alice", &RequestContext::new())?;
+//! // Show `uri.to_uri()` as a QR code; register with the first code.
+//! # drop(uri);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The auditors' view, the table and its page, is [`rules`].
 
 mod actor;
+mod answer;
 mod audit;
+mod blocking;
 mod config;
+mod decide;
 mod diagram;
+mod effect;
 mod engine;
 mod error;
 mod event;
+mod fingerprint;
+mod identity;
 mod record;
 mod serial;
 mod state;
+mod store;
 #[cfg(feature = "serde")]
 mod stored;
 mod table;
 
 pub use actor::Actor;
-pub use audit::{AuditReason, AuditRecord, AuditSink, FnSink, Outcome, VecSink};
+pub use answer::{Applied, Authorized, LoginCheck};
+pub use audit::{AuditLog, AuditReason, AuditRecord, AuditSink, Outcome};
+pub use blocking::Blocking;
 pub use config::{LifecycleConfig, LifecycleConfigBuilder};
-pub use diagram::{auditor_page, REGENERATE};
-pub use engine::{Applied, Lifecycle, LoginCheck};
-pub use error::{ConfigError, LifecycleError, SerialError};
-pub use event::{Event, EventKind, ReissueReason};
+pub use engine::Lifecycle;
+pub use error::{ConfigError, LabelError, LifecycleError, SerialError};
+pub use event::{EnteredCode, Event, EventKind, NewSecret, ReissueReason};
+pub use identity::{CustomerId, Label, Principal, RequestContext, TokenId};
 pub use record::{PendingSwap, RecordSummary, TokenRecord};
 pub use serial::TokenSerial;
 pub use state::{State, SuspendReason};
+pub use store::{Commit, CommitOutcome, MemoryStore, TokenStore};
 #[cfg(feature = "serde")]
 pub use stored::WithSecrets;
-pub use table::{lookup, Effect, Guard, Transition, NEVER, TABLE};
+
+/// What auditors read: the transition table, its lookup, and the page
+/// generated from it. The engine applies this table and nothing else.
+///
+#[doc = include_str!("../../docs/lifecycle.md")]
+pub mod rules {
+    pub use super::diagram::{auditor_page, REGENERATE};
+    pub use super::table::{lookup, Effect, Guard, Transition, NEVER, TABLE};
+}

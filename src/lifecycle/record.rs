@@ -1,43 +1,67 @@
-//! The record a backend stores per customer.
+//! The record a store keeps per customer. Its state is an enum whose
+//! variants hold what that state has, so a state without the token it needs
+//! cannot be built.
 
 use core::fmt;
+use std::sync::{Arc, OnceLock};
 
+use subtle::ConstantTimeEq;
 use zeroize::ZeroizeOnDrop;
 
-use super::{State, TokenSerial};
-use crate::{Secret, Totp};
+use super::fingerprint::{Fingerprint, FingerprintKey};
+use super::{State, SuspendReason, TokenId, TokenSerial};
+use crate::{Secret, Totp, TotpParams};
 
-/// A registered token: its serial and secret, and the secret keyed for
-/// verification.
-#[derive(Clone)]
-pub(crate) struct Token {
+/// What never changes about a bound token: its identity and its secret,
+/// shared (not copied) by every snapshot of the record.
+pub(crate) struct TokenKey {
+    pub(crate) id: TokenId,
     pub(crate) serial: TokenSerial,
     pub(crate) secret: Secret,
-    /// The secret keyed into a [`Totp`] with the parameters of the lifecycle
-    /// that last verified a code of it: keying costs as much as checking a
-    /// code, so it is done once per token, not once per code. Never stored;
-    /// a lifecycle uses it only if its parameters are the ones it was built
-    /// with (see `Lifecycle::key`), and rebuilds it otherwise.
-    pub(crate) keyed: Option<Totp>,
+    /// The secret keyed for the profile it was first verified with: keying
+    /// costs as much as checking a code, so it is done once per token, not
+    /// once per code. Used only when the lifecycle's profile is this one;
+    /// never stored.
+    keyed: OnceLock<Totp>,
 }
 
-impl Token {
-    /// A token not yet keyed: the first verification keys it.
-    pub(crate) const fn new(serial: TokenSerial, secret: Secret) -> Self {
+impl TokenKey {
+    pub(crate) fn new(id: TokenId, serial: TokenSerial, secret: Secret) -> Self {
         Self {
+            id,
             serial,
             secret,
-            keyed: None,
+            keyed: OnceLock::new(),
+        }
+    }
+
+    /// Checks `f` with the secret keyed for `params`: the kept key if it was
+    /// built for `params`, otherwise a key built for this call alone.
+    pub(crate) fn with_totp<R>(&self, params: TotpParams, f: impl FnOnce(&Totp) -> R) -> R {
+        let kept = self.keyed.get_or_init(|| Totp::new(&self.secret, params));
+        if kept.params() == params {
+            f(kept)
+        } else {
+            f(&Totp::new(&self.secret, params))
         }
     }
 }
 
+/// A token bound to the customer: its key, and the two things each accepted
+/// code changes.
+#[derive(Clone)]
+pub(crate) struct Token {
+    pub(crate) key: Arc<TokenKey>,
+    /// The last time step accepted for this token. A code is accepted only
+    /// for a strictly greater step: single use lives here, in the record,
+    /// committed atomically with everything else.
+    pub(crate) last_step: u64,
+    /// The drift, in steps, of the last accepted code.
+    pub(crate) drift: i64,
+}
+
 /// A swap in progress: when it started and until when the new token may be
 /// registered.
-///
-/// The new token's serial and secret are not stored here: they arrive with
-/// `CompleteSwap` together with the code that proves them, so the record
-/// never holds a secret nobody has proven.
 ///
 /// ```
 /// use otpguard::lifecycle::PendingSwap;
@@ -49,37 +73,104 @@ impl Token {
 pub struct PendingSwap {
     /// When `BeginSwap` was accepted (Unix seconds).
     pub started_at: u64,
-    /// `CompleteSwap` is accepted strictly before this time, `SwapTimeout`
-    /// at or after it (Unix seconds).
+    /// `CompleteSwap` is accepted strictly before this time; at or after
+    /// it, the first event on the record times the swap out.
     pub deadline: u64,
 }
 
-/// Everything the lifecycle knows about one customer's token. The backend
-/// stores it and saves it back after every accepted change, with
-/// compare-and-swap on [`TokenRecord::version`] so that two concurrent
-/// requests cannot both win.
+/// The state of the record with what each state holds.
+#[derive(Clone)]
+pub(crate) enum Stage {
+    Unregistered,
+    Active(Token),
+    Swapping(Token, PendingSwap),
+    Suspended(Token, SuspendReason),
+    Reissued,
+}
+
+impl Stage {
+    pub(crate) const fn state(&self) -> State {
+        match self {
+            Self::Unregistered => State::Unregistered,
+            Self::Active(_) => State::Active,
+            Self::Swapping(..) => State::Swapping,
+            Self::Suspended(_, reason) => State::Suspended(*reason),
+            Self::Reissued => State::Reissued,
+        }
+    }
+
+    pub(crate) const fn token(&self) -> Option<&Token> {
+        match self {
+            Self::Active(t) | Self::Swapping(t, _) | Self::Suspended(t, _) => Some(t),
+            Self::Unregistered | Self::Reissued => None,
+        }
+    }
+
+    pub(crate) const fn pending(&self) -> Option<PendingSwap> {
+        match self {
+            Self::Swapping(_, p) => Some(*p),
+            _ => None,
+        }
+    }
+}
+
+/// A secret created by `Provision`, waiting for its first code.
+#[derive(Clone)]
+pub(crate) struct Enrollment {
+    pub(crate) secret: Arc<Secret>,
+    pub(crate) deadline: u64,
+}
+
+/// What a record remembers of its retired tokens: their serials, and keyed
+/// fingerprints of their secrets (never the secrets), so that neither can
+/// be registered on the record again.
+#[derive(Clone, Default)]
+pub(crate) struct Retired {
+    pub(crate) serials: Vec<TokenSerial>,
+    pub(crate) fingerprints: Vec<Fingerprint>,
+    /// Created with the first fingerprint.
+    pub(crate) key: Option<FingerprintKey>,
+}
+
+impl Retired {
+    /// Whether `secret` is the secret of a retired token. Every stored
+    /// fingerprint is compared, in constant time.
+    pub(crate) fn has_secret(&self, secret: &Secret) -> bool {
+        let Some(key) = &self.key else {
+            return false;
+        };
+        let candidate = key.fingerprint(secret);
+        let mut found = subtle::Choice::from(0);
+        for stored in &self.fingerprints {
+            found |= stored.ct_eq(&candidate);
+        }
+        found.into()
+    }
+}
+
+/// Everything the lifecycle knows about one customer's token. A
+/// [`TokenStore`](super::TokenStore) keeps it; only the
+/// [`Lifecycle`](super::Lifecycle) changes it, and a backend never saves
+/// one by hand.
 ///
-/// Only [`Lifecycle`](super::Lifecycle) changes it. `Debug` never shows the
-/// secret. It has no serde implementation of its own: see
-/// `WithSecrets` (feature `serde`) for storage and
+/// Cloning it is cheap (the token's key and the retired list are shared).
+/// `Debug` never shows a secret. It has no serde implementation of its own:
+/// see `WithSecrets` (feature `serde`) for storage and
 /// [`TokenRecord::summary`] for a secret-free view.
 ///
 /// ```
 /// use otpguard::lifecycle::{State, TokenRecord};
 /// let r = TokenRecord::new();
 /// assert_eq!((r.state(), r.version(), r.failures()), (State::Unregistered, 0, 0));
-/// assert!(!format!("{r:?}").contains("secret"));
 /// ```
 #[derive(Clone)]
 pub struct TokenRecord {
-    pub(crate) state: State,
-    pub(crate) token: Option<Token>,
-    pub(crate) pending: Option<PendingSwap>,
+    pub(crate) stage: Stage,
+    pub(crate) enrollment: Option<Enrollment>,
     pub(crate) failures: u32,
     pub(crate) login_otp: bool,
-    pub(crate) last_drift: Option<i64>,
     pub(crate) version: u64,
-    pub(crate) retired: Vec<TokenSerial>,
+    pub(crate) retired: Arc<Retired>,
 }
 
 impl Default for TokenRecord {
@@ -89,159 +180,138 @@ impl Default for TokenRecord {
 }
 
 impl TokenRecord {
-    /// A customer without a token: `Unregistered`, version 0.
-    ///
-    /// ```
-    /// assert!(otpguard::lifecycle::TokenRecord::new().serial().is_none());
-    /// ```
+    /// A customer without a token: `Unregistered`, version 0 (what a store
+    /// answers for a customer it has no record of).
     #[must_use]
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Self {
-            state: State::Unregistered,
-            token: None,
-            pending: None,
+            stage: Stage::Unregistered,
+            enrollment: None,
             failures: 0,
             login_otp: false,
-            last_drift: None,
             version: 0,
-            retired: Vec::new(),
+            retired: Arc::default(),
         }
     }
 
     /// The current state.
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::{State, TokenRecord};
-    /// assert_eq!(TokenRecord::new().state(), State::Unregistered);
-    /// ```
     #[must_use]
     pub const fn state(&self) -> State {
-        self.state
+        self.stage.state()
     }
 
-    /// The current token's serial, if a token is registered.
-    ///
-    /// ```
-    /// assert!(otpguard::lifecycle::TokenRecord::new().serial().is_none());
-    /// ```
+    /// The current token's id, if a token is bound.
+    #[must_use]
+    pub fn token_id(&self) -> Option<TokenId> {
+        self.stage.token().map(|t| t.key.id)
+    }
+
+    /// The current token's serial, if a token is bound.
     #[must_use]
     pub fn serial(&self) -> Option<&TokenSerial> {
-        self.token.as_ref().map(|t| &t.serial)
+        self.stage.token().map(|t| &t.key.serial)
     }
 
     /// The pending swap, while `Swapping`.
-    ///
-    /// ```
-    /// assert!(otpguard::lifecycle::TokenRecord::new().pending_swap().is_none());
-    /// ```
     #[must_use]
     pub const fn pending_swap(&self) -> Option<PendingSwap> {
-        self.pending
+        self.stage.pending()
+    }
+
+    /// Until when the provisioned secret waits for its first code, if one
+    /// is pending.
+    #[must_use]
+    pub fn enrollment_deadline(&self) -> Option<u64> {
+        self.enrollment.as_ref().map(|e| e.deadline)
     }
 
     /// Consecutive wrong codes of the current token since its last accepted
     /// code (or registration, or resume).
-    ///
-    /// ```
-    /// assert_eq!(otpguard::lifecycle::TokenRecord::new().failures(), 0);
-    /// ```
     #[must_use]
     pub const fn failures(&self) -> u32 {
         self.failures
     }
 
-    /// Whether the customer turned the login OTP on: if so, ask for a code
-    /// at login and pass it to [`Lifecycle::login`](super::Lifecycle::login).
-    ///
-    /// ```
-    /// assert!(!otpguard::lifecycle::TokenRecord::new().login_otp());
-    /// ```
+    /// Whether the customer turned the login OTP on.
     #[must_use]
     pub const fn login_otp(&self) -> bool {
         self.login_otp
     }
 
-    /// Drift, in time steps, of the last accepted code of the current token.
-    ///
-    /// ```
-    /// assert_eq!(otpguard::lifecycle::TokenRecord::new().last_drift(), None);
-    /// ```
+    /// The last time step accepted for the current token.
     #[must_use]
-    pub const fn last_drift(&self) -> Option<i64> {
-        self.last_drift
+    pub fn last_step(&self) -> Option<u64> {
+        self.stage.token().map(|t| t.last_step)
     }
 
-    /// Increases on every accepted change (and on every counted wrong
-    /// code). Save the record only if the stored version is still the one
-    /// you loaded.
-    ///
-    /// ```
-    /// assert_eq!(otpguard::lifecycle::TokenRecord::new().version(), 0);
-    /// ```
+    /// Drift, in time steps, of the last accepted code of the current token.
+    #[must_use]
+    pub fn last_drift(&self) -> Option<i64> {
+        self.stage.token().map(|t| t.drift)
+    }
+
+    /// Increases by one with every committed change. The store commits a
+    /// change only if its version is still the one the change was decided
+    /// on.
     #[must_use]
     pub const fn version(&self) -> u64 {
         self.version
     }
 
     /// Serials retired on this record (stopped, swapped out, reissued), in
-    /// order. They can never be registered here again.
-    ///
-    /// ```
-    /// assert!(otpguard::lifecycle::TokenRecord::new().retired_serials().is_empty());
-    /// ```
+    /// order. They can never be registered here again, nor can their
+    /// secrets.
     #[must_use]
     pub fn retired_serials(&self) -> &[TokenSerial] {
-        &self.retired
+        &self.retired.serials
     }
 
-    /// Everything but the secret, as a comparable value (for tests, logs,
+    /// Everything but the secrets, as a comparable value (for tests, logs,
     /// dashboards; `Serialize` with the `serde` feature).
-    ///
-    /// ```
-    /// # use otpguard::lifecycle::TokenRecord;
-    /// let r = TokenRecord::new();
-    /// assert_eq!(r.summary(), r.clone().summary());
-    /// ```
     #[must_use]
     pub fn summary(&self) -> RecordSummary {
         RecordSummary {
-            state: self.state,
+            state: self.state(),
+            token_id: self.token_id(),
             serial: self.serial().cloned(),
-            pending_swap: self.pending,
+            pending_swap: self.pending_swap(),
+            enrollment_deadline: self.enrollment_deadline(),
             failures: self.failures,
             login_otp: self.login_otp,
-            last_drift: self.last_drift,
+            last_step: self.last_step(),
+            last_drift: self.last_drift(),
             version: self.version,
-            retired_serials: self.retired.clone(),
+            retired_serials: self.retired.serials.clone(),
         }
     }
 
-    pub(crate) fn is_retired(&self, serial: &TokenSerial) -> bool {
-        self.retired.iter().any(|s| s == serial)
+    /// Whether `secret` is the current token's secret (constant time).
+    pub(crate) fn is_current_secret(&self, secret: &Secret) -> bool {
+        self.stage
+            .token()
+            .is_some_and(|t| bool::from(t.key.secret.expose_secret().ct_eq(secret.expose_secret())))
     }
 }
-
-// Its only key material is the current token's `Secret`, which wipes
-// itself on drop.
-impl ZeroizeOnDrop for TokenRecord {}
 
 impl fmt::Debug for TokenRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenRecord")
-            .field("state", &self.state)
+            .field("state", &self.state())
+            .field("token_id", &self.token_id())
             .field("serial", &self.serial())
-            .field("pending_swap", &self.pending)
+            .field("pending_swap", &self.pending_swap())
+            .field("enrollment_deadline", &self.enrollment_deadline())
             .field("failures", &self.failures)
             .field("login_otp", &self.login_otp)
-            .field("last_drift", &self.last_drift)
+            .field("last_step", &self.last_step())
             .field("version", &self.version)
-            .field("retired_serials", &self.retired)
+            .field("retired_serials", &self.retired.serials)
             .finish_non_exhaustive()
     }
 }
 
-/// A [`TokenRecord`] without its secret. Two records with equal summaries
-/// differ at most in the secret.
+/// A [`TokenRecord`] without its secrets. Two records with equal summaries
+/// differ at most in their secrets.
 ///
 /// ```
 /// use otpguard::lifecycle::{State, TokenRecord};
@@ -254,14 +324,20 @@ impl fmt::Debug for TokenRecord {
 pub struct RecordSummary {
     /// See [`TokenRecord::state`].
     pub state: State,
+    /// See [`TokenRecord::token_id`].
+    pub token_id: Option<TokenId>,
     /// See [`TokenRecord::serial`].
     pub serial: Option<TokenSerial>,
     /// See [`TokenRecord::pending_swap`].
     pub pending_swap: Option<PendingSwap>,
+    /// See [`TokenRecord::enrollment_deadline`].
+    pub enrollment_deadline: Option<u64>,
     /// See [`TokenRecord::failures`].
     pub failures: u32,
     /// See [`TokenRecord::login_otp`].
     pub login_otp: bool,
+    /// See [`TokenRecord::last_step`].
+    pub last_step: Option<u64>,
     /// See [`TokenRecord::last_drift`].
     pub last_drift: Option<i64>,
     /// See [`TokenRecord::version`].
@@ -269,3 +345,12 @@ pub struct RecordSummary {
     /// See [`TokenRecord::retired_serials`].
     pub retired_serials: Vec<TokenSerial>,
 }
+
+// Key material: the current token's and the enrollment's `Secret`s (wiped
+// by their own `Drop`) and the fingerprint key (wiped by its own `Drop`).
+// Nothing here holds key bytes directly.
+const _: fn() = || {
+    fn wipes<T: ZeroizeOnDrop>() {}
+    wipes::<Secret>();
+    wipes::<FingerprintKey>();
+};

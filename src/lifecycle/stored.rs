@@ -13,11 +13,14 @@ use core::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroizing;
 
-use super::record::Token;
-use super::{PendingSwap, State, TokenRecord, TokenSerial};
+use std::sync::Arc;
+
+use super::fingerprint::{Fingerprint, FingerprintKey};
+use super::record::{Enrollment, Retired, Stage, Token, TokenKey};
+use super::{PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::Secret;
 
-/// Serializes a `&TokenRecord` **with its secret** (base32) and
+/// Serializes a `&TokenRecord` **with its secrets** (base32) and
 /// deserializes a `TokenRecord` back, checking that the stored record is
 /// consistent. Encrypt what it writes, as any stored key material.
 ///
@@ -45,24 +48,40 @@ struct StoredOut<'a> {
     state: State,
     token: Option<TokenOut<'a>>,
     pending_swap: Option<PendingSwap>,
+    enrollment: Option<EnrollmentOut<'a>>,
     failures: u32,
     login_otp: bool,
-    last_drift: Option<i64>,
     version: u64,
     retired_serials: &'a [TokenSerial],
+    retired_fingerprints: Vec<BytesOut<'a>>,
+    fingerprint_key: Option<BytesOut<'a>>,
 }
 
 #[derive(Serialize)]
 struct TokenOut<'a> {
+    id: TokenId,
     serial: &'a TokenSerial,
-    secret_base32: SecretOut<'a>,
+    secret_base32: BytesOut<'a>,
+    last_step: u64,
+    drift: i64,
 }
 
-struct SecretOut<'a>(&'a Secret);
+#[derive(Serialize)]
+struct EnrollmentOut<'a> {
+    secret_base32: BytesOut<'a>,
+    deadline: u64,
+}
 
-impl Serialize for SecretOut<'_> {
+/// Bytes written as base32, through a buffer wiped on drop.
+struct BytesOut<'a>(&'a [u8]);
+
+impl Serialize for BytesOut<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0.to_base32())
+        let text = Zeroizing::new(base32::encode(
+            base32::Alphabet::Rfc4648 { padding: false },
+            self.0,
+        ));
+        serializer.serialize_str(&text)
     }
 }
 
@@ -72,48 +91,84 @@ struct StoredIn {
     state: State,
     token: Option<TokenIn>,
     pending_swap: Option<PendingSwap>,
+    enrollment: Option<EnrollmentIn>,
     failures: u32,
     login_otp: bool,
-    last_drift: Option<i64>,
     version: u64,
     retired_serials: Vec<TokenSerial>,
+    retired_fingerprints: Vec<BytesIn>,
+    fingerprint_key: Option<BytesIn>,
 }
 
 #[derive(Deserialize)]
 struct TokenIn {
+    id: TokenId,
     serial: TokenSerial,
-    secret_base32: SecretIn,
+    secret_base32: BytesIn,
+    last_step: u64,
+    drift: i64,
 }
 
-struct SecretIn(Secret);
+#[derive(Deserialize)]
+struct EnrollmentIn {
+    secret_base32: BytesIn,
+    deadline: u64,
+}
 
-impl<'de> Deserialize<'de> for SecretIn {
+/// Base32 text read into bytes wiped on drop.
+struct BytesIn(Zeroizing<Vec<u8>>);
+
+impl<'de> Deserialize<'de> for BytesIn {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = Zeroizing::new(String::deserialize(deserializer)?);
-        Secret::from_base32(&text)
-            .map(SecretIn)
-            .map_err(serde::de::Error::custom)
+        base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &text)
+            .map(|bytes| Self(Zeroizing::new(bytes)))
+            .ok_or_else(|| serde::de::Error::custom("invalid base32 in a token record"))
     }
 }
 
-const FORMAT: u32 = 1;
+impl BytesIn {
+    fn secret<E: serde::de::Error>(&self) -> Result<Secret, E> {
+        Secret::from_bytes(&self.0).map_err(E::custom)
+    }
+
+    fn array<const N: usize, E: serde::de::Error>(&self) -> Result<[u8; N], E> {
+        <[u8; N]>::try_from(self.0.as_slice())
+            .map_err(|_| E::custom("a key or fingerprint of the wrong length in a token record"))
+    }
+}
+
+const FORMAT: u32 = 2;
 
 impl Serialize for WithSecrets<&TokenRecord> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let r = self.0;
         StoredOut {
             format: FORMAT,
-            state: r.state,
-            token: r.token.as_ref().map(|t| TokenOut {
-                serial: &t.serial,
-                secret_base32: SecretOut(&t.secret),
+            state: r.state(),
+            token: r.stage.token().map(|t| TokenOut {
+                id: t.key.id,
+                serial: &t.key.serial,
+                secret_base32: BytesOut(t.key.secret.expose_secret()),
+                last_step: t.last_step,
+                drift: t.drift,
             }),
-            pending_swap: r.pending,
+            pending_swap: r.pending_swap(),
+            enrollment: r.enrollment.as_ref().map(|e| EnrollmentOut {
+                secret_base32: BytesOut(e.secret.expose_secret()),
+                deadline: e.deadline,
+            }),
             failures: r.failures,
             login_otp: r.login_otp,
-            last_drift: r.last_drift,
             version: r.version,
-            retired_serials: &r.retired,
+            retired_serials: &r.retired.serials,
+            retired_fingerprints: r
+                .retired
+                .fingerprints
+                .iter()
+                .map(|f| BytesOut(f.as_bytes()))
+                .collect(),
+            fingerprint_key: r.retired.key.as_ref().map(|k| BytesOut(k.as_bytes())),
         }
         .serialize(serializer)
     }
@@ -121,36 +176,72 @@ impl Serialize for WithSecrets<&TokenRecord> {
 
 impl<'de> Deserialize<'de> for WithSecrets<TokenRecord> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
         let s = StoredIn::deserialize(deserializer)?;
         if s.format != FORMAT {
-            return Err(serde::de::Error::custom("unknown token record format"));
+            return Err(D::Error::custom("unknown token record format"));
         }
-        if s.state.has_token() != s.token.is_some() {
-            return Err(serde::de::Error::custom(
-                "token record: the state and the presence of a token disagree",
-            ));
-        }
-        if (s.state == State::Swapping) != s.pending_swap.is_some() {
-            return Err(serde::de::Error::custom(
-                "token record: a pending swap exists exactly while Swapping",
-            ));
-        }
-        if s.login_otp && !s.state.has_token() {
-            return Err(serde::de::Error::custom(
+        let token = s
+            .token
+            .map(|t| {
+                Ok::<_, D::Error>(Token {
+                    key: Arc::new(TokenKey::new(t.id, t.serial, t.secret_base32.secret()?)),
+                    last_step: t.last_step,
+                    drift: t.drift,
+                })
+            })
+            .transpose()?;
+        let stage = match (s.state, token, s.pending_swap) {
+            (State::Unregistered, None, None) => Stage::Unregistered,
+            (State::Reissued, None, None) => Stage::Reissued,
+            (State::Active, Some(t), None) => Stage::Active(t),
+            (State::Swapping, Some(t), Some(p)) => Stage::Swapping(t, p),
+            (State::Suspended(reason), Some(t), None) => Stage::Suspended(t, reason),
+            _ => {
+                return Err(D::Error::custom(
+                    "token record: the state and its token or pending swap disagree",
+                ))
+            }
+        };
+        if s.login_otp && stage.token().is_none() {
+            return Err(D::Error::custom(
                 "token record: login OTP on without a token",
             ));
         }
+        let enrollment = s
+            .enrollment
+            .map(|e| {
+                Ok::<_, D::Error>(Enrollment {
+                    secret: Arc::new(e.secret_base32.secret()?),
+                    deadline: e.deadline,
+                })
+            })
+            .transpose()?;
+        let fingerprints = s
+            .retired_fingerprints
+            .iter()
+            .map(|f| f.array().map(Fingerprint::from_bytes))
+            .collect::<Result<Vec<_>, D::Error>>()?;
+        let key = s
+            .fingerprint_key
+            .map(|k| k.array().map(FingerprintKey::from_bytes))
+            .transpose()?;
+        if key.is_none() && !fingerprints.is_empty() {
+            return Err(D::Error::custom(
+                "token record: retired fingerprints without their key",
+            ));
+        }
         Ok(Self(TokenRecord {
-            state: s.state,
-            // Not keyed here: the record does not know the lifecycle
-            // parameters it will be verified with; the first code keys it.
-            token: s.token.map(|t| Token::new(t.serial, t.secret_base32.0)),
-            pending: s.pending_swap,
+            stage,
+            enrollment,
             failures: s.failures,
             login_otp: s.login_otp,
-            last_drift: s.last_drift,
             version: s.version,
-            retired: s.retired_serials,
+            retired: Arc::new(Retired {
+                serials: s.retired_serials,
+                fingerprints,
+                key,
+            }),
         }))
     }
 }

@@ -10,7 +10,7 @@ use super::{Actor, EventKind, State, SuspendReason};
 /// so that a refusal for another reason never spends it.
 ///
 /// ```
-/// use otpguard::lifecycle::Guard;
+/// use otpguard::lifecycle::rules::Guard;
 /// assert!(Guard::CurrentCode.description().contains("current token"));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,12 +25,13 @@ pub enum Guard {
     /// The login OTP is on, and a code of the current token verifies as for
     /// [`Guard::CurrentCode`].
     LoginCode,
-    /// The new token's serial was never retired on this record, and its
-    /// first code verifies.
-    NewTokenCode,
-    /// Before the swap deadline; the new serial differs from the current
-    /// one and was never retired on this record; the new token's code
+    /// The new token's serial and secret were never retired on this record
+    /// (a provisioned secret must still be pending), and its first code
     /// verifies.
+    NewTokenCode,
+    /// Before the swap deadline; the new serial and secret differ from the
+    /// current ones and were never retired on this record; the new token's
+    /// code verifies.
     NewTokenCodeBeforeDeadline,
     /// The swap deadline has passed.
     DeadlinePassed,
@@ -42,7 +43,7 @@ impl Guard {
     /// The guard in words, as the auditors' page shows it.
     ///
     /// ```
-    /// assert_eq!(otpguard::lifecycle::Guard::None.description(), "-");
+    /// assert_eq!(otpguard::lifecycle::rules::Guard::None.description(), "-");
     /// ```
     #[must_use]
     pub const fn description(self) -> &'static str {
@@ -50,8 +51,8 @@ impl Guard {
             Self::None => "-",
             Self::CurrentCode => "current token's code verifies (a wrong one counts towards the lock-out)",
             Self::LoginCode => "login OTP is on and the current token's code verifies (a wrong one counts towards the lock-out)",
-            Self::NewTokenCode => "new serial never retired on this record; the new token's first code verifies",
-            Self::NewTokenCodeBeforeDeadline => "before the swap deadline; new serial differs from the current one and was never retired here; the new token's code verifies",
+            Self::NewTokenCode => "new serial and secret never retired on this record (a provisioned secret still pending); the new token's first code verifies",
+            Self::NewTokenCodeBeforeDeadline => "before the swap deadline; new serial and secret differ from the current ones and were never retired here; the new token's code verifies",
             Self::DeadlinePassed => "the swap deadline has passed",
             Self::FailuresAtMax => "consecutive wrong codes reached the configured maximum",
         }
@@ -60,7 +61,7 @@ impl Guard {
     /// Whether this guard checks a code (of the current or of a new token).
     ///
     /// ```
-    /// assert!(otpguard::lifecycle::Guard::NewTokenCode.needs_code());
+    /// assert!(otpguard::lifecycle::rules::Guard::NewTokenCode.needs_code());
     /// ```
     #[must_use]
     pub const fn needs_code(self) -> bool {
@@ -78,13 +79,16 @@ impl Guard {
 /// increasing the version.
 ///
 /// ```
-/// use otpguard::lifecycle::Effect;
+/// use otpguard::lifecycle::rules::Effect;
 /// assert!(Effect::RetireToken.description().contains("wiped"));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum Effect {
+    /// Create a random secret (OS CSPRNG) that waits for its first code
+    /// until the enrollment deadline; it replaces any earlier pending one.
+    Provision,
     /// Install the new token as the current one; failures reset.
     InstallToken,
     /// Record the login-OTP choice.
@@ -109,11 +113,12 @@ impl Effect {
     /// The effect in words, as the auditors' page shows it.
     ///
     /// ```
-    /// assert_eq!(otpguard::lifecycle::Effect::EndSwap.description(), "pending swap dropped; current token stays");
+    /// assert_eq!(otpguard::lifecycle::rules::Effect::EndSwap.description(), "pending swap dropped; current token stays");
     /// ```
     #[must_use]
     pub const fn description(self) -> &'static str {
         match self {
+            Self::Provision => "new random secret pending until its first code or the enrollment deadline; Key URI returned",
             Self::InstallToken => "new token becomes current; failures reset",
             Self::SetLoginOtp => "login OTP on/off recorded",
             Self::RecordUse => "drift recorded; failures reset",
@@ -134,7 +139,8 @@ impl Effect {
 /// One row of the transition table.
 ///
 /// ```
-/// use otpguard::lifecycle::{Actor, EventKind, State, TABLE};
+/// use otpguard::lifecycle::{Actor, EventKind, State};
+/// use otpguard::lifecycle::rules::TABLE;
 /// let row = TABLE.iter().find(|r| r.event == EventKind::Register).ok_or("no row")?;
 /// assert_eq!((row.actor, row.to), (Actor::Customer, State::Active));
 /// # Ok::<(), &str>(())
@@ -190,6 +196,9 @@ const SUSPEND_HOLD: EventKind = E::Suspend(SuspendReason::Operator);
 #[rustfmt::skip]
 pub static TABLE: &[Transition] = &[
     //  from          event                   actor     to            guard                                effect
+    row(Unregistered, E::Provision,           Customer, Unregistered, Guard::None,                         Effect::Provision),
+    row(Reissued,     E::Provision,           Customer, Reissued,     Guard::None,                         Effect::Provision),
+    row(Swapping,     E::Provision,           Customer, Swapping,     Guard::None,                         Effect::Provision),
     row(Unregistered, E::Register,            Customer, Active,       Guard::NewTokenCode,                 Effect::InstallToken),
     row(Reissued,     E::Register,            Customer, Active,       Guard::NewTokenCode,                 Effect::InstallToken),
     row(Active,       E::SetLoginOtp,         Customer, Active,       Guard::None,                         Effect::SetLoginOtp),
@@ -229,14 +238,16 @@ pub static NEVER: &[(State, EventKind, &str)] = &[
     (LOST,     SUSPEND_LOCK,         "a lost-device suspension is never downgraded"),
     (Swapping, E::Register,          "a swap registers the new token with CompleteSwap"),
     (Swapping, E::Stop,              "cancel the swap first, then stop"),
-    (Active,   E::CompleteSwap,      "a swap must begin with the current token's code"),
+    (Active,   E::CompleteSwap,      "no swap is pending: it must begin with the current token's code (or it timed out)"),
+    (Active,   E::Provision,         "a new secret for an active customer only comes with a swap, begun with the current token's code"),
     (Reissued, E::VerifyTransaction, "a reissued token's codes are never accepted; register a new token"),
 ];
 
 /// The row for `(from, event, actor)`, if the table permits it.
 ///
 /// ```
-/// use otpguard::lifecycle::{lookup, Actor, EventKind, State, SuspendReason};
+/// use otpguard::lifecycle::rules::lookup;
+/// use otpguard::lifecycle::{Actor, EventKind, State, SuspendReason};
 /// let lost = State::Suspended(SuspendReason::LostDevice);
 /// assert!(lookup(lost, EventKind::Resume, Actor::Operator).is_none());
 /// assert!(lookup(lost, EventKind::Reissue, Actor::Operator).is_some());

@@ -312,7 +312,7 @@ impl KeyUri {
     }
 }
 
-fn check_name(name: &str, field: &'static str) -> Result<(), UriError> {
+pub(crate) fn check_name(name: &str, field: &'static str) -> Result<(), UriError> {
     let starts_with_space = name.chars().next().is_none_or(char::is_whitespace);
     if starts_with_space || name.chars().any(|c| c == ':' || c.is_control()) {
         return Err(UriError::Name(field));

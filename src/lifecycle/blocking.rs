@@ -1,0 +1,94 @@
+//! The lifecycle for synchronous code.
+
+use super::answer::{Applied, Authorized, LoginCheck};
+use super::store::TokenStore;
+use super::{CustomerId, Event, Lifecycle, LifecycleError, Principal, RequestContext};
+use crate::{Clock, KeyUri};
+
+/// The same [`Lifecycle`], called from synchronous code: each method runs
+/// its async twin to completion on the calling thread, with no runtime of
+/// its own. Get one with [`Lifecycle::blocking`].
+///
+/// Use it with stores whose futures need no async runtime to make progress:
+/// the [`MemoryStore`](super::MemoryStore), or a store of the backend's on
+/// blocking I/O. A store on an async driver (tokio-based database clients)
+/// needs that runtime: call the async methods from it instead.
+///
+/// ```
+/// use otpguard::lifecycle::{CustomerId, Label, Lifecycle, LifecycleConfig, MemoryStore, Principal, RequestContext};
+/// use otpguard::SystemClock;
+///
+/// let lc = Lifecycle::new(LifecycleConfig::default(), MemoryStore::new(), SystemClock);
+/// let web = Principal::customer(Label::new("web")?);
+/// let err = lc.blocking().verify_transaction(&CustomerId::new("c-1")?, &web, "123456", &RequestContext::new());
+/// assert!(err.is_err()); // no token registered yet: refused, and audited
+/// assert_eq!(lc.store().audit().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Blocking<'a, S, C>(&'a Lifecycle<S, C>);
+
+impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
+    /// This lifecycle for synchronous code.
+    pub const fn blocking(&self) -> Blocking<'_, S, C> {
+        Blocking(self)
+    }
+}
+
+impl<S: TokenStore, C: Clock> Blocking<'_, S, C> {
+    /// See [`Lifecycle::submit`].
+    ///
+    /// # Errors
+    /// As [`Lifecycle::submit`].
+    pub fn submit(
+        &self,
+        customer: &CustomerId,
+        by: &Principal,
+        event: Event,
+        ctx: &RequestContext,
+    ) -> Result<Applied, LifecycleError> {
+        pollster::block_on(self.0.submit(customer, by, event, ctx))
+    }
+
+    /// See [`Lifecycle::verify_transaction`].
+    ///
+    /// # Errors
+    /// As [`Lifecycle::verify_transaction`].
+    pub fn verify_transaction(
+        &self,
+        customer: &CustomerId,
+        by: &Principal,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<Authorized, LifecycleError> {
+        pollster::block_on(self.0.verify_transaction(customer, by, code, ctx))
+    }
+
+    /// See [`Lifecycle::login`].
+    ///
+    /// # Errors
+    /// As [`Lifecycle::login`].
+    pub fn login(
+        &self,
+        customer: &CustomerId,
+        by: &Principal,
+        code: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<LoginCheck, LifecycleError> {
+        pollster::block_on(self.0.login(customer, by, code, ctx))
+    }
+
+    /// See [`Lifecycle::provision`].
+    ///
+    /// # Errors
+    /// As [`Lifecycle::provision`].
+    pub fn provision(
+        &self,
+        customer: &CustomerId,
+        by: &Principal,
+        account: &str,
+        ctx: &RequestContext,
+    ) -> Result<KeyUri, LifecycleError> {
+        pollster::block_on(self.0.provision(customer, by, account, ctx))
+    }
+}

@@ -1,0 +1,175 @@
+//! Applying a decided row: the next record, built from the one the decision
+//! was taken on. Effects that rest on a code take its [`Proof`], which only
+//! the code check builds, so no such effect can run on an unchecked code.
+
+use std::sync::Arc;
+
+use super::fingerprint::FingerprintKey;
+use super::record::{Enrollment, Retired, Stage, Token};
+use super::rules::{Effect, Transition};
+use super::{Event, LifecycleConfig, LifecycleError, PendingSwap, State, TokenId, TokenRecord};
+use crate::Secret;
+
+/// A code that verified and whose step is newer than any accepted for its
+/// token. Built only by the engine's code check.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Proof {
+    pub(crate) token: TokenId,
+    pub(crate) step: u64,
+    pub(crate) drift: i64,
+}
+
+/// What the guard established, handed to the effect.
+pub(crate) enum Evidence {
+    /// The row needed no code.
+    Nothing,
+    /// A code of the current token.
+    Current(Proof),
+    /// A new token, bound by its first code.
+    New(Token, Proof),
+}
+
+const MISMATCH: LifecycleError =
+    LifecycleError::Internal("the row's effect and the evidence of its guard disagree");
+const NO_TOKEN: LifecycleError =
+    LifecycleError::Internal("an effect on the current token for a record without one");
+
+/// The record after `row` is taken on `before`.
+pub(crate) fn apply(
+    before: &TokenRecord,
+    row: &Transition,
+    evidence: Evidence,
+    event: &Event,
+    now: u64,
+    config: &LifecycleConfig,
+) -> Result<TokenRecord, LifecycleError> {
+    let mut next = before.clone();
+    next.version = bump(before)?;
+    let current = before.stage.token().cloned();
+    let pending = before.stage.pending();
+    let (token, pending) = match (row.effect, evidence) {
+        (Effect::Provision, Evidence::Nothing) => {
+            let secret = Secret::generate(config.totp().algorithm())
+                .map_err(|_| LifecycleError::Randomness)?;
+            next.enrollment = Some(Enrollment {
+                secret: Arc::new(secret),
+                deadline: now.saturating_add(config.enrollment_timeout()),
+            });
+            (current, pending)
+        }
+        (Effect::InstallToken, Evidence::New(token, _)) => {
+            next.failures = 0;
+            next.enrollment = None;
+            (Some(token), None)
+        }
+        (Effect::SwapIn, Evidence::New(token, _)) => {
+            retire(&mut next, current.ok_or(NO_TOKEN)?)?;
+            next.failures = 0;
+            next.enrollment = None;
+            (Some(token), None)
+        }
+        (Effect::RecordUse, Evidence::Current(proof)) => {
+            next.failures = 0;
+            (Some(used(current, proof)?), pending)
+        }
+        (Effect::StartSwap, Evidence::Current(proof)) => {
+            next.failures = 0;
+            let swap = PendingSwap {
+                started_at: now,
+                deadline: now.saturating_add(config.swap_timeout()),
+            };
+            (Some(used(current, proof)?), Some(swap))
+        }
+        (Effect::SetLoginOtp, Evidence::Nothing) => {
+            let Event::SetLoginOtp(on) = event else {
+                return Err(MISMATCH);
+            };
+            next.login_otp = *on;
+            (current, pending)
+        }
+        (Effect::EndSwap | Effect::Suspend, Evidence::Nothing) => {
+            next.enrollment = None;
+            (current, None)
+        }
+        (Effect::Resume, Evidence::Nothing) => {
+            next.failures = 0;
+            (current, None)
+        }
+        (Effect::RetireToken, Evidence::Nothing | Evidence::Current(_)) => {
+            retire(&mut next, current.ok_or(NO_TOKEN)?)?;
+            next.login_otp = false;
+            next.failures = 0;
+            next.enrollment = None;
+            (None, None)
+        }
+        _ => return Err(MISMATCH),
+    };
+    next.stage = stage(row.to, token, pending)?;
+    Ok(next)
+}
+
+/// The record after one more wrong code of the current token.
+pub(crate) fn count_failure(
+    before: &TokenRecord,
+    config: &LifecycleConfig,
+) -> Result<TokenRecord, LifecycleError> {
+    let mut next = before.clone();
+    next.version = bump(before)?;
+    next.failures = before.failures.saturating_add(1).min(config.max_failures());
+    Ok(next)
+}
+
+fn bump(record: &TokenRecord) -> Result<u64, LifecycleError> {
+    record
+        .version
+        .checked_add(1)
+        .ok_or(LifecycleError::VersionExhausted)
+}
+
+/// The current token after its code `proof` was accepted.
+fn used(current: Option<Token>, proof: Proof) -> Result<Token, LifecycleError> {
+    let mut token = current.ok_or(NO_TOKEN)?;
+    if token.key.id != proof.token {
+        return Err(LifecycleError::Internal(
+            "a proof for another token than the current one",
+        ));
+    }
+    token.last_step = proof.step;
+    token.drift = proof.drift;
+    Ok(token)
+}
+
+/// Retires `old` for good: its serial and a keyed fingerprint of its secret
+/// are remembered, the secret itself is dropped (and wiped once no
+/// snapshot shares it).
+fn retire(record: &mut TokenRecord, old: Token) -> Result<(), LifecycleError> {
+    let retired: &mut Retired = Arc::make_mut(&mut record.retired);
+    let key = match &mut retired.key {
+        Some(key) => key,
+        slot @ None => {
+            slot.insert(FingerprintKey::generate().map_err(|_| LifecycleError::Randomness)?)
+        }
+    };
+    let fingerprint = key.fingerprint(&old.key.secret);
+    retired.fingerprints.push(fingerprint);
+    retired.serials.push(old.key.serial.clone());
+    Ok(())
+}
+
+/// The stage for the row's target state, from what the effect left.
+fn stage(
+    to: State,
+    token: Option<Token>,
+    pending: Option<PendingSwap>,
+) -> Result<Stage, LifecycleError> {
+    match (to, token, pending) {
+        (State::Unregistered, None, None) => Ok(Stage::Unregistered),
+        (State::Reissued, None, None) => Ok(Stage::Reissued),
+        (State::Active, Some(t), None) => Ok(Stage::Active(t)),
+        (State::Swapping, Some(t), Some(p)) => Ok(Stage::Swapping(t, p)),
+        (State::Suspended(reason), Some(t), None) => Ok(Stage::Suspended(t, reason)),
+        _ => Err(LifecycleError::Internal(
+            "the row's target state and the record's data disagree",
+        )),
+    }
+}
