@@ -8,7 +8,7 @@ use std::path::Path;
 #[test]
 fn auditor_page_matches_the_table() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lifecycle.md");
-    let generated = otpguard::lifecycle::auditor_page();
+    let generated = otpguard::lifecycle::rules::auditor_page();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &generated).unwrap();
         return;
@@ -26,14 +26,14 @@ fn auditor_page_matches_the_table() {
         panic!(
             "docs/lifecycle.md differs from what the transition table generates ({first}).\n\
              Regenerate it with: {}",
-            otpguard::lifecycle::REGENERATE
+            otpguard::lifecycle::rules::REGENERATE
         );
     }
 }
 
 #[test]
 fn page_lists_every_row_and_every_state() {
-    let page = otpguard::lifecycle::auditor_page();
+    let page = otpguard::lifecycle::rules::auditor_page();
     for row in otpguard::lifecycle::TABLE {
         let cells = format!(
             "| {} | {} | {} | {} | {} |",

@@ -11,7 +11,7 @@ pub const REGENERATE: &str = "UPDATE_GOLDEN=1 cargo test --test lifecycle_doc";
 /// test `tests/lifecycle_doc.rs` fails if `docs/lifecycle.md` differs.
 ///
 /// ```
-/// let page = otpguard::lifecycle::auditor_page();
+/// let page = otpguard::lifecycle::rules::auditor_page();
 /// assert!(page.contains("stateDiagram-v2"));
 /// assert!(page.contains("| Suspended(LostDevice) | Resume |"));
 /// ```
@@ -23,10 +23,11 @@ pub fn auditor_page() -> String {
     ));
     out.push_str(INTRO);
     out.push_str(&format!(
-        "- The lock-out maximum is configurable from 1 to {} consecutive wrong\n  codes (default {}); a swap stays pending {} seconds by default.\n",
+        "- The lock-out maximum is configurable from 1 to {} consecutive wrong\n  codes (default {}); a swap stays pending {} seconds and a provisioned\n  secret {} seconds by default.\n",
         LifecycleConfig::MAX_FAILURES_LIMIT,
         LifecycleConfig::DEFAULT_MAX_FAILURES,
-        LifecycleConfig::DEFAULT_SWAP_TIMEOUT
+        LifecycleConfig::DEFAULT_SWAP_TIMEOUT,
+        LifecycleConfig::DEFAULT_ENROLLMENT_TIMEOUT
     ));
 
     out.push_str(
@@ -101,19 +102,35 @@ banking), an **Operator** of the bank, or the **System** itself.
 - An event is accepted only if the table below has a row for the record's
   state, the event and the actor, and the row's guard holds. Anything else is
   refused with an error naming the state, the event and the actor.
+- Each event is one atomic commit: the new record and the event's audit
+  records are written together or not at all, on the version the decision
+  was taken on; a commit that loses to a concurrent one is decided again.
+  What a caller is told was committed.
 - A refused event leaves the record unchanged, with one designed exception:
-  a wrong code of the current token is counted (failures and version go up),
-  and when the count reaches the maximum the System suspends the token
-  (`Suspend(TooManyFailures)`, a row of the table).
-- Every accepted event increases the record's version by one; the backend
-  saves the record with compare-and-swap on it.
-- Only `Active` and `Swapping` accept a code. While `Swapping`, the old token
-  keeps working until the new one is registered, and never after.
-- A retired token (stopped, swapped out or reissued) has its secret wiped and
-  its serial remembered: it can never be registered on the record again.
-- Every event, accepted or refused, yields an audit record (time, serial,
-  actor, event, from, to, outcome, reason, version) that never contains a
-  secret or a code.
+  a wrong code of the current token is counted, and when the count reaches
+  the maximum the System suspends the token (`Suspend(TooManyFailures)`, a
+  row of the table) in the same commit.
+- Single use lives in the record: each token keeps the last time step it
+  accepted, and a code is accepted only for a strictly greater step. A code
+  for a step already accepted (a double submit, a replay) is refused and
+  audited as a replay; it is not counted and changes nothing.
+- A token is known by a random id bound to its record, never by its serial.
+- Only `Active` and `Swapping` accept a code of the current token. While
+  `Swapping`, the old token keeps working until the new one is registered,
+  and never after.
+- A pending swap past its deadline is timed out by the first event that
+  touches the record (`SwapTimeout` by the System, audited); no sweeper is
+  needed.
+- `Provision` creates a random secret that waits for its first code until
+  the enrollment deadline; `Register` and `CompleteSwap` bind it (or a
+  secret provisioned elsewhere) with that code.
+- A retired token (stopped, swapped out or reissued) has its secret wiped;
+  its serial and a keyed fingerprint of its secret are remembered, so
+  neither can ever be registered on the record again. A new secret equal to
+  the current one is refused as well.
+- Every event, accepted or refused, yields an audit record (time, customer,
+  principal, request context, token, event, from, to, outcome, reason,
+  version), committed with it, that never contains a secret or a code.
 ";
 
 fn yes_no(b: bool) -> &'static str {
