@@ -34,7 +34,7 @@ fn auditor_page_matches_the_table() {
 #[test]
 fn page_lists_every_row_and_every_state() {
     let page = otpguard::lifecycle::rules::auditor_page();
-    for row in otpguard::lifecycle::TABLE {
+    for row in otpguard::lifecycle::rules::TABLE {
         let cells = format!(
             "| {} | {} | {} | {} | {} |",
             row.from,
