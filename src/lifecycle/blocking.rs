@@ -1,5 +1,12 @@
 //! The lifecycle for synchronous code.
 
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::Wake;
+use std::thread::{self, Thread};
+
 use super::answer::{Applied, Authorized, LoginCheck};
 use super::store::TokenStore;
 use super::{CustomerId, Event, Lifecycle, LifecycleError, Principal, RequestContext};
@@ -47,7 +54,7 @@ impl<S: TokenStore, C: Clock> Blocking<'_, S, C> {
         event: Event,
         ctx: &RequestContext,
     ) -> Result<Applied, LifecycleError> {
-        pollster::block_on(self.0.submit(customer, by, event, ctx))
+        block_on(self.0.submit(customer, by, event, ctx))
     }
 
     /// See [`Lifecycle::verify_transaction`].
@@ -61,7 +68,7 @@ impl<S: TokenStore, C: Clock> Blocking<'_, S, C> {
         code: &str,
         ctx: &RequestContext,
     ) -> Result<Authorized, LifecycleError> {
-        pollster::block_on(self.0.verify_transaction(customer, by, code, ctx))
+        block_on(self.0.verify_transaction(customer, by, code, ctx))
     }
 
     /// See [`Lifecycle::login`].
@@ -75,7 +82,7 @@ impl<S: TokenStore, C: Clock> Blocking<'_, S, C> {
         code: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<LoginCheck, LifecycleError> {
-        pollster::block_on(self.0.login(customer, by, code, ctx))
+        block_on(self.0.login(customer, by, code, ctx))
     }
 
     /// See [`Lifecycle::provision`].
@@ -89,6 +96,53 @@ impl<S: TokenStore, C: Clock> Blocking<'_, S, C> {
         account: &str,
         ctx: &RequestContext,
     ) -> Result<KeyUri, LifecycleError> {
-        pollster::block_on(self.0.provision(customer, by, account, ctx))
+        block_on(self.0.provision(customer, by, account, ctx))
+    }
+}
+
+/// Wakes the thread that waits in [`block_on`].
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+thread_local! {
+    /// One waker per thread, made on the thread's first call: a call costs
+    /// no allocation after that.
+    static WAKER: Waker = Waker::from(Arc::new(Unpark(thread::current())));
+}
+
+/// Runs `future` to completion on this thread, parking between polls until
+/// its waker is called. A future that is ready at once (the
+/// [`MemoryStore`](super::MemoryStore)'s) is polled once.
+///
+/// Why not a crate: `pollster` allocates a waker on every call, and
+/// `futures-executor` panics when called from inside another of its
+/// executors; this needs neither.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut run = |waker: &Waker| {
+        let mut cx = Context::from_waker(waker);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            // A wake before this park leaves a token, so none is lost; a
+            // spurious return only polls again.
+            thread::park();
+        }
+    };
+    match WAKER.try_with(Waker::clone) {
+        Ok(waker) => run(&waker),
+        // The thread's locals are being destroyed (a call from another
+        // local's destructor): a waker for this call alone.
+        Err(_) => run(&Waker::from(Arc::new(Unpark(thread::current())))),
     }
 }
