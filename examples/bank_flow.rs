@@ -1,291 +1,409 @@
-//! The whole journey of one customer's software token, on in-memory
-//! defaults with a fixed clock: register, a transfer, login OTP, a lock-out
-//! and an operator's resume, a swap to a new phone, a lost phone with
-//! suspend and reissue, the new token, and stop.
+//! The whole journey of one customer's software token, wired the way a
+//! bank's backend wires it, on in-memory defaults: a [`MemoryStore`] for
+//! the records and their audit trail, and a [`FixedClock`] moved by hand.
 //!
-//! Run it with `cargo run --example bank_flow`. It prints each step, the
-//! token's state and the audit records the bank's log receives; it never
-//! prints a secret or a code.
-
-#![allow(clippy::arithmetic_side_effects)]
+//! Provision and register a token, authorise a transfer (and refuse its
+//! double submit), turn the login OTP on, count a mistyped code, swap to a
+//! new phone, suspend a lost phone and reissue, register the replacement,
+//! stop, and print the audit trail.
+//!
+//! Run it with `cargo run --example bank_flow`. It prints each answer, the
+//! record's state after it, and the bank's audit log; never a secret or a
+//! code.
+//!
+//! In a real backend each numbered step is one endpoint handler: it knows
+//! who is calling (a [`Principal`] the backend authenticated), for which
+//! customer, and from where (a [`RequestContext`]), and makes **one** call
+//! to the lifecycle. The lifecycle loads the record, decides, checks the
+//! code and commits the new record with its audit records; the handler
+//! saves nothing itself. A database-backed deployment swaps
+//! [`MemoryStore`] for its own [`TokenStore`](otpguard::lifecycle::TokenStore)
+//! and the clock for [`SystemClock`](otpguard::SystemClock).
 
 use std::error::Error;
 
 use otpguard::lifecycle::{
-    Actor, Event, Lifecycle, LifecycleConfig, LifecycleError, LoginCheck, ReissueReason,
-    SuspendReason, TokenRecord, TokenSerial, VecSink, TABLE,
+    Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError, LoginCheck,
+    MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason, TokenSerial,
 };
-use otpguard::replay::MemoryGuard;
-use otpguard::{Algorithm, Clock, FixedClock, Secret, Totp};
+use otpguard::{Clock, FixedClock, KeyUri, Totp, TotpParams};
 
-/// The bank's app on a phone: it shares a secret with the bank and shows
-/// the current code. The example types that code for the customer.
+/// The bank's lifecycle as this example builds it.
+type Bank<'c> = Lifecycle<MemoryStore, &'c FixedClock>;
+
+/// The bank's app on a phone, after it scanned the QR code of a Key URI.
+/// The example reads its screen for the customer.
 struct Phone {
-    name: &'static str,
     serial: TokenSerial,
-    secret: Secret,
+    totp: Totp,
 }
 
 impl Phone {
-    fn new(name: &'static str, serial: &str) -> Result<Self, Box<dyn Error>> {
+    /// What the app does with the QR code: parse the URI and keep the key.
+    /// (`to_uri` is the QR code's text; it carries the secret, so the
+    /// backend shows it once and never logs it.)
+    fn scan(uri: &KeyUri, serial: &str) -> Result<Self, Box<dyn Error>> {
+        let totp = KeyUri::parse(&uri.to_uri())?.to_totp()?;
         Ok(Self {
-            name,
             serial: TokenSerial::new(serial)?,
-            secret: Secret::generate(Algorithm::Sha1)?,
+            totp,
         })
-    }
-
-    /// A code the app does not show now, nor one step either side: what
-    /// someone guessing types.
-    fn guess(&self, clock: &FixedClock) -> Result<String, Box<dyn Error>> {
-        let totp = Totp::builder(&self.secret).build()?;
-        let now = clock.now();
-        let near = [now - 30, now, now + 30].map(|t| totp.generate(t).map(|c| c.value()));
-        let wrong = (100_000u32..)
-            .find(|v| !near.iter().any(|n| n.as_ref().ok() == Some(v)))
-            .ok_or("no wrong code left")?;
-        Ok(wrong.to_string())
     }
 
     /// The code the app shows now.
     fn shows(&self, clock: &FixedClock) -> Result<String, Box<dyn Error>> {
-        Ok(Totp::builder(&self.secret)
-            .build()?
-            .generate(clock.now())?
-            .to_string())
+        Ok(self.totp.generate(clock.now())?.to_string())
+    }
+
+    /// A code the customer mistyped: none the app shows now, nor one step
+    /// either side.
+    fn mistyped(&self, clock: &FixedClock) -> Result<String, Box<dyn Error>> {
+        let now = clock.now();
+        let near = [now.saturating_sub(30), now, now.saturating_add(30)]
+            .iter()
+            .map(|&t| Ok(self.totp.generate(t)?.to_string()))
+            .collect::<Result<Vec<_>, Box<dyn Error>>>()?;
+        let typo = ["000000", "111111", "222222", "333333"]
+            .into_iter()
+            .find(|c| !near.iter().any(|n| n == c))
+            .ok_or("no mistyped code left")?;
+        Ok(typo.to_owned())
     }
 }
-
-type Bank<'a> = Lifecycle<MemoryGuard, &'a FixedClock, &'a VecSink>;
 
 fn heading(text: &str) {
     println!("\n== {text}");
 }
 
-/// Prints the outcome of one request, the state after it and what the
-/// bank's audit log received.
-fn show<T>(what: &str, result: &Result<T, LifecycleError>, record: &TokenRecord, audit: &VecSink) {
-    match result {
-        Ok(_) => println!("   {what}: accepted"),
-        Err(e) => println!("   {what}: REFUSED ({e})"),
-    }
-    println!(
-        "   state: {} | token: {} | failures: {} | login OTP: {} | version: {}",
-        record.state(),
-        record.serial().map_or("-".to_owned(), ToString::to_string),
-        record.failures(),
-        if record.login_otp() { "on" } else { "off" },
-        record.version()
-    );
-    for line in audit.take() {
-        println!("   audit | {line}");
+/// The customer's record as committed, on one line (a support screen).
+fn show_state(bank: &Bank<'_>, customer: &CustomerId) {
+    match bank.store().snapshot(customer) {
+        None => println!("   record: none yet"),
+        Some(r) => println!(
+            "   record: {} | token {} | failures {} | login OTP {} | version {}",
+            r.state(),
+            r.serial()
+                .map_or_else(|| "-".to_owned(), ToString::to_string),
+            r.failures(),
+            if r.login_otp() { "on" } else { "off" },
+            r.version(),
+        ),
     }
 }
 
-fn register(
+/// What the bank does with the proof that a code authorised a committed
+/// transaction: hands it to the payment (here, prints it).
+fn release_payment(what: &str, proof: Authorized) {
+    println!(
+        "   {what}: authorised by token {} at step {} (drift {}), committed as version {}",
+        proof.token(),
+        proof.step(),
+        proof.drift(),
+        proof.version(),
+    );
+}
+
+/// An answer the bank expects to be a refusal of a given kind: prints why
+/// it was refused, and stops the example if it was anything else.
+fn refused<T>(
+    what: &str,
+    answer: Result<T, LifecycleError>,
+    expected: fn(&LifecycleError) -> bool,
+) -> Result<(), Box<dyn Error>> {
+    match answer {
+        Err(e) if expected(&e) => {
+            println!("   {what}: refused: {e}");
+            Ok(())
+        }
+        Err(e) => Err(format!("{what}: refused for an unexpected reason: {e}").into()),
+        Ok(_) => Err(format!("{what}: accepted, but a refusal was expected").into()),
+    }
+}
+
+/// An async endpoint (axum, actix-web, tonic, ...): the same lifecycle,
+/// awaited. The blocking calls elsewhere in this example run these same
+/// futures to completion.
+async fn transfer(
     bank: &Bank<'_>,
-    record: &mut TokenRecord,
-    phone: &Phone,
+    customer: &CustomerId,
+    by: &Principal,
     code: &str,
-) -> Result<(), LifecycleError> {
-    bank.apply(
-        record,
-        Actor::Customer,
-        Event::Register {
-            serial: phone.serial.clone(),
-            secret: phone.secret.clone(),
-            code,
-        },
-    )
-    .map(drop)
+    ctx: &RequestContext,
+) -> Result<Authorized, LifecycleError> {
+    bank.verify_transaction(customer, by, code, ctx).await
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    // 2026-01-05 09:00:00 UTC; every step moves the clock on by a time step
-    // or more, so each code the customer types is a fresh one.
+    // Wiring: one lifecycle for the whole backend. Every token of the
+    // bank's app shares one TOTP profile, and the Key URIs it provisions
+    // are built from that same value.
+    let config = LifecycleConfig::builder()
+        .totp(TotpParams::DEFAULT) // SHA-1, 6 digits, 30-second steps
+        .issuer("Example Bank")
+        .build()?;
+    // 2026-01-05 09:00:00 UTC. The example moves the clock on by a time
+    // step (`tick`) before each fresh code, as a customer would wait.
     let clock = FixedClock::new(1_767_603_600);
-    let audit = VecSink::default();
-    let bank: Bank<'_> = Lifecycle::new(
-        LifecycleConfig::default(),
-        MemoryGuard::default(),
-        &clock,
-        &audit,
-    );
-    let mut record = TokenRecord::new();
-    let first = Phone::new("first phone", "SN-1001")?;
-    let second = Phone::new("new phone", "SN-2002")?;
-    let third = Phone::new("replacement phone", "SN-3003")?;
+    let bank: Bank<'_> = Lifecycle::new(config, MemoryStore::new(), &clock);
     let tick = || clock.advance(30);
+    let b = bank.blocking();
+
+    // Who and where, as the backend authenticated them.
+    let alice = CustomerId::new("cif-0001234")?;
+    let web = Principal::customer(Label::new("web")?);
+    let operator = Principal::operator(Label::new("op-417")?);
+    let home = RequestContext::new().source(Label::new("203.0.113.9")?);
+    let elsewhere = RequestContext::new().source(Label::new("198.51.100.23")?);
+    let call = RequestContext::new().request_id(Label::new("call-0042")?);
 
     println!(
-        "otpguard token lifecycle: {} transitions in the table",
-        TABLE.len()
+        "otpguard token lifecycle for customer {alice}: {} transitions in the table",
+        otpguard::lifecycle::rules::TABLE.len()
     );
-    println!("customer record: state {}", record.state());
+    show_state(&bank, &alice);
 
-    heading("1. Start using the token (利用開始): register the first phone");
-    let r = register(&bank, &mut record, &first, &first.shows(&clock)?);
-    show(
-        "register SN-1001 with the code its app shows",
-        &r,
-        &record,
-        &audit,
+    heading("1. Start using the token (利用開始): provision, then register the first phone");
+    let uri = b.provision(&alice, &web, "alice@example.com", &home)?;
+    println!(
+        "   provisioned: Key URI for issuer {:?}, account {:?} (shown as a QR code, never logged)",
+        uri.issuer().unwrap_or("-"),
+        uri.account(),
     );
+    let first = Phone::scan(&uri, "SN-1001")?;
+    let code = first.shows(&clock)?;
+    let applied = b.submit(
+        &alice,
+        &web,
+        Event::Register {
+            serial: first.serial.clone(),
+            secret: NewSecret::Provisioned,
+            code: code.as_str().into(),
+        },
+        &home,
+    )?;
+    println!(
+        "   register {} with its first code: {} -> {}",
+        first.serial, applied.from, applied.to
+    );
+    show_state(&bank, &alice);
 
-    heading("2. A transfer asks for the OTP");
+    heading("2. A transfer asks for the OTP; a double submit is a replay");
     tick();
-    let r = bank.verify_transaction(&mut record, &first.shows(&clock)?);
-    show(
-        "transfer authorised with the code the app shows",
-        &r,
-        &record,
-        &audit,
+    let code = first.shows(&clock)?;
+    release_payment(
+        "transfer of JPY 30,000",
+        b.verify_transaction(&alice, &web, &code, &home)?,
     );
-    let r = bank.verify_transaction(&mut record, &first.shows(&clock)?);
-    show("the same code again (a replay)", &r, &record, &audit);
+    refused(
+        "the same code again (the customer clicked twice)",
+        b.verify_transaction(&alice, &web, &code, &home),
+        |e| matches!(e, LifecycleError::Replayed { .. }),
+    )?;
+    show_state(&bank, &alice);
 
     heading("3. The customer turns the login OTP on, then logs in");
-    let r = bank.login(&mut record, None);
-    show(
-        "login while the login OTP is off: no code asked",
-        &r,
-        &record,
-        &audit,
-    );
-    let r = bank.apply(&mut record, Actor::Customer, Event::SetLoginOtp(true));
-    show("turn login OTP on", &r, &record, &audit);
+    let check = b.login(&alice, &web, None, &home)?;
+    println!("   login while the login OTP is off: {check:?}");
+    let applied = b.submit(&alice, &web, Event::SetLoginOtp(true), &home)?;
+    println!("   login OTP on: {} -> {}", applied.from, applied.to);
+    refused(
+        "login without a code",
+        b.login(&alice, &web, None, &home),
+        |e| matches!(e, LifecycleError::CodeRequired),
+    )?;
     tick();
-    let r = bank.login(&mut record, Some(&first.shows(&clock)?));
-    assert!(matches!(r, Ok(LoginCheck::Verified(_))));
-    show("login with the code the app shows", &r, &record, &audit);
-
-    heading("4. Someone tries wrong codes: the system locks the token");
-    for _ in 0..bank.config().max_failures() {
-        tick();
-        let r = bank.verify_transaction(&mut record, &first.guess(&clock)?);
-        show("transfer with a wrong code", &r, &record, &audit);
+    match b.login(&alice, &web, Some(&first.shows(&clock)?), &home)? {
+        LoginCheck::Verified(proof) => println!(
+            "   login with the app's code: verified at step {}",
+            proof.step()
+        ),
+        other => return Err(format!("login: unexpected answer {other:?}").into()),
     }
-    tick();
-    let r = bank.verify_transaction(&mut record, &first.shows(&clock)?);
-    show("even the right code, while locked", &r, &record, &audit);
+    show_state(&bank, &alice);
 
-    heading("5. The customer calls; the operator resumes the same token");
-    let r = bank.apply(&mut record, Actor::Operator, Event::Resume);
-    show("operator resumes", &r, &record, &audit);
+    heading("4. A mistyped code is counted; the right one resets the count");
     tick();
-    let r = bank.verify_transaction(&mut record, &first.shows(&clock)?);
-    show("transfer with the first phone", &r, &record, &audit);
-
-    heading("6. Swap to a new phone (交換)");
-    tick();
-    let r = bank.apply(
-        &mut record,
-        Actor::Customer,
-        Event::BeginSwap {
-            code: &first.shows(&clock)?,
+    refused(
+        "transfer with a mistyped code",
+        b.verify_transaction(&alice, &web, &first.mistyped(&clock)?, &home),
+        |e| {
+            matches!(
+                e,
+                LifecycleError::WrongCode {
+                    failures: 1,
+                    locked_out: false,
+                    ..
+                }
+            )
         },
+    )?;
+    show_state(&bank, &alice);
+    println!(
+        "   (at {} consecutive wrong codes the System suspends the token in the same commit)",
+        bank.config().max_failures()
     );
-    show(
-        &format!("begin swap with the {}'s code", first.name),
-        &r,
-        &record,
-        &audit,
+    release_payment(
+        "transfer with the code the app shows",
+        b.verify_transaction(&alice, &web, &first.shows(&clock)?, &home)?,
     );
+    show_state(&bank, &alice);
+
+    heading("5. Swap to a new phone (交換)");
     tick();
-    let r = bank.verify_transaction(&mut record, &first.shows(&clock)?);
-    show(
+    let code = first.shows(&clock)?;
+    let applied = b.submit(
+        &alice,
+        &web,
+        Event::BeginSwap {
+            code: code.as_str().into(),
+        },
+        &home,
+    )?;
+    println!(
+        "   begin swap with the old phone's code: {} -> {}",
+        applied.from, applied.to
+    );
+    let uri = b.provision(&alice, &web, "alice@example.com", &home)?;
+    let second = Phone::scan(&uri, "SN-2002")?;
+    println!("   provisioned for the swap; the new phone scans its QR code");
+    tick();
+    release_payment(
         "while swapping, the old phone still authorises a transfer",
-        &r,
-        &record,
-        &audit,
+        b.verify_transaction(&alice, &web, &first.shows(&clock)?, &home)?,
     );
-    tick();
     let code = second.shows(&clock)?;
-    let r = bank.apply(
-        &mut record,
-        Actor::Customer,
+    let applied = b.submit(
+        &alice,
+        &web,
         Event::CompleteSwap {
             serial: second.serial.clone(),
-            secret: second.secret.clone(),
-            code: &code,
+            secret: NewSecret::Provisioned,
+            code: code.as_str().into(),
         },
+        &home,
+    )?;
+    println!(
+        "   complete swap with {} and its code: {} -> {}",
+        second.serial, applied.from, applied.to
     );
-    show(
-        &format!("complete swap: {} SN-2002 and its code", second.name),
-        &r,
-        &record,
-        &audit,
-    );
-    tick();
-    let r = bank.verify_transaction(&mut record, &first.shows(&clock)?);
-    show("the old phone's code, after the swap", &r, &record, &audit);
-    let r = bank.verify_transaction(&mut record, &second.shows(&clock)?);
-    show("the new phone's code", &r, &record, &audit);
+    show_state(&bank, &alice);
 
-    heading("7. The new phone is lost: suspend at once, then reissue");
-    let r = bank.apply(
-        &mut record,
-        Actor::Operator,
+    heading("6. After the swap the old phone's codes are refused");
+    tick();
+    refused(
+        "transfer with the old phone's code",
+        b.verify_transaction(&alice, &web, &first.shows(&clock)?, &home),
+        |e| matches!(e, LifecycleError::WrongCode { .. }),
+    )?;
+    release_payment(
+        "transfer with the new phone's code",
+        b.verify_transaction(&alice, &web, &second.shows(&clock)?, &home)?,
+    );
+    show_state(&bank, &alice);
+
+    heading("7. The new phone is lost: the customer calls, the operator suspends it at once");
+    let applied = b.submit(
+        &alice,
+        &operator,
         Event::Suspend {
             reason: SuspendReason::LostDevice,
         },
-    );
-    show("operator suspends (lost device)", &r, &record, &audit);
-    let r = bank.apply(&mut record, Actor::Operator, Event::Resume);
-    show("operator tries to resume", &r, &record, &audit);
+        &call,
+    )?;
+    println!("   operator suspends: {} -> {}", applied.from, applied.to);
     tick();
-    let r = bank.verify_transaction(&mut record, &second.shows(&clock)?);
-    show(
+    refused(
         "whoever found the phone tries a transfer",
-        &r,
-        &record,
-        &audit,
-    );
-    let r = bank.apply(
-        &mut record,
-        Actor::Operator,
+        b.verify_transaction(&alice, &web, &second.shows(&clock)?, &elsewhere),
+        |e| matches!(e, LifecycleError::NotPermitted { .. }),
+    )?;
+    refused(
+        "the operator tries to resume the lost phone's token",
+        b.submit(&alice, &operator, Event::Resume, &call),
+        |e| matches!(e, LifecycleError::NotPermitted { .. }),
+    )?;
+    let applied = b.submit(
+        &alice,
+        &operator,
         Event::Reissue {
             reason: ReissueReason::LostDevice,
         },
-    );
-    show("operator reissues", &r, &record, &audit);
+        &call,
+    )?;
+    println!("   operator reissues: {} -> {}", applied.from, applied.to);
+    show_state(&bank, &alice);
 
-    heading("8. Register the replacement phone");
-    let r = register(&bank, &mut record, &second, &second.shows(&clock)?);
-    show("register the lost phone again", &r, &record, &audit);
-    let r = register(&bank, &mut record, &third, &third.shows(&clock)?);
-    show(
-        &format!("register the {} SN-3003", third.name),
-        &r,
-        &record,
-        &audit,
+    heading("8. Register a new token after the reissue");
+    let uri = b.provision(&alice, &web, "alice@example.com", &home)?;
+    let third = Phone::scan(&uri, "SN-3003")?;
+    println!("   provisioned; the replacement phone scans its QR code");
+    let code = third.shows(&clock)?;
+    refused(
+        "register under the lost phone's serial",
+        b.submit(
+            &alice,
+            &web,
+            Event::Register {
+                serial: second.serial.clone(),
+                secret: NewSecret::Provisioned,
+                code: code.as_str().into(),
+            },
+            &home,
+        ),
+        |e| matches!(e, LifecycleError::SerialRetired { .. }),
+    )?;
+    let applied = b.submit(
+        &alice,
+        &web,
+        Event::Register {
+            serial: third.serial.clone(),
+            secret: NewSecret::Provisioned,
+            code: code.as_str().into(),
+        },
+        &home,
+    )?;
+    println!(
+        "   register {} with its first code: {} -> {}",
+        third.serial, applied.from, applied.to
     );
     tick();
-    let r = bank.verify_transaction(&mut record, &third.shows(&clock)?);
-    show("transfer with the replacement phone", &r, &record, &audit);
+    // The same step through the async API, as an async endpoint makes it.
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let code = third.shows(&clock)?;
+    release_payment(
+        "transfer through the async API",
+        runtime.block_on(transfer(&bank, &alice, &web, &code, &home))?,
+    );
+    show_state(&bank, &alice);
 
     heading("9. Stop using the token (利用中止)");
     tick();
-    let r = bank.apply(
-        &mut record,
-        Actor::Customer,
+    let code = third.shows(&clock)?;
+    let applied = b.submit(
+        &alice,
+        &web,
         Event::Stop {
-            code: &third.shows(&clock)?,
+            code: code.as_str().into(),
         },
-    );
-    show("stop with the code the app shows", &r, &record, &audit);
-    tick();
-    let r = bank.verify_transaction(&mut record, &third.shows(&clock)?);
-    show(
-        "a code after stopping (the transfer password is used again)",
-        &r,
-        &record,
-        &audit,
-    );
-
+        &home,
+    )?;
     println!(
-        "\nretired on this record for good: {:?}",
-        record.retired_serials()
+        "   stop with the app's code: {} -> {} (transfers use the transfer password again)",
+        applied.from, applied.to
     );
+    if let Some(record) = bank.store().snapshot(&alice) {
+        let retired: Vec<&str> = record
+            .retired_serials()
+            .iter()
+            .map(TokenSerial::as_str)
+            .collect();
+        println!("   retired on this record for good: {}", retired.join(", "));
+    }
+    show_state(&bank, &alice);
+
+    heading("The bank's audit trail (committed with each answer; no secret, no code)");
+    for record in bank.store().audit().records() {
+        println!("   {record}");
+    }
     Ok(())
 }
