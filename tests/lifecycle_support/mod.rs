@@ -1,5 +1,6 @@
-//! Shared fixtures for the lifecycle tests: a bank (lifecycle on in-memory
-//! defaults with a fixed clock) and phones that show codes.
+//! Shared fixtures for the lifecycle tests: a bank (a lifecycle over a
+//! `MemoryStore`, with a fixed clock) serving one customer, and phones that
+//! show codes.
 
 #![allow(
     dead_code,
@@ -12,67 +13,102 @@
 use std::sync::Arc;
 
 use otpguard::lifecycle::{
-    Actor, Applied, AuditRecord, Event, Lifecycle, LifecycleConfig, LifecycleError, State,
-    SuspendReason, TokenRecord, TokenSerial, VecSink,
+    Actor, Applied, AuditRecord, Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
+    LifecycleError, LoginCheck, MemoryStore, NewSecret, Principal, RecordSummary, ReissueReason,
+    RequestContext, State, SuspendReason, TokenRecord, TokenSerial,
 };
-use otpguard::replay::MemoryGuard;
-use otpguard::{Clock, FixedClock, Secret, Totp};
+use otpguard::{Clock, FixedClock, KeyUri, Secret, Totp, TotpParams};
 
 /// 2023-11-14T22:13:20Z: any time well after T0.
 pub const START: u64 = 1_700_000_000;
 
-/// A phone with the bank's app: a serial and a secret, and the codes it
-/// shows.
+/// The principal the tests use for `actor`.
+pub fn principal(actor: Actor) -> Principal {
+    match actor {
+        Actor::Customer => Principal::customer(Label::new("web").unwrap()),
+        Actor::Operator => Principal::operator(Label::new("op-1").unwrap()),
+        Actor::System => Principal::System,
+    }
+}
+
+/// A phone with a token: a serial, a secret and the profile of the app that
+/// shows its codes.
 #[derive(Clone)]
 pub struct Phone {
     pub serial: TokenSerial,
     secret: Secret,
+    params: TotpParams,
 }
 
 impl Phone {
+    /// A phone whose secret is `[seed; 20]`, on the default profile.
     pub fn new(serial: &str, seed: u8) -> Self {
+        Self::with_secret(serial, Secret::from_bytes(&[seed; 20]).unwrap())
+    }
+
+    /// A phone holding `secret`, on the default profile.
+    pub fn with_secret(serial: &str, secret: Secret) -> Self {
         Self {
             serial: TokenSerial::new(serial).unwrap(),
-            secret: Secret::from_bytes(&[seed; 20]).unwrap(),
+            secret,
+            params: TotpParams::default(),
         }
+    }
+
+    /// A phone that scanned a provisioned Key URI.
+    pub fn scan(serial: &str, uri: &KeyUri) -> Self {
+        let again = KeyUri::parse(&uri.to_uri()).unwrap();
+        let params = again.to_totp().unwrap().params();
+        Self {
+            serial: TokenSerial::new(serial).unwrap(),
+            secret: again.secret().clone(),
+            params,
+        }
+    }
+
+    fn totp(&self) -> Totp {
+        Totp::new(&self.secret, self.params)
     }
 
     /// The code the app shows at `now`.
     pub fn code(&self, now: u64) -> String {
-        Totp::builder(&self.secret)
-            .build()
-            .unwrap()
-            .generate(now)
-            .unwrap()
-            .to_string()
+        self.totp().generate(now).unwrap().to_string()
     }
 
     /// A code the app does not show at `now` (nor one step either side).
     pub fn wrong_code(&self, now: u64) -> String {
-        let totp = Totp::builder(&self.secret).build().unwrap();
+        let totp = self.totp();
         let near: Vec<u32> = [now.saturating_sub(30), now, now + 30]
             .iter()
             .map(|&t| totp.generate(t).unwrap().value())
             .collect();
         let wrong = (0u32..).find(|v| !near.contains(v)).unwrap();
-        format!("{wrong:06}")
+        format!("{wrong:0width$}", width = self.params.digits() as usize)
     }
 
-    /// A copy of the secret, as the bank provisioned it.
+    /// A copy of the secret, as the bank or the vendor provisioned it.
     pub fn secret(&self) -> Secret {
         self.secret.clone()
     }
+
+    /// The secret, given with a registration (a vendor's token).
+    pub fn given(&self) -> NewSecret {
+        NewSecret::Given(self.secret())
+    }
 }
 
-pub type Engine = Lifecycle<Arc<MemoryGuard>, Arc<FixedClock>, Arc<VecSink>>;
+pub type Engine = Lifecycle<Arc<MemoryStore>, Arc<FixedClock>>;
 
-/// The bank's backend: one lifecycle on in-memory defaults and a clock the
-/// test moves.
+/// The bank's backend: one lifecycle over a `MemoryStore`, a clock the test
+/// moves, and the customer the test plays.
 pub struct Bank {
     pub clock: Arc<FixedClock>,
-    pub guard: Arc<MemoryGuard>,
-    pub audit: Arc<VecSink>,
-    pub lc: Engine,
+    pub store: Arc<MemoryStore>,
+    pub lc: Arc<Engine>,
+    pub customer: CustomerId,
+    pub web: Principal,
+    pub op: Principal,
+    pub ctx: RequestContext,
 }
 
 impl Bank {
@@ -82,26 +118,36 @@ impl Bank {
 
     pub fn with_config(config: LifecycleConfig) -> Self {
         let clock = Arc::new(FixedClock::new(START));
-        let guard = Arc::new(MemoryGuard::default());
-        let audit = Arc::new(VecSink::default());
-        let lc = Lifecycle::new(config, guard.clone(), clock.clone(), audit.clone());
+        let store = Arc::new(MemoryStore::new());
+        let lc = Arc::new(Lifecycle::new(config, store.clone(), clock.clone()));
         Self {
             clock,
-            guard,
-            audit,
+            store,
             lc,
+            customer: CustomerId::new("c-1").unwrap(),
+            web: principal(Actor::Customer),
+            op: principal(Actor::Operator),
+            ctx: RequestContext::new(),
         }
     }
 
-    /// Another lifecycle sharing this bank's guard, clock and audit log but
-    /// with other settings (a configuration change between deployments).
+    /// The same bank (lifecycle, store, clock), serving another customer.
+    pub fn other_customer(&self, id: &str) -> Self {
+        Self {
+            clock: self.clock.clone(),
+            store: self.store.clone(),
+            lc: self.lc.clone(),
+            customer: CustomerId::new(id).unwrap(),
+            web: self.web.clone(),
+            op: self.op.clone(),
+            ctx: self.ctx.clone(),
+        }
+    }
+
+    /// Another lifecycle over this bank's store and clock, with other
+    /// settings (a configuration change between deployments).
     pub fn reconfigured(&self, config: LifecycleConfig) -> Engine {
-        Lifecycle::new(
-            config,
-            self.guard.clone(),
-            self.clock.clone(),
-            self.audit.clone(),
-        )
+        Lifecycle::new(config, self.store.clone(), self.clock.clone())
     }
 
     pub fn now(&self) -> u64 {
@@ -113,115 +159,162 @@ impl Bank {
         self.clock.advance(30);
     }
 
+    /// Every audit record committed so far (all customers).
     pub fn audit_log(&self) -> Vec<AuditRecord> {
-        self.audit.records()
+        self.store.audit().records()
     }
 
-    pub fn register(
-        &self,
-        record: &mut TokenRecord,
-        phone: &Phone,
-    ) -> Result<Applied, LifecycleError> {
-        let code = phone.code(self.now());
-        self.lc.apply(
-            record,
-            Actor::Customer,
-            Event::Register {
-                serial: phone.serial.clone(),
-                secret: phone.secret(),
-                code: &code,
-            },
-        )
+    pub fn audit_len(&self) -> usize {
+        self.store.audit().len()
     }
 
-    pub fn complete_swap(
-        &self,
-        record: &mut TokenRecord,
-        phone: &Phone,
-    ) -> Result<Applied, LifecycleError> {
-        let code = phone.code(self.now());
-        self.lc.apply(
-            record,
-            Actor::Customer,
-            Event::CompleteSwap {
-                serial: phone.serial.clone(),
-                secret: phone.secret(),
-                code: &code,
-            },
-        )
+    /// The customer's committed record, if any.
+    pub fn snapshot(&self) -> Option<TokenRecord> {
+        self.store.snapshot(&self.customer)
     }
 
-    pub fn transfer(&self, record: &mut TokenRecord, phone: &Phone) -> Result<(), LifecycleError> {
+    /// The customer's committed record, or the record a new customer starts
+    /// from.
+    pub fn record(&self) -> TokenRecord {
+        self.snapshot().unwrap_or_default()
+    }
+
+    pub fn summary(&self) -> RecordSummary {
+        self.record().summary()
+    }
+
+    pub fn state(&self) -> State {
+        self.record().state()
+    }
+
+    pub fn submit(&self, by: &Principal, event: Event) -> Result<Applied, LifecycleError> {
         self.lc
-            .verify_transaction(record, &phone.code(self.now()))
-            .map(drop)
+            .blocking()
+            .submit(&self.customer, by, event, &self.ctx)
     }
 
-    pub fn begin_swap(
-        &self,
-        record: &mut TokenRecord,
-        phone: &Phone,
-    ) -> Result<Applied, LifecycleError> {
-        let code = phone.code(self.now());
+    /// An event the customer causes through internet banking.
+    pub fn customer_event(&self, event: Event) -> Result<Applied, LifecycleError> {
+        self.submit(&self.web, event)
+    }
+
+    /// An event a bank operator causes.
+    pub fn operator(&self, event: Event) -> Result<Applied, LifecycleError> {
+        self.submit(&self.op, event)
+    }
+
+    /// An event the backend's own jobs cause.
+    pub fn system(&self, event: Event) -> Result<Applied, LifecycleError> {
+        self.submit(&Principal::System, event)
+    }
+
+    pub fn provision(&self, account: &str) -> Result<KeyUri, LifecycleError> {
         self.lc
-            .apply(record, Actor::Customer, Event::BeginSwap { code: &code })
+            .blocking()
+            .provision(&self.customer, &self.web, account, &self.ctx)
     }
 
-    pub fn stop(&self, record: &mut TokenRecord, phone: &Phone) -> Result<Applied, LifecycleError> {
-        let code = phone.code(self.now());
+    /// Registers `phone` with its own (vendor-provisioned) secret.
+    pub fn register(&self, phone: &Phone) -> Result<Applied, LifecycleError> {
+        self.customer_event(Event::Register {
+            serial: phone.serial.clone(),
+            secret: phone.given(),
+            code: phone.code(self.now()).as_str().into(),
+        })
+    }
+
+    /// Registers `phone`, which scanned the pending provisioned secret.
+    pub fn register_provisioned(&self, phone: &Phone) -> Result<Applied, LifecycleError> {
+        self.customer_event(Event::Register {
+            serial: phone.serial.clone(),
+            secret: NewSecret::Provisioned,
+            code: phone.code(self.now()).as_str().into(),
+        })
+    }
+
+    pub fn verify(&self, code: &str) -> Result<Authorized, LifecycleError> {
         self.lc
-            .apply(record, Actor::Customer, Event::Stop { code: &code })
+            .blocking()
+            .verify_transaction(&self.customer, &self.web, code, &self.ctx)
     }
 
-    pub fn operator(
-        &self,
-        record: &mut TokenRecord,
-        event: Event<'_>,
-    ) -> Result<Applied, LifecycleError> {
-        self.lc.apply(record, Actor::Operator, event)
+    /// A transfer authorised with the code `phone` shows now.
+    pub fn transfer(&self, phone: &Phone) -> Result<Authorized, LifecycleError> {
+        self.verify(&phone.code(self.now()))
     }
 
-    /// A record brought to `state` by the lifecycle itself, with the login
-    /// OTP turned on while a token is registered. Returns the current phone
-    /// (the registered one, or the one last retired).
-    pub fn record_in(&self, state: State) -> (TokenRecord, Phone) {
+    pub fn login(&self, code: Option<&str>) -> Result<LoginCheck, LifecycleError> {
+        self.lc
+            .blocking()
+            .login(&self.customer, &self.web, code, &self.ctx)
+    }
+
+    pub fn begin_swap(&self, phone: &Phone) -> Result<Applied, LifecycleError> {
+        self.customer_event(Event::BeginSwap {
+            code: phone.code(self.now()).as_str().into(),
+        })
+    }
+
+    /// Completes a swap to `phone` with its own secret.
+    pub fn complete_swap(&self, phone: &Phone) -> Result<Applied, LifecycleError> {
+        self.customer_event(Event::CompleteSwap {
+            serial: phone.serial.clone(),
+            secret: phone.given(),
+            code: phone.code(self.now()).as_str().into(),
+        })
+    }
+
+    /// Completes a swap to `phone`, which scanned the pending provisioned
+    /// secret.
+    pub fn complete_swap_provisioned(&self, phone: &Phone) -> Result<Applied, LifecycleError> {
+        self.customer_event(Event::CompleteSwap {
+            serial: phone.serial.clone(),
+            secret: NewSecret::Provisioned,
+            code: phone.code(self.now()).as_str().into(),
+        })
+    }
+
+    pub fn stop(&self, phone: &Phone) -> Result<Applied, LifecycleError> {
+        self.customer_event(Event::Stop {
+            code: phone.code(self.now()).as_str().into(),
+        })
+    }
+
+    /// Brings the customer to `state` through the lifecycle itself, with the
+    /// login OTP turned on while a token is registered, and moves on one
+    /// step. Returns the current phone (the registered one, or the one last
+    /// retired).
+    pub fn record_in(&self, state: State) -> Phone {
         let phone = Phone::new("SN-OLD", 1);
-        let mut record = TokenRecord::new();
         if state == State::Unregistered {
-            return (record, phone);
+            return phone;
         }
-        self.register(&mut record, &phone).unwrap();
-        self.lc
-            .apply(&mut record, Actor::Customer, Event::SetLoginOtp(true))
-            .unwrap();
+        self.register(&phone).unwrap();
+        self.customer_event(Event::SetLoginOtp(true)).unwrap();
         self.tick();
         match state {
             State::Unregistered | State::Active => {}
             State::Swapping => {
-                self.begin_swap(&mut record, &phone).unwrap();
+                self.begin_swap(&phone).unwrap();
             }
             State::Suspended(SuspendReason::TooManyFailures) => {
                 for _ in 0..self.lc.config().max_failures() {
                     let wrong = phone.wrong_code(self.now());
-                    let _ = self.lc.verify_transaction(&mut record, &wrong);
+                    assert!(self.verify(&wrong).is_err());
                 }
             }
             State::Suspended(reason) => {
-                self.operator(&mut record, Event::Suspend { reason })
-                    .unwrap();
+                self.operator(Event::Suspend { reason }).unwrap();
             }
             State::Reissued => {
-                self.operator(
-                    &mut record,
-                    Event::Reissue {
-                        reason: otpguard::lifecycle::ReissueReason::LostDevice,
-                    },
-                )
+                self.operator(Event::Reissue {
+                    reason: ReissueReason::LostDevice,
+                })
                 .unwrap();
             }
         }
-        assert_eq!(record.state(), state);
+        assert_eq!(self.state(), state);
         self.tick();
-        (record, phone)
+        phone
     }
 }
