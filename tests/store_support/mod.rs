@@ -1,0 +1,225 @@
+//! Fixtures shared by the tests of the atomic-commit contract
+//! (`lifecycle_concurrency.rs`, `lifecycle_attacks.rs`): phones that show
+//! codes, principals, and a bank on a real `MemoryStore` with a clock the
+//! test moves.
+
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+
+use std::sync::Arc;
+
+use otpguard::lifecycle::{
+    Applied, AuditRecord, Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
+    LifecycleError, MemoryStore, NewSecret, Principal, RequestContext, TokenRecord, TokenSerial,
+    TokenStore,
+};
+use otpguard::{Clock, FixedClock, Secret, Totp, TotpParams};
+
+/// 2023-11-14T22:13:30Z: a time well after T0, at the start of a step.
+pub const START: u64 = 1_700_000_010;
+
+/// One TOTP step of the default profile.
+pub const STEP: u64 = 30;
+
+/// A phone with the bank's app: a serial and a secret, and the codes it
+/// shows (default profile: SHA-1, 6 digits, 30 s).
+#[derive(Clone)]
+pub struct Phone {
+    pub serial: TokenSerial,
+    secret: Secret,
+    totp: Totp,
+}
+
+impl Phone {
+    /// A phone whose 20-byte secret is derived from `seed` (distinct seeds,
+    /// distinct secrets).
+    pub fn new(serial: &str, seed: u32) -> Self {
+        let mut bytes = [0x5a_u8; 20];
+        bytes[..4].copy_from_slice(&seed.to_be_bytes());
+        Self::with_secret(serial, Secret::from_bytes(&bytes).unwrap())
+    }
+
+    /// A phone holding `secret`.
+    pub fn with_secret(serial: &str, secret: Secret) -> Self {
+        let totp = Totp::new(&secret, TotpParams::DEFAULT);
+        Self {
+            serial: TokenSerial::new(serial).unwrap(),
+            secret,
+            totp,
+        }
+    }
+
+    /// The same secret in another phone with another serial (a copy of
+    /// the key registered again).
+    pub fn reserialled(&self, serial: &str) -> Self {
+        Self::with_secret(serial, self.secret.clone())
+    }
+
+    /// The code the app shows at `now`.
+    pub fn code(&self, now: u64) -> String {
+        self.totp.generate(now).unwrap().to_string()
+    }
+
+    /// The time step of `now`.
+    pub fn step(&self, now: u64) -> u64 {
+        self.totp.step_at(now).unwrap()
+    }
+
+    /// The `n`-th six-digit code that the app shows for no step within two
+    /// of `now` (so it is wrong under any window of one step either side).
+    pub fn wrong_code(&self, now: u64, n: usize) -> String {
+        let near: Vec<u32> = [now - 2 * STEP, now - STEP, now, now + STEP, now + 2 * STEP]
+            .iter()
+            .map(|&t| self.totp.generate(t).unwrap().value())
+            .collect();
+        let wrong = (0u32..1_000_000)
+            .filter(|v| !near.contains(v))
+            .nth(n)
+            .unwrap();
+        format!("{wrong:06}")
+    }
+
+    /// A copy of the secret, as given at registration.
+    pub fn secret(&self) -> NewSecret {
+        NewSecret::Given(self.secret.clone())
+    }
+
+    /// The `Register` event with the code the phone shows at `now`.
+    pub fn register(&self, now: u64) -> Event {
+        Event::Register {
+            serial: self.serial.clone(),
+            secret: self.secret(),
+            code: self.code(now).as_str().into(),
+        }
+    }
+
+    /// The `CompleteSwap` event with the code the phone shows at `now`.
+    pub fn complete_swap(&self, now: u64) -> Event {
+        Event::CompleteSwap {
+            serial: self.serial.clone(),
+            secret: self.secret(),
+            code: self.code(now).as_str().into(),
+        }
+    }
+}
+
+pub fn customer(id: &str) -> CustomerId {
+    CustomerId::new(id).unwrap()
+}
+
+/// The customer through the web channel.
+pub fn web() -> Principal {
+    Principal::customer(Label::new("web").unwrap())
+}
+
+/// A bank operator.
+pub fn operator() -> Principal {
+    Principal::operator(Label::new("op-1").unwrap())
+}
+
+pub fn ctx() -> RequestContext {
+    RequestContext::new()
+}
+
+/// A request context carrying the backend's request id `req-{n}`.
+pub fn request(n: usize) -> RequestContext {
+    RequestContext::new().request_id(Label::new(&format!("req-{n}")).unwrap())
+}
+
+/// The bank's backend: one lifecycle over a store, with a clock the test
+/// moves.
+pub struct Bank<S = MemoryStore> {
+    pub clock: Arc<FixedClock>,
+    pub lc: Lifecycle<S, Arc<FixedClock>>,
+}
+
+impl Bank<MemoryStore> {
+    /// A lifecycle on a fresh, real `MemoryStore`, the clock at [`START`].
+    pub fn new(config: LifecycleConfig) -> Self {
+        Self::with_store(config, MemoryStore::new())
+    }
+
+    pub fn store(&self) -> &MemoryStore {
+        self.lc.store()
+    }
+}
+
+impl<S: TokenStore> Bank<S> {
+    /// A lifecycle over `store`, the clock at [`START`].
+    pub fn with_store(config: LifecycleConfig, store: S) -> Self {
+        let clock = Arc::new(FixedClock::new(START));
+        Self {
+            lc: Lifecycle::new(config, store, Arc::clone(&clock)),
+            clock,
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Moves to the next step, so the phone shows a fresh code.
+    pub fn tick(&self) {
+        self.clock.advance(STEP);
+    }
+
+    /// Registers `phone` for `customer` with the code it shows now.
+    pub fn register(
+        &self,
+        customer: &CustomerId,
+        phone: &Phone,
+    ) -> Result<Applied, LifecycleError> {
+        self.lc
+            .blocking()
+            .submit(customer, &web(), phone.register(self.now()), &ctx())
+    }
+
+    /// `VerifyTransaction` by the customer through the web channel.
+    pub fn verify(&self, customer: &CustomerId, code: &str) -> Result<Authorized, LifecycleError> {
+        self.lc
+            .blocking()
+            .verify_transaction(customer, &web(), code, &ctx())
+    }
+
+    /// `event` by `by`.
+    pub fn submit(
+        &self,
+        customer: &CustomerId,
+        by: &Principal,
+        event: Event,
+    ) -> Result<Applied, LifecycleError> {
+        self.lc.blocking().submit(customer, by, event, &ctx())
+    }
+}
+
+/// The record as committed, or panics if the customer has none.
+pub fn snapshot(store: &MemoryStore, customer: &CustomerId) -> TokenRecord {
+    store.snapshot(customer).expect("a committed record")
+}
+
+/// The audit records of one customer, in commit order.
+pub fn audit_of(store: &MemoryStore, customer: &CustomerId) -> Vec<AuditRecord> {
+    store
+        .audit()
+        .records()
+        .into_iter()
+        .filter(|r| &r.customer == customer)
+        .collect()
+}
+
+/// A short name for an error, to count outcomes.
+pub fn kind_of(e: &LifecycleError) -> &'static str {
+    match e {
+        LifecycleError::NotPermitted { .. } => "NotPermitted",
+        LifecycleError::WrongCode { .. } => "WrongCode",
+        LifecycleError::Replayed { .. } => "Replayed",
+        LifecycleError::Store(_) => "Store",
+        LifecycleError::Contended { .. } => "Contended",
+        _ => "other",
+    }
+}
