@@ -243,6 +243,19 @@ impl Bank {
         self.verify(&phone.code(self.now()))
     }
 
+    /// A transfer that must be accepted: its proof names the committed
+    /// record's token, step and version.
+    pub fn transfer_ok(&self, phone: &Phone) {
+        let proof = self
+            .transfer(phone)
+            .unwrap_or_else(|e| panic!("transfer with {}: {e}", phone.serial));
+        let record = self.record();
+        assert_eq!(Some(proof.token()), record.token_id());
+        assert_eq!(Some(proof.step()), record.last_step());
+        assert_eq!(Some(proof.drift()), record.last_drift());
+        assert_eq!(proof.version(), record.version());
+    }
+
     pub fn login(&self, code: Option<&str>) -> Result<LoginCheck, LifecycleError> {
         self.lc
             .blocking()
