@@ -5,11 +5,13 @@
 //! - `stateless/verify`: [`Totp::verify`] alone;
 //! - `stateless/verify+claim`: verify, then [`Match::claim`] on the
 //!   in-memory guard;
-//! - `lifecycle/verify_transaction`: [`Lifecycle::verify_transaction`] on a
-//!   registered token: state check against the transition table, window
-//!   match with the key the record's token has kept since registration,
-//!   replay claim on the in-memory guard, the record's bookkeeping and one
-//!   audit record to a sink that discards it.
+//! - `lifecycle/verify_transaction`: [`Lifecycle::verify_transaction`]
+//!   (through `blocking()`) on a registered token in the in-memory store:
+//!   load the record, decide against the transition table, match the window
+//!   with the key the token has kept since registration, check single use
+//!   against the record's last step, build the next record and its audit
+//!   record, and commit both (version check, audit sink, record replaced)
+//!   under the store's lock. The sink discards the records.
 //!
 //! Each iteration also sets the clock (one atomic store, in all three).
 //!
@@ -34,10 +36,11 @@ use std::hint::black_box;
 use criterion::measurement::{Measurement, WallTime};
 use criterion::{BatchSize, Criterion};
 use otpguard::lifecycle::{
-    Actor, AuditRecord, Event, FnSink, Lifecycle, LifecycleConfig, TokenRecord, TokenSerial,
+    AuditRecord, AuditSink, CustomerId, Event, Label, Lifecycle, LifecycleConfig, MemoryStore,
+    NewSecret, Principal, RequestContext, TokenSerial,
 };
 use otpguard::replay::MemoryGuard;
-use otpguard::{Clock, FixedClock, Secret, Totp, Window};
+use otpguard::{Clock, FixedClock, Secret, StoreError, Totp, Window};
 use support::clock::ThreadCpuTime;
 use support::{PERIOD, SECRET_SHA1, TIME};
 
@@ -50,6 +53,16 @@ fn next_code(totp: &Totp, time: &mut u64) -> (u64, String) {
     (*time, totp.generate(*time).unwrap().to_string())
 }
 
+/// Audit records go nowhere: the bench measures the lifecycle, not a log.
+struct Discard;
+
+impl AuditSink for Discard {
+    fn write(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        black_box(records);
+        Ok(())
+    }
+}
+
 fn stateful<M: Measurement>(c: &mut Criterion<M>) {
     let secret = Secret::from_bytes(SECRET_SHA1).unwrap();
     let totp = Totp::builder(&secret).period(PERIOD).build().unwrap();
@@ -58,24 +71,26 @@ fn stateful<M: Measurement>(c: &mut Criterion<M>) {
     let guard = MemoryGuard::default();
     let lifecycle = Lifecycle::new(
         LifecycleConfig::default(),
-        MemoryGuard::default(),
+        MemoryStore::with_sink(Discard),
         &clock,
-        FnSink(|r: &AuditRecord| {
-            black_box(r);
-        }),
     );
     assert_eq!(lifecycle.config().window(), window);
-    let mut record = TokenRecord::new();
+    let customer = CustomerId::new("c-0001").unwrap();
+    let web = Principal::customer(Label::new("web").unwrap());
+    let ctx = RequestContext::new();
+    let register = Event::Register {
+        serial: TokenSerial::new("SN-0001").unwrap(),
+        secret: NewSecret::Given(secret.clone()),
+        code: totp
+            .generate(clock.now())
+            .unwrap()
+            .to_string()
+            .as_str()
+            .into(),
+    };
     lifecycle
-        .apply(
-            &mut record,
-            Actor::Customer,
-            Event::Register {
-                serial: TokenSerial::new("SN-0001").unwrap(),
-                secret: secret.clone(),
-                code: &totp.generate(clock.now()).unwrap().to_string(),
-            },
-        )
+        .blocking()
+        .submit(&customer, &web, register, &ctx)
         .unwrap();
 
     let mut group = c.benchmark_group("stateful_pm1");
@@ -106,14 +121,16 @@ fn stateful<M: Measurement>(c: &mut Criterion<M>) {
             BatchSize::SmallInput,
         );
     });
-    // --- The full stateful path: lifecycle state check + verify + replay
-    // claim (the lifecycle module's one verification path).
+    // --- The full stateful path: load, decide, verify, single use, commit
+    // with the audit record.
     group.bench_function("lifecycle/verify_transaction", |b| {
         b.iter_batched(
             || next_code(&totp, &mut time),
             |(now, code)| {
                 clock.set(now);
-                let accepted = lifecycle.verify_transaction(&mut record, &code);
+                let accepted = lifecycle
+                    .blocking()
+                    .verify_transaction(&customer, &web, &code, &ctx);
                 assert!(accepted.is_ok(), "{accepted:?}");
                 (code, accepted)
             },

@@ -25,6 +25,15 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The actor's position in [`Actor::ALL`].
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            Self::Customer => 0,
+            Self::Operator => 1,
+            Self::System => 2,
+        }
+    }
+
     /// Every actor.
     pub const ALL: [Self; 3] = [Self::Customer, Self::Operator, Self::System];
 

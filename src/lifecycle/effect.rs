@@ -143,7 +143,7 @@ fn used(current: Option<Token>, proof: Proof) -> Result<Token, LifecycleError> {
 /// are remembered, the secret itself is dropped (and wiped once no
 /// snapshot shares it).
 fn retire(record: &mut TokenRecord, old: Token) -> Result<(), LifecycleError> {
-    let retired: &mut Retired = Arc::make_mut(&mut record.retired);
+    let retired: &mut Retired = record.retired.make_mut();
     let key = match &mut retired.key {
         Some(key) => key,
         slot @ None => {

@@ -101,10 +101,41 @@ enum Answer {
     LoginNotRequired,
 }
 
+/// The audit records of one attempt. Nearly every event has exactly one,
+/// kept inline; a swap time-out or a lock-out adds the System's.
+#[derive(Default)]
+enum Audits {
+    #[default]
+    None,
+    One([AuditRecord; 1]),
+    Many(Vec<AuditRecord>),
+}
+
+impl Audits {
+    fn push(&mut self, record: AuditRecord) {
+        *self = match core::mem::take(self) {
+            Self::None => Self::One([record]),
+            Self::One([first]) => Self::Many(vec![first, record]),
+            Self::Many(mut all) => {
+                all.push(record);
+                Self::Many(all)
+            }
+        };
+    }
+
+    fn as_slice(&self) -> &[AuditRecord] {
+        match self {
+            Self::None => &[],
+            Self::One(one) => one,
+            Self::Many(all) => all,
+        }
+    }
+}
+
 /// One attempt: what to commit, and what to answer once committed.
 struct Attempt {
     record: Option<TokenRecord>,
-    audit: Vec<AuditRecord>,
+    audit: Audits,
     answer: Result<Answer, LifecycleError>,
 }
 
@@ -360,12 +391,17 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 now: self.clock.now(),
             };
             let expected = loaded.version;
-            let attempt = self.attempt(&scene, request, loaded);
+            let Attempt {
+                record,
+                audit,
+                answer,
+            } = self.attempt(&scene, request, loaded);
+            let version = record.as_ref().map_or(expected, |r| r.version);
             let commit = Commit {
                 customer,
                 expected_version: expected,
-                record: attempt.record.as_ref(),
-                audit: &attempt.audit,
+                record,
+                audit: audit.as_slice(),
             };
             match self
                 .store
@@ -373,10 +409,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 .await
                 .map_err(LifecycleError::Store)?
             {
-                CommitOutcome::Committed => {
-                    let version = attempt.record.as_ref().map_or(expected, |r| r.version);
-                    return attempt.answer.map(|answer| (answer, version));
-                }
+                CommitOutcome::Committed => return answer.map(|answer| (answer, version)),
                 CommitOutcome::Conflict => {}
             }
         }
@@ -387,7 +420,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
     /// deadline times out first (the System's event, audited), then the
     /// request.
     fn attempt(&self, scene: &Scene<'_>, request: &Request, loaded: TokenRecord) -> Attempt {
-        let mut audit = Vec::with_capacity(3);
+        let mut audit = Audits::None;
         let mut record = loaded;
         let mut changed = false;
         let sent_timeout = matches!(request, Request::Event(Event::SwapTimeout))
@@ -496,7 +529,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         scene: &Scene<'_>,
         event: &Event,
         record: TokenRecord,
-        mut audit: Vec<AuditRecord>,
+        mut audit: Audits,
         source: VerifyError,
     ) -> Attempt {
         let counted = match count_failure(&record, &self.config) {
@@ -568,7 +601,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         scene: &Scene<'_>,
         request: &Request,
         record: TokenRecord,
-        mut audit: Vec<AuditRecord>,
+        mut audit: Audits,
         changed: bool,
         error: LifecycleError,
     ) -> Attempt {

@@ -77,6 +77,27 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The kind's position in [`EventKind::ALL`].
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            Self::Provision => 0,
+            Self::Register => 1,
+            Self::SetLoginOtp => 2,
+            Self::BeginSwap => 3,
+            Self::CompleteSwap => 4,
+            Self::CancelSwap => 5,
+            Self::SwapTimeout => 6,
+            Self::Stop => 7,
+            Self::Suspend(SuspendReason::LostDevice) => 8,
+            Self::Suspend(SuspendReason::TooManyFailures) => 9,
+            Self::Suspend(SuspendReason::Operator) => 10,
+            Self::Resume => 11,
+            Self::Reissue => 12,
+            Self::VerifyTransaction => 13,
+            Self::VerifyLogin => 14,
+        }
+    }
+
     /// Every kind, each suspension reason counted as its own kind.
     pub const ALL: [Self; 15] = [
         Self::Provision,

@@ -148,6 +148,38 @@ impl Retired {
     }
 }
 
+/// A record's [`Retired`] list, shared between snapshots; absent (no
+/// allocation, nothing to count) until the record retires its first token,
+/// which most records never do.
+#[derive(Clone, Default)]
+pub(crate) struct RetiredTokens(Option<Arc<Retired>>);
+
+/// What a record that never retired a token remembers.
+static NONE_RETIRED: Retired = Retired {
+    serials: Vec::new(),
+    fingerprints: Vec::new(),
+    key: None,
+};
+
+impl RetiredTokens {
+    pub(crate) fn new(retired: Retired) -> Self {
+        Self(Some(Arc::new(retired)))
+    }
+
+    /// The list, to add to (copied first if a snapshot shares it).
+    pub(crate) fn make_mut(&mut self) -> &mut Retired {
+        Arc::make_mut(self.0.get_or_insert_with(Arc::default))
+    }
+}
+
+impl core::ops::Deref for RetiredTokens {
+    type Target = Retired;
+
+    fn deref(&self) -> &Retired {
+        self.0.as_deref().unwrap_or(&NONE_RETIRED)
+    }
+}
+
 /// Everything the lifecycle knows about one customer's token. A
 /// [`TokenStore`](super::TokenStore) keeps it; only the
 /// [`Lifecycle`](super::Lifecycle) changes it, and a backend never saves
@@ -170,7 +202,7 @@ pub struct TokenRecord {
     pub(crate) failures: u32,
     pub(crate) login_otp: bool,
     pub(crate) version: u64,
-    pub(crate) retired: Arc<Retired>,
+    pub(crate) retired: RetiredTokens,
 }
 
 impl Default for TokenRecord {
@@ -190,7 +222,7 @@ impl TokenRecord {
             failures: 0,
             login_otp: false,
             version: 0,
-            retired: Arc::default(),
+            retired: RetiredTokens::default(),
         }
     }
 

@@ -82,6 +82,19 @@ pub enum State {
 }
 
 impl State {
+    /// The state's position in [`State::ALL`].
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            Self::Unregistered => 0,
+            Self::Active => 1,
+            Self::Swapping => 2,
+            Self::Suspended(SuspendReason::LostDevice) => 3,
+            Self::Suspended(SuspendReason::TooManyFailures) => 4,
+            Self::Suspended(SuspendReason::Operator) => 5,
+            Self::Reissued => 6,
+        }
+    }
+
     /// Every state, each suspension reason counted as its own state.
     pub const ALL: [Self; 7] = [
         Self::Unregistered,

@@ -26,9 +26,10 @@
 //! so two customers with the same serial cannot affect each other.
 
 use core::future::{ready, Future};
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::{Mutex, PoisonError};
+use std::hash::BuildHasher;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::audit::{AuditLog, AuditRecord, AuditSink};
 use super::{CustomerId, TokenRecord};
@@ -44,7 +45,7 @@ pub struct Commit<'a> {
     pub expected_version: u64,
     /// The new record, with version `expected_version + 1`; `None` if the
     /// event changed nothing (a refusal, a login without OTP).
-    pub record: Option<&'a TokenRecord>,
+    pub record: Option<TokenRecord>,
     /// The event's audit records, in order: at least one.
     pub audit: &'a [AuditRecord],
 }
@@ -139,11 +140,22 @@ const _: () = assert!(SHARD_MASK as usize + 1 == SHARDS);
 /// assert!(store.snapshot(&CustomerId::new("c-1")?).is_none());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct MemoryStore<A = AuditLog> {
-    shards: [Mutex<HashMap<CustomerId, TokenRecord>>; SHARDS],
-    hasher: RandomState,
+    /// Each customer's record, in the shard its hash picks; the same hash
+    /// finds it in the shard's table (one hash per operation).
+    shards: [Mutex<HashTable<(CustomerId, TokenRecord)>>; SHARDS],
+    /// foldhash with a random seed per store: customer ids are the bank's
+    /// own, and a per-store seed keeps their layout unpredictable.
+    hasher: DefaultHashBuilder,
     sink: A,
+}
+
+impl<A: core::fmt::Debug> core::fmt::Debug for MemoryStore<A> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("sink", &self.sink)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MemoryStore<AuditLog> {
@@ -165,7 +177,7 @@ impl<A> MemoryStore<A> {
     pub fn with_sink(sink: A) -> Self {
         Self {
             shards: Default::default(),
-            hasher: RandomState::new(),
+            hasher: DefaultHashBuilder::default(),
             sink,
         }
     }
@@ -179,19 +191,22 @@ impl<A> MemoryStore<A> {
     /// test). Changing it goes through the lifecycle only.
     #[must_use]
     pub fn snapshot(&self, customer: &CustomerId) -> Option<TokenRecord> {
-        self.shard(customer)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(customer)
-            .cloned()
+        let hash = self.hasher.hash_one(customer);
+        self.shard(hash)
+            .find(hash, |(id, _)| id == customer)
+            .map(|(_, record)| record.clone())
     }
 
-    fn shard(&self, customer: &CustomerId) -> &Mutex<HashMap<CustomerId, TokenRecord>> {
-        let [low, ..] = self.hasher.hash_one(customer).to_le_bytes();
+    /// The locked shard for `hash`. A panic while a shard was locked cannot
+    /// leave a record half-replaced (a replacement is one move), so a
+    /// poisoned lock is taken as it is.
+    fn shard(&self, hash: u64) -> MutexGuard<'_, HashTable<(CustomerId, TokenRecord)>> {
+        let [low, ..] = hash.to_le_bytes();
         let index = usize::from(low & SHARD_MASK);
         // Invariant: index <= SHARD_MASK < SHARDS.
         #[allow(clippy::indexing_slicing)]
-        &self.shards[index]
+        let shard = &self.shards[index];
+        shard.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -207,21 +222,28 @@ impl<A: AuditSink + Sync> TokenStore for MemoryStore<A> {
         &self,
         commit: Commit<'_>,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send {
-        let mut records = self
-            .shard(commit.customer)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let current = records.get(commit.customer).map_or(0, TokenRecord::version);
-        let outcome = if current == commit.expected_version {
-            self.sink.write(commit.audit).map(|()| {
-                if let Some(record) = commit.record {
-                    records.insert(commit.customer.clone(), record.clone());
+        let hash = self.hasher.hash_one(commit.customer);
+        let mut shard = self.shard(hash);
+        let entry = shard.find_mut(hash, |(id, _)| id == commit.customer);
+        let current = entry.as_ref().map_or(0, |(_, record)| record.version);
+        if current != commit.expected_version {
+            return ready(Ok(CommitOutcome::Conflict));
+        }
+        // The audit first: if it cannot be written, nothing is.
+        if let Err(e) = self.sink.write(commit.audit) {
+            return ready(Err(e));
+        }
+        if let Some(record) = commit.record {
+            match entry {
+                Some((_, stored)) => *stored = record,
+                None => {
+                    let hasher = &self.hasher;
+                    shard.insert_unique(hash, (commit.customer.clone(), record), |(id, _)| {
+                        hasher.hash_one(id)
+                    });
                 }
-                CommitOutcome::Committed
-            })
-        } else {
-            Ok(CommitOutcome::Conflict)
-        };
-        ready(outcome)
+            }
+        }
+        ready(Ok(CommitOutcome::Committed))
     }
 }

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use std::sync::Arc;
 
 use super::fingerprint::{Fingerprint, FingerprintKey};
-use super::record::{Enrollment, Retired, Stage, Token, TokenKey};
+use super::record::{Enrollment, Retired, RetiredTokens, Stage, Token, TokenKey};
 use super::{PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::Secret;
 
@@ -237,7 +237,7 @@ impl<'de> Deserialize<'de> for WithSecrets<TokenRecord> {
             failures: s.failures,
             login_otp: s.login_otp,
             version: s.version,
-            retired: Arc::new(Retired {
+            retired: RetiredTokens::new(Retired {
                 serials: s.retired_serials,
                 fingerprints,
                 key,

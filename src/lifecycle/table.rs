@@ -193,8 +193,10 @@ const SUSPEND_HOLD: EventKind = E::Suspend(SuspendReason::Operator);
 /// Every permitted transition. Read a row as: in state `from`, event
 /// `event` caused by `actor` moves the record to `to`, if `guard` holds,
 /// doing `effect`.
+pub static TABLE: &[Transition] = ROWS;
+
 #[rustfmt::skip]
-pub static TABLE: &[Transition] = &[
+const ROWS: &[Transition] = &[
     //  from          event                   actor     to            guard                                effect
     row(Unregistered, E::Provision,           Customer, Unregistered, Guard::None,                         Effect::Provision),
     row(Reissued,     E::Provision,           Customer, Reissued,     Guard::None,                         Effect::Provision),
@@ -254,9 +256,47 @@ pub static NEVER: &[(State, EventKind, &str)] = &[
 /// ```
 #[must_use]
 pub fn lookup(from: State, event: EventKind, actor: Actor) -> Option<&'static Transition> {
-    TABLE
-        .iter()
-        .find(|r| r.from == from && r.event == event && r.actor == actor)
+    let row = INDEX.get(key(from, event, actor))?.checked_sub(1)?;
+    TABLE.get(usize::from(row))
+}
+
+/// Where `(from, event, actor)` sits in [`INDEX`]: below
+/// `State::ALL.len() * EventKind::ALL.len() * Actor::ALL.len()`.
+const fn key(from: State, event: EventKind, actor: Actor) -> usize {
+    let (s, e, a) = (from.index(), event.index(), actor.index());
+    // At most 6 * 45 + 14 * 3 + 2 = 314: no overflow.
+    #[allow(clippy::arithmetic_side_effects)]
+    let key = (s * EventKind::ALL.len() + e) * Actor::ALL.len() + a;
+    key
+}
+
+const KEYS: usize = State::ALL.len() * EventKind::ALL.len() * Actor::ALL.len();
+
+/// For each `(from, event, actor)`, one more than the index of its row in
+/// [`TABLE`], or 0: built at compile time from the table itself, so the
+/// lookup costs one load instead of a scan. Two rows with the same key, or
+/// more rows than a `u8` can count, fail the build.
+static INDEX: [u8; KEYS] = index();
+
+// Runs at compile time only: an index out of range or an overflow is a
+// build error, not a run-time one.
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+const fn index() -> [u8; KEYS] {
+    assert!(ROWS.len() < u8::MAX as usize, "the table outgrew its index");
+    let mut out = [0u8; KEYS];
+    let mut i = 0;
+    while i < ROWS.len() {
+        let r = &ROWS[i];
+        let k = key(r.from, r.event, r.actor);
+        assert!(out[k] == 0, "two rows for one (state, event, actor)");
+        out[k] = (i + 1) as u8;
+        i += 1;
+    }
+    out
 }
 
 /// Why `(state, event)` is absent from the table, if [`NEVER`] says.
@@ -265,4 +305,37 @@ pub(crate) fn never_reason(state: State, event: EventKind) -> Option<&'static st
         .iter()
         .find(|(s, e, _)| *s == state && *e == event)
         .map(|(_, _, why)| *why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_follow_the_all_lists() {
+        assert!(State::ALL.iter().enumerate().all(|(i, s)| s.index() == i));
+        assert!(EventKind::ALL
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.index() == i));
+        assert!(Actor::ALL.iter().enumerate().all(|(i, a)| a.index() == i));
+    }
+
+    #[test]
+    fn the_index_agrees_with_a_scan_of_the_table() {
+        for from in State::ALL {
+            for event in EventKind::ALL {
+                for actor in Actor::ALL {
+                    let scanned = TABLE
+                        .iter()
+                        .find(|r| r.from == from && r.event == event && r.actor == actor);
+                    assert_eq!(
+                        lookup(from, event, actor),
+                        scanned,
+                        "{from} {event} {actor}"
+                    );
+                }
+            }
+        }
+    }
 }
