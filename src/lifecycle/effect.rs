@@ -43,8 +43,16 @@ pub(crate) fn apply(
     now: u64,
     config: &LifecycleConfig,
 ) -> Result<TokenRecord, LifecycleError> {
-    let mut next = before.clone();
-    next.version = bump(before)?;
+    // Built field by field, not cloned: the stage is replaced below, and
+    // cloning it first would count the token's key up and down for nothing.
+    let mut next = TokenRecord {
+        stage: Stage::Unregistered,
+        enrollment: before.enrollment.clone(),
+        failures: before.failures,
+        login_otp: before.login_otp,
+        version: bump(before)?,
+        retired: before.retired.clone(),
+    };
     let current = before.stage.token().cloned();
     let pending = before.stage.pending();
     let (token, pending) = match (row.effect, evidence) {

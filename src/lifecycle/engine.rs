@@ -96,7 +96,7 @@ enum Answer {
         from: State,
         to: State,
         proof: Option<Proof>,
-        key_uri: Option<KeyUri>,
+        key_uri: Option<Box<KeyUri>>,
     },
     LoginNotRequired,
 }
@@ -113,6 +113,10 @@ enum Audits {
 
 impl Audits {
     fn push(&mut self, record: AuditRecord) {
+        if let Self::Many(all) = self {
+            all.push(record);
+            return;
+        }
         *self = match core::mem::take(self) {
             Self::None => Self::One([record]),
             Self::One([first]) => Self::Many(vec![first, record]),
@@ -145,7 +149,7 @@ enum Ending {
         next: TokenRecord,
         row: &'static Transition,
         proof: Option<Proof>,
-        key_uri: Option<KeyUri>,
+        key_uri: Option<Box<KeyUri>>,
     },
     /// A wrong code of the current token: counted.
     WrongCode(VerifyError),
@@ -274,7 +278,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 to,
                 version,
                 authorized: proof.map(|p| authorize(p, kind, version)),
-                key_uri,
+                key_uri: key_uri.map(|uri| *uri),
             }),
             Answer::LoginNotRequired => Err(LifecycleError::Internal(
                 "a login answer for an event of the table",
@@ -297,15 +301,20 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         code: &str,
         ctx: &RequestContext,
     ) -> Result<Authorized, LifecycleError> {
-        let event = Event::VerifyTransaction {
+        let request = Request::Event(Event::VerifyTransaction {
             code: EnteredCode::new(code),
-        };
-        self.submit(customer, by, event, ctx)
-            .await?
-            .authorized
-            .ok_or(LifecycleError::Internal(
+        });
+        match self.run(customer, by, &request, ctx).await? {
+            (
+                Answer::Applied {
+                    proof: Some(proof), ..
+                },
+                version,
+            ) => Ok(authorize(proof, EventKind::VerifyTransaction, version)),
+            _ => Err(LifecycleError::Internal(
                 "an accepted code without its proof",
-            ))
+            )),
+        }
     }
 
     /// A login. While the customer's login OTP is off no code is asked and
@@ -701,7 +710,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         };
         let key_uri = match event {
             Event::Provision { account } => match self.key_uri(&next, account) {
-                Ok(uri) => Some(uri),
+                Ok(uri) => Some(Box::new(uri)),
                 Err(e) => return Ending::Refused(e),
             },
             _ => None,
