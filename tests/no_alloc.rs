@@ -3,9 +3,10 @@
 //!
 //! - generating and verifying codes (TOTP and HOTP, every algorithm, right,
 //!   wrong, out-of-window and malformed input) allocates nothing;
-//! - a code accepted through the lifecycle (state check, verification with
-//!   the token's kept key, replay claim for a tracked token, bookkeeping,
-//!   one audit record to a sink that does not keep it) allocates nothing;
+//! - a code accepted through the lifecycle on the in-memory store (load,
+//!   decision, verification with the token's kept key, single use, the next
+//!   record, its audit record, the commit to a sink that does not keep the
+//!   record) allocates nothing, nor does a replayed or a wrong code;
 //! - the in-memory replay guard's heap use per tracked token, printed for
 //!   the performance notes and held under a generous bound.
 //!
@@ -24,12 +25,14 @@
 use std::hint::black_box;
 
 use dhat::HeapStats;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use otpguard::lifecycle::{
-    Actor, AuditRecord, Event, FnSink, Lifecycle, LifecycleConfig, Outcome, TokenRecord,
-    TokenSerial,
+    AuditRecord, AuditSink, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
+    LoginCheck, MemoryStore, NewSecret, Outcome, Principal, RequestContext, TokenSerial,
 };
 use otpguard::replay::MemoryGuard;
-use otpguard::{Algorithm, FixedClock, Hotp, Secret, Totp, VerifyError, Window};
+use otpguard::{Algorithm, FixedClock, Hotp, Secret, StoreError, Totp, VerifyError, Window};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -131,35 +134,49 @@ fn verify_and_generate_do_not_allocate() {
     }
 }
 
+/// Counts accepted records and keeps none.
+#[derive(Default)]
+struct CountAccepted(AtomicU32);
+
+impl AuditSink for CountAccepted {
+    fn write(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        for r in records {
+            if r.outcome == Outcome::Accepted {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        black_box(records);
+        Ok(())
+    }
+}
+
 fn lifecycle_verify_does_not_allocate() {
     let secret = Secret::from_bytes(&[3u8; 20]).unwrap();
     let totp = Totp::builder(&secret).build().unwrap();
     let mut now = 1_700_000_000;
     let clock = FixedClock::new(now);
-    let accepted = std::cell::Cell::new(0u32);
     let lc = Lifecycle::new(
         LifecycleConfig::default(),
-        MemoryGuard::default(),
+        MemoryStore::with_sink(CountAccepted::default()),
         &clock,
-        FnSink(|r: &AuditRecord| {
-            if r.outcome == Outcome::Accepted {
-                accepted.set(accepted.get() + 1);
-            }
-            black_box(r);
-        }),
     );
-    let mut record = TokenRecord::new();
-    lc.apply(
-        &mut record,
-        Actor::Customer,
-        Event::Register {
-            serial: TokenSerial::new("SN-1").unwrap(),
-            secret: secret.clone(),
-            code: &totp.generate(now).unwrap().to_string(),
-        },
-    )
-    .unwrap();
-    lc.apply(&mut record, Actor::Customer, Event::SetLoginOtp(true))
+    let customer = CustomerId::new("c-1").unwrap();
+    let web = Principal::customer(Label::new("web").unwrap());
+    let ctx = RequestContext::new().source(Label::new("192.0.2.1").unwrap());
+    lc.blocking()
+        .submit(
+            &customer,
+            &web,
+            Event::Register {
+                serial: TokenSerial::new("SN-1").unwrap(),
+                secret: NewSecret::Given(secret.clone()),
+                code: totp.generate(now).unwrap().to_string().as_str().into(),
+            },
+            &ctx,
+        )
+        .unwrap();
+    lc.blocking()
+        .submit(&customer, &web, Event::SetLoginOtp(true), &ctx)
         .unwrap();
     for _ in 0..3 {
         // Three steps on: the code of the step just after is never the same.
@@ -167,17 +184,43 @@ fn lifecycle_verify_does_not_allocate() {
         clock.set(now);
         let code = totp.generate(now).unwrap().to_string();
         assert_no_alloc("Lifecycle::verify_transaction", || {
-            lc.verify_transaction(&mut record, &code).unwrap()
+            lc.blocking()
+                .verify_transaction(&customer, &web, &code, &ctx)
+                .unwrap()
+        });
+        assert_no_alloc("Lifecycle::verify_transaction, replayed", || {
+            let replay = lc
+                .blocking()
+                .verify_transaction(&customer, &web, &code, &ctx);
+            assert!(matches!(replay, Err(LifecycleError::Replayed { .. })));
         });
         now += 90;
         clock.set(now);
         let code = totp.generate(now).unwrap().to_string();
         assert_no_alloc("Lifecycle::login", || {
-            lc.login(&mut record, Some(&code)).unwrap()
+            let login = lc
+                .blocking()
+                .login(&customer, &web, Some(&code), &ctx)
+                .unwrap();
+            assert!(matches!(login, LoginCheck::Verified(_)));
         });
     }
-    assert_eq!(accepted.get(), 2 + 6);
-    assert_eq!(record.version(), 2 + 6);
+    now += 90;
+    clock.set(now);
+    let near: Vec<u32> = [now - 30, now, now + 30]
+        .iter()
+        .map(|&t| totp.generate(t).unwrap().value())
+        .collect();
+    let wrong = format!("{:06}", (0u32..).find(|v| !near.contains(v)).unwrap());
+    assert_no_alloc("Lifecycle::verify_transaction, wrong code", || {
+        let refused = lc
+            .blocking()
+            .verify_transaction(&customer, &web, &wrong, &ctx);
+        assert!(matches!(refused, Err(LifecycleError::WrongCode { .. })));
+    });
+    assert_eq!(lc.store().audit().0.load(Ordering::Relaxed), 2 + 6);
+    let record = lc.store().snapshot(&customer).unwrap();
+    assert_eq!(record.version(), 2 + 6 + 1);
 }
 
 fn guard_bytes_per_token() {
