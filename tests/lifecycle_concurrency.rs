@@ -526,7 +526,8 @@ struct FaultyStore {
     inner: Arc<MemoryStore>,
     /// Commits still to fail before reaching the store.
     fail_before: AtomicU32,
-    /// Committed replies still to lose.
+    /// Replies still to lose, of commits that wrote a new record (so that
+    /// in a race the lost reply is the acceptance's, not a replay's).
     lose_reply: AtomicU32,
     always_conflict: AtomicBool,
     /// Commits asked of this store.
@@ -567,8 +568,9 @@ impl TokenStore for FaultyStore {
         if self.always_conflict.load(Ordering::SeqCst) {
             return Ok(CommitOutcome::Conflict);
         }
+        let changes_record = commit.record.is_some();
         let outcome = self.inner.commit(commit).await?;
-        if outcome == CommitOutcome::Committed && take_one(&self.lose_reply) {
+        if outcome == CommitOutcome::Committed && changes_record && take_one(&self.lose_reply) {
             return Err(StoreError::new("timed out (the commit happened)"));
         }
         Ok(outcome)
