@@ -1,4 +1,9 @@
-//! Replay protection: each code is accepted at most once per token.
+//! Replay protection for stateless verification: each code is accepted at
+//! most once per token.
+//!
+//! The [lifecycle](crate::lifecycle) needs none of this: there, single use
+//! lives in the token's record and commits atomically with it. A replay
+//! guard is for backends that verify codes without the lifecycle.
 //!
 //! # The rule
 //!
@@ -48,9 +53,8 @@
 //!
 //! Verification yields a [`Match`]: the code was right. Only a
 //! successful claim turns it into an [`Accepted`], a value no code outside
-//! this crate can build. Code that needs an accepted OTP (the
-//! [lifecycle](crate::lifecycle), or a backend's own "authorise transfer"
-//! function) should take an `Accepted` as an argument, so that forgetting the
+//! this crate can build. Code that needs an accepted OTP (a backend's own
+//! "authorise transfer" function) should take an `Accepted` as an argument, so that forgetting the
 //! replay check is a compile error rather than a review comment.
 //!
 //! # Wiring it into a backend
