@@ -139,8 +139,8 @@ fn block_on<F: Future>(future: F) -> F::Output {
             thread::park();
         }
     };
-    match WAKER.try_with(Waker::clone) {
-        Ok(waker) => run(&waker),
+    match WAKER.try_with(|waker| run(waker)) {
+        Ok(output) => output,
         // The thread's locals are being destroyed (a call from another
         // local's destructor): a waker for this call alone.
         Err(_) => run(&Waker::from(Arc::new(Unpark(thread::current())))),

@@ -526,7 +526,9 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                     }),
                 }
             }
-            Ending::WrongCode(source) => self.wrong_code(scene, &event, record, audit, source),
+            Ending::WrongCode(source) => {
+                self.wrong_code(scene, &event, record, audit, changed, source)
+            }
             Ending::Refused(e) => self.refusal(scene, request, record, audit, changed, e),
         }
     }
@@ -539,17 +541,20 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         event: &Event,
         record: TokenRecord,
         mut audit: Audits,
+        changed: bool,
         source: VerifyError,
     ) -> Attempt {
         let counted = match count_failure(&record, &self.config) {
             Ok(counted) => counted,
+            // The record as this attempt left it (a swap time-out included)
+            // is committed with the refusal.
             Err(e) => {
                 return self.refusal(
                     scene,
                     &Request::Event(event.clone()),
                     record,
                     audit,
-                    false,
+                    changed,
                     e,
                 )
             }
