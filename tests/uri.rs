@@ -101,6 +101,12 @@ fn lenient_where_it_cannot_change_the_key() {
             Some("Bank"),
             "alice",
         ),
+        // parameter names percent-encoded, read as their decoded names
+        (
+            "otpauth://totp/Bank:alice?%73ecret=B32&%69ssuer=Bank",
+            Some("Bank"),
+            "alice",
+        ),
         // the separator escaped, spaces after it
         (
             "otpauth://totp/Bank%3Aalice?secret=B32",
@@ -228,6 +234,13 @@ fn malformed_uris_get_typed_errors() {
         ("otpauth://totp/alice?secret=B32&period=30&period=60", Duplicate("period")),
         ("otpauth://totp/alice?secret=B32&algorithm=SHA1&algorithm=SHA1", Duplicate("algorithm")),
         ("otpauth://hotp/alice?secret=B32&counter=1&counter=1", Duplicate("counter")),
+        // Names compare decoded, as URL libraries read them.
+        ("otpauth://totp/alice?%73ecret=B32&secret=B32", Duplicate("secret")),
+        ("otpauth://totp/alice?secret=B32&%73ecret=B32", Duplicate("secret")),
+        ("otpauth://totp/alice?secret=B32&%69ssuer=A&issuer=A", Duplicate("issuer")),
+        ("otpauth://totp/alice?secret=B32&%64igits=6&DIGITS=6", Duplicate("digits")),
+        ("otpauth://totp/alice?secret=B32&%zzfoo=1", Encoding("parameter name")),
+        ("otpauth://totp/alice?secret=B32&%FF=1", Utf8("parameter name")),
         ("otpauth://totp/alice?secret=B32&algorithm=MD5", UnknownAlgorithm),
         ("otpauth://totp/alice?secret=B32&algorithm=SHA384", UnknownAlgorithm),
         ("otpauth://totp/alice?secret=B32&algorithm=", UnknownAlgorithm),

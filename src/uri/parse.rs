@@ -143,9 +143,15 @@ impl<'a> Params<'a> {
     fn read(query: &'a str) -> Result<Self, UriError> {
         let mut slots: [Option<&'a str>; 6] = [None; 6];
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (raw_key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // Names are compared decoded, as URL libraries read them: a
+            // `%73ecret` is a second `secret`, never a parameter of its own.
+            check_escapes(raw_key, "parameter name")?;
+            let key = percent_decode_str(raw_key)
+                .decode_utf8()
+                .map_err(|_| UriError::Utf8("parameter name"))?;
             for (name, slot) in Self::NAMES.iter().zip(slots.iter_mut()) {
-                if name.eq_ignore_ascii_case(key) && slot.replace(value).is_some() {
+                if name.eq_ignore_ascii_case(&key) && slot.replace(value).is_some() {
                     return Err(UriError::Duplicate(name));
                 }
             }
