@@ -238,12 +238,17 @@ fn records_expire_after_the_retention_and_the_prefix_is_used() {
         &server.url(),
         RedisConfig::default()
             .key_prefix("bank:a:")
-            .retention(Duration::from_millis(300)),
+            .unwrap()
+            .retention(Duration::from_millis(300))
+            .unwrap(),
     )
     .unwrap();
     let forever = RedisGuard::open(
         &server.url(),
-        RedisConfig::default().key_prefix("bank:b:").no_expiry(),
+        RedisConfig::default()
+            .key_prefix("bank:b:")
+            .unwrap()
+            .no_expiry(),
     )
     .unwrap();
     let default = guard(&server);
@@ -385,7 +390,11 @@ async fn async_eight_connections_racing_one_claim_exactly_one_wins_each_trial() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn async_older_after_newer_is_refused_and_the_window_holds() {
     let server = RedisServer::start();
-    let g = async_guard(&server, RedisConfig::default().key_prefix("async:")).await;
+    let g = async_guard(
+        &server,
+        RedisConfig::default().key_prefix("async:").unwrap(),
+    )
+    .await;
     let totp = totp();
     let (s, w) = (55_000_000u64, Window::default());
     let now = s * 30;
@@ -488,4 +497,42 @@ fn redis_guard_agrees_with_the_sequential_model() {
             Ok(())
         })
         .unwrap();
+}
+
+#[test]
+fn keys_are_unambiguous_across_prefixes_and_tokens() {
+    let a = RedisConfig::default().key_prefix("bank:").unwrap();
+    let b = RedisConfig::default().key_prefix("bank:otp:").unwrap();
+    // The pair that named one key before token ids were escaped.
+    assert_ne!(a.key("otp:alice"), b.key("alice"));
+    // Distinct (prefix, token) pairs never share a key.
+    let prefixes = ["p:", "p:a:", "p:a%3A:", "p:%:", "q:"];
+    let tokens = ["", "a", "a:", ":a", "a:b", "%", "%3A", "a%3Ab", "a%b"];
+    let mut seen = std::collections::HashMap::new();
+    for p in prefixes {
+        let config = RedisConfig::default().key_prefix(p).unwrap();
+        for t in tokens {
+            if let Some(other) = seen.insert(config.key(t), (p, t)) {
+                panic!("({p:?}, {t:?}) and {other:?} share a key");
+            }
+        }
+    }
+    assert!(RedisConfig::default().key_prefix("bank").is_err());
+}
+
+#[test]
+fn a_retention_redis_cannot_take_is_refused_at_construction() {
+    assert!(RedisConfig::default()
+        .retention(RedisConfig::MAX_RETENTION)
+        .is_ok());
+    for absurd in [
+        RedisConfig::MAX_RETENTION + Duration::from_millis(1),
+        Duration::from_secs(u64::MAX),
+        Duration::MAX,
+    ] {
+        assert!(matches!(
+            RedisConfig::default().retention(absurd),
+            Err(otpguard::replay::redis::RedisConfigError::Retention { .. })
+        ));
+    }
 }

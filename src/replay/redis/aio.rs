@@ -49,12 +49,12 @@ impl<C> AsyncRedisGuard<C> {
     /// A guard that claims over `connection`.
     ///
     /// ```no_run
-    /// # async fn f() -> redis::RedisResult<()> {
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
     /// use otpguard::replay::redis::{AsyncRedisGuard, RedisConfig};
     /// let client = redis::Client::open("redis://127.0.0.1:6379/")?;
     /// let guard = AsyncRedisGuard::new(
     ///     client.get_multiplexed_async_connection().await?,
-    ///     RedisConfig::default().key_prefix("bank:otp:"),
+    ///     RedisConfig::default().key_prefix("bank:otp:")?,
     /// );
     /// # Ok(()) }
     /// ```

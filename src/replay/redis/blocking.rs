@@ -29,7 +29,7 @@ use crate::StoreError;
 /// let window = Window::default();
 /// let guard = RedisGuard::open(
 ///     "redis://127.0.0.1:6379/",
-///     RedisConfig::default().retention(totp.replay_retention(window)),
+///     RedisConfig::default().retention(totp.replay_retention(window))?,
 /// )?;
 /// let accepted = totp.verify_once("123456", 1_700_000_000, window, &guard, "customer-42/token-1")?;
 /// println!("accepted step {}", accepted.step());

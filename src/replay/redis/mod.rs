@@ -61,6 +61,9 @@ pub use blocking::RedisGuard;
 /// of a 30-second TOTP with one period of margin.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs((2 * Window::MAX as u64 + 2) * 30);
 
+/// [`DEFAULT_RETENTION`] in milliseconds (a whole number of seconds).
+const DEFAULT_RETENTION_MS: u64 = DEFAULT_RETENTION.as_secs() * 1000;
+
 /// The compare-and-record script. `KEYS[1]`: the token's key; `ARGV[1]`: the
 /// claimed step in canonical decimal; `ARGV[2]`: expiry in milliseconds, or
 /// `0` for none. Returns `{1, step}` when fresh, `{0, last}` when replayed.
@@ -104,15 +107,23 @@ return {1, step}
 
 /// Where the Redis guards keep their records and for how long.
 ///
+/// Keys are unambiguous: a prefix must end with `:`, and the token id is
+/// written with `:` and `%` percent-escaped, so the last `:` of a key ends
+/// its prefix and no two (prefix, token) pairs share a key (without this,
+/// prefix `bank:` with token `otp:alice` and prefix `bank:otp:` with token
+/// `alice` named the same key).
+///
 /// ```
 /// use otpguard::replay::redis::RedisConfig;
 /// use std::time::Duration;
 ///
 /// let config = RedisConfig::default()
-///     .key_prefix("bank:otp:last-step:")
-///     .retention(Duration::from_secs(120));
+///     .key_prefix("bank:otp:last-step:")?
+///     .retention(Duration::from_secs(120))?;
 /// assert_eq!(config.key("token-1"), b"bank:otp:last-step:token-1");
+/// assert_eq!(config.key("otp:alice"), b"bank:otp:last-step:otp%3Aalice");
 /// assert_eq!(config.retention_millis(), Some(120_000));
+/// # Ok::<(), otpguard::replay::redis::RedisConfigError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedisConfig {
@@ -120,42 +131,86 @@ pub struct RedisConfig {
     retention_ms: Option<u64>,
 }
 
+/// A [`RedisConfig`] setting Redis could not use safely.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedisConfigError {
+    /// The prefix does not end with `:` (which keeps keys unambiguous).
+    #[error("a Redis key prefix must end with ':'")]
+    Prefix,
+    /// The retention is longer than [`RedisConfig::MAX_RETENTION`]: Redis
+    /// refuses expiries that far out, so every claim would fail at run time.
+    #[error("a retention of {given_ms} ms exceeds the maximum of {max_ms} ms")]
+    Retention {
+        /// The retention given, in milliseconds (saturated).
+        given_ms: u64,
+        /// The maximum, in milliseconds.
+        max_ms: u64,
+    },
+}
+
 impl RedisConfig {
     /// The default key prefix.
     pub const DEFAULT_PREFIX: &'static str = "otpguard:replay:";
 
+    /// The longest retention accepted: 100 years, far inside what Redis
+    /// takes for `PX` (its absolute expiry must fit a signed 64-bit
+    /// millisecond count).
+    pub const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
     /// Sets the prefix put before each token id to make its key (default
-    /// [`RedisConfig::DEFAULT_PREFIX`]). Token ids are used as given, so two
-    /// services sharing a server need different prefixes.
+    /// [`RedisConfig::DEFAULT_PREFIX`]); two services sharing a server need
+    /// different prefixes.
+    ///
+    /// # Errors
+    /// [`RedisConfigError::Prefix`] unless the prefix ends with `:`.
     ///
     /// ```
     /// # use otpguard::replay::redis::RedisConfig;
-    /// assert_eq!(RedisConfig::default().key_prefix("p:").key("t"), b"p:t");
+    /// assert_eq!(RedisConfig::default().key_prefix("p:")?.key("t"), b"p:t");
+    /// assert!(RedisConfig::default().key_prefix("p").is_err());
+    /// # Ok::<(), otpguard::replay::redis::RedisConfigError>(())
     /// ```
-    #[must_use]
-    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.key_prefix = prefix.into();
-        self
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Result<Self, RedisConfigError> {
+        let prefix = prefix.into();
+        if !prefix.ends_with(':') {
+            return Err(RedisConfigError::Prefix);
+        }
+        self.key_prefix = prefix;
+        Ok(self)
     }
 
     /// Sets how long a record lives after its last fresh claim, rounded up to
     /// whole milliseconds, at least 1 (see the [module documentation](self)
     /// for the lower bound that keeps replays out).
     ///
+    /// # Errors
+    /// [`RedisConfigError::Retention`] above [`RedisConfig::MAX_RETENTION`].
+    ///
     /// ```
     /// # use otpguard::replay::redis::RedisConfig;
     /// # use std::time::Duration;
-    /// let c = RedisConfig::default().retention(Duration::from_micros(1_500));
+    /// let c = RedisConfig::default().retention(Duration::from_micros(1_500))?;
     /// assert_eq!(c.retention_millis(), Some(2));
+    /// assert!(RedisConfig::default().retention(Duration::MAX).is_err());
+    /// # Ok::<(), otpguard::replay::redis::RedisConfigError>(())
     /// ```
-    #[must_use]
-    pub fn retention(mut self, retention: Duration) -> Self {
-        let ms = retention
-            .as_millis()
-            .saturating_add(u128::from(retention.subsec_nanos() % 1_000_000 != 0))
-            .max(1);
-        self.retention_ms = Some(u64::try_from(ms).unwrap_or(u64::MAX));
-        self
+    pub fn retention(mut self, retention: Duration) -> Result<Self, RedisConfigError> {
+        let millis = |d: Duration| {
+            let ms = d
+                .as_millis()
+                .saturating_add(u128::from(d.subsec_nanos() % 1_000_000 != 0))
+                .max(1);
+            u64::try_from(ms).unwrap_or(u64::MAX)
+        };
+        if retention > Self::MAX_RETENTION {
+            return Err(RedisConfigError::Retention {
+                given_ms: millis(retention),
+                max_ms: millis(Self::MAX_RETENTION),
+            });
+        }
+        self.retention_ms = Some(millis(retention));
+        Ok(self)
     }
 
     /// Keeps records forever: for HOTP counters, which do not expire with
@@ -171,17 +226,31 @@ impl RedisConfig {
         self
     }
 
-    /// The Redis key of `token`.
+    /// The Redis key of `token`: the prefix, then the token id with `%` and
+    /// `:` percent-escaped.
     ///
     /// ```
     /// # use otpguard::replay::redis::RedisConfig;
     /// assert_eq!(RedisConfig::default().key("t-1"), b"otpguard:replay:t-1");
+    /// assert_eq!(RedisConfig::default().key("50%:x"), b"otpguard:replay:50%25%3Ax");
     /// ```
     #[must_use]
     pub fn key(&self, token: &str) -> Vec<u8> {
-        let mut key = Vec::with_capacity(self.key_prefix.len().saturating_add(token.len()));
+        let escapes = token.bytes().filter(|b| matches!(b, b'%' | b':')).count();
+        let len = self
+            .key_prefix
+            .len()
+            .saturating_add(token.len())
+            .saturating_add(escapes.saturating_mul(2));
+        let mut key = Vec::with_capacity(len);
         key.extend_from_slice(self.key_prefix.as_bytes());
-        key.extend_from_slice(token.as_bytes());
+        for b in token.bytes() {
+            match b {
+                b'%' => key.extend_from_slice(b"%25"),
+                b':' => key.extend_from_slice(b"%3A"),
+                _ => key.push(b),
+            }
+        }
         key
     }
 
@@ -216,9 +285,8 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             key_prefix: Self::DEFAULT_PREFIX.to_owned(),
-            retention_ms: None,
+            retention_ms: Some(DEFAULT_RETENTION_MS),
         }
-        .retention(DEFAULT_RETENTION)
     }
 }
 
