@@ -5,9 +5,9 @@
 //!
 //! Each claim is one Lua script, run by `EVALSHA` (loaded on first use),
 //! on the key `prefix + token` (the token id with `:` and `%` escaped).
-//! Redis runs a script to completion before any other command, so comparing the stored step with the claimed one and
-//! storing the new one is a single atomic step for every client of the
-//! server: of several processes racing the same claim, exactly one sees
+//! Redis runs a script to completion before any other command, so
+//! comparing the stored step with the claimed one and storing the new one
+//! is a single atomic step for every client of the server: of several processes racing the same claim, exactly one sees
 //! [`Fresh`](super::ClaimOutcome::Fresh).
 //!
 //! Steps are stored as decimal strings and compared digit-exactly, never as
