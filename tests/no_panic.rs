@@ -1,16 +1,22 @@
 //! Arbitrary bytes and values thrown at every public constructor, parser and
 //! verification function: none panics, and each failure is the typed error
 //! its documentation names, for exactly the inputs it names.
-#![allow(clippy::unwrap_used, clippy::panic, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing
+)]
 
 use otpguard::lifecycle::{
-    Actor, Event, Lifecycle, LifecycleConfig, ReissueReason, State, SuspendReason, TokenRecord,
-    TokenSerial, VecSink,
+    ConfigError, CustomerId, EnteredCode, Event, Label, LabelError, Lifecycle, LifecycleConfig,
+    LifecycleError, MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, State,
+    SuspendReason, TokenSerial,
 };
 use otpguard::replay::{ClaimOutcome, MemoryGuard};
 use otpguard::{
     Algorithm, Clock, FixedClock, Hotp, KeyUri, OtpKind, ParamError, Secret, SecretError,
-    TimeError, Totp, UriError, VerifyError, Window,
+    TimeError, Totp, TotpParams, UriError, VerifyError, Window,
 };
 use proptest::prelude::*;
 
@@ -304,25 +310,85 @@ fn uri_text() -> impl Strategy<Value = String> {
     ]
 }
 
-/// Arbitrary lifecycle events with arbitrary codes; two fixed token
-/// secrets, so that some codes are right.
+/// Arbitrary lifecycle calls: events with arbitrary codes, serials,
+/// principals and secrets (two fixed secrets and the provisioned ones, so
+/// that some codes are right), logins, provisionings, and waits.
 #[derive(Debug, Clone)]
 enum Step {
     Wait(u64),
-    Apply(u8, u8, u8, String),
-    Login(Option<String>),
+    /// Principal, event, serial, secret, code (empty: the right one now).
+    Submit(Who, u8, String, u8, String),
+    Login(Who, Option<String>),
+    Provision(Who, String),
 }
 
-fn step() -> impl Strategy<Value = Step> {
+/// A principal: its role and an arbitrary label (a refused label falls
+/// back to a fixed one).
+#[derive(Debug, Clone)]
+struct Who(u8, String);
+
+impl Who {
+    fn principal(&self) -> Principal {
+        let label = Label::new(&self.1).unwrap_or_else(|_| Label::new("x").unwrap());
+        match self.0 % 8 {
+            0..=5 => Principal::customer(label),
+            6 => Principal::operator(label),
+            _ => Principal::System,
+        }
+    }
+}
+
+fn who() -> impl Strategy<Value = Who> {
+    (
+        any::<u8>(),
+        prop_oneof![any::<String>(), "[a-z0-9:@.-]{1,12}"],
+    )
+        .prop_map(|(r, l)| Who(r, l))
+}
+
+fn lifecycle_step() -> impl Strategy<Value = Step> {
+    let serial = prop_oneof![
+        3 => "tok-[ab]",
+        1 => any::<String>(),
+        1 => "[A-Za-z0-9._-]{1,70}",
+    ];
+    let code = prop_oneof![3 => Just(String::new()), 2 => submitted(), 1 => "[0-9]{17,40}"];
     prop_oneof![
-        any::<u64>().prop_map(Step::Wait),
-        (0u64..=120).prop_map(Step::Wait),
-        (any::<u8>(), any::<u8>(), any::<u8>(), submitted())
-            .prop_map(|(actor, event, token, code)| Step::Apply(actor, event, token, code)),
-        (any::<u8>(), any::<u8>(), any::<u8>(), Just(String::new()))
-            .prop_map(|(actor, event, token, code)| Step::Apply(actor, event, token, code)),
-        proptest::option::of(submitted()).prop_map(Step::Login),
+        1 => any::<u64>().prop_map(Step::Wait),
+        4 => (0u64..=700).prop_map(Step::Wait),
+        8 => (who(), any::<u8>(), serial, any::<u8>(), code)
+            .prop_map(|(who, event, serial, secret, code)| Step::Submit(who, event, serial, secret, code)),
+        2 => (who(), proptest::option::of(prop_oneof![Just(String::new()), submitted()]))
+            .prop_map(|(who, code)| Step::Login(who, code)),
+        2 => (who(), prop_oneof![Just("alice".to_owned()), any::<String>()])
+            .prop_map(|(who, account)| Step::Provision(who, account)),
     ]
+}
+
+/// Any profile the lifecycle accepts, T0 included (which provisioning
+/// refuses).
+fn lifecycle_config() -> impl Strategy<Value = LifecycleConfig> {
+    (
+        algorithm(),
+        6u32..=8,
+        prop_oneof![3 => Just(30u64), 1 => 1u64..=120, 1 => any::<u64>().prop_map(|p| p.max(1))],
+        prop_oneof![3 => Just(0u64), 1 => time()],
+        1u32..=100,
+        0u32..=Window::MAX,
+        0u32..=Window::MAX,
+        1u64..=LifecycleConfig::TIMEOUT_LIMIT,
+    )
+        .prop_map(|(alg, digits, period, t0, max, behind, ahead, timeout)| {
+            LifecycleConfig::builder()
+                .totp(TotpParams::new(alg, digits, period, t0).unwrap())
+                .max_failures(max)
+                .window(Window::new(behind, ahead).unwrap())
+                .swap_timeout(timeout)
+                .enrollment_timeout(timeout)
+                .issuer("Bank")
+                .build()
+                .unwrap()
+        })
 }
 
 proptest! {
@@ -377,22 +443,72 @@ proptest! {
 
     #[test]
     fn lifecycle_config_build(
-        max in any::<u32>(),
-        timeout in any::<u64>(),
-        digits in digits(),
-        period in prop_oneof![Just(0u64), any::<u64>()],
+        max in prop_oneof![0u32..=101, any::<u32>()],
+        swap in prop_oneof![0u64..=2, any::<u64>(), Just(LifecycleConfig::TIMEOUT_LIMIT + 1)],
+        enroll in prop_oneof![0u64..=2, any::<u64>(), Just(LifecycleConfig::TIMEOUT_LIMIT)],
+        attempts in prop_oneof![0u32..=2, any::<u32>(), Just(10_001u32)],
+        issuer in proptest::option::of(prop_oneof![any::<String>(), "[A-Za-z ]{1,12}"]),
+        digits in 6u32..=8,
+        period in 1u64..=u64::MAX,
+        t0 in time(),
         behind in 0u32..=Window::MAX,
     ) {
-        let built = LifecycleConfig::builder()
+        let params = TotpParams::new(Algorithm::Sha256, digits, period, t0).unwrap();
+        let mut builder = LifecycleConfig::builder()
             .max_failures(max)
-            .swap_timeout(timeout)
-            .digits(digits)
-            .period(period)
-            .window(Window::new(behind, 1).unwrap())
-            .build();
-        if let Ok(config) = built {
-            prop_assert_eq!((config.max_failures(), config.swap_timeout()), (max, timeout));
+            .swap_timeout(swap)
+            .enrollment_timeout(enroll)
+            .max_attempts(attempts)
+            .totp(params)
+            .window(Window::new(behind, 1).unwrap());
+        if let Some(issuer) = &issuer {
+            builder = builder.issuer(issuer);
         }
+        let timeouts = 1..=LifecycleConfig::TIMEOUT_LIMIT;
+        match builder.build() {
+            Ok(config) => {
+                prop_assert_eq!((config.max_failures(), config.swap_timeout()), (max, swap));
+                prop_assert_eq!((config.enrollment_timeout(), config.max_attempts()), (enroll, attempts));
+                prop_assert_eq!((config.totp(), config.issuer()), (params, issuer.as_deref()));
+            }
+            Err(ConfigError::MaxFailures { given, .. }) => {
+                prop_assert!(given == max && !(1..=100).contains(&max));
+            }
+            Err(ConfigError::SwapTimeout { given, .. }) => {
+                prop_assert!((1..=100).contains(&max));
+                prop_assert!(given == swap && !timeouts.contains(&swap));
+            }
+            Err(ConfigError::EnrollmentTimeout { given, .. }) => {
+                prop_assert!(timeouts.contains(&swap));
+                prop_assert!(given == enroll && !timeouts.contains(&enroll));
+            }
+            Err(ConfigError::MaxAttempts { given, .. }) => {
+                prop_assert!(timeouts.contains(&enroll));
+                prop_assert!(given == attempts && !(1..=10_000).contains(&attempts));
+            }
+            Err(ConfigError::Issuer(_)) => {
+                prop_assert!(issuer.is_some() && (1..=10_000).contains(&attempts));
+            }
+            Err(e) => prop_assert!(false, "unexpected {:?}", e),
+        }
+    }
+
+    #[test]
+    fn labels_serials_and_entered_codes(text in prop_oneof![any::<String>(), "[ -~]{0,140}"]) {
+        match Label::new(&text) {
+            Ok(label) => {
+                prop_assert_eq!(label.as_str(), text.as_str());
+                let id = CustomerId::new(&text).unwrap();
+                prop_assert_eq!(id.as_str(), text.as_str());
+            }
+            Err(LabelError::Empty) => prop_assert!(text.is_empty()),
+            Err(LabelError::TooLong { len, max }) => prop_assert!(len == text.len() && len > max),
+            Err(LabelError::InvalidCharacter) => prop_assert!(!text.is_empty() && text.len() <= Label::MAX_LEN),
+            Err(e) => prop_assert!(false, "unexpected {:?}", e),
+        }
+        let code = EnteredCode::new(&text);
+        prop_assert_eq!(format!("{code:?}"), "EnteredCode(..)");
+        let _ = code.clone();
     }
 }
 
@@ -400,58 +516,94 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(COSTLY))]
 
     #[test]
-    fn lifecycle_apply_any_sequence(steps in prop::collection::vec(step(), 0..24)) {
-        let secrets = [Secret::from_bytes(&[0x11; 20]).unwrap(), Secret::from_bytes(&[0x22; 20]).unwrap()];
-        let clock = FixedClock::new(1_700_000_000);
-        let lc = Lifecycle::new(LifecycleConfig::default(), MemoryGuard::default(), &clock, VecSink::default());
-        let mut record = TokenRecord::new();
+    fn lifecycle_any_sequence(config in lifecycle_config(), start in time(), steps in prop::collection::vec(lifecycle_step(), 0..32)) {
+        let params = config.totp();
+        let max = config.max_failures();
+        let clock = FixedClock::new(start);
+        let lc = Lifecycle::new(config, MemoryStore::new(), &clock);
+        let customer = CustomerId::new("c-1").unwrap();
+        let mut secrets = vec![Secret::from_bytes(&[0x11; 20]).unwrap(), Secret::from_bytes(&[0x22; 20]).unwrap()];
+        // The secret of the last token registered, for right codes.
+        let mut current = 0;
+        let right = |secrets: &[Secret], index: usize, now: u64| {
+            Totp::new(&secrets[index], params).generate(now).map_or_else(|_| "000000".to_owned(), |c| c.to_string())
+        };
         for step in steps {
-            let before = record.summary();
-            let refused = match step {
+            let before = lc.store().snapshot(&customer).unwrap_or_default().summary();
+            let audit_before = lc.store().audit().len();
+            let ctx = RequestContext::new();
+            let result = match &step {
                 Step::Wait(s) => {
-                    clock.advance(s);
+                    clock.advance(*s);
                     continue;
                 }
-                Step::Login(code) => lc.login(&mut record, code.as_deref()).is_err(),
-                Step::Apply(actor, event, token, code) => {
-                    let actor = [Actor::Customer, Actor::Operator, Actor::System][usize::from(actor % 3)];
-                    let token = usize::from(token % 2);
-                    let serial = TokenSerial::new(if token == 0 { "tok-a" } else { "tok-b" }).unwrap();
-                    let secret = secrets[token].clone();
+                Step::Login(who, code) => {
                     // An empty code stands for the right one, now.
+                    let code = code.as_ref().map(|c| if c.is_empty() { right(&secrets, current, clock.now()) } else { c.clone() });
+                    lc.blocking().login(&customer, &who.principal(), code.as_deref(), &ctx).map(drop)
+                }
+                Step::Provision(who, account) => {
+                    let r = lc.blocking().provision(&customer, &who.principal(), account, &ctx);
+                    if let Ok(uri) = &r {
+                        prop_assert_eq!(uri.account(), account.as_str());
+                        secrets.push(uri.secret().clone());
+                    }
+                    r.map(drop)
+                }
+                Step::Submit(who, event, serial, secret, code) => {
+                    let serial = TokenSerial::new(serial).unwrap_or_else(|_| TokenSerial::new("tok-c").unwrap());
+                    let index = usize::from(*secret) % (secrets.len() + 1);
+                    let new_secret = secrets.get(index).map_or(NewSecret::Provisioned, |s| NewSecret::Given(s.clone()));
+                    let new_token = matches!(event % 15, 0 | 3);
+                    let code_secret = if new_token { index.min(secrets.len() - 1) } else { current };
                     let code = if code.is_empty() {
-                        let totp = Totp::builder(&secrets[token]).build().unwrap();
-                        totp.generate(clock.now()).unwrap().to_string()
+                        right(&secrets, code_secret, clock.now())
                     } else {
-                        code
+                        code.clone()
                     };
-                    let event = match event % 14 {
-                        0 => Event::Register { serial, secret, code: &code },
-                        1 => Event::SetLoginOtp(token == 0),
-                        2 => Event::BeginSwap { code: &code },
-                        3 => Event::CompleteSwap { serial, secret, code: &code },
+                    let code = EnteredCode::new(&code);
+                    let event = match event % 15 {
+                        0 => Event::Register { serial, secret: new_secret, code },
+                        1 => Event::SetLoginOtp(event % 2 == 0),
+                        2 => Event::BeginSwap { code },
+                        3 => Event::CompleteSwap { serial, secret: new_secret, code },
                         4 => Event::CancelSwap,
                         5 => Event::SwapTimeout,
-                        6 => Event::Stop { code: &code },
+                        6 => Event::Stop { code },
                         7 => Event::Suspend { reason: SuspendReason::LostDevice },
                         8 => Event::Suspend { reason: SuspendReason::TooManyFailures },
                         9 => Event::Suspend { reason: SuspendReason::Operator },
                         10 => Event::Resume,
                         11 => Event::Reissue { reason: ReissueReason::AppRemoved },
-                        12 => Event::VerifyTransaction { code: &code },
-                        _ => Event::VerifyLogin { code: &code },
+                        12 => Event::VerifyTransaction { code },
+                        13 => Event::Provision { account: "bob".to_owned() },
+                        _ => Event::VerifyLogin { code },
                     };
-                    lc.apply(&mut record, actor, event).is_err()
+                    let r = lc.blocking().submit(&customer, &who.principal(), event, &ctx).map(drop);
+                    if r.is_ok() && new_token {
+                        current = code_secret;
+                    }
+                    r
                 }
             };
-            let after = record.summary();
+            if let Err(e) = &result {
+                prop_assert!(!matches!(e, LifecycleError::Internal(_)), "{:?} gave {:?}", step, e);
+                prop_assert!(!matches!(e, LifecycleError::Store(_) | LifecycleError::Contended { .. }), "{:?}", e);
+            }
+            let after = lc.store().snapshot(&customer).unwrap_or_default().summary();
             prop_assert!(after.version >= before.version);
-            prop_assert!(!lc.audit_sink().take().is_empty(), "an event left no audit record");
-            if refused {
-                // Unchanged, or a counted wrong code (which may lock out).
-                let counted = after.failures == before.failures + 1 && after.version == before.version + 1;
+            prop_assert!(after.failures <= max);
+            // One audit record for the call, plus the System's time-out or
+            // lock-out, at most one each.
+            let added = lc.store().audit().len() - audit_before;
+            prop_assert!((1..=3).contains(&added), "{:?} added {} audit records", step, added);
+            if result.is_err() {
+                // Unchanged, or a counted wrong code (which may lock out),
+                // or a swap timed out on the way.
+                let counted = after.failures == before.failures + 1 || after.failures == max;
                 let locked_out = after.state == State::Suspended(SuspendReason::TooManyFailures);
-                prop_assert!(after == before || counted || locked_out, "{:?} -> {:?}", before, after);
+                let timed_out = before.state == State::Swapping && after.pending_swap.is_none();
+                prop_assert!(after == before || counted || locked_out || timed_out, "{:?} -> {:?}", before, after);
             }
         }
     }
