@@ -1,97 +1,426 @@
 //! The stored record: serde only through the explicit `WithSecrets`
-//! opt-in, checked on the way back in; a secret-free summary otherwise.
+//! opt-in (format 2), checked on the way back in; a secret-free summary
+//! otherwise. A store that keeps nothing but that JSON runs the whole
+//! lifecycle.
 
 #![cfg(feature = "serde")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::arithmetic_side_effects
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing
 )]
 
 mod lifecycle_support;
 
-use lifecycle_support::{Bank, Phone};
-use otpguard::lifecycle::{Actor, Event, LifecycleError, State, TokenRecord, WithSecrets};
+use std::collections::HashMap;
+use std::future::{ready, Future};
+use std::sync::Mutex;
+
+use lifecycle_support::{principal, Bank, Phone, START};
+use otpguard::lifecycle::{
+    Actor, AuditLog, AuditSink, Commit, CommitOutcome, CustomerId, Event, EventKind, Lifecycle,
+    LifecycleConfig, LifecycleError, NewSecret, Outcome, RequestContext, State, TokenRecord,
+    TokenStore, WithSecrets,
+};
+use otpguard::{Clock, FixedClock, StoreError};
+
+/// A store that keeps each record only as `WithSecrets` JSON, as a
+/// database column would.
+#[derive(Default)]
+struct JsonStore {
+    rows: Mutex<HashMap<CustomerId, (u64, String)>>,
+    audit: AuditLog,
+}
+
+impl JsonStore {
+    fn put(&self, customer: &CustomerId, json: String) {
+        let WithSecrets(record): WithSecrets<TokenRecord> = serde_json::from_str(&json).unwrap();
+        self.rows
+            .lock()
+            .unwrap()
+            .insert(customer.clone(), (record.version(), json));
+    }
+
+    fn json(&self, customer: &CustomerId) -> String {
+        self.rows.lock().unwrap()[customer].1.clone()
+    }
+
+    fn record(&self, customer: &CustomerId) -> TokenRecord {
+        let WithSecrets(record) = serde_json::from_str(&self.json(customer)).unwrap();
+        record
+    }
+}
+
+impl TokenStore for JsonStore {
+    fn load(
+        &self,
+        customer: &CustomerId,
+    ) -> impl Future<Output = Result<Option<TokenRecord>, StoreError>> + Send {
+        let row = self.rows.lock().unwrap().get(customer).cloned();
+        ready(
+            row.map(|(_, json)| {
+                serde_json::from_str::<WithSecrets<TokenRecord>>(&json)
+                    .map(|WithSecrets(r)| r)
+                    .map_err(|e| StoreError::with_source("unreadable token record", e))
+            })
+            .transpose(),
+        )
+    }
+
+    fn commit(
+        &self,
+        commit: Commit<'_>,
+    ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send {
+        let mut rows = self.rows.lock().unwrap();
+        let current = rows.get(commit.customer).map_or(0, |(v, _)| *v);
+        if current != commit.expected_version {
+            return ready(Ok(CommitOutcome::Conflict));
+        }
+        let json = commit
+            .record
+            .as_ref()
+            .map(|r| serde_json::to_string(&WithSecrets(r)))
+            .transpose();
+        ready(
+            json.map_err(|e| StoreError::with_source("cannot store a token record", e))
+                .and_then(|json| {
+                    self.audit.write(commit.audit)?;
+                    if let (Some(record), Some(json)) = (&commit.record, json) {
+                        rows.insert(commit.customer.clone(), (record.version(), json));
+                    }
+                    Ok(CommitOutcome::Committed)
+                }),
+        )
+    }
+}
+
+/// A customer with a swap in progress: the second token current, the first
+/// retired, a third secret provisioned and pending. Returns the bank, the
+/// three phones (the third as it scanned its Key URI).
+fn rich_record() -> (Bank, [Phone; 3]) {
+    let bank = Bank::new();
+    let first = Phone::new("SN-1", 1);
+    bank.register(&first).unwrap();
+    bank.tick();
+    bank.begin_swap(&first).unwrap();
+    let second = Phone::scan("SN-2", &bank.provision("alice").unwrap());
+    bank.complete_swap_provisioned(&second).unwrap();
+    bank.customer_event(Event::SetLoginOtp(true)).unwrap();
+    bank.tick();
+    bank.begin_swap(&second).unwrap();
+    let third = Phone::scan("SN-3", &bank.provision("alice").unwrap());
+    let record = bank.record();
+    assert_eq!(record.state(), State::Swapping);
+    assert!(record.enrollment_deadline().is_some());
+    assert_eq!(
+        record.retired_serials(),
+        std::slice::from_ref(&first.serial)
+    );
+    (bank, [first, second, third])
+}
 
 #[test]
-fn a_stored_record_round_trips_with_its_secret_and_keeps_working() {
-    let bank = Bank::new();
-    let phone = Phone::new("SN-1", 1);
-    let mut record = TokenRecord::new();
-    bank.register(&mut record, &phone).unwrap();
-    bank.tick();
-    bank.begin_swap(&mut record, &phone).unwrap();
+fn a_stored_record_round_trips_with_its_secrets_and_keeps_working() {
+    let (bank, [first, second, third]) = rich_record();
+    let record = bank.snapshot().unwrap();
 
     let json = serde_json::to_string(&WithSecrets(&record)).unwrap();
+    assert!(json.contains("\"format\":2"), "{json}");
+    for kept in [&second, &third] {
+        assert!(
+            json.contains(kept.secret().to_base32().as_str()),
+            "the opt-in includes the current and the pending secret"
+        );
+    }
     assert!(
-        json.contains(phone.secret().to_base32().as_str()),
-        "the opt-in includes the secret"
+        !json.contains(first.secret().to_base32().as_str()),
+        "a retired secret is kept only as a fingerprint"
     );
-    let WithSecrets(mut back): WithSecrets<TokenRecord> = serde_json::from_str(&json).unwrap();
+    let WithSecrets(back): WithSecrets<TokenRecord> = serde_json::from_str(&json).unwrap();
     assert_eq!(back.summary(), record.summary());
-    assert_eq!(back.state(), State::Swapping);
+    assert_eq!(
+        serde_json::to_string(&WithSecrets(&back)).unwrap(),
+        json,
+        "written again, the same"
+    );
 
-    // The restored secret verifies the phone's codes.
-    bank.tick();
-    bank.transfer(&mut back, &phone).unwrap();
+    // Restored into a store that keeps only this JSON, it keeps working:
+    // its current secret, its retired serial and secret, its pending one.
+    let clock = FixedClock::new(bank.now());
+    let store = JsonStore::default();
+    store.put(&bank.customer, json);
+    let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
+    let (web, ctx) = (principal(Actor::Customer), RequestContext::new());
+    let submit = |event| lc.blocking().submit(&bank.customer, &web, event, &ctx);
+    clock.advance(30);
+    let proof = lc
+        .blocking()
+        .verify_transaction(&bank.customer, &web, &second.code(clock.now()), &ctx)
+        .unwrap();
+    assert_eq!(Some(proof.token()), record.token_id());
+    let code = third.code(clock.now());
+    let r = submit(Event::CompleteSwap {
+        serial: third.serial.clone(),
+        secret: first.given(),
+        code: first.code(clock.now()).as_str().into(),
+    });
+    assert!(matches!(r, Err(LifecycleError::SecretReused)), "{r:?}");
+    let r = submit(Event::CompleteSwap {
+        serial: first.serial.clone(),
+        secret: NewSecret::Provisioned,
+        code: code.as_str().into(),
+    });
+    assert!(
+        matches!(r, Err(LifecycleError::SerialRetired { .. })),
+        "{r:?}"
+    );
+    let applied = submit(Event::CompleteSwap {
+        serial: third.serial.clone(),
+        secret: NewSecret::Provisioned,
+        code: code.as_str().into(),
+    })
+    .unwrap();
+    assert_eq!(applied.to, State::Active);
+
+    let stored = store.record(&bank.customer);
+    assert_eq!(stored.version(), record.version() + 2);
+    assert_eq!(stored.serial(), Some(&third.serial));
+    assert_eq!(
+        stored.retired_serials(),
+        [first.serial.clone(), second.serial.clone()]
+    );
+    assert!(stored.login_otp());
+    clock.advance(30);
+    let r = lc
+        .blocking()
+        .login(&bank.customer, &web, Some(&third.code(clock.now())), &ctx);
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(store.audit.len(), 5);
+}
+
+#[test]
+fn the_whole_lifecycle_runs_on_a_store_of_json_rows() {
+    let clock = FixedClock::new(START);
+    let store = JsonStore::default();
+    let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
+    let alice = CustomerId::new("c-1").unwrap();
+    let (web, op, ctx) = (
+        principal(Actor::Customer),
+        principal(Actor::Operator),
+        RequestContext::new(),
+    );
+    let uri = lc
+        .blocking()
+        .provision(&alice, &web, "alice", &ctx)
+        .unwrap();
+    let phone = Phone::scan("SN-1", &uri);
+    let register = |phone: &Phone| {
+        lc.blocking().submit(
+            &alice,
+            &web,
+            Event::Register {
+                serial: phone.serial.clone(),
+                secret: NewSecret::Provisioned,
+                code: phone.code(clock.now()).as_str().into(),
+            },
+            &ctx,
+        )
+    };
+    register(&phone).unwrap();
+    clock.advance(30);
+    let code = phone.code(clock.now());
+    let _ = lc
+        .blocking()
+        .verify_transaction(&alice, &web, &code, &ctx)
+        .unwrap();
+    let r = lc.blocking().verify_transaction(&alice, &web, &code, &ctx);
+    assert!(matches!(r, Err(LifecycleError::Replayed { .. })), "{r:?}");
+    lc.blocking()
+        .submit(
+            &alice,
+            &op,
+            Event::Reissue {
+                reason: otpguard::lifecycle::ReissueReason::AppRemoved,
+            },
+            &ctx,
+        )
+        .unwrap();
+    let uri = lc
+        .blocking()
+        .provision(&alice, &web, "alice", &ctx)
+        .unwrap();
+    let again = Phone::scan("SN-2", &uri);
+    register(&again).unwrap();
+
+    let record = store.record(&alice);
+    assert_eq!(
+        (record.state(), record.serial(), record.version()),
+        (State::Active, Some(&again.serial), 6)
+    );
+    let outcomes: Vec<_> = store
+        .audit
+        .records()
+        .iter()
+        .map(|r| (r.event, r.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (EventKind::Provision, Outcome::Accepted),
+            (EventKind::Register, Outcome::Accepted),
+            (EventKind::VerifyTransaction, Outcome::Accepted),
+            (EventKind::VerifyTransaction, Outcome::Refused),
+            (EventKind::Reissue, Outcome::Accepted),
+            (EventKind::Provision, Outcome::Accepted),
+            (EventKind::Register, Outcome::Accepted),
+        ]
+    );
 }
 
 #[test]
 fn the_summary_serializes_without_the_secret() {
-    let bank = Bank::new();
-    let phone = Phone::new("SN-1", 1);
-    let mut record = TokenRecord::new();
-    bank.register(&mut record, &phone).unwrap();
-    let json = serde_json::to_string(&record.summary()).unwrap();
-    assert!(json.contains("SN-1"));
-    assert!(!json.contains(phone.secret().to_base32().as_str()));
-    assert!(!json.to_lowercase().contains("secret"));
+    let (bank, [first, second, third]) = rich_record();
+    let json = serde_json::to_string(&bank.summary()).unwrap();
+    assert!(json.contains("SN-2") && json.contains("SN-1"), "{json}");
+    for phone in [first, second, third] {
+        assert!(!json.contains(phone.secret().to_base32().as_str()));
+    }
+    assert!(!json.to_lowercase().contains("secret"), "{json}");
+    assert!(!json.contains("fingerprint"), "{json}");
 }
 
 #[test]
 fn inconsistent_or_tampered_records_are_rejected() {
-    let bank = Bank::new();
-    let phone = Phone::new("SN-1", 1);
-    let mut record = TokenRecord::new();
-    bank.register(&mut record, &phone).unwrap();
-    let json = serde_json::to_string(&WithSecrets(&record)).unwrap();
+    let (bank, [_, second, _]) = rich_record();
+    let json = serde_json::to_string(&WithSecrets(&bank.snapshot().unwrap())).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = value.clone();
+        f(&mut v);
+        serde_json::to_string(&v).unwrap()
+    };
 
     let tampered = [
-        json.replace("\"state\":\"Active\"", "\"state\":\"Unregistered\""),
-        json.replace("\"state\":\"Active\"", "\"state\":\"Swapping\""),
-        json.replace("\"format\":1", "\"format\":2"),
-        json.replace("\"serial\":\"SN-1\"", "\"serial\":\"SN 1\""),
-        json.replace(phone.secret().to_base32().as_str(), "AAAA"),
+        json.replace("\"state\":\"Swapping\"", "\"state\":\"Unregistered\""),
+        json.replace("\"state\":\"Swapping\"", "\"state\":\"Active\""),
+        json.replace("\"format\":2", "\"format\":1"),
+        json.replace("\"format\":2", "\"format\":3"),
+        json.replace("\"serial\":\"SN-2\"", "\"serial\":\"SN 2\""),
+        json.replace(second.secret().to_base32().as_str(), "AAAA"),
+        json.replace(second.secret().to_base32().as_str(), "not base32!"),
+        edit(&|v| v["fingerprint_key"] = serde_json::Value::Null),
+        edit(&|v| v["fingerprint_key"] = "AAAA".into()),
+        edit(&|v| v["retired_fingerprints"][0] = "AAAA".into()),
+        edit(&|v| v["token"]["id"] = "abcd".into()),
+        edit(&|v| v["token"] = serde_json::Value::Null),
+        edit(&|v| v["pending_swap"] = serde_json::Value::Null),
+        edit(&|v| {
+            v["state"] = "Reissued".into();
+            v["token"] = serde_json::Value::Null;
+            v["pending_swap"] = serde_json::Value::Null;
+        }),
     ];
-    for t in tampered {
-        assert_ne!(t, json);
+    // The last one is consistent but for the login OTP, on without a token.
+    for t in &tampered {
+        assert_ne!(t, &json);
         assert!(
-            serde_json::from_str::<WithSecrets<TokenRecord>>(&t).is_err(),
+            serde_json::from_str::<WithSecrets<TokenRecord>>(t).is_err(),
             "{t}"
         );
     }
+    // With the login OTP off it is a valid record again: the check above
+    // was the login OTP's.
+    let valid = edit(&|v| {
+        v["state"] = "Reissued".into();
+        v["token"] = serde_json::Value::Null;
+        v["pending_swap"] = serde_json::Value::Null;
+        v["login_otp"] = false.into();
+    });
+    let WithSecrets(r): WithSecrets<TokenRecord> = serde_json::from_str(&valid).unwrap();
+    assert_eq!(r.state(), State::Reissued);
 }
 
 #[test]
 fn a_record_at_the_last_version_refuses_every_change() {
     let bank = Bank::new();
     let phone = Phone::new("SN-1", 1);
-    let mut record = TokenRecord::new();
-    bank.register(&mut record, &phone).unwrap();
-    let json = serde_json::to_string(&WithSecrets(&record))
+    bank.register(&phone).unwrap();
+    let json = serde_json::to_string(&WithSecrets(&bank.snapshot().unwrap()))
         .unwrap()
         .replace("\"version\":1", &format!("\"version\":{}", u64::MAX));
-    let WithSecrets(mut last): WithSecrets<TokenRecord> = serde_json::from_str(&json).unwrap();
-    let before = last.summary();
-    let r = bank
-        .lc
-        .apply(&mut last, Actor::Customer, Event::SetLoginOtp(true));
-    assert!(matches!(r, Err(LifecycleError::VersionExhausted)));
+    let store = JsonStore::default();
+    store.put(&bank.customer, json.clone());
+    let clock = FixedClock::new(bank.now() + 30);
+    let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
+    let (web, ctx) = (principal(Actor::Customer), RequestContext::new());
+
+    let r = lc
+        .blocking()
+        .submit(&bank.customer, &web, Event::SetLoginOtp(true), &ctx);
+    assert!(matches!(r, Err(LifecycleError::VersionExhausted)), "{r:?}");
+    for code in [phone.wrong_code(clock.now()), phone.code(clock.now())] {
+        let r = lc
+            .blocking()
+            .verify_transaction(&bank.customer, &web, &code, &ctx);
+        assert!(matches!(r, Err(LifecycleError::VersionExhausted)), "{r:?}");
+    }
+    assert_eq!(store.json(&bank.customer), json, "nothing written");
+    // Each refusal is audited, at the version the record is stuck at.
+    let log = store.audit.take();
+    assert_eq!(log.len(), 3);
+    assert!(log
+        .iter()
+        .all(|r| r.outcome == Outcome::Refused && r.version == u64::MAX));
+}
+
+/// A swap past its deadline is timed out by the next event; if that event
+/// is then refused, the time-out's audit record and the record must still
+/// agree. At the second-to-last version the time-out takes the last one,
+/// and the wrong code that follows cannot be counted.
+#[test]
+fn a_lazy_time_out_is_committed_with_its_audit_record_even_when_the_event_cannot_be_counted() {
+    let bank = Bank::new();
+    let phone = Phone::new("SN-1", 1);
+    bank.register(&phone).unwrap();
     bank.tick();
-    let r = bank
-        .lc
-        .verify_transaction(&mut last, &phone.wrong_code(bank.now()));
-    assert!(matches!(r, Err(LifecycleError::VersionExhausted)));
-    assert_eq!(last.summary(), before);
+    bank.begin_swap(&phone).unwrap();
+    let deadline = bank.record().pending_swap().unwrap().deadline;
+    let version = bank.record().version();
+    let json = serde_json::to_string(&WithSecrets(&bank.snapshot().unwrap()))
+        .unwrap()
+        .replace(
+            &format!("\"version\":{version}"),
+            &format!("\"version\":{}", u64::MAX - 1),
+        );
+    let store = JsonStore::default();
+    store.put(&bank.customer, json);
+    let clock = FixedClock::new(deadline + 30);
+    let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
+    let r = lc.blocking().verify_transaction(
+        &bank.customer,
+        &principal(Actor::Customer),
+        &phone.wrong_code(clock.now()),
+        &RequestContext::new(),
+    );
+    assert!(r.is_err());
+
+    let log = store.audit.take();
+    let stored = store.record(&bank.customer);
+    // Whatever the answer, every audit record committed describes a change
+    // that the committed record shows.
+    for r in &log {
+        if r.outcome == Outcome::Accepted {
+            assert!(
+                stored.version() >= r.version,
+                "audited {r}, but the record is {:?}",
+                stored.summary()
+            );
+        }
+    }
+    let timed_out = log
+        .iter()
+        .any(|r| r.event == EventKind::SwapTimeout && r.outcome == Outcome::Accepted);
+    assert_eq!(timed_out, stored.state() == State::Active, "{log:#?}");
 }
