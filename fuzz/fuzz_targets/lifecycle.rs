@@ -1,49 +1,98 @@
-//! Arbitrary sequences of lifecycle events, by any actor, at any times, with
-//! right, stale and garbage codes, against one token record. After every
-//! event the invariants of the lifecycle are checked:
+//! Arbitrary sequences of lifecycle events for two customers of one
+//! `MemoryStore`, by any principal, at any times (forward, backward, far
+//! jumps), with right, stale and garbage codes of given and provisioned
+//! secrets, through `Lifecycle::blocking`. After every call the invariants
+//! of the lifecycle are checked against the committed record (the store's
+//! snapshot) and the audit records the call committed:
 //!
-//! - an accepted event is a row of the transition table, moves the record to
-//!   that row's state and raises its version by exactly one;
+//! - no call ends in `LifecycleError::Internal` (nor, on one thread over a
+//!   `MemoryStore`, in `Store` or `Contended`);
+//! - a swap past its deadline is timed out first by the System; the call is
+//!   then decided on the record as timed out (the "effective" record);
+//! - an accepted event is a row of the transition table for the effective
+//!   state and the principal's role, moves the record to that row's state
+//!   and raises the version by exactly one; a code is proven exactly for
+//!   the rows whose guard checks one;
 //! - a refused event changes nothing, except a wrong code of the current
-//!   token, which is counted (and at the maximum suspends the token);
-//! - only `Active` and `Swapping` accept a transaction or login code, and no
-//!   step of a token is ever accepted twice, nor after a later one;
-//! - a retired serial is never registered again, and stays retired;
+//!   token: counted, and at the maximum the System suspends the token in
+//!   the same commit; a replay is not counted;
 //! - the record is coherent: a token exactly in the states that hold one, a
-//!   pending swap exactly while swapping, failures within the maximum;
-//! - every event is audited, and no audit record contains a secret.
+//!   pending swap exactly while swapping, login OTP only with a token,
+//!   failures never above the maximum;
+//! - single use: for one token id, an accepted step is greater than any
+//!   accepted before, and `last_step` never decreases; a token id that left
+//!   a record never comes back, and a new token always has a fresh id;
+//! - a retired serial is never registered again, and stays retired;
+//! - every call that did not fail with `Store`/`Contended` committed at
+//!   least one audit record: exactly one for the call's own event, plus the
+//!   System's swap time-out and lock-out when they happened; every accepted
+//!   record is a row of the table; no audit record contains a secret.
 
 #![no_main]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+use otpguard::lifecycle::rules::{lookup, Effect, Guard};
 use otpguard::lifecycle::{
-    lookup, Actor, Event, Lifecycle, LifecycleConfig, LifecycleError, RecordSummary, ReissueReason,
-    State, SuspendReason, TokenRecord, TokenSerial, VecSink,
+    AuditReason, AuditRecord, CustomerId, Event, EventKind, Label, Lifecycle, LifecycleConfig,
+    LifecycleError, LoginCheck, MemoryStore, NewSecret, Outcome, Principal, RecordSummary,
+    ReissueReason, RequestContext, State, SuspendReason, TokenId, TokenRecord, TokenSerial,
 };
-use otpguard::replay::MemoryGuard;
-use otpguard::{Clock, FixedClock, Secret, Totp};
+use otpguard::{Clock, FixedClock, KeyUri, Secret, Totp, TotpParams};
 
-const TOKENS: usize = 4;
+const CUSTOMERS: usize = 2;
+const GIVEN: usize = 3;
+const SERIALS: usize = 4;
 const START: u64 = 1_700_000_000;
+const ISSUER: &str = "Fuzz Bank";
+
+#[derive(Debug, Arbitrary)]
+enum Who {
+    Customer(bool),
+    Operator(bool),
+    System,
+}
 
 #[derive(Debug, Arbitrary)]
 enum CodeInput {
-    /// The code token `token` shows `drift` periods from now.
-    Token { token: u8, drift: i8 },
+    /// The code the customer's current token shows `drift % 3` periods
+    /// from now.
+    Current { drift: i8 },
+    /// The code given secret `secret` shows `drift % 3` periods from now.
+    Given { secret: u8, drift: i8 },
+    /// The code of a secret provisioned for this customer (`back` counts
+    /// from the latest), `drift % 3` periods from now.
+    Provisioned { back: u8, drift: i8 },
     /// Anything at all.
     Raw(String),
 }
 
 #[derive(Debug, Arbitrary)]
+enum SecretInput {
+    Provisioned,
+    Given(u8),
+}
+
+#[derive(Debug, Arbitrary)]
 enum Step {
     Wait(u16),
-    Register { token: u8, code: CodeInput },
+    Rewind(u16),
+    Jump(u64),
+    Provision(Option<String>),
+    Register {
+        serial: u8,
+        secret: SecretInput,
+        code: CodeInput,
+    },
     SetLoginOtp(bool),
     BeginSwap(CodeInput),
-    CompleteSwap { token: u8, code: CodeInput },
+    CompleteSwap {
+        serial: u8,
+        secret: SecretInput,
+        code: CodeInput,
+    },
     CancelSwap,
     SwapTimeout,
     Stop(CodeInput),
@@ -59,265 +108,673 @@ enum Step {
 struct Input {
     max_failures: u8,
     swap_timeout: u16,
-    steps: Vec<(u8, Step)>,
+    enrollment_timeout: u16,
+    steps: Vec<(u8, Who, Step)>,
 }
 
-struct Token {
-    serial: TokenSerial,
-    secret: Secret,
-    totp: Totp,
-    traces: [String; 2],
+/// What an accepted call answered, whichever method made it.
+struct Done {
+    from: State,
+    to: State,
+    version: u64,
+    /// The accepted code's token and step.
+    proof: Option<(TokenId, u64)>,
+    key_uri: Option<KeyUri>,
+}
+
+enum Answer {
+    Done(Done),
+    LoginNotRequired,
+}
+
+/// Where a token's secret came from.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    Given(usize),
+    /// The customer's `n`-th provisioned secret.
+    Provisioned(usize),
+}
+
+/// What the test knows across calls.
+struct World {
+    given: Vec<(Secret, Totp)>,
+    /// Per customer, every secret provisioned for it, oldest first.
+    provisioned: Vec<Vec<Totp>>,
+    /// Per customer, where the current token's secret came from.
+    current: Vec<Option<Source>>,
+    /// Text forms of every secret, which no audit record may contain.
+    traces: Vec<String>,
+    /// The highest step each token id was seen at.
+    last_steps: HashMap<TokenId, u64>,
+    /// Every token id seen in a record.
+    seen: HashSet<TokenId>,
+    /// Token ids that left their record.
+    gone: HashSet<TokenId>,
+}
+
+impl World {
+    fn new() -> Self {
+        let mut traces = Vec::new();
+        let given = (0..GIVEN)
+            .map(|i| {
+                let bytes: Vec<u8> = (0..20u8)
+                    .map(|k| {
+                        k.wrapping_mul(37)
+                            .wrapping_add((i as u8).wrapping_mul(101).wrapping_add(7))
+                    })
+                    .collect();
+                let secret = Secret::from_bytes(&bytes).expect("20 bytes");
+                let totp = Totp::new(&secret, TotpParams::DEFAULT);
+                traces.extend(secret_traces(&secret));
+                (secret, totp)
+            })
+            .collect();
+        Self {
+            given,
+            provisioned: vec![Vec::new(); CUSTOMERS],
+            current: vec![None; CUSTOMERS],
+            traces,
+            last_steps: HashMap::new(),
+            seen: HashSet::new(),
+            gone: HashSet::new(),
+        }
+    }
+
+    fn totp(&self, customer: usize, source: Source) -> &Totp {
+        match source {
+            Source::Given(i) => &self.given[i].1,
+            Source::Provisioned(n) => &self.provisioned[customer][n],
+        }
+    }
+
+    /// The codes a secret of the customer shows within the window (one
+    /// step either side of now).
+    fn window(&self, customer: usize, source: Source, now: u64) -> Vec<String> {
+        let totp = self.totp(customer, source);
+        [now.saturating_sub(30), now, now.saturating_add(30)]
+            .iter()
+            .filter_map(|&t| totp.generate(t).ok().map(|c| c.to_string()))
+            .collect()
+    }
+
+    fn code(&self, customer: usize, input: &CodeInput, now: u64) -> String {
+        // -2 to 2 periods: the window's edges and just beyond.
+        let at = |drift: i8| now.saturating_add_signed(i64::from(drift % 3) * 30);
+        let shown = |totp: &Totp, drift: i8| {
+            totp.generate(at(drift))
+                .map(|c| c.to_string())
+                .unwrap_or_default()
+        };
+        match input {
+            CodeInput::Current { drift } => match self.current[customer] {
+                Some(source) => shown(self.totp(customer, source), *drift),
+                None => String::new(),
+            },
+            CodeInput::Given { secret, drift } => {
+                shown(&self.given[usize::from(*secret) % GIVEN].1, *drift)
+            }
+            CodeInput::Provisioned { back, drift } => {
+                let list = &self.provisioned[customer];
+                if list.is_empty() {
+                    return String::new();
+                }
+                let back = usize::from(*back) % list.len();
+                shown(&list[list.len() - 1 - back], *drift)
+            }
+            CodeInput::Raw(s) => s.clone(),
+        }
+    }
+
+    fn secret(&self, input: &SecretInput) -> NewSecret {
+        match input {
+            SecretInput::Provisioned => NewSecret::Provisioned,
+            SecretInput::Given(i) => {
+                NewSecret::Given(self.given[usize::from(*i) % GIVEN].0.clone())
+            }
+        }
+    }
+}
+
+fn secret_traces(secret: &Secret) -> [String; 2] {
+    let hex: String = secret
+        .expose_secret()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    [secret.to_base32().to_ascii_lowercase(), hex]
+}
+
+fn serial(i: u8) -> TokenSerial {
+    TokenSerial::new(&format!("tok-{}", usize::from(i) % SERIALS)).expect("valid serial")
+}
+
+fn principal(who: &Who) -> Principal {
+    let label = |s: &str| Label::new(s).expect("valid label");
+    match who {
+        Who::Customer(app) => Principal::customer(label(if *app { "app" } else { "web" })),
+        Who::Operator(second) => Principal::operator(label(if *second { "op-2" } else { "op-1" })),
+        Who::System => Principal::System,
+    }
+}
+
+fn summary(lc: &Lifecycle<MemoryStore, &FixedClock>, customer: &CustomerId) -> RecordSummary {
+    lc.store()
+        .snapshot(customer)
+        .unwrap_or_else(TokenRecord::new)
+        .summary()
 }
 
 fuzz_target!(|x: Input| {
     let config = LifecycleConfig::builder()
         .max_failures(1 + u32::from(x.max_failures % 10))
         .swap_timeout(1 + u64::from(x.swap_timeout))
+        .enrollment_timeout(1 + u64::from(x.enrollment_timeout))
+        .issuer(ISSUER)
         .build()
-        .expect("parameters in range");
-    let tokens: Vec<Token> = (0..TOKENS)
-        .map(|i| {
-            let bytes: Vec<u8> = (0..20u8)
-                .map(|k| {
-                    k.wrapping_mul(37)
-                        .wrapping_add((i as u8).wrapping_mul(101).wrapping_add(7))
-                })
-                .collect();
-            let secret = Secret::from_bytes(&bytes).expect("20 bytes");
-            let totp = Totp::builder(&secret).build().expect("default parameters");
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            let traces = [secret.to_base32().to_string(), hex];
-            let serial = TokenSerial::new(&format!("tok-{i}")).expect("valid serial");
-            Token {
-                serial,
-                secret,
-                totp,
-                traces,
-            }
-        })
-        .collect();
+        .expect("settings in range");
+    let max = config.max_failures();
+    let enrollment_timeout = config.enrollment_timeout();
     let clock = FixedClock::new(START);
-    let sink = VecSink::default();
-    let lc = Lifecycle::new(config, MemoryGuard::default(), &clock, &sink);
-    let mut record = TokenRecord::new();
-    let mut last_step: HashMap<String, u64> = HashMap::new();
+    let lc = Lifecycle::new(config, MemoryStore::new(), &clock);
+    let customers: Vec<CustomerId> = (0..CUSTOMERS)
+        .map(|i| CustomerId::new(&format!("c-{i}")).expect("valid id"))
+        .collect();
+    let ctx = RequestContext::new().source(Label::new("192.0.2.1").expect("valid label"));
+    let mut world = World::new();
 
-    for (actor, step) in x.steps.iter().take(64) {
-        let actor = match actor % 3 {
-            0 => Actor::Customer,
-            1 => Actor::Operator,
-            _ => Actor::System,
-        };
+    for (c, who, step) in x.steps.iter().take(64) {
+        let ci = usize::from(*c) % CUSTOMERS;
+        let customer = &customers[ci];
+        let by = principal(who);
         let now = clock.now();
-        let code = |c: &CodeInput| -> String {
-            match c {
-                CodeInput::Token { token, drift } => {
-                    let t = &tokens[usize::from(*token) % TOKENS];
-                    let at = now.saturating_add_signed(i64::from(*drift) * 30);
-                    t.totp
-                        .generate(at)
-                        .map(|c| c.to_string())
-                        .unwrap_or_default()
-                }
-                CodeInput::Raw(s) => s.clone(),
+        // The code the call carries, and where a new token's secret is from.
+        let (entered, new_source) = match step {
+            Step::Register { code, secret, .. } | Step::CompleteSwap { code, secret, .. } => {
+                let source = match secret {
+                    SecretInput::Given(i) => Some(Source::Given(usize::from(*i) % GIVEN)),
+                    SecretInput::Provisioned => world.provisioned[ci]
+                        .len()
+                        .checked_sub(1)
+                        .map(Source::Provisioned),
+                };
+                (Some(code), source)
             }
+            Step::BeginSwap(c)
+            | Step::Stop(c)
+            | Step::VerifyTransaction(c)
+            | Step::VerifyLogin(c) => (Some(c), None),
+            Step::Login(c) => (c.as_ref(), None),
+            _ => (None, None),
         };
-        let token = |i: &u8| &tokens[usize::from(*i) % TOKENS];
-        let before = record.summary();
-        let owned: String;
-        let (event, claimed_serial) = match step {
+        let submitted: Option<String> = entered.map(|c| world.code(ci, c, now));
+        let code = || submitted.as_deref().unwrap_or_default().into();
+        let event = match step {
             Step::Wait(s) => {
                 clock.advance(u64::from(*s));
                 continue;
             }
-            Step::Register { token: i, code: c } => {
-                owned = code(c);
-                let t = token(i);
-                (
-                    Event::Register {
-                        serial: t.serial.clone(),
-                        secret: t.secret.clone(),
-                        code: &owned,
-                    },
-                    Some(t.serial.clone()),
-                )
+            Step::Rewind(s) => {
+                clock.set(now.saturating_sub(u64::from(*s)));
+                continue;
             }
-            Step::SetLoginOtp(on) => (Event::SetLoginOtp(*on), None),
-            Step::BeginSwap(c) => {
-                owned = code(c);
-                (Event::BeginSwap { code: &owned }, before.serial.clone())
+            Step::Jump(t) => {
+                clock.set(*t);
+                continue;
             }
-            Step::CompleteSwap { token: i, code: c } => {
-                owned = code(c);
-                let t = token(i);
-                (
-                    Event::CompleteSwap {
-                        serial: t.serial.clone(),
-                        secret: t.secret.clone(),
-                        code: &owned,
-                    },
-                    Some(t.serial.clone()),
-                )
-            }
-            Step::CancelSwap => (Event::CancelSwap, None),
-            Step::SwapTimeout => (Event::SwapTimeout, None),
-            Step::Stop(c) => {
-                owned = code(c);
-                (Event::Stop { code: &owned }, before.serial.clone())
-            }
-            Step::Suspend(r) => {
-                let reason = [
-                    SuspendReason::LostDevice,
-                    SuspendReason::TooManyFailures,
-                    SuspendReason::Operator,
-                ][usize::from(*r % 3)];
-                (Event::Suspend { reason }, None)
-            }
-            Step::Resume => (Event::Resume, None),
-            Step::Reissue(r) => {
-                let reason = [
+            Step::Provision(account) => Some(Event::Provision {
+                account: account.clone().unwrap_or_else(|| "alice".to_owned()),
+            }),
+            Step::Register {
+                serial: s, secret, ..
+            } => Some(Event::Register {
+                serial: serial(*s),
+                secret: world.secret(secret),
+                code: code(),
+            }),
+            Step::SetLoginOtp(on) => Some(Event::SetLoginOtp(*on)),
+            Step::BeginSwap(_) => Some(Event::BeginSwap { code: code() }),
+            Step::CompleteSwap {
+                serial: s, secret, ..
+            } => Some(Event::CompleteSwap {
+                serial: serial(*s),
+                secret: world.secret(secret),
+                code: code(),
+            }),
+            Step::CancelSwap => Some(Event::CancelSwap),
+            Step::SwapTimeout => Some(Event::SwapTimeout),
+            Step::Stop(_) => Some(Event::Stop { code: code() }),
+            Step::Suspend(r) => Some(Event::Suspend {
+                reason: SuspendReason::ALL[usize::from(*r) % SuspendReason::ALL.len()],
+            }),
+            Step::Resume => Some(Event::Resume),
+            Step::Reissue(r) => Some(Event::Reissue {
+                reason: [
                     ReissueReason::LostDevice,
                     ReissueReason::AppRemoved,
                     ReissueReason::DeviceUnusable,
-                ][usize::from(*r % 3)];
-                (Event::Reissue { reason }, None)
-            }
-            Step::VerifyTransaction(c) => {
-                owned = code(c);
-                (
-                    Event::VerifyTransaction { code: &owned },
-                    before.serial.clone(),
-                )
-            }
-            Step::VerifyLogin(c) => {
-                owned = code(c);
-                (Event::VerifyLogin { code: &owned }, before.serial.clone())
-            }
-            Step::Login(c) => {
-                let submitted = c.as_ref().map(|c| code(c));
-                let result = lc.login(&mut record, submitted.as_deref());
-                let after = record.summary();
-                match &result {
-                    Ok(otpguard::lifecycle::LoginCheck::NotRequired) => assert_eq!(after, before),
-                    Ok(otpguard::lifecycle::LoginCheck::Verified(accepted)) => {
-                        assert!(before.login_otp && before.state.accepts_codes());
-                        assert_eq!(after.version, before.version + 1);
-                        let serial = before
-                            .serial
-                            .as_ref()
-                            .expect("a code for no token")
-                            .as_str()
-                            .to_owned();
-                        if let Some(last) = last_step.get(&serial) {
-                            assert!(accepted.step() > *last);
-                        }
-                        last_step.insert(serial, accepted.step());
-                    }
-                    Ok(_) => {}
-                    Err(e) => refused(&before, &after, e),
-                }
-                check(&before, &after, lc.config().max_failures(), &sink, &tokens);
-                continue;
-            }
+                ][usize::from(*r % 3)],
+            }),
+            Step::VerifyLogin(_) => Some(Event::VerifyLogin { code: code() }),
+            // Through their own methods, below.
+            Step::VerifyTransaction(_) | Step::Login(_) => None,
         };
-        let kind = event.kind();
-        let new_serial = event.new_serial().cloned();
-        let result = lc.apply(&mut record, actor, event);
-        let after = record.summary();
+        let kind = match (&event, step) {
+            (Some(e), _) => e.kind(),
+            (None, Step::VerifyTransaction(_)) => EventKind::VerifyTransaction,
+            (None, _) => EventKind::VerifyLogin,
+        };
+        let new_serial = event.as_ref().and_then(|e| e.new_serial().cloned());
+        let account = match &event {
+            Some(Event::Provision { account }) => Some(account.clone()),
+            _ => None,
+        };
+
+        let before = summary(&lc, customer);
+        // The record the call is decided on: a swap past its deadline is
+        // timed out first, unless the System itself sends the time-out.
+        let timed_out = before.pending_swap.is_some_and(|p| now >= p.deadline)
+            && !(kind == EventKind::SwapTimeout && by == Principal::System);
+        let mut effective = before.clone();
+        if timed_out {
+            effective.state = State::Active;
+            effective.pending_swap = None;
+            effective.enrollment_deadline = None;
+            effective.version += 1;
+        }
+
+        let b = lc.blocking();
+        let result: Result<Answer, LifecycleError> = match (event, step) {
+            (Some(event), _) => b.submit(customer, &by, event, &ctx).map(|applied| {
+                let proof = applied.authorized.map(|a| {
+                    assert_eq!(a.event(), kind);
+                    assert_eq!(a.version(), applied.version);
+                    (a.token(), a.step())
+                });
+                Answer::Done(Done {
+                    from: applied.from,
+                    to: applied.to,
+                    version: applied.version,
+                    proof,
+                    key_uri: applied.key_uri,
+                })
+            }),
+            (None, Step::VerifyTransaction(_)) => b
+                .verify_transaction(
+                    customer,
+                    &by,
+                    submitted.as_deref().unwrap_or_default(),
+                    &ctx,
+                )
+                .map(|a| {
+                    assert_eq!(a.event(), EventKind::VerifyTransaction);
+                    Answer::Done(Done {
+                        from: effective.state,
+                        to: summary(&lc, customer).state,
+                        version: a.version(),
+                        proof: Some((a.token(), a.step())),
+                        key_uri: None,
+                    })
+                }),
+            (None, Step::Login(_)) => {
+                b.login(customer, &by, submitted.as_deref(), &ctx)
+                    .map(|check| match check {
+                        LoginCheck::NotRequired => Answer::LoginNotRequired,
+                        LoginCheck::Verified(a) => {
+                            assert_eq!(a.event(), EventKind::VerifyLogin);
+                            Answer::Done(Done {
+                                from: effective.state,
+                                to: summary(&lc, customer).state,
+                                version: a.version(),
+                                proof: Some((a.token(), a.step())),
+                                key_uri: None,
+                            })
+                        }
+                        other => panic!("unknown login answer {other:?}"),
+                    })
+            }
+            (None, _) => unreachable!("every other step carries an event"),
+        };
+        let after = summary(&lc, customer);
+        let audit = lc.store().audit().take();
+
+        // Never a bug, and nothing a single thread over memory can cause.
+        if let Err(e) = &result {
+            assert!(
+                !matches!(e, LifecycleError::Internal(_)),
+                "internal error: {e}"
+            );
+            assert!(
+                !matches!(
+                    e,
+                    LifecycleError::Store(_)
+                        | LifecycleError::Contended { .. }
+                        | LifecycleError::Corrupt(_)
+                ),
+                "{e} on one thread over a MemoryStore"
+            );
+        }
+
+        let mut locked_out = false;
         match &result {
-            Ok(applied) => {
-                let row = lookup(before.state, kind, actor).expect("accepted without a row");
-                assert_eq!((applied.from, applied.to), (before.state, after.state));
-                assert_eq!(row.to, after.state);
-                assert_eq!(after.version, before.version + 1);
-                assert_eq!(applied.version, after.version);
-                if kind.is_verification() {
-                    assert!(before.state.accepts_codes());
+            Ok(Answer::Done(done)) => {
+                let row = lookup(done.from, kind, by.actor()).unwrap_or_else(|| {
+                    panic!(
+                        "accepted without a row: {} {kind} {}",
+                        done.from,
+                        by.actor()
+                    )
+                });
+                assert_eq!(done.from, effective.state, "decided on another state");
+                assert_eq!(row.to, done.to);
+                assert_eq!(
+                    after.state, done.to,
+                    "committed state differs from the row's"
+                );
+                assert_eq!(after.version, effective.version + 1);
+                assert_eq!(done.version, after.version);
+                assert_eq!(
+                    done.proof.is_some(),
+                    row.guard.needs_code(),
+                    "a code proven for a row without a code guard, or missing"
+                );
+                if let Some((token, step)) = done.proof {
+                    let new_token = matches!(
+                        row.guard,
+                        Guard::NewTokenCode | Guard::NewTokenCodeBeforeDeadline
+                    );
+                    let source = if new_token {
+                        new_source.expect("a new token from no known secret")
+                    } else {
+                        world.current[ci].expect("a code of a token the test does not know")
+                    };
+                    assert_eq!(
+                        world.totp(ci, source).generate_step(step).to_string(),
+                        submitted.as_deref().unwrap_or_default(),
+                        "accepted at a step whose code is not the one entered"
+                    );
+                    if new_token {
+                        // The new token's first code: it is the token now.
+                        assert_eq!(after.token_id, Some(token), "proof for another token");
+                        assert_ne!(effective.token_id, Some(token), "a new token, not new");
+                    } else {
+                        // The current token's code; it stays current unless
+                        // the row retires it (Stop).
+                        assert_eq!(effective.token_id, Some(token), "proof for another token");
+                        assert!(after.token_id == Some(token) || !after.state.has_token());
+                    }
+                    if after.token_id == Some(token) {
+                        assert_eq!(after.last_step, Some(step));
+                    }
+                    if let Some(last) = world.last_steps.get(&token) {
+                        assert!(step > *last, "step {step} accepted after step {last}");
+                    }
+                    if effective.token_id == Some(token) {
+                        let last = effective.last_step.expect("a token without its step");
+                        assert!(step > last, "step {step} accepted after step {last}");
+                    }
                 }
                 if let Some(serial) = &new_serial {
                     assert!(
-                        !before.retired_serials.contains(serial),
-                        "retired serial registered again"
+                        !effective.retired_serials.contains(serial),
+                        "retired serial {serial} registered again"
                     );
+                    assert_eq!(after.serial.as_ref(), Some(serial));
+                    assert_ne!(after.token_id, effective.token_id);
+                    assert_eq!(after.enrollment_deadline, None);
                 }
-                if let Some(accepted) = &applied.accepted {
-                    let serial = claimed_serial
-                        .as_ref()
-                        .expect("a code for no token")
-                        .as_str()
-                        .to_owned();
-                    if let Some(last) = last_step.get(&serial) {
-                        assert!(
-                            accepted.step() > *last,
-                            "step {} accepted after {last}",
-                            accepted.step()
+                match row.effect {
+                    Effect::InstallToken
+                    | Effect::SwapIn
+                    | Effect::RecordUse
+                    | Effect::StartSwap
+                    | Effect::Resume
+                    | Effect::RetireToken => assert_eq!(after.failures, 0),
+                    _ => assert_eq!(after.failures, effective.failures),
+                }
+                match (&done.key_uri, &account) {
+                    (Some(uri), Some(account)) => {
+                        assert_eq!(row.effect, Effect::Provision);
+                        assert_eq!(uri.account(), account);
+                        assert_eq!(uri.issuer(), Some(ISSUER));
+                        assert_eq!(
+                            after.enrollment_deadline,
+                            Some(now.saturating_add(enrollment_timeout))
                         );
+                        let totp = uri.to_totp().expect("a provisioned TOTP key");
+                        assert_eq!(totp.params(), TotpParams::DEFAULT);
+                        world.traces.extend(secret_traces(uri.secret()));
+                        world.provisioned[ci].push(totp);
                     }
-                    last_step.insert(serial, accepted.step());
+                    (None, None) => {}
+                    _ => panic!("a Key URI exactly for an accepted Provision"),
                 }
             }
-            Err(e) => refused(&before, &after, e),
+            Ok(Answer::LoginNotRequired) => {
+                assert_eq!(kind, EventKind::VerifyLogin);
+                assert!(
+                    !effective.login_otp,
+                    "no code asked while the login OTP is on"
+                );
+                assert_eq!(after, effective);
+            }
+            Err(LifecycleError::WrongCode {
+                failures,
+                max: reported,
+                locked_out: locked,
+                ..
+            }) => {
+                locked_out = *locked;
+                assert!(effective.state.accepts_codes());
+                let source = world.current[ci].expect("a token the test does not know");
+                let entered = submitted.as_deref().unwrap_or_default();
+                assert!(
+                    !world.window(ci, source, now).iter().any(|c| c == entered),
+                    "a code the current token shows was counted as wrong"
+                );
+                assert_eq!(*reported, max);
+                assert_eq!(*failures, effective.failures + 1);
+                assert_eq!(locked_out, *failures >= max, "lock-out not at the maximum");
+                let mut expected = effective.clone();
+                expected.failures += 1;
+                expected.version += 1;
+                if locked_out {
+                    expected.state = State::Suspended(SuspendReason::TooManyFailures);
+                    expected.pending_swap = None;
+                    expected.enrollment_deadline = None;
+                    expected.version += 1;
+                }
+                assert_eq!(after, expected);
+            }
+            Err(LifecycleError::Replayed {
+                step,
+                last_accepted,
+            }) => {
+                assert!(effective.state.accepts_codes());
+                let source = world.current[ci].expect("a token the test does not know");
+                assert_eq!(
+                    world.totp(ci, source).generate_step(*step).to_string(),
+                    submitted.as_deref().unwrap_or_default(),
+                    "a replay of a code the token never showed"
+                );
+                assert_eq!(effective.last_step, Some(*last_accepted));
+                assert!(step <= last_accepted);
+                assert_eq!(after, effective, "a replay changed the record");
+            }
+            Err(e) => {
+                if let (LifecycleError::NewTokenCode { .. }, Some(source)) = (e, new_source) {
+                    let entered = submitted.as_deref().unwrap_or_default();
+                    assert!(
+                        !world.window(ci, source, now).iter().any(|c| c == entered),
+                        "the new token's code was refused"
+                    );
+                }
+                if let LifecycleError::NotPermitted {
+                    state,
+                    event,
+                    actor,
+                    ..
+                } = e
+                {
+                    assert_eq!(
+                        (*state, *event, *actor),
+                        (effective.state, kind, by.actor())
+                    );
+                    assert!(lookup(*state, *event, *actor).is_none());
+                }
+                assert_eq!(
+                    after, effective,
+                    "refused with {e:?} but the record changed"
+                );
+            }
         }
-        check(&before, &after, lc.config().max_failures(), &sink, &tokens);
+
+        // The test's model of the current secret follows the record.
+        if !after.state.has_token() {
+            world.current[ci] = None;
+        } else if after.token_id != before.token_id {
+            world.current[ci] = Some(new_source.expect("a new token from no known secret"));
+        }
+
+        coherent(&before, &after, max);
+        tokens(&mut world, &before, &after);
+        audited(
+            &audit,
+            customer,
+            &by,
+            kind,
+            now,
+            timed_out,
+            locked_out,
+            &effective,
+            &after,
+            result.is_ok(),
+            &world.traces,
+        );
     }
 });
 
-/// A refused event changed nothing, except a counted wrong code.
-fn refused(before: &RecordSummary, after: &RecordSummary, e: &LifecycleError) {
-    match e {
-        LifecycleError::WrongCode {
-            failures,
-            locked_out,
-            ..
-        } => {
-            assert!(before.state.accepts_codes());
-            assert_eq!(*failures, before.failures + 1);
-            if *locked_out {
-                assert_eq!(
-                    after.state,
-                    State::Suspended(SuspendReason::TooManyFailures)
-                );
-                assert_eq!(after.version, before.version + 2);
-            } else {
-                let mut expected = before.clone();
-                expected.failures += 1;
-                expected.version += 1;
-                assert_eq!(*after, expected);
-            }
-        }
-        _ => assert_eq!(after, before, "refused with {e:?} but the record changed"),
-    }
-}
-
-fn check(
-    before: &RecordSummary,
-    after: &RecordSummary,
-    max: u32,
-    sink: &VecSink,
-    tokens: &[Token],
-) {
+/// The committed record holds together on its own and with the one before.
+fn coherent(before: &RecordSummary, after: &RecordSummary, max: u32) {
     assert!(after.version >= before.version);
-    assert!(after.failures <= max);
-    assert_eq!(after.state.has_token(), after.serial.is_some());
+    assert!(
+        after.failures <= max,
+        "{} failures above {max}",
+        after.failures
+    );
+    let has = after.state.has_token();
+    assert_eq!(has, after.serial.is_some());
+    assert_eq!(has, after.token_id.is_some());
+    assert_eq!(has, after.last_step.is_some());
     assert_eq!(after.pending_swap.is_some(), after.state == State::Swapping);
+    assert!(!after.login_otp || has, "login OTP on without a token");
     if let Some(serial) = &after.serial {
         assert!(!after.retired_serials.contains(serial));
     }
-    assert!(before
-        .retired_serials
+    assert!(
+        after.retired_serials.starts_with(&before.retired_serials),
+        "a retired serial came back"
+    );
+}
+
+/// Single use per token id, and token ids that never come back.
+fn tokens(world: &mut World, before: &RecordSummary, after: &RecordSummary) {
+    if let Some(old) = before.token_id {
+        if after.token_id != Some(old) {
+            world.gone.insert(old);
+        }
+    }
+    if let Some(id) = after.token_id {
+        assert!(!world.gone.contains(&id), "token {id} came back");
+        if before.token_id != Some(id) {
+            assert!(world.seen.insert(id), "token id {id} reused");
+        }
+        let step = after.last_step.expect("a token without its step");
+        if let Some(last) = world.last_steps.insert(id, step) {
+            assert!(
+                step >= last,
+                "last step of {id} went back from {last} to {step}"
+            );
+        }
+    }
+}
+
+/// The audit records one call committed.
+#[allow(clippy::too_many_arguments)]
+fn audited(
+    audit: &[AuditRecord],
+    customer: &CustomerId,
+    by: &Principal,
+    kind: EventKind,
+    now: u64,
+    timed_out: bool,
+    locked_out: bool,
+    effective: &RecordSummary,
+    after: &RecordSummary,
+    accepted: bool,
+    traces: &[String],
+) {
+    assert!(!audit.is_empty(), "a call left no audit record");
+    let expected = 1 + usize::from(timed_out) + usize::from(locked_out);
+    assert_eq!(audit.len(), expected, "audit records: {audit:#?}");
+    let own: Vec<&AuditRecord> = audit
         .iter()
-        .all(|s| after.retired_serials.contains(s)));
-    let audited = sink.take();
-    assert!(!audited.is_empty(), "an event left no audit record");
-    for a in &audited {
-        let text = format!("{a} {a:?}").to_ascii_lowercase();
-        for t in tokens {
-            for trace in &t.traces {
-                assert!(
-                    !text.contains(&trace.to_ascii_lowercase()),
-                    "audit record contains a secret"
-                );
+        .filter(|a| a.principal == *by && a.event == kind)
+        .collect();
+    assert_eq!(
+        own.len(),
+        1,
+        "not exactly one record for the call: {audit:#?}"
+    );
+    let mine = own[0];
+    assert_eq!(mine.from, effective.state);
+    assert_eq!(mine.token, effective.token_id);
+    assert_eq!(mine.serial, effective.serial);
+    assert_eq!(mine.outcome == Outcome::Accepted, accepted);
+    if timed_out {
+        let first = &audit[0];
+        assert_eq!(
+            (first.principal.clone(), first.event, first.from, first.to),
+            (
+                Principal::System,
+                EventKind::SwapTimeout,
+                State::Swapping,
+                State::Active
+            )
+        );
+    }
+    if locked_out {
+        let last = &audit[audit.len() - 1];
+        assert_eq!(
+            (last.principal.clone(), last.event, last.outcome),
+            (
+                Principal::System,
+                EventKind::Suspend(SuspendReason::TooManyFailures),
+                Outcome::Accepted
+            )
+        );
+    }
+    assert_eq!(audit[audit.len() - 1].version, after.version);
+    for a in audit {
+        assert_eq!(&a.customer, customer);
+        assert_eq!(a.time, now);
+        match (&a.outcome, &a.reason) {
+            (Outcome::Accepted, AuditReason::Applied { guard, effect }) => {
+                let row = lookup(a.from, a.event, a.principal.actor())
+                    .unwrap_or_else(|| panic!("audited as accepted without a row: {a}"));
+                assert_eq!((row.to, row.guard, row.effect), (a.to, *guard, *effect));
             }
+            (Outcome::Accepted, AuditReason::LoginOtpOff) => {
+                assert_eq!((a.event, a.from), (EventKind::VerifyLogin, a.to));
+            }
+            (Outcome::Refused, _) => assert_eq!(a.from, a.to, "a refusal moved: {a}"),
+            _ => panic!("an accepted record with a refusal's reason: {a}"),
+        }
+        let text = format!("{a} {a:?}").to_ascii_lowercase();
+        for trace in traces {
+            assert!(
+                !text.contains(trace.as_str()),
+                "audit record contains a secret"
+            );
         }
     }
 }
