@@ -12,7 +12,6 @@ use core::fmt;
 /// assert_eq!(Actor::ALL.len(), 3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Actor {
     /// The customer, through internet banking (already logged in with
     /// contract ID and password; the library checks the OTP part).

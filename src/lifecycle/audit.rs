@@ -16,13 +16,17 @@ use crate::StoreError;
 /// assert_eq!(Outcome::Refused.to_string(), "refused");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Outcome {
     /// The event was applied.
     Accepted,
     /// The event was refused. The record is unchanged unless a wrong code
     /// was counted (then `version` is one more than before).
     Refused,
+}
+
+impl Outcome {
+    /// Both outcomes.
+    pub const ALL: [Self; 2] = [Self::Accepted, Self::Refused];
 }
 
 impl fmt::Display for Outcome {

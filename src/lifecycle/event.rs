@@ -14,7 +14,6 @@ use crate::Secret;
 /// assert_eq!(ReissueReason::AppRemoved.to_string(), "AppRemoved");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ReissueReason {
     /// The phone holding the token was lost or stolen.
     LostDevice,
@@ -23,6 +22,11 @@ pub enum ReissueReason {
     /// The old phone cannot start the token (say, its SIM card is out), so
     /// it cannot prove a swap.
     DeviceUnusable,
+}
+
+impl ReissueReason {
+    /// Every reason.
+    pub const ALL: [Self; 3] = [Self::LostDevice, Self::AppRemoved, Self::DeviceUnusable];
 }
 
 impl fmt::Display for ReissueReason {
@@ -45,7 +49,6 @@ impl fmt::Display for ReissueReason {
 /// assert_eq!(EventKind::ALL.len(), 15);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum EventKind {
     /// Create a new secret for the customer's next token, pending until its
     /// first code proves it (`Register` or `CompleteSwap`).

@@ -97,6 +97,8 @@ mod error;
 mod event;
 mod fingerprint;
 mod identity;
+#[cfg(feature = "serde")]
+mod names;
 mod record;
 mod serial;
 mod state;

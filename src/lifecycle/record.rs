@@ -162,6 +162,7 @@ static NONE_RETIRED: Retired = Retired {
 };
 
 impl RetiredTokens {
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub(crate) fn new(retired: Retired) -> Self {
         Self(Some(Arc::new(retired)))
     }

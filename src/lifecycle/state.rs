@@ -10,7 +10,6 @@ use core::fmt;
 /// assert_eq!(State::Suspended(SuspendReason::LostDevice).to_string(), "Suspended(LostDevice)");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum SuspendReason {
     /// The customer reported the phone lost or stolen. Whoever holds it may
     /// read codes from it, so the token can never be resumed, only reissued.
@@ -52,7 +51,10 @@ impl fmt::Display for SuspendReason {
     }
 }
 
-/// The state of a customer's token (the names of `bank-flows.md`).
+/// The state of a customer's token.
+///
+/// With the `serde` feature it serializes as its `Display` text
+/// (`"Suspended(LostDevice)"`), like every name that leaves the crate.
 ///
 /// Only [`State::Active`] and [`State::Swapping`] accept a code; see
 /// [`State::accepts_codes`].
@@ -64,7 +66,6 @@ impl fmt::Display for SuspendReason {
 /// assert_eq!(State::ALL.len(), 7);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum State {
     /// No token: the customer authorises transactions with the transfer
     /// password.
