@@ -18,6 +18,9 @@ scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
 cd fuzz
+# The fuzz crate's lock file is committed; a build that would change it
+# fails here instead of drifting silently (cargo-fuzz has no --locked).
+cargo fetch --locked
 cargo fuzz build
 for target in $(cargo fuzz list); do
   echo "--- fuzz $target (${seconds}s)"
