@@ -82,7 +82,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The auditors' view, the table and its page, is [`rules`].
+//! The auditors' view, the table and its page, is [`rules`]; the bank's
+//! flows it serves are in `docs/bank-flows.md`.
 
 mod actor;
 mod answer;
