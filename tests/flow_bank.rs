@@ -1,4 +1,4 @@
-//! The flows of the bank's software-token guide (`bank-flows.md`), one test
+//! The flows of the bank's software-token guide (`docs/bank-flows.md`), one test
 //! each, as a customer, an operator and the system live them, through the
 //! store: every answer was committed, and the committed record and audit
 //! log are what is checked.
