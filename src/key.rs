@@ -94,23 +94,9 @@ impl OtpKey {
 fn truncated_mac<H: BlockHash>(key: &HmacKey<H>, counter: u64) -> u32 {
     let mut mac = H::ZERO_OUTPUT;
     key.mac_counter(counter, &mut mac);
-    let truncated = truncate(mac.as_ref());
+    let truncated = H::truncate(&mac);
     mac.as_mut().zeroize();
     truncated
-}
-
-/// RFC 4226 §5.3 dynamic truncation: the low 4 bits of the last byte pick an
-/// offset; the 31 bits at that offset are the result.
-#[inline]
-fn truncate(mac: &[u8]) -> u32 {
-    let offset = mac.last().map_or(0, |b| usize::from(b & 0x0f));
-    // offset + 4 <= 19 < 20, the shortest MAC, so this always takes 4 bytes.
-    let word = mac
-        .get(offset..)
-        .and_then(|rest| rest.first_chunk::<4>())
-        .copied()
-        .unwrap_or_default();
-    u32::from_be_bytes(word) & 0x7fff_ffff
 }
 
 // Each variant holds an `HmacKey`, which wipes both of its states on drop;
@@ -141,8 +127,8 @@ mod tests {
             0x1f, 0x86, 0x98, 0x69, 0x0e, 0x02, 0xca, 0x16, 0x61, 0x85, 0x50, 0xef, 0x7f, 0x19,
             0xda, 0x8e, 0x94, 0x5b, 0x55, 0x5a,
         ];
-        assert_eq!(truncate(&mac), 0x50ef_7f19);
-        assert_eq!(Digits(6).reduce(truncate(&mac)), 872_921);
+        assert_eq!(Sha1Block::truncate(&mac), 0x50ef_7f19);
+        assert_eq!(Digits(6).reduce(Sha1Block::truncate(&mac)), 872_921);
     }
 
     #[test]

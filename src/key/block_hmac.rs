@@ -41,9 +41,11 @@ pub(crate) trait BlockHash {
     fn compress(state: &mut Self::State, block: &Self::Block);
     /// Writes the state words big-endian into `out` (the digest's length).
     fn write_digest(state: &Self::State, out: &mut [u8]);
-    /// The whole hash of `data`, written into the start of `out` (RFC 2104
-    /// hashes keys longer than a block).
-    fn hash_into(data: &[u8], out: &mut [u8]);
+    /// The whole hash of `data`, written into the start of `block` (RFC
+    /// 2104 hashes keys longer than a block).
+    fn hash_into(data: &[u8], block: &mut Self::Block);
+    /// RFC 4226 dynamic truncation of a MAC of this hash.
+    fn truncate(mac: &Self::Output) -> u32;
 }
 
 /// SHA-1 on `sha1::block_api::compress`.
@@ -68,12 +70,41 @@ fn write_words_u64(state: &[u64], out: &mut [u8]) {
     }
 }
 
-/// Hashes `data` with `D` straight into `out`, whose length must be `D`'s
-/// output size; the hasher wipes its own state on drop.
-fn digest_into<D: Digest>(data: &[u8], out: &mut [u8]) {
-    if let Ok(out) = <&mut sha1::digest::Output<D>>::try_from(out) {
-        D::new_with_prefix(data).finalize_into(out);
-    }
+/// Writes `D`'s hash of `data` at the start of `block`, and wipes the
+/// copy it made.
+fn digest_into<D: Digest>(data: &[u8], block: &mut [u8]) {
+    let mut digest = D::new_with_prefix(data).finalize();
+    // Invariant: every digest is shorter than its hash's block (20 and 32
+    // bytes in 64, 64 in 128); `HmacKey::new` checks it at compile time for
+    // each hash it is built for.
+    #[allow(clippy::indexing_slicing)]
+    block[..digest.len()].copy_from_slice(&digest);
+    digest.as_mut_slice().zeroize();
+}
+
+/// RFC 4226 §5.3 dynamic truncation of an `N`-byte MAC: the low 4 bits of
+/// the last byte pick an offset; the 31 bits at that offset are the result.
+#[inline]
+fn truncate<const N: usize>(mac: &[u8; N]) -> u32 {
+    const {
+        assert!(
+            N >= 20,
+            "dynamic truncation needs a MAC of at least 20 bytes"
+        )
+    };
+    // Invariant (checked above): N >= 20, so the last byte exists and
+    // offset + 4 <= 15 + 4 = 19 < N.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    let word = {
+        let offset = usize::from(mac[N - 1] & 0x0f);
+        [
+            mac[offset],
+            mac[offset + 1],
+            mac[offset + 2],
+            mac[offset + 3],
+        ]
+    };
+    u32::from_be_bytes(word) & 0x7fff_ffff
 }
 
 impl BlockHash for Sha1Block {
@@ -102,8 +133,13 @@ impl BlockHash for Sha1Block {
         write_words_u32(state, out);
     }
 
-    fn hash_into(data: &[u8], out: &mut [u8]) {
-        digest_into::<sha1::Sha1>(data, out.get_mut(..20).unwrap_or_default());
+    fn hash_into(data: &[u8], block: &mut Self::Block) {
+        digest_into::<sha1::Sha1>(data, block);
+    }
+
+    #[inline]
+    fn truncate(mac: &Self::Output) -> u32 {
+        truncate(mac)
     }
 }
 
@@ -136,8 +172,13 @@ impl BlockHash for Sha256Block {
         write_words_u32(state, out);
     }
 
-    fn hash_into(data: &[u8], out: &mut [u8]) {
-        digest_into::<sha2::Sha256>(data, out.get_mut(..32).unwrap_or_default());
+    fn hash_into(data: &[u8], block: &mut Self::Block) {
+        digest_into::<sha2::Sha256>(data, block);
+    }
+
+    #[inline]
+    fn truncate(mac: &Self::Output) -> u32 {
+        truncate(mac)
     }
 }
 
@@ -170,8 +211,13 @@ impl BlockHash for Sha512Block {
         write_words_u64(state, out);
     }
 
-    fn hash_into(data: &[u8], out: &mut [u8]) {
-        digest_into::<sha2::Sha512>(data, out.get_mut(..64).unwrap_or_default());
+    fn hash_into(data: &[u8], block: &mut Self::Block) {
+        digest_into::<sha2::Sha512>(data, block);
+    }
+
+    #[inline]
+    fn truncate(mac: &Self::Output) -> u32 {
+        truncate(mac)
     }
 }
 
@@ -193,12 +239,13 @@ impl<H: BlockHash> HmacKey<H> {
     /// Keys the HMAC (RFC 2104 §2): a key longer than a block is replaced by
     /// its hash, then zero-padded to a block.
     pub(crate) fn new(key: &[u8]) -> Self {
+        const { assert!(output_len::<H>() < block_len::<H>()) };
         let mut padded = H::ZERO_BLOCK;
-        let block = padded.as_mut();
-        if key.len() > block.len() {
-            H::hash_into(key, block);
-        } else if let Some(dst) = block.get_mut(..key.len()) {
-            dst.copy_from_slice(key);
+        match padded.as_mut().get_mut(..key.len()) {
+            // A key that fits in a block is used as it is ...
+            Some(dst) => dst.copy_from_slice(key),
+            // ... a longer one is replaced by its hash.
+            None => H::hash_into(key, &mut padded),
         }
         let mut this = Self {
             inner: H::IV,
@@ -219,17 +266,38 @@ impl<H: BlockHash> HmacKey<H> {
     /// [`HmacKey::MAX_MESSAGE`] bytes; returns false, writing nothing, for a
     /// longer one (nothing in this crate asks for that).
     #[inline]
+    // The crate itself only MACs counters; `tests/hmac_*.rs` include this
+    // file and check arbitrary messages against the RFC vectors.
+    #[allow(dead_code)]
     pub(crate) fn mac(&self, message: &[u8], out: &mut H::Output) -> bool {
-        // Checked when this is compiled for each hash: the inner digest
-        // always fits in the outer block with its padding.
-        const { assert!(output_len::<H>() <= HmacKey::<H>::MAX_MESSAGE) };
         if message.len() > Self::MAX_MESSAGE {
             return false;
         }
+        self.mac_fitting(message, out);
+        true
+    }
+
+    /// Writes the HMAC of the 8-byte big-endian `counter` (RFC 4226 §5.2)
+    /// into `out`.
+    #[inline]
+    pub(crate) fn mac_counter(&self, counter: u64, out: &mut H::Output) {
+        // Checked when this is compiled for each hash: the counter fits.
+        const { assert!(HmacKey::<H>::MAX_MESSAGE >= 8) };
+        self.mac_fitting(&counter.to_be_bytes(), out);
+    }
+
+    /// The HMAC of a `message` of at most [`HmacKey::MAX_MESSAGE`] bytes
+    /// (both callers ensure it), one compression each for the inner and
+    /// the outer hash.
+    #[inline]
+    fn mac_fitting(&self, message: &[u8], out: &mut H::Output) {
+        // Checked when this is compiled for each hash: the inner digest
+        // always fits in the outer block with its padding.
+        const { assert!(output_len::<H>() <= HmacKey::<H>::MAX_MESSAGE) };
         let mut block = H::ZERO_BLOCK;
-        if let Some(dst) = block.as_mut().get_mut(..message.len()) {
-            dst.copy_from_slice(message);
-        }
+        // Invariant: message.len() <= MAX_MESSAGE < the block's length.
+        #[allow(clippy::indexing_slicing)]
+        block.as_mut()[..message.len()].copy_from_slice(message);
         pad(block.as_mut(), message.len());
         let mut state = self.inner;
         H::compress(&mut state, &block);
@@ -243,22 +311,11 @@ impl<H: BlockHash> HmacKey<H> {
 
         // The inner digest and the final state are this code's secrets too
         // (the rest of the block is padding); the caller wipes `out` once it
-        // has truncated it.
-        if let Some(digest) = block.as_mut().get_mut(..output_len::<H>()) {
-            digest.zeroize();
-        }
+        // has truncated it. Invariant: the digest is shorter than the block
+        // (checked at compile time above).
+        #[allow(clippy::indexing_slicing)]
+        block.as_mut()[..output_len::<H>()].zeroize();
         state.as_mut().zeroize();
-        true
-    }
-
-    /// Writes the HMAC of the 8-byte big-endian `counter` (RFC 4226 §5.2)
-    /// into `out`.
-    #[inline]
-    pub(crate) fn mac_counter(&self, counter: u64, out: &mut H::Output) {
-        // Checked when this is compiled for each hash: the counter fits, so
-        // `mac` always writes `out` (never leaves it at a fixed value).
-        const { assert!(HmacKey::<H>::MAX_MESSAGE >= 8) };
-        let _always_true = self.mac(&counter.to_be_bytes(), out);
     }
 }
 
@@ -275,21 +332,24 @@ fn xor_each(bytes: &mut [u8], with: u8) {
 
 /// Completes a zeroed block whose first `len` bytes hold the message: the
 /// `0x80` end marker after it, and the big-endian bit length of (one key
-/// block + the message) at the end (FIPS 180-4 §5.1). The caller has checked
-/// that `len` is at most `MAX_MESSAGE`.
+/// block + the message) in its last 8 bytes (FIPS 180-4 §5.1; SHA-512's
+/// 16-byte length field keeps its upper half zero).
 #[inline]
 fn pad(block: &mut [u8], len: usize) {
-    // Both terms are at most 128 and 111, so neither the sum nor the product
-    // can overflow; saturating keeps the lint honest without a branch.
-    let bits = u64::try_from(block.len().saturating_add(len))
-        .unwrap_or(u64::MAX)
-        .saturating_mul(8);
-    let tail = block.len().saturating_sub(8);
-    if let Some(end) = block.get_mut(len) {
-        *end = 0x80;
-    }
-    if let Some(dst) = block.get_mut(tail..) {
-        dst.copy_from_slice(&bits.to_be_bytes());
+    // Invariant: the callers pass len <= MAX_MESSAGE, which leaves room for
+    // the marker and the length field (MAX_MESSAGE + 1 + LENGTH_BYTES is the
+    // block's length), and blocks are 64 or 128 bytes, so the bit count
+    // (at most (128 + 111) * 8) cannot overflow.
+    #[allow(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation
+    )]
+    {
+        let bits = (block.len() + len) as u64 * 8;
+        let tail = block.len() - 8;
+        block[len] = 0x80;
+        block[tail..].copy_from_slice(&bits.to_be_bytes());
     }
 }
 
