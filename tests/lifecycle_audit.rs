@@ -197,6 +197,20 @@ fn journey() -> Journey {
         j.logs.push(r.to_string());
         j.logs.push(format!("{r:?} {r:#?}"));
     }
+    // Token ids are random hex, which may hold six digits in a row: masked.
+    let ids: Vec<String> = log
+        .iter()
+        .filter_map(|r| r.token.map(|id| id.to_string()))
+        .collect();
+    assert!(ids.len() > 10);
+    j.logs = j
+        .logs
+        .into_iter()
+        .map(|line| {
+            ids.iter()
+                .fold(line, |line, id| line.replace(id, "<token id>"))
+        })
+        .collect();
     j
 }
 
