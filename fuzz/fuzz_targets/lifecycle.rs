@@ -22,6 +22,10 @@
 //! - single use: for one token id, an accepted step is greater than any
 //!   accepted before, and `last_step` never decreases; a token id that left
 //!   a record never comes back, and a new token always has a fresh id;
+//! - codes against a model of each customer's current secret: an accepted
+//!   or replayed step is one at which that token shows the code entered,
+//!   and a code the token shows within the window is never counted wrong
+//!   (nor a new token's refused);
 //! - a retired serial is never registered again, and stays retired;
 //! - every call that did not fail with `Store`/`Contended` committed at
 //!   least one audit record: exactly one for the call's own event, plus the
