@@ -24,9 +24,10 @@ use crate::{Algorithm, Code, ParamError, Secret, VerifyError, Window};
 /// assert_eq!((m.step(), m.offset()), (9, 6));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, ZeroizeOnDrop)]
 pub struct Hotp {
     key: OtpKey,
+    #[zeroize(skip)]
     digits: Digits,
 }
 
@@ -112,9 +113,6 @@ impl Hotp {
         self.digits.get()
     }
 }
-
-// Its only key material is the `OtpKey`, which wipes itself on drop.
-impl ZeroizeOnDrop for Hotp {}
 
 impl fmt::Debug for Hotp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

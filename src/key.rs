@@ -52,7 +52,7 @@ impl Digits {
 }
 
 /// A keyed HMAC for one algorithm. Its precomputed states are wiped on drop.
-#[derive(Clone)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub(crate) enum OtpKey {
     Sha1(HmacKey<Sha1Block>),
     Sha256(HmacKey<Sha256Block>),
@@ -107,8 +107,6 @@ const _: fn() = || {
     wiped_on_drop::<HmacKey<Sha256Block>>();
     wiped_on_drop::<HmacKey<Sha512Block>>();
 };
-
-impl ZeroizeOnDrop for OtpKey {}
 
 impl fmt::Debug for OtpKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

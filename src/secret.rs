@@ -29,6 +29,7 @@ use crate::{Algorithm, SecretError};
 /// assert_eq!(fresh.len(), 20);
 /// # Ok::<(), otpguard::SecretError>(())
 /// ```
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub struct Secret {
     bytes: Box<[u8]>,
 }
@@ -175,10 +176,22 @@ impl Secret {
     /// ```
     #[must_use]
     pub fn to_base32(&self) -> Zeroizing<String> {
-        Zeroizing::new(base32::encode(
-            base32::Alphabet::Rfc4648 { padding: false },
-            &self.bytes,
-        ))
+        // Encoded 5 bytes (8 characters) at a time into a string sized for
+        // the whole text up front: `base32::encode` on the whole secret
+        // grows its buffer as it goes and frees the smaller one with part of
+        // the text still in it. Each chunk's own buffer is large enough from
+        // the start (it reserves 5 per 4 bytes) and is wiped before it is
+        // freed.
+        let len = self.bytes.len().div_ceil(5).saturating_mul(8);
+        let mut text = Zeroizing::new(String::with_capacity(len));
+        for chunk in self.bytes.chunks(5) {
+            let part = Zeroizing::new(base32::encode(
+                base32::Alphabet::Rfc4648 { padding: false },
+                chunk,
+            ));
+            text.push_str(&part);
+        }
+        text
     }
 
     /// The raw secret bytes. This is the only way to read them.
@@ -231,14 +244,6 @@ impl Clone for Secret {
         }
     }
 }
-
-impl Drop for Secret {
-    fn drop(&mut self) {
-        self.bytes.zeroize();
-    }
-}
-
-impl ZeroizeOnDrop for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -31,11 +31,14 @@ use crate::{Algorithm, Code, ParamError, Secret, TimeError, TotpParams, VerifyEr
 /// assert_eq!((m.step(), m.offset()), (1, 0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, ZeroizeOnDrop)]
 pub struct Totp {
     key: OtpKey,
+    #[zeroize(skip)]
     digits: Digits,
+    #[zeroize(skip)]
     period: NonZeroU64,
+    #[zeroize(skip)]
     t0: u64,
 }
 
@@ -355,9 +358,6 @@ impl Totp {
         self.t0
     }
 }
-
-// Its only key material is the `OtpKey`, which wipes itself on drop.
-impl ZeroizeOnDrop for Totp {}
 
 impl fmt::Debug for Totp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -24,13 +24,18 @@ use crate::{Algorithm, Secret, TotpParams, UriError};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use = "call .build() to get a KeyUri"]
+#[derive(ZeroizeOnDrop)]
 pub struct KeyUriBuilder {
     secret: Secret,
     account: String,
     issuer: Option<String>,
+    #[zeroize(skip)]
     kind: OtpKind,
+    #[zeroize(skip)]
     algorithm: Algorithm,
+    #[zeroize(skip)]
     digits: u32,
+    #[zeroize(skip)]
     t0: u64,
 }
 
@@ -133,7 +138,7 @@ impl KeyUriBuilder {
     /// assert_eq!(KeyUri::builder(&secret, "a:b").build().err(), Some(UriError::Name("account")));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn build(self) -> Result<KeyUri, UriError> {
+    pub fn build(mut self) -> Result<KeyUri, UriError> {
         if self.t0 != 0 {
             return Err(UriError::T0(self.t0));
         }
@@ -141,11 +146,13 @@ impl KeyUriBuilder {
         if let Some(issuer) = &self.issuer {
             check_name(issuer, "issuer")?;
         }
+        // The builder wipes what it still holds when it drops: the secret
+        // is copied out (the copy is the URI's), the names are taken.
         KeyUri::new(
             self.kind,
-            self.secret,
-            self.issuer,
-            self.account,
+            self.secret.clone(),
+            self.issuer.take(),
+            core::mem::take(&mut self.account),
             self.algorithm,
             self.digits,
         )
@@ -175,9 +182,6 @@ impl KeyUri {
         }
     }
 }
-
-// Its only key material is the `Secret`, which wipes itself on drop.
-impl ZeroizeOnDrop for KeyUriBuilder {}
 
 impl fmt::Debug for KeyUriBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

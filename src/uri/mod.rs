@@ -102,13 +102,16 @@ impl Default for OtpKind {
 /// let totp = parsed.to_totp()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, ZeroizeOnDrop)]
 pub struct KeyUri {
+    #[zeroize(skip)]
     kind: OtpKind,
     secret: Secret,
     issuer: Option<String>,
     account: String,
+    #[zeroize(skip)]
     algorithm: Algorithm,
+    #[zeroize(skip)]
     digits: Digits,
 }
 
@@ -319,9 +322,6 @@ pub(crate) fn check_name(name: &str, field: &'static str) -> Result<(), UriError
     }
     Ok(())
 }
-
-// Its only key material is the `Secret`, which wipes itself on drop.
-impl ZeroizeOnDrop for KeyUri {}
 
 impl fmt::Debug for KeyUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
