@@ -22,6 +22,11 @@ use crate::{Algorithm, ParamError};
 /// # Ok::<(), otpguard::ParamError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "Fields", into = "Fields")
+)]
 pub struct TotpParams {
     algorithm: Algorithm,
     digits: Digits,
@@ -107,6 +112,37 @@ impl TotpParams {
 
     pub(crate) const fn period_checked(self) -> NonZeroU64 {
         self.period
+    }
+}
+
+/// The serde form: the four settings by name, checked on the way in.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Fields {
+    algorithm: Algorithm,
+    digits: u32,
+    period: u64,
+    t0: u64,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<Fields> for TotpParams {
+    type Error = ParamError;
+
+    fn try_from(f: Fields) -> Result<Self, ParamError> {
+        Self::new(f.algorithm, f.digits, f.period, f.t0)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<TotpParams> for Fields {
+    fn from(p: TotpParams) -> Self {
+        Self {
+            algorithm: p.algorithm(),
+            digits: p.digits(),
+            period: p.period(),
+            t0: p.t0(),
+        }
     }
 }
 

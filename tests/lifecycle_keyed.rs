@@ -1,7 +1,9 @@
-//! A token's keyed secret is kept between codes, but only ever used with
-//! the TOTP parameters it was keyed with: one record, checked by
-//! lifecycles whose profiles differ (over the same store), is verified with
-//! each one's own parameters, whichever profile keyed it first.
+//! A token keeps the TOTP profile it was bound with: its phone shows codes
+//! for that profile, and its last accepted step counts that profile's
+//! steps. One record, checked by lifecycles whose settings differ (over the
+//! same store, as during a rolling change of settings), is always verified
+//! with its own profile, whichever lifecycle checks it; tokens bound after
+//! the change get the new profile.
 
 #![allow(
     clippy::unwrap_used,
@@ -73,18 +75,15 @@ fn config(params: TotpParams) -> LifecycleConfig {
     LifecycleConfig::builder().totp(params).build().unwrap()
 }
 
-/// Moves the clock at least `gap` seconds on, and far enough that a code of
-/// `params` is for a later step than the record's last accepted one (the
-/// record keeps one step number, whichever profile accepted it).
-fn move_on(clock: &FixedClock, store: &MemoryStore, params: TotpParams, gap: u64) {
-    let last = store.snapshot(&customer()).unwrap().last_step().unwrap();
-    let first_later = params.t0() + (last + 2) * params.period();
-    clock.set((clock.now() + gap).max(first_later));
-}
-
-/// `lc` refuses the code of the `wrong` profile and accepts its own.
-fn refuses_the_other_accepts_its_own(lc: &Lc<'_>, secret: &Secret, wrong: TotpParams, now: u64) {
-    let own = lc.config().totp();
+/// `lc` accepts the code of the token's own profile `own` and refuses the
+/// code of the lifecycle's other profile `wrong`.
+fn checks_with_the_tokens_profile(
+    lc: &Lc<'_>,
+    secret: &Secret,
+    own: TotpParams,
+    wrong: TotpParams,
+    now: u64,
+) {
     let under_own = code(secret, own, now);
     let under_wrong = code(secret, wrong, now);
     assert_ne!(
@@ -97,7 +96,7 @@ fn refuses_the_other_accepts_its_own(lc: &Lc<'_>, secret: &Secret, wrong: TotpPa
 }
 
 #[test]
-fn a_record_keyed_by_one_lifecycle_is_verified_with_another_ones_parameters() {
+fn a_token_is_checked_with_the_profile_it_was_bound_with() {
     let secret = Secret::from_bytes(&[7u8; 32]).unwrap();
     let default = TotpParams::default();
     for other in others() {
@@ -105,43 +104,61 @@ fn a_record_keyed_by_one_lifecycle_is_verified_with_another_ones_parameters() {
         let store = MemoryStore::new();
         let a = Lifecycle::new(config(default), &store, &clock);
         let b = Lifecycle::new(config(other), &store, &clock);
-        // Registered, and so keyed, by `a`.
+        // Bound by `a`, with `a`'s profile.
         register(&a, &secret, START);
+        let record = store.snapshot(&customer()).unwrap();
+        assert_eq!(record.totp_params(), Some(default));
 
-        // `b` refuses the code of `a`'s profile and accepts its own.
-        move_on(&clock, &store, other, 120);
-        refuses_the_other_accepts_its_own(&b, &secret, default, clock.now());
-
-        // Back to `a`: its own profile again, not the one `b` used last.
-        move_on(&clock, &store, default, 240);
-        refuses_the_other_accepts_its_own(&a, &secret, other, clock.now());
-
-        // And `b` once more, after `a` used its kept key.
-        move_on(&clock, &store, other, 240);
-        refuses_the_other_accepts_its_own(&b, &secret, default, clock.now());
+        // `b`, whose settings differ, checks it with the token's profile
+        // and refuses a code of its own settings; so does `a`, in turn.
+        for (n, lc) in [&b, &a, &b].into_iter().enumerate() {
+            clock.advance(120 + 60 * n as u64);
+            checks_with_the_tokens_profile(lc, &secret, default, other, clock.now());
+        }
         assert_eq!(store.snapshot(&customer()).unwrap().failures(), 0);
     }
 }
 
 #[test]
-fn a_record_first_keyed_by_another_profile_still_fits_each_lifecycle() {
+fn a_change_of_period_never_turns_genuine_codes_into_replays() {
+    // Step numbers of a 60-second profile are half those of a 30-second
+    // one: compared across profiles, every genuine code would look old.
+    let secret = Secret::from_bytes(&[5u8; 20]).unwrap();
+    let sixty = TotpParams::new(Algorithm::Sha1, 6, 60, 0).unwrap();
+    let clock = FixedClock::new(START);
+    let store = MemoryStore::new();
+    let a = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
+    let b = Lifecycle::new(config(sixty), &store, &clock);
+    register(&a, &secret, START);
+    clock.advance(3600);
+    let proof = verify(&b, &code(&secret, TotpParams::default(), clock.now())).unwrap();
+    assert_eq!(proof.step(), clock.now() / 30);
+}
+
+#[test]
+fn tokens_bound_after_a_change_get_the_new_profile() {
     let secret = Secret::from_bytes(&[9u8; 20]).unwrap();
     let seven = TotpParams::new(Algorithm::Sha1, 7, 30, 0).unwrap();
     let clock = FixedClock::new(START);
     let store = MemoryStore::new();
     let a = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
     let b = Lifecycle::new(config(seven), &store, &clock);
-    // Keyed first by the seven-digit profile.
+    // Bound by the seven-digit lifecycle: seven digits from then on, for
+    // both lifecycles.
     register(&b, &secret, START);
+    assert_eq!(
+        store.snapshot(&customer()).unwrap().totp_params(),
+        Some(seven)
+    );
     for round in 0..3 {
         clock.advance(90);
         let now = clock.now();
         let (first, second) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
-        let proof = verify(first, &code(&secret, first.config().totp(), now)).unwrap();
+        let proof = verify(first, &code(&secret, seven, now)).unwrap();
         assert_eq!(proof.step(), now / 30);
         clock.advance(30);
         let now = clock.now();
-        let proof = verify(second, &code(&secret, second.config().totp(), now)).unwrap();
+        let proof = verify(second, &code(&secret, seven, now)).unwrap();
         assert_eq!(proof.step(), now / 30);
     }
     let log = store.audit().take();

@@ -391,7 +391,13 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 .store
                 .load(customer)
                 .await
-                .map_err(LifecycleError::Store)?
+                .map_err(|e| {
+                    if e.is_corrupt() {
+                        LifecycleError::Corrupt(e)
+                    } else {
+                        LifecycleError::Store(e)
+                    }
+                })?
                 .unwrap_or_default();
             let scene = Scene {
                 customer,
@@ -463,6 +469,16 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         }
         let event = match request {
             Request::Event(event) => Cow::Borrowed(event),
+            // A login is the customer's, whether or not it asks for a code.
+            Request::Login(_) if scene.by.actor() != Actor::Customer => {
+                let e = LifecycleError::NotPermitted {
+                    state: record.state(),
+                    event: EventKind::VerifyLogin,
+                    actor: scene.by.actor(),
+                    rule: None,
+                };
+                return self.refusal(scene, request, record, audit, changed, e);
+            }
             Request::Login(_) if !record.login_otp => {
                 audit.push(self.record_of(
                     scene,
@@ -779,7 +795,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         now: u64,
     ) -> Result<(Token, Proof), LifecycleError> {
         let id = TokenId::generate().map_err(|_| LifecycleError::Randomness)?;
-        let key = TokenKey::new(id, serial.clone(), secret.clone());
+        let key = TokenKey::new(id, serial.clone(), secret.clone(), self.config.totp());
         match self.verify(&key, code, now) {
             Ok(m) => {
                 let proof = Proof {
@@ -799,18 +815,18 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         }
     }
 
-    /// The one place a code is matched: constant time over the window.
+    /// The one place a code is matched: constant time over the window,
+    /// with the token's own profile.
     fn verify(
         &self,
         key: &TokenKey,
         code: &EnteredCode,
         now: u64,
     ) -> Result<crate::Match, VerifyError> {
-        let params = self.config.totp();
         let input = code.as_input().ok_or(VerifyError::Malformed {
-            expected: params.digits(),
+            expected: key.params.digits(),
         })?;
-        key.with_totp(params, |totp| totp.verify(input, now, self.config.window()))
+        key.totp().verify(input, now, self.config.window())
     }
 }
 

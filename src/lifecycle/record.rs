@@ -12,38 +12,44 @@ use super::fingerprint::{Fingerprint, FingerprintKey};
 use super::{State, SuspendReason, TokenId, TokenSerial};
 use crate::{Secret, Totp, TotpParams};
 
-/// What never changes about a bound token: its identity and its secret,
-/// shared (not copied) by every snapshot of the record.
+/// What never changes about a bound token: its identity, its secret and
+/// the TOTP profile its app was set up with, shared (not copied) by every
+/// snapshot of the record.
+///
+/// The profile is the token's own, fixed when it is bound: the phone shows
+/// codes for it whatever the bank's settings later become, and the token's
+/// last accepted step counts steps of it. A lifecycle whose settings changed
+/// still checks this token with the profile it was bound with.
 pub(crate) struct TokenKey {
     pub(crate) id: TokenId,
     pub(crate) serial: TokenSerial,
     pub(crate) secret: Secret,
-    /// The secret keyed for the profile it was first verified with: keying
-    /// costs as much as checking a code, so it is done once per token, not
-    /// once per code. Used only when the lifecycle's profile is this one;
-    /// never stored.
+    pub(crate) params: TotpParams,
+    /// The secret keyed for `params`: keying costs as much as checking a
+    /// code, so it is done once per token, not once per code. Never stored.
     keyed: OnceLock<Totp>,
 }
 
 impl TokenKey {
-    pub(crate) fn new(id: TokenId, serial: TokenSerial, secret: Secret) -> Self {
+    pub(crate) fn new(
+        id: TokenId,
+        serial: TokenSerial,
+        secret: Secret,
+        params: TotpParams,
+    ) -> Self {
         Self {
             id,
             serial,
             secret,
+            params,
             keyed: OnceLock::new(),
         }
     }
 
-    /// Checks `f` with the secret keyed for `params`: the kept key if it was
-    /// built for `params`, otherwise a key built for this call alone.
-    pub(crate) fn with_totp<R>(&self, params: TotpParams, f: impl FnOnce(&Totp) -> R) -> R {
-        let kept = self.keyed.get_or_init(|| Totp::new(&self.secret, params));
-        if kept.params() == params {
-            f(kept)
-        } else {
-            f(&Totp::new(&self.secret, params))
-        }
+    /// The secret keyed for the token's profile.
+    pub(crate) fn totp(&self) -> &Totp {
+        self.keyed
+            .get_or_init(|| Totp::new(&self.secret, self.params))
     }
 }
 
@@ -239,6 +245,13 @@ impl TokenRecord {
         self.stage.token().map(|t| t.key.id)
     }
 
+    /// The TOTP profile the current token was bound with (its codes are
+    /// always checked with it), if a token is bound.
+    #[must_use]
+    pub fn totp_params(&self) -> Option<TotpParams> {
+        self.stage.token().map(|t| t.key.params)
+    }
+
     /// The current token's serial, if a token is bound.
     #[must_use]
     pub fn serial(&self) -> Option<&TokenSerial> {
@@ -307,6 +320,7 @@ impl TokenRecord {
             state: self.state(),
             token_id: self.token_id(),
             serial: self.serial().cloned(),
+            totp_params: self.totp_params(),
             pending_swap: self.pending_swap(),
             enrollment_deadline: self.enrollment_deadline(),
             failures: self.failures,
@@ -361,6 +375,8 @@ pub struct RecordSummary {
     pub token_id: Option<TokenId>,
     /// See [`TokenRecord::serial`].
     pub serial: Option<TokenSerial>,
+    /// See [`TokenRecord::totp_params`].
+    pub totp_params: Option<TotpParams>,
     /// See [`TokenRecord::pending_swap`].
     pub pending_swap: Option<PendingSwap>,
     /// See [`TokenRecord::enrollment_deadline`].

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use super::fingerprint::{Fingerprint, FingerprintKey};
 use super::record::{Enrollment, Retired, RetiredTokens, Stage, Token, TokenKey};
 use super::{PendingSwap, State, TokenId, TokenRecord, TokenSerial};
-use crate::Secret;
+use crate::{Secret, TotpParams};
 
 /// Serializes a `&TokenRecord` **with its secrets** (base32) and
 /// deserializes a `TokenRecord` back, checking that the stored record is
@@ -61,6 +61,7 @@ struct StoredOut<'a> {
 struct TokenOut<'a> {
     id: TokenId,
     serial: &'a TokenSerial,
+    totp: TotpParams,
     secret_base32: BytesOut<'a>,
     last_step: u64,
     drift: i64,
@@ -104,6 +105,7 @@ struct StoredIn {
 struct TokenIn {
     id: TokenId,
     serial: TokenSerial,
+    totp: TotpParams,
     secret_base32: BytesIn,
     last_step: u64,
     drift: i64,
@@ -149,6 +151,7 @@ impl Serialize for WithSecrets<&TokenRecord> {
             token: r.stage.token().map(|t| TokenOut {
                 id: t.key.id,
                 serial: &t.key.serial,
+                totp: t.key.params,
                 secret_base32: BytesOut(t.key.secret.expose_secret()),
                 last_step: t.last_step,
                 drift: t.drift,
@@ -185,7 +188,12 @@ impl<'de> Deserialize<'de> for WithSecrets<TokenRecord> {
             .token
             .map(|t| {
                 Ok::<_, D::Error>(Token {
-                    key: Arc::new(TokenKey::new(t.id, t.serial, t.secret_base32.secret()?)),
+                    key: Arc::new(TokenKey::new(
+                        t.id,
+                        t.serial,
+                        t.secret_base32.secret()?,
+                        t.totp,
+                    )),
                     last_step: t.last_step,
                     drift: t.drift,
                 })
