@@ -77,12 +77,15 @@ pub enum TimeError {
     },
 }
 
-/// A replay store could not answer. Verification turns this into a refusal
-/// ([`VerifyError::Store`]): the library fails closed, never open.
+/// A store (a replay guard, or the lifecycle's token store) could not
+/// answer for certain, or holds corrupt data. Verification turns this into a
+/// refusal ([`VerifyError::Store`], `LifecycleError::Store` or `Corrupt`):
+/// the library fails closed, never open.
 #[derive(Debug, Error)]
-#[error("replay store failed: {message}")]
+#[error("{}: {message}", if *corrupt { "store holds corrupt data" } else { "store failed" })]
 pub struct StoreError {
     message: String,
+    corrupt: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -97,6 +100,7 @@ impl StoreError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            corrupt: false,
             source: None,
         }
     }
@@ -114,8 +118,34 @@ impl StoreError {
     ) -> Self {
         Self {
             message: message.into(),
+            corrupt: false,
             source: Some(source.into()),
         }
+    }
+
+    /// The store answered, but what it holds for the key is not valid data
+    /// (a record that does not decode, fails its consistency checks, or was
+    /// tampered with). Distinct from a store that cannot answer: retrying
+    /// will not help, and the lifecycle reports it as
+    /// [`LifecycleError::Corrupt`](crate::lifecycle::LifecycleError::Corrupt).
+    ///
+    /// ```
+    /// let e = otpguard::StoreError::corrupt("record of c-1 does not decode");
+    /// assert!(e.is_corrupt());
+    /// assert!(!otpguard::StoreError::new("timeout").is_corrupt());
+    /// ```
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            corrupt: true,
+            source: None,
+        }
+    }
+
+    /// Whether the store holds corrupt data (see [`StoreError::corrupt`]).
+    #[must_use]
+    pub const fn is_corrupt(&self) -> bool {
+        self.corrupt
     }
 }
 

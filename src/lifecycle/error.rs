@@ -240,9 +240,11 @@ pub enum LifecycleError {
         /// Attempts made.
         attempts: u32,
     },
-    /// The stored record is inconsistent (tampered or corrupt storage).
-    #[error("the stored record is inconsistent: {0}")]
-    Corrupt(&'static str),
+    /// The store holds data for the customer that is not a valid record
+    /// (tampered or corrupt storage; the store said so with
+    /// [`StoreError::corrupt`]). Refused; retrying will not help.
+    #[error("the stored record is corrupt")]
+    Corrupt(#[source] StoreError),
     /// A bug in this library: a case its own invariants rule out. Please
     /// report it; the event was refused and nothing was committed.
     #[error("internal error (a bug in otpguard): {0}")]

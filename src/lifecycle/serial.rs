@@ -7,9 +7,11 @@ use super::error::SerialError;
 
 /// A token's serial number, as the app shows it and the customer types it.
 ///
-/// Not secret: it appears in audit records and errors, and it is the token's
-/// identity in the [replay guard](crate::replay). So that it cannot forge or
-/// break a log line, it is 1 to [`TokenSerial::MAX_LEN`] characters of ASCII
+/// Not secret: it appears in audit records and errors. It is a label, not
+/// the token's identity: the lifecycle knows a token by its random
+/// [`TokenId`](super::TokenId), and a store keeps a serial unique to one
+/// customer at a time (see [`TokenStore`](super::TokenStore)). So that it
+/// cannot forge or break a log line, it is 1 to [`TokenSerial::MAX_LEN`] characters of ASCII
 /// letters, digits, `-`, `_` and `.`.
 ///
 /// ```

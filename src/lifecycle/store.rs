@@ -64,14 +64,15 @@ pub enum CommitOutcome {
 /// [module documentation](self) for the contract.
 ///
 /// Async, as bank backends are; [`MemoryStore`] answers at once, and
-/// [`BlockingLifecycle`](super::BlockingLifecycle) drives any store from
-/// synchronous code.
+/// [`Lifecycle::blocking`](super::Lifecycle::blocking) drives any store
+/// from synchronous code.
 pub trait TokenStore {
     /// The customer's last committed record, if any.
     ///
     /// # Errors
-    /// A [`StoreError`] if the store cannot be read, or holds data for the
-    /// customer that is not a valid record.
+    /// A [`StoreError`] if the store cannot be read; one made with
+    /// [`StoreError::corrupt`] if it holds data for the customer that is not
+    /// a valid record.
     fn load(
         &self,
         customer: &CustomerId,
