@@ -101,7 +101,7 @@ pub enum Effect {
     SwapIn,
     /// Drop the pending swap; the current token stays.
     EndSwap,
-    /// Drop any pending swap; the token is kept but refuses codes.
+    /// The token is kept but refuses codes; any pending swap is dropped.
     Suspend,
     /// Failures reset; the same token accepts codes again.
     Resume,
@@ -127,7 +127,7 @@ impl Effect {
                 "old secret wiped and its serial retired for good; new token becomes current"
             }
             Self::EndSwap => "pending swap dropped; current token stays",
-            Self::Suspend => "pending swap dropped; token kept but refuses codes",
+            Self::Suspend => "token kept but refuses codes; any pending swap dropped",
             Self::Resume => "failures reset; same token accepts codes again",
             Self::RetireToken => {
                 "secret wiped and serial retired for good; login OTP off; failures reset"
