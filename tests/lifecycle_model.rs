@@ -492,6 +492,15 @@ impl Model {
         }
 
         if let Op::Login(code) = op {
+            // A login is the customer's alone, whether or not it asks for
+            // a code.
+            if actor != Actor::Customer {
+                return Answer::NotPermitted {
+                    state: self.state,
+                    event: kind,
+                    actor,
+                };
+            }
             if !self.login {
                 return Answer::NotRequired;
             }
