@@ -1,29 +1,7 @@
 //! Where records live: the [`TokenStore`] a backend implements for its
 //! database, and the in-memory store.
 //!
-//! # The contract a store keeps
-//!
-//! - `load` returns the customer's last committed record, or `None` if the
-//!   customer has none (the lifecycle then starts from
-//!   [`TokenRecord::new`], version 0).
-//! - `commit` is **one atomic operation**: if the customer's committed
-//!   version is still `expected_version` (0: no record yet), it writes the
-//!   new record (if there is one) **and** appends every audit record, and
-//!   answers [`CommitOutcome::Committed`]; otherwise it writes nothing and
-//!   answers [`CommitOutcome::Conflict`]. A commit without a new record
-//!   (a refusal that changed nothing) still checks the version, so its
-//!   audit records describe a decision taken on the record as committed.
-//! - If the store cannot tell which of the two happened (a timeout, a lost
-//!   connection), it answers a [`StoreError`]; the lifecycle then refuses
-//!   the event and returns the error. Nothing the lifecycle returned as
-//!   accepted was ever left uncommitted.
-//!
-//! Serial uniqueness across customers (a serial belongs to one customer at
-//! a time) is the store's to enforce, with a unique index on the current
-//! token's serial: the lifecycle sees one customer's record at a time. The
-//! lifecycle never relies on it: single use and every check are keyed on
-//! the customer's record and the token's random [`TokenId`](super::TokenId),
-//! so two customers with the same serial cannot affect each other.
+//! The contract a store keeps is on [`TokenStore`].
 
 use core::future::{ready, Future};
 use std::hash::BuildHasher;
@@ -60,8 +38,31 @@ pub enum CommitOutcome {
     Conflict,
 }
 
-/// Storage of token records and their audit trail. See the
-/// [module documentation](self) for the contract.
+/// Storage of token records and their audit trail.
+///
+/// # The contract
+///
+/// - `load` returns the customer's last committed record, or `None` if the
+///   customer has none (the lifecycle then starts from
+///   [`TokenRecord::new`], version 0).
+/// - `commit` is **one atomic operation**: if the customer's committed
+///   version is still `expected_version` (0: no record yet), it writes the
+///   new record (if there is one) **and** appends every audit record, and
+///   answers [`CommitOutcome::Committed`]; otherwise it writes nothing and
+///   answers [`CommitOutcome::Conflict`]. A commit without a new record
+///   (a refusal that changed nothing) still checks the version, so its
+///   audit records describe a decision taken on the record as committed.
+/// - If the store cannot tell which of the two happened (a timeout, a lost
+///   connection), it answers a [`StoreError`]; the lifecycle then refuses
+///   the event and returns the error. Nothing the lifecycle returned as
+///   accepted was ever left uncommitted.
+///
+/// Serial uniqueness across customers (a serial belongs to one customer at
+/// a time) is the store's to enforce, with a unique index on the current
+/// token's serial: the lifecycle sees one customer's record at a time. The
+/// lifecycle never relies on it: single use and every check are keyed on
+/// the customer's record and the token's random [`TokenId`](super::TokenId),
+/// so two customers with the same serial cannot affect each other.
 ///
 /// Async, as bank backends are; [`MemoryStore`] answers at once, and
 /// [`Lifecycle::blocking`](super::Lifecycle::blocking) drives any store
