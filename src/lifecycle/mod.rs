@@ -122,6 +122,7 @@ pub use serial::TokenSerial;
 pub use state::{State, SuspendReason};
 pub use store::{Commit, CommitOutcome, MemoryStore, TokenStore};
 #[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use stored::WithSecrets;
 
 /// What auditors read: the transition table, its lookup, and the page

@@ -33,6 +33,7 @@ use crate::{Secret, TotpParams};
 /// assert_eq!(back.summary(), record.summary());
 /// # Ok::<(), serde_json::Error>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub struct WithSecrets<R>(pub R);
 
 impl<R> fmt::Debug for WithSecrets<R> {

@@ -390,6 +390,7 @@ impl Match {
 mod memory;
 mod once;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 pub mod sql;
 
