@@ -31,6 +31,7 @@
 
 mod support;
 
+use otpguard::replay::ReplayKey;
 use std::hint::black_box;
 
 use criterion::measurement::{Measurement, WallTime};
@@ -112,9 +113,13 @@ fn stateful<M: Measurement>(c: &mut Criterion<M>) {
             || next_code(&totp, &mut time),
             |(now, code)| {
                 clock.set(now);
-                let accepted = totp
-                    .verify(&code, clock.now(), window)
-                    .and_then(|m| m.claim(&guard, "SN-0001"));
+                let accepted = totp.verify_once(
+                    &code,
+                    clock.now(),
+                    window,
+                    &guard,
+                    ReplayKey::new("SN-0001"),
+                );
                 assert!(accepted.is_ok(), "{accepted:?}");
                 (code, accepted)
             },

@@ -26,6 +26,7 @@
 
 mod support;
 
+use otpguard::replay::ReplayKey;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -60,10 +61,13 @@ fn tokens() -> Vec<Token> {
 fn run(tokens: &[Token], codes: &[[u8; 6]], guard: &MemoryGuard, now: u64) {
     for (token, code) in tokens.iter().zip(codes) {
         let code = std::str::from_utf8(code).unwrap();
-        let accepted = token
-            .totp
-            .verify(code, now, Window::default())
-            .and_then(|m| m.claim(guard, &token.id));
+        let accepted = token.totp.verify_once(
+            code,
+            now,
+            Window::default(),
+            guard,
+            ReplayKey::new(&token.id),
+        );
         assert!(accepted.is_ok());
         black_box(accepted.ok());
     }

@@ -22,11 +22,12 @@
 
 mod support;
 
+use otpguard::CheckError;
 use std::hint::black_box;
 
 use criterion::measurement::{Measurement, WallTime};
 use criterion::Criterion;
-use otpguard::{Secret, Totp, VerifyError, Window};
+use otpguard::{Secret, Totp, Window};
 use support::clock::ThreadCpuTime;
 use support::floor::Sha1Floor;
 use support::{PERIOD, SECRET_SHA1, TIME};
@@ -37,7 +38,7 @@ fn wrong_code(totp: &Totp, skew: u32) -> String {
     let near = totp.generate(TIME).unwrap().value();
     (1..)
         .map(|d| format!("{:06}", (near + d) % 1_000_000))
-        .find(|code| matches!(totp.verify(code, TIME, window), Err(VerifyError::Mismatch)))
+        .find(|code| matches!(totp.verify(code, TIME, window), Err(CheckError::Mismatch)))
         .unwrap()
 }
 

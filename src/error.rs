@@ -149,7 +149,62 @@ impl StoreError {
     }
 }
 
-/// A submitted code was not accepted.
+/// A code did not verify: what checking it against the window can find
+/// ([`Totp::verify`](crate::Totp::verify), [`Hotp::verify`](crate::Hotp::verify)).
+///
+/// ```
+/// use otpguard::CheckError;
+/// assert!(CheckError::Mismatch.is_wrong_code());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// The input is not exactly the configured number of ASCII digits. It was
+    /// rejected before any comparison.
+    #[error("a code must be exactly {expected} ASCII digits")]
+    Malformed {
+        /// The number of digits required.
+        expected: u32,
+    },
+    /// No code in the window matched the input.
+    #[error("the code does not match any time step in the window")]
+    Mismatch,
+    /// The time has no time step (it is before T0).
+    #[error(transparent)]
+    Time(#[from] TimeError),
+}
+
+impl CheckError {
+    /// Whether the user entered a wrong code (malformed or not matching),
+    /// as opposed to a fault of the system: only these count towards a
+    /// lock-out.
+    #[must_use]
+    pub const fn is_wrong_code(&self) -> bool {
+        matches!(self, Self::Malformed { .. } | Self::Mismatch)
+    }
+}
+
+/// A matched code could not be claimed on a replay guard
+/// ([`Match::claim`](crate::Match::claim)).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClaimError {
+    /// The code matched, but its step is not newer than the last step already
+    /// accepted for this token (RFC 6238 §5.2).
+    #[error("the code matched step {step}, but step {last_accepted} was already accepted for this token")]
+    Replayed {
+        /// The step the code matched.
+        step: u64,
+        /// The last step accepted before.
+        last_accepted: u64,
+    },
+    /// The replay store failed, so the code is refused.
+    #[error("code refused because the replay store failed")]
+    Store(#[source] StoreError),
+}
+
+/// A submitted code was not accepted by a one-call verification
+/// (`verify_once`): either step's error.
 ///
 /// The variants are detail for the bank's logs. Towards the customer (who may
 /// be an attacker) a backend should answer with one coarse message whatever
@@ -183,6 +238,31 @@ pub enum VerifyError {
     /// The replay store failed, so the code is refused.
     #[error("code refused because the replay store failed")]
     Store(#[source] StoreError),
+}
+
+impl From<CheckError> for VerifyError {
+    fn from(e: CheckError) -> Self {
+        match e {
+            CheckError::Malformed { expected } => Self::Malformed { expected },
+            CheckError::Mismatch => Self::Mismatch,
+            CheckError::Time(t) => Self::Time(t),
+        }
+    }
+}
+
+impl From<ClaimError> for VerifyError {
+    fn from(e: ClaimError) -> Self {
+        match e {
+            ClaimError::Replayed {
+                step,
+                last_accepted,
+            } => Self::Replayed {
+                step,
+                last_accepted,
+            },
+            ClaimError::Store(e) => Self::Store(e),
+        }
+    }
 }
 
 impl VerifyError {

@@ -6,7 +6,7 @@ use zeroize::ZeroizeOnDrop;
 
 use crate::key::{Digits, OtpKey};
 use crate::verify::{scan, Match};
-use crate::{Algorithm, Code, ParamError, Secret, VerifyError, Window};
+use crate::{Algorithm, CheckError, Code, ParamError, Secret, Window};
 
 /// A counter-based code generator and verifier (RFC 4226).
 ///
@@ -71,19 +71,19 @@ impl Hotp {
     /// The returned [`Match`] still has to be claimed against a replay guard.
     ///
     /// # Errors
-    /// [`VerifyError::Malformed`] if `input` is not exactly the configured
-    /// number of ASCII digits; [`VerifyError::Mismatch`] if no counter in the
+    /// [`CheckError::Malformed`] if `input` is not exactly the configured
+    /// number of ASCII digits; [`CheckError::Mismatch`] if no counter in the
     /// window produces it.
     ///
     /// ```
-    /// # use otpguard::{Algorithm, Hotp, Secret, VerifyError, Window};
+    /// # use otpguard::{Algorithm, Hotp, Secret, CheckError, Window};
     /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
     /// let hotp = Hotp::new(&secret, Algorithm::Sha1, 6)?;
     /// assert_eq!(hotp.verify("287082", 1, Window::EXACT)?.step(), 1);
-    /// assert!(matches!(hotp.verify("287083", 1, Window::EXACT), Err(VerifyError::Mismatch)));
+    /// assert!(matches!(hotp.verify("287083", 1, Window::EXACT), Err(CheckError::Mismatch)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn verify(&self, input: &str, counter: u64, window: Window) -> Result<Match, VerifyError> {
+    pub fn verify(&self, input: &str, counter: u64, window: Window) -> Result<Match, CheckError> {
         scan(&self.key, self.digits, input, counter, window)
     }
 

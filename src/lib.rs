@@ -20,7 +20,9 @@ pub mod verify;
 pub use algorithm::Algorithm;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use code::Code;
-pub use error::{ParamError, SecretError, StoreError, TimeError, UriError, VerifyError};
+pub use error::{
+    CheckError, ClaimError, ParamError, SecretError, StoreError, TimeError, UriError, VerifyError,
+};
 pub use hotp::Hotp;
 pub use params::TotpParams;
 pub use replay::Accepted;

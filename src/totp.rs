@@ -7,7 +7,7 @@ use zeroize::ZeroizeOnDrop;
 
 use crate::key::{Digits, OtpKey};
 use crate::verify::{scan, Match};
-use crate::{Algorithm, Code, ParamError, Secret, TimeError, TotpParams, VerifyError, Window};
+use crate::{Algorithm, CheckError, Code, ParamError, Secret, TimeError, TotpParams, Window};
 
 /// A time-based code generator and verifier (RFC 6238).
 ///
@@ -281,19 +281,19 @@ impl Totp {
     /// against a replay guard.
     ///
     /// # Errors
-    /// [`VerifyError::Malformed`] if `input` is not exactly the configured
+    /// [`CheckError::Malformed`] if `input` is not exactly the configured
     /// number of ASCII digits (checked before any comparison);
-    /// [`VerifyError::Time`] if `unix_seconds` is before T0;
-    /// [`VerifyError::Mismatch`] if no step in the window produces `input`.
+    /// [`CheckError::Time`] if `unix_seconds` is before T0;
+    /// [`CheckError::Mismatch`] if no step in the window produces `input`.
     ///
     /// ```
-    /// # use otpguard::{Secret, Totp, VerifyError, Window};
+    /// # use otpguard::{Secret, Totp, CheckError, Window};
     /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
     /// let totp = Totp::builder(&secret).digits(8).build()?;
     /// let w = Window::new(1, 1)?;
     /// assert_eq!(totp.verify("94287082", 59, w)?.offset(), 0);
-    /// assert!(matches!(totp.verify("94287083", 59, w), Err(VerifyError::Mismatch)));
-    /// assert!(matches!(totp.verify("9428708", 59, w), Err(VerifyError::Malformed { expected: 8 })));
+    /// assert!(matches!(totp.verify("94287083", 59, w), Err(CheckError::Mismatch)));
+    /// assert!(matches!(totp.verify("9428708", 59, w), Err(CheckError::Malformed { expected: 8 })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify(
@@ -301,7 +301,7 @@ impl Totp {
         input: &str,
         unix_seconds: u64,
         window: Window,
-    ) -> Result<Match, VerifyError> {
+    ) -> Result<Match, CheckError> {
         let step = self.step_at(unix_seconds)?;
         scan(&self.key, self.digits, input, step, window)
     }

@@ -11,7 +11,7 @@
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use crate::key::{Digits, OtpKey};
-use crate::{ParamError, VerifyError};
+use crate::{CheckError, ParamError};
 
 /// How many steps before and after the expected one a code may come from.
 ///
@@ -181,9 +181,9 @@ impl Match {
 }
 
 /// Parses the submitted code: exactly `digits` ASCII digits, else
-/// [`VerifyError::Malformed`]. Length and content are public here.
-pub(crate) fn parse_input(input: &str, digits: Digits) -> Result<u32, VerifyError> {
-    let malformed = VerifyError::Malformed {
+/// [`CheckError::Malformed`]. Length and content are public here.
+pub(crate) fn parse_input(input: &str, digits: Digits) -> Result<u32, CheckError> {
+    let malformed = CheckError::Malformed {
         expected: digits.get(),
     };
     let bytes = input.as_bytes();
@@ -209,7 +209,7 @@ pub(crate) fn scan(
     input: &str,
     center: u64,
     window: Window,
-) -> Result<Match, VerifyError> {
+) -> Result<Match, CheckError> {
     let wanted = parse_input(input, digits)?;
     let mut found = Choice::from(0);
     let mut step = 0u64;
@@ -230,7 +230,7 @@ pub(crate) fn scan(
     if bool::from(found) {
         Ok(Match { step, offset })
     } else {
-        Err(VerifyError::Mismatch)
+        Err(CheckError::Mismatch)
     }
 }
 
@@ -272,7 +272,7 @@ mod tests {
             assert!(
                 matches!(
                     parse_input(bad, six),
-                    Err(VerifyError::Malformed { expected: 6 })
+                    Err(CheckError::Malformed { expected: 6 })
                 ),
                 "{bad:?}"
             );

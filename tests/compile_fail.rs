@@ -1,12 +1,16 @@
-//! A `Secret` cannot be misused by accident: each file in
+//! Misuse that must not compile: a `Secret` printed, compared or
+//! serialized, a replay token id swapped with the code, a lifecycle proof
+//! forged. Each file in
 //! `tests/compile_fail/` tries one misuse and must fail to compile, with the
 //! error recorded next to it (`.stderr`).
 
 #[test]
-fn secret_misuse_does_not_compile() {
+fn misuse_does_not_compile() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/compile_fail/secret_display.rs");
     cases.compile_fail("tests/compile_fail/secret_eq.rs");
+    cases.compile_fail("tests/compile_fail/replay_key_swapped.rs");
+    cases.compile_fail("tests/compile_fail/lifecycle_authorized_forged.rs");
     // Without the feature there is no serde at all; with it, `Secret` must
     // still not implement `Serialize`.
     if cfg!(feature = "serde") {

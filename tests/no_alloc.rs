@@ -22,6 +22,7 @@
     clippy::cast_possible_truncation
 )]
 
+use otpguard::CheckError;
 use std::hint::black_box;
 
 use dhat::HeapStats;
@@ -32,7 +33,7 @@ use otpguard::lifecycle::{
     LoginCheck, MemoryStore, NewSecret, Outcome, Principal, RequestContext, TokenSerial,
 };
 use otpguard::replay::MemoryGuard;
-use otpguard::{Algorithm, FixedClock, Hotp, Secret, StoreError, Totp, VerifyError, Window};
+use otpguard::{Algorithm, FixedClock, Hotp, Secret, StoreError, Totp, Window};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -107,13 +108,13 @@ fn verify_and_generate_do_not_allocate() {
                 assert_no_alloc("Totp::verify malformed", || {
                     assert!(matches!(
                         totp.verify(malformed, now, window),
-                        Err(VerifyError::Malformed { .. })
+                        Err(CheckError::Malformed { .. })
                     ));
                 });
                 assert_no_alloc("Totp::verify before T0", || {
                     assert!(matches!(
                         not_yet.verify(&current, now, window),
-                        Err(VerifyError::Time(_))
+                        Err(CheckError::Time(_))
                     ));
                 });
             }
@@ -125,7 +126,7 @@ fn verify_and_generate_do_not_allocate() {
             );
             assert!(matches!(
                 totp.verify(&far, now, Window::default()),
-                Err(VerifyError::Mismatch)
+                Err(CheckError::Mismatch)
             ));
             assert_no_alloc("Totp::generate", || totp.generate(now));
             assert_no_alloc("Totp::generate_step", || totp.generate_step(step));

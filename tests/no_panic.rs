@@ -13,7 +13,9 @@ use otpguard::lifecycle::{
     LifecycleError, MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, State,
     SuspendReason, TokenSerial,
 };
+use otpguard::replay::ReplayKey;
 use otpguard::replay::{ClaimOutcome, MemoryGuard};
+use otpguard::CheckError;
 use otpguard::{
     Algorithm, Clock, FixedClock, Hotp, KeyUri, OtpKind, ParamError, Secret, SecretError,
     TimeError, Totp, TotpParams, UriError, VerifyError, Window,
@@ -197,19 +199,19 @@ proptest! {
                 prop_assert!(well_formed(&input, digits));
                 prop_assert_eq!(hotp.generate(m.step()).to_string(), input.as_str());
             }
-            Err(VerifyError::Malformed { expected }) => {
+            Err(CheckError::Malformed { expected }) => {
                 prop_assert!(expected == digits && !well_formed(&input, digits));
             }
-            Err(VerifyError::Mismatch) => prop_assert!(well_formed(&input, digits)),
+            Err(CheckError::Mismatch) => prop_assert!(well_formed(&input, digits)),
             Err(e) => prop_assert!(false, "unexpected {:?}", e),
         }
         prop_assert!(hotp.verify(&code.to_string(), counter, window).is_ok());
         // The one-call form agrees with verify, then refuses the same code again.
         let guard = MemoryGuard::default();
-        let once = hotp.verify_once(&input, counter, window, &guard, "t");
+        let once = hotp.verify_once(&input, counter, window, &guard, ReplayKey::new("t"));
         prop_assert_eq!(once.is_ok(), hotp.verify(&input, counter, window).is_ok());
         if once.is_ok() {
-            let again = hotp.verify_once(&input, counter, window, &guard, "t");
+            let again = hotp.verify_once(&input, counter, window, &guard, ReplayKey::new("t"));
             let replayed = matches!(again, Err(VerifyError::Replayed { .. }));
             prop_assert!(replayed, "a second claim was not a replay");
         }
@@ -269,18 +271,18 @@ proptest! {
                 prop_assert!(well_formed(&input, digits) && now >= t0);
                 prop_assert_eq!(totp.generate_step(m.step()).to_string(), input.as_str());
             }
-            Err(VerifyError::Malformed { expected }) => {
+            Err(CheckError::Malformed { expected }) => {
                 prop_assert!(expected == digits && !well_formed(&input, digits));
             }
-            Err(VerifyError::Time(e)) => prop_assert_eq!(e, before_t0),
-            Err(VerifyError::Mismatch) => prop_assert!(well_formed(&input, digits) && now >= t0),
+            Err(CheckError::Time(e)) => prop_assert_eq!(e, before_t0),
+            Err(CheckError::Mismatch) => prop_assert!(well_formed(&input, digits) && now >= t0),
             Err(e) => prop_assert!(false, "unexpected {:?}", e),
         }
         let guard = MemoryGuard::default();
-        let once = totp.verify_once(&input, now, window, &guard, "t");
+        let once = totp.verify_once(&input, now, window, &guard, ReplayKey::new("t"));
         prop_assert_eq!(once.is_ok(), totp.verify(&input, now, window).is_ok());
         if once.is_ok() {
-            let again = totp.verify_once(&input, now, window, &guard, "t");
+            let again = totp.verify_once(&input, now, window, &guard, ReplayKey::new("t"));
             let replayed = matches!(again, Err(VerifyError::Replayed { .. }));
             prop_assert!(replayed, "a second claim was not a replay");
         }

@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+use otpguard::replay::ReplayKey;
 use std::sync::{Arc, Barrier};
 
 use otpguard::replay::MemoryGuard;
@@ -43,7 +44,13 @@ fn sixty_four_threads_one_code_exactly_one_acceptance_per_trial() {
                 for (t, code) in (0u64..).zip(codes.iter()) {
                     let now = (1_000 + t) * 30 + 7;
                     start.wait();
-                    let result = totp.verify_once(code, now, Window::default(), &*guard, "token-1");
+                    let result = totp.verify_once(
+                        code,
+                        now,
+                        Window::default(),
+                        &*guard,
+                        ReplayKey::new("token-1"),
+                    );
                     accepted.push(match result {
                         Ok(a) => {
                             assert_eq!(a.step(), 1_000 + t);
@@ -101,14 +108,26 @@ fn sixty_four_threads_racing_an_older_code_after_a_newer_one_all_lose() {
                     if i == 0 {
                         // The newer code (one step ahead) is accepted first.
                         let newer = totp.generate_step(step + 1).to_string();
-                        totp.verify_once(&newer, now, Window::default(), &*guard, &token)
-                            .unwrap();
+                        totp.verify_once(
+                            &newer,
+                            now,
+                            Window::default(),
+                            &*guard,
+                            ReplayKey::new(&token),
+                        )
+                        .unwrap();
                     }
                     start.wait();
                     let older = totp.generate_step(step).to_string();
                     wins += usize::from(
-                        totp.verify_once(&older, now, Window::default(), &*guard, &token)
-                            .is_ok(),
+                        totp.verify_once(
+                            &older,
+                            now,
+                            Window::default(),
+                            &*guard,
+                            ReplayKey::new(&token),
+                        )
+                        .is_ok(),
                     );
                     start.wait();
                 }

@@ -13,6 +13,7 @@
 
 mod support;
 
+use otpguard::replay::ReplayKey;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -136,7 +137,13 @@ fn eight_connections_racing_one_claim_exactly_one_wins_each_trial() {
                         let step = 56_000_000 + t;
                         let code = totp.generate_step(step).to_string();
                         start.wait();
-                        match totp.verify_once(&code, step * 30, Window::default(), &g, "token-1") {
+                        match totp.verify_once(
+                            &code,
+                            step * 30,
+                            Window::default(),
+                            &g,
+                            ReplayKey::new("token-1"),
+                        ) {
                             Ok(a) => {
                                 assert_eq!(a.step(), step);
                                 1usize
@@ -177,12 +184,24 @@ fn eight_connections_racing_an_older_step_after_a_newer_one_all_lose() {
                     let now = step * 30;
                     if i == 0 {
                         let newer = totp.generate_step(step + 1).to_string();
-                        totp.verify_once(&newer, now, Window::default(), &g, "token-1")
-                            .unwrap();
+                        totp.verify_once(
+                            &newer,
+                            now,
+                            Window::default(),
+                            &g,
+                            ReplayKey::new("token-1"),
+                        )
+                        .unwrap();
                     }
                     start.wait();
                     let older = totp.generate_step(step).to_string();
-                    match totp.verify_once(&older, now, Window::default(), &g, "token-1") {
+                    match totp.verify_once(
+                        &older,
+                        now,
+                        Window::default(),
+                        &g,
+                        ReplayKey::new("token-1"),
+                    ) {
                         Ok(_) => wins += 1,
                         Err(VerifyError::Replayed { last_accepted, .. }) => {
                             assert!(last_accepted > step);
@@ -209,21 +228,21 @@ fn replay_inside_the_window_is_refused() {
     let now = s * 30 + 3;
     let code = |step: u64| totp.generate_step(step).to_string();
     assert_eq!(
-        totp.verify_once(&code(s), now, w, &g, "tok")
+        totp.verify_once(&code(s), now, w, &g, ReplayKey::new("tok"))
             .unwrap()
             .step(),
         s
     );
     assert!(matches!(
-        totp.verify_once(&code(s), now, w, &g, "tok"),
+        totp.verify_once(&code(s), now, w, &g, ReplayKey::new("tok")),
         Err(VerifyError::Replayed { step, last_accepted }) if step == s && last_accepted == s
     ));
     assert!(matches!(
-        totp.verify_once(&code(s - 1), now, w, &g, "tok"),
+        totp.verify_once(&code(s - 1), now, w, &g, ReplayKey::new("tok")),
         Err(VerifyError::Replayed { step, last_accepted }) if step == s - 1 && last_accepted == s
     ));
     assert_eq!(
-        totp.verify_once(&code(s + 1), now, w, &g, "tok")
+        totp.verify_once(&code(s + 1), now, w, &g, ReplayKey::new("tok"))
             .unwrap()
             .step(),
         s + 1
@@ -298,7 +317,7 @@ fn a_corrupt_record_is_refused_not_overwritten() {
         assert!(g.claim("t", 9).is_err(), "{junk:?}");
         let code = totp.generate_step(9).to_string();
         assert!(matches!(
-            totp.verify_once(&code, 9 * 30, Window::default(), &g, "t"),
+            totp.verify_once(&code, 9 * 30, Window::default(), &g, ReplayKey::new("t")),
             Err(VerifyError::Store(_))
         ));
         let stored: String = redis::cmd("GET")
@@ -334,7 +353,7 @@ fn a_server_that_is_gone_refuses_valid_codes() {
     server.stop();
     for step in 2..5u64 {
         let code = totp.generate_step(step).to_string();
-        let result = totp.verify_once(&code, step * 30, Window::default(), &g, "t");
+        let result = totp.verify_once(&code, step * 30, Window::default(), &g, ReplayKey::new("t"));
         assert!(matches!(result, Err(VerifyError::Store(_))), "{result:?}");
     }
 }
@@ -363,8 +382,14 @@ async fn async_eight_connections_racing_one_claim_exactly_one_wins_each_trial() 
                 );
                 tokio::spawn(async move {
                     start.wait().await;
-                    totp.verify_once_async(&code, step * 30, Window::default(), &*g, "token-1")
-                        .await
+                    totp.verify_once_async(
+                        &code,
+                        step * 30,
+                        Window::default(),
+                        &*g,
+                        ReplayKey::new("token-1"),
+                    )
+                    .await
                 })
             })
             .collect();
@@ -400,22 +425,23 @@ async fn async_older_after_newer_is_refused_and_the_window_holds() {
     let now = s * 30;
     let code = |step: u64| totp.generate_step(step).to_string();
     assert_eq!(
-        totp.verify_once_async(&code(s), now, w, &g, "tok")
+        totp.verify_once_async(&code(s), now, w, &g, ReplayKey::new("tok"))
             .await
             .unwrap()
             .step(),
         s
     );
     assert!(matches!(
-        totp.verify_once_async(&code(s), now, w, &g, "tok").await,
+        totp.verify_once_async(&code(s), now, w, &g, ReplayKey::new("tok"))
+            .await,
         Err(VerifyError::Replayed { .. })
     ));
     assert!(matches!(
-        totp.verify_once_async(&code(s - 1), now, w, &g, "tok").await,
+        totp.verify_once_async(&code(s - 1), now, w, &g, ReplayKey::new("tok")).await,
         Err(VerifyError::Replayed { step, last_accepted }) if step == s - 1 && last_accepted == s
     ));
     assert_eq!(
-        totp.verify_once_async(&code(s + 1), now, w, &g, "tok")
+        totp.verify_once_async(&code(s + 1), now, w, &g, ReplayKey::new("tok"))
             .await
             .unwrap()
             .step(),
@@ -441,7 +467,7 @@ async fn async_guard_refuses_when_the_server_is_gone() {
     server.stop();
     let code = totp.generate_step(2).to_string();
     let result = totp
-        .verify_once_async(&code, 60, Window::default(), &g, "t")
+        .verify_once_async(&code, 60, Window::default(), &g, ReplayKey::new("t"))
         .await;
     assert!(matches!(result, Err(VerifyError::Store(_))), "{result:?}");
 }

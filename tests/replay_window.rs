@@ -7,6 +7,8 @@
     clippy::panic
 )]
 
+use otpguard::replay::ReplayKey;
+use otpguard::ClaimError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use otpguard::replay::{AsyncReplayGuard, ClaimOutcome, MemoryGuard, ReplayGuard};
@@ -28,34 +30,34 @@ fn replay_inside_the_window(guard: &dyn ReplayGuard) {
     let code = |step: u64| totp.generate_step(step).to_string();
 
     assert_eq!(
-        totp.verify_once(&code(s), now, w, guard, "tok")
+        totp.verify_once(&code(s), now, w, guard, ReplayKey::new("tok"))
             .unwrap()
             .step(),
         s
     );
     assert!(matches!(
-        totp.verify_once(&code(s), now, w, guard, "tok"),
+        totp.verify_once(&code(s), now, w, guard, ReplayKey::new("tok")),
         Err(VerifyError::Replayed { step, last_accepted }) if step == s && last_accepted == s
     ));
     // The same code a step later is still inside the look-behind: refused.
     assert!(matches!(
-        totp.verify_once(&code(s), now + 30, w, guard, "tok"),
+        totp.verify_once(&code(s), now + 30, w, guard, ReplayKey::new("tok")),
         Err(VerifyError::Replayed { .. })
     ));
     // The previous step's code still matches, but is older than s.
     let previous = totp.verify(&code(s - 1), now, w).unwrap();
     assert_eq!(previous.step(), s - 1);
     assert!(matches!(
-        previous.claim(guard, "tok"),
-        Err(VerifyError::Replayed { step, last_accepted }) if step == s - 1 && last_accepted == s
+        previous.claim(guard, ReplayKey::new("tok")),
+        Err(ClaimError::Replayed { step, last_accepted }) if step == s - 1 && last_accepted == s
     ));
     let next = totp
-        .verify_once(&code(s + 1), now, w, guard, "tok")
+        .verify_once(&code(s + 1), now, w, guard, ReplayKey::new("tok"))
         .unwrap();
     assert_eq!((next.step(), next.offset()), (s + 1, 1));
     // Another token is unaffected.
     assert!(totp
-        .verify_once(&code(s - 1), now, w, guard, "other")
+        .verify_once(&code(s - 1), now, w, guard, ReplayKey::new("other"))
         .is_ok());
 }
 
@@ -105,7 +107,13 @@ fn a_failing_store_refuses_every_valid_code() {
     let broken = Broken::default();
     for step in 1..=50u64 {
         let code = totp.generate_step(step).to_string();
-        let result = totp.verify_once(&code, step * 30, Window::default(), &broken, "tok");
+        let result = totp.verify_once(
+            &code,
+            step * 30,
+            Window::default(),
+            &broken,
+            ReplayKey::new("tok"),
+        );
         match result {
             Err(e @ VerifyError::Store(_)) => {
                 assert!(!e.is_wrong_code());
@@ -119,11 +127,23 @@ fn a_failing_store_refuses_every_valid_code() {
     let lossy = RecordsThenFails::default();
     let code = totp.generate_step(7).to_string();
     assert!(matches!(
-        totp.verify_once(&code, 7 * 30, Window::default(), &lossy, "tok"),
+        totp.verify_once(
+            &code,
+            7 * 30,
+            Window::default(),
+            &lossy,
+            ReplayKey::new("tok")
+        ),
         Err(VerifyError::Store(_))
     ));
     assert!(matches!(
-        totp.verify_once(&code, 7 * 30, Window::default(), &lossy.0, "tok"),
+        totp.verify_once(
+            &code,
+            7 * 30,
+            Window::default(),
+            &lossy.0,
+            ReplayKey::new("tok")
+        ),
         Err(VerifyError::Replayed { .. })
     ));
 }
@@ -134,7 +154,7 @@ fn a_wrong_code_never_reaches_the_store() {
     let broken = Broken::default();
     let wrong = format!("{:06}", (totp.generate_step(3).value() + 1) % 1_000_000);
     assert!(matches!(
-        totp.verify_once(&wrong, 90, Window::EXACT, &broken, "tok"),
+        totp.verify_once(&wrong, 90, Window::EXACT, &broken, ReplayKey::new("tok")),
         Err(VerifyError::Mismatch)
     ));
     assert_eq!(broken.0.load(Ordering::SeqCst), 0);
@@ -147,7 +167,13 @@ async fn a_failing_async_store_refuses_every_valid_code() {
     for step in 1..=20u64 {
         let code = totp.generate_step(step).to_string();
         let result = totp
-            .verify_once_async(&code, step * 30, Window::default(), &broken, "tok")
+            .verify_once_async(
+                &code,
+                step * 30,
+                Window::default(),
+                &broken,
+                ReplayKey::new("tok"),
+            )
             .await;
         assert!(matches!(result, Err(VerifyError::Store(_))), "{result:?}");
     }
@@ -159,10 +185,10 @@ async fn memory_guard_works_as_an_async_guard() {
     let guard = MemoryGuard::default();
     let code = totp.generate_step(100).to_string();
     let first = totp
-        .verify_once_async(&code, 3_000, Window::default(), &guard, "t")
+        .verify_once_async(&code, 3_000, Window::default(), &guard, ReplayKey::new("t"))
         .await;
     let second = totp
-        .verify_once_async(&code, 3_000, Window::default(), &guard, "t")
+        .verify_once_async(&code, 3_000, Window::default(), &guard, ReplayKey::new("t"))
         .await;
     assert_eq!(first.unwrap().step(), 100);
     assert!(matches!(

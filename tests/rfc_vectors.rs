@@ -13,9 +13,10 @@
     clippy::arithmetic_side_effects
 )]
 
+use otpguard::CheckError;
 use std::collections::BTreeSet;
 
-use otpguard::{Algorithm, Hotp, Secret, Totp, VerifyError, Window};
+use otpguard::{Algorithm, Hotp, Secret, Totp, Window};
 
 const HEADER: &str = "kind,algorithm,digits,period,t0,time,counter,secret_hex,code";
 
@@ -142,7 +143,7 @@ fn check_row(row: &Row) -> Vec<String> {
         Ok(m) if m.step() == row.counter && m.offset() == 0 => {}
         other => fail(format!("verify of the right code gave {other:?}")),
     }
-    if !matches!(flipped, Err(VerifyError::Mismatch)) {
+    if !matches!(flipped, Err(CheckError::Mismatch)) {
         fail(format!("verify of a changed code gave {flipped:?}"));
     }
     failures

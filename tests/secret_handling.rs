@@ -16,6 +16,7 @@
     clippy::arithmetic_side_effects
 )]
 
+use otpguard::CheckError;
 use std::future::Future;
 use std::sync::Mutex;
 
@@ -28,7 +29,7 @@ use otpguard::lifecycle::{
 };
 use otpguard::{
     Algorithm, Clock, FixedClock, Hotp, KeyUri, KeyUriBuilder, Secret, StoreError, Totp,
-    TotpParams, VerifyError, Window,
+    TotpParams, Window,
 };
 use proptest::prelude::*;
 use zeroize::ZeroizeOnDrop;
@@ -350,7 +351,7 @@ proptest! {
         let malformed = format!("{shown}9");
         for input in [&wrong, &malformed] {
             if let Err(err) = hotp.verify(input, counter, Window::EXACT) {
-                let expected = matches!(err, VerifyError::Mismatch | VerifyError::Malformed { .. });
+                let expected = matches!(err, CheckError::Mismatch | CheckError::Malformed { .. });
                 prop_assert!(expected);
                 let shown_err = format!("{err} {err:?}");
                 prop_assert!(!shown_err.contains(input.as_str()));

@@ -17,7 +17,8 @@
     clippy::cast_possible_truncation
 )]
 
-use otpguard::{Algorithm, Hotp, Match, Secret, TimeError, Totp, VerifyError, Window};
+use otpguard::CheckError;
+use otpguard::{Algorithm, Hotp, Match, Secret, TimeError, Totp, Window};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -51,14 +52,14 @@ fn reference(
     found
 }
 
-fn outcome(result: Result<Match, VerifyError>, digits: u32) -> Expected {
+fn outcome(result: Result<Match, CheckError>, digits: u32) -> Expected {
     match result {
         Ok(m) => Expected::Match {
             step: m.step(),
             offset: m.offset(),
         },
-        Err(VerifyError::Mismatch) => Expected::Mismatch,
-        Err(VerifyError::Malformed { expected }) => {
+        Err(CheckError::Mismatch) => Expected::Mismatch,
+        Err(CheckError::Malformed { expected }) => {
             assert_eq!(expected, digits);
             Expected::Malformed
         }
@@ -237,7 +238,7 @@ proptest! {
             s.totp().verify(&input, s.time, s.window),
             s.hotp().verify(&input, s.time, s.window),
         ] {
-            let is_malformed = matches!(result, Err(VerifyError::Malformed { expected }) if expected == s.digits);
+            let is_malformed = matches!(result, Err(CheckError::Malformed { expected }) if expected == s.digits);
             prop_assert_eq!(is_malformed, !well_formed);
         }
     }
@@ -342,7 +343,7 @@ fn time_before_t0_is_an_error_not_an_underflow() {
                 assert_eq!(totp.step_at(time), Err(before.clone()));
                 assert_eq!(totp.generate(time).err(), Some(before.clone()));
                 match totp.verify("00000000", time, Window::default()) {
-                    Err(VerifyError::Time(e)) => assert_eq!(e, before),
+                    Err(CheckError::Time(e)) => assert_eq!(e, before),
                     other => panic!("expected a time error, got {other:?}"),
                 }
             }

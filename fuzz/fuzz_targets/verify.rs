@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use otpguard::{Algorithm, Hotp, Match, Secret, Totp, VerifyError, Window};
+use otpguard::{Algorithm, Hotp, Match, Secret, Totp, CheckError, Window};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -64,7 +64,7 @@ fuzz_target!(|x: Input| {
             assert!(x.moment < x.t0);
             assert!(matches!(
                 verify(&x.submitted),
-                Err(VerifyError::Malformed { .. } | VerifyError::Time(_))
+                Err(CheckError::Malformed { .. } | CheckError::Time(_))
             ));
             assert!(totp.generate(x.moment).is_err());
             return;
@@ -84,7 +84,7 @@ fn check(
     center: u64,
     digits: u32,
     code_at: &dyn Fn(u64) -> String,
-    verify: &dyn Fn(&str) -> Result<Match, VerifyError>,
+    verify: &dyn Fn(&str) -> Result<Match, CheckError>,
 ) {
     expect(
         verify(&x.submitted),
@@ -114,7 +114,7 @@ fn check(
 /// The outcome `result` of verifying `input` must be what a brute-force scan
 /// of the window says.
 fn expect(
-    result: Result<Match, VerifyError>,
+    result: Result<Match, CheckError>,
     input: &str,
     window: Window,
     center: u64,
@@ -132,11 +132,11 @@ fn expect(
     };
     match result {
         Ok(m) => assert_eq!(Some((m.step(), m.offset())), latest),
-        Err(VerifyError::Malformed { expected }) => {
+        Err(CheckError::Malformed { expected }) => {
             assert!(!well_formed);
             assert_eq!(expected, digits);
         }
-        Err(VerifyError::Mismatch) => assert!(well_formed && latest.is_none()),
+        Err(CheckError::Mismatch) => assert!(well_formed && latest.is_none()),
         Err(other) => panic!("unexpected error from verify: {other:?}"),
     }
 }

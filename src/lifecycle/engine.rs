@@ -18,7 +18,7 @@ use super::{
     Actor, CustomerId, Event, EventKind, LifecycleConfig, LifecycleError, Principal,
     RequestContext, State, SuspendReason, TokenId, TokenRecord, TokenSerial,
 };
-use crate::{Clock, KeyUri, Secret, SystemClock, VerifyError};
+use crate::{CheckError, Clock, KeyUri, Secret, SystemClock};
 
 /// The token lifecycle of every customer in one [`TokenStore`].
 ///
@@ -152,7 +152,7 @@ enum Ending {
         key_uri: Option<Box<KeyUri>>,
     },
     /// A wrong code of the current token: counted.
-    WrongCode(VerifyError),
+    WrongCode(CheckError),
     /// A code for a step already accepted: audited, not counted.
     Replayed {
         step: u64,
@@ -163,7 +163,7 @@ enum Ending {
 
 /// Why a code of the current token was not accepted.
 enum CodeRefusal {
-    Wrong(VerifyError),
+    Wrong(CheckError),
     Replayed { step: u64, last_accepted: u64 },
     Other(LifecycleError),
 }
@@ -558,7 +558,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         record: TokenRecord,
         mut audit: Audits,
         changed: bool,
-        source: VerifyError,
+        source: CheckError,
     ) -> Attempt {
         let counted = match count_failure(&record, &self.config) {
             Ok(counted) => counted,
@@ -822,8 +822,8 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         key: &TokenKey,
         code: &EnteredCode,
         now: u64,
-    ) -> Result<crate::Match, VerifyError> {
-        let input = code.as_input().ok_or(VerifyError::Malformed {
+    ) -> Result<crate::Match, CheckError> {
+        let input = code.as_input().ok_or(CheckError::Malformed {
             expected: key.params.digits(),
         })?;
         key.totp().verify(input, now, self.config.window())

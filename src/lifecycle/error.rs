@@ -3,7 +3,7 @@
 use thiserror::Error;
 
 use super::{Actor, EventKind, State, TokenSerial};
-use crate::{StoreError, UriError, VerifyError};
+use crate::{CheckError, StoreError, UriError};
 
 /// A serial number was rejected by [`TokenSerial::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -98,7 +98,7 @@ pub enum ConfigError {
 /// errors that say the store could not be reached or could not decide
 /// ([`LifecycleError::Store`], [`LifecycleError::Contended`]).
 ///
-/// As with [`VerifyError`], the variants are detail for the bank's logs;
+/// As with [`CheckError`], the variants are detail for the bank's logs;
 /// the customer should get one coarse message.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -130,7 +130,7 @@ pub enum LifecycleError {
         locked_out: bool,
         /// The verification failure, for the log.
         #[source]
-        source: VerifyError,
+        source: CheckError,
     },
     /// The code matched a time step already accepted for this token (a
     /// double submit, a retry, or an intercepted code). Not counted and the
@@ -148,7 +148,7 @@ pub enum LifecycleError {
     NewTokenCode {
         /// The verification failure, for the log.
         #[source]
-        source: VerifyError,
+        source: CheckError,
     },
     /// A code could not be checked for a reason that is not the customer's
     /// (the clock is before T0). Refused, not counted.
@@ -156,7 +156,7 @@ pub enum LifecycleError {
     Unverifiable {
         /// The failure, for the log.
         #[source]
-        source: VerifyError,
+        source: CheckError,
     },
     /// `VerifyLogin` while the login OTP is off. Ask
     /// [`Lifecycle::login`](super::Lifecycle::login), which answers

@@ -72,7 +72,7 @@
 //!
 //! ```
 //! use otpguard::{Accepted, Secret, Totp, VerifyError, Window};
-//! use otpguard::replay::MemoryGuard;
+//! use otpguard::replay::{MemoryGuard, ReplayKey};
 //! use std::sync::Arc;
 //!
 //! /// Anything that moves money takes the proof, so it cannot run on an
@@ -86,10 +86,10 @@
 //! let worker = {
 //!     let guard = Arc::clone(&guard);
 //!     let totp = totp.clone();
-//!     std::thread::spawn(move || totp.verify_once("94287082", 59, Window::default(), &*guard, "token-1"))
+//!     std::thread::spawn(move || totp.verify_once("94287082", 59, Window::default(), &*guard, ReplayKey::new("token-1")))
 //! };
 //! let first = worker.join().map_err(|_| "worker panicked")?;
-//! let second = totp.verify_once("94287082", 59, Window::default(), &*guard, "token-1");
+//! let second = totp.verify_once("94287082", 59, Window::default(), &*guard, ReplayKey::new("token-1"));
 //!
 //! assert_eq!(authorise_transfer(first?, 100), 100);
 //! assert!(matches!(second, Err(VerifyError::Replayed { .. })));
@@ -104,7 +104,7 @@
 //!
 //! ```
 //! use otpguard::{Secret, Totp, Window};
-//! use otpguard::replay::{AsyncReplayGuard, MemoryGuard};
+//! use otpguard::replay::{AsyncReplayGuard, MemoryGuard, ReplayKey};
 //! use std::sync::Arc;
 //!
 //! async fn handle<G: AsyncReplayGuard + Sync>(
@@ -114,7 +114,7 @@
 //!     code: &str,
 //!     now: u64,
 //! ) -> Result<u64, otpguard::VerifyError> {
-//!     let accepted = totp.verify_once_async(code, now, Window::default(), guard, token_id).await?;
+//!     let accepted = totp.verify_once_async(code, now, Window::default(), guard, ReplayKey::new(token_id)).await?;
 //!     Ok(accepted.step())
 //! }
 //!
@@ -132,7 +132,35 @@
 //! # Ok(()) }
 //! ```
 
-use crate::{Match, StoreError, VerifyError};
+use crate::{ClaimError, Match, StoreError};
+
+/// The backend's id of a token in a replay guard: its own type, so that it
+/// cannot be swapped with the code (both are text) without a compile error.
+///
+/// Use a stable id of the registered token (not the customer's name, and
+/// never the secret); a new token after a swap or reissue gets a new id.
+///
+/// ```
+/// use otpguard::replay::ReplayKey;
+/// let key = ReplayKey::new("customer-42/token-1");
+/// assert_eq!(key.as_str(), "customer-42/token-1");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReplayKey<'a>(&'a str);
+
+impl<'a> ReplayKey<'a> {
+    /// The token id `id`.
+    #[must_use]
+    pub const fn new(id: &'a str) -> Self {
+        Self(id)
+    }
+
+    /// The id as text.
+    #[must_use]
+    pub const fn as_str(self) -> &'a str {
+        self.0
+    }
+}
 
 /// What a replay guard found when asked to claim a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -267,16 +295,16 @@ impl AsyncReplayGuard for MemoryGuard {
 ///
 /// ```
 /// use otpguard::{Secret, Totp, Window};
-/// use otpguard::replay::MemoryGuard;
+/// use otpguard::replay::{MemoryGuard, ReplayKey};
 ///
 /// let secret = Secret::from_bytes(b"12345678901234567890")?;
 /// let totp = Totp::builder(&secret).digits(8).build()?;
 /// let guard = MemoryGuard::default();
 ///
-/// let accepted = totp.verify("94287082", 59, Window::default())?.claim(&guard, "token-1")?;
+/// let accepted = totp.verify("94287082", 59, Window::default())?.claim(&guard, ReplayKey::new("token-1"))?;
 /// assert_eq!(accepted.step(), 1);
 /// // The same code again is a replay.
-/// assert!(totp.verify("94287082", 59, Window::default())?.claim(&guard, "token-1").is_err());
+/// assert!(totp.verify("94287082", 59, Window::default())?.claim(&guard, ReplayKey::new("token-1")).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, PartialEq, Eq)]
@@ -289,10 +317,11 @@ impl Accepted {
     /// The step that was accepted (now the token's last accepted step).
     ///
     /// ```
+    /// # use otpguard::replay::ReplayKey;
     /// # use otpguard::{Secret, Totp, Window, replay::MemoryGuard};
     /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
     /// # let totp = Totp::builder(&secret).digits(8).build()?;
-    /// let a = totp.verify("94287082", 59, Window::EXACT)?.claim(&MemoryGuard::default(), "t")?;
+    /// let a = totp.verify("94287082", 59, Window::EXACT)?.claim(&MemoryGuard::default(), ReplayKey::new("t"))?;
     /// assert_eq!(a.step(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -304,10 +333,11 @@ impl Accepted {
     /// Drift of the accepted code in steps (see [`Match::offset`]).
     ///
     /// ```
+    /// # use otpguard::replay::ReplayKey;
     /// # use otpguard::{Secret, Totp, Window, replay::MemoryGuard};
     /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
     /// # let totp = Totp::builder(&secret).digits(8).build()?;
-    /// let a = totp.verify("94287082", 89, Window::default())?.claim(&MemoryGuard::default(), "t")?;
+    /// let a = totp.verify("94287082", 89, Window::default())?.claim(&MemoryGuard::default(), ReplayKey::new("t"))?;
     /// assert_eq!(a.offset(), -1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -318,43 +348,44 @@ impl Accepted {
 }
 
 impl Match {
-    fn settle(self, outcome: Result<ClaimOutcome, StoreError>) -> Result<Accepted, VerifyError> {
+    fn settle(self, outcome: Result<ClaimOutcome, StoreError>) -> Result<Accepted, ClaimError> {
         match outcome {
             Ok(ClaimOutcome::Fresh) => Ok(Accepted {
                 step: self.step,
                 offset: self.offset,
             }),
-            Ok(ClaimOutcome::Replayed { last_accepted }) => Err(VerifyError::Replayed {
+            Ok(ClaimOutcome::Replayed { last_accepted }) => Err(ClaimError::Replayed {
                 step: self.step,
                 last_accepted,
             }),
-            Err(e) => Err(VerifyError::Store(e)),
+            Err(e) => Err(ClaimError::Store(e)),
         }
     }
 
     /// Claims this match's step for `token` on a blocking guard.
     ///
     /// # Errors
-    /// [`VerifyError::Replayed`] if the step is not newer than the last one
-    /// accepted for `token`; [`VerifyError::Store`] if the guard failed (the
+    /// [`ClaimError::Replayed`] if the step is not newer than the last one
+    /// accepted for `token`; [`ClaimError::Store`] if the guard failed (the
     /// code is then refused).
     ///
     /// ```
-    /// # use otpguard::{Secret, Totp, Window, VerifyError, replay::MemoryGuard};
+    /// # use otpguard::replay::ReplayKey;
+    /// # use otpguard::{Secret, Totp, Window, ClaimError, replay::MemoryGuard};
     /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
     /// # let totp = Totp::builder(&secret).digits(8).build()?;
     /// let guard = MemoryGuard::default();
     /// let m = totp.verify("94287082", 59, Window::EXACT)?;
-    /// assert!(m.claim(&guard, "t").is_ok());
-    /// assert!(matches!(m.claim(&guard, "t"), Err(VerifyError::Replayed { step: 1, last_accepted: 1 })));
+    /// assert!(m.claim(&guard, ReplayKey::new("t")).is_ok());
+    /// assert!(matches!(m.claim(&guard, ReplayKey::new("t")), Err(ClaimError::Replayed { step: 1, last_accepted: 1 })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn claim<G: ReplayGuard + ?Sized>(
         self,
         guard: &G,
-        token: &str,
-    ) -> Result<Accepted, VerifyError> {
-        self.settle(guard.claim(token, self.step))
+        token: ReplayKey<'_>,
+    ) -> Result<Accepted, ClaimError> {
+        self.settle(guard.claim(token.as_str(), self.step))
     }
 
     /// Claims this match's step for `token` on an async guard.
@@ -363,6 +394,7 @@ impl Match {
     /// As [`Match::claim`].
     ///
     /// ```
+    /// # use otpguard::replay::ReplayKey;
     /// # use otpguard::{Secret, Totp, Window, replay::{AsyncReplayGuard, ClaimOutcome}};
     /// # use otpguard::StoreError;
     /// struct AlwaysFresh;
@@ -374,16 +406,16 @@ impl Match {
     /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
     /// # let totp = Totp::builder(&secret).digits(8).build()?;
     /// let m = totp.verify("94287082", 59, Window::EXACT)?;
-    /// let fut = m.claim_async(&AlwaysFresh, "t"); // .await it in your runtime
+    /// let fut = m.claim_async(&AlwaysFresh, ReplayKey::new("t")); // .await it in your runtime
     /// # drop(fut);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn claim_async<G: AsyncReplayGuard + ?Sized>(
         self,
         guard: &G,
-        token: &str,
-    ) -> Result<Accepted, VerifyError> {
-        self.settle(guard.claim(token, self.step).await)
+        token: ReplayKey<'_>,
+    ) -> Result<Accepted, ClaimError> {
+        self.settle(guard.claim(token.as_str(), self.step).await)
     }
 }
 

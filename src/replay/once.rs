@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Accepted, AsyncReplayGuard, ReplayGuard};
+use super::{Accepted, AsyncReplayGuard, ReplayGuard, ReplayKey};
 use crate::{Hotp, Totp, VerifyError, Window};
 
 impl Totp {
@@ -18,15 +18,15 @@ impl Totp {
     ///
     /// ```
     /// use otpguard::{Secret, Totp, VerifyError, Window};
-    /// use otpguard::replay::MemoryGuard;
+    /// use otpguard::replay::{MemoryGuard, ReplayKey};
     ///
     /// let secret = Secret::from_bytes(b"12345678901234567890")?;
     /// let totp = Totp::builder(&secret).digits(8).build()?;
     /// let guard = MemoryGuard::default();
-    /// let accepted = totp.verify_once("94287082", 59, Window::default(), &guard, "token-1")?;
+    /// let accepted = totp.verify_once("94287082", 59, Window::default(), &guard, ReplayKey::new("token-1"))?;
     /// assert_eq!(accepted.step(), 1);
     /// assert!(matches!(
-    ///     totp.verify_once("94287082", 60, Window::default(), &guard, "token-1"),
+    ///     totp.verify_once("94287082", 60, Window::default(), &guard, ReplayKey::new("token-1")),
     ///     Err(VerifyError::Replayed { step: 1, last_accepted: 1 })
     /// ));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -37,10 +37,11 @@ impl Totp {
         unix_seconds: u64,
         window: Window,
         guard: &G,
-        token: &str,
+        token: ReplayKey<'_>,
     ) -> Result<Accepted, VerifyError> {
-        self.verify(input, unix_seconds, window)?
-            .claim(guard, token)
+        Ok(self
+            .verify(input, unix_seconds, window)?
+            .claim(guard, token)?)
     }
 
     /// The async twin of [`Totp::verify_once`], on an [`AsyncReplayGuard`].
@@ -51,7 +52,7 @@ impl Totp {
     ///
     /// ```
     /// use otpguard::{Secret, Totp, Window};
-    /// use otpguard::replay::MemoryGuard;
+    /// use otpguard::replay::{MemoryGuard, ReplayKey};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -59,7 +60,7 @@ impl Totp {
     /// let totp = Totp::builder(&secret).digits(8).build()?;
     /// let guard = MemoryGuard::default();
     /// let accepted = totp
-    ///     .verify_once_async("94287082", 59, Window::default(), &guard, "token-1")
+    ///     .verify_once_async("94287082", 59, Window::default(), &guard, ReplayKey::new("token-1"))
     ///     .await?;
     /// assert_eq!(accepted.step(), 1);
     /// # Ok(()) }
@@ -70,11 +71,12 @@ impl Totp {
         unix_seconds: u64,
         window: Window,
         guard: &G,
-        token: &str,
+        token: ReplayKey<'_>,
     ) -> Result<Accepted, VerifyError> {
-        self.verify(input, unix_seconds, window)?
+        Ok(self
+            .verify(input, unix_seconds, window)?
             .claim_async(guard, token)
-            .await
+            .await?)
     }
 
     /// How long a replay record of this TOTP must be kept when codes are
@@ -114,14 +116,14 @@ impl Hotp {
     ///
     /// ```
     /// use otpguard::{Algorithm, Hotp, Secret, Window};
-    /// use otpguard::replay::MemoryGuard;
+    /// use otpguard::replay::{MemoryGuard, ReplayKey};
     ///
     /// let secret = Secret::from_bytes(b"12345678901234567890")?;
     /// let hotp = Hotp::new(&secret, Algorithm::Sha1, 6)?;
     /// let guard = MemoryGuard::unbounded();
     /// let window = Window::new(0, 10)?;
-    /// assert_eq!(hotp.verify_once("520489", 3, window, &guard, "t")?.step(), 9);
-    /// assert!(hotp.verify_once("520489", 3, window, &guard, "t").is_err());
+    /// assert_eq!(hotp.verify_once("520489", 3, window, &guard, ReplayKey::new("t"))?.step(), 9);
+    /// assert!(hotp.verify_once("520489", 3, window, &guard, ReplayKey::new("t")).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify_once<G: ReplayGuard + ?Sized>(
@@ -130,9 +132,9 @@ impl Hotp {
         counter: u64,
         window: Window,
         guard: &G,
-        token: &str,
+        token: ReplayKey<'_>,
     ) -> Result<Accepted, VerifyError> {
-        self.verify(input, counter, window)?.claim(guard, token)
+        Ok(self.verify(input, counter, window)?.claim(guard, token)?)
     }
 
     /// The async twin of [`Hotp::verify_once`].
@@ -142,14 +144,14 @@ impl Hotp {
     ///
     /// ```
     /// use otpguard::{Algorithm, Hotp, Secret, Window};
-    /// use otpguard::replay::MemoryGuard;
+    /// use otpguard::replay::{MemoryGuard, ReplayKey};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let secret = Secret::from_bytes(b"12345678901234567890")?;
     /// let hotp = Hotp::new(&secret, Algorithm::Sha1, 6)?;
     /// let guard = MemoryGuard::unbounded();
-    /// let accepted = hotp.verify_once_async("755224", 0, Window::EXACT, &guard, "t").await?;
+    /// let accepted = hotp.verify_once_async("755224", 0, Window::EXACT, &guard, ReplayKey::new("t")).await?;
     /// assert_eq!(accepted.step(), 0);
     /// # Ok(()) }
     /// ```
@@ -159,10 +161,11 @@ impl Hotp {
         counter: u64,
         window: Window,
         guard: &G,
-        token: &str,
+        token: ReplayKey<'_>,
     ) -> Result<Accepted, VerifyError> {
-        self.verify(input, counter, window)?
+        Ok(self
+            .verify(input, counter, window)?
             .claim_async(guard, token)
-            .await
+            .await?)
     }
 }

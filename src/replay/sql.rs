@@ -108,7 +108,7 @@
 //! ```
 //!
 //! A backend then verifies with `totp.verify_once(code, now, window,
-//! &pg_guard, token_id)` and acts only on the returned
+//! &pg_guard, ReplayKey::new(token_id))` and acts only on the returned
 //! [`Accepted`](crate::Accepted).
 //!
 //! # Async code (`tokio-postgres`)
@@ -119,7 +119,7 @@
 //! in for the client:
 //!
 //! ```
-//! use otpguard::replay::{AsyncReplayGuard, ClaimOutcome};
+//! use otpguard::replay::{AsyncReplayGuard, ClaimOutcome, ReplayKey};
 //! use otpguard::{StoreError, Totp, Window};
 //! use std::future::Future;
 //!
@@ -179,6 +179,6 @@
 //!     code: &str,
 //!     now: u64,
 //! ) -> Result<otpguard::Accepted, otpguard::VerifyError> {
-//!     totp.verify_once_async(code, now, Window::default(), guard, token_id).await
+//!     totp.verify_once_async(code, now, Window::default(), guard, ReplayKey::new(token_id)).await
 //! }
 //! ```

@@ -21,6 +21,7 @@ use crate::StoreError;
 /// depend on `redis = { version = "0.32", features = ["tokio-comp"] }`.
 ///
 /// ```no_run
+/// # use otpguard::replay::ReplayKey;
 /// use otpguard::{Secret, Totp, Window};
 /// use otpguard::replay::redis::{AsyncRedisGuard, RedisConfig};
 ///
@@ -34,7 +35,7 @@ use crate::StoreError;
 /// let totp = Totp::builder(&secret).build()?;
 /// let accepted = totp
 ///     .verify("123456", 1_700_000_000, Window::default())?
-///     .claim_async(&guard, "customer-42/token-1")
+///     .claim_async(&guard, ReplayKey::new("customer-42/token-1"))
 ///     .await?;
 /// # Ok(()) }
 /// ```

@@ -21,6 +21,7 @@ use crate::StoreError;
 /// Use [`AsyncRedisGuard`](super::AsyncRedisGuard) there.
 ///
 /// ```no_run
+/// # use otpguard::replay::ReplayKey;
 /// use otpguard::{Secret, Totp, Window};
 /// use otpguard::replay::redis::{RedisConfig, RedisGuard};
 ///
@@ -31,7 +32,7 @@ use crate::StoreError;
 ///     "redis://127.0.0.1:6379/",
 ///     RedisConfig::default().retention(totp.replay_retention(window))?,
 /// )?;
-/// let accepted = totp.verify_once("123456", 1_700_000_000, window, &guard, "customer-42/token-1")?;
+/// let accepted = totp.verify_once("123456", 1_700_000_000, window, &guard, ReplayKey::new("customer-42/token-1"))?;
 /// println!("accepted step {}", accepted.step());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
