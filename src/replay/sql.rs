@@ -17,10 +17,17 @@
 //! ```
 //!
 //! One row affected means fresh (a first claim inserted the row, or a newer
-//! step updated it); zero rows means replayed. If the token's row is created
-//! when the token is registered (with `last_step = -1`), the plain
+//! step updated it); zero rows means replayed. Because a claim inserts the
+//! row it needs, old rows may be deleted (below) and a later claim simply
+//! creates the row again.
+//!
+//! A variant keeps one row per registered token, created at registration
+//! with `last_step = -1`, and claims with the plain
 //! `UPDATE otp_replay SET last_step = $2 WHERE token = $1 AND last_step < $2`
-//! is enough, with the same reading of the row count.
+//! (same reading of the row count). With it, **never delete rows**: a
+//! missing row makes every later claim update nothing, which reads as
+//! "replayed", and the token's owner is locked out for good. Use the upsert
+//! above wherever rows are cleaned up.
 //!
 //! # Why it is atomic
 //!
@@ -44,11 +51,30 @@
 //! Steps are `BIGINT` (signed 64 bits); TOTP steps fit with a wide margin, and
 //! a step above `i64::MAX` is refused as a store error rather than wrapped.
 //!
-//! Old rows can be deleted by a periodic job once their step is older than
-//! the window (`DELETE FROM otp_replay WHERE last_step < $current_step - $horizon`,
-//! for TOTP tokens sharing one period): no code of their steps can verify
-//! any more (see [`MemoryGuard`](crate::replay::MemoryGuard) for the argument).
-//! Keep HOTP rows.
+//! # Cleaning up (upsert variant only)
+//!
+//! A row whose step is older than any code that can still verify can go.
+//! The job computes "now" with the database's own clock and keeps a margin
+//! for the verifying hosts' clocks, which may run behind it:
+//!
+//! ```sql
+//! -- $1 = period in seconds, $2 = steps behind the window (its look-behind
+//! -- plus one), $3 = margin in steps for clock skew between the verifying
+//! -- hosts and the database (at least 1; more if hosts may drift further)
+//! DELETE FROM otp_replay
+//!  WHERE last_step < floor(extract(epoch FROM now()) / $1)::bigint - $2 - $3;
+//! ```
+//!
+//! A host whose clock is `d` seconds behind the database still verifies
+//! codes of steps up to `ceil(d / period)` older than the database's step
+//! minus the look-behind; a row is deleted only once its step is older than
+//! that too (with `$3` covering the skew), so no code of a deleted step can
+//! verify any more (see [`MemoryGuard`](crate::replay::MemoryGuard) for the
+//! same argument), and a later claim of a verifiable step inserts a fresh row
+//! above it. This holds for TOTP tokens sharing one period; keep HOTP rows
+//! (their counters do not age), and never run the job with the update-only
+//! variant. `tests/replay_sql.rs` runs these statements against a real
+//! PostgreSQL server.
 //!
 //! # Blocking code (the `postgres` crate)
 //!

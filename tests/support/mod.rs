@@ -8,4 +8,5 @@
     clippy::panic
 )]
 
+pub mod postgres_server;
 pub mod redis_server;
