@@ -11,6 +11,9 @@ mod key;
 pub mod lifecycle;
 mod params;
 pub mod replay;
+#[cfg(feature = "seal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+pub mod seal;
 mod secret;
 pub mod threat_model;
 mod totp;

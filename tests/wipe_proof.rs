@@ -195,3 +195,32 @@ fn the_lifecycle_leaves_no_key_in_freed_memory() {
     assert!(w.scanned() >= 3, "only {} blocks scanned", w.scanned());
     assert_eq!(w.hits(), 0, "a freed block held the key or its keyed state");
 }
+
+#[cfg(feature = "seal")]
+#[test]
+fn sealing_and_opening_leave_nothing_in_freed_memory() {
+    use otpguard::seal::{KeyId, Keyring, Purpose, SealContext, Sealer};
+    let k = key(6);
+    let kek = [0x5au8; 32];
+    scanner_sees(&kek);
+    let customer = CustomerId::new("wipe-seal").unwrap();
+    let w = watch(&[&k, &kek]);
+    {
+        let ring = Keyring::new(KeyId(1), &kek);
+        let here = SealContext::new(&customer, None, Purpose::Enrollment);
+        let secret = Secret::from_bytes(&k).unwrap();
+        let sealed = ring.seal(&secret, &here).unwrap();
+        let stored = sealed.to_bytes();
+        let opened = ring
+            .open(
+                &otpguard::seal::SealedSecret::from_bytes(&stored).unwrap(),
+                &here,
+            )
+            .unwrap();
+        assert_eq!(opened.expose_secret(), &k);
+        let wrong = SealContext::new(&customer, None, Purpose::Current);
+        assert!(ring.open(&sealed, &wrong).is_err());
+    }
+    assert!(w.scanned() >= 3);
+    assert_eq!(w.hits(), 0, "a freed block held the secret or the key");
+}

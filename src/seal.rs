@@ -1,0 +1,390 @@
+//! Secrets sealed at rest (feature `seal`): AES-256-GCM with a fresh random
+//! 96-bit nonce per seal, bound to where the secret belongs.
+//!
+//! A stored token secret is only ever a [`SealedSecret`]. Its associated
+//! data names the customer, the token id, the purpose of the secret
+//! (current token, pending enrollment, pending swap) and the key that
+//! sealed it, so a sealed secret copied into another customer's row, or
+//! into another slot of the same row, does not open: [`SealError::Unauthentic`].
+//!
+//! # Keys
+//!
+//! A [`Keyring`] holds several key-encryption keys by [`KeyId`]: one primary
+//! that seals, the others still able to open. Rotation adds a new primary;
+//! [`Keyring::reseal`] re-seals a secret under it (a store does this on the
+//! next commit of each record, and a backend can run it over all records).
+//! Keys come from bytes the backend provides (environment, file, KMS).
+//!
+//! A bank that keeps keys in an HSM or a KMS implements [`Sealer`] itself,
+//! usually with **envelope encryption**: a data key per record (or per
+//! tenant) seals the secret locally with AES-256-GCM, and the KMS key wraps
+//! only that data key, so the KMS is called once per data key, never sees a
+//! secret, and the key-encryption key never leaves it.
+//!
+//! ```
+//! use otpguard::seal::{Keyring, KeyId, Purpose, SealContext, Sealer};
+//! use otpguard::lifecycle::{CustomerId, TokenId};
+//! use otpguard::Secret;
+//!
+//! let keyring = Keyring::new(KeyId(1), &[7u8; 32]); // from your KMS or vault
+//! let alice = CustomerId::new("c-1")?;
+//! let token = TokenId::from_bytes([1; 16]);
+//! let here = SealContext::new(&alice, Some(token), Purpose::Current);
+//!
+//! let secret = Secret::from_bytes(&[42u8; 20])?;
+//! let sealed = keyring.seal(&secret, &here)?;
+//! let stored = sealed.to_bytes(); // what the database keeps
+//!
+//! let read = otpguard::seal::SealedSecret::from_bytes(&stored)?;
+//! assert_eq!(keyring.open(&read, &here)?.expose_secret(), secret.expose_secret());
+//!
+//! // Moved to another customer's row: refused.
+//! let bob = CustomerId::new("c-2")?;
+//! let elsewhere = SealContext::new(&bob, Some(token), Purpose::Current);
+//! assert!(keyring.open(&read, &elsewhere).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::fmt;
+
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
+use thiserror::Error;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::lifecycle::{CustomerId, TokenId};
+use crate::Secret;
+
+/// Names one key of a [`Keyring`]; stored with every sealed secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(pub u32);
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "key-{}", self.0)
+    }
+}
+
+/// Which slot of a record a sealed secret belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Purpose {
+    /// The current token's secret.
+    Current,
+    /// A provisioned secret waiting for its first code.
+    Enrollment,
+    /// The new token's secret of a pending swap.
+    PendingSwap,
+}
+
+impl Purpose {
+    const fn tag(self) -> u8 {
+        match self {
+            Self::Current => 1,
+            Self::Enrollment => 2,
+            Self::PendingSwap => 3,
+        }
+    }
+}
+
+/// Where a secret belongs: what its associated data binds it to.
+#[derive(Clone, Copy, Debug)]
+pub struct SealContext<'a> {
+    customer: &'a CustomerId,
+    token: Option<TokenId>,
+    purpose: Purpose,
+}
+
+impl<'a> SealContext<'a> {
+    /// The secret of `customer`'s token `token` (none yet for an
+    /// enrollment), in slot `purpose`.
+    #[must_use]
+    pub const fn new(customer: &'a CustomerId, token: Option<TokenId>, purpose: Purpose) -> Self {
+        Self {
+            customer,
+            token,
+            purpose,
+        }
+    }
+
+    /// The associated data: an unambiguous encoding of the context and the
+    /// key id (every field fixed-size or length-prefixed).
+    fn associated_data(&self, key: KeyId) -> Result<Vec<u8>, SealError> {
+        let customer = self.customer.as_str().as_bytes();
+        // A customer id is at most `Label::MAX_LEN` (128) bytes, which a
+        // one-byte length prefix holds; checked, not assumed.
+        const _: () = assert!(crate::lifecycle::Label::MAX_LEN <= u8::MAX as usize);
+        let len = u8::try_from(customer.len()).map_err(|_| SealError::Malformed)?;
+        let mut aad = Vec::with_capacity(
+            AAD_DOMAIN
+                .len()
+                .saturating_add(customer.len())
+                .saturating_add(23),
+        );
+        aad.extend_from_slice(AAD_DOMAIN);
+        aad.extend_from_slice(&key.0.to_be_bytes());
+        aad.push(self.purpose.tag());
+        aad.push(len);
+        aad.extend_from_slice(customer);
+        match self.token {
+            Some(id) => {
+                aad.push(1);
+                aad.extend_from_slice(&id.to_bytes());
+            }
+            None => aad.push(0),
+        }
+        Ok(aad)
+    }
+}
+
+const AAD_DOMAIN: &[u8] = b"otpguard/seal/v1";
+const FORMAT: u8 = 1;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+const HEADER_LEN: usize = 1 + 4 + NONCE_LEN;
+
+/// A secret sealed with AES-256-GCM: the key id, the nonce and the
+/// ciphertext with its tag. Holds nothing secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    key: KeyId,
+    nonce: [u8; NONCE_LEN],
+    /// Ciphertext followed by the 16-byte tag.
+    sealed: Vec<u8>,
+}
+
+impl SealedSecret {
+    /// The key that sealed it.
+    #[must_use]
+    pub const fn key(&self) -> KeyId {
+        self.key
+    }
+
+    /// The stored form: format byte, key id, nonce, ciphertext and tag.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN.saturating_add(self.sealed.len()));
+        out.push(FORMAT);
+        out.extend_from_slice(&self.key.0.to_be_bytes());
+        out.extend_from_slice(&self.nonce);
+        out.extend_from_slice(&self.sealed);
+        out
+    }
+
+    /// Reads the stored form.
+    ///
+    /// # Errors
+    /// [`SealError::Malformed`] if it is not one.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
+        let (&format, rest) = bytes.split_first().ok_or(SealError::Malformed)?;
+        if format != FORMAT {
+            return Err(SealError::Malformed);
+        }
+        let (key, rest) = rest.split_first_chunk::<4>().ok_or(SealError::Malformed)?;
+        let (nonce, sealed) = rest
+            .split_first_chunk::<NONCE_LEN>()
+            .ok_or(SealError::Malformed)?;
+        let shortest = Secret::MIN_LEN.saturating_add(TAG_LEN);
+        let longest = Secret::MAX_LEN.saturating_add(TAG_LEN);
+        if !(shortest..=longest).contains(&sealed.len()) {
+            return Err(SealError::Malformed);
+        }
+        Ok(Self {
+            key: KeyId(u32::from_be_bytes(*key)),
+            nonce: *nonce,
+            sealed: sealed.to_vec(),
+        })
+    }
+}
+
+impl fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedSecret")
+            .field("key", &self.key)
+            .field("len", &self.sealed.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a secret could not be sealed or opened. None carries key material.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// No key with this id is in the keyring.
+    #[error("no key {0} in the keyring")]
+    UnknownKey(KeyId),
+    /// The sealed secret does not open in this context: it was tampered
+    /// with, sealed for another customer, token or slot, or under another
+    /// key with the same id.
+    #[error(
+        "the sealed secret does not open here (tampered, or sealed for another record or slot)"
+    )]
+    Unauthentic,
+    /// Not a sealed secret of this library's format.
+    #[error("not a sealed secret")]
+    Malformed,
+    /// A key id is in the keyring twice.
+    #[error("key {0} is in the keyring twice")]
+    DuplicateKey(KeyId),
+    /// The operating system's random number generator failed.
+    #[error("the operating system random number generator failed")]
+    Randomness,
+    /// The opened bytes are not a valid secret.
+    #[error("the opened secret is not valid")]
+    InvalidSecret,
+    /// The cipher refused the input (too long).
+    #[error("the cipher refused the input")]
+    Cipher,
+}
+
+/// Seals and opens secrets. [`Keyring`] is the built-in one; an HSM or KMS
+/// goes behind this trait (see the module docs for the envelope pattern).
+pub trait Sealer {
+    /// Seals `secret` for `context` under the primary key.
+    ///
+    /// # Errors
+    /// [`SealError`] if sealing failed (no randomness, a key refused).
+    fn seal(&self, secret: &Secret, context: &SealContext<'_>) -> Result<SealedSecret, SealError>;
+
+    /// Opens `sealed`, which must have been sealed for `context`.
+    ///
+    /// # Errors
+    /// [`SealError::Unauthentic`] if it was sealed elsewhere or tampered
+    /// with; [`SealError::UnknownKey`] if its key is not known.
+    fn open(&self, sealed: &SealedSecret, context: &SealContext<'_>) -> Result<Secret, SealError>;
+}
+
+/// AES-256-GCM keys by id: one primary that seals, all able to open. The
+/// keys' expanded schedules are wiped on drop.
+pub struct Keyring {
+    primary: KeyId,
+    keys: Vec<(KeyId, Aes256Gcm)>,
+}
+
+impl Keyring {
+    /// A keyring with one key, the primary.
+    #[must_use]
+    pub fn new(primary: KeyId, key: &[u8; 32]) -> Self {
+        Self {
+            primary,
+            keys: vec![(primary, cipher(key))],
+        }
+    }
+
+    /// Adds a key that can open secrets sealed under it.
+    ///
+    /// # Errors
+    /// [`SealError::DuplicateKey`] if the id is taken.
+    pub fn with_key(mut self, id: KeyId, key: &[u8; 32]) -> Result<Self, SealError> {
+        if self.keys.iter().any(|(k, _)| *k == id) {
+            return Err(SealError::DuplicateKey(id));
+        }
+        self.keys.push((id, cipher(key)));
+        Ok(self)
+    }
+
+    /// Adds a key and makes it the primary (a rotation).
+    ///
+    /// # Errors
+    /// [`SealError::DuplicateKey`] if the id is taken.
+    pub fn rotate_to(self, id: KeyId, key: &[u8; 32]) -> Result<Self, SealError> {
+        let mut ring = self.with_key(id, key)?;
+        ring.primary = id;
+        Ok(ring)
+    }
+
+    /// The key that seals.
+    #[must_use]
+    pub const fn primary(&self) -> KeyId {
+        self.primary
+    }
+
+    /// `sealed` sealed again under the primary key, or `None` if it already
+    /// is.
+    ///
+    /// # Errors
+    /// As [`Sealer::open`] and [`Sealer::seal`].
+    pub fn reseal(
+        &self,
+        sealed: &SealedSecret,
+        context: &SealContext<'_>,
+    ) -> Result<Option<SealedSecret>, SealError> {
+        if sealed.key == self.primary {
+            return Ok(None);
+        }
+        let secret = self.open(sealed, context)?;
+        self.seal(&secret, context).map(Some)
+    }
+
+    fn key(&self, id: KeyId) -> Result<&Aes256Gcm, SealError> {
+        self.keys
+            .iter()
+            .find(|(k, _)| *k == id)
+            .map(|(_, c)| c)
+            .ok_or(SealError::UnknownKey(id))
+    }
+}
+
+fn cipher(key: &[u8; 32]) -> Aes256Gcm {
+    let mut key = Key::<Aes256Gcm>::from(*key);
+    let cipher = Aes256Gcm::new(&key);
+    key.as_mut_slice().zeroize();
+    cipher
+}
+
+impl Sealer for Keyring {
+    fn seal(&self, secret: &Secret, context: &SealContext<'_>) -> Result<SealedSecret, SealError> {
+        let cipher = self.key(self.primary)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|_| SealError::Randomness)?;
+        let plain = secret.expose_secret();
+        // Room for the tag from the start: the buffer that briefly holds the
+        // plaintext is encrypted where it lies, never grown or copied.
+        let mut sealed = Vec::with_capacity(plain.len().saturating_add(TAG_LEN));
+        sealed.extend_from_slice(plain);
+        let aad = context.associated_data(self.primary)?;
+        let tag = cipher
+            .encrypt_inout_detached(&Nonce::from(nonce), &aad, sealed.as_mut_slice().into())
+            .map_err(|_| {
+                sealed.zeroize();
+                SealError::Cipher
+            })?;
+        sealed.extend_from_slice(tag.as_slice());
+        Ok(SealedSecret {
+            key: self.primary,
+            nonce,
+            sealed,
+        })
+    }
+
+    fn open(&self, sealed: &SealedSecret, context: &SealContext<'_>) -> Result<Secret, SealError> {
+        let cipher = self.key(sealed.key)?;
+        let (body, tag) = sealed
+            .sealed
+            .split_last_chunk::<TAG_LEN>()
+            .ok_or(SealError::Malformed)?;
+        let tag = Tag::from(*tag);
+        // Wiped on drop, whatever happens: on success it holds the secret.
+        let mut plain = Zeroizing::new(body.to_vec());
+        let aad = context.associated_data(sealed.key)?;
+        cipher
+            .decrypt_inout_detached(
+                &Nonce::from(sealed.nonce),
+                &aad,
+                plain.as_mut_slice().into(),
+                &tag,
+            )
+            .map_err(|_| SealError::Unauthentic)?;
+        Secret::from_bytes(&plain).map_err(|_| SealError::InvalidSecret)
+    }
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<KeyId> = self.keys.iter().map(|(k, _)| *k).collect();
+        f.debug_struct("Keyring")
+            .field("primary", &self.primary)
+            .field("keys", &ids)
+            .finish_non_exhaustive()
+    }
+}
