@@ -19,7 +19,7 @@ use otpguard::lifecycle::{
     Applied, AuditReason, Event, EventKind, LifecycleConfig, LifecycleError, LoginCheck,
     MemoryStore, NewSecret, Outcome, Principal, ReissueReason, State, SuspendReason, TokenSerial,
 };
-use otpguard::{Algorithm, KeyUri, TotpParams};
+use otpguard::{Algorithm, KeyUri, Secret, TotpParams};
 use store_support::{
     audit_of, customer, operator, request, snapshot, web, Bank, Phone, START, STEP,
 };
@@ -726,4 +726,83 @@ fn a_pending_swap_past_its_deadline_is_timed_out_by_the_next_event() {
         ),
         "{late:?}"
     );
+}
+
+/// Secrets that key the same HMAC as `secret` without being byte-equal:
+/// with a zero byte appended (RFC 2104 zero-pads keys), and, for a key
+/// longer than a block, its hash (RFC 2104 hashes such keys).
+fn same_hmac_keys(secret: &[u8]) -> Vec<Secret> {
+    let mut padded = secret.to_vec();
+    padded.push(0);
+    vec![Secret::from_bytes(&padded).unwrap()]
+}
+
+#[test]
+fn a_secret_that_keys_the_same_hmac_is_refused_as_reused() {
+    use sha1::Digest;
+
+    // The current token's key with a zero byte appended, for a swap.
+    let bank = Bank::new(LifecycleConfig::default());
+    let alice = customer("c-1");
+    let raw = [0x5a_u8; 20];
+    let phone = Phone::with_secret("SN-1", Secret::from_bytes(&raw).unwrap());
+    bank.register(&alice, &phone).unwrap();
+    bank.tick();
+    let code = phone.code(bank.now());
+    bank.submit(
+        &alice,
+        &web(),
+        Event::BeginSwap {
+            code: code.as_str().into(),
+        },
+    )
+    .unwrap();
+    for twin in same_hmac_keys(&raw) {
+        let copy = Phone::with_secret("SN-2", twin);
+        // The twin shows the very code that began the swap.
+        assert_eq!(copy.code(bank.now()), code);
+        let refused = bank.submit(&alice, &web(), copy.complete_swap(bank.now()));
+        assert!(
+            matches!(refused, Err(LifecycleError::SecretReused)),
+            "{refused:?}"
+        );
+    }
+
+    // A lost phone's long key, and its SHA-1 hash, after a reissue.
+    let bob = customer("c-2");
+    let long = [0x33_u8; 100];
+    let lost = Phone::with_secret("SN-L", Secret::from_bytes(&long).unwrap());
+    bank.register(&bob, &lost).unwrap();
+    for (reason, by) in [(SuspendReason::LostDevice, operator())] {
+        bank.submit(&bob, &by, Event::Suspend { reason }).unwrap();
+    }
+    bank.submit(
+        &bob,
+        &operator(),
+        Event::Reissue {
+            reason: ReissueReason::LostDevice,
+        },
+    )
+    .unwrap();
+    bank.tick();
+    // A key longer than a block keys the HMAC through its hash: the hash,
+    // and the hash with a zero byte appended, are the same key.
+    let hashed = sha1::Sha1::digest(long);
+    let mut twins = same_hmac_keys(&hashed);
+    twins.push(Secret::from_bytes(&hashed).unwrap());
+    for (n, twin) in twins.into_iter().enumerate() {
+        let copy = Phone::with_secret(&format!("SN-F{n}"), twin);
+        assert_eq!(
+            copy.code(bank.now()),
+            lost.code(bank.now()),
+            "twin {n} is no twin"
+        );
+        let refused = bank.register(&bob, &copy);
+        assert!(
+            matches!(refused, Err(LifecycleError::SecretReused)),
+            "twin {n}: {refused:?}"
+        );
+    }
+    // A genuinely new key registers.
+    assert!(bank.register(&bob, &Phone::new("SN-NEW", 9)).is_ok());
 }

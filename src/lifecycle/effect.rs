@@ -158,8 +158,9 @@ fn retire(record: &mut TokenRecord, old: Token) -> Result<(), LifecycleError> {
             slot.insert(FingerprintKey::generate().map_err(|_| LifecycleError::Randomness)?)
         }
     };
-    let fingerprint = key.fingerprint(&old.key.secret);
-    retired.fingerprints.push(fingerprint);
+    retired
+        .fingerprints
+        .extend(key.fingerprints(&old.key.secret));
     retired.serials.push(old.key.serial.clone());
     Ok(())
 }

@@ -145,10 +145,12 @@ impl Retired {
         let Some(key) = &self.key else {
             return false;
         };
-        let candidate = key.fingerprint(secret);
+        let candidates = key.fingerprints(secret);
         let mut found = subtle::Choice::from(0);
         for stored in &self.fingerprints {
-            found |= stored.ct_eq(&candidate);
+            for candidate in &candidates {
+                found |= stored.ct_eq(candidate);
+            }
         }
         found.into()
     }
@@ -332,11 +334,12 @@ impl TokenRecord {
         }
     }
 
-    /// Whether `secret` is the current token's secret (constant time).
+    /// Whether `secret` keys the same HMAC as the current token's secret
+    /// (constant time in the keys).
     pub(crate) fn is_current_secret(&self, secret: &Secret) -> bool {
         self.stage
             .token()
-            .is_some_and(|t| bool::from(t.key.secret.expose_secret().ct_eq(secret.expose_secret())))
+            .is_some_and(|t| super::fingerprint::same_key(&t.key.secret, secret))
     }
 }
 
