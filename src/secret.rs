@@ -176,22 +176,7 @@ impl Secret {
     /// ```
     #[must_use]
     pub fn to_base32(&self) -> Zeroizing<String> {
-        // Encoded 5 bytes (8 characters) at a time into a string sized for
-        // the whole text up front: `base32::encode` on the whole secret
-        // grows its buffer as it goes and frees the smaller one with part of
-        // the text still in it. Each chunk's own buffer is large enough from
-        // the start (it reserves 5 per 4 bytes) and is wiped before it is
-        // freed.
-        let len = self.bytes.len().div_ceil(5).saturating_mul(8);
-        let mut text = Zeroizing::new(String::with_capacity(len));
-        for chunk in self.bytes.chunks(5) {
-            let part = Zeroizing::new(base32::encode(
-                base32::Alphabet::Rfc4648 { padding: false },
-                chunk,
-            ));
-            text.push_str(&part);
-        }
-        text
+        base32_wiped(&self.bytes)
     }
 
     /// The raw secret bytes. This is the only way to read them.
@@ -249,4 +234,23 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret([REDACTED])")
     }
+}
+
+/// `bytes` as unpadded base32, with no copy of the text left in freed
+/// memory: encoded 5 bytes (8 characters) at a time into a string sized for
+/// the whole text up front. `base32::encode` on the whole input grows its
+/// buffer as it goes and frees the smaller one with part of the text still
+/// in it; a 5-byte chunk's own buffer is large enough from the start (it
+/// reserves 5 per 4 bytes) and is wiped before it is freed.
+pub(crate) fn base32_wiped(bytes: &[u8]) -> Zeroizing<String> {
+    let len = bytes.len().div_ceil(5).saturating_mul(8);
+    let mut text = Zeroizing::new(String::with_capacity(len));
+    for chunk in bytes.chunks(5) {
+        let part = Zeroizing::new(base32::encode(
+            base32::Alphabet::Rfc4648 { padding: false },
+            chunk,
+        ));
+        text.push_str(&part);
+    }
+    text
 }

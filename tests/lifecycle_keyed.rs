@@ -165,3 +165,41 @@ fn tokens_bound_after_a_change_get_the_new_profile() {
     assert_eq!(log.len(), 7);
     assert!(log.iter().all(|r| r.principal.actor() == Actor::Customer));
 }
+
+#[test]
+fn a_provisioned_secret_is_bound_with_the_profile_its_key_uri_carries() {
+    let eight = TotpParams::new(Algorithm::Sha1, 8, 30, 0).unwrap();
+    let clock = FixedClock::new(START);
+    let store = MemoryStore::new();
+    let a = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
+    let b = Lifecycle::new(config(eight), &store, &clock);
+    // The phone is set up by `a`'s Key URI (six digits) ...
+    let uri = a
+        .blocking()
+        .provision(&customer(), &web(), "alice", &RequestContext::new())
+        .unwrap();
+    let phone = otpguard::KeyUri::parse(&uri.to_uri())
+        .unwrap()
+        .to_totp()
+        .unwrap();
+    assert_eq!(phone.params(), TotpParams::default());
+    // ... and registers through `b`, whose settings changed meanwhile: the
+    // token keeps the profile the phone was given.
+    let first = phone.generate(clock.now()).unwrap().to_string();
+    b.blocking()
+        .submit(
+            &customer(),
+            &web(),
+            Event::Register {
+                serial: TokenSerial::new("SN-P").unwrap(),
+                secret: otpguard::lifecycle::NewSecret::Provisioned,
+                code: first.as_str().into(),
+            },
+            &RequestContext::new(),
+        )
+        .unwrap();
+    assert_eq!(
+        store.snapshot(&customer()).unwrap().totp_params(),
+        Some(TotpParams::default())
+    );
+}

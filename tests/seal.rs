@@ -65,7 +65,10 @@ fn every_changed_byte_is_refused_and_nothing_secret_is_stored() {
         let opened = SealedSecret::from_bytes(&stored[..cut]).and_then(|x| ring.open(&x, &here));
         assert!(opened.is_err(), "cut at {cut} still opens");
     }
-    assert!(SealedSecret::from_bytes(&stored[..17]).is_err(), "a header alone is no sealed secret");
+    assert!(
+        SealedSecret::from_bytes(&stored[..17]).is_err(),
+        "a header alone is no sealed secret"
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use super::event::{EnteredCode, NewSecret};
 use super::table::{lookup, never_reason, Guard, Transition};
 use super::{Actor, Event, LifecycleConfig, LifecycleError, TokenRecord, TokenSerial};
-use crate::Secret;
+use crate::{Secret, TotpParams};
 
 /// The code an accepted row still needs checked.
 pub(crate) enum Check<'e> {
@@ -20,6 +20,9 @@ pub(crate) enum Check<'e> {
         serial: &'e TokenSerial,
         secret: &'e Secret,
         code: &'e EnteredCode,
+        /// The profile the token is bound with: the enrollment's for a
+        /// provisioned secret, the lifecycle's for a given one.
+        params: TotpParams,
     },
 }
 
@@ -61,7 +64,7 @@ pub(crate) fn decide<'e>(
             }
             Check::Current(event.code().ok_or(NO_CODE)?)
         }
-        Guard::NewTokenCode => new_token(record, event, now)?,
+        Guard::NewTokenCode => new_token(record, event, now, config)?,
         Guard::NewTokenCodeBeforeDeadline => {
             let pending = record.pending_swap().ok_or(NO_PENDING)?;
             if now >= pending.deadline {
@@ -70,7 +73,7 @@ pub(crate) fn decide<'e>(
                     now,
                 });
             }
-            let check = new_token(record, event, now)?;
+            let check = new_token(record, event, now, config)?;
             if let Check::New { serial, .. } = &check {
                 if record.serial() == Some(*serial) {
                     return Err(LifecycleError::SameSerial);
@@ -108,6 +111,7 @@ fn new_token<'e>(
     record: &'e TokenRecord,
     event: &'e Event,
     now: u64,
+    config: &LifecycleConfig,
 ) -> Result<Check<'e>, LifecycleError> {
     let (Event::Register {
         serial,
@@ -127,8 +131,8 @@ fn new_token<'e>(
             serial: serial.clone(),
         });
     }
-    let secret = match secret {
-        NewSecret::Given(secret) => secret,
+    let (secret, params) = match secret {
+        NewSecret::Given(secret) => (secret, config.totp()),
         NewSecret::Provisioned => {
             let enrollment = record
                 .enrollment
@@ -140,7 +144,7 @@ fn new_token<'e>(
                     now,
                 });
             }
-            &*enrollment.secret
+            (&*enrollment.secret, enrollment.params)
         }
     };
     // Both comparisons always run, each in constant time.
@@ -153,5 +157,6 @@ fn new_token<'e>(
         serial,
         secret,
         code,
+        params,
     })
 }

@@ -62,6 +62,7 @@ pub(crate) fn apply(
             next.enrollment = Some(Enrollment {
                 secret: Arc::new(secret),
                 deadline: now.saturating_add(config.enrollment_timeout()),
+                params: config.totp(),
             });
             (current, pending)
         }

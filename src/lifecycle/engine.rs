@@ -18,7 +18,7 @@ use super::{
     Actor, CustomerId, Event, EventKind, LifecycleConfig, LifecycleError, Principal,
     RequestContext, State, SuspendReason, TokenId, TokenRecord, TokenSerial,
 };
-use crate::{CheckError, Clock, KeyUri, Secret, SystemClock};
+use crate::{CheckError, Clock, KeyUri, Secret, SystemClock, TotpParams};
 
 /// The token lifecycle of every customer in one [`TokenStore`].
 ///
@@ -386,6 +386,10 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         ctx: &RequestContext,
     ) -> Result<(Answer, u64), LifecycleError> {
         let attempts = self.config.max_attempts();
+        // One time for the whole request: a code decided again after a lost
+        // conflict is judged at the moment it arrived, not pushed out of
+        // its window by the retries.
+        let now = self.clock.now();
         for _ in 0..attempts {
             let loaded = self
                 .store
@@ -403,7 +407,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 customer,
                 by,
                 ctx,
-                now: self.clock.now(),
+                now,
             };
             let expected = loaded.version;
             let Attempt {
@@ -577,6 +581,32 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         };
         let max = self.config.max_failures();
         let failures = counted.failures;
+        let lock = Event::Suspend {
+            reason: SuspendReason::TooManyFailures,
+        };
+        // At the maximum the System suspends the token in the same commit.
+        // If it cannot (a bug, or an exhausted version), nothing of the
+        // wrong code is committed either: the attempt is refused loudly.
+        let locked = if failures >= max {
+            match self.decided(&counted, Actor::System, &lock, scene.now) {
+                Ending::Accepted {
+                    next: locked, row, ..
+                } => Some((locked, row)),
+                Ending::Refused(e) => {
+                    let request = Request::Event(event.clone());
+                    return self.refusal(scene, &request, record, audit, changed, e);
+                }
+                Ending::WrongCode(_) | Ending::Replayed { .. } => {
+                    let e = LifecycleError::Internal(
+                        "a code outcome for a lock-out, which checks no code",
+                    );
+                    let request = Request::Event(event.clone());
+                    return self.refusal(scene, &request, record, audit, changed, e);
+                }
+            }
+        } else {
+            None
+        };
         audit.push(scene.record(
             scene.by,
             &record,
@@ -586,32 +616,13 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             Outcome::Refused,
             AuditReason::WrongCode { failures, max },
         ));
-        let mut next = counted;
-        let mut locked_out = false;
-        if failures >= max {
-            let lock = Event::Suspend {
-                reason: SuspendReason::TooManyFailures,
-            };
-            match self.decided(&next, Actor::System, &lock, scene.now) {
-                Ending::Accepted {
-                    next: locked, row, ..
-                } => {
-                    audit.push(self.accepted(
-                        scene,
-                        &Principal::System,
-                        &next,
-                        &lock,
-                        &locked,
-                        row,
-                    ));
-                    next = locked;
-                    locked_out = true;
-                }
-                // A record already suspended cannot be suspended again; the
-                // count stands and the refusal below says it is locked.
-                Ending::Refused(_) | Ending::WrongCode(_) | Ending::Replayed { .. } => {}
+        let (next, locked_out) = match locked {
+            Some((locked, row)) => {
+                audit.push(self.accepted(scene, &Principal::System, &counted, &lock, &locked, row));
+                (locked, true)
             }
-        }
+            None => (counted, false),
+        };
         Attempt {
             record: Some(next),
             audit,
@@ -716,7 +727,8 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 serial,
                 secret,
                 code,
-            } => match self.check_new(serial, secret, code, now) {
+                params,
+            } => match self.check_new(serial, secret, code, params, now) {
                 Ok((token, proof)) => Evidence::New(token, proof),
                 Err(e) => return Ending::Refused(e),
             },
@@ -750,7 +762,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         let enrollment = record.enrollment.as_ref().ok_or(LifecycleError::Internal(
             "a provisioned record without its pending secret",
         ))?;
-        let mut builder = KeyUri::builder(&enrollment.secret, account).totp(self.config.totp());
+        let mut builder = KeyUri::builder(&enrollment.secret, account).totp(enrollment.params);
         if let Some(issuer) = self.config.issuer() {
             builder = builder.issuer(issuer);
         }
@@ -792,10 +804,11 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         serial: &TokenSerial,
         secret: &Secret,
         code: &EnteredCode,
+        params: TotpParams,
         now: u64,
     ) -> Result<(Token, Proof), LifecycleError> {
         let id = TokenId::generate().map_err(|_| LifecycleError::Randomness)?;
-        let key = TokenKey::new(id, serial.clone(), secret.clone(), self.config.totp());
+        let key = TokenKey::new(id, serial.clone(), secret.clone(), params);
         match self.verify(&key, code, now) {
             Ok(m) => {
                 let proof = Proof {

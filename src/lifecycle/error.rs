@@ -143,7 +143,8 @@ pub enum LifecycleError {
         last_accepted: u64,
     },
     /// The new token's code (registration or swap) did not verify. Not
-    /// counted towards the lock-out: it tested no stored secret.
+    /// counted towards the lock-out (the customer is proving a token, not
+    /// authenticating); the throttling of later work will cover it.
     #[error("the new token's code was not accepted")]
     NewTokenCode {
         /// The verification failure, for the log.
@@ -246,7 +247,8 @@ pub enum LifecycleError {
     #[error("the stored record is corrupt")]
     Corrupt(#[source] StoreError),
     /// A bug in this library: a case its own invariants rule out. Please
-    /// report it; the event was refused and nothing was committed.
+    /// report it; the event was refused, and only its audit record was
+    /// committed.
     #[error("internal error (a bug in otpguard): {0}")]
     Internal(&'static str),
 }

@@ -24,14 +24,18 @@
 //!   - N submissions of one valid code: exactly one is accepted, the others
 //!     are `Replayed`, and no failure is counted;
 //!   - a genuine code racing wrong codes is accepted (a lost commit is
-//!     decided again, never turned into a refusal);
+//!     decided again at the time the code arrived, never turned into a
+//!     refusal), unless the wrong codes reached the lock-out first or every
+//!     attempt lost (`Contended`);
 //!   - N wrong codes: exactly `max_failures` are counted and answered
 //!     [`LifecycleError::WrongCode`], exactly one locks the token out, and
 //!     every later one is refused as locked.
 //! - **Audit is the truth.** Every answer given to a caller has exactly one
-//!   audit record for its event, committed with it (plus one for what the
-//!   System did in the same commit: a swap time-out, a lock-out); an
-//!   attempt that lost a conflict leaves nothing. Records name the
+//!   audit record for its event, committed with it (plus one for each thing
+//!   the System did in the same commit: a swap time-out, a lock-out); an
+//!   attempt that lost a conflict leaves nothing. Answers that say the store
+//!   failed or stayed contended (`Store`, `Contended`, `Corrupt`) have no
+//!   audit record: nothing could be committed. Records name the
 //!   principal and the request context, never a secret or a code. If the
 //!   audit cannot be written, nothing is committed and the event fails.
 //! - **Identity.** A token is known by a random [`TokenId`] bound to one

@@ -125,6 +125,9 @@ impl Stage {
 pub(crate) struct Enrollment {
     pub(crate) secret: Arc<Secret>,
     pub(crate) deadline: u64,
+    /// The profile its Key URI was built with: the token it becomes is
+    /// bound with this one, whatever the settings are by then.
+    pub(crate) params: TotpParams,
 }
 
 /// What a record remembers of its retired tokens: their serials, and keyed

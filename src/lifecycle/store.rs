@@ -21,8 +21,10 @@ pub struct Commit<'a> {
     pub customer: &'a CustomerId,
     /// The version the decision was taken on (0: no record yet).
     pub expected_version: u64,
-    /// The new record, with version `expected_version + 1`; `None` if the
-    /// event changed nothing (a refusal, a login without OTP).
+    /// The new record; `None` if the event changed nothing (a refusal, a
+    /// login without OTP). Its [`TokenRecord::version`] is greater than
+    /// `expected_version` (by more than one when the System acted in the
+    /// same commit: a swap time-out, a lock-out): store it as given.
     pub record: Option<TokenRecord>,
     /// The event's audit records, in order: at least one.
     pub audit: &'a [AuditRecord],
@@ -67,6 +69,24 @@ pub enum CommitOutcome {
 /// Async, as bank backends are; [`MemoryStore`] answers at once, and
 /// [`Lifecycle::blocking`](super::Lifecycle::blocking) drives any store
 /// from synchronous code.
+///
+/// What a database store must also do:
+/// - For `expected_version == 0` (no record yet), insert only if the
+///   customer has none (`INSERT … ON CONFLICT DO NOTHING`, zero rows:
+///   `Conflict`); never upsert.
+/// - Store the record's own version ([`TokenRecord::version`]) and condition
+///   the write on `expected_version` in the same transaction as the audit
+///   insert. A refusal (`record: None`) still checks the version there.
+/// - Report a serialization failure or a lost race as `Conflict`, never as
+///   a [`StoreError`] (that would refuse a genuine code), and an outcome it
+///   cannot know (a timeout, a lost connection) as a [`StoreError`].
+/// - Never delete a record or reuse a version: a stale request could then
+///   commit onto a recreated record, and the retired tokens would be
+///   forgotten. Restoring a backup rolls back single use and retired
+///   tokens; treat it as a security event.
+/// - Read `load` from the primary (a lagging replica only makes every
+///   attempt conflict), and order audit records by version, then by their
+///   order within a commit.
 pub trait TokenStore {
     /// The customer's last committed record, if any.
     ///

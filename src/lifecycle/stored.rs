@@ -72,6 +72,7 @@ struct TokenOut<'a> {
 struct EnrollmentOut<'a> {
     secret_base32: BytesOut<'a>,
     deadline: u64,
+    totp: TotpParams,
 }
 
 /// Bytes written as base32, through a buffer wiped on drop.
@@ -79,11 +80,7 @@ struct BytesOut<'a>(&'a [u8]);
 
 impl Serialize for BytesOut<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let text = Zeroizing::new(base32::encode(
-            base32::Alphabet::Rfc4648 { padding: false },
-            self.0,
-        ));
-        serializer.serialize_str(&text)
+        serializer.serialize_str(&crate::secret::base32_wiped(self.0))
     }
 }
 
@@ -116,6 +113,7 @@ struct TokenIn {
 struct EnrollmentIn {
     secret_base32: BytesIn,
     deadline: u64,
+    totp: TotpParams,
 }
 
 /// Base32 text read into bytes wiped on drop.
@@ -161,6 +159,7 @@ impl Serialize for WithSecrets<&TokenRecord> {
             enrollment: r.enrollment.as_ref().map(|e| EnrollmentOut {
                 secret_base32: BytesOut(e.secret.expose_secret()),
                 deadline: e.deadline,
+                totp: e.params,
             }),
             failures: r.failures,
             login_otp: r.login_otp,
@@ -223,6 +222,7 @@ impl<'de> Deserialize<'de> for WithSecrets<TokenRecord> {
                 Ok::<_, D::Error>(Enrollment {
                     secret: Arc::new(e.secret_base32.secret()?),
                     deadline: e.deadline,
+                    params: e.totp,
                 })
             })
             .transpose()?;
