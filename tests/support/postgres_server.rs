@@ -173,18 +173,26 @@ impl PostgresServer {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    fn psql_raw(&self, sql: &str) -> Result<Output, String> {
+    /// `psql` for this server's `postgres` database, as user `postgres`.
+    fn psql_command(&self) -> Command {
         let psql = if self.bin.as_os_str().is_empty() {
             PathBuf::from("psql")
         } else {
             self.bin.join("psql")
         };
-        let out = Command::new(psql)
+        let mut command = Command::new(psql);
+        command
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args(["-U", "postgres", "-d", "postgres"])
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-            .args(["-c", sql])
-            .stdin(Stdio::null())
+            .args(["-X", "-v", "ON_ERROR_STOP=1"])
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn psql_raw(&self, sql: &str) -> Result<Output, String> {
+        let out = self
+            .psql_command()
+            .args(["-q", "-A", "-t", "-c", sql])
             .output()
             .map_err(|e| format!("psql: {e}"))?;
         if out.status.success() {
@@ -208,19 +216,7 @@ impl PostgresServer {
     /// affected, as psql's command tag reports it (`INSERT 0 1`,
     /// `UPDATE 0`, `DELETE 3`).
     pub fn affected(&self, sql: &str) -> u64 {
-        let psql = if self.bin.as_os_str().is_empty() {
-            PathBuf::from("psql")
-        } else {
-            self.bin.join("psql")
-        };
-        let out = Command::new(psql)
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(["-U", "postgres", "-d", "postgres"])
-            .args(["-X", "-v", "ON_ERROR_STOP=1"])
-            .args(["-c", sql])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = self.psql_command().args(["-c", sql]).output().unwrap();
         assert!(
             out.status.success(),
             "SQL failed: {}\n{sql}",
