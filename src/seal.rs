@@ -75,6 +75,8 @@ pub enum Purpose {
     Enrollment,
     /// The new token's secret of a pending swap.
     PendingSwap,
+    /// The record's key for fingerprints of retired secrets.
+    FingerprintKey,
 }
 
 impl Purpose {
@@ -83,6 +85,7 @@ impl Purpose {
             Self::Current => 1,
             Self::Enrollment => 2,
             Self::PendingSwap => 3,
+            Self::FingerprintKey => 4,
         }
     }
 }
@@ -235,6 +238,9 @@ pub enum SealError {
     /// The cipher refused the input (too long).
     #[error("the cipher refused the input")]
     Cipher,
+    /// The fields of a sealed record do not make a record.
+    #[error("the sealed record is inconsistent: {0}")]
+    Inconsistent(&'static str),
 }
 
 /// Seals and opens secrets. [`Keyring`] is the built-in one; an HSM or KMS

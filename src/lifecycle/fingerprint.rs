@@ -74,12 +74,12 @@ impl FingerprintKey {
     }
 
     /// A key read back from storage.
-    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "serde", feature = "seal")), allow(dead_code))]
     pub(crate) const fn from_bytes(bytes: [u8; 64]) -> Self {
         Self(bytes)
     }
 
-    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "serde", feature = "seal")), allow(dead_code))]
     pub(crate) const fn as_bytes(&self) -> &[u8; 64] {
         &self.0
     }
@@ -98,12 +98,12 @@ impl FingerprintKey {
 }
 
 impl Fingerprint {
-    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "serde", feature = "seal")), allow(dead_code))]
     pub(crate) const fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
 
-    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "serde", feature = "seal")), allow(dead_code))]
     pub(crate) const fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

@@ -105,6 +105,8 @@ mod identity;
 #[cfg(feature = "serde")]
 mod names;
 mod record;
+#[cfg(feature = "seal")]
+mod sealed;
 mod serial;
 mod state;
 mod store;
@@ -122,6 +124,9 @@ pub use error::{ConfigError, LabelError, LifecycleError, SerialError};
 pub use event::{EnteredCode, Event, EventKind, NewSecret, ReissueReason};
 pub use identity::{CustomerId, Label, Principal, RequestContext, TokenId};
 pub use record::{PendingSwap, RecordSummary, TokenRecord};
+#[cfg(feature = "seal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+pub use sealed::{SealedEnrollment, SealedRecord, SealedToken};
 pub use serial::TokenSerial;
 pub use state::{State, SuspendReason};
 pub use store::{Commit, CommitOutcome, MemoryStore, TokenStore};

@@ -112,6 +112,23 @@ impl Stage {
         }
     }
 
+    /// The stage for `state` from stored parts, if they fit together.
+    #[cfg_attr(not(any(feature = "serde", feature = "seal")), allow(dead_code))]
+    pub(crate) fn from_parts(
+        state: State,
+        token: Option<Token>,
+        pending: Option<PendingSwap>,
+    ) -> Option<Self> {
+        match (state, token, pending) {
+            (State::Unregistered, None, None) => Some(Self::Unregistered),
+            (State::Reissued, None, None) => Some(Self::Reissued),
+            (State::Active, Some(t), None) => Some(Self::Active(t)),
+            (State::Swapping, Some(t), Some(p)) => Some(Self::Swapping(t, p)),
+            (State::Suspended(reason), Some(t), None) => Some(Self::Suspended(t, reason)),
+            _ => None,
+        }
+    }
+
     pub(crate) const fn pending(&self) -> Option<PendingSwap> {
         match self {
             Self::Swapping(_, p) => Some(*p),
@@ -173,7 +190,7 @@ static NONE_RETIRED: Retired = Retired {
 };
 
 impl RetiredTokens {
-    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "serde", feature = "seal")), allow(dead_code))]
     pub(crate) fn new(retired: Retired) -> Self {
         Self(Some(Arc::new(retired)))
     }

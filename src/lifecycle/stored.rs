@@ -199,18 +199,9 @@ impl<'de> Deserialize<'de> for WithSecrets<TokenRecord> {
                 })
             })
             .transpose()?;
-        let stage = match (s.state, token, s.pending_swap) {
-            (State::Unregistered, None, None) => Stage::Unregistered,
-            (State::Reissued, None, None) => Stage::Reissued,
-            (State::Active, Some(t), None) => Stage::Active(t),
-            (State::Swapping, Some(t), Some(p)) => Stage::Swapping(t, p),
-            (State::Suspended(reason), Some(t), None) => Stage::Suspended(t, reason),
-            _ => {
-                return Err(D::Error::custom(
-                    "token record: the state and its token or pending swap disagree",
-                ))
-            }
-        };
+        let stage = Stage::from_parts(s.state, token, s.pending_swap).ok_or_else(|| {
+            D::Error::custom("token record: the state and its token or pending swap disagree")
+        })?;
         if s.login_otp && stage.token().is_none() {
             return Err(D::Error::custom(
                 "token record: login OTP on without a token",

@@ -1,0 +1,249 @@
+//! A [`TokenRecord`] as a database keeps it (feature `seal`): every field
+//! as plain data, every secret sealed with a [`Sealer`] and bound to the
+//! customer, the token and the slot it belongs to. This is what a store
+//! writes; nothing in it opens without the keys.
+
+use std::sync::Arc;
+
+use super::fingerprint::{Fingerprint, FingerprintKey};
+use super::record::{Enrollment, Retired, RetiredTokens, Stage, Token, TokenKey};
+use super::{CustomerId, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
+use crate::seal::{Purpose, SealContext, SealError, SealedSecret, Sealer};
+use crate::{Secret, TotpParams};
+
+/// A record with its secrets sealed: what a store writes and reads back.
+///
+/// ```
+/// use otpguard::lifecycle::{CustomerId, TokenRecord};
+/// use otpguard::seal::{KeyId, Keyring};
+///
+/// let keys = Keyring::new(KeyId(1), &[7u8; 32]);
+/// let alice = CustomerId::new("c-1")?;
+/// let stored = TokenRecord::new().seal(&alice, &keys)?;
+/// assert_eq!(stored.open(&alice, &keys)?.summary(), TokenRecord::new().summary());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SealedRecord {
+    /// The state.
+    pub state: State,
+    /// The version (the store's compare-and-swap column).
+    pub version: u64,
+    /// The current token, if any.
+    pub token: Option<SealedToken>,
+    /// The pending swap, while `Swapping`.
+    pub pending_swap: Option<PendingSwap>,
+    /// A provisioned secret waiting for its first code.
+    pub enrollment: Option<SealedEnrollment>,
+    /// Consecutive wrong codes.
+    pub failures: u32,
+    /// Whether the login OTP is on.
+    pub login_otp: bool,
+    /// Serials retired on this record.
+    pub retired_serials: Vec<TokenSerial>,
+    /// Keyed fingerprints of retired secrets (not secret).
+    pub retired_fingerprints: Vec<[u8; 32]>,
+    /// The key of those fingerprints, sealed.
+    pub fingerprint_key: Option<SealedSecret>,
+}
+
+/// The current token of a [`SealedRecord`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SealedToken {
+    /// Its id.
+    pub id: TokenId,
+    /// Its serial (a store keeps it unique across customers).
+    pub serial: TokenSerial,
+    /// The TOTP profile it was bound with.
+    pub totp: TotpParams,
+    /// Its secret, sealed.
+    pub secret: SealedSecret,
+    /// The last step accepted for it.
+    pub last_step: u64,
+    /// The drift of its last accepted code.
+    pub drift: i64,
+}
+
+/// The pending enrollment of a [`SealedRecord`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SealedEnrollment {
+    /// The provisioned secret, sealed.
+    pub secret: SealedSecret,
+    /// Until when it waits for its first code.
+    pub deadline: u64,
+    /// The profile its Key URI carried.
+    pub totp: TotpParams,
+}
+
+/// The slot of a pending secret: a swap's new token while `Swapping`, an
+/// enrollment otherwise.
+const fn enrollment_purpose(state: State) -> Purpose {
+    match state {
+        State::Swapping => Purpose::PendingSwap,
+        _ => Purpose::Enrollment,
+    }
+}
+
+impl TokenRecord {
+    /// This record with its secrets sealed by `sealer` for `customer`.
+    ///
+    /// # Errors
+    /// A [`SealError`] if sealing failed.
+    pub fn seal<S: Sealer + ?Sized>(
+        &self,
+        customer: &CustomerId,
+        sealer: &S,
+    ) -> Result<SealedRecord, SealError> {
+        let state = self.state();
+        let token = match self.stage.token() {
+            Some(t) => {
+                let here = SealContext::new(customer, Some(t.key.id), Purpose::Current);
+                Some(SealedToken {
+                    id: t.key.id,
+                    serial: t.key.serial.clone(),
+                    totp: t.key.params,
+                    secret: sealer.seal(&t.key.secret, &here)?,
+                    last_step: t.last_step,
+                    drift: t.drift,
+                })
+            }
+            None => None,
+        };
+        let enrollment = match &self.enrollment {
+            Some(e) => {
+                let here = SealContext::new(customer, None, enrollment_purpose(state));
+                Some(SealedEnrollment {
+                    secret: sealer.seal(&e.secret, &here)?,
+                    deadline: e.deadline,
+                    totp: e.params,
+                })
+            }
+            None => None,
+        };
+        let fingerprint_key = match &self.retired.key {
+            Some(key) => {
+                let bytes =
+                    Secret::from_bytes(key.as_bytes()).map_err(|_| SealError::InvalidSecret)?;
+                let here = SealContext::new(customer, None, Purpose::FingerprintKey);
+                Some(sealer.seal(&bytes, &here)?)
+            }
+            None => None,
+        };
+        Ok(SealedRecord {
+            state,
+            version: self.version,
+            token,
+            pending_swap: self.pending_swap(),
+            enrollment,
+            failures: self.failures,
+            login_otp: self.login_otp,
+            retired_serials: self.retired.serials.clone(),
+            retired_fingerprints: self
+                .retired
+                .fingerprints
+                .iter()
+                .map(|f| *f.as_bytes())
+                .collect(),
+            fingerprint_key,
+        })
+    }
+}
+
+impl SealedRecord {
+    /// The record, its secrets opened by `sealer` for `customer`.
+    ///
+    /// # Errors
+    /// [`SealError::Unauthentic`] if a secret was sealed for another
+    /// customer, token or slot (moved rows), or tampered with;
+    /// [`SealError::Inconsistent`] if the fields do not make a record; the
+    /// other [`SealError`]s as [`Sealer::open`].
+    pub fn open<S: Sealer + ?Sized>(
+        &self,
+        customer: &CustomerId,
+        sealer: &S,
+    ) -> Result<TokenRecord, SealError> {
+        let token = match &self.token {
+            Some(t) => {
+                let here = SealContext::new(customer, Some(t.id), Purpose::Current);
+                let secret = sealer.open(&t.secret, &here)?;
+                Some(Token {
+                    key: Arc::new(TokenKey::new(t.id, t.serial.clone(), secret, t.totp)),
+                    last_step: t.last_step,
+                    drift: t.drift,
+                })
+            }
+            None => None,
+        };
+        let stage = Stage::from_parts(self.state, token, self.pending_swap).ok_or(
+            SealError::Inconsistent("the state and its token or pending swap disagree"),
+        )?;
+        if self.login_otp && stage.token().is_none() {
+            return Err(SealError::Inconsistent("login OTP on without a token"));
+        }
+        let enrollment = match &self.enrollment {
+            Some(e) => {
+                let here = SealContext::new(customer, None, enrollment_purpose(self.state));
+                Some(Enrollment {
+                    secret: Arc::new(sealer.open(&e.secret, &here)?),
+                    deadline: e.deadline,
+                    params: e.totp,
+                })
+            }
+            None => None,
+        };
+        let key = match &self.fingerprint_key {
+            Some(sealed) => {
+                let here = SealContext::new(customer, None, Purpose::FingerprintKey);
+                let opened = sealer.open(sealed, &here)?;
+                let bytes = <[u8; 64]>::try_from(opened.expose_secret()).map_err(|_| {
+                    SealError::Inconsistent("a fingerprint key of the wrong length")
+                })?;
+                Some(FingerprintKey::from_bytes(bytes))
+            }
+            None => None,
+        };
+        if key.is_none() && !self.retired_fingerprints.is_empty() {
+            return Err(SealError::Inconsistent(
+                "retired fingerprints without their key",
+            ));
+        }
+        let retired = if self.retired_serials.is_empty() && key.is_none() {
+            RetiredTokens::default()
+        } else {
+            RetiredTokens::new(Retired {
+                serials: self.retired_serials.clone(),
+                fingerprints: self
+                    .retired_fingerprints
+                    .iter()
+                    .map(|f| Fingerprint::from_bytes(*f))
+                    .collect(),
+                key,
+            })
+        };
+        Ok(TokenRecord {
+            stage,
+            enrollment,
+            failures: self.failures,
+            login_otp: self.login_otp,
+            version: self.version,
+            retired,
+        })
+    }
+
+    /// Whether a secret in it is sealed under a key other than `primary`
+    /// (then seal the opened record again at its next commit, or in a
+    /// re-seal pass).
+    #[must_use]
+    pub fn needs_reseal(&self, primary: crate::seal::KeyId) -> bool {
+        let keys = self
+            .token
+            .iter()
+            .map(|t| t.secret.key())
+            .chain(self.enrollment.iter().map(|e| e.secret.key()))
+            .chain(self.fingerprint_key.iter().map(SealedSecret::key));
+        keys.into_iter().any(|k| k != primary)
+    }
+}
