@@ -1,4 +1,4 @@
-//! The stored record: serde only through the explicit `WithSecrets`
+//! The stored record: serde only through the explicit `WithPlaintextSecrets`
 //! opt-in (format 2), checked on the way back in; a secret-free summary
 //! otherwise. A store that keeps nothing but that JSON runs the whole
 //! lifecycle.
@@ -22,11 +22,11 @@ use lifecycle_support::{principal, Bank, Phone, START};
 use otpguard::lifecycle::{
     Actor, AuditLog, AuditSink, Commit, CommitOutcome, CustomerId, Event, EventKind, Lifecycle,
     LifecycleConfig, LifecycleError, NewSecret, Outcome, RequestContext, State, TokenRecord,
-    TokenStore, WithSecrets,
+    TokenStore, WithPlaintextSecrets,
 };
 use otpguard::{Clock, FixedClock, StoreError};
 
-/// A store that keeps each record only as `WithSecrets` JSON, as a
+/// A store that keeps each record only as `WithPlaintextSecrets` JSON, as a
 /// database column would.
 #[derive(Default)]
 struct JsonStore {
@@ -36,7 +36,8 @@ struct JsonStore {
 
 impl JsonStore {
     fn put(&self, customer: &CustomerId, json: String) {
-        let WithSecrets(record): WithSecrets<TokenRecord> = serde_json::from_str(&json).unwrap();
+        let WithPlaintextSecrets(record): WithPlaintextSecrets<TokenRecord> =
+            serde_json::from_str(&json).unwrap();
         self.rows
             .lock()
             .unwrap()
@@ -48,7 +49,7 @@ impl JsonStore {
     }
 
     fn record(&self, customer: &CustomerId) -> TokenRecord {
-        let WithSecrets(record) = serde_json::from_str(&self.json(customer)).unwrap();
+        let WithPlaintextSecrets(record) = serde_json::from_str(&self.json(customer)).unwrap();
         record
     }
 }
@@ -61,8 +62,8 @@ impl TokenStore for JsonStore {
         let row = self.rows.lock().unwrap().get(customer).cloned();
         ready(
             row.map(|(_, json)| {
-                serde_json::from_str::<WithSecrets<TokenRecord>>(&json)
-                    .map(|WithSecrets(r)| r)
+                serde_json::from_str::<WithPlaintextSecrets<TokenRecord>>(&json)
+                    .map(|WithPlaintextSecrets(r)| r)
                     .map_err(|e| StoreError::with_source("unreadable token record", e))
             })
             .transpose(),
@@ -81,7 +82,7 @@ impl TokenStore for JsonStore {
         let json = commit
             .record
             .as_ref()
-            .map(|r| serde_json::to_string(&WithSecrets(r)))
+            .map(|r| serde_json::to_string(&WithPlaintextSecrets(r)))
             .transpose();
         ready(
             json.map_err(|e| StoreError::with_source("cannot store a token record", e))
@@ -126,7 +127,7 @@ fn a_stored_record_round_trips_with_its_secrets_and_keeps_working() {
     let (bank, [first, second, third]) = rich_record();
     let record = bank.snapshot().unwrap();
 
-    let json = serde_json::to_string(&WithSecrets(&record)).unwrap();
+    let json = serde_json::to_string(&WithPlaintextSecrets(&record)).unwrap();
     assert!(json.contains("\"format\":2"), "{json}");
     for kept in [&second, &third] {
         assert!(
@@ -138,10 +139,11 @@ fn a_stored_record_round_trips_with_its_secrets_and_keeps_working() {
         !json.contains(first.secret().to_base32().as_str()),
         "a retired secret is kept only as a fingerprint"
     );
-    let WithSecrets(back): WithSecrets<TokenRecord> = serde_json::from_str(&json).unwrap();
+    let WithPlaintextSecrets(back): WithPlaintextSecrets<TokenRecord> =
+        serde_json::from_str(&json).unwrap();
     assert_eq!(back.summary(), record.summary());
     assert_eq!(
-        serde_json::to_string(&WithSecrets(&back)).unwrap(),
+        serde_json::to_string(&WithPlaintextSecrets(&back)).unwrap(),
         json,
         "written again, the same"
     );
@@ -294,7 +296,7 @@ fn the_summary_serializes_without_the_secret() {
 #[test]
 fn inconsistent_or_tampered_records_are_rejected() {
     let (bank, [_, second, _]) = rich_record();
-    let json = serde_json::to_string(&WithSecrets(&bank.snapshot().unwrap())).unwrap();
+    let json = serde_json::to_string(&WithPlaintextSecrets(&bank.snapshot().unwrap())).unwrap();
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     let edit = |f: &dyn Fn(&mut serde_json::Value)| {
         let mut v = value.clone();
@@ -326,7 +328,7 @@ fn inconsistent_or_tampered_records_are_rejected() {
     for t in &tampered {
         assert_ne!(t, &json);
         assert!(
-            serde_json::from_str::<WithSecrets<TokenRecord>>(t).is_err(),
+            serde_json::from_str::<WithPlaintextSecrets<TokenRecord>>(t).is_err(),
             "{t}"
         );
     }
@@ -338,7 +340,8 @@ fn inconsistent_or_tampered_records_are_rejected() {
         v["pending_swap"] = serde_json::Value::Null;
         v["login_otp"] = false.into();
     });
-    let WithSecrets(r): WithSecrets<TokenRecord> = serde_json::from_str(&valid).unwrap();
+    let WithPlaintextSecrets(r): WithPlaintextSecrets<TokenRecord> =
+        serde_json::from_str(&valid).unwrap();
     assert_eq!(r.state(), State::Reissued);
 }
 
@@ -347,7 +350,7 @@ fn a_record_at_the_last_version_refuses_every_change() {
     let bank = Bank::new();
     let phone = Phone::new("SN-1", 1);
     bank.register(&phone).unwrap();
-    let json = serde_json::to_string(&WithSecrets(&bank.snapshot().unwrap()))
+    let json = serde_json::to_string(&WithPlaintextSecrets(&bank.snapshot().unwrap()))
         .unwrap()
         .replace("\"version\":1", &format!("\"version\":{}", u64::MAX));
     let store = JsonStore::default();
@@ -388,7 +391,7 @@ fn a_lazy_time_out_is_committed_with_its_audit_record_even_when_the_event_cannot
     bank.begin_swap(&phone).unwrap();
     let deadline = bank.record().pending_swap().unwrap().deadline;
     let version = bank.record().version();
-    let json = serde_json::to_string(&WithSecrets(&bank.snapshot().unwrap()))
+    let json = serde_json::to_string(&WithPlaintextSecrets(&bank.snapshot().unwrap()))
         .unwrap()
         .replace(
             &format!("\"version\":{version}"),

@@ -224,3 +224,40 @@ fn sealing_and_opening_leave_nothing_in_freed_memory() {
     assert!(w.scanned() >= 3);
     assert_eq!(w.hits(), 0, "a freed block held the secret or the key");
 }
+
+#[cfg(feature = "seal")]
+#[test]
+fn sealed_records_leave_nothing_in_freed_memory() {
+    use otpguard::seal::{KeyId, Keyring};
+    let k = key(7);
+    let state = inner_state(&k);
+    let now = 1_700_000_000;
+    let first = Totp::builder(&Secret::from_bytes(&k).unwrap())
+        .build()
+        .unwrap()
+        .generate(now)
+        .unwrap()
+        .to_string();
+    let customer = CustomerId::new("wipe-sealed").unwrap();
+    let web = Principal::customer(Label::new("web").unwrap());
+    let keys = Keyring::new(KeyId(1), &[0x6b; 32]);
+    let w = watch(&[&k, &state]);
+    {
+        let clock = FixedClock::new(now);
+        let lc = Lifecycle::new(LifecycleConfig::default(), MemoryStore::new(), &clock);
+        let register = Event::Register {
+            serial: TokenSerial::new("SN-WS").unwrap(),
+            secret: NewSecret::Given(Secret::from_bytes(&k).unwrap()),
+            code: first.as_str().into(),
+        };
+        lc.blocking()
+            .submit(&customer, &web, register, &RequestContext::new())
+            .unwrap();
+        let record = lc.store().snapshot(&customer).unwrap();
+        let sealed = record.seal(&customer, &keys).unwrap();
+        let opened = sealed.open(&customer, &keys).unwrap();
+        assert_eq!(opened.summary(), record.summary());
+    }
+    assert!(w.scanned() >= 3);
+    assert_eq!(w.hits(), 0, "a freed block held the key or its keyed state");
+}

@@ -132,7 +132,7 @@ pub use state::{State, SuspendReason};
 pub use store::{Commit, CommitOutcome, MemoryStore, TokenStore};
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-pub use stored::WithSecrets;
+pub use stored::WithPlaintextSecrets;
 
 /// What auditors read: the transition table, its lookup, and the page
 /// generated from it. The engine applies this table and nothing else.

@@ -216,7 +216,7 @@ impl core::ops::Deref for RetiredTokens {
 ///
 /// Cloning it is cheap (the token's key and the retired list are shared).
 /// `Debug` never shows a secret. It has no serde implementation of its own:
-/// see `WithSecrets` (feature `serde`) for storage and
+/// see `WithPlaintextSecrets` (feature `serde`) for storage and
 /// [`TokenRecord::summary`] for a secret-free view.
 ///
 /// ```

@@ -2,9 +2,11 @@
 //! explicit request.
 //!
 //! A `TokenRecord` implements neither `Serialize` nor `Deserialize`, so it
-//! cannot end up in a log, a cache or a JSON response by accident. Storing
-//! it takes the wrapper [`WithSecrets`], whose name says what it does and
-//! which an auditor can grep for, like `expose_secret`. For a secret-free
+//! cannot end up in a log, a cache or a JSON response by accident. A store
+//! keeps it sealed (`TokenRecord::seal`, feature `seal`); writing it with
+//! its secrets in the clear takes the wrapper [`WithPlaintextSecrets`],
+//! whose name says what it does and which an auditor can grep for, like
+//! `expose_secret`. For a secret-free
 //! view (dashboards, support tools) serialize
 //! [`TokenRecord::summary`] instead.
 
@@ -20,25 +22,30 @@ use super::record::{Enrollment, Retired, RetiredTokens, Stage, Token, TokenKey};
 use super::{PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::{Secret, TotpParams};
 
-/// Serializes a `&TokenRecord` **with its secrets** (base32) and
-/// deserializes a `TokenRecord` back, checking that the stored record is
-/// consistent. Encrypt what it writes, as any stored key material.
+/// **Plaintext secrets.** Serializes a `&TokenRecord` with its secrets in
+/// base32, and deserializes one back, checking that it is consistent. The
+/// name says the danger: for storage use
+/// `TokenRecord::seal` (feature `seal`), which
+/// writes sealed secrets only. This path is for tests, migrations and
+/// backends that encrypt the whole output themselves; the serializer's own
+/// buffers (a JSON writer's, say) are outside this crate and may leave
+/// copies of the text in freed memory.
 ///
 /// ```
-/// use otpguard::lifecycle::{TokenRecord, WithSecrets};
+/// use otpguard::lifecycle::{TokenRecord, WithPlaintextSecrets};
 ///
 /// let record = TokenRecord::new();
-/// let json = serde_json::to_string(&WithSecrets(&record))?;
-/// let WithSecrets(back): WithSecrets<TokenRecord> = serde_json::from_str(&json)?;
+/// let json = serde_json::to_string(&WithPlaintextSecrets(&record))?;
+/// let WithPlaintextSecrets(back): WithPlaintextSecrets<TokenRecord> = serde_json::from_str(&json)?;
 /// assert_eq!(back.summary(), record.summary());
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-pub struct WithSecrets<R>(pub R);
+pub struct WithPlaintextSecrets<R>(pub R);
 
-impl<R> fmt::Debug for WithSecrets<R> {
+impl<R> fmt::Debug for WithPlaintextSecrets<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WithSecrets(..)")
+        f.write_str("WithPlaintextSecrets(..)")
     }
 }
 
@@ -141,7 +148,7 @@ impl BytesIn {
 
 const FORMAT: u32 = 2;
 
-impl Serialize for WithSecrets<&TokenRecord> {
+impl Serialize for WithPlaintextSecrets<&TokenRecord> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let r = self.0;
         StoredOut {
@@ -177,7 +184,7 @@ impl Serialize for WithSecrets<&TokenRecord> {
     }
 }
 
-impl<'de> Deserialize<'de> for WithSecrets<TokenRecord> {
+impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let s = StoredIn::deserialize(deserializer)?;
