@@ -190,9 +190,27 @@ static NONE_RETIRED: Retired = Retired {
 };
 
 impl RetiredTokens {
+    /// The list read back from storage: absent if nothing was retired.
+    ///
+    /// # Errors
+    /// If fingerprints come without the key they were made with.
     #[cfg_attr(not(any(feature = "serde", feature = "seal")), allow(dead_code))]
-    pub(crate) fn new(retired: Retired) -> Self {
-        Self(Some(Arc::new(retired)))
+    pub(crate) fn from_parts(
+        serials: Vec<TokenSerial>,
+        fingerprints: Vec<Fingerprint>,
+        key: Option<FingerprintKey>,
+    ) -> Result<Self, &'static str> {
+        if key.is_none() && !fingerprints.is_empty() {
+            return Err("retired fingerprints without their key");
+        }
+        if serials.is_empty() && fingerprints.is_empty() && key.is_none() {
+            return Ok(Self::default());
+        }
+        Ok(Self(Some(Arc::new(Retired {
+            serials,
+            fingerprints,
+            key,
+        }))))
     }
 
     /// The list, to add to (copied first if a snapshot shares it).

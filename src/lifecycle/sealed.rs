@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::fingerprint::{Fingerprint, FingerprintKey};
-use super::record::{Enrollment, Retired, RetiredTokens, Stage, Token, TokenKey};
+use super::record::{Enrollment, RetiredTokens, Stage, Token, TokenKey};
 use super::{CustomerId, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::seal::{Purpose, SealContext, SealError, SealedSecret, Sealer};
 use crate::{Secret, TotpParams};
@@ -205,24 +205,13 @@ impl SealedRecord {
             }
             None => None,
         };
-        if key.is_none() && !self.retired_fingerprints.is_empty() {
-            return Err(SealError::Inconsistent(
-                "retired fingerprints without their key",
-            ));
-        }
-        let retired = if self.retired_serials.is_empty() && key.is_none() {
-            RetiredTokens::default()
-        } else {
-            RetiredTokens::new(Retired {
-                serials: self.retired_serials.clone(),
-                fingerprints: self
-                    .retired_fingerprints
-                    .iter()
-                    .map(|f| Fingerprint::from_bytes(*f))
-                    .collect(),
-                key,
-            })
-        };
+        let fingerprints = self
+            .retired_fingerprints
+            .iter()
+            .map(|f| Fingerprint::from_bytes(*f))
+            .collect();
+        let retired = RetiredTokens::from_parts(self.retired_serials.clone(), fingerprints, key)
+            .map_err(SealError::Inconsistent)?;
         Ok(TokenRecord {
             stage,
             enrollment,

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use std::sync::Arc;
 
 use super::fingerprint::{Fingerprint, FingerprintKey};
-use super::record::{Enrollment, Retired, RetiredTokens, Stage, Token, TokenKey};
+use super::record::{Enrollment, RetiredTokens, Stage, Token, TokenKey};
 use super::{PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::{Secret, TotpParams};
 
@@ -233,22 +233,15 @@ impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
             .fingerprint_key
             .map(|k| k.array().map(FingerprintKey::from_bytes))
             .transpose()?;
-        if key.is_none() && !fingerprints.is_empty() {
-            return Err(D::Error::custom(
-                "token record: retired fingerprints without their key",
-            ));
-        }
+        let retired = RetiredTokens::from_parts(s.retired_serials, fingerprints, key)
+            .map_err(|e| D::Error::custom(format_args!("token record: {e}")))?;
         Ok(Self(TokenRecord {
             stage,
             enrollment,
             failures: s.failures,
             login_otp: s.login_otp,
             version: s.version,
-            retired: RetiredTokens::new(Retired {
-                serials: s.retired_serials,
-                fingerprints,
-                key,
-            }),
+            retired,
         }))
     }
 }
