@@ -258,6 +258,10 @@ pub trait Sealer {
     /// [`SealError::Unauthentic`] if it was sealed elsewhere or tampered
     /// with; [`SealError::UnknownKey`] if its key is not known.
     fn open(&self, sealed: &SealedSecret, context: &SealContext<'_>) -> Result<Secret, SealError>;
+
+    /// The key [`seal`](Sealer::seal) seals under now: a stored secret
+    /// sealed under any other key is due for re-sealing.
+    fn primary(&self) -> KeyId;
 }
 
 /// AES-256-GCM keys by id: one primary that seals, all able to open. The
@@ -339,6 +343,10 @@ fn cipher(key: &[u8; 32]) -> Aes256Gcm {
 }
 
 impl Sealer for Keyring {
+    fn primary(&self) -> KeyId {
+        self.primary
+    }
+
     fn seal(&self, secret: &Secret, context: &SealContext<'_>) -> Result<SealedSecret, SealError> {
         let cipher = self.key(self.primary)?;
         let mut nonce = [0u8; NONCE_LEN];

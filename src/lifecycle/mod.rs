@@ -102,8 +102,11 @@ mod error;
 mod event;
 mod fingerprint;
 mod identity;
-#[cfg(feature = "serde")]
+#[cfg(any(feature = "serde", feature = "postgres"))]
 mod names;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod record;
 #[cfg(feature = "seal")]
 mod sealed;

@@ -74,6 +74,12 @@ impl fmt::Write for Matches<'_> {
     }
 }
 
+/// The value whose `Display` text is `text`, or an error naming the set.
+pub(crate) fn parse_named<T: Named>(text: &str) -> Result<T, String> {
+    parse(text).ok_or_else(|| format!("unknown {} {text:?}", T::WHAT))
+}
+
+#[cfg(feature = "serde")]
 macro_rules! serde_by_name {
     ($($t:ty),*) => {$(
         impl serde::Serialize for $t {
@@ -85,17 +91,13 @@ macro_rules! serde_by_name {
         impl<'de> serde::Deserialize<'de> for $t {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                parse(&text).ok_or_else(|| {
-                    serde::de::Error::custom(format_args!(
-                        "unknown {} {text:?}",
-                        <$t as Named>::WHAT
-                    ))
-                })
+                parse_named(&text).map_err(serde::de::Error::custom)
             }
         }
     )*};
 }
 
+#[cfg(feature = "serde")]
 serde_by_name!(
     State,
     EventKind,

@@ -9,4 +9,5 @@
 )]
 
 pub mod postgres_server;
+#[cfg(feature = "redis")]
 pub mod redis_server;

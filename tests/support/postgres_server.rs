@@ -78,6 +78,25 @@ fn server_command(bin: &Path, program: &str) -> Command {
     }
 }
 
+/// Spawns `postgres` on `data`, listening on 127.0.0.1:`port` (socket in
+/// `dir`), tuned for throwaway tests (no fsync).
+fn spawn_server(bin: &Path, data: &Path, dir: &Path, port: u16) -> Result<Child, String> {
+    server_command(bin, "postgres")
+        .arg("-D")
+        .arg(data)
+        .args(["-p", &port.to_string()])
+        .arg("-k")
+        .arg(dir)
+        .args(["-c", "listen_addresses=127.0.0.1"])
+        .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+        .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn postgres: {e}"))
+}
+
 impl PostgresServer {
     /// Starts a server and waits until it answers. Panics with the install
     /// hint if PostgreSQL is missing: these tests never skip.
@@ -130,37 +149,71 @@ impl PostgresServer {
                 String::from_utf8_lossy(&init.stderr)
             ));
         }
-        let child = server_command(&bin, "postgres")
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string()])
-            .arg("-k")
-            .arg(&dir)
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("spawn postgres: {e}"))?;
+        let child = spawn_server(&bin, &data, &dir, port)?;
         let mut server = Self {
             child,
             port,
             dir,
             bin,
         };
+        server.wait_until_up()?;
+        Ok(server)
+    }
+
+    fn wait_until_up(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if server.psql_raw("SELECT 1").is_ok() {
-                return Ok(server);
+            if self.psql_raw("SELECT 1").is_ok() {
+                return Ok(());
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("postgres exited early with {status}"));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         Err("postgres did not answer within 30 s".to_owned())
+    }
+
+    /// Starts the stopped server again on the same data and port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = spawn_server(&self.bin, &self.dir.join("data"), &self.dir, self.port)
+            .unwrap_or_else(|e| panic!("restart: {e}"));
+        self.wait_until_up()
+            .unwrap_or_else(|e| panic!("restart: {e}"));
+    }
+
+    /// Runs `sql`, which must fail; returns psql's error message.
+    pub fn psql_error(&self, sql: &str) -> String {
+        match self.psql_raw(sql) {
+            Ok(out) => panic!(
+                "SQL succeeded but should have failed: {sql}\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            ),
+            Err(e) => e,
+        }
+    }
+
+    /// `pg_dump` of the `postgres` database (schema and data, plain SQL),
+    /// as bytes.
+    pub fn dump(&self) -> Vec<u8> {
+        let pg_dump = if self.bin.as_os_str().is_empty() {
+            PathBuf::from("pg_dump")
+        } else {
+            self.bin.join("pg_dump")
+        };
+        let out = Command::new(pg_dump)
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", "postgres", "-d", "postgres"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
     }
 
     /// The server's port on 127.0.0.1.
@@ -234,8 +287,14 @@ impl PostgresServer {
     pub fn stop(&mut self) {
         // SIGINT: PostgreSQL's fast shutdown (aborts sessions, exits
         // cleanly); SIGKILL only if it does not go in time.
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &pid])
+            .stderr(Stdio::null())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -1,0 +1,410 @@
+//! A [`SealedRecord`] as the columns of `otpguard_token_records`, and an
+//! [`AuditRecord`] as those of `otpguard_audit`: the only place that knows
+//! both the Rust types and the SQL ones.
+
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{Postgres, Row};
+
+use super::super::names;
+use super::super::sealed::{SealedEnrollment, SealedRecord, SealedToken};
+use super::super::{AuditRecord, PendingSwap, Principal, State, TokenId, TokenSerial};
+use crate::seal::SealedSecret;
+use crate::{Algorithm, StoreError, TotpParams};
+
+/// The record columns, in the order [`RecordColumns::bind`] binds them.
+pub(super) const RECORD_COLUMNS: [&str; 25] = [
+    "state",
+    "version",
+    "token_id",
+    "token_serial",
+    "token_algorithm",
+    "token_digits",
+    "token_period",
+    "token_t0",
+    "token_secret",
+    "token_last_step",
+    "token_drift",
+    "swap_started_at",
+    "swap_deadline",
+    "enrollment_secret",
+    "enrollment_deadline",
+    "enrollment_algorithm",
+    "enrollment_digits",
+    "enrollment_period",
+    "enrollment_t0",
+    "failures",
+    "login_otp",
+    "retired_serials",
+    "retired_fingerprints",
+    "fingerprint_key",
+    "sealed_with",
+];
+
+/// The audit columns after `customer_id`, in the order
+/// [`AuditColumns::bind`] binds them, with their array types.
+pub(super) const AUDIT_COLUMNS: [(&str, &str); 15] = [
+    ("version", "bigint"),
+    ("seq", "integer"),
+    ("at", "bigint"),
+    ("actor", "text"),
+    ("principal", "text"),
+    ("source", "text"),
+    ("request_id", "text"),
+    ("token_id", "bytea"),
+    ("token_serial", "text"),
+    ("new_serial", "text"),
+    ("event", "text"),
+    ("from_state", "text"),
+    ("to_state", "text"),
+    ("outcome", "text"),
+    ("reason", "text"),
+];
+
+type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+
+/// A `u64` of the record as a `bigint`.
+fn bigint(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value)
+        .map_err(|_| StoreError::new(format!("{what} {value} does not fit a PostgreSQL bigint")))
+}
+
+/// A `bigint` column back as a `u64`.
+fn unsigned(value: i64, what: &str) -> Result<u64, String> {
+    u64::try_from(value).map_err(|_| format!("{what} is negative ({value})"))
+}
+
+/// A TOTP profile as four columns.
+struct ProfileColumns {
+    algorithm: &'static str,
+    digits: i16,
+    period: i64,
+    t0: i64,
+}
+
+impl ProfileColumns {
+    fn new(p: TotpParams) -> Result<Self, StoreError> {
+        Ok(Self {
+            algorithm: p.algorithm().uri_name(),
+            digits: i16::try_from(p.digits())
+                .map_err(|_| StoreError::new("digits out of range"))?,
+            period: bigint(p.period(), "period")?,
+            t0: bigint(p.t0(), "t0")?,
+        })
+    }
+}
+
+/// The values of one record's columns.
+pub(super) struct RecordColumns {
+    state: String,
+    version: i64,
+    token_id: Option<[u8; 16]>,
+    token_serial: Option<String>,
+    token_profile: Option<ProfileColumns>,
+    token_secret: Option<Vec<u8>>,
+    token_last_step: Option<i64>,
+    token_drift: Option<i64>,
+    swap: Option<(i64, i64)>,
+    enrollment_secret: Option<Vec<u8>>,
+    enrollment_deadline: Option<i64>,
+    enrollment_profile: Option<ProfileColumns>,
+    failures: i64,
+    login_otp: bool,
+    retired_serials: Vec<String>,
+    retired_fingerprints: Vec<Vec<u8>>,
+    fingerprint_key: Option<Vec<u8>>,
+    sealed_with: Option<i64>,
+}
+
+impl RecordColumns {
+    /// The columns of `record`, whose secrets were sealed under the key
+    /// `sealed_with`.
+    pub(super) fn new(record: &SealedRecord) -> Result<Self, StoreError> {
+        let token = record.token.as_ref();
+        let enrollment = record.enrollment.as_ref();
+        let sealed_with = token
+            .map(|t| t.secret.key())
+            .or_else(|| enrollment.map(|e| e.secret.key()))
+            .or_else(|| record.fingerprint_key.as_ref().map(SealedSecret::key));
+        Ok(Self {
+            state: record.state.to_string(),
+            version: bigint(record.version, "version")?,
+            token_id: token.map(|t| t.id.to_bytes()),
+            token_serial: token.map(|t| t.serial.as_str().to_owned()),
+            token_profile: token.map(|t| ProfileColumns::new(t.totp)).transpose()?,
+            token_secret: token.map(|t| t.secret.to_bytes()),
+            token_last_step: token
+                .map(|t| bigint(t.last_step, "last step"))
+                .transpose()?,
+            token_drift: token.map(|t| t.drift),
+            swap: record
+                .pending_swap
+                .map(|s| {
+                    Ok::<_, StoreError>((
+                        bigint(s.started_at, "swap start")?,
+                        bigint(s.deadline, "swap deadline")?,
+                    ))
+                })
+                .transpose()?,
+            enrollment_secret: enrollment.map(|e| e.secret.to_bytes()),
+            enrollment_deadline: enrollment
+                .map(|e| bigint(e.deadline, "enrollment deadline"))
+                .transpose()?,
+            enrollment_profile: enrollment
+                .map(|e| ProfileColumns::new(e.totp))
+                .transpose()?,
+            failures: i64::from(record.failures),
+            login_otp: record.login_otp,
+            retired_serials: record
+                .retired_serials
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+            retired_fingerprints: record
+                .retired_fingerprints
+                .iter()
+                .map(|f| f.to_vec())
+                .collect(),
+            fingerprint_key: record.fingerprint_key.as_ref().map(SealedSecret::to_bytes),
+            sealed_with: sealed_with.map(|k| i64::from(k.0)),
+        })
+    }
+
+    /// Binds the columns to `query`, in [`RECORD_COLUMNS`] order.
+    pub(super) fn bind<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
+        let token = self.token_profile.as_ref();
+        let enrollment = self.enrollment_profile.as_ref();
+        query
+            .bind(&self.state)
+            .bind(self.version)
+            .bind(self.token_id.as_ref().map(<[u8; 16]>::as_slice))
+            .bind(self.token_serial.as_deref())
+            .bind(token.map(|p| p.algorithm))
+            .bind(token.map(|p| p.digits))
+            .bind(token.map(|p| p.period))
+            .bind(token.map(|p| p.t0))
+            .bind(self.token_secret.as_deref())
+            .bind(self.token_last_step)
+            .bind(self.token_drift)
+            .bind(self.swap.map(|(started, _)| started))
+            .bind(self.swap.map(|(_, deadline)| deadline))
+            .bind(self.enrollment_secret.as_deref())
+            .bind(self.enrollment_deadline)
+            .bind(enrollment.map(|p| p.algorithm))
+            .bind(enrollment.map(|p| p.digits))
+            .bind(enrollment.map(|p| p.period))
+            .bind(enrollment.map(|p| p.t0))
+            .bind(self.failures)
+            .bind(self.login_otp)
+            .bind(&self.retired_serials)
+            .bind(&self.retired_fingerprints)
+            .bind(self.fingerprint_key.as_deref())
+            .bind(self.sealed_with)
+    }
+}
+
+/// What a row says before it is decoded: enough to audit a row that does
+/// not decode.
+pub(super) struct RowHeader {
+    pub(super) version: i64,
+    pub(super) state: String,
+}
+
+impl RowHeader {
+    pub(super) fn read(row: &PgRow) -> Result<Self, String> {
+        Ok(Self {
+            version: row.try_get("version").map_err(|e| e.to_string())?,
+            state: row.try_get("state").map_err(|e| e.to_string())?,
+        })
+    }
+}
+
+fn column<'r, T>(row: &'r PgRow, name: &str) -> Result<T, String>
+where
+    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+{
+    row.try_get(name).map_err(|e| format!("column {name}: {e}"))
+}
+
+fn sealed(bytes: &[u8], what: &str) -> Result<SealedSecret, String> {
+    SealedSecret::from_bytes(bytes).map_err(|e| format!("{what}: {e}"))
+}
+
+fn profile(row: &PgRow, prefix: &str) -> Result<Option<TotpParams>, String> {
+    let name = |field: &str| format!("{prefix}_{field}");
+    let algorithm: Option<String> = column(row, &name("algorithm"))?;
+    let Some(algorithm) = algorithm else {
+        return Ok(None);
+    };
+    let digits: Option<i16> = column(row, &name("digits"))?;
+    let period: Option<i64> = column(row, &name("period"))?;
+    let t0: Option<i64> = column(row, &name("t0"))?;
+    let (Some(digits), Some(period), Some(t0)) = (digits, period, t0) else {
+        return Err(format!("{prefix} profile is incomplete"));
+    };
+    let algorithm = Algorithm::from_uri_name(&algorithm)
+        .ok_or_else(|| format!("{prefix} algorithm {algorithm:?} is unknown"))?;
+    let digits = u32::try_from(digits).map_err(|_| format!("{prefix} digits are negative"))?;
+    TotpParams::new(
+        algorithm,
+        digits,
+        unsigned(period, "period")?,
+        unsigned(t0, "t0")?,
+    )
+    .map(Some)
+    .map_err(|e| format!("{prefix} profile: {e}"))
+}
+
+/// Reads a row of `otpguard_token_records` back; a message says what is
+/// wrong with a row that does not decode.
+pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
+    let state: String = column(row, "state")?;
+    let state = names::parse_named::<State>(&state)?;
+    let version = unsigned(column(row, "version")?, "version")?;
+    let token_id: Option<Vec<u8>> = column(row, "token_id")?;
+    let token = match token_id {
+        Some(id) => {
+            let id = <[u8; 16]>::try_from(id.as_slice())
+                .map_err(|_| "token id is not 16 bytes".to_owned())?;
+            let serial: Option<String> = column(row, "token_serial")?;
+            let serial = serial.ok_or("token without a serial")?;
+            let secret: Option<Vec<u8>> = column(row, "token_secret")?;
+            let secret = secret.ok_or("token without a secret")?;
+            let last_step: Option<i64> = column(row, "token_last_step")?;
+            let drift: Option<i64> = column(row, "token_drift")?;
+            Some(SealedToken {
+                id: TokenId::from_bytes(id),
+                serial: TokenSerial::new(&serial).map_err(|e| format!("token serial: {e}"))?,
+                totp: profile(row, "token")?.ok_or("token without a profile")?,
+                secret: sealed(&secret, "token secret")?,
+                last_step: unsigned(last_step.ok_or("token without a last step")?, "last step")?,
+                drift: drift.ok_or("token without a drift")?,
+            })
+        }
+        None => None,
+    };
+    let started: Option<i64> = column(row, "swap_started_at")?;
+    let deadline: Option<i64> = column(row, "swap_deadline")?;
+    let pending_swap = match (started, deadline) {
+        (Some(s), Some(d)) => Some(PendingSwap {
+            started_at: unsigned(s, "swap start")?,
+            deadline: unsigned(d, "swap deadline")?,
+        }),
+        (None, None) => None,
+        _ => return Err("swap half recorded".to_owned()),
+    };
+    let secret: Option<Vec<u8>> = column(row, "enrollment_secret")?;
+    let enrollment = match secret {
+        Some(secret) => {
+            let deadline: Option<i64> = column(row, "enrollment_deadline")?;
+            Some(SealedEnrollment {
+                secret: sealed(&secret, "enrollment secret")?,
+                deadline: unsigned(
+                    deadline.ok_or("enrollment without a deadline")?,
+                    "enrollment deadline",
+                )?,
+                totp: profile(row, "enrollment")?.ok_or("enrollment without a profile")?,
+            })
+        }
+        None => None,
+    };
+    let failures: i64 = column(row, "failures")?;
+    let serials: Vec<String> = column(row, "retired_serials")?;
+    let fingerprints: Vec<Vec<u8>> = column(row, "retired_fingerprints")?;
+    let key: Option<Vec<u8>> = column(row, "fingerprint_key")?;
+    Ok(SealedRecord {
+        state,
+        version,
+        token,
+        pending_swap,
+        enrollment,
+        failures: u32::try_from(failures)
+            .map_err(|_| format!("failures {failures} out of range"))?,
+        login_otp: column(row, "login_otp")?,
+        retired_serials: serials
+            .iter()
+            .map(|s| TokenSerial::new(s).map_err(|e| format!("retired serial: {e}")))
+            .collect::<Result<_, _>>()?,
+        retired_fingerprints: fingerprints
+            .iter()
+            .map(|f| {
+                <[u8; 32]>::try_from(f.as_slice())
+                    .map_err(|_| "retired fingerprint is not 32 bytes".to_owned())
+            })
+            .collect::<Result<_, _>>()?,
+        fingerprint_key: key.map(|k| sealed(&k, "fingerprint key")).transpose()?,
+    })
+}
+
+/// The audit records of one commit as column arrays, for one `UNNEST`.
+#[derive(Default)]
+pub(super) struct AuditColumns {
+    version: Vec<i64>,
+    seq: Vec<i32>,
+    at: Vec<i64>,
+    actor: Vec<String>,
+    principal: Vec<Option<String>>,
+    source: Vec<Option<String>>,
+    request_id: Vec<Option<String>>,
+    token_id: Vec<Option<Vec<u8>>>,
+    token_serial: Vec<Option<String>>,
+    new_serial: Vec<Option<String>>,
+    event: Vec<String>,
+    from_state: Vec<String>,
+    to_state: Vec<String>,
+    outcome: Vec<String>,
+    reason: Vec<String>,
+}
+
+impl AuditColumns {
+    pub(super) fn new(records: &[AuditRecord]) -> Result<Self, StoreError> {
+        let mut c = Self::default();
+        for (seq, r) in records.iter().enumerate() {
+            c.version.push(bigint(r.version, "audit version")?);
+            c.seq
+                .push(i32::try_from(seq).map_err(|_| StoreError::new("too many audit records"))?);
+            c.at.push(bigint(r.time, "audit time")?);
+            c.actor.push(r.principal.actor().to_string());
+            c.principal.push(match &r.principal {
+                Principal::Customer { channel } => Some(channel.as_str().to_owned()),
+                Principal::Operator { id } => Some(id.as_str().to_owned()),
+                Principal::System => None,
+            });
+            c.source
+                .push(r.context.source.as_ref().map(|l| l.as_str().to_owned()));
+            c.request_id
+                .push(r.context.request_id.as_ref().map(|l| l.as_str().to_owned()));
+            c.token_id.push(r.token.map(|t| t.to_bytes().to_vec()));
+            c.token_serial
+                .push(r.serial.as_ref().map(|s| s.as_str().to_owned()));
+            c.new_serial
+                .push(r.new_serial.as_ref().map(|s| s.as_str().to_owned()));
+            c.event.push(r.event.to_string());
+            c.from_state.push(r.from.to_string());
+            c.to_state.push(r.to.to_string());
+            c.outcome.push(r.outcome.to_string());
+            c.reason.push(r.reason.to_string());
+        }
+        Ok(c)
+    }
+
+    /// Binds the arrays to `query`, in [`AUDIT_COLUMNS`] order.
+    pub(super) fn bind<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
+        query
+            .bind(&self.version)
+            .bind(&self.seq)
+            .bind(&self.at)
+            .bind(&self.actor)
+            .bind(&self.principal)
+            .bind(&self.source)
+            .bind(&self.request_id)
+            .bind(&self.token_id)
+            .bind(&self.token_serial)
+            .bind(&self.new_serial)
+            .bind(&self.event)
+            .bind(&self.from_state)
+            .bind(&self.to_state)
+            .bind(&self.outcome)
+            .bind(&self.reason)
+    }
+}

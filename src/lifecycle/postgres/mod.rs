@@ -1,0 +1,439 @@
+//! The token store on PostgreSQL (feature `postgres`): records as rows
+//! whose secrets are sealed, audit records in an append-only table, every
+//! commit one SQL statement.
+//!
+//! # Setting up
+//!
+//! ```no_run
+//! use otpguard::lifecycle::postgres::PostgresStore;
+//! use otpguard::lifecycle::{Lifecycle, LifecycleConfig};
+//! use otpguard::seal::{KeyId, Keyring};
+//! use otpguard::SystemClock;
+//!
+//! # async fn run(key_from_kms: [u8; 32]) -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = sqlx::PgPool::connect("postgres://otp@db.internal/bank").await?;
+//! let store = PostgresStore::new(pool, Keyring::new(KeyId(1), &key_from_kms));
+//! store.migrate().await?; // creates or upgrades the schema; safe to run at every start
+//! let lifecycle = Lifecycle::new(LifecycleConfig::default(), store, SystemClock);
+//! # let _ = lifecycle;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The schema
+//!
+//! Versioned migrations ship in `migrations/postgres/` and are applied by
+//! [`PostgresStore::migrate`], which keeps its own ledger
+//! (`otpguard_schema_migrations`) and refuses a database whose schema is
+//! newer than the library or whose applied migration differs from the
+//! shipped one.
+//!
+//! - `otpguard_token_records`: one row per customer. `version` is the
+//!   compare-and-swap column. Secrets appear only as sealed blobs
+//!   ([`SealedSecret`](crate::seal::SealedSecret) bytes), bound to their
+//!   customer, token and slot; `sealed_with` names the key. A unique index
+//!   on `token_serial` makes a serial belong to one customer at a time.
+//! - `otpguard_audit`: one row per audit record. A customer's rows in
+//!   commit order: `ORDER BY version, id` (refusals keep the version they
+//!   were decided on and are inserted after the commit that made it). A
+//!   trigger refuses `UPDATE`, `DELETE` and `TRUNCATE`.
+//!
+//! # How a commit is made
+//!
+//! Each [`Commit`] is **one statement**: a data-modifying `WITH` that
+//! writes the record on the condition of its version and inserts the audit
+//! rows only if the record was written. One statement is one transaction,
+//! so the record and its audit rows commit together or not at all; it
+//! costs one round trip. A refusal that changed nothing inserts its audit
+//! rows on the condition that the record still holds the version it was
+//! decided on (read `FOR SHARE`, so it cannot change before the insert
+//! commits). A first record is inserted with `ON CONFLICT DO NOTHING`,
+//! never upserted.
+//!
+//! Conflicts, serialization failures and deadlocks answer
+//! [`CommitOutcome::Conflict`] (nothing was written; the lifecycle decides
+//! again). Any other failure, among them a lost connection, answers a
+//! [`StoreError`] and the lifecycle refuses the event.
+//!
+//! A serial already held by another customer makes the commit fail with a
+//! [`StoreError`] saying so: the lifecycle cannot see other customers'
+//! records, and the index is what keeps serials apart.
+//!
+//! # Corrupt rows
+//!
+//! A row that does not decode, or whose sealed secret does not open for
+//! the customer, token and slot it sits in (a secret copied from another
+//! row), is refused with [`StoreError::corrupt`] and the refusal is written
+//! to `otpguard_audit` (event `Load`, actor `System`) on its own, since no
+//! event can commit on a record that cannot be read.
+//!
+//! # Key rotation
+//!
+//! Give the store a [`Keyring`] whose primary is the new key and which still
+//! holds the old ones. Every commit seals under the primary; run
+//! [`PostgresStore::reseal`] to re-seal the rows no event has touched, then
+//! drop the old key once it reports none left.
+//!
+//! # TLS
+//!
+//! The store takes any [`PgPool`]. To reach the database over TLS, enable
+//! one of sqlx's TLS features (`tls-rustls-ring-webpki`, say) in your own
+//! `Cargo.toml` and put `sslmode=verify-full` in the URL.
+
+mod columns;
+mod migrate;
+
+use std::sync::LazyLock;
+
+use sqlx::PgPool;
+
+use super::sealed::SealedRecord;
+use super::{Commit, CommitOutcome, CustomerId, TokenRecord, TokenStore};
+use crate::seal::{Keyring, Sealer};
+use crate::StoreError;
+use columns::{AuditColumns, RecordColumns, RowHeader, AUDIT_COLUMNS, RECORD_COLUMNS};
+pub use migrate::SCHEMA_VERSION;
+/// The sqlx this store is built on, to build its [`PgPool`] with.
+pub use sqlx;
+
+/// The SQL of each operation, built once from the column lists.
+struct Statements {
+    select: String,
+    insert_first: String,
+    update: String,
+    refuse_new: String,
+    refuse: String,
+    reseal: String,
+    audit_corrupt: &'static str,
+    due_for_reseal: &'static str,
+}
+
+/// `$from, $from+1, …` for `count` parameters.
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from.saturating_add(count))
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+static SQL: LazyLock<Statements> = LazyLock::new(|| {
+    let columns = RECORD_COLUMNS.join(", ");
+    let audit_names = AUDIT_COLUMNS.map(|(name, _)| name).join(", ");
+    // $1 is the customer id, $2..=$16 the audit arrays.
+    let arrays = AUDIT_COLUMNS
+        .iter()
+        .zip(2..)
+        .map(|((_, ty), n)| format!("${n}::{ty}[]"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let audit = format!(
+        "INSERT INTO otpguard_audit (customer_id, {audit_names}) \
+         SELECT $1, a.* FROM UNNEST({arrays}) AS a"
+    );
+    let first_record = AUDIT_COLUMNS.len().saturating_add(2);
+    let values = placeholders(first_record, RECORD_COLUMNS.len());
+    let expected = first_record.saturating_add(RECORD_COLUMNS.len());
+    Statements {
+        select: format!("SELECT {columns} FROM otpguard_token_records WHERE customer_id = $1"),
+        insert_first: format!(
+            "WITH written AS (INSERT INTO otpguard_token_records (customer_id, {columns}) \
+             VALUES ($1, {values}) ON CONFLICT (customer_id) DO NOTHING RETURNING 1) \
+             {audit} WHERE EXISTS (SELECT 1 FROM written)"
+        ),
+        update: format!(
+            "WITH written AS (UPDATE otpguard_token_records SET ({columns}) = ({values}) \
+             WHERE customer_id = $1 AND version = ${expected} RETURNING 1) \
+             {audit} WHERE EXISTS (SELECT 1 FROM written)"
+        ),
+        refuse_new: format!(
+            "{audit} WHERE NOT EXISTS \
+             (SELECT 1 FROM otpguard_token_records WHERE customer_id = $1)"
+        ),
+        refuse: format!(
+            "WITH decided_on AS (SELECT 1 FROM otpguard_token_records \
+             WHERE customer_id = $1 AND version = ${first_record} FOR SHARE) \
+             {audit} WHERE EXISTS (SELECT 1 FROM decided_on)"
+        ),
+        reseal: format!(
+            "UPDATE otpguard_token_records SET ({columns}) = ({}) \
+             WHERE customer_id = $1 AND version = ${}",
+            placeholders(2, RECORD_COLUMNS.len()),
+            RECORD_COLUMNS.len().saturating_add(2)
+        ),
+        audit_corrupt: "INSERT INTO otpguard_audit \
+             (customer_id, version, seq, at, actor, event, from_state, to_state, outcome, reason) \
+             VALUES ($1, $2, 0, extract(epoch FROM now())::bigint, 'System', 'Load', $3, $3, \
+             'refused', $4)",
+        due_for_reseal: "SELECT customer_id FROM otpguard_token_records \
+             WHERE sealed_with <> $1 AND customer_id > $2 ORDER BY customer_id LIMIT $3",
+    }
+});
+
+/// Token records in PostgreSQL, sealed by `S` (a [`Keyring`] by default, or
+/// a [`Sealer`] in front of an HSM or KMS).
+///
+/// Cloning the pool is cheap; build one store per process and share it (an
+/// `Arc`, or the lifecycle that owns it). Several processes, each with its
+/// own pool, may work on the same customers: every commit is conditioned
+/// on the version it was decided on.
+pub struct PostgresStore<S = Keyring> {
+    pool: PgPool,
+    sealer: S,
+}
+
+impl<S> core::fmt::Debug for PostgresStore<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a [`PostgresStore::reseal`] pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Resealed {
+    /// Rows sealed again under the primary key.
+    pub resealed: u64,
+    /// Rows an event changed while the pass ran (that commit sealed them
+    /// under the primary).
+    pub changed_meanwhile: u64,
+    /// Rows refused as corrupt (each audited); they still need attention.
+    pub corrupt: u64,
+}
+
+impl<S> PostgresStore<S> {
+    /// A store on `pool`, sealing with `sealer`. Run [`migrate`](Self::migrate)
+    /// once before the first event.
+    pub const fn new(pool: PgPool, sealer: S) -> Self {
+        Self { pool, sealer }
+    }
+
+    /// The pool (for the backend's own queries, such as reading the audit
+    /// table).
+    pub const fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates the schema or brings it up to [`SCHEMA_VERSION`], in one
+    /// transaction; does nothing if it is current. Safe to call from
+    /// several processes at once.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the database cannot be reached, if its schema is
+    /// newer than this library's, or if an applied migration differs from
+    /// the one this library ships.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrate::apply(&self.pool).await
+    }
+}
+
+impl<S: Sealer + Sync> PostgresStore<S> {
+    /// The customer's row as stored, sealed.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the database cannot be read; a corrupt one
+    /// (audited) if the row does not decode.
+    pub async fn load_sealed(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<SealedRecord>, StoreError> {
+        let row = sqlx::query(&SQL.select)
+            .bind(customer.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| StoreError::with_source("PostgreSQL: loading the record failed", e))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        match columns::read_record(&row) {
+            Ok(record) => Ok(Some(record)),
+            Err(why) => Err(self
+                .refuse_corrupt(customer, RowHeader::read(&row).ok(), why)
+                .await),
+        }
+    }
+
+    /// Seals again, under the sealer's primary key, every row sealed under
+    /// another key, `batch` rows per query. Each row is rewritten on the
+    /// condition of its version, so the pass can run while events are
+    /// served.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the database fails or a secret cannot be sealed;
+    /// rows already re-sealed stay so.
+    pub async fn reseal(&self, batch: u32) -> Result<Resealed, StoreError> {
+        let primary = i64::from(self.sealer.primary().0);
+        let batch = i64::from(batch.max(1));
+        let mut done = Resealed::default();
+        let mut after = String::new();
+        loop {
+            let ids: Vec<String> = sqlx::query_scalar(SQL.due_for_reseal)
+                .bind(primary)
+                .bind(&after)
+                .bind(batch)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| StoreError::with_source("PostgreSQL: re-seal query failed", e))?;
+            let Some(last) = ids.last() else {
+                return Ok(done);
+            };
+            after.clone_from(last);
+            for id in &ids {
+                let Ok(customer) = CustomerId::new(id) else {
+                    done.corrupt = done.corrupt.saturating_add(1);
+                    continue;
+                };
+                let record = match self.load(&customer).await {
+                    Ok(Some(record)) => record,
+                    Ok(None) => continue,
+                    Err(e) if e.is_corrupt() => {
+                        done.corrupt = done.corrupt.saturating_add(1);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let sealed = record
+                    .seal(&customer, &self.sealer)
+                    .map_err(|e| StoreError::with_source("sealing failed", e))?;
+                let values = RecordColumns::new(&sealed)?;
+                let written = values
+                    .bind(sqlx::query(&SQL.reseal).bind(customer.as_str()))
+                    .bind(values_version(&sealed)?)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::with_source("PostgreSQL: re-seal failed", e))?;
+                if written.rows_affected() == 1 {
+                    done.resealed = done.resealed.saturating_add(1);
+                } else {
+                    done.changed_meanwhile = done.changed_meanwhile.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    /// Audits a row refused as corrupt and returns the error to report.
+    async fn refuse_corrupt(
+        &self,
+        customer: &CustomerId,
+        header: Option<RowHeader>,
+        why: String,
+    ) -> StoreError {
+        let message = format!("record of customer {customer}: {why}");
+        let (version, state) =
+            header.map_or((0, "unreadable".to_owned()), |h| (h.version, h.state));
+        let audited = sqlx::query(SQL.audit_corrupt)
+            .bind(customer.as_str())
+            .bind(version)
+            .bind(state)
+            .bind(format!("record refused as corrupt: {why}"))
+            .execute(&self.pool)
+            .await;
+        match audited {
+            Ok(_) => StoreError::corrupt(message),
+            Err(e) => StoreError::corrupt(format!("{message} (and its audit failed: {e})")),
+        }
+    }
+
+    async fn commit_sql(&self, commit: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
+        // An empty audit would make a written record look like a conflict.
+        if commit.audit.is_empty() {
+            return Err(StoreError::new("a commit without audit records"));
+        }
+        let audit = AuditColumns::new(commit.audit)?;
+        let customer = commit.customer.as_str();
+        let expected = i64::try_from(commit.expected_version)
+            .map_err(|_| StoreError::new("expected version does not fit a bigint"))?;
+        let record = match &commit.record {
+            Some(record) => Some(
+                record
+                    .seal(commit.customer, &self.sealer)
+                    .map_err(|e| StoreError::with_source("sealing failed", e))
+                    .and_then(|sealed| RecordColumns::new(&sealed))?,
+            ),
+            None => None,
+        };
+        let query = match (&record, expected) {
+            (Some(values), 0) => {
+                values.bind(audit.bind(sqlx::query(&SQL.insert_first).bind(customer)))
+            }
+            (Some(values), _) => values
+                .bind(audit.bind(sqlx::query(&SQL.update).bind(customer)))
+                .bind(expected),
+            (None, 0) => audit.bind(sqlx::query(&SQL.refuse_new).bind(customer)),
+            (None, _) => audit
+                .bind(sqlx::query(&SQL.refuse).bind(customer))
+                .bind(expected),
+        };
+        match query.execute(&self.pool).await {
+            Ok(done) if done.rows_affected() > 0 => Ok(CommitOutcome::Committed),
+            Ok(_) => Ok(CommitOutcome::Conflict),
+            Err(e) => classify(e),
+        }
+    }
+}
+
+/// The version column of `sealed`, as bound.
+fn values_version(sealed: &SealedRecord) -> Result<i64, StoreError> {
+    i64::try_from(sealed.version).map_err(|_| StoreError::new("version does not fit a bigint"))
+}
+
+/// Serialization failure and deadlock: the statement was rolled back, so
+/// it is a conflict; anything else is a failure.
+fn classify(e: sqlx::Error) -> Result<CommitOutcome, StoreError> {
+    if let sqlx::Error::Database(db) = &e {
+        match db.code().as_deref() {
+            Some("40001" | "40P01") => return Ok(CommitOutcome::Conflict),
+            Some("23505") if db.constraint() == Some("otpguard_token_serial_unique") => {
+                return Err(StoreError::with_source(
+                    "the token serial is registered to another customer",
+                    e,
+                ))
+            }
+            _ => {}
+        }
+    }
+    Err(StoreError::with_source("PostgreSQL: commit failed", e))
+}
+
+impl<S: Sealer + Sync> TokenStore for PostgresStore<S> {
+    async fn load(&self, customer: &CustomerId) -> Result<Option<TokenRecord>, StoreError> {
+        let Some(sealed) = self.load_sealed(customer).await? else {
+            return Ok(None);
+        };
+        match sealed.open(customer, &self.sealer) {
+            Ok(record) => Ok(Some(record)),
+            Err(e) => {
+                let header = RowHeader {
+                    version: values_version(&sealed)?,
+                    state: sealed.state.to_string(),
+                };
+                Err(self
+                    .refuse_corrupt(customer, Some(header), e.to_string())
+                    .await)
+            }
+        }
+    }
+
+    async fn commit(&self, commit: Commit<'_>) -> Result<CommitOutcome, StoreError> {
+        self.commit_sql(&commit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_match_the_columns() {
+        let count = |sql: &str| sql.matches('$').count();
+        assert_eq!(count(&SQL.select), 1);
+        // The customer twice (record and audit), 15 audit arrays, 25
+        // record values, and for an update the expected version.
+        assert_eq!(count(&SQL.insert_first), 2 + 15 + 25);
+        assert_eq!(count(&SQL.update), 2 + 15 + 25 + 1);
+        assert!(SQL.update.contains("version = $42") && !SQL.update.contains("$43"));
+        assert!(SQL.refuse.contains("version = $17"));
+        assert!(SQL.reseal.contains("version = $27"));
+    }
+}

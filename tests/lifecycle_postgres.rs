@@ -1,0 +1,784 @@
+//! The lifecycle on `PostgresStore`, against a real PostgreSQL server that
+//! each test starts for itself (`tests/support/postgres_server.rs`): the
+//! schema and its migrations, the append-only audit table, serial
+//! uniqueness, the atomic-commit properties under concurrency across two
+//! pools (two backend processes), faults (the server stopped mid-request,
+//! a conflict storm, a sealed secret moved to another row), re-sealing
+//! after a key rotation, and a dump of the database that holds no secret.
+//!
+//! Run with `--nocapture` to see the totals of each property.
+
+#![cfg(feature = "postgres")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+
+mod store_support;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use otpguard::lifecycle::postgres::{PostgresStore, Resealed, SCHEMA_VERSION};
+use otpguard::lifecycle::{
+    Authorized, CustomerId, Event, Lifecycle, LifecycleConfig, LifecycleError, ReissueReason,
+    State, SuspendReason, TokenStore,
+};
+use otpguard::seal::{KeyId, Keyring};
+use otpguard::{Clock, FixedClock};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row;
+use store_support::{ctx, customer, operator, web, Phone, START, STEP};
+use support::postgres_server::PostgresServer;
+
+type Pg = Lifecycle<PostgresStore, Arc<FixedClock>>;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn keys() -> Keyring {
+    Keyring::new(KeyId(1), &[0x11; 32])
+}
+
+async fn pool(pg: &PostgresServer, connections: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&pg.url())
+        .await
+        .unwrap()
+}
+
+/// A backend process: its own pool of `connections`, the shared clock.
+async fn backend(
+    pg: &PostgresServer,
+    connections: u32,
+    config: LifecycleConfig,
+    clock: &Arc<FixedClock>,
+) -> Arc<Pg> {
+    let store = PostgresStore::new(pool(pg, connections).await, keys());
+    store.migrate().await.unwrap();
+    Arc::new(Lifecycle::new(config, store, Arc::clone(clock)))
+}
+
+async fn register(lc: &Pg, c: &CustomerId, phone: &Phone, now: u64) -> Result<(), LifecycleError> {
+    lc.submit(c, &web(), phone.register(now), &ctx())
+        .await
+        .map(|_| ())
+}
+
+async fn verify(lc: &Pg, c: &CustomerId, code: &str) -> Result<Authorized, LifecycleError> {
+    lc.verify_transaction(c, &web(), code, &ctx()).await
+}
+
+/// One customer's audit rows in commit order: (version, outcome, event,
+/// actor, reason).
+async fn audit_rows(pool: &PgPool, c: &CustomerId) -> Vec<(i64, String, String, String, String)> {
+    sqlx::query(
+        "SELECT version, outcome, event, actor, reason FROM otpguard_audit \
+         WHERE customer_id = $1 ORDER BY version, id",
+    )
+    .bind(c.as_str())
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.get("version"),
+            r.get("outcome"),
+            r.get("event"),
+            r.get("actor"),
+            r.get("reason"),
+        )
+    })
+    .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Schema, migrations, append-only audit, serials
+// ---------------------------------------------------------------------------
+
+#[test]
+fn schema_flow_and_guards() {
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    rt.block_on(async {
+        let clock = Arc::new(FixedClock::new(START));
+        let lc = backend(&pg, 4, LifecycleConfig::default(), &clock).await;
+        let store = lc.store();
+        // Migrating again, and from two processes at once, changes nothing.
+        let other = PostgresStore::new(pool(&pg, 2).await, keys());
+        let (a, b) = tokio::join!(store.migrate(), other.migrate());
+        a.unwrap();
+        b.unwrap();
+        let ledger = pg.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM otpguard_schema_migrations");
+        assert_eq!(ledger, "1,2");
+        assert_eq!(SCHEMA_VERSION, 2);
+
+        // The bank's journey: register, pay, replay refused, wrong code
+        // counted.
+        let alice = customer("alice");
+        let phone = Phone::new("SN-A", 1);
+        register(&lc, &alice, &phone, clock.now()).await.unwrap();
+        clock.advance(STEP);
+        let code = phone.code(clock.now());
+        let proof = verify(&lc, &alice, &code).await.unwrap();
+        assert_eq!(proof.version(), 2);
+        let replay = verify(&lc, &alice, &code).await;
+        assert!(matches!(replay, Err(LifecycleError::Replayed { .. })), "{replay:?}");
+        let wrong = verify(&lc, &alice, &phone.wrong_code(clock.now(), 0)).await;
+        assert!(matches!(wrong, Err(LifecycleError::WrongCode { failures: 1, .. })), "{wrong:?}");
+        let record = store.load(&alice).await.unwrap().unwrap();
+        assert_eq!((record.version(), record.failures(), record.state()), (3, 1, State::Active));
+        let rows = audit_rows(store.pool(), &alice).await;
+        let outcomes: Vec<(i64, &str, &str)> =
+            rows.iter().map(|r| (r.0, r.1.as_str(), r.2.as_str())).collect();
+        assert_eq!(
+            outcomes,
+            [
+                (1, "accepted", "Register"),
+                (2, "accepted", "VerifyTransaction"),
+                (2, "refused", "VerifyTransaction"),
+                (3, "refused", "VerifyTransaction"),
+            ]
+        );
+        assert!(rows[2].4.starts_with("replay"), "{}", rows[2].4);
+
+        // The audit table is append-only.
+        for sql in [
+            "UPDATE otpguard_audit SET outcome = 'accepted'",
+            "DELETE FROM otpguard_audit",
+            "TRUNCATE otpguard_audit",
+        ] {
+            let e = pg.psql_error(sql);
+            assert!(e.contains("append-only"), "{sql}: {e}");
+        }
+        assert_eq!(audit_rows(store.pool(), &alice).await.len(), 4);
+
+        // A serial belongs to one customer at a time.
+        let bob = customer("bob");
+        let copy = Phone::new("SN-A", 2);
+        let taken = register(&lc, &bob, &copy, clock.now()).await;
+        match taken {
+            Err(LifecycleError::Store(e)) => {
+                assert!(e.to_string().contains("registered to another customer"), "{e}");
+            }
+            other => panic!("a taken serial: {other:?}"),
+        }
+        assert!(store.load(&bob).await.unwrap().is_none(), "nothing written for bob");
+        register(&lc, &bob, &Phone::new("SN-B", 2), clock.now()).await.unwrap();
+
+        // The ledger refuses a schema newer than the library, and an
+        // applied migration that differs from the shipped one.
+        pg.psql("INSERT INTO otpguard_schema_migrations (version, name, checksum) VALUES (99, 'future', '\\x00')");
+        let newer = store.migrate().await.unwrap_err().to_string();
+        assert!(newer.contains("newer than this library"), "{newer}");
+        pg.psql("DELETE FROM otpguard_schema_migrations WHERE version = 99; UPDATE otpguard_schema_migrations SET checksum = '\\x00' WHERE version = 2");
+        let edited = store.migrate().await.unwrap_err().to_string();
+        assert!(edited.contains("differs"), "{edited}");
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency: 16 requests at once through two backends of 8 connections
+// ---------------------------------------------------------------------------
+
+/// Concurrent requests per trial, half through each backend.
+const N: usize = 16;
+/// Connections per backend's pool.
+const CONNECTIONS: u32 = 8;
+/// Trials per property.
+const TRIALS: usize = 200;
+
+type Answer = Result<Authorized, LifecycleError>;
+
+/// Runs request `i` for `i` in `0..N` as tokio tasks released together,
+/// even ones through backend `a`, odd ones through `b`.
+async fn race(a: &Arc<Pg>, b: &Arc<Pg>, c: &CustomerId, codes: &[String]) -> Vec<Answer> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(N));
+    let handles: Vec<_> = (0..N)
+        .map(|i| {
+            let lc = Arc::clone(if i % 2 == 0 { a } else { b });
+            let (barrier, c, code) = (Arc::clone(&barrier), c.clone(), codes[i].clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                verify(&lc, &c, &code).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(N);
+    for h in handles {
+        answers.push(h.await.unwrap());
+    }
+    answers
+}
+
+/// The same through OS threads calling the blocking API (each inside the
+/// runtime's context, which sqlx needs for its sockets).
+fn race_threads(
+    rt: &tokio::runtime::Runtime,
+    a: &Arc<Pg>,
+    b: &Arc<Pg>,
+    c: &CustomerId,
+    codes: &[String],
+) -> Vec<Answer> {
+    let barrier = std::sync::Barrier::new(N);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let lc = if i % 2 == 0 { a } else { b };
+                let (barrier, code, handle) = (&barrier, &codes[i], rt.handle());
+                s.spawn(move || {
+                    let _context = handle.enter();
+                    barrier.wait();
+                    lc.blocking().verify_transaction(c, &web(), code, &ctx())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[derive(Default, Debug)]
+struct Totals {
+    trials: usize,
+    accepted: usize,
+    replayed: usize,
+    counted: usize,
+    locked_out: usize,
+    refused_locked: usize,
+    audit_rows: usize,
+}
+
+/// a. One valid code 16 times: exactly one acceptance, 15 replays, nothing
+/// counted, one audit row per answer.
+async fn check_one_code(
+    pool: &PgPool,
+    lc: &Pg,
+    c: &CustomerId,
+    step: u64,
+    answers: &[Answer],
+    t: &mut Totals,
+) {
+    let accepted: Vec<_> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
+    assert_eq!(accepted.len(), 1, "exactly one acceptance: {answers:?}");
+    assert_eq!((accepted[0].step(), accepted[0].version()), (step, 2));
+    for e in answers.iter().filter_map(|a| a.as_ref().err()) {
+        assert!(
+            matches!(e, LifecycleError::Replayed { step: s, .. } if *s == step),
+            "{e:?}"
+        );
+    }
+    let record = lc.store().load(c).await.unwrap().unwrap();
+    assert_eq!(
+        (record.version(), record.failures(), record.last_step()),
+        (2, 0, Some(step))
+    );
+    let rows = audit_rows(pool, c).await;
+    assert_eq!(rows.len(), 1 + N, "registration + one row per answer");
+    assert_eq!((rows[1].0, rows[1].1.as_str()), (2, "accepted"));
+    assert!(rows[2..]
+        .iter()
+        .all(|r| r.0 == 2 && r.1 == "refused" && r.4.starts_with("replay")));
+    t.trials += 1;
+    t.accepted += accepted.len();
+    t.replayed += N - 1;
+    t.audit_rows += rows.len() - 1;
+}
+
+/// b. A genuine code racing 15 wrong ones: the genuine one accepted, every
+/// wrong one counted, the failures left equal to the wrong codes committed
+/// after the genuine one.
+async fn check_genuine(
+    pool: &PgPool,
+    lc: &Pg,
+    c: &CustomerId,
+    genuine: usize,
+    answers: &[Answer],
+    t: &mut Totals,
+) {
+    assert!(
+        answers[genuine].is_ok(),
+        "the genuine code was refused: {:?}",
+        answers[genuine]
+    );
+    for (i, a) in answers.iter().enumerate().filter(|(i, _)| *i != genuine) {
+        assert!(
+            matches!(
+                a,
+                Err(LifecycleError::WrongCode {
+                    locked_out: false,
+                    ..
+                })
+            ),
+            "#{i}: {a:?}"
+        );
+    }
+    let rows = audit_rows(pool, c).await;
+    assert_eq!(rows.len(), 1 + N);
+    let versions: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(
+        versions,
+        (1..=1 + N as i64).collect::<Vec<_>>(),
+        "every answer its own version"
+    );
+    let rank = rows
+        .iter()
+        .position(|r| r.1 == "accepted" && r.2 == "VerifyTransaction")
+        .unwrap();
+    let record = lc.store().load(c).await.unwrap().unwrap();
+    assert_eq!(record.failures() as usize, rows.len() - 1 - rank);
+    assert_eq!(record.version(), 1 + N as u64);
+    t.trials += 1;
+    t.accepted += 1;
+    t.counted += N - 1;
+    t.audit_rows += rows.len() - 1;
+}
+
+const MAX_FAILURES: u32 = 5;
+
+/// c. 16 wrong codes against a maximum of 5: exactly 5 counted, one
+/// lock-out, the rest refused as locked.
+async fn check_lockout(pool: &PgPool, lc: &Pg, c: &CustomerId, answers: &[Answer], t: &mut Totals) {
+    let mut counted = Vec::new();
+    let mut locked = 0;
+    let mut refused_locked = 0;
+    for a in answers {
+        match a {
+            Err(LifecycleError::WrongCode {
+                failures,
+                locked_out,
+                ..
+            }) => {
+                counted.push(*failures);
+                locked += usize::from(*locked_out);
+            }
+            Err(LifecycleError::NotPermitted { .. }) => refused_locked += 1,
+            other => panic!("a wrong code answered {other:?}"),
+        }
+    }
+    counted.sort_unstable();
+    assert_eq!(counted, (1..=MAX_FAILURES).collect::<Vec<_>>());
+    assert_eq!(locked, 1);
+    let record = lc.store().load(c).await.unwrap().unwrap();
+    assert_eq!(
+        record.state(),
+        State::Suspended(SuspendReason::TooManyFailures)
+    );
+    assert_eq!(record.failures(), MAX_FAILURES);
+    let rows = audit_rows(pool, c).await;
+    // Registration, one row per answer, and the System's lock-out.
+    assert_eq!(rows.len(), 1 + N + 1);
+    assert_eq!(rows.iter().filter(|r| r.3 == "System").count(), 1);
+    t.trials += 1;
+    t.counted += counted.len();
+    t.locked_out += locked;
+    t.refused_locked += refused_locked;
+    t.audit_rows += rows.len() - 1;
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Property {
+    OneCode,
+    Genuine,
+    Lockout,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Tasks,
+    Threads,
+}
+
+fn run_property(property: Property, mode: Mode, trials: usize) -> Totals {
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    let config = match property {
+        Property::Genuine => LifecycleConfig::builder().max_failures(20).build().unwrap(),
+        Property::Lockout => LifecycleConfig::builder()
+            .max_failures(MAX_FAILURES)
+            .build()
+            .unwrap(),
+        Property::OneCode => LifecycleConfig::default(),
+    };
+    let clock = Arc::new(FixedClock::new(START));
+    let (a, b) = rt.block_on(async {
+        (
+            backend(&pg, CONNECTIONS, config.clone(), &clock).await,
+            backend(&pg, CONNECTIONS, config.clone(), &clock).await,
+        )
+    });
+    let pool = a.store().pool().clone();
+    let mut t = Totals::default();
+    for trial in 0..trials {
+        let c = customer(&format!("c-{trial}"));
+        let phone = Phone::new(&format!("SN-{trial}"), trial as u32);
+        rt.block_on(register(&a, &c, &phone, clock.now())).unwrap();
+        clock.advance(STEP);
+        let now = clock.now();
+        let genuine = trial % N;
+        let codes: Vec<String> = (0..N)
+            .map(|i| match property {
+                Property::OneCode => phone.code(now),
+                Property::Genuine if i == genuine => phone.code(now),
+                _ => phone.wrong_code(now, i),
+            })
+            .collect();
+        let answers = match mode {
+            Mode::Tasks => rt.block_on(race(&a, &b, &c, &codes)),
+            Mode::Threads => race_threads(&rt, &a, &b, &c, &codes),
+        };
+        rt.block_on(async {
+            match property {
+                Property::OneCode => {
+                    check_one_code(&pool, &a, &c, phone.step(now), &answers, &mut t).await
+                }
+                Property::Genuine => check_genuine(&pool, &a, &c, genuine, &answers, &mut t).await,
+                Property::Lockout => check_lockout(&pool, &a, &c, &answers, &mut t).await,
+            }
+        });
+    }
+    t
+}
+
+#[test]
+fn one_code_sixteen_times_across_two_pools() {
+    let t = run_property(Property::OneCode, Mode::Tasks, TRIALS);
+    println!("a. one valid code x16, tasks, 2 pools x {CONNECTIONS}: {t:?}");
+    assert_eq!((t.accepted, t.replayed), (TRIALS, TRIALS * (N - 1)));
+    let t = run_property(Property::OneCode, Mode::Threads, TRIALS / 4);
+    println!("a. one valid code x16, threads, 2 pools x {CONNECTIONS}: {t:?}");
+    assert_eq!(t.accepted, TRIALS / 4);
+}
+
+#[test]
+fn genuine_code_racing_wrong_codes_across_two_pools() {
+    let t = run_property(Property::Genuine, Mode::Tasks, TRIALS);
+    println!("b. genuine vs 15 wrong, tasks, 2 pools x {CONNECTIONS}: {t:?}");
+    assert_eq!((t.accepted, t.counted), (TRIALS, TRIALS * (N - 1)));
+    let t = run_property(Property::Genuine, Mode::Threads, TRIALS / 4);
+    println!("b. genuine vs 15 wrong, threads, 2 pools x {CONNECTIONS}: {t:?}");
+    assert_eq!(t.accepted, TRIALS / 4);
+}
+
+#[test]
+fn wrong_codes_against_the_lockout_across_two_pools() {
+    let t = run_property(Property::Lockout, Mode::Tasks, TRIALS);
+    println!("c. 16 wrong, max {MAX_FAILURES}, tasks, 2 pools x {CONNECTIONS}: {t:?}");
+    assert_eq!(
+        (t.counted, t.locked_out),
+        (TRIALS * MAX_FAILURES as usize, TRIALS)
+    );
+    let t = run_property(Property::Lockout, Mode::Threads, TRIALS / 4);
+    println!("c. 16 wrong, max {MAX_FAILURES}, threads, 2 pools x {CONNECTIONS}: {t:?}");
+    assert_eq!(t.locked_out, TRIALS / 4);
+}
+
+// ---------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------
+
+/// The server stops while a request waits on its commit: the request gets a
+/// store error, and after a restart nothing of it is there; the same code
+/// is then accepted. A server that cannot be reached: a store error.
+#[test]
+fn server_stopped_mid_request() {
+    let mut pg = PostgresServer::start();
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let lc = rt.block_on(backend(&pg, 2, LifecycleConfig::default(), &clock));
+    let alice = customer("alice");
+    let phone = Phone::new("SN-A", 7);
+    rt.block_on(register(&lc, &alice, &phone, clock.now()))
+        .unwrap();
+    clock.advance(STEP);
+
+    for code in [phone.wrong_code(clock.now(), 0), phone.code(clock.now())] {
+        // Another session holds the row: the request loads, decides and
+        // waits in its commit.
+        let blocker = rt.block_on(async {
+            let mut tx = lc.store().pool().begin().await.unwrap();
+            sqlx::query(
+                "SELECT 1 FROM otpguard_token_records WHERE customer_id = 'alice' FOR UPDATE",
+            )
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            tx
+        });
+        let request = {
+            let (lc, alice, code) = (Arc::clone(&lc), alice.clone(), code.clone());
+            rt.spawn(async move { verify(&lc, &alice, &code).await })
+        };
+        let waiting =
+            || pg.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'");
+        while waiting() != "1" {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        pg.stop();
+        let answer = rt.block_on(request).unwrap();
+        assert!(
+            matches!(answer, Err(LifecycleError::Store(_))),
+            "{answer:?}"
+        );
+        rt.block_on(async move { drop(blocker) });
+        pg.restart();
+        let record = rt.block_on(lc.store().load(&alice)).unwrap().unwrap();
+        assert_eq!(
+            (record.version(), record.failures()),
+            (1, 0),
+            "nothing counted"
+        );
+        assert_eq!(rt.block_on(audit_rows(lc.store().pool(), &alice)).len(), 1);
+    }
+    let code = phone.code(clock.now());
+    let _proof = rt.block_on(verify(&lc, &alice, &code)).unwrap();
+
+    // Nothing listens: a store error, not a hang.
+    let port = pg.port();
+    drop(pg);
+    let unreachable = rt.block_on(async {
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy(&format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+            .unwrap();
+        let lc = Lifecycle::new(
+            LifecycleConfig::default(),
+            PostgresStore::new(pool, keys()),
+            Arc::clone(&clock),
+        );
+        verify(&lc, &alice, "123456").await
+    });
+    assert!(
+        matches!(unreachable, Err(LifecycleError::Store(_))),
+        "{unreachable:?}"
+    );
+}
+
+/// Every commit loses its race (a trigger skips every update of the row, as
+/// a writer that always gets there first would): bounded retries, then
+/// `Contended`, nothing counted or audited.
+#[test]
+fn conflict_storm_ends_in_contended() {
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let config = LifecycleConfig::builder().max_attempts(4).build().unwrap();
+    let lc = rt.block_on(backend(&pg, 2, config, &clock));
+    let alice = customer("alice");
+    let phone = Phone::new("SN-A", 8);
+    rt.block_on(register(&lc, &alice, &phone, clock.now()))
+        .unwrap();
+    clock.advance(STEP);
+    pg.psql(
+        "CREATE TABLE attempts (n int);
+         CREATE FUNCTION lose_every_race() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN INSERT INTO attempts VALUES (1); RETURN NULL; END $$;
+         CREATE TRIGGER storm BEFORE UPDATE ON otpguard_token_records
+             FOR EACH ROW EXECUTE FUNCTION lose_every_race();",
+    );
+    for code in [phone.code(clock.now()), phone.wrong_code(clock.now(), 1)] {
+        let answer = rt.block_on(verify(&lc, &alice, &code));
+        assert!(
+            matches!(answer, Err(LifecycleError::Contended { attempts: 4 })),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM attempts"),
+        "8",
+        "4 attempts per request"
+    );
+    assert_eq!(rt.block_on(audit_rows(lc.store().pool(), &alice)).len(), 1);
+    pg.psql("DROP TRIGGER storm ON otpguard_token_records");
+    let record = rt.block_on(lc.store().load(&alice)).unwrap().unwrap();
+    assert_eq!((record.version(), record.failures()), (1, 0));
+    let _proof = rt
+        .block_on(verify(&lc, &alice, &phone.code(clock.now())))
+        .unwrap();
+}
+
+/// A sealed secret copied into another customer's row does not open there:
+/// the lifecycle refuses the customer as corrupt, and the refusal is in the
+/// audit table.
+#[test]
+fn moved_secret_is_refused_as_corrupt_and_audited() {
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let lc = rt.block_on(backend(&pg, 2, LifecycleConfig::default(), &clock));
+    let (alice, bob) = (customer("alice"), customer("bob"));
+    let (pa, pb) = (Phone::new("SN-A", 9), Phone::new("SN-B", 10));
+    rt.block_on(register(&lc, &alice, &pa, clock.now()))
+        .unwrap();
+    rt.block_on(register(&lc, &bob, &pb, clock.now())).unwrap();
+    clock.advance(STEP);
+    assert_eq!(
+        pg.affected(
+            "UPDATE otpguard_token_records SET token_secret = \
+             (SELECT token_secret FROM otpguard_token_records WHERE customer_id = 'alice') \
+             WHERE customer_id = 'bob'"
+        ),
+        1
+    );
+    // Even alice's genuine code, sent as bob, is refused.
+    let answer = rt.block_on(verify(&lc, &bob, &pa.code(clock.now())));
+    assert!(
+        matches!(answer, Err(LifecycleError::Corrupt(_))),
+        "{answer:?}"
+    );
+    let rows = rt.block_on(audit_rows(lc.store().pool(), &bob));
+    let last = rows.last().unwrap();
+    assert_eq!(
+        (last.1.as_str(), last.2.as_str(), last.3.as_str()),
+        ("refused", "Load", "System")
+    );
+    assert!(last.4.contains("corrupt"), "{}", last.4);
+    // Alice is unaffected.
+    let _proof = rt
+        .block_on(verify(&lc, &alice, &pa.code(clock.now())))
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Rotation and what a dump holds
+// ---------------------------------------------------------------------------
+
+/// The encodings a leaked secret would show up in.
+fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let b32 = base32::encode(base32::Alphabet::Rfc4648 { padding: false }, secret);
+    vec![
+        secret.to_vec(),
+        hex.clone().into_bytes(),
+        hex.to_uppercase().into_bytes(),
+        b32.clone().into_bytes(),
+        b32.to_lowercase().into_bytes(),
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .encode(secret)
+            .into_bytes(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(secret)
+            .into_bytes(),
+    ]
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A rotation re-seals every row (by the next commit or by the re-seal
+/// pass); afterwards a dump of the database holds none of the secrets in
+/// any encoding, and no row still names the old key.
+#[test]
+fn rotation_reseals_and_the_dump_holds_no_secret() {
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let lc = rt.block_on(backend(&pg, 4, LifecycleConfig::default(), &clock));
+    let mut secrets: Vec<Vec<u8>> = Vec::new();
+    for n in 0..20u32 {
+        let c = customer(&format!("c-{n}"));
+        let phone = Phone::new(&format!("SN-{n}"), 100 + n);
+        let mut bytes = [0x5a_u8; 20];
+        bytes[..4].copy_from_slice(&(100 + n).to_be_bytes());
+        secrets.push(bytes.to_vec());
+        rt.block_on(register(&lc, &c, &phone, clock.now())).unwrap();
+    }
+    // One customer loses the phone: suspended, reissued, provisioned anew
+    // (a CSPRNG secret, pending), so every slot is filled somewhere.
+    let lost = customer("c-0");
+    for event in [
+        Event::Suspend {
+            reason: SuspendReason::LostDevice,
+        },
+        Event::Reissue {
+            reason: ReissueReason::LostDevice,
+        },
+    ] {
+        rt.block_on(lc.submit(&lost, &operator(), event, &ctx()))
+            .unwrap();
+    }
+    let uri = rt
+        .block_on(lc.provision(&lost, &web(), "c-0", &ctx()))
+        .unwrap();
+    secrets.push(uri.secret().expose_secret().to_vec());
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM otpguard_token_records WHERE sealed_with = 1"),
+        "20"
+    );
+
+    // Rotate: a second backend with key 2 primary. One commit re-seals its
+    // row; the pass does the rest.
+    let rotated = Keyring::new(KeyId(1), &[0x11; 32])
+        .rotate_to(KeyId(2), &[0x22; 32])
+        .unwrap();
+    let store2 = PostgresStore::new(lc.store().pool().clone(), rotated);
+    let lc2 = Lifecycle::new(LifecycleConfig::default(), store2, Arc::clone(&clock));
+    clock.advance(STEP);
+    let phone1 = Phone::new("SN-1", 101);
+    let _proof = rt
+        .block_on(lc2.verify_transaction(
+            &customer("c-1"),
+            &web(),
+            &phone1.code(clock.now()),
+            &ctx(),
+        ))
+        .unwrap();
+    assert_eq!(
+        pg.psql("SELECT sealed_with FROM otpguard_token_records WHERE customer_id = 'c-1'"),
+        "2"
+    );
+    let done = rt.block_on(lc2.store().reseal(7)).unwrap();
+    assert_eq!(
+        (done.resealed, done.changed_meanwhile, done.corrupt),
+        (19, 0, 0)
+    );
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM otpguard_token_records WHERE sealed_with <> 2"),
+        "0"
+    );
+    assert_eq!(
+        rt.block_on(lc2.store().reseal(7)).unwrap(),
+        Resealed::default()
+    );
+    // Every record still opens and works under the new ring alone.
+    let only_new = PostgresStore::new(
+        lc.store().pool().clone(),
+        Keyring::new(KeyId(2), &[0x22; 32]),
+    );
+    for n in 0..20u32 {
+        let record = rt
+            .block_on(only_new.load(&customer(&format!("c-{n}"))))
+            .unwrap()
+            .unwrap();
+        assert!(record.version() >= 1);
+    }
+
+    let dump = pg.dump();
+    assert!(
+        contains(&dump, b"otpguard_token_records"),
+        "the dump holds the table"
+    );
+    for secret in &secrets {
+        for form in encodings(secret) {
+            assert!(
+                !contains(&dump, &form),
+                "a secret in the dump: {:?}",
+                String::from_utf8_lossy(&form)
+            );
+        }
+    }
+}
