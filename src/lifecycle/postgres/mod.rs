@@ -96,8 +96,22 @@ pub use migrate::SCHEMA_VERSION;
 /// The sqlx this store is built on, to build its [`PgPool`] with.
 pub use sqlx;
 
-/// The SQL of each operation, built once from the column lists.
-struct Statements {
+/// The exact SQL the store runs, for review (and for measuring the store
+/// against the same statements issued directly). Parameters: `$1` is the
+/// customer id; in the commit statements `$2`–`$16` are the audit columns
+/// as arrays (one element per audit record, in
+/// `version, seq, at, actor, principal, source, request_id, token_id,
+/// token_serial, new_serial, event, from_state, to_state, outcome, reason`
+/// order), `$17`–`$41` the record's columns in [`Sql::load`]'s order, and
+/// the last one the expected version.
+///
+/// ```
+/// use otpguard::lifecycle::postgres::PostgresStore;
+/// let sql = PostgresStore::<otpguard::seal::Keyring>::sql();
+/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $42"));
+/// ```
+#[derive(Debug)]
+pub struct Sql {
     select: String,
     insert_first: String,
     update: String,
@@ -108,6 +122,42 @@ struct Statements {
     due_for_reseal: &'static str,
 }
 
+impl Sql {
+    /// Loads a customer's row: its columns, in the order the commit
+    /// statements bind them.
+    #[must_use]
+    pub fn load(&self) -> &str {
+        &self.select
+    }
+
+    /// A customer's first record and its audit rows (`ON CONFLICT DO
+    /// NOTHING`: zero rows written means another request got there first).
+    #[must_use]
+    pub fn insert_first(&self) -> &str {
+        &self.insert_first
+    }
+
+    /// A new version of the record and its audit rows, on the condition of
+    /// the expected version (`$42`).
+    #[must_use]
+    pub fn update(&self) -> &str {
+        &self.update
+    }
+
+    /// The audit rows of a refusal decided on "no record yet".
+    #[must_use]
+    pub fn refuse_new(&self) -> &str {
+        &self.refuse_new
+    }
+
+    /// The audit rows of a refusal, on the condition that the record still
+    /// has the version it was decided on (`$17`, read `FOR SHARE`).
+    #[must_use]
+    pub fn refuse(&self) -> &str {
+        &self.refuse
+    }
+}
+
 /// `$from, $from+1, …` for `count` parameters.
 fn placeholders(from: usize, count: usize) -> String {
     (from..from.saturating_add(count))
@@ -116,7 +166,7 @@ fn placeholders(from: usize, count: usize) -> String {
         .join(", ")
 }
 
-static SQL: LazyLock<Statements> = LazyLock::new(|| {
+static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let columns = RECORD_COLUMNS.join(", ");
     let audit_names = AUDIT_COLUMNS.map(|(name, _)| name).join(", ");
     // $1 is the customer id, $2..=$16 the audit arrays.
@@ -133,7 +183,7 @@ static SQL: LazyLock<Statements> = LazyLock::new(|| {
     let first_record = AUDIT_COLUMNS.len().saturating_add(2);
     let values = placeholders(first_record, RECORD_COLUMNS.len());
     let expected = first_record.saturating_add(RECORD_COLUMNS.len());
-    Statements {
+    Sql {
         select: format!("SELECT {columns} FROM otpguard_token_records WHERE customer_id = $1"),
         insert_first: format!(
             "WITH written AS (INSERT INTO otpguard_token_records (customer_id, {columns}) \
@@ -207,6 +257,12 @@ impl<S> PostgresStore<S> {
     /// once before the first event.
     pub const fn new(pool: PgPool, sealer: S) -> Self {
         Self { pool, sealer }
+    }
+
+    /// The SQL this store runs.
+    #[must_use]
+    pub fn sql() -> &'static Sql {
+        &SQL
     }
 
     /// The pool (for the backend's own queries, such as reading the audit
