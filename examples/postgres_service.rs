@@ -248,7 +248,7 @@ fn for_customer(customer: &CustomerId, ctx: &RequestContext, e: LifecycleError) 
         E::Provisioning(_) => (StatusCode::BAD_REQUEST, "invalid account name"),
         E::NoEnrollment | E::EnrollmentExpired { .. } => (StatusCode::CONFLICT, "provision again"),
         E::SwapExpired { .. } => (StatusCode::CONFLICT, "the swap expired: begin it again"),
-        E::SerialRetired { .. } | E::SameSerial | E::SecretReused => {
+        E::SerialRetired { .. } | E::SameSerial | E::SecretReused | E::SerialInUse(_) => {
             (StatusCode::CONFLICT, "token not accepted")
         }
         E::NotPermitted { .. } => (StatusCode::CONFLICT, "not possible for your token now"),

@@ -82,12 +82,33 @@ pub enum TimeError {
 /// refusal ([`VerifyError::Store`], `LifecycleError::Store` or `Corrupt`):
 /// the library fails closed, never open.
 #[derive(Debug, Error)]
-#[error("{}: {message}", if *corrupt { "store holds corrupt data" } else { "store failed" })]
+#[error("{}: {message}", kind.describe())]
 pub struct StoreError {
     message: String,
-    corrupt: bool,
+    kind: StoreErrorKind,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// What kind of [`StoreError`] it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StoreErrorKind {
+    /// The store could not answer for certain.
+    Failed,
+    /// The store answered with data that is not valid.
+    Corrupt,
+    /// The store refused to give a serial to a second customer.
+    SerialInUse,
+}
+
+impl StoreErrorKind {
+    const fn describe(self) -> &'static str {
+        match self {
+            Self::Failed => "store failed",
+            Self::Corrupt => "store holds corrupt data",
+            Self::SerialInUse => "store refused the write",
+        }
+    }
 }
 
 impl StoreError {
@@ -100,7 +121,7 @@ impl StoreError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            corrupt: false,
+            kind: StoreErrorKind::Failed,
             source: None,
         }
     }
@@ -118,7 +139,7 @@ impl StoreError {
     ) -> Self {
         Self {
             message: message.into(),
-            corrupt: false,
+            kind: StoreErrorKind::Failed,
             source: Some(source.into()),
         }
     }
@@ -137,7 +158,7 @@ impl StoreError {
     pub fn corrupt(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            corrupt: true,
+            kind: StoreErrorKind::Corrupt,
             source: None,
         }
     }
@@ -145,7 +166,31 @@ impl StoreError {
     /// Whether the store holds corrupt data (see [`StoreError::corrupt`]).
     #[must_use]
     pub const fn is_corrupt(&self) -> bool {
-        self.corrupt
+        matches!(self.kind, StoreErrorKind::Corrupt)
+    }
+
+    /// The store refused a commit because the new token's serial is the
+    /// current token of another customer (a unique index on serials).
+    /// Nothing was written; the lifecycle reports it as
+    /// [`LifecycleError::SerialInUse`](crate::lifecycle::LifecycleError::SerialInUse).
+    ///
+    /// ```
+    /// let e = otpguard::StoreError::serial_in_use("serial SN-1 belongs to another customer");
+    /// assert!(e.is_serial_in_use() && !e.is_corrupt());
+    /// ```
+    pub fn serial_in_use(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: StoreErrorKind::SerialInUse,
+            source: None,
+        }
+    }
+
+    /// Whether the store refused a serial held by another customer (see
+    /// [`StoreError::serial_in_use`]).
+    #[must_use]
+    pub const fn is_serial_in_use(&self) -> bool {
+        matches!(self.kind, StoreErrorKind::SerialInUse)
     }
 }
 

@@ -422,12 +422,14 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 record,
                 audit: audit.as_slice(),
             };
-            match self
-                .store
-                .commit(commit)
-                .await
-                .map_err(LifecycleError::Store)?
-            {
+            let outcome = self.store.commit(commit).await.map_err(|e| {
+                if e.is_serial_in_use() {
+                    LifecycleError::SerialInUse(e)
+                } else {
+                    LifecycleError::Store(e)
+                }
+            })?;
+            match outcome {
                 CommitOutcome::Committed => return answer.map(|answer| (answer, version)),
                 CommitOutcome::Conflict => {}
             }

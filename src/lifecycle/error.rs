@@ -200,6 +200,11 @@ pub enum LifecycleError {
         /// The serial.
         serial: TokenSerial,
     },
+    /// The new token's serial is the current token of another customer:
+    /// the store refused the commit (a serial belongs to one customer at a
+    /// time) and nothing was written or audited.
+    #[error("the token serial is registered to another customer")]
+    SerialInUse(#[source] StoreError),
     /// The new token's secret is the current token's secret or the secret
     /// of a token retired on this record.
     #[error("the new token's secret is the current one or a retired one")]

@@ -55,9 +55,11 @@
 //! again). Any other failure, among them a lost connection, answers a
 //! [`StoreError`] and the lifecycle refuses the event.
 //!
-//! A serial already held by another customer makes the commit fail with a
-//! [`StoreError`] saying so: the lifecycle cannot see other customers'
-//! records, and the index is what keeps serials apart.
+//! A serial already held by another customer makes the commit fail with
+//! [`StoreError::serial_in_use`] (the lifecycle answers
+//! [`LifecycleError::SerialInUse`](super::LifecycleError::SerialInUse)):
+//! the lifecycle cannot see other customers' records, and the index is what
+//! keeps serials apart.
 //!
 //! # Corrupt rows
 //!
@@ -441,9 +443,8 @@ fn classify(e: sqlx::Error) -> Result<CommitOutcome, StoreError> {
         match db.code().as_deref() {
             Some("40001" | "40P01") => return Ok(CommitOutcome::Conflict),
             Some("23505") if db.constraint() == Some("otpguard_token_serial_unique") => {
-                return Err(StoreError::with_source(
+                return Err(StoreError::serial_in_use(
                     "the token serial is registered to another customer",
-                    e,
                 ))
             }
             _ => {}
