@@ -166,6 +166,8 @@ fn bind_audit(q: PgQuery<'_>, version: i64) -> PgQuery<'_> {
         .bind(text("Active"))
         .bind(text("accepted"))
         .bind(text("code accepted; single use recorded"))
+        .bind(vec![None::<i64>])
+        .bind(vec![None::<i64>])
 }
 
 fn bind_record<'q>(q: PgQuery<'q>, row: &PgRow, version: i64) -> PgQuery<'q> {

@@ -75,6 +75,15 @@ pub enum TimeError {
         /// The configured T0.
         t0: u64,
     },
+    /// A token's recorded drift moves the window's centre outside the time
+    /// steps (before step 0).
+    #[error("a drift of {shift} steps from step {step} leaves the time steps")]
+    DriftOutOfRange {
+        /// The current step.
+        step: u64,
+        /// The drift.
+        shift: i64,
+    },
 }
 
 /// A store (a replay guard, or the lifecycle's token store) could not

@@ -6,7 +6,7 @@ use core::num::NonZeroU64;
 use zeroize::ZeroizeOnDrop;
 
 use crate::key::{Digits, OtpKey};
-use crate::verify::{scan, Match};
+use crate::verify::{scan, scan_pair, Match};
 use crate::{Algorithm, CheckError, Code, ParamError, Secret, TimeError, TotpParams, Window};
 
 /// A time-based code generator and verifier (RFC 6238).
@@ -304,6 +304,42 @@ impl Totp {
     ) -> Result<Match, CheckError> {
         let step = self.step_at(unix_seconds)?;
         scan(&self.key, self.digits, input, step, window)
+    }
+
+    /// As [`Totp::verify`], with the window centred `shift` steps away
+    /// from the current step (a token's recorded drift); the match's
+    /// offset is from the current step, not from the centre.
+    pub(crate) fn verify_shifted(
+        &self,
+        input: &str,
+        unix_seconds: u64,
+        shift: i64,
+        window: Window,
+    ) -> Result<Match, CheckError> {
+        let now = self.step_at(unix_seconds)?;
+        let center = now
+            .checked_add_signed(shift)
+            .ok_or(TimeError::DriftOutOfRange { step: now, shift })?;
+        let found = scan(&self.key, self.digits, input, center, window)?;
+        Ok(Match {
+            step: found.step,
+            offset: found.offset.saturating_add(shift),
+        })
+    }
+
+    /// Finds `first` and `second` as the codes of two consecutive steps
+    /// within `radius` steps of the current one, in constant time (see
+    /// `scan_pair`); the match is the later step, its offset from the
+    /// current step.
+    pub(crate) fn find_pair(
+        &self,
+        first: &str,
+        second: &str,
+        unix_seconds: u64,
+        radius: u32,
+    ) -> Result<Match, CheckError> {
+        let now = self.step_at(unix_seconds)?;
+        scan_pair(&self.key, self.digits, first, second, now, radius)
     }
 
     /// The hash function in use.

@@ -234,6 +234,48 @@ pub(crate) fn scan(
     }
 }
 
+/// Finds two consecutive codes: `first` for some step `s - 1` and `second`
+/// for step `s`, with `s` from `center - radius` to `center + radius`, in
+/// constant time: every step's code is computed once and compared with
+/// both inputs whatever matched before (2·radius + 2 codes). Reports `s`
+/// (the later step) and its offset from `center`. Steps outside `u64` are
+/// computed on a placeholder and can never match.
+pub(crate) fn scan_pair(
+    key: &OtpKey,
+    digits: Digits,
+    first: &str,
+    second: &str,
+    center: u64,
+    radius: u32,
+) -> Result<Match, CheckError> {
+    let first = parse_input(first, digits)?;
+    let second = parse_input(second, digits)?;
+    let radius = i64::from(radius);
+    let code_at = |rel: i64| match center.checked_add_signed(rel) {
+        Some(step) => (step, key.hotp(step, digits)),
+        // Computed all the same; bit 31 set, a value no code takes (codes
+        // are below 10^8 < 2^31).
+        None => (center, key.hotp(center, digits) | 0x8000_0000),
+    };
+    let (_, mut previous) = code_at(radius.saturating_add(1).saturating_neg());
+    let mut found = Choice::from(0);
+    let mut step = 0u64;
+    let mut offset = 0i64;
+    for rel in radius.saturating_neg()..=radius {
+        let (candidate, code) = code_at(rel);
+        let hit = previous.ct_eq(&first) & code.ct_eq(&second);
+        step.conditional_assign(&candidate, hit);
+        offset.conditional_assign(&rel, hit);
+        found |= hit;
+        previous = code;
+    }
+    if bool::from(found) {
+        Ok(Match { step, offset })
+    } else {
+        Err(CheckError::Mismatch)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

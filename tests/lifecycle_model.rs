@@ -42,6 +42,10 @@ const FIXED: usize = 4;
 const SWAP_TIMEOUT: u64 = 600;
 const ENROLLMENT_TIMEOUT: u64 = 450;
 const PERIOD: u64 = 30;
+/// The drift bound and the resynchronisation window of the model's
+/// configuration: small, so that random codes reach both.
+const MAX_DRIFT: i64 = 3;
+const RESYNC_WINDOW: i64 = 12;
 
 fn fixed_secret(i: usize) -> Secret {
     Secret::from_bytes(&[10 + u8::try_from(i).unwrap(); 20]).unwrap()
@@ -82,6 +86,18 @@ enum CodeSrc {
     Wrong,
     /// Not six digits.
     Malformed,
+    /// The current token's code `k` steps from now (a phone whose clock is
+    /// off).
+    Offset(i64),
+}
+
+/// The two codes of a `Resync`: the current token's codes for the steps
+/// `now + later - 1` and `now + later` (or `now + later - 2` if not
+/// consecutive).
+#[derive(Clone, Copy, Debug)]
+struct PairSrc {
+    later: i64,
+    consecutive: bool,
 }
 
 /// Where a new token's secret comes from.
@@ -119,6 +135,8 @@ enum Op {
     VerifyLogin(CodeSrc),
     /// `Lifecycle::login`, with or without a code.
     Login(Option<CodeSrc>),
+    Resync(PairSrc),
+    ResetDrift,
 }
 
 impl Op {
@@ -138,6 +156,8 @@ impl Op {
             Op::Reissue => EventKind::Reissue,
             Op::VerifyTransaction(_) => EventKind::VerifyTransaction,
             Op::VerifyLogin(_) | Op::Login(_) => EventKind::VerifyLogin,
+            Op::Resync(_) => EventKind::Resync,
+            Op::ResetDrift => EventKind::ResetDrift,
         }
     }
 
@@ -145,7 +165,7 @@ impl Op {
     fn natural_actor(&self) -> Actor {
         match self {
             Op::Suspend(SuspendReason::TooManyFailures) | Op::SwapTimeout => Actor::System,
-            Op::Suspend(_) | Op::Resume | Op::Reissue => Actor::Operator,
+            Op::Suspend(_) | Op::Resume | Op::Reissue | Op::ResetDrift => Actor::Operator,
             _ => Actor::Customer,
         }
     }
@@ -169,7 +189,16 @@ fn code_src() -> impl Strategy<Value = CodeSrc> {
         2 => any::<usize>().prop_map(CodeSrc::Known),
         2 => Just(CodeSrc::Wrong),
         1 => Just(CodeSrc::Malformed),
+        3 => (-5i64..=5).prop_map(CodeSrc::Offset),
     ]
+}
+
+fn pair_src() -> impl Strategy<Value = PairSrc> {
+    (
+        prop_oneof![4 => -6i64..=6, 1 => -20i64..=20],
+        proptest::bool::weighted(0.85),
+    )
+        .prop_map(|(later, consecutive)| PairSrc { later, consecutive })
 }
 
 fn secret_src() -> impl Strategy<Value = SecretSrc> {
@@ -201,6 +230,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => code_src().prop_map(Op::VerifyTransaction),
         1 => code_src().prop_map(Op::VerifyLogin),
         2 => prop::option::weighted(0.7, code_src()).prop_map(Op::Login),
+        2 => pair_src().prop_map(Op::Resync),
+        1 => Just(Op::ResetDrift),
     ]
 }
 
@@ -257,6 +288,16 @@ fn flow() -> impl Strategy<Value = Vec<Op>> {
             Op::VerifyTransaction(CodeSrc::Current),
             Op::VerifyTransaction(CodeSrc::Current),
         ]),
+        // A phone running ahead, re-centred step by step, then a resync.
+        (1i64..=5, pair_src()).prop_map(|(k, pair)| vec![
+            Op::Tick(30),
+            Op::VerifyTransaction(CodeSrc::Offset(k)),
+            Op::Tick(30),
+            Op::VerifyTransaction(CodeSrc::Offset(k + 1)),
+            Op::Tick(30),
+            Op::Resync(pair),
+            Op::VerifyTransaction(CodeSrc::Offset(pair.later)),
+        ]),
     ]
 }
 
@@ -306,6 +347,7 @@ enum Answer {
         failures: u32,
         locked_out: bool,
     },
+    DriftBeyondBound(i64),
     /// Anything else: never expected.
     Other(String),
 }
@@ -350,6 +392,10 @@ fn answer_of_error(e: &LifecycleError, serials: &[TokenSerial]) -> Answer {
             failures: *failures,
             locked_out: *locked_out,
         },
+        LifecycleError::DriftBeyondBound { drift, max } => {
+            assert_eq!(i64::from(*max), MAX_DRIFT);
+            Answer::DriftBeyondBound(*drift)
+        }
         other => Answer::Other(format!("{other:?}")),
     }
 }
@@ -386,6 +432,8 @@ struct Effects {
     locked_out: bool,
     new_token: bool,
     provisioned: Option<usize>,
+    /// The current token's drift moved by more than one step.
+    drift_change: Option<(i64, i64)>,
 }
 
 /// What the model is told about a call: what was sent.
@@ -398,6 +446,8 @@ struct Sent<'a> {
     /// The secret given with it (`None`: `NewSecret::Provisioned`).
     given: Option<usize>,
     code: Option<&'a str>,
+    /// The second code of a `Resync`.
+    second: Option<&'a str>,
 }
 
 impl Model {
@@ -416,14 +466,32 @@ impl Model {
         }
     }
 
-    /// The step and drift at which `code` matches `secret` at `now` (window
-    /// of one step each way; the later step wins).
-    fn matches(secret: &Secret, code: &str, now: u64) -> Option<(u64, i64)> {
+    /// The step at which `code` matches `secret` at `now`, and its
+    /// distance from now: a window of one step each way centred on the
+    /// token's `drift` (within the bound); the later step wins.
+    fn matches(secret: &Secret, code: &str, now: u64, drift: i64) -> Option<(u64, i64)> {
         let center = now / PERIOD;
+        let shift = drift.clamp(-MAX_DRIFT, MAX_DRIFT);
         let mut hit = None;
-        for rel in -1i64..=1 {
+        for rel in shift - 1..=shift + 1 {
             let step = center.checked_add_signed(rel).unwrap();
             if code_at(secret, step * PERIOD) == code {
+                hit = Some((step, rel));
+            }
+        }
+        hit
+    }
+
+    /// The later step of two consecutive codes of `secret` within the
+    /// resynchronisation window of `now`, and its distance from now.
+    fn pair_matches(secret: &Secret, first: &str, second: &str, now: u64) -> Option<(u64, i64)> {
+        let center = now / PERIOD;
+        let mut hit = None;
+        for rel in -RESYNC_WINDOW..=RESYNC_WINDOW {
+            let step = center.checked_add_signed(rel).unwrap();
+            if code_at(secret, (step - 1) * PERIOD) == first
+                && code_at(secret, step * PERIOD) == second
+            {
                 hit = Some((step, rel));
             }
         }
@@ -460,6 +528,9 @@ impl Model {
             }
             (Suspended(r), EventKind::Resume, Operator) if r != LostDevice => Some(Active),
             (Active | Swapping | Suspended(_), EventKind::Reissue, Operator) => Some(Reissued),
+            (Active | Swapping, EventKind::Resync, Customer | Operator) => Some(s),
+            (Suspended(r), EventKind::ResetDrift, Operator) if r != LostDevice => Some(s),
+            (Active | Swapping, EventKind::ResetDrift, Operator) => Some(s),
             _ => None,
         }
     }
@@ -563,11 +634,12 @@ impl Model {
         // The code.
         let mut proof = None;
         if let Some(secret) = new_secret {
-            let Some((step, drift)) = Self::matches(&secrets[secret], sent.code.unwrap(), now)
+            let Some((step, rel)) = Self::matches(&secrets[secret], sent.code.unwrap(), now, 0)
             else {
                 return Answer::NewTokenCode;
             };
-            proof = Some((step, drift));
+            proof = Some((step, rel));
+            let drift = rel.clamp(-MAX_DRIFT, MAX_DRIFT);
             self.token = match op {
                 Op::CompleteSwap { .. } => {
                     self.retire_token();
@@ -589,13 +661,32 @@ impl Model {
             self.failures = 0;
             self.enrollment = None;
             self.pending = None;
-        } else if op.code_src().is_some() {
+        } else if op.code_src().is_some() || matches!(op, Op::Resync(_)) {
             let token = self.token.as_mut().unwrap();
-            match Self::matches(&secrets[token.secret], sent.code.unwrap(), now) {
-                Some((step, drift)) if step > token.last_step => {
+            let secret = &secrets[token.secret];
+            let found = match (op, sent.code, sent.second) {
+                (Op::Resync(_), Some(first), Some(second)) => {
+                    Self::pair_matches(secret, first, second, now)
+                }
+                (_, Some(code), _) => Self::matches(secret, code, now, token.drift),
+                _ => unreachable!(),
+            };
+            match found {
+                Some((step, rel))
+                    if step > token.last_step
+                        && matches!(op, Op::Resync(_))
+                        && rel.abs() > MAX_DRIFT =>
+                {
+                    return Answer::DriftBeyondBound(rel);
+                }
+                Some((step, rel)) if step > token.last_step => {
+                    let drift = rel.clamp(-MAX_DRIFT, MAX_DRIFT);
+                    if token.drift.abs_diff(drift) > 1 {
+                        fx.drift_change = Some((token.drift, drift));
+                    }
                     token.last_step = step;
                     token.drift = drift;
-                    proof = Some((step, drift));
+                    proof = Some((step, rel));
                     self.failures = 0;
                 }
                 Some((step, _)) => {
@@ -642,6 +733,13 @@ impl Model {
                 self.enrollment = None;
             }
             Op::Resume => self.failures = 0,
+            Op::ResetDrift => {
+                let token = self.token.as_mut().unwrap();
+                if token.drift.abs() > 1 {
+                    fx.drift_change = Some((token.drift, 0));
+                }
+                token.drift = 0;
+            }
             Op::Stop(_) | Op::Reissue => {
                 self.retire_token();
                 self.pending = None;
@@ -742,7 +840,16 @@ impl World {
             CodeSrc::Known(k) => code_at(&self.secrets[k % self.secrets.len()], now),
             CodeSrc::Wrong => wrong_for(current, now),
             CodeSrc::Malformed => "12345".to_owned(),
+            CodeSrc::Offset(k) => code_at(current, now.checked_add_signed(k * 30).unwrap()),
         }
+    }
+
+    /// The two codes of a `Resync`.
+    fn pair(&self, src: PairSrc, now: u64) -> (String, String) {
+        let current = &self.secrets[self.current.unwrap_or(0)];
+        let at = |k: i64| code_at(current, now.checked_add_signed(k * 30).unwrap());
+        let gap = if src.consecutive { 1 } else { 2 };
+        (at(src.later - gap), at(src.later))
     }
 
     /// The secret index a new token's code is made from, and the one given
@@ -762,6 +869,8 @@ impl World {
 fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
     let config = LifecycleConfig::builder()
         .max_failures(max)
+        .max_drift(MAX_DRIFT.unsigned_abs().try_into().unwrap())
+        .resync_window(RESYNC_WINDOW.unsigned_abs().try_into().unwrap())
         .swap_timeout(SWAP_TIMEOUT)
         .enrollment_timeout(ENROLLMENT_TIMEOUT)
         .issuer("Model Bank")
@@ -808,7 +917,12 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
                     wrong_for(secret, now)
                 })
             }
+            Op::Resync(src) => Some(world.pair(*src, now).0),
             _ => op.code_src().map(|src| world.code(src, now)),
+        };
+        let second = match op {
+            Op::Resync(src) => Some(world.pair(*src, now).1),
+            _ => None,
         };
         let entered = || code.as_deref().unwrap().into();
         let new_secret = || match given {
@@ -842,6 +956,11 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
             }),
             Op::VerifyTransaction(_) => Some(Event::VerifyTransaction { code: entered() }),
             Op::VerifyLogin(_) => Some(Event::VerifyLogin { code: entered() }),
+            Op::Resync(_) => Some(Event::Resync {
+                first: entered(),
+                second: second.as_deref().unwrap().into(),
+            }),
+            Op::ResetDrift => Some(Event::ResetDrift),
         };
 
         let before = bank.summary();
@@ -898,6 +1017,7 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
                 serial,
                 given,
                 code: code.as_deref(),
+                second: second.as_deref(),
             },
             &world.secrets,
         );
@@ -984,6 +1104,11 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
         }
         let own = records.next().unwrap();
         assert_eq!((&own.principal, own.event), (&by, op.kind()), "{context}");
+        assert_eq!(
+            own.drift.map(|d| (d.from, d.to)),
+            fx.drift_change,
+            "{context}: the audit says when the drift moved"
+        );
         let accepted = matches!(got, Answer::Accepted { .. } | Answer::NotRequired);
         assert_eq!(
             own.outcome,
@@ -1155,5 +1280,71 @@ fn a_hand_written_journey_agrees_with_the_model_and_the_design() {
             failures: 1,
             locked_out: false
         }
+    );
+}
+
+/// Drift and resynchronisation pinned by hand: a phone running ahead is
+/// followed step by step, never beyond the bound; a pair further off than
+/// the bound, a non-consecutive pair and a replayed pair do not re-centre;
+/// single use holds whatever the drift.
+#[test]
+fn a_drifting_phone_agrees_with_the_model_and_the_design() {
+    use CodeSrc::Offset;
+    let customer = |op: Op| (op, None);
+    let pair = |later, consecutive| Op::Resync(PairSrc { later, consecutive });
+    let steps = [
+        customer(Op::Register {
+            serial: 0,
+            secret: SecretSrc::Known(0),
+            right: true,
+        }),
+        customer(Op::Tick(30)),
+        customer(Op::VerifyTransaction(Offset(1))), // drift 1
+        customer(Op::Tick(30)),
+        customer(Op::VerifyTransaction(Offset(2))), // window re-centred on 1
+        customer(Op::Tick(30)),
+        customer(Op::VerifyTransaction(Offset(4))), // beyond the window
+        customer(pair(5, true)),                    // beyond the bound of 3
+        customer(pair(3, false)),                   // not consecutive: wrong
+        customer(pair(3, true)),                    // re-centres on 3
+        customer(pair(3, true)),                    // the same pair again
+        customer(Op::ResetDrift),                   // drift 3 -> 0, audited
+        customer(Op::Tick(30)),
+        customer(Op::VerifyTransaction(Offset(3))), // not around 0
+        customer(Op::VerifyTransaction(Offset(1))), // a step already claimed
+        customer(Op::Tick(90)),
+        customer(Op::VerifyTransaction(Offset(1))),
+    ];
+    let answers = run(3, &steps);
+    let summary: Vec<String> = answers
+        .iter()
+        .map(|a| match a {
+            Answer::Accepted {
+                proof: Some((_, drift)),
+                ..
+            } => format!("accepted {drift}"),
+            Answer::Accepted { .. } => "accepted".to_owned(),
+            Answer::Replayed { .. } => "replayed".to_owned(),
+            Answer::WrongCode { failures, .. } => format!("wrong {failures}"),
+            Answer::DriftBeyondBound(d) => format!("beyond {d}"),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "accepted 0",
+            "accepted 1",
+            "accepted 2",
+            "wrong 1",
+            "beyond 5",
+            "wrong 2",
+            "accepted 3",
+            "replayed",
+            "accepted",
+            "wrong 1",
+            "replayed",
+            "accepted 1",
+        ]
     );
 }

@@ -52,16 +52,24 @@ fn table_has_one_row_per_key_and_never_lists_absent_keys() {
                 | EventKind::Stop
                 | EventKind::VerifyTransaction
                 | EventKind::VerifyLogin
+                | EventKind::Resync
         );
         assert_eq!(row.guard.needs_code(), carries_code, "{row:?}");
         // Effects that rest on a code only on rows that check one.
         let code_effect = matches!(
             row.effect,
-            Effect::InstallToken | Effect::SwapIn | Effect::RecordUse | Effect::StartSwap
+            Effect::InstallToken
+                | Effect::SwapIn
+                | Effect::RecordUse
+                | Effect::StartSwap
+                | Effect::Resync
         );
         assert!(!code_effect || row.guard.needs_code(), "{row:?}");
         // Only Active and Swapping can check the current token's code.
-        if matches!(row.guard, Guard::CurrentCode | Guard::LoginCode) {
+        if matches!(
+            row.guard,
+            Guard::CurrentCode | Guard::LoginCode | Guard::ConsecutiveCodes
+        ) {
             assert!(row.from.accepts_codes(), "{row:?}");
         }
         // Provisioning is the customer's, changes no state, and only where
@@ -97,7 +105,7 @@ fn table_has_one_row_per_key_and_never_lists_absent_keys() {
             );
         }
     }
-    assert_eq!(TABLE.len(), 30);
+    assert_eq!(TABLE.len(), 38);
 }
 
 #[test]
@@ -196,6 +204,12 @@ fn run_combination(state: State, kind: EventKind, actor: Actor) -> bool {
         EventKind::VerifyLogin => Event::VerifyLogin {
             code: code.as_str().into(),
         },
+        // The code shown now and the next one: the later step is fresh.
+        EventKind::Resync => Event::Resync {
+            first: code.as_str().into(),
+            second: phone.code(now + 30).as_str().into(),
+        },
+        EventKind::ResetDrift => Event::ResetDrift,
     };
     assert_eq!(event.kind(), kind);
 
@@ -276,7 +290,7 @@ fn every_state_event_actor_combination_obeys_the_table() {
             }
         }
     }
-    assert_eq!(combinations, 7 * 15 * 3);
+    assert_eq!(combinations, 7 * 17 * 3);
     // Every row was exercised once, and its best-formed event accepted.
     assert_eq!(accepted, TABLE.len());
 }

@@ -131,6 +131,7 @@ impl fmt::Display for AuditReason {
 ///     outcome: Outcome::Refused,
 ///     reason: AuditReason::Refused("not permitted".into()),
 ///     version: 3,
+///     drift: None,
 /// };
 /// assert_eq!(r.to_string(), "t=60 customer=c-1 by=Customer(web) source=192.0.2.7 token=- event=CancelSwap Active -> Active refused v3: not permitted");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -165,6 +166,45 @@ pub struct AuditRecord {
     pub reason: AuditReason,
     /// The record's version after the event.
     pub version: u64,
+    /// The token's drift, if the event moved it by more than one step.
+    pub drift: Option<DriftChange>,
+}
+
+/// A token's recorded drift before and after an event that moved it by
+/// more than one step (RFC 6238 §6 re-centring, a `Resync`, a
+/// `ResetDrift`): audited, since a large jump may mean a phone whose clock
+/// was changed, or codes guessed far from now.
+///
+/// ```
+/// use otpguard::lifecycle::DriftChange;
+/// assert_eq!(DriftChange { from: -1, to: 4 }.to_string(), "drift -1 -> 4");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct DriftChange {
+    /// Before, in steps.
+    pub from: i64,
+    /// After, in steps.
+    pub to: i64,
+}
+
+impl DriftChange {
+    /// The change of the current token's drift from `before` to `after`,
+    /// if the token is the same and the drift moved by more than one step.
+    pub(crate) fn between(before: &super::TokenRecord, after: &super::TokenRecord) -> Option<Self> {
+        let (old, new) = (before.stage.token()?, after.stage.token()?);
+        let moved = old.key.id == new.key.id && old.drift.abs_diff(new.drift) > 1;
+        moved.then_some(Self {
+            from: old.drift,
+            to: new.drift,
+        })
+    }
+}
+
+impl fmt::Display for DriftChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "drift {} -> {}", self.from, self.to)
+    }
 }
 
 impl fmt::Display for AuditRecord {
@@ -189,7 +229,11 @@ impl fmt::Display for AuditRecord {
             f,
             " event={} {} -> {} {} v{}: {}",
             self.event, self.from, self.to, self.outcome, self.version, self.reason
-        )
+        )?;
+        if let Some(drift) = &self.drift {
+            write!(f, " ({drift})")?;
+        }
+        Ok(())
     }
 }
 

@@ -24,6 +24,8 @@ pub struct LifecycleConfig {
     enrollment_timeout: u64,
     max_attempts: u32,
     window: Window,
+    max_drift: u32,
+    resync_window: u32,
     totp: TotpParams,
     issuer: Option<Arc<str>>,
 }
@@ -46,6 +48,19 @@ impl LifecycleConfig {
     /// Highest number of attempts accepted.
     pub const MAX_ATTEMPTS_LIMIT: u32 = 10_000;
 
+    /// Default bound on a token's recorded drift: 10 steps either way
+    /// (5 minutes at 30 s).
+    pub const DEFAULT_MAX_DRIFT: u32 = 10;
+    /// The largest bound on a token's recorded drift: 120 steps (one hour at
+    /// 30 s), and never more than the resynchronisation window.
+    pub const MAX_DRIFT_LIMIT: u32 = 120;
+    /// Default resynchronisation window: 100 steps either way (RFC 4226
+    /// §7.4's "larger look-ahead window", applied to time steps).
+    pub const DEFAULT_RESYNC_WINDOW: u32 = 100;
+    /// The largest resynchronisation window: 1,000 steps either way (each
+    /// resynchronisation computes two codes per step of the window).
+    pub const RESYNC_WINDOW_LIMIT: u32 = 1_000;
+
     /// Starts from the defaults: at most 5 consecutive wrong codes, swaps
     /// pending 10 minutes, provisioned secrets pending 15 minutes, 64
     /// attempts per event, the default [`Window`] and [`TotpParams`], no
@@ -57,6 +72,8 @@ impl LifecycleConfig {
             enrollment_timeout: Self::DEFAULT_ENROLLMENT_TIMEOUT,
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
             window: Window::DEFAULT,
+            max_drift: Self::DEFAULT_MAX_DRIFT,
+            resync_window: Self::DEFAULT_RESYNC_WINDOW,
             totp: TotpParams::DEFAULT,
             issuer: None,
         })
@@ -91,6 +108,21 @@ impl LifecycleConfig {
     #[must_use]
     pub const fn window(&self) -> Window {
         self.window
+    }
+
+    /// The bound on a token's recorded drift, in steps either way: the
+    /// window of a token is centred on its drift (RFC 6238 §6), which
+    /// follows each accepted code but never goes beyond this.
+    #[must_use]
+    pub const fn max_drift(&self) -> u32 {
+        self.max_drift
+    }
+
+    /// How far, in steps either way, `Resync` looks for two consecutive
+    /// codes.
+    #[must_use]
+    pub const fn resync_window(&self) -> u32 {
+        self.resync_window
     }
 
     /// The app's TOTP profile.
@@ -163,6 +195,21 @@ impl LifecycleConfigBuilder {
         self
     }
 
+    /// The bound on a token's recorded drift, in steps either way: 0 to
+    /// [`LifecycleConfig::MAX_DRIFT_LIMIT`], at most the resynchronisation
+    /// window (default 10). 0 turns drift re-centring off.
+    pub fn max_drift(mut self, steps: u32) -> Self {
+        self.0.max_drift = steps;
+        self
+    }
+
+    /// How far `Resync` looks for two consecutive codes, in steps either
+    /// way: 1 to [`LifecycleConfig::RESYNC_WINDOW_LIMIT`] (default 100).
+    pub fn resync_window(mut self, steps: u32) -> Self {
+        self.0.resync_window = steps;
+        self
+    }
+
     /// The app's TOTP profile (default: SHA-1, 6 digits, 30 s, T0 = 0).
     pub fn totp(mut self, params: TotpParams) -> Self {
         self.0.totp = params;
@@ -179,8 +226,9 @@ impl LifecycleConfigBuilder {
     ///
     /// # Errors
     /// [`ConfigError::MaxFailures`], [`ConfigError::SwapTimeout`],
-    /// [`ConfigError::EnrollmentTimeout`] or [`ConfigError::MaxAttempts`]
-    /// for a value out of range; [`ConfigError::Issuer`] for an issuer a
+    /// [`ConfigError::EnrollmentTimeout`], [`ConfigError::MaxAttempts`],
+    /// [`ConfigError::ResyncWindow`] or [`ConfigError::MaxDrift`] for a
+    /// value out of range; [`ConfigError::Issuer`] for an issuer a
     /// Key URI cannot carry.
     pub fn build(self) -> Result<LifecycleConfig, ConfigError> {
         let c = self.0;
@@ -207,6 +255,19 @@ impl LifecycleConfigBuilder {
             return Err(ConfigError::MaxAttempts {
                 given: c.max_attempts,
                 limit: LifecycleConfig::MAX_ATTEMPTS_LIMIT,
+            });
+        }
+        if c.resync_window == 0 || c.resync_window > LifecycleConfig::RESYNC_WINDOW_LIMIT {
+            return Err(ConfigError::ResyncWindow {
+                given: c.resync_window,
+                limit: LifecycleConfig::RESYNC_WINDOW_LIMIT,
+            });
+        }
+        let drift_limit = LifecycleConfig::MAX_DRIFT_LIMIT.min(c.resync_window);
+        if c.max_drift > drift_limit {
+            return Err(ConfigError::MaxDrift {
+                given: c.max_drift,
+                limit: drift_limit,
             });
         }
         if let Some(issuer) = &c.issuer {

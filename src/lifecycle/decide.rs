@@ -15,6 +15,8 @@ pub(crate) enum Check<'e> {
     Nothing,
     /// A code of the record's current token.
     Current(&'e EnteredCode),
+    /// Two codes of the current token for consecutive steps.
+    Pair(&'e EnteredCode, &'e EnteredCode),
     /// The first code of a new token with this serial and secret.
     New {
         serial: &'e TokenSerial,
@@ -58,6 +60,10 @@ pub(crate) fn decide<'e>(
     let check = match row.guard {
         Guard::None => Check::Nothing,
         Guard::CurrentCode => Check::Current(event.code().ok_or(NO_CODE)?),
+        Guard::ConsecutiveCodes => {
+            let (first, second) = event.pair().ok_or(NO_CODE)?;
+            Check::Pair(first, second)
+        }
         Guard::LoginCode => {
             if !record.login_otp {
                 return Err(LifecycleError::LoginOtpOff);

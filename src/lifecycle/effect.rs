@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::engine::bounded_drift;
 use super::fingerprint::FingerprintKey;
 use super::record::{Enrollment, Retired, Stage, Token};
 use super::rules::{Effect, Transition};
@@ -77,9 +78,14 @@ pub(crate) fn apply(
             next.enrollment = None;
             (Some(token), None)
         }
-        (Effect::RecordUse, Evidence::Current(proof)) => {
+        (Effect::RecordUse | Effect::Resync, Evidence::Current(proof)) => {
             next.failures = 0;
-            (Some(used(current, proof)?), pending)
+            (Some(used(current, proof, config)?), pending)
+        }
+        (Effect::ResetDrift, Evidence::Nothing) => {
+            let mut token = current.ok_or(NO_TOKEN)?;
+            token.drift = 0;
+            (Some(token), pending)
         }
         (Effect::StartSwap, Evidence::Current(proof)) => {
             next.failures = 0;
@@ -87,7 +93,7 @@ pub(crate) fn apply(
                 started_at: now,
                 deadline: now.saturating_add(config.swap_timeout()),
             };
-            (Some(used(current, proof)?), Some(swap))
+            (Some(used(current, proof, config)?), Some(swap))
         }
         (Effect::SetLoginOtp, Evidence::Nothing) => {
             let Event::SetLoginOtp(on) = event else {
@@ -135,8 +141,13 @@ fn bump(record: &TokenRecord) -> Result<u64, LifecycleError> {
         .ok_or(LifecycleError::VersionExhausted)
 }
 
-/// The current token after its code `proof` was accepted.
-fn used(current: Option<Token>, proof: Proof) -> Result<Token, LifecycleError> {
+/// The current token after its code `proof` was accepted: the step
+/// claimed, the drift re-centred on the code (within the bound).
+fn used(
+    current: Option<Token>,
+    proof: Proof,
+    config: &LifecycleConfig,
+) -> Result<Token, LifecycleError> {
     let mut token = current.ok_or(NO_TOKEN)?;
     if token.key.id != proof.token {
         return Err(LifecycleError::Internal(
@@ -144,7 +155,7 @@ fn used(current: Option<Token>, proof: Proof) -> Result<Token, LifecycleError> {
         ));
     }
     token.last_step = proof.step;
-    token.drift = proof.drift;
+    token.drift = bounded_drift(proof.drift, config);
     Ok(token)
 }
 

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::answer::{Applied, Authorized, LoginCheck};
-use super::audit::{AuditReason, AuditRecord, Outcome};
+use super::audit::{AuditReason, AuditRecord, DriftChange, Outcome};
 use super::decide::{decide, Check};
 use super::effect::{apply, count_failure, Evidence, Proof};
 use super::event::EnteredCode;
@@ -202,6 +202,7 @@ impl Scene<'_> {
             outcome,
             reason,
             version: after.version,
+            drift: DriftChange::between(before, after),
         }
     }
 
@@ -710,30 +711,24 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             Err(e) => return Ending::Refused(e),
         };
         let evidence = match plan.check {
-            Check::Nothing => Evidence::Nothing,
-            Check::Current(code) => match self.check_current(record, code, now) {
-                Ok(proof) => Evidence::Current(proof),
-                Err(CodeRefusal::Wrong(source)) => return Ending::WrongCode(source),
-                Err(CodeRefusal::Replayed {
-                    step,
-                    last_accepted,
-                }) => {
-                    return Ending::Replayed {
-                        step,
-                        last_accepted,
-                    }
-                }
-                Err(CodeRefusal::Other(e)) => return Ending::Refused(e),
-            },
+            Check::Nothing => Ok(Evidence::Nothing),
+            Check::Current(code) => code_evidence(self.check_current(record, code, now)),
+            Check::Pair(first, second) => {
+                code_evidence(self.check_pair(record, first, second, now))
+            }
             Check::New {
                 serial,
                 secret,
                 code,
                 params,
-            } => match self.check_new(serial, secret, code, params, now) {
-                Ok((token, proof)) => Evidence::New(token, proof),
-                Err(e) => return Ending::Refused(e),
-            },
+            } => self
+                .check_new(serial, secret, code, params, now)
+                .map(|(token, proof)| Evidence::New(token, proof))
+                .map_err(Ending::Refused),
+        };
+        let evidence = match evidence {
+            Ok(evidence) => evidence,
+            Err(ending) => return ending,
         };
         let proof = match &evidence {
             Evidence::Current(p) | Evidence::New(_, p) => Some(*p),
@@ -785,7 +780,68 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             .ok_or(CodeRefusal::Other(LifecycleError::Internal(
                 "a current-token check on a record without a token",
             )))?;
-        match self.verify(&token.key, code, now) {
+        // The window is centred on the token's drift (RFC 6238 §6), kept
+        // within the bound.
+        let bound = i64::from(self.config.max_drift());
+        let shift = token.drift.clamp(bound.saturating_neg(), bound);
+        let found = code
+            .as_input()
+            .ok_or(CheckError::Malformed {
+                expected: token.key.params.digits(),
+            })
+            .and_then(|input| {
+                token
+                    .key
+                    .totp()
+                    .verify_shifted(input, now, shift, self.config.window())
+            });
+        Self::fresh(token, found)
+    }
+
+    /// Checks a `Resync` pair of the record's current token: found next to
+    /// each other within the resynchronisation window (constant time), the
+    /// later step newer than any accepted and within the drift bound.
+    fn check_pair(
+        &self,
+        record: &TokenRecord,
+        first: &EnteredCode,
+        second: &EnteredCode,
+        now: u64,
+    ) -> Result<Proof, CodeRefusal> {
+        let token = record
+            .stage
+            .token()
+            .ok_or(CodeRefusal::Other(LifecycleError::Internal(
+                "a resynchronisation on a record without a token",
+            )))?;
+        let malformed = CheckError::Malformed {
+            expected: token.key.params.digits(),
+        };
+        let found = match (first.as_input(), second.as_input()) {
+            (Some(a), Some(b)) => {
+                token
+                    .key
+                    .totp()
+                    .find_pair(a, b, now, self.config.resync_window())
+            }
+            _ => Err(malformed),
+        };
+        let proof = Self::fresh(token, found)?;
+        let max = self.config.max_drift();
+        if proof.drift.unsigned_abs() > u64::from(max) {
+            return Err(CodeRefusal::Other(LifecycleError::DriftBeyondBound {
+                drift: proof.drift,
+                max,
+            }));
+        }
+        Ok(proof)
+    }
+
+    /// A match of `token`'s code as a proof if its step is newer than any
+    /// accepted for the token; otherwise a replay; a failed match as wrong
+    /// or unverifiable.
+    fn fresh(token: &Token, found: Result<crate::Match, CheckError>) -> Result<Proof, CodeRefusal> {
+        match found {
             Ok(m) if m.step() > token.last_step => Ok(Proof {
                 token: token.key.id,
                 step: m.step(),
@@ -821,7 +877,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 let token = Token {
                     key: Arc::new(key),
                     last_step: m.step(),
-                    drift: m.offset(),
+                    drift: bounded_drift(m.offset(), &self.config),
                 };
                 Ok((token, proof))
             }
@@ -843,6 +899,32 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         })?;
         key.totp().verify(input, now, self.config.window())
     }
+}
+
+/// A checked code of the current token as the row's evidence, or how the
+/// attempt ends. The `Err` is an [`Ending`], as large as `decided`'s own
+/// answer and returned by value the same way: boxing it would allocate on
+/// the verify path, which allocates nothing.
+#[allow(clippy::result_large_err)]
+fn code_evidence(checked: Result<Proof, CodeRefusal>) -> Result<Evidence, Ending> {
+    match checked {
+        Ok(proof) => Ok(Evidence::Current(proof)),
+        Err(CodeRefusal::Wrong(source)) => Err(Ending::WrongCode(source)),
+        Err(CodeRefusal::Replayed {
+            step,
+            last_accepted,
+        }) => Err(Ending::Replayed {
+            step,
+            last_accepted,
+        }),
+        Err(CodeRefusal::Other(e)) => Err(Ending::Refused(e)),
+    }
+}
+
+/// `drift` within the configured bound.
+pub(crate) fn bounded_drift(drift: i64, config: &LifecycleConfig) -> i64 {
+    let bound = i64::from(config.max_drift());
+    drift.clamp(bound.saturating_neg(), bound)
 }
 
 fn authorize(proof: Proof, event: EventKind, version: u64) -> Authorized {

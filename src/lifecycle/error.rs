@@ -83,6 +83,23 @@ pub enum ConfigError {
         /// The upper limit.
         limit: u32,
     },
+    /// The resynchronisation window must be 1 to 1,000 steps.
+    #[error("the resynchronisation window must be 1 to {limit} steps, not {given}")]
+    ResyncWindow {
+        /// Value given.
+        given: u32,
+        /// The upper limit.
+        limit: u32,
+    },
+    /// The drift bound must be at most 120 steps and at most the
+    /// resynchronisation window.
+    #[error("the drift bound must be 0 to {limit} steps, not {given}")]
+    MaxDrift {
+        /// Value given.
+        given: u32,
+        /// The upper limit for this configuration.
+        limit: u32,
+    },
     /// The issuer cannot be written into a Key URI.
     #[error("the issuer cannot be used in a Key URI: {0}")]
     Issuer(#[source] UriError),
@@ -199,6 +216,16 @@ pub enum LifecycleError {
     SerialRetired {
         /// The serial.
         serial: TokenSerial,
+    },
+    /// A `Resync` pair was found, but further from the current step than
+    /// the drift bound allows: the phone's clock is too far off (not
+    /// counted as a wrong code; set the phone's clock, then resynchronise).
+    #[error("the codes are {drift} steps from now, beyond the drift bound of {max}: set the phone's clock")]
+    DriftBeyondBound {
+        /// The pair's drift, in steps.
+        drift: i64,
+        /// The bound.
+        max: u32,
     },
     /// The new token's serial is the current token of another customer:
     /// the store refused the commit (a serial belongs to one customer at a

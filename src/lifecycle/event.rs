@@ -77,6 +77,10 @@ pub enum EventKind {
     VerifyTransaction,
     /// A code at login, when the customer turned the login OTP on.
     VerifyLogin,
+    /// Two consecutive codes re-centre the token's drift.
+    Resync,
+    /// An operator sets the token's drift back to zero.
+    ResetDrift,
 }
 
 impl EventKind {
@@ -98,11 +102,13 @@ impl EventKind {
             Self::Reissue => 12,
             Self::VerifyTransaction => 13,
             Self::VerifyLogin => 14,
+            Self::Resync => 15,
+            Self::ResetDrift => 16,
         }
     }
 
     /// Every kind, each suspension reason counted as its own kind.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 17] = [
         Self::Provision,
         Self::Register,
         Self::SetLoginOtp,
@@ -118,6 +124,8 @@ impl EventKind {
         Self::Reissue,
         Self::VerifyTransaction,
         Self::VerifyLogin,
+        Self::Resync,
+        Self::ResetDrift,
     ];
 
     /// Whether events of this kind only check a code and never change the
@@ -148,6 +156,8 @@ impl fmt::Display for EventKind {
             Self::Reissue => f.write_str("Reissue"),
             Self::VerifyTransaction => f.write_str("VerifyTransaction"),
             Self::VerifyLogin => f.write_str("VerifyLogin"),
+            Self::Resync => f.write_str("Resync"),
+            Self::ResetDrift => f.write_str("ResetDrift"),
         }
     }
 }
@@ -319,6 +329,21 @@ pub enum Event {
         /// The code the customer entered.
         code: EnteredCode,
     },
+    /// Resynchronisation (RFC 4226 §7.4, applied to TOTP): two codes the
+    /// app showed one after the other. If they are found next to each other
+    /// within [`LifecycleConfig::resync_window`](super::LifecycleConfig::resync_window)
+    /// steps, the token's drift is re-centred on them and the later step is
+    /// claimed, so neither code can be used again. A wrong pair counts as a
+    /// wrong code.
+    Resync {
+        /// The first code shown.
+        first: EnteredCode,
+        /// The code shown next.
+        second: EnteredCode,
+    },
+    /// An operator sets the token's recorded drift back to zero (the
+    /// customer's phone clock was corrected, say).
+    ResetDrift,
 }
 
 impl Event {
@@ -344,6 +369,8 @@ impl Event {
             Self::Reissue { .. } => EventKind::Reissue,
             Self::VerifyTransaction { .. } => EventKind::VerifyTransaction,
             Self::VerifyLogin { .. } => EventKind::VerifyLogin,
+            Self::Resync { .. } => EventKind::Resync,
+            Self::ResetDrift => EventKind::ResetDrift,
         }
     }
 
@@ -372,6 +399,14 @@ impl Event {
             _ => None,
         }
     }
+
+    /// The two codes of a `Resync`.
+    pub(crate) fn pair(&self) -> Option<(&EnteredCode, &EnteredCode)> {
+        match self {
+            Self::Resync { first, second } => Some((first, second)),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for Event {
@@ -384,10 +419,15 @@ impl fmt::Debug for Event {
             | Self::BeginSwap { .. }
             | Self::Stop { .. }
             | Self::VerifyTransaction { .. }
-            | Self::VerifyLogin { .. } => write!(f, "Event::{} {{ .. }}", self.kind()),
+            | Self::VerifyLogin { .. }
+            | Self::Resync { .. } => write!(f, "Event::{} {{ .. }}", self.kind()),
             Self::SetLoginOtp(on) => write!(f, "Event::SetLoginOtp({on})"),
             Self::Reissue { reason } => write!(f, "Event::Reissue {{ reason: {reason} }}"),
-            Self::CancelSwap | Self::SwapTimeout | Self::Suspend { .. } | Self::Resume => {
+            Self::CancelSwap
+            | Self::SwapTimeout
+            | Self::Suspend { .. }
+            | Self::Resume
+            | Self::ResetDrift => {
                 write!(f, "Event::{}", self.kind())
             }
         }

@@ -119,7 +119,7 @@ mod table;
 
 pub use actor::Actor;
 pub use answer::{Applied, Authorized, LoginCheck};
-pub use audit::{AuditLog, AuditReason, AuditRecord, AuditSink, Outcome};
+pub use audit::{AuditLog, AuditReason, AuditRecord, AuditSink, DriftChange, Outcome};
 pub use blocking::Blocking;
 pub use config::{LifecycleConfig, LifecycleConfigBuilder};
 pub use engine::Lifecycle;

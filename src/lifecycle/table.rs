@@ -37,6 +37,11 @@ pub enum Guard {
     DeadlinePassed,
     /// The count of consecutive wrong codes has reached the maximum.
     FailuresAtMax,
+    /// Two codes of the current token for consecutive steps, found within
+    /// the resynchronisation window, the later one newer than any accepted
+    /// and within the drift bound; a wrong pair counts towards the
+    /// lock-out.
+    ConsecutiveCodes,
 }
 
 impl Guard {
@@ -55,6 +60,7 @@ impl Guard {
             Self::NewTokenCodeBeforeDeadline => "before the swap deadline; new serial and secret differ from the current ones and were never retired here; the new token's code verifies",
             Self::DeadlinePassed => "the swap deadline has passed",
             Self::FailuresAtMax => "consecutive wrong codes reached the configured maximum",
+            Self::ConsecutiveCodes => "two codes of the current token for consecutive steps within the resynchronisation window, newer than any accepted and within the drift bound (a wrong pair counts towards the lock-out)",
         }
     }
 
@@ -71,6 +77,7 @@ impl Guard {
                 | Self::LoginCode
                 | Self::NewTokenCode
                 | Self::NewTokenCodeBeforeDeadline
+                | Self::ConsecutiveCodes
         )
     }
 }
@@ -107,6 +114,11 @@ pub enum Effect {
     Resume,
     /// Retire the current token for good; login OTP off, failures reset.
     RetireToken,
+    /// Re-centre the drift on the pair's later step and claim it; failures
+    /// reset.
+    Resync,
+    /// Set the drift back to zero.
+    ResetDrift,
 }
 
 impl Effect {
@@ -132,6 +144,8 @@ impl Effect {
             Self::RetireToken => {
                 "secret wiped and serial retired for good; login OTP off; failures reset"
             }
+            Self::Resync => "drift re-centred on the later code, whose step is claimed; failures reset",
+            Self::ResetDrift => "drift set back to zero",
         }
     }
 }
@@ -228,6 +242,14 @@ const ROWS: &[Transition] = &[
     row(LOST,         E::Reissue,             Operator, Reissued,     Guard::None,                         Effect::RetireToken),
     row(LOCKED,       E::Reissue,             Operator, Reissued,     Guard::None,                         Effect::RetireToken),
     row(HELD,         E::Reissue,             Operator, Reissued,     Guard::None,                         Effect::RetireToken),
+    row(Active,       E::Resync,              Customer, Active,       Guard::ConsecutiveCodes,             Effect::Resync),
+    row(Swapping,     E::Resync,              Customer, Swapping,     Guard::ConsecutiveCodes,             Effect::Resync),
+    row(Active,       E::Resync,              Operator, Active,       Guard::ConsecutiveCodes,             Effect::Resync),
+    row(Swapping,     E::Resync,              Operator, Swapping,     Guard::ConsecutiveCodes,             Effect::Resync),
+    row(Active,       E::ResetDrift,          Operator, Active,       Guard::None,                         Effect::ResetDrift),
+    row(Swapping,     E::ResetDrift,          Operator, Swapping,     Guard::None,                         Effect::ResetDrift),
+    row(LOCKED,       E::ResetDrift,          Operator, LOCKED,       Guard::None,                         Effect::ResetDrift),
+    row(HELD,         E::ResetDrift,          Operator, HELD,         Guard::None,                         Effect::ResetDrift),
 ];
 
 /// Combinations an auditor may look for and will not find, with the reason
@@ -243,6 +265,8 @@ pub static NEVER: &[(State, EventKind, &str)] = &[
     (Active,   E::CompleteSwap,      "no swap is pending: it must begin with the current token's code (or it timed out)"),
     (Active,   E::Provision,         "a new secret for an active customer only comes with a swap, begun with the current token's code"),
     (Reissued, E::VerifyTransaction, "a reissued token's codes are never accepted; register a new token"),
+    (LOCKED,   E::Resync,            "a locked token is resumed by an operator first; its codes are not evaluated while locked"),
+    (LOST,     E::ResetDrift,        "a lost device's token is only ever reissued"),
 ];
 
 /// The row for `(from, event, actor)`, if the table permits it.
@@ -264,7 +288,7 @@ pub fn lookup(from: State, event: EventKind, actor: Actor) -> Option<&'static Tr
 /// `State::ALL.len() * EventKind::ALL.len() * Actor::ALL.len()`.
 const fn key(from: State, event: EventKind, actor: Actor) -> usize {
     let (s, e, a) = (from.index(), event.index(), actor.index());
-    // At most 6 * 45 + 14 * 3 + 2 = 314: no overflow.
+    // At most (6 * 17 + 16) * 3 + 2 = 356: no overflow.
     #[allow(clippy::arithmetic_side_effects)]
     let key = (s * EventKind::ALL.len() + e) * Actor::ALL.len() + a;
     key

@@ -43,7 +43,7 @@ pub(super) const RECORD_COLUMNS: [&str; 25] = [
 
 /// The audit columns after `customer_id`, in the order
 /// [`AuditColumns::bind`] binds them, with their array types.
-pub(super) const AUDIT_COLUMNS: [(&str, &str); 15] = [
+pub(super) const AUDIT_COLUMNS: [(&str, &str); 17] = [
     ("version", "bigint"),
     ("seq", "integer"),
     ("at", "bigint"),
@@ -59,6 +59,8 @@ pub(super) const AUDIT_COLUMNS: [(&str, &str); 15] = [
     ("to_state", "text"),
     ("outcome", "text"),
     ("reason", "text"),
+    ("drift_from", "bigint"),
+    ("drift_to", "bigint"),
 ];
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
@@ -354,6 +356,8 @@ pub(super) struct AuditColumns {
     to_state: Vec<String>,
     outcome: Vec<String>,
     reason: Vec<String>,
+    drift_from: Vec<Option<i64>>,
+    drift_to: Vec<Option<i64>>,
 }
 
 impl AuditColumns {
@@ -384,6 +388,8 @@ impl AuditColumns {
             c.to_state.push(r.to.to_string());
             c.outcome.push(r.outcome.to_string());
             c.reason.push(r.reason.to_string());
+            c.drift_from.push(r.drift.map(|d| d.from));
+            c.drift_to.push(r.drift.map(|d| d.to));
         }
         Ok(c)
     }
@@ -406,5 +412,7 @@ impl AuditColumns {
             .bind(&self.to_state)
             .bind(&self.outcome)
             .bind(&self.reason)
+            .bind(&self.drift_from)
+            .bind(&self.drift_to)
     }
 }

@@ -19,7 +19,7 @@ struct Migration {
 
 /// Every migration, in order. A released migration is never edited: a
 /// change is a new file (the checksum check refuses an edited one).
-const MIGRATIONS: [Migration; 2] = [
+const MIGRATIONS: [Migration; 3] = [
     Migration {
         version: 1,
         name: "token_records",
@@ -30,11 +30,16 @@ const MIGRATIONS: [Migration; 2] = [
         name: "audit",
         sql: include_str!("../../../migrations/postgres/0002_audit.sql"),
     },
+    Migration {
+        version: 3,
+        name: "audit_drift",
+        sql: include_str!("../../../migrations/postgres/0003_audit_drift.sql"),
+    },
 ];
 
 /// The latest schema version this library knows.
-pub const SCHEMA_VERSION: i32 = 2;
-const _: () = assert!(MIGRATIONS.len() == 2 && MIGRATIONS[1].version == SCHEMA_VERSION);
+pub const SCHEMA_VERSION: i32 = 3;
+const _: () = assert!(MIGRATIONS.len() == 3 && MIGRATIONS[2].version == SCHEMA_VERSION);
 
 /// Serializes concurrent `migrate` calls (two processes starting at once):
 /// a transaction-scoped advisory lock on this key ("otpguard" in ASCII).

@@ -100,17 +100,17 @@ pub use sqlx;
 
 /// The exact SQL the store runs, for review (and for measuring the store
 /// against the same statements issued directly). Parameters: `$1` is the
-/// customer id; in the commit statements `$2`–`$16` are the audit columns
+/// customer id; in the commit statements `$2`–`$18` are the audit columns
 /// as arrays (one element per audit record, in
 /// `version, seq, at, actor, principal, source, request_id, token_id,
-/// token_serial, new_serial, event, from_state, to_state, outcome, reason`
-/// order), `$17`–`$41` the record's columns in [`Sql::load`]'s order, and
-/// the last one the expected version.
+/// token_serial, new_serial, event, from_state, to_state, outcome, reason,
+/// drift_from, drift_to` order), `$19`–`$43` the record's columns in
+/// [`Sql::load`]'s order, and the last one the expected version.
 ///
 /// ```
 /// use otpguard::lifecycle::postgres::PostgresStore;
 /// let sql = PostgresStore::<otpguard::seal::Keyring>::sql();
-/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $42"));
+/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $44"));
 /// ```
 #[derive(Debug)]
 pub struct Sql {
@@ -140,7 +140,7 @@ impl Sql {
     }
 
     /// A new version of the record and its audit rows, on the condition of
-    /// the expected version (`$42`).
+    /// the expected version (`$44`).
     #[must_use]
     pub fn update(&self) -> &str {
         &self.update
@@ -153,7 +153,7 @@ impl Sql {
     }
 
     /// The audit rows of a refusal, on the condition that the record still
-    /// has the version it was decided on (`$17`, read `FOR SHARE`).
+    /// has the version it was decided on (`$19`, read `FOR SHARE`).
     #[must_use]
     pub fn refuse(&self) -> &str {
         &self.refuse
@@ -171,7 +171,7 @@ fn placeholders(from: usize, count: usize) -> String {
 static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let columns = RECORD_COLUMNS.join(", ");
     let audit_names = AUDIT_COLUMNS.map(|(name, _)| name).join(", ");
-    // $1 is the customer id, $2..=$16 the audit arrays.
+    // $1 is the customer id, $2..=$18 the audit arrays.
     let arrays = AUDIT_COLUMNS
         .iter()
         .zip(2..)
@@ -485,12 +485,12 @@ mod tests {
     fn placeholders_match_the_columns() {
         let count = |sql: &str| sql.matches('$').count();
         assert_eq!(count(&SQL.select), 1);
-        // The customer twice (record and audit), 15 audit arrays, 25
+        // The customer twice (record and audit), 17 audit arrays, 25
         // record values, and for an update the expected version.
-        assert_eq!(count(&SQL.insert_first), 2 + 15 + 25);
-        assert_eq!(count(&SQL.update), 2 + 15 + 25 + 1);
-        assert!(SQL.update.contains("version = $42") && !SQL.update.contains("$43"));
-        assert!(SQL.refuse.contains("version = $17"));
+        assert_eq!(count(&SQL.insert_first), 2 + 17 + 25);
+        assert_eq!(count(&SQL.update), 2 + 17 + 25 + 1);
+        assert!(SQL.update.contains("version = $44") && !SQL.update.contains("$45"));
+        assert!(SQL.refuse.contains("version = $19"));
         assert!(SQL.reseal.contains("version = $27"));
     }
 }
