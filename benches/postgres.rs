@@ -196,7 +196,7 @@ fn bind_record<'q>(q: PgQuery<'q>, row: &PgRow, version: i64) -> PgQuery<'q> {
         .bind(row.get::<Vec<String>, _>("retired_serials"))
         .bind(row.get::<Vec<Vec<u8>>, _>("retired_fingerprints"))
         .bind(row.get::<Option<Vec<u8>>, _>("fingerprint_key"))
-        .bind(row.get::<Option<i64>, _>("sealed_with"))
+        .bind(row.get::<Vec<i64>, _>("sealed_with"))
 }
 
 struct Bench {

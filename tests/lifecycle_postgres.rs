@@ -524,13 +524,19 @@ fn server_stopped_mid_request() {
         while waiting() != "1" {
             std::thread::sleep(Duration::from_millis(10));
         }
-        pg.stop();
+        // Immediate shutdown: every session ends at once, none commits on
+        // the way out (a fast shutdown may let the waiting commit through
+        // once the other session's lock goes).
+        // (The test server commits asynchronously: a checkpoint first makes
+        // what was committed before survive the crash.)
+        pg.psql("CHECKPOINT");
+        pg.stop_immediately();
         let answer = rt.block_on(request).unwrap();
+        rt.block_on(async move { drop(blocker) });
         assert!(
             matches!(answer, Err(LifecycleError::Store(_))),
             "{answer:?}"
         );
-        rt.block_on(async move { drop(blocker) });
         pg.restart();
         let record = rt.block_on(lc.store().load(&alice)).unwrap().unwrap();
         assert_eq!(
@@ -714,7 +720,7 @@ fn rotation_reseals_and_the_dump_holds_no_secret() {
         .unwrap();
     secrets.push(uri.secret().expose_secret().to_vec());
     assert_eq!(
-        pg.psql("SELECT count(*) FROM otpguard_token_records WHERE sealed_with = 1"),
+        pg.psql("SELECT count(*) FROM otpguard_token_records WHERE sealed_with = '{1}'"),
         "20"
     );
 
@@ -737,19 +743,21 @@ fn rotation_reseals_and_the_dump_holds_no_secret() {
         .unwrap();
     assert_eq!(
         pg.psql("SELECT sealed_with FROM otpguard_token_records WHERE customer_id = 'c-1'"),
-        "2"
+        "{2}"
     );
-    let done = rt.block_on(lc2.store().reseal(7)).unwrap();
+    // The primary cannot be retired; retiring the old key re-seals the rest.
+    assert!(rt.block_on(lc2.store().reseal(KeyId(2), 7)).is_err());
+    let done = rt.block_on(lc2.store().reseal(KeyId(1), 7)).unwrap();
     assert_eq!(
         (done.resealed, done.changed_meanwhile, done.corrupt),
         (19, 0, 0)
     );
     assert_eq!(
-        pg.psql("SELECT count(*) FROM otpguard_token_records WHERE sealed_with <> 2"),
+        pg.psql("SELECT count(*) FROM otpguard_token_records WHERE sealed_with <> '{2}'"),
         "0"
     );
     assert_eq!(
-        rt.block_on(lc2.store().reseal(7)).unwrap(),
+        rt.block_on(lc2.store().reseal(KeyId(1), 7)).unwrap(),
         Resealed::default()
     );
     // Every record still opens and works under the new ring alone.

@@ -3,7 +3,7 @@
 -- `version` is the compare-and-swap column: a commit updates the row only
 -- if it still holds the version the decision was taken on. Secrets are
 -- stored only as sealed blobs (AES-256-GCM, bound to the customer, the
--- token and the slot); `sealed_with` names the key that sealed them.
+-- token and the slot); `sealed_with` lists the keys that sealed them.
 
 CREATE TABLE otpguard_token_records (
     customer_id          text     PRIMARY KEY,
@@ -38,7 +38,7 @@ CREATE TABLE otpguard_token_records (
     retired_serials      text[]   NOT NULL,
     retired_fingerprints bytea[]  NOT NULL,
     fingerprint_key      bytea,
-    sealed_with          bigint,
+    sealed_with          bigint[] NOT NULL,
 
     CONSTRAINT otpguard_token_complete CHECK (
         (token_id IS NULL) = (token_serial IS NULL)
@@ -58,6 +58,6 @@ CREATE UNIQUE INDEX otpguard_token_serial_unique
     ON otpguard_token_records (token_serial)
     WHERE token_serial IS NOT NULL;
 
--- The re-seal pass finds rows sealed under an old key.
+-- The re-seal pass finds rows sealed under a key being retired.
 CREATE INDEX otpguard_token_records_sealed_with
-    ON otpguard_token_records (sealed_with);
+    ON otpguard_token_records USING gin (sealed_with);

@@ -28,6 +28,21 @@ CREATE TABLE otpguard_audit (
     reason       text        NOT NULL
 );
 
+-- The database numbers and dates each row itself: a row inserted with
+-- its own id (OVERRIDING SYSTEM VALUE) or date cannot sort itself earlier.
+CREATE FUNCTION otpguard_audit_stamp() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.id := nextval(pg_get_serial_sequence('otpguard_audit', 'id'));
+    NEW.recorded_at := now();
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER otpguard_audit_stamp
+    BEFORE INSERT ON otpguard_audit
+    FOR EACH ROW EXECUTE FUNCTION otpguard_audit_stamp();
+
 CREATE INDEX otpguard_audit_by_customer
     ON otpguard_audit (customer_id, version, id);
 

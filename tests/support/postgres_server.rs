@@ -283,6 +283,29 @@ impl PostgresServer {
             .unwrap_or_else(|| panic!("no row count in {last:?}"))
     }
 
+    /// Stops the server with an immediate shutdown (SIGQUIT): every
+    /// session ends at once, without finishing what it was doing; the next
+    /// start recovers from the log.
+    pub fn stop_immediately(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill")
+            .args(["-QUIT", &pid])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops the server now.
     pub fn stop(&mut self) {
         // SIGINT: PostgreSQL's fast shutdown (aborts sessions, exits

@@ -115,7 +115,7 @@ pub(super) struct RecordColumns {
     retired_serials: Vec<String>,
     retired_fingerprints: Vec<Vec<u8>>,
     fingerprint_key: Option<Vec<u8>>,
-    sealed_with: Option<i64>,
+    sealed_with: Vec<i64>,
 }
 
 impl RecordColumns {
@@ -124,10 +124,16 @@ impl RecordColumns {
     pub(super) fn new(record: &SealedRecord) -> Result<Self, StoreError> {
         let token = record.token.as_ref();
         let enrollment = record.enrollment.as_ref();
-        let sealed_with = token
+        // Every key that sealed a secret of the row, each once.
+        let mut sealed_with: Vec<i64> = token
             .map(|t| t.secret.key())
-            .or_else(|| enrollment.map(|e| e.secret.key()))
-            .or_else(|| record.fingerprint_key.as_ref().map(SealedSecret::key));
+            .into_iter()
+            .chain(enrollment.map(|e| e.secret.key()))
+            .chain(record.fingerprint_key.as_ref().map(SealedSecret::key))
+            .map(|k| i64::from(k.0))
+            .collect();
+        sealed_with.sort_unstable();
+        sealed_with.dedup();
         Ok(Self {
             state: record.state.to_string(),
             version: bigint(record.version, "version")?,
@@ -168,7 +174,7 @@ impl RecordColumns {
                 .map(|f| f.to_vec())
                 .collect(),
             fingerprint_key: record.fingerprint_key.as_ref().map(SealedSecret::to_bytes),
-            sealed_with: sealed_with.map(|k| i64::from(k.0)),
+            sealed_with,
         })
     }
 
@@ -201,7 +207,7 @@ impl RecordColumns {
             .bind(&self.retired_serials)
             .bind(&self.retired_fingerprints)
             .bind(self.fingerprint_key.as_deref())
-            .bind(self.sealed_with)
+            .bind(&self.sealed_with)
     }
 }
 

@@ -6,7 +6,8 @@
 //! in one table make each tool refuse the other's entries.
 
 use sha2::{Digest, Sha256};
-use sqlx::{PgPool, Row};
+use sqlx::postgres::PgRow;
+use sqlx::{Executor, PgConnection, PgPool, Row};
 
 use crate::StoreError;
 
@@ -52,55 +53,53 @@ const LEDGER: &str = "CREATE TABLE IF NOT EXISTS otpguard_schema_migrations (
     applied_at timestamptz NOT NULL DEFAULT now()
 )";
 
-/// Applies the migrations not yet applied, in one transaction.
+/// Applies the migrations not yet applied, in one transaction. When the
+/// schema is already current it only reads the ledger, so a role without
+/// the right to create tables (the application's, see the module docs)
+/// can call it at every start.
 pub(super) async fn apply(pool: &PgPool) -> Result<(), StoreError> {
+    if ledger_is_current(pool).await? {
+        return Ok(());
+    }
     let failed = |what: &'static str| move |e: sqlx::Error| StoreError::with_source(what, e);
     let mut tx = pool
         .begin()
         .await
         .map_err(failed("migration: cannot begin"))?;
+    apply_locked(&mut tx).await?;
+    tx.commit()
+        .await
+        .map_err(failed("migration: commit failed"))
+}
+
+/// The migration transaction's statements, on its connection.
+async fn apply_locked(conn: &mut PgConnection) -> Result<(), StoreError> {
+    let failed = |what: &'static str| move |e: sqlx::Error| StoreError::with_source(what, e);
+    // Read committed whatever the server's default: under repeatable read
+    // the snapshot would be taken before the lock is granted, and a second
+    // process would not see the first one's ledger.
+    conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .await
+        .map_err(failed("migration: cannot set the isolation level"))?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(LOCK_KEY)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(failed("migration: cannot take the lock"))?;
-    sqlx::raw_sql(LEDGER)
-        .execute(&mut *tx)
+    conn.execute(LEDGER)
         .await
         .map_err(failed("migration: cannot create the ledger"))?;
-    let applied = sqlx::query("SELECT version, checksum FROM otpguard_schema_migrations")
-        .fetch_all(&mut *tx)
+    let rows = sqlx::query("SELECT version, checksum FROM otpguard_schema_migrations")
+        .fetch_all(&mut *conn)
         .await
         .map_err(failed("migration: cannot read the ledger"))?;
-    let mut done = Vec::with_capacity(applied.len());
-    for row in &applied {
-        let version: i32 = row
-            .try_get("version")
-            .map_err(failed("migration: ledger unreadable"))?;
-        let checksum: Vec<u8> = row
-            .try_get("checksum")
-            .map_err(failed("migration: ledger unreadable"))?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::new(format!(
-                "the database schema is at version {version}, newer than this library's {SCHEMA_VERSION}: upgrade the library"
-            )));
-        }
-        done.push((version, checksum));
-    }
+    let done = read_ledger(&rows)?;
     for m in &MIGRATIONS {
-        let checksum = Sha256::digest(m.sql.as_bytes()).to_vec();
-        match done.iter().find(|(v, _)| *v == m.version) {
-            Some((_, recorded)) if *recorded == checksum => continue,
-            Some(_) => {
-                return Err(StoreError::new(format!(
-                    "migration {} ({}) differs from the one applied to this database",
-                    m.version, m.name
-                )))
-            }
-            None => {}
+        if applied(&done, m)? {
+            continue;
         }
-        sqlx::raw_sql(m.sql)
-            .execute(&mut *tx)
+        // A simple query: a migration may hold several statements.
+        conn.execute(m.sql)
             .await
             .map_err(|e| StoreError::with_source(format!("migration {} failed", m.name), e))?;
         sqlx::query(
@@ -108,12 +107,70 @@ pub(super) async fn apply(pool: &PgPool) -> Result<(), StoreError> {
         )
         .bind(m.version)
         .bind(m.name)
-        .bind(checksum)
-        .execute(&mut *tx)
+        .bind(checksum(m))
+        .execute(&mut *conn)
         .await
         .map_err(failed("migration: cannot record it"))?;
     }
-    tx.commit()
+    Ok(())
+}
+
+/// Whether every migration is applied as shipped, read without taking a
+/// lock or creating anything. Refuses a newer or an edited schema.
+async fn ledger_is_current(pool: &PgPool) -> Result<bool, StoreError> {
+    let failed = |e: sqlx::Error| StoreError::with_source("migration: cannot read the ledger", e);
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('otpguard_schema_migrations')::text")
+            .fetch_one(pool)
+            .await
+            .map_err(failed)?;
+    if exists.is_none() {
+        return Ok(false);
+    }
+    let rows = sqlx::query("SELECT version, checksum FROM otpguard_schema_migrations")
+        .fetch_all(pool)
         .await
-        .map_err(failed("migration: commit failed"))
+        .map_err(failed)?;
+    let done = read_ledger(&rows)?;
+    for m in &MIGRATIONS {
+        if !applied(&done, m)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The ledger's (version, checksum) pairs; refuses a schema newer than
+/// this library.
+fn read_ledger(rows: &[PgRow]) -> Result<Vec<(i32, Vec<u8>)>, StoreError> {
+    let unreadable = |e: sqlx::Error| StoreError::with_source("migration: ledger unreadable", e);
+    let mut done = Vec::with_capacity(rows.len());
+    for row in rows {
+        let version: i32 = row.try_get("version").map_err(unreadable)?;
+        let checksum: Vec<u8> = row.try_get("checksum").map_err(unreadable)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::new(format!(
+                "the database schema is at version {version}, newer than this library's {SCHEMA_VERSION}: upgrade the library"
+            )));
+        }
+        done.push((version, checksum));
+    }
+    Ok(done)
+}
+
+/// Whether `m` is in the ledger; an error if it is there with another
+/// checksum (edited after it was applied).
+fn applied(done: &[(i32, Vec<u8>)], m: &Migration) -> Result<bool, StoreError> {
+    match done.iter().find(|(v, _)| *v == m.version) {
+        Some((_, recorded)) if *recorded == checksum(m) => Ok(true),
+        Some(_) => Err(StoreError::new(format!(
+            "migration {} ({}) differs from the one applied to this database",
+            m.version, m.name
+        ))),
+        None => Ok(false),
+    }
+}
+
+fn checksum(m: &Migration) -> Vec<u8> {
+    Sha256::digest(m.sql.as_bytes()).to_vec()
 }

@@ -69,12 +69,37 @@
 //! to `otpguard_audit` (event `Load`, actor `System`) on its own, since no
 //! event can commit on a record that cannot be read.
 //!
+//! # Roles: who may change the audit table
+//!
+//! The trigger on `otpguard_audit` stops the application's role, not the
+//! table's owner: an owner (or a superuser) can disable or drop a trigger.
+//! So run the migrations as a separate owner role, and give the
+//! application's role only what it uses:
+//!
+//! ```sql
+//! -- as the owner, after PostgresStore::migrate (or the SQL files) ran:
+//! GRANT SELECT, INSERT, UPDATE ON otpguard_token_records TO bank_app;
+//! GRANT SELECT, INSERT ON otpguard_audit TO bank_app;
+//! GRANT USAGE ON SEQUENCE otpguard_audit_id_seq TO bank_app;
+//! GRANT SELECT ON otpguard_schema_migrations TO bank_app;
+//! ```
+//!
+//! The application may still call [`PostgresStore::migrate`] at every
+//! start: on a current schema it only reads the ledger. The database
+//! numbers and dates audit rows itself, so a row inserted with a chosen id
+//! or date cannot sort before older ones. For evidence that survives the
+//! database's owner, ship the audit rows to write-once storage as well.
+//! The tables are unqualified: keep the application's `search_path` on the
+//! schema that holds them.
+//!
 //! # Key rotation
 //!
-//! Give the store a [`Keyring`] whose primary is the new key and which still
-//! holds the old ones. Every commit seals under the primary; run
-//! [`PostgresStore::reseal`] to re-seal the rows no event has touched, then
-//! drop the old key once it reports none left.
+//! 1. Add the new key to every process's [`Keyring`] (`with_key`), so that
+//!    all of them can open what it seals.
+//! 2. Make it the primary everywhere (`rotate_to`): every commit now seals
+//!    under it.
+//! 3. Run [`PostgresStore::reseal`] naming the old key, until it reports no
+//!    row re-sealed; then drop the old key.
 //!
 //! # TLS
 //!
@@ -91,7 +116,7 @@ use sqlx::PgPool;
 
 use super::sealed::SealedRecord;
 use super::{Commit, CommitOutcome, CustomerId, TokenRecord, TokenStore};
-use crate::seal::{Keyring, Sealer};
+use crate::seal::{KeyId, Keyring, Sealer};
 use crate::StoreError;
 use columns::{AuditColumns, RecordColumns, RowHeader, AUDIT_COLUMNS, RECORD_COLUMNS};
 pub use migrate::SCHEMA_VERSION;
@@ -122,6 +147,7 @@ pub struct Sql {
     reseal: String,
     audit_corrupt: &'static str,
     due_for_reseal: &'static str,
+    has_record: &'static str,
 }
 
 impl Sql {
@@ -212,12 +238,18 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
             placeholders(2, RECORD_COLUMNS.len()),
             RECORD_COLUMNS.len().saturating_add(2)
         ),
+        // Once per corrupt version: a row read again and again while it is
+        // corrupt does not grow the audit table.
         audit_corrupt: "INSERT INTO otpguard_audit \
              (customer_id, version, seq, at, actor, event, from_state, to_state, outcome, reason) \
-             VALUES ($1, $2, 0, extract(epoch FROM now())::bigint, 'System', 'Load', $3, $3, \
-             'refused', $4)",
+             SELECT $1, $2, 0, floor(extract(epoch FROM now()))::bigint, 'System', 'Load', $3, $3, \
+             'refused', $4 \
+             WHERE NOT EXISTS (SELECT 1 FROM otpguard_audit \
+             WHERE customer_id = $1 AND version = $2 AND event = 'Load')",
         due_for_reseal: "SELECT customer_id FROM otpguard_token_records \
-             WHERE sealed_with <> $1 AND customer_id > $2 ORDER BY customer_id LIMIT $3",
+             WHERE sealed_with @> ARRAY[$1]::bigint[] AND customer_id > $2 \
+             ORDER BY customer_id LIMIT $3",
+        has_record: "SELECT EXISTS (SELECT 1 FROM otpguard_token_records WHERE customer_id = $1)",
     }
 });
 
@@ -241,6 +273,13 @@ impl<S> core::fmt::Debug for PostgresStore<S> {
     }
 }
 
+/// What became of one row in a re-seal pass.
+enum ResealOutcome {
+    Resealed,
+    ChangedMeanwhile,
+    Corrupt,
+}
+
 /// What a [`PostgresStore::reseal`] pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -250,7 +289,8 @@ pub struct Resealed {
     /// Rows an event changed while the pass ran (that commit sealed them
     /// under the primary).
     pub changed_meanwhile: u64,
-    /// Rows refused as corrupt (each audited); they still need attention.
+    /// Rows refused as corrupt (each audited once per version); they still
+    /// need attention, and keep the old key in use.
     pub corrupt: u64,
 }
 
@@ -312,22 +352,33 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         }
     }
 
-    /// Seals again, under the sealer's primary key, every row sealed under
-    /// another key, `batch` rows per query. Each row is rewritten on the
-    /// condition of its version, so the pass can run while events are
-    /// served.
+    /// Seals again, under the sealer's primary key, every row with a secret
+    /// sealed under `retiring`, `batch` rows per query. Each row is
+    /// rewritten on the condition of its version, so the pass can run while
+    /// events are served; a row an event changes meanwhile was sealed under
+    /// the primary by that commit.
+    ///
+    /// Naming the key being retired (rather than "every key but the
+    /// primary") keeps a process started with an older configuration from
+    /// sealing rows back under the old key.
     ///
     /// # Errors
-    /// A [`StoreError`] if the database fails or a secret cannot be sealed;
-    /// rows already re-sealed stay so.
-    pub async fn reseal(&self, batch: u32) -> Result<Resealed, StoreError> {
-        let primary = i64::from(self.sealer.primary().0);
+    /// A [`StoreError`] if `retiring` is the sealer's primary key, if the
+    /// database fails, or if a secret cannot be sealed; rows already
+    /// re-sealed stay so.
+    pub async fn reseal(&self, retiring: KeyId, batch: u32) -> Result<Resealed, StoreError> {
+        if retiring == self.sealer.primary() {
+            return Err(StoreError::new(format!(
+                "key {retiring} is the primary: rotate to a new key before retiring it"
+            )));
+        }
+        let retiring = i64::from(retiring.0);
         let batch = i64::from(batch.max(1));
         let mut done = Resealed::default();
         let mut after = String::new();
         loop {
             let ids: Vec<String> = sqlx::query_scalar(SQL.due_for_reseal)
-                .bind(primary)
+                .bind(retiring)
                 .bind(&after)
                 .bind(batch)
                 .fetch_all(&self.pool)
@@ -338,35 +389,45 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             };
             after.clone_from(last);
             for id in &ids {
-                let Ok(customer) = CustomerId::new(id) else {
-                    done.corrupt = done.corrupt.saturating_add(1);
-                    continue;
+                let outcome = self.reseal_one(id).await?;
+                let count = match outcome {
+                    ResealOutcome::Resealed => &mut done.resealed,
+                    ResealOutcome::ChangedMeanwhile => &mut done.changed_meanwhile,
+                    ResealOutcome::Corrupt => &mut done.corrupt,
                 };
-                let record = match self.load(&customer).await {
-                    Ok(Some(record)) => record,
-                    Ok(None) => continue,
-                    Err(e) if e.is_corrupt() => {
-                        done.corrupt = done.corrupt.saturating_add(1);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                let sealed = record
-                    .seal(&customer, &self.sealer)
-                    .map_err(|e| StoreError::with_source("sealing failed", e))?;
-                let values = RecordColumns::new(&sealed)?;
-                let written = values
-                    .bind(sqlx::query(&SQL.reseal).bind(customer.as_str()))
-                    .bind(values_version(&sealed)?)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| StoreError::with_source("PostgreSQL: re-seal failed", e))?;
-                if written.rows_affected() == 1 {
-                    done.resealed = done.resealed.saturating_add(1);
-                } else {
-                    done.changed_meanwhile = done.changed_meanwhile.saturating_add(1);
-                }
+                *count = count.saturating_add(1);
             }
+        }
+    }
+
+    async fn reseal_one(&self, id: &str) -> Result<ResealOutcome, StoreError> {
+        let Ok(customer) = CustomerId::new(id) else {
+            self.audit_corrupt(id, None, "the customer id is not a valid label")
+                .await?;
+            return Ok(ResealOutcome::Corrupt);
+        };
+        let record = match self.load(&customer).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(ResealOutcome::ChangedMeanwhile),
+            Err(e) if e.is_corrupt() => return Ok(ResealOutcome::Corrupt),
+            Err(e) => return Err(e),
+        };
+        let sealed = record
+            .seal(&customer, &self.sealer)
+            .map_err(|e| StoreError::with_source("sealing failed", e))?;
+        let values = RecordColumns::new(&sealed)?;
+        let written = values
+            .bind(sqlx::query(&SQL.reseal).bind(customer.as_str()))
+            .bind(values_version(&sealed)?)
+            .execute(&self.pool)
+            .await;
+        match written {
+            Ok(w) if w.rows_affected() == 1 => Ok(ResealOutcome::Resealed),
+            Ok(_) => Ok(ResealOutcome::ChangedMeanwhile),
+            // A commit won the row (under a stricter isolation level this
+            // is a serialization failure, not zero rows).
+            Err(e) if lost_race(&e) => Ok(ResealOutcome::ChangedMeanwhile),
+            Err(e) => Err(StoreError::with_source("PostgreSQL: re-seal failed", e)),
         }
     }
 
@@ -378,19 +439,30 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         why: String,
     ) -> StoreError {
         let message = format!("record of customer {customer}: {why}");
+        match self.audit_corrupt(customer.as_str(), header, &why).await {
+            Ok(()) => StoreError::corrupt(message),
+            Err(e) => StoreError::corrupt(format!("{message} (and its audit failed: {e})")),
+        }
+    }
+
+    /// Writes the audit row of a row refused as corrupt (once per version).
+    async fn audit_corrupt(
+        &self,
+        customer: &str,
+        header: Option<RowHeader>,
+        why: &str,
+    ) -> Result<(), StoreError> {
         let (version, state) =
             header.map_or((0, "unreadable".to_owned()), |h| (h.version, h.state));
-        let audited = sqlx::query(SQL.audit_corrupt)
-            .bind(customer.as_str())
+        sqlx::query(SQL.audit_corrupt)
+            .bind(customer)
             .bind(version)
             .bind(state)
             .bind(format!("record refused as corrupt: {why}"))
             .execute(&self.pool)
-            .await;
-        match audited {
-            Ok(_) => StoreError::corrupt(message),
-            Err(e) => StoreError::corrupt(format!("{message} (and its audit failed: {e})")),
-        }
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::with_source("PostgreSQL: audit of a corrupt row failed", e))
     }
 
     async fn commit_sql(&self, commit: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
@@ -426,7 +498,25 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         match query.execute(&self.pool).await {
             Ok(done) if done.rows_affected() > 0 => Ok(CommitOutcome::Committed),
             Ok(_) => Ok(CommitOutcome::Conflict),
-            Err(e) => classify(e),
+            Err(e) if lost_race(&e) => Ok(CommitOutcome::Conflict),
+            Err(e) => match failure(e) {
+                // Two first records for one customer race: the loser's
+                // insert can trip the serial index before it sees the
+                // winner's row. That is a lost race, not a taken serial.
+                e if e.is_serial_in_use() && expected == 0 => {
+                    let taken_by_self: bool = sqlx::query_scalar(SQL.has_record)
+                        .bind(customer)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(|e| StoreError::with_source("PostgreSQL: commit failed", e))?;
+                    if taken_by_self {
+                        Ok(CommitOutcome::Conflict)
+                    } else {
+                        Err(e)
+                    }
+                }
+                e => Err(e),
+            },
         }
     }
 }
@@ -436,21 +526,24 @@ fn values_version(sealed: &SealedRecord) -> Result<i64, StoreError> {
     i64::try_from(sealed.version).map_err(|_| StoreError::new("version does not fit a bigint"))
 }
 
-/// Serialization failure and deadlock: the statement was rolled back, so
-/// it is a conflict; anything else is a failure.
-fn classify(e: sqlx::Error) -> Result<CommitOutcome, StoreError> {
+/// Whether `e` is a race lost to another transaction: a serialization
+/// failure, a deadlock, a lock not granted in time. The statement was
+/// rolled back, so nothing was written.
+fn lost_race(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03")))
+}
+
+/// Any other failure of a commit, as the store reports it.
+fn failure(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
-        match db.code().as_deref() {
-            Some("40001" | "40P01") => return Ok(CommitOutcome::Conflict),
-            Some("23505") if db.constraint() == Some("otpguard_token_serial_unique") => {
-                return Err(StoreError::serial_in_use(
-                    "the token serial is registered to another customer",
-                ))
-            }
-            _ => {}
+        if db.code().as_deref() == Some("23505")
+            && db.constraint() == Some("otpguard_token_serial_unique")
+        {
+            return StoreError::serial_in_use("the token serial is registered to another customer");
         }
     }
-    Err(StoreError::with_source("PostgreSQL: commit failed", e))
+    StoreError::with_source("PostgreSQL: commit failed", e)
 }
 
 impl<S: Sealer + Sync> TokenStore for PostgresStore<S> {
