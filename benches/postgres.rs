@@ -168,6 +168,7 @@ fn bind_audit(q: PgQuery<'_>, version: i64) -> PgQuery<'_> {
         .bind(text("code accepted; single use recorded"))
         .bind(vec![None::<i64>])
         .bind(vec![None::<i64>])
+        .bind(vec![None::<String>])
 }
 
 fn bind_record<'q>(q: PgQuery<'q>, row: &PgRow, version: i64) -> PgQuery<'q> {
@@ -192,6 +193,7 @@ fn bind_record<'q>(q: PgQuery<'q>, row: &PgRow, version: i64) -> PgQuery<'q> {
         .bind(row.get::<Option<i64>, _>("enrollment_period"))
         .bind(row.get::<Option<i64>, _>("enrollment_t0"))
         .bind(row.get::<i64, _>("failures"))
+        .bind(row.get::<Option<i64>, _>("throttled_until"))
         .bind(row.get::<bool, _>("login_otp"))
         .bind(row.get::<Vec<String>, _>("retired_serials"))
         .bind(row.get::<Vec<Vec<u8>>, _>("retired_fingerprints"))

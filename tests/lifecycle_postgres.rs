@@ -123,8 +123,8 @@ fn schema_flow_and_guards() {
         a.unwrap();
         b.unwrap();
         let ledger = pg.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM otpguard_schema_migrations");
-        assert_eq!(ledger, "1,2,3");
-        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(ledger, "1,2,3,4");
+        assert_eq!(SCHEMA_VERSION, 4);
 
         // The bank's journey: register, pay, replay refused, wrong code
         // counted.
@@ -182,7 +182,7 @@ fn schema_flow_and_guards() {
         pg.psql("INSERT INTO otpguard_schema_migrations (version, name, checksum) VALUES (99, 'future', '\\x00')");
         let newer = store.migrate().await.unwrap_err().to_string();
         assert!(newer.contains("newer than this library"), "{newer}");
-        pg.psql("DELETE FROM otpguard_schema_migrations WHERE version = 99; UPDATE otpguard_schema_migrations SET checksum = '\\x00' WHERE version = 3");
+        pg.psql("DELETE FROM otpguard_schema_migrations WHERE version = 99; UPDATE otpguard_schema_migrations SET checksum = '\\x00' WHERE version = 4");
         let edited = store.migrate().await.unwrap_err().to_string();
         assert!(edited.contains("differs"), "{edited}");
     });

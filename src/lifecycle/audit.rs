@@ -132,6 +132,7 @@ impl fmt::Display for AuditReason {
 ///     reason: AuditReason::Refused("not permitted".into()),
 ///     version: 3,
 ///     drift: None,
+///     notice: None,
 /// };
 /// assert_eq!(r.to_string(), "t=60 customer=c-1 by=Customer(web) source=192.0.2.7 token=- event=CancelSwap Active -> Active refused v3: not permitted");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -168,6 +169,68 @@ pub struct AuditRecord {
     pub version: u64,
     /// The token's drift, if the event moved it by more than one step.
     pub drift: Option<DriftChange>,
+    /// What the customer must be told out of band after this event, if
+    /// anything: the backend's notifier reads it here, committed with the
+    /// event, so it can never miss one.
+    pub notice: Option<Notice>,
+}
+
+/// What a customer must be told out of band (an e-mail, a push message)
+/// after an event, as NIST SP 800-63B rev. 4 §4.6 asks on binding and PSD2
+/// RTS Art. 4(3)(d) before a block becomes permanent.
+///
+/// ```
+/// use otpguard::lifecycle::Notice;
+/// assert_eq!(Notice::TokenBound.to_string(), "TokenBound");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum Notice {
+    /// A token was bound to the account (`Register`).
+    TokenBound,
+    /// A swap completed: a new phone holds the token.
+    SwapCompleted,
+    /// The token was locked after too many wrong codes.
+    LockedOut,
+    /// The token was reissued by the bank.
+    Reissued,
+    /// A temporary block began, and the next one will be permanent.
+    LastTemporaryBlock,
+}
+
+impl Notice {
+    /// Every notice.
+    pub const ALL: [Self; 5] = [
+        Self::TokenBound,
+        Self::SwapCompleted,
+        Self::LockedOut,
+        Self::Reissued,
+        Self::LastTemporaryBlock,
+    ];
+
+    /// The notice an accepted event of `kind` raises, if any.
+    pub(crate) const fn of_accepted(kind: EventKind) -> Option<Self> {
+        match kind {
+            EventKind::Register => Some(Self::TokenBound),
+            EventKind::CompleteSwap => Some(Self::SwapCompleted),
+            EventKind::Reissue => Some(Self::Reissued),
+            EventKind::Suspend(super::SuspendReason::TooManyFailures) => Some(Self::LockedOut),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TokenBound => "TokenBound",
+            Self::SwapCompleted => "SwapCompleted",
+            Self::LockedOut => "LockedOut",
+            Self::Reissued => "Reissued",
+            Self::LastTemporaryBlock => "LastTemporaryBlock",
+        })
+    }
 }
 
 /// A token's recorded drift before and after an event that moved it by
@@ -232,6 +295,9 @@ impl fmt::Display for AuditRecord {
         )?;
         if let Some(drift) = &self.drift {
             write!(f, " ({drift})")?;
+        }
+        if let Some(notice) = &self.notice {
+            write!(f, " notice={notice}")?;
         }
         Ok(())
     }

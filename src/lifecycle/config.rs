@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::error::ConfigError;
+use super::Throttle;
 use crate::{TotpParams, Window};
 
 /// Settings of a [`Lifecycle`](super::Lifecycle). All tokens of one bank
@@ -26,6 +27,7 @@ pub struct LifecycleConfig {
     window: Window,
     max_drift: u32,
     resync_window: u32,
+    throttle: Throttle,
     totp: TotpParams,
     issuer: Option<Arc<str>>,
 }
@@ -74,6 +76,7 @@ impl LifecycleConfig {
             window: Window::DEFAULT,
             max_drift: Self::DEFAULT_MAX_DRIFT,
             resync_window: Self::DEFAULT_RESYNC_WINDOW,
+            throttle: Throttle::OFF,
             totp: TotpParams::DEFAULT,
             issuer: None,
         })
@@ -125,6 +128,12 @@ impl LifecycleConfig {
         self.resync_window
     }
 
+    /// The delays after consecutive wrong codes.
+    #[must_use]
+    pub const fn throttle(&self) -> Throttle {
+        self.throttle
+    }
+
     /// The app's TOTP profile.
     #[must_use]
     pub const fn totp(&self) -> TotpParams {
@@ -136,6 +145,69 @@ impl LifecycleConfig {
     #[must_use]
     pub fn issuer(&self) -> Option<&str> {
         self.issuer.as_deref()
+    }
+}
+
+impl LifecycleConfig {
+    /// Settings that follow NIST SP 800-63B rev. 4 §3.2.2 (rate limiting):
+    /// at most 100 consecutive failed attempts on one token (then the
+    /// token is locked until an operator acts), with increasing delays
+    /// before that ([`Throttle::NIST_800_63B`]: from the 5th wrong code,
+    /// 30 seconds doubling up to one hour), all reset by a successful
+    /// authentication. Further settings can be chained.
+    ///
+    /// ```
+    /// use otpguard::lifecycle::LifecycleConfig;
+    /// let c = LifecycleConfig::nist_800_63b().issuer("Example Bank").build()?;
+    /// assert_eq!(c.max_failures(), 100);
+    /// assert_eq!(c.throttle().delay_after(5), 30);
+    /// assert_eq!(c.throttle().delay_after(99), 3_600);
+    /// # Ok::<(), otpguard::lifecycle::ConfigError>(())
+    /// ```
+    pub const fn nist_800_63b() -> LifecycleConfigBuilder {
+        let mut builder = Self::builder();
+        builder.0.max_failures = 100;
+        builder.0.throttle = Throttle::NIST_800_63B;
+        builder
+    }
+
+    /// Settings that follow PSD2 RTS (Commission Delegated Regulation (EU)
+    /// 2018/389) Art. 4(3)(b) and (d): at most 5 consecutive failed
+    /// attempts, then a temporary block of `block_seconds`; after
+    /// `temporary_blocks` temporary blocks, the next block is permanent
+    /// (the token is locked until an operator acts), and the last temporary
+    /// block raises [`Notice::LastTemporaryBlock`](super::Notice::LastTemporaryBlock)
+    /// so that the customer is alerted before the block becomes permanent.
+    ///
+    /// ```
+    /// use otpguard::lifecycle::LifecycleConfig;
+    /// let c = LifecycleConfig::psd2_rts(1_800, 2)?.build()?;
+    /// assert_eq!(c.max_failures(), 15); // blocks at 5 and 10, locked at 15
+    /// assert_eq!((c.throttle().delay_after(5), c.throttle().delay_after(6)), (1_800, 0));
+    /// # Ok::<(), otpguard::lifecycle::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::Preset`] if `temporary_blocks` is not 1 to 19 (the
+    /// lock-out maximum stays within 100); [`ConfigError::Throttle`] if
+    /// `block_seconds` is not 1 second to 7 days.
+    pub fn psd2_rts(
+        block_seconds: u64,
+        temporary_blocks: u32,
+    ) -> Result<LifecycleConfigBuilder, ConfigError> {
+        const ATTEMPTS: u32 = 5;
+        if !(1..=19).contains(&temporary_blocks) {
+            return Err(ConfigError::Preset(
+                "PSD2: 1 to 19 temporary blocks before the permanent one",
+            ));
+        }
+        let max = temporary_blocks
+            .checked_add(1)
+            .and_then(|blocks| blocks.checked_mul(ATTEMPTS))
+            .ok_or(ConfigError::Preset("PSD2: too many temporary blocks"))?;
+        Ok(Self::builder()
+            .max_failures(max)
+            .throttle(Throttle::blocks(ATTEMPTS, block_seconds)?))
     }
 }
 
@@ -207,6 +279,13 @@ impl LifecycleConfigBuilder {
     /// way: 1 to [`LifecycleConfig::RESYNC_WINDOW_LIMIT`] (default 100).
     pub fn resync_window(mut self, steps: u32) -> Self {
         self.0.resync_window = steps;
+        self
+    }
+
+    /// The delays after consecutive wrong codes (default
+    /// [`Throttle::OFF`]: the lock-out alone).
+    pub fn throttle(mut self, throttle: Throttle) -> Self {
+        self.0.throttle = throttle;
         self
     }
 

@@ -59,8 +59,12 @@ pub(crate) fn decide<'e>(
     })?;
     let check = match row.guard {
         Guard::None => Check::Nothing,
-        Guard::CurrentCode => Check::Current(event.code().ok_or(NO_CODE)?),
+        Guard::CurrentCode => {
+            not_throttled(record, now)?;
+            Check::Current(event.code().ok_or(NO_CODE)?)
+        }
         Guard::ConsecutiveCodes => {
+            not_throttled(record, now)?;
             let (first, second) = event.pair().ok_or(NO_CODE)?;
             Check::Pair(first, second)
         }
@@ -68,6 +72,7 @@ pub(crate) fn decide<'e>(
             if !record.login_otp {
                 return Err(LifecycleError::LoginOtpOff);
             }
+            not_throttled(record, now)?;
             Check::Current(event.code().ok_or(NO_CODE)?)
         }
         Guard::NewTokenCode => new_token(record, event, now, config)?,
@@ -109,6 +114,15 @@ pub(crate) fn decide<'e>(
         }
     };
     Ok(Plan { row, check })
+}
+
+/// Refuses a code of the current token while codes are held back after
+/// wrong ones: it is not evaluated.
+fn not_throttled(record: &TokenRecord, now: u64) -> Result<(), LifecycleError> {
+    match record.throttled_until {
+        Some(retry_at) if now < retry_at => Err(LifecycleError::Throttled { retry_at, now }),
+        _ => Ok(()),
+    }
 }
 
 /// The new token of `Register` or `CompleteSwap`, if neither its serial nor

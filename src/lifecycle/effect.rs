@@ -50,6 +50,7 @@ pub(crate) fn apply(
         stage: Stage::Unregistered,
         enrollment: before.enrollment.clone(),
         failures: before.failures,
+        throttled_until: before.throttled_until,
         login_otp: before.login_otp,
         version: bump(before)?,
         retired: before.retired.clone(),
@@ -68,18 +69,18 @@ pub(crate) fn apply(
             (current, pending)
         }
         (Effect::InstallToken, Evidence::New(token, _)) => {
-            next.failures = 0;
+            next.clear_failures();
             next.enrollment = None;
             (Some(token), None)
         }
         (Effect::SwapIn, Evidence::New(token, _)) => {
             retire(&mut next, current.ok_or(NO_TOKEN)?)?;
-            next.failures = 0;
+            next.clear_failures();
             next.enrollment = None;
             (Some(token), None)
         }
         (Effect::RecordUse | Effect::Resync, Evidence::Current(proof)) => {
-            next.failures = 0;
+            next.clear_failures();
             (Some(used(current, proof, config)?), pending)
         }
         (Effect::ResetDrift, Evidence::Nothing) => {
@@ -88,7 +89,7 @@ pub(crate) fn apply(
             (Some(token), pending)
         }
         (Effect::StartSwap, Evidence::Current(proof)) => {
-            next.failures = 0;
+            next.clear_failures();
             let swap = PendingSwap {
                 started_at: now,
                 deadline: now.saturating_add(config.swap_timeout()),
@@ -107,13 +108,13 @@ pub(crate) fn apply(
             (current, None)
         }
         (Effect::Resume, Evidence::Nothing) => {
-            next.failures = 0;
+            next.clear_failures();
             (current, None)
         }
         (Effect::RetireToken, Evidence::Nothing | Evidence::Current(_)) => {
             retire(&mut next, current.ok_or(NO_TOKEN)?)?;
             next.login_otp = false;
-            next.failures = 0;
+            next.clear_failures();
             next.enrollment = None;
             (None, None)
         }
@@ -123,14 +124,22 @@ pub(crate) fn apply(
     Ok(next)
 }
 
-/// The record after one more wrong code of the current token.
+/// The record after one more wrong code of the current token at `now`:
+/// counted (up to the maximum), and the next code held back for the
+/// throttle's delay (never moving an earlier hold back).
 pub(crate) fn count_failure(
     before: &TokenRecord,
     config: &LifecycleConfig,
+    now: u64,
 ) -> Result<TokenRecord, LifecycleError> {
     let mut next = before.clone();
     next.version = bump(before)?;
     next.failures = before.failures.saturating_add(1).min(config.max_failures());
+    let delay = config.throttle().delay_after(next.failures);
+    if delay > 0 {
+        let until = now.saturating_add(delay);
+        next.throttled_until = Some(before.throttled_until.map_or(until, |t| t.max(until)));
+    }
     Ok(next)
 }
 

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::answer::{Applied, Authorized, LoginCheck};
-use super::audit::{AuditReason, AuditRecord, DriftChange, Outcome};
+use super::audit::{AuditReason, AuditRecord, DriftChange, Notice, Outcome};
 use super::decide::{decide, Check};
 use super::effect::{apply, count_failure, Evidence, Proof};
 use super::event::EnteredCode;
@@ -203,6 +203,10 @@ impl Scene<'_> {
             reason,
             version: after.version,
             drift: DriftChange::between(before, after),
+            notice: match outcome {
+                Outcome::Accepted => Notice::of_accepted(event),
+                Outcome::Refused => None,
+            },
         }
     }
 
@@ -567,7 +571,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         changed: bool,
         source: CheckError,
     ) -> Attempt {
-        let counted = match count_failure(&record, &self.config) {
+        let counted = match count_failure(&record, &self.config, scene.now) {
             Ok(counted) => counted,
             // The record as this attempt left it (a swap time-out included)
             // is committed with the refusal.
@@ -610,7 +614,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         } else {
             None
         };
-        audit.push(scene.record(
+        let mut refused = scene.record(
             scene.by,
             &record,
             event.kind(),
@@ -618,7 +622,11 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             &counted,
             Outcome::Refused,
             AuditReason::WrongCode { failures, max },
-        ));
+        );
+        if starts_last_temporary_block(&self.config, failures) {
+            refused.notice = Some(Notice::LastTemporaryBlock);
+        }
+        audit.push(refused);
         let (next, locked_out) = match locked {
             Some((locked, row)) => {
                 audit.push(self.accepted(scene, &Principal::System, &counted, &lock, &locked, row));
@@ -918,6 +926,21 @@ fn code_evidence(checked: Result<Proof, CodeRefusal>) -> Result<Evidence, Ending
             last_accepted,
         }),
         Err(CodeRefusal::Other(e)) => Err(Ending::Refused(e)),
+    }
+}
+
+/// Whether the `failures`-th consecutive wrong code starts a temporary
+/// block (a [`Throttle::blocks`](super::Throttle::blocks) throttle) after
+/// which the next block is the lock-out.
+fn starts_last_temporary_block(config: &LifecycleConfig, failures: u32) -> bool {
+    let max = config.max_failures();
+    match config.throttle().block_every() {
+        Some(every) => {
+            failures < max
+                && config.throttle().delay_after(failures) > 0
+                && failures.saturating_add(every) >= max
+        }
+        None => false,
     }
 }
 

@@ -100,6 +100,12 @@ pub enum ConfigError {
         /// The upper limit for this configuration.
         limit: u32,
     },
+    /// A throttle out of range.
+    #[error("invalid throttle: {0}")]
+    Throttle(&'static str),
+    /// A preset's parameter out of range.
+    #[error("invalid preset: {0}")]
+    Preset(&'static str),
     /// The issuer cannot be written into a Key URI.
     #[error("the issuer cannot be used in a Key URI: {0}")]
     Issuer(#[source] UriError),
@@ -216,6 +222,16 @@ pub enum LifecycleError {
     SerialRetired {
         /// The serial.
         serial: TokenSerial,
+    },
+    /// Codes of this token are held back after consecutive wrong codes
+    /// (see [`Throttle`](super::Throttle)): this one was refused without
+    /// being evaluated, and not counted. Retry at `retry_at`.
+    #[error("too many wrong codes: try again at {retry_at} (now {now})")]
+    Throttled {
+        /// The earliest time a code is evaluated (Unix seconds).
+        retry_at: u64,
+        /// The time of the refusal.
+        now: u64,
     },
     /// A `Resync` pair was found, but further from the current step than
     /// the drift bound allows: the phone's clock is too far off (not

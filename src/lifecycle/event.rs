@@ -46,7 +46,7 @@ impl fmt::Display for ReissueReason {
 /// ```
 /// use otpguard::lifecycle::{EventKind, SuspendReason};
 /// assert_eq!(EventKind::Suspend(SuspendReason::LostDevice).to_string(), "Suspend(LostDevice)");
-/// assert_eq!(EventKind::ALL.len(), 15);
+/// assert_eq!(EventKind::ALL.len(), 17);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {

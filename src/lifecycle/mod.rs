@@ -116,10 +116,11 @@ mod store;
 #[cfg(feature = "serde")]
 mod stored;
 mod table;
+mod throttle;
 
 pub use actor::Actor;
 pub use answer::{Applied, Authorized, LoginCheck};
-pub use audit::{AuditLog, AuditReason, AuditRecord, AuditSink, DriftChange, Outcome};
+pub use audit::{AuditLog, AuditReason, AuditRecord, AuditSink, DriftChange, Notice, Outcome};
 pub use blocking::Blocking;
 pub use config::{LifecycleConfig, LifecycleConfigBuilder};
 pub use engine::Lifecycle;
@@ -136,6 +137,7 @@ pub use store::{Commit, CommitOutcome, MemoryStore, TokenStore};
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use stored::WithPlaintextSecrets;
+pub use throttle::Throttle;
 
 /// What auditors read: the transition table, its lookup, and the page
 /// generated from it. The engine applies this table and nothing else.

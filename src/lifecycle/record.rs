@@ -247,6 +247,8 @@ pub struct TokenRecord {
     pub(crate) stage: Stage,
     pub(crate) enrollment: Option<Enrollment>,
     pub(crate) failures: u32,
+    /// No code of the token is evaluated before this time (throttling).
+    pub(crate) throttled_until: Option<u64>,
     pub(crate) login_otp: bool,
     pub(crate) version: u64,
     pub(crate) retired: RetiredTokens,
@@ -267,6 +269,7 @@ impl TokenRecord {
             stage: Stage::Unregistered,
             enrollment: None,
             failures: 0,
+            throttled_until: None,
             login_otp: false,
             version: 0,
             retired: RetiredTokens::default(),
@@ -318,6 +321,14 @@ impl TokenRecord {
         self.failures
     }
 
+    /// The time before which no code of the token is evaluated, after
+    /// wrong codes (see [`Throttle`](super::Throttle)); it may be in the
+    /// past.
+    #[must_use]
+    pub const fn throttled_until(&self) -> Option<u64> {
+        self.throttled_until
+    }
+
     /// Whether the customer turned the login OTP on.
     #[must_use]
     pub const fn login_otp(&self) -> bool {
@@ -364,12 +375,19 @@ impl TokenRecord {
             pending_swap: self.pending_swap(),
             enrollment_deadline: self.enrollment_deadline(),
             failures: self.failures,
+            throttled_until: self.throttled_until,
             login_otp: self.login_otp,
             last_step: self.last_step(),
             last_drift: self.last_drift(),
             version: self.version,
             retired_serials: self.retired.serials.clone(),
         }
+    }
+
+    /// No consecutive wrong codes, no hold back.
+    pub(crate) fn clear_failures(&mut self) {
+        self.failures = 0;
+        self.throttled_until = None;
     }
 
     /// Whether `secret` keys the same HMAC as the current token's secret
@@ -390,6 +408,7 @@ impl fmt::Debug for TokenRecord {
             .field("pending_swap", &self.pending_swap())
             .field("enrollment_deadline", &self.enrollment_deadline())
             .field("failures", &self.failures)
+            .field("throttled_until", &self.throttled_until)
             .field("login_otp", &self.login_otp)
             .field("last_step", &self.last_step())
             .field("version", &self.version)
@@ -424,6 +443,8 @@ pub struct RecordSummary {
     pub enrollment_deadline: Option<u64>,
     /// See [`TokenRecord::failures`].
     pub failures: u32,
+    /// See [`TokenRecord::throttled_until`].
+    pub throttled_until: Option<u64>,
     /// See [`TokenRecord::login_otp`].
     pub login_otp: bool,
     /// See [`TokenRecord::last_step`].

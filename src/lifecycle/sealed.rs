@@ -38,6 +38,8 @@ pub struct SealedRecord {
     pub enrollment: Option<SealedEnrollment>,
     /// Consecutive wrong codes.
     pub failures: u32,
+    /// No code is evaluated before this time (throttling).
+    pub throttled_until: Option<u64>,
     /// Whether the login OTP is on.
     pub login_otp: bool,
     /// Serials retired on this record.
@@ -139,6 +141,7 @@ impl TokenRecord {
             pending_swap: self.pending_swap(),
             enrollment,
             failures: self.failures,
+            throttled_until: self.throttled_until,
             login_otp: self.login_otp,
             retired_serials: self.retired.serials.clone(),
             retired_fingerprints: self
@@ -216,6 +219,7 @@ impl SealedRecord {
             stage,
             enrollment,
             failures: self.failures,
+            throttled_until: self.throttled_until,
             login_otp: self.login_otp,
             version: self.version,
             retired,

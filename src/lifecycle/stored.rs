@@ -58,6 +58,7 @@ struct StoredOut<'a> {
     pending_swap: Option<PendingSwap>,
     enrollment: Option<EnrollmentOut<'a>>,
     failures: u32,
+    throttled_until: Option<u64>,
     login_otp: bool,
     version: u64,
     retired_serials: &'a [TokenSerial],
@@ -99,6 +100,9 @@ struct StoredIn {
     pending_swap: Option<PendingSwap>,
     enrollment: Option<EnrollmentIn>,
     failures: u32,
+    /// Absent in records written before throttling existed.
+    #[serde(default)]
+    throttled_until: Option<u64>,
     login_otp: bool,
     version: u64,
     retired_serials: Vec<TokenSerial>,
@@ -169,6 +173,7 @@ impl Serialize for WithPlaintextSecrets<&TokenRecord> {
                 totp: e.params,
             }),
             failures: r.failures,
+            throttled_until: r.throttled_until,
             login_otp: r.login_otp,
             version: r.version,
             retired_serials: &r.retired.serials,
@@ -239,6 +244,7 @@ impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
             stage,
             enrollment,
             failures: s.failures,
+            throttled_until: s.throttled_until,
             login_otp: s.login_otp,
             version: s.version,
             retired,

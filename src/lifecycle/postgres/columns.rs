@@ -13,7 +13,7 @@ use crate::seal::SealedSecret;
 use crate::{Algorithm, StoreError, TotpParams};
 
 /// The record columns, in the order [`RecordColumns::bind`] binds them.
-pub(super) const RECORD_COLUMNS: [&str; 25] = [
+pub(super) const RECORD_COLUMNS: [&str; 26] = [
     "state",
     "version",
     "token_id",
@@ -34,6 +34,7 @@ pub(super) const RECORD_COLUMNS: [&str; 25] = [
     "enrollment_period",
     "enrollment_t0",
     "failures",
+    "throttled_until",
     "login_otp",
     "retired_serials",
     "retired_fingerprints",
@@ -43,7 +44,7 @@ pub(super) const RECORD_COLUMNS: [&str; 25] = [
 
 /// The audit columns after `customer_id`, in the order
 /// [`AuditColumns::bind`] binds them, with their array types.
-pub(super) const AUDIT_COLUMNS: [(&str, &str); 17] = [
+pub(super) const AUDIT_COLUMNS: [(&str, &str); 18] = [
     ("version", "bigint"),
     ("seq", "integer"),
     ("at", "bigint"),
@@ -61,6 +62,7 @@ pub(super) const AUDIT_COLUMNS: [(&str, &str); 17] = [
     ("reason", "text"),
     ("drift_from", "bigint"),
     ("drift_to", "bigint"),
+    ("notice", "text"),
 ];
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
@@ -111,6 +113,7 @@ pub(super) struct RecordColumns {
     enrollment_deadline: Option<i64>,
     enrollment_profile: Option<ProfileColumns>,
     failures: i64,
+    throttled_until: Option<i64>,
     login_otp: bool,
     retired_serials: Vec<String>,
     retired_fingerprints: Vec<Vec<u8>>,
@@ -162,6 +165,10 @@ impl RecordColumns {
                 .map(|e| ProfileColumns::new(e.totp))
                 .transpose()?,
             failures: i64::from(record.failures),
+            throttled_until: record
+                .throttled_until
+                .map(|t| bigint(t, "throttled until"))
+                .transpose()?,
             login_otp: record.login_otp,
             retired_serials: record
                 .retired_serials
@@ -203,6 +210,7 @@ impl RecordColumns {
             .bind(enrollment.map(|p| p.period))
             .bind(enrollment.map(|p| p.t0))
             .bind(self.failures)
+            .bind(self.throttled_until)
             .bind(self.login_otp)
             .bind(&self.retired_serials)
             .bind(&self.retired_fingerprints)
@@ -317,6 +325,7 @@ pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
         None => None,
     };
     let failures: i64 = column(row, "failures")?;
+    let throttled_until: Option<i64> = column(row, "throttled_until")?;
     let serials: Vec<String> = column(row, "retired_serials")?;
     let fingerprints: Vec<Vec<u8>> = column(row, "retired_fingerprints")?;
     let key: Option<Vec<u8>> = column(row, "fingerprint_key")?;
@@ -328,6 +337,9 @@ pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
         enrollment,
         failures: u32::try_from(failures)
             .map_err(|_| format!("failures {failures} out of range"))?,
+        throttled_until: throttled_until
+            .map(|t| unsigned(t, "throttled until"))
+            .transpose()?,
         login_otp: column(row, "login_otp")?,
         retired_serials: serials
             .iter()
@@ -364,6 +376,7 @@ pub(super) struct AuditColumns {
     reason: Vec<String>,
     drift_from: Vec<Option<i64>>,
     drift_to: Vec<Option<i64>>,
+    notice: Vec<Option<String>>,
 }
 
 impl AuditColumns {
@@ -396,6 +409,7 @@ impl AuditColumns {
             c.reason.push(r.reason.to_string());
             c.drift_from.push(r.drift.map(|d| d.from));
             c.drift_to.push(r.drift.map(|d| d.to));
+            c.notice.push(r.notice.map(|n| n.to_string()));
         }
         Ok(c)
     }
@@ -420,5 +434,6 @@ impl AuditColumns {
             .bind(&self.reason)
             .bind(&self.drift_from)
             .bind(&self.drift_to)
+            .bind(&self.notice)
     }
 }

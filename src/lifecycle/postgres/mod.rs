@@ -125,17 +125,17 @@ pub use sqlx;
 
 /// The exact SQL the store runs, for review (and for measuring the store
 /// against the same statements issued directly). Parameters: `$1` is the
-/// customer id; in the commit statements `$2`–`$18` are the audit columns
+/// customer id; in the commit statements `$2`–`$19` are the audit columns
 /// as arrays (one element per audit record, in
 /// `version, seq, at, actor, principal, source, request_id, token_id,
 /// token_serial, new_serial, event, from_state, to_state, outcome, reason,
-/// drift_from, drift_to` order), `$19`–`$43` the record's columns in
-/// [`Sql::load`]'s order, and the last one the expected version.
+/// drift_from, drift_to, notice` order), `$20`–`$45` the record's columns
+/// in [`Sql::load`]'s order, and the last one the expected version.
 ///
 /// ```
 /// use otpguard::lifecycle::postgres::PostgresStore;
 /// let sql = PostgresStore::<otpguard::seal::Keyring>::sql();
-/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $44"));
+/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $46"));
 /// ```
 #[derive(Debug)]
 pub struct Sql {
@@ -166,7 +166,7 @@ impl Sql {
     }
 
     /// A new version of the record and its audit rows, on the condition of
-    /// the expected version (`$44`).
+    /// the expected version (`$46`).
     #[must_use]
     pub fn update(&self) -> &str {
         &self.update
@@ -179,7 +179,7 @@ impl Sql {
     }
 
     /// The audit rows of a refusal, on the condition that the record still
-    /// has the version it was decided on (`$19`, read `FOR SHARE`).
+    /// has the version it was decided on (`$20`, read `FOR SHARE`).
     #[must_use]
     pub fn refuse(&self) -> &str {
         &self.refuse
@@ -197,7 +197,7 @@ fn placeholders(from: usize, count: usize) -> String {
 static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let columns = RECORD_COLUMNS.join(", ");
     let audit_names = AUDIT_COLUMNS.map(|(name, _)| name).join(", ");
-    // $1 is the customer id, $2..=$18 the audit arrays.
+    // $1 is the customer id, $2..=$19 the audit arrays.
     let arrays = AUDIT_COLUMNS
         .iter()
         .zip(2..)
@@ -578,12 +578,12 @@ mod tests {
     fn placeholders_match_the_columns() {
         let count = |sql: &str| sql.matches('$').count();
         assert_eq!(count(&SQL.select), 1);
-        // The customer twice (record and audit), 17 audit arrays, 25
+        // The customer twice (record and audit), 18 audit arrays, 26
         // record values, and for an update the expected version.
-        assert_eq!(count(&SQL.insert_first), 2 + 17 + 25);
-        assert_eq!(count(&SQL.update), 2 + 17 + 25 + 1);
-        assert!(SQL.update.contains("version = $44") && !SQL.update.contains("$45"));
-        assert!(SQL.refuse.contains("version = $19"));
-        assert!(SQL.reseal.contains("version = $27"));
+        assert_eq!(count(&SQL.insert_first), 2 + 18 + 26);
+        assert_eq!(count(&SQL.update), 2 + 18 + 26 + 1);
+        assert!(SQL.update.contains("version = $46") && !SQL.update.contains("$47"));
+        assert!(SQL.refuse.contains("version = $20"));
+        assert!(SQL.reseal.contains("version = $28"));
     }
 }
