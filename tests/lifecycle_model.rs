@@ -30,8 +30,8 @@ mod lifecycle_support;
 use lifecycle_support::{principal, Bank};
 use otpguard::lifecycle::{
     Actor, AuditReason, Event, EventKind, Label, LifecycleConfig, LifecycleError, LoginCheck,
-    NewSecret, Outcome, PendingSwap, Principal, ReissueReason, RequestContext, State,
-    SuspendReason, TokenId, TokenSerial,
+    NewSecret, Notice, Outcome, PendingSwap, Principal, ReissueReason, RequestContext, State,
+    SuspendReason, Throttle, TokenId, TokenSerial,
 };
 use otpguard::{KeyUri, Secret, Totp};
 use proptest::prelude::*;
@@ -46,6 +46,24 @@ const PERIOD: u64 = 30;
 /// configuration: small, so that random codes reach both.
 const MAX_DRIFT: i64 = 3;
 const RESYNC_WINDOW: i64 = 12;
+/// The model's throttle: from the 2nd consecutive wrong code, 40 s
+/// doubling up to 160 s.
+const THROTTLE_AFTER: u32 = 2;
+const THROTTLE_BASE: u64 = 40;
+const THROTTLE_CAP: u64 = 160;
+
+/// The delay after the `failures`-th consecutive wrong code, computed here
+/// from the parameters (not by the library).
+fn model_delay(failures: u32) -> u64 {
+    if failures < THROTTLE_AFTER {
+        return 0;
+    }
+    let mut delay = THROTTLE_BASE;
+    for _ in THROTTLE_AFTER..failures {
+        delay = (delay * 2).min(THROTTLE_CAP);
+    }
+    delay
+}
 
 fn fixed_secret(i: usize) -> Secret {
     Secret::from_bytes(&[10 + u8::try_from(i).unwrap(); 20]).unwrap()
@@ -348,6 +366,7 @@ enum Answer {
         locked_out: bool,
     },
     DriftBeyondBound(i64),
+    Throttled(u64),
     /// Anything else: never expected.
     Other(String),
 }
@@ -392,6 +411,7 @@ fn answer_of_error(e: &LifecycleError, serials: &[TokenSerial]) -> Answer {
             failures: *failures,
             locked_out: *locked_out,
         },
+        LifecycleError::Throttled { retry_at, .. } => Answer::Throttled(*retry_at),
         LifecycleError::DriftBeyondBound { drift, max } => {
             assert_eq!(i64::from(*max), MAX_DRIFT);
             Answer::DriftBeyondBound(*drift)
@@ -418,6 +438,7 @@ struct Model {
     /// The pending provisioned secret and its deadline.
     enrollment: Option<(usize, u64)>,
     failures: u32,
+    throttled_until: Option<u64>,
     login: bool,
     version: u64,
     retired_serials: Vec<usize>,
@@ -458,6 +479,7 @@ impl Model {
             pending: None,
             enrollment: None,
             failures: 0,
+            throttled_until: None,
             login: false,
             version: 0,
             retired_serials: Vec::new(),
@@ -533,6 +555,11 @@ impl Model {
             (Active | Swapping, EventKind::ResetDrift, Operator) => Some(s),
             _ => None,
         }
+    }
+
+    fn clear_failures(&mut self) {
+        self.failures = 0;
+        self.throttled_until = None;
     }
 
     fn retire_token(&mut self) {
@@ -658,10 +685,14 @@ impl Model {
                 }),
             };
             fx.new_token = true;
-            self.failures = 0;
+            self.clear_failures();
             self.enrollment = None;
             self.pending = None;
         } else if op.code_src().is_some() || matches!(op, Op::Resync(_)) {
+            // Held back after wrong codes: not evaluated.
+            if let Some(retry_at) = self.throttled_until.filter(|&t| now < t) {
+                return Answer::Throttled(retry_at);
+            }
             let token = self.token.as_mut().unwrap();
             let secret = &secrets[token.secret];
             let found = match (op, sent.code, sent.second) {
@@ -687,7 +718,7 @@ impl Model {
                     token.last_step = step;
                     token.drift = drift;
                     proof = Some((step, rel));
-                    self.failures = 0;
+                    self.clear_failures();
                 }
                 Some((step, _)) => {
                     return Answer::Replayed {
@@ -697,6 +728,12 @@ impl Model {
                 }
                 None => {
                     self.failures = (self.failures + 1).min(self.max);
+                    let delay = model_delay(self.failures);
+                    if delay > 0 {
+                        let until = now + delay;
+                        self.throttled_until =
+                            Some(self.throttled_until.map_or(until, |t| t.max(until)));
+                    }
                     self.version += 1;
                     let locked_out = self.failures >= self.max;
                     if locked_out {
@@ -732,7 +769,7 @@ impl Model {
                 self.pending = None;
                 self.enrollment = None;
             }
-            Op::Resume => self.failures = 0,
+            Op::Resume => self.clear_failures(),
             Op::ResetDrift => {
                 let token = self.token.as_mut().unwrap();
                 if token.drift.abs() > 1 {
@@ -745,7 +782,7 @@ impl Model {
                 self.pending = None;
                 self.enrollment = None;
                 self.login = false;
-                self.failures = 0;
+                self.clear_failures();
             }
             _ => {}
         }
@@ -772,6 +809,7 @@ impl Model {
             "{context}"
         );
         assert_eq!(s.failures, self.failures, "{context}");
+        assert_eq!(s.throttled_until, self.throttled_until, "{context}");
         assert_eq!(s.login_otp, self.login, "{context}");
         assert_eq!(s.last_step, self.token.map(|t| t.last_step), "{context}");
         assert_eq!(s.last_drift, self.token.map(|t| t.drift), "{context}");
@@ -870,6 +908,7 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
     let config = LifecycleConfig::builder()
         .max_failures(max)
         .max_drift(MAX_DRIFT.unsigned_abs().try_into().unwrap())
+        .throttle(Throttle::growing(THROTTLE_AFTER, THROTTLE_BASE, THROTTLE_CAP).unwrap())
         .resync_window(RESYNC_WINDOW.unsigned_abs().try_into().unwrap())
         .swap_timeout(SWAP_TIMEOUT)
         .enrollment_timeout(ENROLLMENT_TIMEOUT)
@@ -1109,6 +1148,16 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
             fx.drift_change,
             "{context}: the audit says when the drift moved"
         );
+        let notice = match (&got, op) {
+            (Answer::Accepted { .. }, Op::Register { .. }) => Some(Notice::TokenBound),
+            (Answer::Accepted { .. }, Op::CompleteSwap { .. }) => Some(Notice::SwapCompleted),
+            (Answer::Accepted { .. }, Op::Reissue) => Some(Notice::Reissued),
+            (Answer::Accepted { .. }, Op::Suspend(SuspendReason::TooManyFailures)) => {
+                Some(Notice::LockedOut)
+            }
+            _ => None,
+        };
+        assert_eq!(own.notice, notice, "{context}: the customer is told");
         let accepted = matches!(got, Answer::Accepted { .. } | Answer::NotRequired);
         assert_eq!(
             own.outcome,
@@ -1160,6 +1209,7 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
                 ),
                 "{context}"
             );
+            assert_eq!(r.notice, Some(Notice::LockedOut), "{context}");
         }
 
         model.check(&bank, &world.serials, &context);
@@ -1306,6 +1356,7 @@ fn a_drifting_phone_agrees_with_the_model_and_the_design() {
         customer(Op::VerifyTransaction(Offset(4))), // beyond the window
         customer(pair(5, true)),                    // beyond the bound of 3
         customer(pair(3, false)),                   // not consecutive: wrong
+        customer(Op::Tick(60)),                     // past the 40 s throttle delay
         customer(pair(3, true)),                    // re-centres on 3
         customer(pair(3, true)),                    // the same pair again
         customer(Op::ResetDrift),                   // drift 3 -> 0, audited
@@ -1345,6 +1396,64 @@ fn a_drifting_phone_agrees_with_the_model_and_the_design() {
             "wrong 1",
             "replayed",
             "accepted 1",
+        ]
+    );
+}
+
+/// The random sequences reach what the model is about: throttled codes,
+/// resynchronisations accepted and refused beyond the bound, drift
+/// re-centred, replays, lock-outs. (A generator that never produced them
+/// would make the property above vacuous.)
+#[test]
+fn random_sequences_reach_every_outcome() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for n in 0..200u32 {
+        let max = 1 + n % 6;
+        let steps = steps().new_tree(&mut runner).unwrap().current();
+        for (answer, (op, _)) in run(max, &steps)
+            .iter()
+            .zip(steps.iter().filter(|(op, _)| !matches!(op, Op::Tick(_))))
+        {
+            let what = match (answer, op) {
+                (Answer::Throttled(_), _) => "throttled",
+                (Answer::DriftBeyondBound(_), _) => "beyond bound",
+                (Answer::Accepted { .. }, Op::Resync(_)) => "resync accepted",
+                (
+                    Answer::Accepted {
+                        proof: Some((_, d)),
+                        ..
+                    },
+                    _,
+                ) if d.abs() > 1 => "re-centred",
+                (Answer::Replayed { .. }, _) => "replayed",
+                (
+                    Answer::WrongCode {
+                        locked_out: true, ..
+                    },
+                    _,
+                ) => "locked out",
+                (Answer::Accepted { .. }, Op::ResetDrift) => "drift reset",
+                _ => continue,
+            };
+            seen.insert(what);
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        [
+            "beyond bound",
+            "drift reset",
+            "locked out",
+            "re-centred",
+            "replayed",
+            "resync accepted",
+            "throttled"
         ]
     );
 }
