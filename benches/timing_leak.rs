@@ -1,6 +1,7 @@
-//! A dudect-style timing-leak measurement of [`Totp::verify`].
+//! A dudect-style timing-leak measurement of [`Totp::verify`] and
+//! [`Totp::verify_pair`].
 //!
-//! Three comparisons, each between two classes of submitted code:
+//! Four comparisons, each between two classes of submitted code:
 //!
 //! - `offset_-1_vs_+1`: the code of the step before, against the code of the
 //!   step after (both match, at different places in the window);
@@ -8,9 +9,13 @@
 //!   against random well-formed codes that match no step (an early-exit
 //!   comparison, as in CVE-2022-29185, would tell these apart);
 //! - `correct_vs_wrong`: the right code for the current step, against random
-//!   wrong codes.
+//!   wrong codes;
+//! - `resync_edge_-100_vs_+100`: [`Totp::verify_pair`] over ±100 steps, a
+//!   pair matched at one edge of the wide window against a pair matched at
+//!   the other (a scan that stopped at the first match would tell them
+//!   apart by 200 steps of work).
 //!
-//! The first two are judged. The third is measured and reported but not
+//! The first two and the last are judged. The third is measured and reported but not
 //! judged: after every candidate has been compared in constant time,
 //! `verify` returns `Ok(Match)` or `Err(Mismatch)`, and building one or the
 //! other differs by about one CPU cycle, which a million samples resolve.
@@ -46,7 +51,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use otpguard::{Algorithm, Secret, Totp, Window};
+use otpguard::{Algorithm, CheckError, Match, Secret, Totp, Window};
 
 /// dudect's threshold for "definitely not constant time".
 const THRESHOLD: f64 = 4.5;
@@ -58,6 +63,8 @@ const TEST_SAMPLES: usize = 2_000;
 /// Each class draws its inputs from this many strings (all the same for the
 /// classes of fixed codes, all different for the random wrong codes).
 const POOL: usize = 4_096;
+/// The resynchronisation radius of the pair comparison.
+const RESYNC: i64 = 100;
 /// Pooled percentiles at which slow samples are cropped (plus no crop).
 const CROPS: [f64; 4] = [0.50, 0.90, 0.99, 0.999];
 
@@ -107,11 +114,29 @@ fn main() -> ExitCode {
     };
     assert!(!codes.contains(&near_miss));
 
+    // Pairs at the two edges of a ±100 resynchronisation window, as
+    // "first:second".
+    let pair_at = |rel: i64| {
+        let step = totp.step_at(time).expect("after T0");
+        let later = step.checked_add_signed(rel).expect("in range");
+        format!(
+            "{}:{}",
+            totp.generate_step(later - 1),
+            totp.generate_step(later)
+        )
+    };
+
     let comparisons = [
         Comparison {
             name: "offset_-1_vs_+1",
             pools: [copies(before), copies(after)],
             offsets: [Some(-1), Some(1)],
+            judged: true,
+        },
+        Comparison {
+            name: "resync_edge_-100_vs_+100",
+            pools: [copies(&pair_at(-RESYNC)), copies(&pair_at(RESYNC))],
+            offsets: [Some(-RESYNC), Some(RESYNC)],
             judged: true,
         },
         Comparison {
@@ -139,7 +164,7 @@ fn main() -> ExitCode {
     {
         // Sanity: the classes are what they claim to be.
         for (pool, want) in pools.iter().zip(offsets) {
-            let got = totp.verify(&pool[0], time, window).map(|m| m.offset());
+            let got = check(&totp, &pool[0], time, window).map(|m| m.offset());
             assert_eq!(got.ok(), *want, "{name}");
         }
         let timings = measure(&totp, time, window, pools, samples);
@@ -190,6 +215,15 @@ struct Comparison {
     judged: bool,
 }
 
+/// One check: `verify` for a code, `verify_pair` over ±[`RESYNC`] for a
+/// "first:second" pair.
+fn check(totp: &Totp, input: &str, time: u64, window: Window) -> Result<Match, CheckError> {
+    match input.split_once(':') {
+        Some((first, second)) => totp.verify_pair(first, second, time, RESYNC as u32),
+        None => totp.verify(input, time, window),
+    }
+}
+
 /// Times `samples` verifications of each class, in a random interleaved
 /// order. Returns (class, nanoseconds) per call.
 fn measure(
@@ -209,21 +243,21 @@ fn measure(
 
     let warm_up = (samples / 10).clamp(100, 10_000);
     for i in 0..warm_up {
-        black_box(totp.verify(&pools[i % 2][i % POOL], time, window)).ok();
+        black_box(check(totp, &pools[i % 2][i % POOL], time, window)).ok();
     }
 
     // Every input is copied into the same buffer before the clock starts, so
     // both classes are read from the same address: a difference in where the
     // two classes' strings happen to live in memory cannot show up as a
     // difference in time.
-    let mut buf = [b'0'; 6];
+    let mut buf = vec![b'0'; pools[0][0].len()];
     let mut timings = Vec::with_capacity(order.len());
     for (i, &class) in order.iter().enumerate() {
         let code = &pools[class][picks[order.len() + i] as usize % POOL];
         buf.copy_from_slice(code.as_bytes());
         let input = std::str::from_utf8(&buf).expect("ASCII digits");
         let start = Instant::now();
-        let result = totp.verify(black_box(input), black_box(time), black_box(window));
+        let result = check(totp, black_box(input), black_box(time), black_box(window));
         let elapsed = start.elapsed();
         black_box(&result);
         drop(result);

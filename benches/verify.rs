@@ -9,6 +9,10 @@
 //! - `floor/wrong`: the same window on raw SHA-1 block compressions from
 //!   precomputed states (see `support/floor.rs`).
 //!
+//! And `resync_pm100`: [`Totp::verify_pair`] over ±100 steps (a pair at
+//! either edge, a wrong pair) beside the floor computing the ±100 window
+//! once.
+//!
 //! `cargo bench --bench verify`
 
 #![allow(
@@ -99,6 +103,59 @@ fn verify<M: Measurement>(c: &mut Criterion<M>) {
         });
         group.finish();
     }
+
+    // Resynchronisation: two consecutive codes looked for over ±100 steps
+    // (2·100 + 2 codes computed, each compared with both inputs), against
+    // the floor computing 201 codes of a ±100 window on raw compressions.
+    const RADIUS: u32 = 100;
+    let pair_at = |rel: i64| {
+        let later = center.checked_add_signed(rel).unwrap();
+        (
+            totp.generate_step(later - 1).to_string(),
+            totp.generate_step(later).to_string(),
+        )
+    };
+    let wrong = wrong_code(&totp, 10);
+    let mut group = c.benchmark_group("resync_pm100");
+    for rel in [-100i64, 100] {
+        let (first, second) = pair_at(rel);
+        assert_eq!(
+            totp.verify_pair(&first, &second, TIME, RADIUS)
+                .unwrap()
+                .offset(),
+            rel
+        );
+        group.bench_function(format!("otpguard/pair_at_{rel:+}"), |b| {
+            b.iter(|| {
+                totp.verify_pair(
+                    black_box(&first),
+                    black_box(&second),
+                    black_box(TIME),
+                    RADIUS,
+                )
+            });
+        });
+    }
+    group.bench_function("otpguard/pair_wrong", |b| {
+        b.iter(|| {
+            totp.verify_pair(
+                black_box(&wrong),
+                black_box(&wrong),
+                black_box(TIME),
+                RADIUS,
+            )
+        });
+    });
+    group.bench_function("floor/window_pm100", |b| {
+        b.iter(|| {
+            floor.verify(
+                black_box(&wrong),
+                black_box(TIME) / black_box(PERIOD),
+                black_box(u64::from(RADIUS)),
+            )
+        });
+    });
+    group.finish();
 }
 
 fn main() {

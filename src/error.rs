@@ -226,6 +226,14 @@ pub enum CheckError {
     /// The time has no time step (it is before T0).
     #[error(transparent)]
     Time(#[from] TimeError),
+    /// A resynchronisation radius above the cap.
+    #[error("a resynchronisation radius of {radius} steps exceeds the cap of {max}")]
+    RadiusTooLarge {
+        /// The radius asked for.
+        radius: u32,
+        /// The cap.
+        max: u32,
+    },
 }
 
 impl CheckError {
@@ -292,6 +300,14 @@ pub enum VerifyError {
     /// The replay store failed, so the code is refused.
     #[error("code refused because the replay store failed")]
     Store(#[source] StoreError),
+    /// A resynchronisation radius above the cap.
+    #[error("a resynchronisation radius of {radius} steps exceeds the cap of {max}")]
+    RadiusTooLarge {
+        /// The radius asked for.
+        radius: u32,
+        /// The cap.
+        max: u32,
+    },
 }
 
 impl From<CheckError> for VerifyError {
@@ -300,6 +316,7 @@ impl From<CheckError> for VerifyError {
             CheckError::Malformed { expected } => Self::Malformed { expected },
             CheckError::Mismatch => Self::Mismatch,
             CheckError::Time(t) => Self::Time(t),
+            CheckError::RadiusTooLarge { radius, max } => Self::RadiusTooLarge { radius, max },
         }
     }
 }

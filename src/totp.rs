@@ -327,17 +327,48 @@ impl Totp {
         })
     }
 
-    /// Finds `first` and `second` as the codes of two consecutive steps
-    /// within `radius` steps of the current one, in constant time (see
-    /// `scan_pair`); the match is the later step, its offset from the
-    /// current step.
-    pub(crate) fn find_pair(
+    /// The widest [`Totp::verify_pair`] radius: 1,000 steps either way
+    /// (each check computes 2·radius + 2 codes).
+    pub const MAX_PAIR_RADIUS: u32 = 1_000;
+
+    /// Resynchronisation (RFC 4226 §7.4, applied to TOTP): finds `first`
+    /// and `second` as the codes of two consecutive steps, the later one
+    /// within `radius` steps of the current one, comparing every step of
+    /// the wide window in constant time. The match is the later step, its
+    /// offset from the current step the phone's drift. Claim it like any
+    /// match, so that neither code can be used again.
+    ///
+    /// ```
+    /// # use otpguard::{Secret, Totp};
+    /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
+    /// let totp = Totp::builder(&secret).build()?;
+    /// let now = 1_700_000_000;
+    /// // A phone 40 steps (20 minutes) slow shows these two codes in a row:
+    /// let first = totp.generate(now - 41 * 30)?.to_string();
+    /// let second = totp.generate(now - 40 * 30)?.to_string();
+    /// assert_eq!(totp.verify_pair(&first, &second, now, 100)?.offset(), -40);
+    /// assert!(totp.verify_pair(&second, &first, now, 100).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`CheckError::Malformed`] if either code is not the configured
+    /// number of digits; [`CheckError::RadiusTooLarge`] above
+    /// [`Totp::MAX_PAIR_RADIUS`]; [`CheckError::Time`] before T0;
+    /// [`CheckError::Mismatch`] if no two consecutive steps show the pair.
+    pub fn verify_pair(
         &self,
         first: &str,
         second: &str,
         unix_seconds: u64,
         radius: u32,
     ) -> Result<Match, CheckError> {
+        if radius > Self::MAX_PAIR_RADIUS {
+            return Err(CheckError::RadiusTooLarge {
+                radius,
+                max: Self::MAX_PAIR_RADIUS,
+            });
+        }
         let now = self.step_at(unix_seconds)?;
         scan_pair(&self.key, self.digits, first, second, now, radius)
     }

@@ -61,7 +61,7 @@ impl LifecycleConfig {
     pub const DEFAULT_RESYNC_WINDOW: u32 = 100;
     /// The largest resynchronisation window: 1,000 steps either way (each
     /// resynchronisation computes two codes per step of the window).
-    pub const RESYNC_WINDOW_LIMIT: u32 = 1_000;
+    pub const RESYNC_WINDOW_LIMIT: u32 = crate::Totp::MAX_PAIR_RADIUS;
 
     /// Starts from the defaults: at most 5 consecutive wrong codes, swaps
     /// pending 10 minutes, provisioned secrets pending 15 minutes, 64

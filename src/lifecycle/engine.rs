@@ -830,7 +830,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 token
                     .key
                     .totp()
-                    .find_pair(a, b, now, self.config.resync_window())
+                    .verify_pair(a, b, now, self.config.resync_window())
             }
             _ => Err(malformed),
         };
