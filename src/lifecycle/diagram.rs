@@ -29,6 +29,12 @@ pub fn auditor_page() -> String {
         LifecycleConfig::DEFAULT_SWAP_TIMEOUT,
         LifecycleConfig::DEFAULT_ENROLLMENT_TIMEOUT
     ));
+    out.push_str(&format!(
+        "- A token's window is centred on its recorded drift, kept within a\n  configurable bound (default {}, at most {} steps either way); `Resync`\n  looks for two consecutive codes within {} steps by default.\n- Throttling (off by default; presets `nist_800_63b`, `psd2_rts`): after\n  wrong codes, the token's codes are held back, refused unread and\n  uncounted, until a delay has passed; waiting keeps the count, which only\n  an accepted code, a new token or an operator's `Resume` resets. The\n  lock-out stays the last line.\n- Audit records carry a notice for what the customer must be told: a\n  token bound, a swap completed, a lock-out, a reissue, the last temporary\n  block before a permanent one.\n",
+        LifecycleConfig::DEFAULT_MAX_DRIFT,
+        LifecycleConfig::MAX_DRIFT_LIMIT,
+        LifecycleConfig::DEFAULT_RESYNC_WINDOW
+    ));
 
     out.push_str(
         "\n## States\n\n| state | a code can authorise | holds a token |\n|---|---|---|\n",

@@ -54,13 +54,13 @@ impl Guard {
     pub const fn description(self) -> &'static str {
         match self {
             Self::None => "-",
-            Self::CurrentCode => "current token's code verifies (a wrong one counts towards the lock-out)",
-            Self::LoginCode => "login OTP is on and the current token's code verifies (a wrong one counts towards the lock-out)",
+            Self::CurrentCode => "codes not held back after wrong ones; current token's code verifies in the window centred on its drift (a wrong one counts towards the lock-out)",
+            Self::LoginCode => "login OTP is on; codes not held back after wrong ones; current token's code verifies in the window centred on its drift (a wrong one counts towards the lock-out)",
             Self::NewTokenCode => "new serial and secret never retired on this record (a provisioned secret still pending); the new token's first code verifies",
             Self::NewTokenCodeBeforeDeadline => "before the swap deadline; new serial and secret differ from the current ones and were never retired here; the new token's code verifies",
             Self::DeadlinePassed => "the swap deadline has passed",
             Self::FailuresAtMax => "consecutive wrong codes reached the configured maximum",
-            Self::ConsecutiveCodes => "two codes of the current token for consecutive steps within the resynchronisation window, newer than any accepted and within the drift bound (a wrong pair counts towards the lock-out)",
+            Self::ConsecutiveCodes => "codes not held back after wrong ones; two codes of the current token for consecutive steps within the resynchronisation window, newer than any accepted and within the drift bound (a wrong pair counts towards the lock-out)",
         }
     }
 
@@ -133,8 +133,8 @@ impl Effect {
             Self::Provision => "new random secret pending until its first code or the enrollment deadline; Key URI returned",
             Self::InstallToken => "new token becomes current; failures reset",
             Self::SetLoginOtp => "login OTP on/off recorded",
-            Self::RecordUse => "drift recorded; failures reset",
-            Self::StartSwap => "drift recorded; failures reset; swap deadline set",
+            Self::RecordUse => "step claimed; drift re-centred on the code; failures and hold-back reset",
+            Self::StartSwap => "step claimed; drift re-centred on the code; failures and hold-back reset; swap deadline set",
             Self::SwapIn => {
                 "old secret wiped and its serial retired for good; new token becomes current"
             }
