@@ -788,3 +788,49 @@ fn rotation_reseals_and_the_dump_holds_no_secret() {
         }
     }
 }
+
+/// Throttling and notices through the database: the hold-back time is a
+/// column of the record, and the notices are in the audit rows the
+/// notifier reads.
+#[test]
+fn throttle_and_notices_persist() {
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    rt.block_on(async {
+        let clock = Arc::new(FixedClock::new(START));
+        // PSD2: 5 wrong codes, a 600 s block; the next block is permanent.
+        let config = LifecycleConfig::psd2_rts(600, 1).unwrap().build().unwrap();
+        let lc = backend(&pg, 2, config, &clock).await;
+        let alice = customer("alice");
+        let phone = Phone::new("SN-A", 11);
+        register(&lc, &alice, &phone, clock.now()).await.unwrap();
+        clock.advance(STEP);
+        for n in 0..5 {
+            let wrong = verify(&lc, &alice, &phone.wrong_code(clock.now(), n)).await;
+            assert!(matches!(wrong, Err(LifecycleError::WrongCode { .. })), "{wrong:?}");
+        }
+        let record = lc.store().load(&alice).await.unwrap().unwrap();
+        assert_eq!(record.throttled_until(), Some(clock.now() + 600));
+        let held = verify(&lc, &alice, &phone.code(clock.now())).await;
+        assert!(
+            matches!(held, Err(LifecycleError::Throttled { retry_at, .. }) if retry_at == clock.now() + 600),
+            "{held:?}"
+        );
+        clock.advance(600);
+        for n in 0..5 {
+            let _ = verify(&lc, &alice, &phone.wrong_code(clock.now(), n)).await;
+        }
+        let notices = pg.psql(
+            "SELECT string_agg(event || ':' || notice, ',' ORDER BY version, id) \
+             FROM otpguard_audit WHERE customer_id = 'alice' AND notice IS NOT NULL",
+        );
+        assert_eq!(
+            notices,
+            "Register:TokenBound,VerifyTransaction:LastTemporaryBlock,Suspend(TooManyFailures):LockedOut"
+        );
+        assert_eq!(
+            pg.psql("SELECT state, failures FROM otpguard_token_records WHERE customer_id = 'alice'"),
+            "Suspended(TooManyFailures)|10"
+        );
+    });
+}
