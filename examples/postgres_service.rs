@@ -21,8 +21,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use otpguard::lifecycle::postgres::{sqlx, PostgresStore};
 use otpguard::lifecycle::{
-    CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError, LoginCheck, NewSecret,
-    Principal, ReissueReason, RequestContext, SuspendReason, TokenSerial,
+    CustomerAnswer, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
+    LoginCheck, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason, TokenSerial,
 };
 use otpguard::seal::{KeyId, Keyring};
 use otpguard::SystemClock;
@@ -38,7 +38,6 @@ type Id = Path<String>;
 type Refusal = (StatusCode, Json<Value>);
 type Reply = Result<Json<Value>, Refusal>;
 type Caller = (CustomerId, Principal, RequestContext);
-const LOCKED: &str = "token locked, contact the bank";
 const FAULT: &str = "service error, contact the bank";
 
 /// The routes, over one shared lifecycle.
@@ -228,36 +227,26 @@ fn refusal(status: StatusCode, message: &str) -> Refusal {
     (status, Json(json!({ "error": message })))
 }
 
-/// What a customer is told: coarse, never whether a code was wrong or
-/// replayed, nor how many failures are counted. The log gets it all.
+/// What a customer is told: the library's coarse answer (never whether a
+/// code was wrong or replayed, nor how many failures are counted), with an
+/// HTTP status. The log gets it all.
 fn for_customer(customer: &CustomerId, ctx: &RequestContext, e: LifecycleError) -> Refusal {
-    use otpguard::lifecycle::State::Suspended;
-    use LifecycleError as E;
+    use CustomerAnswer as A;
     eprintln!("customer {customer} [{ctx}]: refused: {e:?}");
-    let (status, message) = match e {
-        // Locked out, or suspended by the bank (lost phone, operator): call the bank.
-        _ if e.is_locked_out() => (StatusCode::LOCKED, LOCKED),
-        E::NotPermitted {
-            state: Suspended(_),
-            ..
-        } => (StatusCode::LOCKED, LOCKED),
-        // Wrong and replayed alike: a replay must not tell that the code was right.
-        E::WrongCode { .. } | E::Replayed { .. } => (StatusCode::FORBIDDEN, "code not accepted"),
-        E::NewTokenCode { .. } => (StatusCode::FORBIDDEN, "code not accepted"),
-        E::CodeRequired => (StatusCode::BAD_REQUEST, "code required"),
-        E::Provisioning(_) => (StatusCode::BAD_REQUEST, "invalid account name"),
-        E::NoEnrollment | E::EnrollmentExpired { .. } => (StatusCode::CONFLICT, "provision again"),
-        E::SwapExpired { .. } => (StatusCode::CONFLICT, "the swap expired: begin it again"),
-        E::SerialRetired { .. } | E::SameSerial | E::SecretReused | E::SerialInUse(_) => {
-            (StatusCode::CONFLICT, "token not accepted")
-        }
-        E::NotPermitted { .. } => (StatusCode::CONFLICT, "not possible for your token now"),
-        E::Store(_) | E::Contended { .. } | E::Unverifiable { .. } => {
-            (StatusCode::SERVICE_UNAVAILABLE, "try again")
-        }
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, FAULT),
+    let answer = e.customer_answer();
+    let status = match answer {
+        A::CodeNotAccepted => StatusCode::FORBIDDEN,
+        A::TryAgainAt { .. } => StatusCode::TOO_MANY_REQUESTS,
+        A::ContactBank => StatusCode::LOCKED,
+        A::TryAgain => StatusCode::SERVICE_UNAVAILABLE,
+        A::BankError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::CONFLICT,
     };
-    refusal(status, message)
+    let body = match answer {
+        A::TryAgainAt { retry_at } => json!({ "error": answer.to_string(), "retry_at": retry_at }),
+        _ => json!({ "error": answer.to_string() }),
+    };
+    (status, Json(body))
 }
 
 /// The sealing key from 64 hex characters. The error never quotes it.

@@ -154,7 +154,7 @@ async fn transfer_replay_and_the_operator_channel() {
     // the customer cannot tell a replay (a right code) from a wrong one.
     let coarse = (
         StatusCode::FORBIDDEN,
-        json!({ "error": "code not accepted" }),
+        json!({ "error": "the code was not accepted" }),
     );
     assert_eq!(
         post(&app, &customer("transfer"), None, json!({ "code": code })).await,
@@ -188,7 +188,7 @@ async fn transfer_replay_and_the_operator_channel() {
     let code = phone.generate_step(step(&phone, 1)).to_string();
     let locked = (
         StatusCode::LOCKED,
-        json!({ "error": "token locked, contact the bank" }),
+        json!({ "error": "your token is locked: please contact the bank" }),
     );
     assert_eq!(
         post(&app, &customer("transfer"), None, json!({ "code": code })).await,
@@ -234,7 +234,7 @@ async fn transfer_replay_and_the_operator_channel() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         answer,
-        json!({ "error": "not possible for your token now" })
+        json!({ "error": "this is not possible for your token now" })
     );
 
     // The operator's events name the operator in the audit trail.
@@ -301,7 +301,7 @@ async fn login_swap_to_a_new_phone_and_stop() {
     let code = old.generate_step(step(&old, 1)).to_string();
     let refused = (
         StatusCode::FORBIDDEN,
-        json!({ "error": "code not accepted" }),
+        json!({ "error": "the code was not accepted" }),
     );
     assert_eq!(
         post(&app, &customer("stop"), None, json!({ "code": code })).await,

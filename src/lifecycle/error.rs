@@ -122,7 +122,8 @@ pub enum ConfigError {
 /// ([`LifecycleError::Store`], [`LifecycleError::Contended`]).
 ///
 /// As with [`CheckError`], the variants are detail for the bank's logs;
-/// the customer should get one coarse message.
+/// the customer should get one coarse message:
+/// [`LifecycleError::customer_answer`].
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum LifecycleError {
@@ -317,6 +318,150 @@ impl LifecycleError {
                 *state == State::Suspended(super::SuspendReason::TooManyFailures)
             }
             _ => false,
+        }
+    }
+
+    /// The coarse answer to give the customer: it tells them what to do,
+    /// and never whether a refused code was wrong or already used (a replay
+    /// answers exactly like a wrong code). Log the error itself.
+    ///
+    /// ```
+    /// use otpguard::lifecycle::{CustomerAnswer, LifecycleError};
+    /// let replay = LifecycleError::Replayed { step: 7, last_accepted: 7 };
+    /// assert_eq!(replay.customer_answer(), CustomerAnswer::CodeNotAccepted);
+    /// assert_eq!(CustomerAnswer::CodeNotAccepted.to_string(), "the code was not accepted");
+    /// ```
+    #[must_use]
+    pub const fn customer_answer(&self) -> CustomerAnswer {
+        use CustomerAnswer as A;
+        match self {
+            Self::WrongCode {
+                locked_out: true, ..
+            } => A::ContactBank,
+            Self::WrongCode { .. }
+            | Self::Replayed { .. }
+            | Self::NewTokenCode { .. }
+            | Self::CodeRequired => A::CodeNotAccepted,
+            Self::NotPermitted {
+                state: State::Suspended(_),
+                ..
+            } => A::ContactBank,
+            Self::NotPermitted { .. }
+            | Self::LoginOtpOff
+            | Self::SwapExpired { .. }
+            | Self::SwapNotExpired { .. }
+            | Self::BelowMaxFailures { .. } => A::NotPossibleNow,
+            Self::Throttled { retry_at, .. } => A::TryAgainAt {
+                retry_at: *retry_at,
+            },
+            Self::DriftBeyondBound { .. } => A::CheckPhoneClock,
+            Self::SerialRetired { .. }
+            | Self::SecretReused
+            | Self::SameSerial
+            | Self::SerialInUse(_) => A::TokenNotAccepted,
+            Self::NoEnrollment | Self::EnrollmentExpired { .. } => A::ProvisionAgain,
+            Self::Store(_) | Self::Contended { .. } => A::TryAgain,
+            Self::Provisioning(_)
+            | Self::Unverifiable { .. }
+            | Self::Randomness
+            | Self::VersionExhausted
+            | Self::Corrupt(_)
+            | Self::Internal(_) => A::BankError,
+        }
+    }
+}
+
+/// What to tell a customer whose request was refused
+/// ([`LifecycleError::customer_answer`]): what to do next, and nothing an
+/// attacker could learn from. Its `Display` is a plain English sentence; a
+/// bank translates by matching on the variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CustomerAnswer {
+    /// The code was wrong or already used, or no code was sent.
+    CodeNotAccepted,
+    /// Too many wrong codes: codes are not evaluated before `retry_at`.
+    TryAgainAt {
+        /// Unix seconds.
+        retry_at: u64,
+    },
+    /// The token is locked or suspended: only the bank can help.
+    ContactBank,
+    /// Not possible with the token as it is now (no swap pending, login
+    /// OTP off, ...).
+    NotPossibleNow,
+    /// The phone's clock is too far off: set it right, then try again.
+    CheckPhoneClock,
+    /// This token or secret cannot be registered here.
+    TokenNotAccepted,
+    /// The QR code expired or was never shown: start the setup again.
+    ProvisionAgain,
+    /// The service could not decide now: try again shortly.
+    TryAgain,
+    /// A fault on the bank's side (the customer did nothing wrong).
+    BankError,
+}
+
+impl core::fmt::Display for CustomerAnswer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::CodeNotAccepted => f.write_str("the code was not accepted"),
+            Self::TryAgainAt { .. } => {
+                f.write_str("too many wrong codes: wait a moment before the next try")
+            }
+            Self::ContactBank => f.write_str("your token is locked: please contact the bank"),
+            Self::NotPossibleNow => f.write_str("this is not possible for your token now"),
+            Self::CheckPhoneClock => {
+                f.write_str("your phone's clock is off: set it to the network time and try again")
+            }
+            Self::TokenNotAccepted => f.write_str("this token cannot be registered"),
+            Self::ProvisionAgain => f.write_str("the setup expired: please start it again"),
+            Self::TryAgain => f.write_str("please try again in a moment"),
+            Self::BankError => f.write_str("something went wrong on our side: please try later"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CheckError;
+
+    #[test]
+    fn a_replay_answers_the_customer_exactly_like_a_wrong_code() {
+        let wrong = LifecycleError::WrongCode {
+            failures: 1,
+            max: 5,
+            locked_out: false,
+            source: CheckError::Mismatch,
+        };
+        let replay = LifecycleError::Replayed {
+            step: 9,
+            last_accepted: 9,
+        };
+        assert_eq!(wrong.customer_answer(), replay.customer_answer());
+        assert_eq!(
+            wrong.customer_answer().to_string(),
+            replay.customer_answer().to_string()
+        );
+        let locking = LifecycleError::WrongCode {
+            failures: 5,
+            max: 5,
+            locked_out: true,
+            source: CheckError::Mismatch,
+        };
+        assert_eq!(locking.customer_answer(), CustomerAnswer::ContactBank);
+        let held = LifecycleError::Throttled {
+            retry_at: 90,
+            now: 30,
+        };
+        assert_eq!(
+            held.customer_answer(),
+            CustomerAnswer::TryAgainAt { retry_at: 90 }
+        );
+        // No answer names a count, a step or a secret.
+        for answer in [wrong, replay, locking, held].map(|e| e.customer_answer().to_string()) {
+            assert!(!answer.chars().any(|c| c.is_ascii_digit()), "{answer}");
         }
     }
 }
