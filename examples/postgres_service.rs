@@ -23,6 +23,7 @@ use otpguard::lifecycle::postgres::{sqlx, PostgresStore};
 use otpguard::lifecycle::{
     CustomerAnswer, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
     LoginCheck, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason, TokenSerial,
+    UnknownName,
 };
 use otpguard::seal::{KeyId, Keyring};
 use otpguard::SystemClock;
@@ -143,7 +144,7 @@ async fn stop(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Code>
 
 /// `LostDevice` or `Operator` (`TooManyFailures` is the System's alone).
 async fn suspend(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Reason>) -> Reply {
-    let reason = by_name(SuspendReason::ALL, &b.reason)?;
+    let reason = b.reason.parse::<SuspendReason>().map_err(unknown)?;
     by_operator(&bank, &id, &h, Event::Suspend { reason }).await
 }
 
@@ -153,7 +154,7 @@ async fn resume(State(bank): Bank, Path(id): Id, h: HeaderMap) -> Reply {
 
 /// `LostDevice`, `AppRemoved` or `DeviceUnusable`.
 async fn reissue(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Reason>) -> Reply {
-    let reason = by_name(ReissueReason::ALL, &b.reason)?;
+    let reason = b.reason.parse::<ReissueReason>().map_err(unknown)?;
     by_operator(&bank, &id, &h, Event::Reissue { reason }).await
 }
 
@@ -185,10 +186,9 @@ async fn by_operator(bank: &Service, id: &str, h: &HeaderMap, event: Event) -> R
     Ok(Json(json!({ "state": applied.to.to_string() })))
 }
 
-/// The value of `all` whose name (its `Display` text) is `name`.
-fn by_name<T: ToString, const N: usize>(all: [T; N], name: &str) -> Result<T, Refusal> {
-    let found = all.into_iter().find(|value| value.to_string() == name);
-    found.ok_or_else(|| refusal(StatusCode::BAD_REQUEST, "unknown reason"))
+/// A reason that names none.
+fn unknown(e: UnknownName) -> Refusal {
+    refusal(StatusCode::BAD_REQUEST, &e.to_string())
 }
 
 /// Who and where on the customer channel: the customer in the path (whom

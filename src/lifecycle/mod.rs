@@ -102,7 +102,6 @@ mod error;
 mod event;
 mod fingerprint;
 mod identity;
-#[cfg(any(feature = "serde", feature = "postgres"))]
 mod names;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -127,6 +126,7 @@ pub use engine::Lifecycle;
 pub use error::{ConfigError, CustomerAnswer, LabelError, LifecycleError, SerialError};
 pub use event::{EnteredCode, Event, EventKind, NewSecret, ReissueReason};
 pub use identity::{CustomerId, Label, Principal, RequestContext, TokenId};
+pub use names::UnknownName;
 pub use record::{PendingSwap, RecordSummary, TokenRecord};
 #[cfg(feature = "seal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]

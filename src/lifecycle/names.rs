@@ -2,7 +2,8 @@
 //! an event kind, an actor, a reason or an outcome is exactly its `Display`
 //! text (`"Suspended(TooManyFailures)"`, `"VerifyTransaction"`,
 //! `"accepted"`), so a client that matches on a log line and one that
-//! matches on JSON see the same string.
+//! matches on JSON see the same string; `FromStr` reads the same text back
+//! (a request body, a database column).
 
 use core::fmt;
 
@@ -47,7 +48,7 @@ impl Named for Outcome {
 }
 
 /// The value whose `Display` text is `text`.
-pub(crate) fn parse<T: Named>(text: &str) -> Option<T> {
+fn parse<T: Named>(text: &str) -> Option<T> {
     T::ALL.iter().copied().find(|v| {
         // Compared without building a string per value.
         let mut check = Matches {
@@ -74,10 +75,54 @@ impl fmt::Write for Matches<'_> {
     }
 }
 
-/// The value whose `Display` text is `text`, or an error naming the set.
-pub(crate) fn parse_named<T: Named>(text: &str) -> Result<T, String> {
-    parse(text).ok_or_else(|| format!("unknown {} {text:?}", T::WHAT))
+/// A text that is not the name of any value of the set
+/// ([`State`], [`EventKind`], [`Actor`], [`SuspendReason`],
+/// [`ReissueReason`], [`Outcome`] `FromStr`).
+///
+/// ```
+/// use otpguard::lifecycle::{SuspendReason, State};
+/// assert_eq!("LostDevice".parse::<SuspendReason>()?, SuspendReason::LostDevice);
+/// assert_eq!("Suspended(Operator)".parse::<State>()?, State::Suspended(SuspendReason::Operator));
+/// assert!("lost".parse::<SuspendReason>().is_err());
+/// # Ok::<(), otpguard::lifecycle::UnknownName>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {text:?}")]
+pub struct UnknownName {
+    what: &'static str,
+    text: String,
 }
+
+impl UnknownName {
+    fn of<T: Named>(text: &str) -> Self {
+        Self {
+            what: T::WHAT,
+            // A label-sized excerpt: the text may come from a client.
+            text: text.chars().take(64).collect(),
+        }
+    }
+}
+
+macro_rules! from_str_by_name {
+    ($($t:ty),*) => {$(
+        impl core::str::FromStr for $t {
+            type Err = UnknownName;
+
+            fn from_str(text: &str) -> Result<Self, UnknownName> {
+                parse(text).ok_or_else(|| UnknownName::of::<$t>(text))
+            }
+        }
+    )*};
+}
+
+from_str_by_name!(
+    State,
+    EventKind,
+    Actor,
+    SuspendReason,
+    ReissueReason,
+    Outcome
+);
 
 #[cfg(feature = "serde")]
 macro_rules! serde_by_name {
@@ -91,7 +136,7 @@ macro_rules! serde_by_name {
         impl<'de> serde::Deserialize<'de> for $t {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                parse_named(&text).map_err(serde::de::Error::custom)
+                text.parse::<$t>().map_err(serde::de::Error::custom)
             }
         }
     )*};

@@ -6,7 +6,6 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{Postgres, Row};
 
-use super::super::names;
 use super::super::sealed::{SealedEnrollment, SealedRecord, SealedToken};
 use super::super::{AuditRecord, PendingSwap, Principal, State, TokenId, TokenSerial};
 use crate::seal::SealedSecret;
@@ -275,7 +274,7 @@ fn profile(row: &PgRow, prefix: &str) -> Result<Option<TotpParams>, String> {
 /// wrong with a row that does not decode.
 pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
     let state: String = column(row, "state")?;
-    let state = names::parse_named::<State>(&state)?;
+    let state = state.parse::<State>().map_err(|e| e.to_string())?;
     let version = unsigned(column(row, "version")?, "version")?;
     let token_id: Option<Vec<u8>> = column(row, "token_id")?;
     let token = match token_id {
