@@ -9,6 +9,8 @@ mod error;
 mod hotp;
 mod key;
 pub mod lifecycle;
+/// OCRA (RFC 6287): challenge-response and transaction signatures over HOTP.
+pub mod ocra;
 mod params;
 pub mod replay;
 #[cfg(feature = "seal")]

@@ -1,0 +1,522 @@
+//! The OCRA suite string (RFC 6287 §6): what goes into a response, and how.
+
+use core::fmt;
+use core::str::FromStr;
+
+use super::error::SuiteError;
+use crate::Algorithm;
+
+/// An OCRA suite (RFC 6287 §6): `OCRA-1:HOTP-<hash>-<t>:<DataInput>`.
+///
+/// The suite says which hash the HMAC uses, how many digits the response
+/// has, and which inputs go into it: an optional counter `C`, the
+/// challenge question `Q` (mandatory), an optional hashed PIN `P`, optional
+/// session information `S` and an optional time step `T`.
+///
+/// Parsing is strict: only the canonical spelling of RFC 6287 §6 is
+/// accepted (upper case, every element written out in full, `C`, `Q`, `P`,
+/// `S`, `T` in that order, two-digit question lengths, three-digit session
+/// lengths, time steps without leading zeros). The suite's text is part of
+/// what is MACed, so two spellings of "the same" suite give different
+/// responses; accepting only one spelling keeps `parse` then `to_string` the
+/// identity, and the text the server MACs the text the token MACs.
+///
+/// ```
+/// use otpguard::ocra::{QuestionFormat, Suite, SuiteError};
+/// use otpguard::Algorithm;
+///
+/// let suite = Suite::parse("OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1")?;
+/// assert_eq!(suite.algorithm(), Algorithm::Sha256);
+/// assert_eq!(suite.digits(), 8);
+/// assert!(suite.has_counter());
+/// assert_eq!(suite.question_format(), QuestionFormat::Numeric);
+/// assert_eq!(suite.question_len(), 8);
+/// assert_eq!(suite.pin(), Some(Algorithm::Sha1));
+/// assert_eq!(suite.to_string(), "OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1");
+///
+/// // A malformed suite says what is wrong with it.
+/// assert!(matches!(
+///     Suite::parse("OCRA-1:HOTP-SHA1-3:QN08"),
+///     Err(SuiteError::Digits { .. })
+/// ));
+/// assert!(matches!(
+///     Suite::parse("OCRA-1:HOTP-SHA1-6:QN08-T60M"),
+///     Err(SuiteError::TimeStep { .. })
+/// ));
+/// # Ok::<(), SuiteError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Suite {
+    algorithm: Algorithm,
+    digits: u8,
+    counter: bool,
+    question: QuestionFormat,
+    question_len: u8,
+    pin: Option<Algorithm>,
+    session_len: Option<u16>,
+    time_step: Option<TimeStep>,
+}
+
+/// The characters a challenge question is made of (the `F` of `QFxx`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuestionFormat {
+    /// `A`: ASCII letters and digits, MACed as their ASCII bytes.
+    Alphanumeric,
+    /// `N`: decimal digits, MACed as the number they write, in binary
+    /// (RFC 6287's reference implementation).
+    Numeric,
+    /// `H`: hexadecimal digits, MACed as the bytes they write.
+    Hex,
+}
+
+impl QuestionFormat {
+    /// The letter in the suite: `A`, `N` or `H`.
+    #[must_use]
+    pub const fn letter(self) -> char {
+        match self {
+            Self::Alphanumeric => 'A',
+            Self::Numeric => 'N',
+            Self::Hex => 'H',
+        }
+    }
+
+    /// Whether `c` may appear in a question of this format.
+    #[must_use]
+    pub const fn allows(self, c: u8) -> bool {
+        match self {
+            Self::Alphanumeric => c.is_ascii_alphanumeric(),
+            Self::Numeric => c.is_ascii_digit(),
+            Self::Hex => c.is_ascii_hexdigit(),
+        }
+    }
+}
+
+impl fmt::Display for QuestionFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Alphanumeric => "alphanumeric",
+            Self::Numeric => "numeric",
+            Self::Hex => "hexadecimal",
+        })
+    }
+}
+
+/// The unit of a [`TimeStep`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeUnit {
+    /// `S`: 1 to 59 seconds.
+    Seconds,
+    /// `M`: 1 to 59 minutes.
+    Minutes,
+    /// `H`: 1 to 48 hours.
+    Hours,
+}
+
+/// The time step of a suite's `T` input (`T1S` … `T59S`, `T1M` … `T59M`,
+/// `T1H` … `T48H`).
+///
+/// ```
+/// use otpguard::ocra::{Suite, TimeUnit};
+/// let step = Suite::parse("OCRA-1:HOTP-SHA1-6:QN08-T30S")?.time_step().ok_or("no T")?;
+/// assert_eq!((step.count(), step.unit(), step.seconds()), (30, TimeUnit::Seconds, 30));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimeStep {
+    count: u8,
+    unit: TimeUnit,
+}
+
+impl TimeStep {
+    /// A time step of `count` units, if RFC 6287 allows it.
+    ///
+    /// RFC 6287 §6.3's table writes hours as `[0-48]H`; a zero step has no
+    /// time step count, so it is refused here like `0S` and `0M`.
+    #[must_use]
+    pub const fn new(count: u8, unit: TimeUnit) -> Option<Self> {
+        let max = match unit {
+            TimeUnit::Seconds | TimeUnit::Minutes => 59,
+            TimeUnit::Hours => 48,
+        };
+        if count == 0 || count > max {
+            None
+        } else {
+            Some(Self { count, unit })
+        }
+    }
+
+    /// The number of units.
+    #[must_use]
+    pub const fn count(self) -> u8 {
+        self.count
+    }
+
+    /// The unit.
+    #[must_use]
+    pub const fn unit(self) -> TimeUnit {
+        self.unit
+    }
+
+    /// The step's length in seconds (1 to 172,800; never zero).
+    #[must_use]
+    pub const fn seconds(self) -> u64 {
+        let per_unit: u32 = match self.unit {
+            TimeUnit::Seconds => 1,
+            TimeUnit::Minutes => 60,
+            TimeUnit::Hours => 3600,
+        };
+        // At most 59 * 3600: no overflow.
+        (self.count as u64).saturating_mul(per_unit as u64)
+    }
+
+    const fn unit_letter(self) -> char {
+        match self.unit {
+            TimeUnit::Seconds => 'S',
+            TimeUnit::Minutes => 'M',
+            TimeUnit::Hours => 'H',
+        }
+    }
+}
+
+impl fmt::Display for TimeStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.count, self.unit_letter())
+    }
+}
+
+impl Suite {
+    /// The longest suite text accepted. The longest valid suite,
+    /// `OCRA-1:HOTP-SHA512-10:C-QA64-PSHA512-S512-T59M`, has 46 characters.
+    pub const MAX_LEN: usize = 64;
+
+    /// Parses a suite string (see the type's documentation for what is
+    /// accepted).
+    ///
+    /// # Errors
+    /// A [`SuiteError`] naming the first part that is wrong.
+    ///
+    /// ```
+    /// use otpguard::ocra::{Suite, SuiteError};
+    /// let s = Suite::parse("OCRA-1:HOTP-SHA512-8:QA10-T1M")?;
+    /// assert_eq!(s.time_step().map(|t| t.seconds()), Some(60));
+    /// assert!(matches!(Suite::parse("OCRA-1:HOTP-MD5-6:QN08"), Err(SuiteError::Hash { .. })));
+    /// assert!(matches!(Suite::parse("OCRA-1:HOTP-SHA1-6:QX08"), Err(SuiteError::Question { .. })));
+    /// assert!(matches!(Suite::parse("OCRA-1:HOTP-SHA1-6:QN65"), Err(SuiteError::QuestionLength { .. })));
+    /// # Ok::<(), SuiteError>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, SuiteError> {
+        if text.len() > Self::MAX_LEN {
+            return Err(SuiteError::TooLong {
+                len: text.len(),
+                max: Self::MAX_LEN,
+            });
+        }
+        let mut parts = text.split(':');
+        let (Some(version), Some(function), Some(data_input), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(SuiteError::Shape);
+        };
+        if version != "OCRA-1" {
+            return Err(SuiteError::Version {
+                found: version.into(),
+            });
+        }
+        let (algorithm, digits) = parse_function(function)?;
+        let mut elements = data_input.split('-').peekable();
+        let counter = elements.next_if_eq(&"C").is_some();
+        let question = elements.next().unwrap_or_default();
+        let (question, question_len) = parse_question(question)?;
+        let pin = match elements.next_if(|e| e.starts_with('P')) {
+            Some(e) => Some(
+                parse_hash(e.get(1..).unwrap_or_default())
+                    .ok_or_else(|| SuiteError::Pin { found: e.into() })?,
+            ),
+            None => None,
+        };
+        let session_len = match elements.next_if(|e| e.starts_with('S')) {
+            Some(e) => Some(parse_session(e)?),
+            None => None,
+        };
+        let time_step = match elements.next_if(|e| e.starts_with('T')) {
+            Some(e) => Some(parse_time_step(e)?),
+            None => None,
+        };
+        if let Some(extra) = elements.next() {
+            return Err(SuiteError::Element {
+                found: extra.into(),
+            });
+        }
+        Ok(Self {
+            algorithm,
+            digits,
+            counter,
+            question,
+            question_len,
+            pin,
+            session_len,
+            time_step,
+        })
+    }
+
+    /// The hash function of the HMAC (`HOTP-SHA1`, `-SHA256`, `-SHA512`).
+    #[must_use]
+    pub const fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The number of decimal digits of a response: 4 to 10, or 0 when the
+    /// suite asks for no truncation (then a response is the whole HMAC, see
+    /// [`Response`](super::Response)).
+    #[must_use]
+    pub const fn digits(&self) -> u32 {
+        self.digits as u32
+    }
+
+    /// Whether the suite has a counter input (`C`).
+    #[must_use]
+    pub const fn has_counter(&self) -> bool {
+        self.counter
+    }
+
+    /// The format of the challenge question.
+    #[must_use]
+    pub const fn question_format(&self) -> QuestionFormat {
+        self.question
+    }
+
+    /// The longest challenge question, in characters (4 to 64; the `xx` of
+    /// `QFxx`). A mutual challenge-response question is two of these.
+    #[must_use]
+    pub const fn question_len(&self) -> usize {
+        self.question_len as usize
+    }
+
+    /// The hash of the PIN input (`P`), if the suite has one.
+    #[must_use]
+    pub const fn pin(&self) -> Option<Algorithm> {
+        self.pin
+    }
+
+    /// The length in bytes of the session information input (`S`), if the
+    /// suite has one (1 to 512).
+    #[must_use]
+    pub const fn session_len(&self) -> Option<usize> {
+        match self.session_len {
+            Some(len) => Some(len as usize),
+            None => None,
+        }
+    }
+
+    /// The time step of the time input (`T`), if the suite has one.
+    #[must_use]
+    pub const fn time_step(&self) -> Option<TimeStep> {
+        self.time_step
+    }
+}
+
+impl FromStr for Suite {
+    type Err = SuiteError;
+
+    fn from_str(text: &str) -> Result<Self, SuiteError> {
+        Self::parse(text)
+    }
+}
+
+impl fmt::Display for Suite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "OCRA-1:HOTP-{}-{}:",
+            self.algorithm.uri_name(),
+            self.digits
+        )?;
+        if self.counter {
+            f.write_str("C-")?;
+        }
+        write!(f, "Q{}{:02}", self.question.letter(), self.question_len)?;
+        if let Some(pin) = self.pin {
+            write!(f, "-P{}", pin.uri_name())?;
+        }
+        if let Some(len) = self.session_len {
+            write!(f, "-S{len:03}")?;
+        }
+        if let Some(step) = self.time_step {
+            write!(f, "-T{step}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `HOTP-<hash>-<t>`.
+fn parse_function(function: &str) -> Result<(Algorithm, u8), SuiteError> {
+    let shape = || SuiteError::CryptoFunction {
+        found: function.into(),
+    };
+    let rest = function.strip_prefix("HOTP-").ok_or_else(shape)?;
+    let (hash, digits) = rest.split_once('-').ok_or_else(shape)?;
+    let algorithm = parse_hash(hash).ok_or_else(|| SuiteError::Hash { found: hash.into() })?;
+    let digits = match digits {
+        "0" => 0,
+        "4" => 4,
+        "5" => 5,
+        "6" => 6,
+        "7" => 7,
+        "8" => 8,
+        "9" => 9,
+        "10" => 10,
+        _ => {
+            return Err(SuiteError::Digits {
+                found: digits.into(),
+            })
+        }
+    };
+    Ok((algorithm, digits))
+}
+
+fn parse_hash(name: &str) -> Option<Algorithm> {
+    match name {
+        "SHA1" => Some(Algorithm::Sha1),
+        "SHA256" => Some(Algorithm::Sha256),
+        "SHA512" => Some(Algorithm::Sha512),
+        _ => None,
+    }
+}
+
+/// `QFxx`, `xx` from 04 to 64.
+fn parse_question(element: &str) -> Result<(QuestionFormat, u8), SuiteError> {
+    let found = || element.into();
+    let mut chars = element.chars();
+    let format = match (chars.next(), chars.next()) {
+        (Some('Q'), Some('A')) => QuestionFormat::Alphanumeric,
+        (Some('Q'), Some('N')) => QuestionFormat::Numeric,
+        (Some('Q'), Some('H')) => QuestionFormat::Hex,
+        _ => return Err(SuiteError::Question { found: found() }),
+    };
+    match fixed_digits(chars.as_str(), 2) {
+        Some(len @ 4..=64) => Ok((format, narrow(len))),
+        _ => Err(SuiteError::QuestionLength { found: found() }),
+    }
+}
+
+/// `Snnn`, `nnn` from 001 to 512.
+fn parse_session(element: &str) -> Result<u16, SuiteError> {
+    match fixed_digits(element.get(1..).unwrap_or_default(), 3) {
+        Some(len @ 1..=512) => u16::try_from(len).map_err(|_| SuiteError::Session {
+            found: element.into(),
+        }),
+        _ => Err(SuiteError::Session {
+            found: element.into(),
+        }),
+    }
+}
+
+/// `T<n><unit>`, `n` without leading zeros.
+fn parse_time_step(element: &str) -> Result<TimeStep, SuiteError> {
+    let error = || SuiteError::TimeStep {
+        found: element.into(),
+    };
+    let body = element.get(1..).unwrap_or_default();
+    let (count, unit) = if let Some(n) = body.strip_suffix('S') {
+        (n, TimeUnit::Seconds)
+    } else if let Some(n) = body.strip_suffix('M') {
+        (n, TimeUnit::Minutes)
+    } else if let Some(n) = body.strip_suffix('H') {
+        (n, TimeUnit::Hours)
+    } else {
+        return Err(error());
+    };
+    if count.starts_with('0') || count.is_empty() || count.len() > 2 {
+        return Err(error());
+    }
+    fixed_digits(count, count.len())
+        .and_then(|n| TimeStep::new(narrow(n), unit))
+        .ok_or_else(error)
+}
+
+/// Exactly `width` ASCII digits, as a number.
+fn fixed_digits(text: &str, width: usize) -> Option<u32> {
+    if text.len() != width || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(text.bytes().fold(0u32, |n, b| {
+        n.wrapping_mul(10)
+            .wrapping_add(u32::from(b.wrapping_sub(b'0')))
+    }))
+}
+
+/// A number already checked to be at most 64 (question lengths, time step
+/// counts), as a `u8`.
+fn narrow(n: u32) -> u8 {
+    u8::try_from(n).unwrap_or(u8::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_suites_round_trip() {
+        for text in [
+            "OCRA-1:HOTP-SHA1-6:QN08",
+            "OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1",
+            "OCRA-1:HOTP-SHA256-8:QN08-PSHA1",
+            "OCRA-1:HOTP-SHA512-8:C-QN08",
+            "OCRA-1:HOTP-SHA512-8:QN08-T1M",
+            "OCRA-1:HOTP-SHA256-8:QA08",
+            "OCRA-1:HOTP-SHA512-8:QA08-PSHA1",
+            "OCRA-1:HOTP-SHA512-8:QA10-T1M",
+            "OCRA-1:HOTP-SHA1-4:QH40-S512",
+            "OCRA-1:HOTP-SHA512-10:C-QA64-PSHA512-S512-T59M",
+            "OCRA-1:HOTP-SHA1-0:QH04-S001-T48H",
+        ] {
+            assert_eq!(Suite::parse(text).map(|s| s.to_string()), Ok(text.into()));
+        }
+    }
+
+    #[test]
+    fn errors_name_the_part() {
+        let cases = [
+            ("", "Shape"),
+            ("OCRA-1:HOTP-SHA1-6", "Shape"),
+            ("OCRA-1:HOTP-SHA1-6:QN08:X", "Shape"),
+            ("OCRA-2:HOTP-SHA1-6:QN08", "Version"),
+            ("OCRA-1:TOTP-SHA1-6:QN08", "CryptoFunction"),
+            ("OCRA-1:HOTP-SHA384-6:QN08", "Hash"),
+            ("OCRA-1:HOTP-SHA1-06:QN08", "Digits"),
+            ("OCRA-1:HOTP-SHA1-11:QN08", "Digits"),
+            ("OCRA-1:HOTP-SHA1-6:C", "Question"),
+            ("OCRA-1:HOTP-SHA1-6:qn08", "Question"),
+            ("OCRA-1:HOTP-SHA1-6:QN8", "QuestionLength"),
+            ("OCRA-1:HOTP-SHA1-6:QN03", "QuestionLength"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-P", "Pin"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-S64", "Session"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-S513", "Session"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-S000", "Session"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T0S", "TimeStep"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T01M", "TimeStep"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T49H", "TimeStep"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T", "TimeStep"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T1M-PSHA1", "Element"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-C", "Element"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-", "Element"),
+            ("OCRA-1:HOTP-SHA1-6:C-QN08-PSHA1-PSHA1", "Element"),
+        ];
+        for (text, variant) in cases {
+            match Suite::parse(text) {
+                Err(e) => assert!(format!("{e:?}").starts_with(variant), "{text}: {e:?}"),
+                Ok(s) => panic!("{text} parsed as {s}"),
+            }
+        }
+    }
+
+    #[test]
+    fn time_steps() {
+        assert_eq!(
+            TimeStep::new(48, TimeUnit::Hours).map(TimeStep::seconds),
+            Some(172_800)
+        );
+        assert_eq!(TimeStep::new(0, TimeUnit::Seconds), None);
+        assert_eq!(TimeStep::new(60, TimeUnit::Minutes), None);
+    }
+}
