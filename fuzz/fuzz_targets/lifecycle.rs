@@ -193,9 +193,12 @@ impl World {
 
     /// The codes a secret of the customer shows within the window (one
     /// step either side of now).
-    fn window(&self, customer: usize, source: Source, now: u64) -> Vec<String> {
+    /// The codes of the ±1 window centred on `drift` (the token's recorded
+    /// drift, within the default bound of 10 steps).
+    fn window(&self, customer: usize, source: Source, now: u64, drift: i64) -> Vec<String> {
         let totp = self.totp(customer, source);
-        [now.saturating_sub(30), now, now.saturating_add(30)]
+        let center = now.saturating_add_signed(drift.clamp(-10, 10) * 30);
+        [center.saturating_sub(30), center, center.saturating_add(30)]
             .iter()
             .filter_map(|&t| totp.generate(t).ok().map(|c| c.to_string()))
             .collect()
@@ -572,7 +575,10 @@ fuzz_target!(|x: Input| {
                 let source = world.current[ci].expect("a token the test does not know");
                 let entered = submitted.as_deref().unwrap_or_default();
                 assert!(
-                    !world.window(ci, source, now).iter().any(|c| c == entered),
+                    !world
+                        .window(ci, source, now, effective.last_drift.unwrap_or(0))
+                        .iter()
+                        .any(|c| c == entered),
                     "a code the current token shows was counted as wrong"
                 );
                 assert_eq!(*reported, max);
@@ -608,7 +614,10 @@ fuzz_target!(|x: Input| {
                 if let (LifecycleError::NewTokenCode { .. }, Some(source)) = (e, new_source) {
                     let entered = submitted.as_deref().unwrap_or_default();
                     assert!(
-                        !world.window(ci, source, now).iter().any(|c| c == entered),
+                        !world
+                            .window(ci, source, now, 0)
+                            .iter()
+                            .any(|c| c == entered),
                         "the new token's code was refused"
                     );
                 }
