@@ -19,7 +19,7 @@ ROOT = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/criterion")
 
 def ns(full_id):
     """Criterion's headline time for one benchmark, in ns per iteration."""
-    for bench in ROOT.glob("*/*/new/benchmark.json"):
+    for bench in ROOT.glob("**/new/benchmark.json"):
         if json.loads(bench.read_text())["full_id"] == full_id:
             est = json.loads((bench.parent / "estimates.json").read_text())
             return (est.get("slope") or est["mean"])["point_estimate"]
@@ -65,7 +65,11 @@ row("generation SHA-1 vs floor (info)", "generate/otpguard/SHA1", "generate/floo
 # single use, the next record, its audit record, the atomic commit.
 row("lifecycle verify_transaction (load, decide, verify, commit, audit) vs stateless verify ±1", "stateful_pm1/lifecycle/verify_transaction", "stateful_pm1/stateless/verify", 1.5, False)
 row("lifecycle verify_transaction vs stateless verify_once on the in-memory replay guard (info)", "stateful_pm1/lifecycle/verify_transaction", "stateful_pm1/stateless/verify+claim", 1.5, False)
-row("resync ±100 (pair, constant time) vs floor computing the ±100 window once (info)", "resync_pm100/otpguard/pair_wrong", "resync_pm100/floor/window_pm100", 1.10, False)
+row("resync ±100 (pair, constant time: 202 codes) vs floor computing the ±100 window once (201 codes) (info)", "resync_pm100/otpguard/pair_wrong", "resync_pm100/floor/window_pm100", 1.20, False)
+# The lifecycle on PostgresStore against the same SQL issued directly
+# (`cargo bench --features postgres --bench postgres`).
+for tasks in (1, 8, 32):
+    row(f"PostgreSQL verify_transaction, {tasks} task(s): lifecycle vs the same SQL issued directly", f"postgres_verify/lifecycle/{tasks}", f"postgres_verify/direct_sql/{tasks}", 1.15, False)
 row("throughput, 2 threads vs 1 (100,000 tokens, wall clock)", "throughput_100k_tokens/threads/2", "throughput_100k_tokens/threads/1", 1.8)
 row("CPU time per 100,000 tokens, 2 threads vs 1 (info: 1.0 = no contention)", "throughput_100k_tokens_cpu/threads/2", "throughput_100k_tokens_cpu/threads/1", 1.1, False)
 
