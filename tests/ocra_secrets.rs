@@ -72,7 +72,7 @@ fn a_pin_and_its_hash_leave_nothing_in_freed_memory() {
 
 #[test]
 fn a_keyed_ocra_and_its_responses_leave_nothing_in_freed_memory() {
-    let key: [u8; 20] = core::array::from_fn(|i| 0x3c ^ (i as u8).wrapping_mul(29));
+    let key: [u8; 20] = core::array::from_fn(|i| 0x3c ^ u8::try_from(i).unwrap().wrapping_mul(29));
     let state = inner_state(&key);
     scanner_sees(&state);
     let secret = Secret::from_bytes(&key).unwrap();
