@@ -148,9 +148,24 @@ pub enum InputError {
         /// The output length of the suite's PIN hash.
         expected: usize,
     },
+    /// A PIN given as its hash is not 20, 32 or 64 bytes long (SHA-1,
+    /// SHA-256 or SHA-512).
+    #[error("a PIN hash of {len} bytes is not a SHA-1, SHA-256 or SHA-512 hash")]
+    PinHash {
+        /// Length given.
+        len: usize,
+    },
     /// An empty PIN.
     #[error("the PIN is empty")]
     EmptyPin,
+    /// A PIN longer than [`Pin::MAX_LEN`](super::Pin::MAX_LEN).
+    #[error("a PIN of {len} bytes; at most {max} are accepted")]
+    PinTooLong {
+        /// Length given.
+        len: usize,
+        /// The cap.
+        max: usize,
+    },
     /// Session information not exactly as long as the suite says.
     #[error("session information of {len} bytes; the suite takes exactly {expected}")]
     SessionLength {

@@ -47,16 +47,16 @@ impl Pin {
     /// algorithm when a response is computed.
     ///
     /// # Errors
-    /// [`InputError::EmptyPin`] for an empty PIN; [`InputError::PinHashLength`]
-    /// (with `expected` the maximum) above [`Pin::MAX_LEN`] bytes.
+    /// [`InputError::EmptyPin`] for an empty PIN; [`InputError::PinTooLong`]
+    /// above [`Pin::MAX_LEN`] bytes.
     pub fn new(pin: &[u8]) -> Result<Self, InputError> {
         if pin.is_empty() {
             return Err(InputError::EmptyPin);
         }
         if pin.len() > Self::MAX_LEN {
-            return Err(InputError::PinHashLength {
+            return Err(InputError::PinTooLong {
                 len: pin.len(),
-                expected: Self::MAX_LEN,
+                max: Self::MAX_LEN,
             });
         }
         Ok(Self {
@@ -81,13 +81,10 @@ impl Pin {
     /// ```
     ///
     /// # Errors
-    /// [`InputError::PinHashLength`] if the length is none of the three.
+    /// [`InputError::PinHash`] if the length is none of the three.
     pub fn from_hash(hash: &[u8]) -> Result<Self, InputError> {
         if ![20, 32, 64].contains(&hash.len()) {
-            return Err(InputError::PinHashLength {
-                len: hash.len(),
-                expected: 20,
-            });
+            return Err(InputError::PinHash { len: hash.len() });
         }
         Ok(Self {
             bytes: Box::from(hash),
@@ -183,7 +180,12 @@ pub struct Input<'a> {
 impl<'a> Input<'a> {
     /// The inputs of a one-way challenge-response or a signature: one
     /// question (for a signature, the challenge derived from the
-    /// transaction).
+    /// transaction) of 1 to the suite's `xx` characters.
+    ///
+    /// A numeric question is MACed as the number it writes (RFC 6287's
+    /// reference implementation), so leading zeros do not count: `"0042"`
+    /// and `"42"` give the same response. A challenge generator should not
+    /// rely on them for entropy.
     #[must_use]
     pub const fn new(question: &'a str) -> Self {
         Self {
@@ -522,5 +524,30 @@ mod tests {
         );
         assert!(encode_question(suite, Questions::Two("12345678", "87654321")).is_ok());
         assert!(encode_question(suite, Questions::Two("12345678", "")).is_err());
+    }
+
+    #[test]
+    fn pins_are_checked() {
+        assert_eq!(Pin::new(b"").err(), Some(InputError::EmptyPin));
+        assert_eq!(
+            Pin::new(&[b'1'; 1025]).err(),
+            Some(InputError::PinTooLong {
+                len: 1025,
+                max: 1024
+            })
+        );
+        assert_eq!(
+            Pin::from_hash(&[0; 21]).err(),
+            Some(InputError::PinHash { len: 21 })
+        );
+        let suite = Suite::parse("OCRA-1:HOTP-SHA1-6:QN08-PSHA256").unwrap();
+        let sha1_sized = Pin::from_hash(&[0; 20]).unwrap();
+        assert_eq!(
+            DataInput::new(suite, &Input::new("1").pin(&sha1_sized)).err(),
+            Some(InputError::PinHashLength {
+                len: 20,
+                expected: 32
+            })
+        );
     }
 }
