@@ -151,7 +151,9 @@ impl Match {
 impl Ocra {
     /// Checks `response` against every candidate of `window` around
     /// `input` (whose counter is the first of the look-ahead and whose time
-    /// is the verifier's), in constant time.
+    /// is the verifier's), in constant time. If two candidates give the
+    /// same response (a 1 in 10^t coincidence), the later one is reported:
+    /// the highest counter, then the latest time step.
     ///
     /// # Errors
     /// [`CheckError::Malformed`] if `response` is not exactly the suite's
