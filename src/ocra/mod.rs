@@ -90,6 +90,7 @@ mod error;
 mod input;
 mod response;
 mod suite;
+mod transaction;
 mod verify;
 
 pub use compute::Ocra;
@@ -97,4 +98,8 @@ pub use error::{CheckError, Field, InputError, SuiteError, WindowError};
 pub use input::{Input, Pin};
 pub use response::Response;
 pub use suite::{QuestionFormat, Suite, TimeStep, TimeUnit};
+pub use transaction::{
+    Amount, BatchError, Currency, CurrencyError, PayeeAccount, PayeeError, Payment, QuestionError,
+    Transaction,
+};
 pub use verify::{Match, VerifyWindow};
