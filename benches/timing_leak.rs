@@ -1,7 +1,7 @@
-//! A dudect-style timing-leak measurement of [`Totp::verify`] and
-//! [`Totp::verify_pair`].
+//! A dudect-style timing-leak measurement of [`Totp::verify`],
+//! [`Totp::verify_pair`] and [`Ocra::verify`].
 //!
-//! Four comparisons, each between two classes of submitted code:
+//! Five comparisons, each between two classes of submitted code:
 //!
 //! - `offset_-1_vs_+1`: the code of the step before, against the code of the
 //!   step after (both match, at different places in the window);
@@ -13,9 +13,12 @@
 //! - `resync_edge_-100_vs_+100`: [`Totp::verify_pair`] over ±100 steps, a
 //!   pair matched at one edge of the wide window against a pair matched at
 //!   the other (a scan that stopped at the first match would tell them
-//!   apart by 200 steps of work).
+//!   apart by 200 steps of work);
+//! - `ocra_t1m_edge_-1_vs_+1`: [`Ocra::verify`] for the suite
+//!   `OCRA-1:HOTP-SHA1-6:QN08-T1M` over ±1 time step, a response matching
+//!   at the window's -1 edge against one matching at its +1 edge.
 //!
-//! The first two and the last are judged. The third is measured and reported but not
+//! All but `correct_vs_wrong` are judged. The third is measured and reported but not
 //! judged: after every candidate has been compared in constant time,
 //! `verify` returns `Ok(Match)` or `Err(Mismatch)`, and building one or the
 //! other differs by about one CPU cycle, which a million samples resolve.
@@ -51,6 +54,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use otpguard::ocra::{self, Input, Ocra, Suite, VerifyWindow};
 use otpguard::{Algorithm, CheckError, Match, Secret, Totp, Window};
 
 /// dudect's threshold for "definitely not constant time".
@@ -65,6 +69,11 @@ const TEST_SAMPLES: usize = 2_000;
 const POOL: usize = 4_096;
 /// The resynchronisation radius of the pair comparison.
 const RESYNC: i64 = 100;
+/// The OCRA suite of the OCRA comparison, and its challenge question.
+const OCRA_SUITE: &str = "OCRA-1:HOTP-SHA1-6:QN08-T1M";
+const OCRA_QUESTION: &str = "12345678";
+/// The prefix that marks an OCRA response in a pool (see [`check`]).
+const OCRA_PREFIX: &str = "ocra=";
 /// Pooled percentiles at which slow samples are cropped (plus no crop).
 const CROPS: [f64; 4] = [0.50, 0.90, 0.99, 0.999];
 
@@ -95,6 +104,18 @@ fn main() -> ExitCode {
         .find(|(_, [a, b, c])| a != b && b != c && a != c)
         .expect("distinct neighbouring codes");
     let [before, now, after] = &codes;
+
+    // OCRA over ±1 time step, at a time whose step and both neighbours
+    // have three different responses, encoded as "ocra=<response>".
+    let ocra = OcraCheck::new(&secret);
+    let ocra_at = |rel: i64| {
+        let step = (ocra.time / 60).checked_add_signed(rel).expect("in range");
+        let response = ocra
+            .ocra
+            .generate(&Input::new(OCRA_QUESTION).time_step(step))
+            .expect("fits the suite");
+        format!("{OCRA_PREFIX}{response}")
+    };
 
     let copies = |code: &str| -> Vec<String> { (0..POOL).map(|_| code.to_owned()).collect() };
     let wrong: Vec<String> = random_u32s(POOL * 2)
@@ -140,6 +161,12 @@ fn main() -> ExitCode {
             judged: true,
         },
         Comparison {
+            name: "ocra_t1m_edge_-1_vs_+1",
+            pools: [copies(&ocra_at(-1)), copies(&ocra_at(1))],
+            offsets: [Some(-1), Some(1)],
+            judged: true,
+        },
+        Comparison {
             name: "near_miss_vs_wrong",
             pools: [copies(&near_miss), wrong.clone()],
             offsets: [None, None],
@@ -153,7 +180,7 @@ fn main() -> ExitCode {
         },
     ];
 
-    println!("timing_leak: Totp::verify, window 1 behind / 1 ahead, {samples} samples per class");
+    println!("timing_leak: Totp::verify, window 1 behind / 1 ahead; Ocra::verify, {OCRA_SUITE} ±1; {samples} samples per class");
     let mut worst = 0.0f64;
     for Comparison {
         name,
@@ -164,10 +191,10 @@ fn main() -> ExitCode {
     {
         // Sanity: the classes are what they claim to be.
         for (pool, want) in pools.iter().zip(offsets) {
-            let got = check(&totp, &pool[0], time, window).map(|m| m.offset());
-            assert_eq!(got.ok(), *want, "{name}");
+            let got = check(&totp, &ocra, &pool[0], time, window).offset();
+            assert_eq!(got, *want, "{name}");
         }
-        let timings = measure(&totp, time, window, pools, samples);
+        let timings = measure(&totp, &ocra, time, window, pools, samples);
         let ts = t_statistics(&timings);
         let max = ts.iter().map(|(_, w)| w.t.abs()).fold(0.0, f64::max);
         if *judged {
@@ -215,19 +242,74 @@ struct Comparison {
     judged: bool,
 }
 
+/// The OCRA side: a time-step suite keyed with the run's secret, the
+/// verifier's time (chosen so the three steps of the window have three
+/// different responses) and the ±1 window.
+struct OcraCheck {
+    ocra: Ocra,
+    time: u64,
+    window: VerifyWindow,
+}
+
+impl OcraCheck {
+    fn new(secret: &Secret) -> Self {
+        let ocra = Ocra::new(secret, Suite::parse(OCRA_SUITE).expect("a valid suite"));
+        let response = |step: u64| {
+            ocra.generate(&Input::new(OCRA_QUESTION).time_step(step))
+                .expect("fits the suite")
+                .to_string()
+        };
+        let time = (1_700_000_000u64..)
+            .step_by(60)
+            .find(|t| {
+                let step = t / 60;
+                let [a, b, c] = [response(step - 1), response(step), response(step + 1)];
+                a != b && b != c && a != c
+            })
+            .expect("distinct neighbouring responses");
+        Self {
+            ocra,
+            time,
+            window: VerifyWindow::time(Window::new(1, 1).expect("a small window")),
+        }
+    }
+}
+
+/// What one check answered.
+enum Outcome {
+    Totp(Result<Match, CheckError>),
+    Ocra(Result<ocra::Match, ocra::CheckError>),
+}
+
+impl Outcome {
+    /// The offset of the match, or `None` for no match.
+    fn offset(&self) -> Option<i64> {
+        match self {
+            Self::Totp(r) => r.as_ref().ok().map(Match::offset),
+            Self::Ocra(r) => r.as_ref().ok().and_then(ocra::Match::time_offset),
+        }
+    }
+}
+
 /// One check: `verify` for a code, `verify_pair` over ±[`RESYNC`] for a
-/// "first:second" pair.
-fn check(totp: &Totp, input: &str, time: u64, window: Window) -> Result<Match, CheckError> {
-    match input.split_once(':') {
+/// "first:second" pair, [`Ocra::verify`] over ±1 step for
+/// "ocra=<response>".
+fn check(totp: &Totp, ocra: &OcraCheck, input: &str, time: u64, window: Window) -> Outcome {
+    if let Some(response) = input.strip_prefix(OCRA_PREFIX) {
+        let question = Input::new(OCRA_QUESTION).time(ocra.time);
+        return Outcome::Ocra(ocra.ocra.verify(response, &question, ocra.window));
+    }
+    Outcome::Totp(match input.split_once(':') {
         Some((first, second)) => totp.verify_pair(first, second, time, RESYNC as u32),
         None => totp.verify(input, time, window),
-    }
+    })
 }
 
 /// Times `samples` verifications of each class, in a random interleaved
 /// order. Returns (class, nanoseconds) per call.
 fn measure(
     totp: &Totp,
+    ocra: &OcraCheck,
     time: u64,
     window: Window,
     pools: &[Vec<String>; 2],
@@ -243,7 +325,7 @@ fn measure(
 
     let warm_up = (samples / 10).clamp(100, 10_000);
     for i in 0..warm_up {
-        black_box(check(totp, &pools[i % 2][i % POOL], time, window)).ok();
+        black_box(check(totp, ocra, &pools[i % 2][i % POOL], time, window));
     }
 
     // Every input is copied into the same buffer before the clock starts, so
@@ -257,10 +339,16 @@ fn measure(
         buf.copy_from_slice(code.as_bytes());
         let input = std::str::from_utf8(&buf).expect("ASCII digits");
         let start = Instant::now();
-        let result = check(totp, black_box(input), black_box(time), black_box(window));
+        let result = check(
+            totp,
+            ocra,
+            black_box(input),
+            black_box(time),
+            black_box(window),
+        );
         let elapsed = start.elapsed();
+        // Dropped after the clock stopped (neither outcome has drop glue).
         black_box(&result);
-        drop(result);
         timings.push((class, elapsed.as_nanos() as u64));
     }
     timings
