@@ -182,10 +182,16 @@ impl<'a> Input<'a> {
     /// question (for a signature, the challenge derived from the
     /// transaction) of 1 to the suite's `xx` characters.
     ///
-    /// A numeric question is MACed as the number it writes (RFC 6287's
-    /// reference implementation), so leading zeros do not count: `"0042"`
-    /// and `"42"` give the same response. A challenge generator should not
-    /// rely on them for entropy.
+    /// A numeric question is MACed as the number it writes, in hexadecimal
+    /// digits padded on the right with zeros (RFC 6287's reference
+    /// implementation). So leading zeros do not count (`"0042"` and `"42"`
+    /// give the same response), and neither does a factor of 16: `n` and
+    /// `16·n` write the same padded digits (`"7716"` and `"123456"` give
+    /// the same response). A challenge generator should draw its numbers
+    /// so that no two it issues differ by such a factor (for example, never
+    /// a multiple of 16), and not rely on leading zeros for entropy;
+    /// [`Transaction::question_for`](crate::ocra::Transaction::question_for)
+    /// refuses the payee numbers it cannot tell apart.
     #[must_use]
     pub const fn new(question: &'a str) -> Self {
         Self {

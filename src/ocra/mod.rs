@@ -24,12 +24,24 @@
 //!   one over a [`VerifyWindow`] of counters and time steps in constant time
 //!   and reports the [`Match`].
 //!
-//! # What is not here
+//! - [`Transaction`]: a transfer or a batch, its canonical encoding and
+//!   digest, and the signature question that binds a code to it
+//!   ([`Transaction::question_for`]: the digest for a hex question, the
+//!   payee's account number for a numeric one), PSD2 RTS Art. 5's dynamic
+//!   linking.
 //!
-//! Generating challenges, encoding transactions into signature questions,
-//! provisioning and the token lifecycle. Nor replay protection: a
-//! [`Match`] reports the counter or time step that matched, and the caller
-//! must record it and refuse it next time.
+//! # What is not here (yet)
+//!
+//! Generating challenges, provisioning an OCRA suite in a Key URI, and the
+//! token lifecycle (a transaction-signing event with single use through
+//! the record). Nor replay protection: a [`Match`] reports the counter or
+//! time step that matched, and the caller must record it and refuse it
+//! next time.
+//!
+//! A numeric question is MACed as a number written in hexadecimal and
+//! padded on the right, so `n` and `16·n` give the same response (see
+//! [`Input::new`]); hex questions carry a digest and have no such
+//! ambiguity.
 //!
 //! # Scenarios
 //!
@@ -84,6 +96,9 @@
 //! [`Response`]: crate::ocra::Response
 //! [`VerifyWindow`]: crate::ocra::VerifyWindow
 //! [`Match`]: crate::ocra::Match
+//! [`Transaction`]: crate::ocra::Transaction
+//! [`Transaction::question_for`]: crate::ocra::Transaction::question_for
+//! [`Input::new`]: crate::ocra::Input::new
 
 mod compute;
 mod error;
