@@ -782,16 +782,10 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         code: &EnteredCode,
         now: u64,
     ) -> Result<Proof, CodeRefusal> {
-        let token = record
-            .stage
-            .token()
-            .ok_or(CodeRefusal::Other(LifecycleError::Internal(
-                "a current-token check on a record without a token",
-            )))?;
+        let token = current_token(record)?;
         // The window is centred on the token's drift (RFC 6238 §6), kept
         // within the bound.
-        let bound = i64::from(self.config.max_drift());
-        let shift = token.drift.clamp(bound.saturating_neg(), bound);
+        let shift = bounded_drift(token.drift, &self.config);
         let found = code
             .as_input()
             .ok_or(CheckError::Malformed {
@@ -816,12 +810,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         second: &EnteredCode,
         now: u64,
     ) -> Result<Proof, CodeRefusal> {
-        let token = record
-            .stage
-            .token()
-            .ok_or(CodeRefusal::Other(LifecycleError::Internal(
-                "a resynchronisation on a record without a token",
-            )))?;
+        let token = current_token(record)?;
         let malformed = CheckError::Malformed {
             expected: token.key.params.digits(),
         };
@@ -907,6 +896,16 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         })?;
         key.totp().verify(input, now, self.config.window())
     }
+}
+
+/// The record's current token, whose code a row checks.
+fn current_token(record: &TokenRecord) -> Result<&Token, CodeRefusal> {
+    record
+        .stage
+        .token()
+        .ok_or(CodeRefusal::Other(LifecycleError::Internal(
+            "a check of the current token's code on a record without a token",
+        )))
 }
 
 /// A checked code of the current token as the row's evidence, or how the

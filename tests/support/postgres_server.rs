@@ -287,35 +287,24 @@ impl PostgresServer {
     /// session ends at once, without finishing what it was doing; the next
     /// start recovers from the log.
     pub fn stop_immediately(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill")
-            .args(["-QUIT", &pid])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.signal_and_wait("-QUIT");
     }
 
-    /// Stops the server now.
+    /// Stops the server now: PostgreSQL's fast shutdown (SIGINT: aborts
+    /// sessions, exits cleanly).
     pub fn stop(&mut self) {
-        // SIGINT: PostgreSQL's fast shutdown (aborts sessions, exits
-        // cleanly); SIGKILL only if it does not go in time.
+        self.signal_and_wait("-INT");
+    }
+
+    /// Sends `signal` to the server and waits up to 10 s for it to exit;
+    /// SIGKILL if it does not go in time.
+    fn signal_and_wait(&mut self, signal: &str) {
         if let Ok(Some(_)) = self.child.try_wait() {
             return;
         }
         let pid = self.child.id().to_string();
         let _ = Command::new("kill")
-            .args(["-INT", &pid])
+            .args([signal, &pid])
             .stderr(Stdio::null())
             .status();
         let deadline = Instant::now() + Duration::from_secs(10);
