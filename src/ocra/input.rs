@@ -432,14 +432,26 @@ fn check_question(q: &str, format: QuestionFormat, max: usize) -> Result<(), Inp
 fn encode_decimal(digits: impl Iterator<Item = u8>, out: &mut [u8; QUESTION_LEN]) {
     // At most 128 decimal digits: below 10^128 < 2^426, so 54 bytes.
     let mut number = [0u8; 64];
+    // How many bytes, from the right, the number holds so far: each digit
+    // multiplies only those (the question is public, so the work may
+    // depend on its length).
+    let mut used = 0usize;
     for d in digits {
         let mut carry = u32::from(d.wrapping_sub(b'0'));
-        for byte in number.iter_mut().rev() {
+        for byte in number.iter_mut().rev().take(used) {
             // At most 255 * 10 + 9: no overflow; the carry stays below 10.
             let v = u32::from(*byte).wrapping_mul(10).wrapping_add(carry);
             let [low, ..] = v.to_le_bytes();
             *byte = low;
             carry = v >> 8;
+        }
+        if carry > 0 {
+            // Below 10: one more byte holds it.
+            if let Some(byte) = number.iter_mut().rev().nth(used) {
+                let [low, ..] = carry.to_le_bytes();
+                *byte = low;
+                used = used.saturating_add(1);
+            }
         }
     }
     // Zero is written "0": one zero nibble, padded to one zero byte, which
