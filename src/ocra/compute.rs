@@ -12,12 +12,17 @@ use super::response::Response;
 use super::suite::Suite;
 use crate::{Algorithm, Secret};
 
+/// A keyed HMAC state part-way through a DataInput.
+pub(crate) struct MacState(MacKey);
+
 /// An HMAC keyed once with the token's secret.
 ///
 /// Unlike HOTP's codes (`src/key/block_hmac.rs`), the DataInput spans many
 /// blocks (up to about 750 bytes), so this uses the `hmac` crate over the
-/// `sha1`/`sha2` hashes. Each computation clones the keyed state and feeds
-/// it the DataInput.
+/// `sha1`/`sha2` hashes. A computation clones the keyed state and feeds it
+/// the DataInput up to the time step ([`Ocra::before_time`]); each time
+/// step of a window then clones that state and feeds the last 8 bytes
+/// ([`Ocra::finish`]), so the blocks before the time are hashed once.
 #[derive(Clone)]
 enum MacKey {
     Sha1(Hmac<sha1::Sha1>),
@@ -64,18 +69,24 @@ fn copy_into(to: &mut [u8], from: &[u8]) {
     }
 }
 
-fn mac_into<M: Mac + Clone>(
+fn fed<M: Mac + Clone>(
     key: &M,
     data: &DataInput<'_>,
     suite_text: &[u8],
     counter: Option<u64>,
-    time_step: Option<u64>,
-    out: &mut [u8; 64],
-) {
+) -> M {
     let mut mac = key.clone();
-    data.feed(suite_text, counter, time_step, &mut |part: &[u8]| {
+    data.feed_before_time(suite_text, counter, &mut |part: &[u8]| {
         mac.update(part);
     });
+    mac
+}
+
+fn finish_into<M: Mac + Clone>(state: &M, time_step: Option<u64>, out: &mut [u8; 64]) {
+    let mut mac = state.clone();
+    if let Some(t) = time_step {
+        mac.update(&t.to_be_bytes());
+    }
     // `CtOutput` wipes itself on drop.
     copy_into(out, mac.finalize().as_bytes());
 }
@@ -171,12 +182,27 @@ impl Ocra {
         counter: Option<u64>,
         time_step: Option<u64>,
     ) -> Response {
+        self.finish(&self.before_time(data, counter), time_step)
+    }
+
+    /// The keyed state after the DataInput up to the time step, with
+    /// `counter` in place of the input's own (wiped on drop).
+    pub(crate) fn before_time(&self, data: &DataInput<'_>, counter: Option<u64>) -> MacState {
         let text = self.text.as_bytes();
+        MacState(match &self.key {
+            MacKey::Sha1(k) => MacKey::Sha1(fed(k, data, text, counter)),
+            MacKey::Sha256(k) => MacKey::Sha256(fed(k, data, text, counter)),
+            MacKey::Sha512(k) => MacKey::Sha512(fed(k, data, text, counter)),
+        })
+    }
+
+    /// The response from `state` ([`Ocra::before_time`]) and `time_step`.
+    pub(crate) fn finish(&self, state: &MacState, time_step: Option<u64>) -> Response {
         let mut mac = [0u8; 64];
-        match &self.key {
-            MacKey::Sha1(k) => mac_into(k, data, text, counter, time_step, &mut mac),
-            MacKey::Sha256(k) => mac_into(k, data, text, counter, time_step, &mut mac),
-            MacKey::Sha512(k) => mac_into(k, data, text, counter, time_step, &mut mac),
+        match &state.0 {
+            MacKey::Sha1(s) => finish_into(s, time_step, &mut mac),
+            MacKey::Sha256(s) => finish_into(s, time_step, &mut mac),
+            MacKey::Sha512(s) => finish_into(s, time_step, &mut mac),
         }
         let response = Response::from_mac(&mac, self.suite.algorithm().output_len(), &self.suite);
         mac.zeroize();

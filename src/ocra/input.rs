@@ -319,14 +319,14 @@ impl<'a> DataInput<'a> {
         })
     }
 
-    /// Feeds the DataInput to `sink` in order, with `counter` and
-    /// `time_step` in place of the input's own (the verification window
-    /// varies them; both are `None` exactly when the suite lacks them).
-    pub(crate) fn feed(
+    /// Feeds the DataInput up to the time step to `sink` in order, with
+    /// `counter` in place of the input's own (the verification window
+    /// varies it; `None` exactly when the suite has none). The time step,
+    /// last in the DataInput, follows as its 8 big-endian bytes.
+    pub(crate) fn feed_before_time(
         &self,
         suite_text: &[u8],
         counter: Option<u64>,
-        time_step: Option<u64>,
         sink: &mut impl FnMut(&[u8]),
     ) {
         sink(suite_text);
@@ -340,9 +340,6 @@ impl<'a> DataInput<'a> {
         }
         if let Some(session) = self.session {
             sink(session);
-        }
-        if let Some(t) = time_step {
-            sink(&t.to_be_bytes());
         }
     }
 }
@@ -371,12 +368,12 @@ impl Suite {
         let data = DataInput::new(*self, input)?;
         let text = self.to_string();
         let mut out = Zeroizing::new(Vec::with_capacity(1024));
-        data.feed(
-            text.as_bytes(),
-            data.counter,
-            data.time_step,
-            &mut |part: &[u8]| out.extend_from_slice(part),
-        );
+        data.feed_before_time(text.as_bytes(), data.counter, &mut |part: &[u8]| {
+            out.extend_from_slice(part);
+        });
+        if let Some(t) = data.time_step {
+            out.extend_from_slice(&t.to_be_bytes());
+        }
         Ok(out)
     }
 }
