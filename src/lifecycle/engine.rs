@@ -786,18 +786,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         // The window is centred on the token's drift (RFC 6238 §6), kept
         // within the bound.
         let shift = bounded_drift(token.drift, &self.config);
-        let found = code
-            .as_input()
-            .ok_or(CheckError::Malformed {
-                expected: token.key.params.digits(),
-            })
-            .and_then(|input| {
-                token
-                    .key
-                    .totp()
-                    .verify_shifted(input, now, shift, self.config.window())
-            });
-        Self::fresh(token, found)
+        Self::fresh(token, self.verify(&token.key, code, now, shift))
     }
 
     /// Checks a `Resync` pair of the record's current token: found next to
@@ -864,7 +853,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
     ) -> Result<(Token, Proof), LifecycleError> {
         let id = TokenId::generate().map_err(|_| LifecycleError::Randomness)?;
         let key = TokenKey::new(id, serial.clone(), secret.clone(), params);
-        match self.verify(&key, code, now) {
+        match self.verify(&key, code, now, 0) {
             Ok(m) => {
                 let proof = Proof {
                     token: id,
@@ -883,18 +872,21 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         }
     }
 
-    /// The one place a code is matched: constant time over the window,
-    /// with the token's own profile.
+    /// The one place a single code is matched: constant time over the
+    /// window centred `shift` steps from now (the token's drift; 0 for a
+    /// new token), with the token's own profile.
     fn verify(
         &self,
         key: &TokenKey,
         code: &EnteredCode,
         now: u64,
+        shift: i64,
     ) -> Result<crate::Match, CheckError> {
         let input = code.as_input().ok_or(CheckError::Malformed {
             expected: key.params.digits(),
         })?;
-        key.totp().verify(input, now, self.config.window())
+        key.totp()
+            .verify_shifted(input, now, shift, self.config.window())
     }
 }
 
