@@ -15,7 +15,7 @@ mod lifecycle_support;
 
 use std::collections::HashSet;
 
-use lifecycle_support::{principal, Bank, Phone};
+use lifecycle_support::{principal, signing_suite, transfer_to, Bank, Phone};
 use otpguard::lifecycle::rules::{lookup, Effect, Guard, Transition, NEVER, TABLE};
 use otpguard::lifecycle::{
     Actor, Event, EventKind, LifecycleConfig, LifecycleError, NewSecret, Outcome, ReissueReason,
@@ -53,6 +53,7 @@ fn table_has_one_row_per_key_and_never_lists_absent_keys() {
                 | EventKind::VerifyTransaction
                 | EventKind::VerifyLogin
                 | EventKind::Resync
+                | EventKind::SignTransaction
         );
         assert_eq!(row.guard.needs_code(), carries_code, "{row:?}");
         // Effects that rest on a code only on rows that check one.
@@ -68,7 +69,10 @@ fn table_has_one_row_per_key_and_never_lists_absent_keys() {
         // Only Active and Swapping can check the current token's code.
         if matches!(
             row.guard,
-            Guard::CurrentCode | Guard::LoginCode | Guard::ConsecutiveCodes
+            Guard::CurrentCode
+                | Guard::LoginCode
+                | Guard::ConsecutiveCodes
+                | Guard::SignedTransaction
         ) {
             assert!(row.from.accepts_codes(), "{row:?}");
         }
@@ -105,7 +109,7 @@ fn table_has_one_row_per_key_and_never_lists_absent_keys() {
             );
         }
     }
-    assert_eq!(TABLE.len(), 38);
+    assert_eq!(TABLE.len(), 40);
 }
 
 #[test]
@@ -124,11 +128,18 @@ fn no_way_out_of_a_lost_device_suspension_but_reissue() {
 /// is the guard, a provisioned secret pending where one can be. So a
 /// refusal can only come from the table. Returns whether it was accepted.
 fn run_combination(state: State, kind: EventKind, actor: Actor) -> bool {
-    let bank = Bank::with_config(LifecycleConfig::builder().max_failures(3).build().unwrap());
+    let config = |max| {
+        LifecycleConfig::builder()
+            .max_failures(max)
+            .signing(signing_suite())
+            .build()
+            .unwrap()
+    };
+    let bank = Bank::with_config(config(3));
     let phone = bank.record_in(state);
     let mut new_phone = Phone::new("SN-NEW", 2);
     let mut engine = &*bank.lc;
-    let strict = bank.reconfigured(LifecycleConfig::builder().max_failures(2).build().unwrap());
+    let strict = bank.reconfigured(config(2));
     let by = principal(actor);
     let label = format!("{state} {kind} {actor}");
 
@@ -210,6 +221,16 @@ fn run_combination(state: State, kind: EventKind, actor: Actor) -> bool {
             second: phone.code(now + 30).as_str().into(),
         },
         EventKind::ResetDrift => Event::ResetDrift,
+        EventKind::SignTransaction => {
+            let transaction = transfer_to("12345671", 50_000);
+            Event::SignTransaction {
+                response: phone
+                    .signature(&signing_suite(), &transaction, None, now)
+                    .as_str()
+                    .into(),
+                transaction,
+            }
+        }
     };
     assert_eq!(event.kind(), kind);
 
@@ -290,7 +311,7 @@ fn every_state_event_actor_combination_obeys_the_table() {
             }
         }
     }
-    assert_eq!(combinations, 7 * 17 * 3);
+    assert_eq!(combinations, 7 * 18 * 3);
     // Every row was exercised once, and its best-formed event accepted.
     assert_eq!(accepted, TABLE.len());
 }

@@ -20,6 +20,7 @@ pub struct Authorized {
     pub(crate) step: u64,
     pub(crate) drift: i64,
     pub(crate) version: u64,
+    pub(crate) transaction: Option<[u8; 32]>,
 }
 
 impl Authorized {
@@ -36,12 +37,25 @@ impl Authorized {
     }
 
     /// The time step the code matched: now the token's last accepted step.
+    /// For a transaction signature, the OCRA counter it matched (suites
+    /// with `C`) or its time step (without), now the token's last accepted
+    /// signature.
     #[must_use]
     pub const fn step(&self) -> u64 {
         self.step
     }
 
+    /// The SHA-256 digest of the canonical encoding of the transaction the
+    /// response signed ([`Transaction::digest`](crate::ocra::Transaction::digest)),
+    /// for `SignTransaction`: the audit record carries the same digest.
+    #[must_use]
+    pub const fn transaction(&self) -> Option<[u8; 32]> {
+        self.transaction
+    }
+
     /// Drift of the code in steps (negative: the phone's clock is behind).
+    /// For a transaction signature, the offset of its time step from the
+    /// verifier's, in the suite's steps.
     #[must_use]
     pub const fn drift(&self) -> i64 {
         self.drift

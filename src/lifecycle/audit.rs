@@ -132,6 +132,7 @@ impl fmt::Display for AuditReason {
 ///     reason: AuditReason::Refused("not permitted".into()),
 ///     version: 3,
 ///     drift: None,
+///     transaction: None,
 ///     notice: None,
 /// };
 /// assert_eq!(r.to_string(), "t=60 customer=c-1 by=Customer(web) source=192.0.2.7 token=- event=CancelSwap Active -> Active refused v3: not permitted");
@@ -169,6 +170,11 @@ pub struct AuditRecord {
     pub version: u64,
     /// The token's drift, if the event moved it by more than one step.
     pub drift: Option<DriftChange>,
+    /// For `SignTransaction`, accepted or refused: the SHA-256 digest of
+    /// the canonical encoding of the transaction presented
+    /// ([`Transaction::digest`](crate::ocra::Transaction::digest)), never
+    /// the response.
+    pub transaction: Option<[u8; 32]>,
     /// What the customer must be told out of band after this event, if
     /// anything: the backend's notifier reads it here, committed with the
     /// event, so it can never miss one.
@@ -295,6 +301,10 @@ impl fmt::Display for AuditRecord {
         )?;
         if let Some(drift) = &self.drift {
             write!(f, " ({drift})")?;
+        }
+        if let Some(digest) = &self.transaction {
+            f.write_str(" transaction=")?;
+            digest.iter().try_for_each(|b| write!(f, "{b:02x}"))?;
         }
         if let Some(notice) = &self.notice {
             write!(f, " notice={notice}")?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::error::ConfigError;
 use super::Throttle;
+use crate::ocra::{QuestionFormat, Suite, Transaction, VerifyWindow};
 use crate::{TotpParams, Window};
 
 /// Settings of a [`Lifecycle`](super::Lifecycle). All tokens of one bank
@@ -30,6 +31,9 @@ pub struct LifecycleConfig {
     throttle: Throttle,
     totp: TotpParams,
     issuer: Option<Arc<str>>,
+    signing: Option<Suite>,
+    signature_validity: u64,
+    signing_counter_ahead: u32,
 }
 
 impl LifecycleConfig {
@@ -62,6 +66,15 @@ impl LifecycleConfig {
     /// The largest resynchronisation window: 1,000 steps either way (each
     /// resynchronisation computes two codes per step of the window).
     pub const RESYNC_WINDOW_LIMIT: u32 = crate::Totp::MAX_PAIR_RADIUS;
+    /// Default time a transaction signature stays valid after its time
+    /// step: 5 minutes.
+    pub const DEFAULT_SIGNATURE_VALIDITY: u64 = 300;
+    /// Default look-ahead of a signing suite's counter (suites with `C`).
+    pub const DEFAULT_SIGNING_COUNTER_AHEAD: u32 = 10;
+    /// The largest look-ahead of a signing suite's counter: one below
+    /// [`VerifyWindow::MAX_COUNTER_AHEAD`], as the search also looks at the
+    /// counter last accepted (to tell a replay from a wrong response).
+    pub const SIGNING_COUNTER_AHEAD_LIMIT: u32 = VerifyWindow::MAX_COUNTER_AHEAD - 1;
 
     /// Starts from the defaults: at most 5 consecutive wrong codes, swaps
     /// pending 10 minutes, provisioned secrets pending 15 minutes, 64
@@ -79,6 +92,9 @@ impl LifecycleConfig {
             throttle: Throttle::OFF,
             totp: TotpParams::DEFAULT,
             issuer: None,
+            signing: None,
+            signature_validity: Self::DEFAULT_SIGNATURE_VALIDITY,
+            signing_counter_ahead: Self::DEFAULT_SIGNING_COUNTER_AHEAD,
         })
     }
 
@@ -145,6 +161,57 @@ impl LifecycleConfig {
     #[must_use]
     pub fn issuer(&self) -> Option<&str> {
         self.issuer.as_deref()
+    }
+
+    /// The OCRA suite (RFC 6287) that tokens registered from now on sign
+    /// transactions with, if any.
+    #[must_use]
+    pub const fn signing(&self) -> Option<Suite> {
+        self.signing
+    }
+
+    /// Seconds a transaction signature stays valid after the time step it
+    /// was computed in (rounded up to whole steps of the signing suite).
+    #[must_use]
+    pub const fn signature_validity(&self) -> u64 {
+        self.signature_validity
+    }
+
+    /// The window a signature of a token bound with `suite` is checked
+    /// over: the counter look-ahead (suites with `C`), and the validity in
+    /// whole time steps behind the verifier's step (at most
+    /// [`Window::MAX`], for a token bound with a suite of shorter steps
+    /// than today's) plus one ahead, for the phone's clock running fast.
+    ///
+    /// # Errors
+    /// [`ConfigError::SigningSuite`] if `suite` has no time step.
+    pub(crate) fn signature_window(&self, suite: &Suite) -> Result<VerifyWindow, ConfigError> {
+        let step = suite.time_step().ok_or(ConfigError::SigningSuite {
+            suite: *suite,
+            why: "a signing suite needs a time step (T), so that a signature expires",
+        })?;
+        let seconds = step.seconds();
+        let invalid = ConfigError::SignatureValidity {
+            given: self.signature_validity,
+            limit: seconds.saturating_mul(u64::from(Window::MAX)),
+        };
+        // Whole steps, rounded up; a step of 0 seconds is not a suite's.
+        let steps = self
+            .signature_validity
+            .checked_add(seconds.saturating_sub(1))
+            .and_then(|v| v.checked_div(seconds))
+            .ok_or_else(|| invalid.clone())?;
+        let behind = u32::try_from(steps).map_or(Window::MAX, |s| s.min(Window::MAX));
+        let time = Window::new(behind, 1).map_err(|_| invalid)?;
+        let ahead = if suite.has_counter() {
+            self.signing_counter_ahead
+        } else {
+            0
+        };
+        VerifyWindow::new(ahead, time).map_err(|_| ConfigError::SigningCounterAhead {
+            given: ahead,
+            limit: Self::SIGNING_COUNTER_AHEAD_LIMIT,
+        })
     }
 }
 
@@ -301,14 +368,57 @@ impl LifecycleConfigBuilder {
         self
     }
 
+    /// The OCRA suite tokens sign transactions with (RFC 6287; default
+    /// none). It is written into provisioned Key URIs, and each token keeps
+    /// the suite it was registered with. The suite must have a time step
+    /// (`T`, so a signature expires) and a question for
+    /// [`Transaction::question_for`] (`QN` for the payee's account number,
+    /// `QH40` to `QH64` for the transaction's digest), and no PIN (`P`) or
+    /// session information (`S`), which the lifecycle does not hold. With a
+    /// counter (`C`), the counter makes each signature single use;
+    /// without, the time step does (one signature per step).
+    ///
+    /// ```
+    /// use otpguard::lifecycle::LifecycleConfig;
+    /// use otpguard::ocra::Suite;
+    /// let c = LifecycleConfig::builder().signing(Suite::parse("OCRA-1:HOTP-SHA1-6:QN08-T30S")?).build()?;
+    /// assert!(c.signing().is_some());
+    /// let no_time = LifecycleConfig::builder().signing(Suite::parse("OCRA-1:HOTP-SHA1-6:C-QN08")?);
+    /// assert!(no_time.build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn signing(mut self, suite: Suite) -> Self {
+        self.0.signing = Some(suite);
+        self
+    }
+
+    /// Seconds a transaction signature stays valid after the time step it
+    /// was computed in, rounded up to whole steps of the signing suite: 1
+    /// second to [`Window::MAX`] steps (default 300).
+    pub fn signature_validity(mut self, seconds: u64) -> Self {
+        self.0.signature_validity = seconds;
+        self
+    }
+
+    /// How many counters past the next expected one a signature of a
+    /// suite with a counter (`C`) may come from: 0 to
+    /// [`LifecycleConfig::SIGNING_COUNTER_AHEAD_LIMIT`] (default 10).
+    pub fn signing_counter_ahead(mut self, ahead: u32) -> Self {
+        self.0.signing_counter_ahead = ahead;
+        self
+    }
+
     /// Checks the settings.
     ///
     /// # Errors
     /// [`ConfigError::MaxFailures`], [`ConfigError::SwapTimeout`],
     /// [`ConfigError::EnrollmentTimeout`], [`ConfigError::MaxAttempts`],
-    /// [`ConfigError::ResyncWindow`] or [`ConfigError::MaxDrift`] for a
-    /// value out of range; [`ConfigError::Issuer`] for an issuer a
-    /// Key URI cannot carry.
+    /// [`ConfigError::ResyncWindow`], [`ConfigError::MaxDrift`],
+    /// [`ConfigError::SignatureValidity`] or
+    /// [`ConfigError::SigningCounterAhead`] for a value out of range;
+    /// [`ConfigError::Issuer`] for an issuer a Key URI cannot carry;
+    /// [`ConfigError::SigningSuite`] for a signing suite the lifecycle
+    /// cannot use.
     pub fn build(self) -> Result<LifecycleConfig, ConfigError> {
         let c = self.0;
         if c.max_failures == 0 || c.max_failures > LifecycleConfig::MAX_FAILURES_LIMIT {
@@ -352,6 +462,52 @@ impl LifecycleConfigBuilder {
         if let Some(issuer) = &c.issuer {
             crate::uri::check_name(issuer, "issuer").map_err(ConfigError::Issuer)?;
         }
+        if c.signing_counter_ahead > LifecycleConfig::SIGNING_COUNTER_AHEAD_LIMIT {
+            return Err(ConfigError::SigningCounterAhead {
+                given: c.signing_counter_ahead,
+                limit: LifecycleConfig::SIGNING_COUNTER_AHEAD_LIMIT,
+            });
+        }
+        if let Some(suite) = &c.signing {
+            check_signing_suite(suite)?;
+            let seconds = suite.time_step().map_or(0, |t| t.seconds());
+            let limit = seconds.saturating_mul(u64::from(Window::MAX));
+            if !(1..=limit).contains(&c.signature_validity) {
+                return Err(ConfigError::SignatureValidity {
+                    given: c.signature_validity,
+                    limit,
+                });
+            }
+        }
         Ok(c)
     }
+}
+
+/// Whether the lifecycle can sign transactions with `suite`: a question
+/// [`Transaction::question_for`] can fill, a time step, no PIN and no
+/// session information.
+pub(crate) fn check_signing_suite(suite: &Suite) -> Result<(), ConfigError> {
+    let refuse = |why| Err(ConfigError::SigningSuite { suite: *suite, why });
+    match suite.question_format() {
+        QuestionFormat::Alphanumeric => {
+            return refuse("a transaction question is numeric (QN, the payee's account number) or hex (QH, the transaction's digest), not alphanumeric")
+        }
+        QuestionFormat::Hex if suite.question_len() < Transaction::MIN_HEX_QUESTION => {
+            return refuse("a hex transaction question carries at least 40 characters of the digest (QH40 to QH64)")
+        }
+        QuestionFormat::Hex | QuestionFormat::Numeric => {}
+    }
+    if suite.digits() == 0 {
+        return refuse("the customer types the response: it must be truncated to 4 to 10 digits");
+    }
+    if suite.pin().is_some() {
+        return refuse("the lifecycle holds no PIN (P)");
+    }
+    if suite.session_len().is_some() {
+        return refuse("the lifecycle holds no session information (S)");
+    }
+    if suite.time_step().is_none() {
+        return refuse("a signing suite needs a time step (T), so that a signature expires");
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@
 use super::event::{EnteredCode, NewSecret};
 use super::table::{lookup, never_reason, Guard, Transition};
 use super::{Actor, Event, LifecycleConfig, LifecycleError, TokenRecord, TokenSerial};
+use crate::ocra::{Suite, VerifyWindow};
 use crate::{Secret, TotpParams};
 
 /// The code an accepted row still needs checked.
@@ -25,6 +26,15 @@ pub(crate) enum Check<'e> {
         /// The profile the token is bound with: the enrollment's for a
         /// provisioned secret, the lifecycle's for a given one.
         params: TotpParams,
+        /// The signing suite it is bound with, chosen the same way.
+        signing: Option<Suite>,
+    },
+    /// The response of the current token to a transaction's question.
+    Signature {
+        /// The question derived from the transaction for the token's suite.
+        question: String,
+        response: &'e EnteredCode,
+        window: VerifyWindow,
     },
 }
 
@@ -38,6 +48,8 @@ const NO_CODE: LifecycleError =
     LifecycleError::Internal("a code-guarded row for an event that carries no code");
 const NO_NEW_TOKEN: LifecycleError =
     LifecycleError::Internal("a new-token row for an event that brings no new token");
+const BOUND_SUITE: LifecycleError =
+    LifecycleError::Internal("a token bound with a signing suite that has no time step");
 const NO_PENDING: LifecycleError =
     LifecycleError::Internal("a swap row for a record that is not swapping");
 
@@ -67,6 +79,22 @@ pub(crate) fn decide<'e>(
             not_throttled(record, now)?;
             let (first, second) = event.pair().ok_or(NO_CODE)?;
             Check::Pair(first, second)
+        }
+        Guard::SignedTransaction => {
+            let suite = record
+                .signing_suite()
+                .ok_or(LifecycleError::NoSigningSuite)?;
+            let (transaction, response) = event.signature().ok_or(NO_CODE)?;
+            let question = transaction
+                .question_for(&suite)
+                .map_err(LifecycleError::Unsignable)?;
+            let window = config.signature_window(&suite).map_err(|_| BOUND_SUITE)?;
+            not_throttled(record, now)?;
+            Check::Signature {
+                question,
+                response,
+                window,
+            }
         }
         Guard::LoginCode => {
             if !record.login_otp {
@@ -151,8 +179,8 @@ fn new_token<'e>(
             serial: serial.clone(),
         });
     }
-    let (secret, params) = match secret {
-        NewSecret::Given(secret) => (secret, config.totp()),
+    let (secret, params, signing) = match secret {
+        NewSecret::Given(secret) => (secret, config.totp(), config.signing()),
         NewSecret::Provisioned => {
             let enrollment = record
                 .enrollment
@@ -164,7 +192,7 @@ fn new_token<'e>(
                     now,
                 });
             }
-            (&*enrollment.secret, enrollment.params)
+            (&*enrollment.secret, enrollment.params, enrollment.signing)
         }
     };
     // Both comparisons always run, each in constant time.
@@ -178,5 +206,6 @@ fn new_token<'e>(
         secret,
         code,
         params,
+        signing,
     })
 }

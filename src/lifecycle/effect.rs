@@ -28,10 +28,15 @@ pub(crate) enum Evidence {
     Current(Proof),
     /// A new token, bound by its first code.
     New(Token, Proof),
+    /// A transaction signature of the current token: the proof's step is
+    /// the signature's counter (or, for a suite without one, time step).
+    Signature(Proof),
 }
 
 const MISMATCH: LifecycleError =
     LifecycleError::Internal("the row's effect and the evidence of its guard disagree");
+const OTHER_TOKEN: LifecycleError =
+    LifecycleError::Internal("a proof for another token than the current one");
 const NO_TOKEN: LifecycleError =
     LifecycleError::Internal("an effect on the current token for a record without one");
 
@@ -65,6 +70,7 @@ pub(crate) fn apply(
                 secret: Arc::new(secret),
                 deadline: now.saturating_add(config.enrollment_timeout()),
                 params: config.totp(),
+                signing: config.signing(),
             });
             (current, pending)
         }
@@ -82,6 +88,15 @@ pub(crate) fn apply(
         (Effect::RecordUse | Effect::Resync, Evidence::Current(proof)) => {
             next.clear_failures();
             (Some(used(current, proof, config)?), pending)
+        }
+        (Effect::RecordSignature, Evidence::Signature(proof)) => {
+            next.clear_failures();
+            let mut token = current.ok_or(NO_TOKEN)?;
+            if token.key.id != proof.token {
+                return Err(OTHER_TOKEN);
+            }
+            token.last_signature = Some(proof.step);
+            (Some(token), pending)
         }
         (Effect::ResetDrift, Evidence::Nothing) => {
             let mut token = current.ok_or(NO_TOKEN)?;
@@ -159,9 +174,7 @@ fn used(
 ) -> Result<Token, LifecycleError> {
     let mut token = current.ok_or(NO_TOKEN)?;
     if token.key.id != proof.token {
-        return Err(LifecycleError::Internal(
-            "a proof for another token than the current one",
-        ));
+        return Err(OTHER_TOKEN);
     }
     token.last_step = proof.step;
     token.drift = bounded_drift(proof.drift, config);

@@ -10,6 +10,7 @@ use super::answer::{Applied, Authorized, LoginCheck};
 use super::audit::{AuditReason, AuditRecord, DriftChange, Notice, Outcome};
 use super::decide::{decide, Check};
 use super::effect::{apply, count_failure, Evidence, Proof};
+use super::error::CodeError;
 use super::event::EnteredCode;
 use super::record::{Token, TokenKey};
 use super::rules::Transition;
@@ -18,6 +19,7 @@ use super::{
     Actor, CustomerId, Event, EventKind, LifecycleConfig, LifecycleError, Principal,
     RequestContext, State, SuspendReason, TokenId, TokenRecord, TokenSerial,
 };
+use crate::ocra::{Input, Suite, VerifyWindow};
 use crate::{CheckError, Clock, KeyUri, Secret, SystemClock, TotpParams};
 
 /// The token lifecycle of every customer in one [`TokenStore`].
@@ -152,7 +154,7 @@ enum Ending {
         key_uri: Option<Box<KeyUri>>,
     },
     /// A wrong code of the current token: counted.
-    WrongCode(CheckError),
+    WrongCode(CodeError),
     /// A code for a step already accepted: audited, not counted.
     Replayed {
         step: u64,
@@ -163,7 +165,7 @@ enum Ending {
 
 /// Why a code of the current token was not accepted.
 enum CodeRefusal {
-    Wrong(CheckError),
+    Wrong(CodeError),
     Replayed { step: u64, last_accepted: u64 },
     Other(LifecycleError),
 }
@@ -174,6 +176,8 @@ struct Scene<'a> {
     by: &'a Principal,
     ctx: &'a RequestContext,
     now: u64,
+    /// The digest of the transaction a `SignTransaction` signs.
+    transaction: Option<[u8; 32]>,
 }
 
 impl Scene<'_> {
@@ -203,6 +207,10 @@ impl Scene<'_> {
             reason,
             version: after.version,
             drift: DriftChange::between(before, after),
+            transaction: match event {
+                EventKind::SignTransaction => self.transaction,
+                _ => None,
+            },
             notice: match outcome {
                 Outcome::Accepted => Notice::of_accepted(event),
                 Outcome::Refused => None,
@@ -271,7 +279,8 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         ctx: &RequestContext,
     ) -> Result<Applied, LifecycleError> {
         let kind = event.kind();
-        let (answer, version) = self.run(customer, by, &Request::Event(event), ctx).await?;
+        let (answer, version, transaction) =
+            self.run(customer, by, &Request::Event(event), ctx).await?;
         match answer {
             Answer::Applied {
                 from,
@@ -282,7 +291,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 from,
                 to,
                 version,
-                authorized: proof.map(|p| authorize(p, kind, version)),
+                authorized: proof.map(|p| authorize(p, kind, version, transaction)),
                 key_uri: key_uri.map(|uri| *uri),
             }),
             Answer::LoginNotRequired => Err(LifecycleError::Internal(
@@ -315,7 +324,13 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                     proof: Some(proof), ..
                 },
                 version,
-            ) => Ok(authorize(proof, EventKind::VerifyTransaction, version)),
+                _,
+            ) => Ok(authorize(
+                proof,
+                EventKind::VerifyTransaction,
+                version,
+                None,
+            )),
             _ => Err(LifecycleError::Internal(
                 "an accepted code without its proof",
             )),
@@ -337,7 +352,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         ctx: &RequestContext,
     ) -> Result<LoginCheck, LifecycleError> {
         let request = Request::Login(code.map(EnteredCode::new));
-        let (answer, version) = self.run(customer, by, &request, ctx).await?;
+        let (answer, version, _) = self.run(customer, by, &request, ctx).await?;
         match answer {
             Answer::LoginNotRequired => Ok(LoginCheck::NotRequired),
             Answer::Applied {
@@ -346,6 +361,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 proof,
                 EventKind::VerifyLogin,
                 version,
+                None,
             ))),
             Answer::Applied { proof: None, .. } => Err(LifecycleError::Internal(
                 "an accepted login code without its proof",
@@ -382,14 +398,19 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             ))
     }
 
-    /// Load, decide, commit; again on a conflict.
+    /// Load, decide, commit; again on a conflict. Answers with the
+    /// committed version and the digest of the transaction signed, if any.
     async fn run(
         &self,
         customer: &CustomerId,
         by: &Principal,
         request: &Request,
         ctx: &RequestContext,
-    ) -> Result<(Answer, u64), LifecycleError> {
+    ) -> Result<(Answer, u64, Option<[u8; 32]>), LifecycleError> {
+        let transaction = match request {
+            Request::Event(event) => event.transaction_digest(),
+            Request::Login(_) => None,
+        };
         let attempts = self.config.max_attempts();
         // One time for the whole request: a code decided again after a lost
         // conflict is judged at the moment it arrived, not pushed out of
@@ -413,6 +434,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 by,
                 ctx,
                 now,
+                transaction,
             };
             let expected = loaded.version;
             let Attempt {
@@ -435,7 +457,9 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 }
             })?;
             match outcome {
-                CommitOutcome::Committed => return answer.map(|answer| (answer, version)),
+                CommitOutcome::Committed => {
+                    return answer.map(|answer| (answer, version, transaction))
+                }
                 CommitOutcome::Conflict => {}
             }
         }
@@ -569,7 +593,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         record: TokenRecord,
         mut audit: Audits,
         changed: bool,
-        source: CheckError,
+        source: CodeError,
     ) -> Attempt {
         let counted = match count_failure(&record, &self.config, scene.now) {
             Ok(counted) => counted,
@@ -720,17 +744,29 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         };
         let evidence = match plan.check {
             Check::Nothing => Ok(Evidence::Nothing),
-            Check::Current(code) => code_evidence(self.check_current(record, code, now)),
-            Check::Pair(first, second) => {
-                code_evidence(self.check_pair(record, first, second, now))
+            Check::Current(code) => {
+                code_evidence(self.check_current(record, code, now), Evidence::Current)
             }
+            Check::Pair(first, second) => code_evidence(
+                self.check_pair(record, first, second, now),
+                Evidence::Current,
+            ),
+            Check::Signature {
+                question,
+                response,
+                window,
+            } => code_evidence(
+                check_signature(record, &question, response, window, now),
+                Evidence::Signature,
+            ),
             Check::New {
                 serial,
                 secret,
                 code,
                 params,
+                signing,
             } => self
-                .check_new(serial, secret, code, params, now)
+                .check_new(serial, secret, code, params, signing, now)
                 .map(|(token, proof)| Evidence::New(token, proof))
                 .map_err(Ending::Refused),
         };
@@ -739,7 +775,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             Err(ending) => return ending,
         };
         let proof = match &evidence {
-            Evidence::Current(p) | Evidence::New(_, p) => Some(*p),
+            Evidence::Current(p) | Evidence::New(_, p) | Evidence::Signature(p) => Some(*p),
             Evidence::Nothing => None,
         };
         let next = match apply(record, plan.row, evidence, event, now, &self.config) {
@@ -837,8 +873,10 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 step: m.step(),
                 last_accepted: token.last_step,
             }),
-            Err(source) if source.is_wrong_code() => Err(CodeRefusal::Wrong(source)),
-            Err(source) => Err(CodeRefusal::Other(LifecycleError::Unverifiable { source })),
+            Err(source) if source.is_wrong_code() => Err(CodeRefusal::Wrong(source.into())),
+            Err(source) => Err(CodeRefusal::Other(LifecycleError::Unverifiable {
+                source: source.into(),
+            })),
         }
     }
 
@@ -849,10 +887,11 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         secret: &Secret,
         code: &EnteredCode,
         params: TotpParams,
+        signing: Option<Suite>,
         now: u64,
     ) -> Result<(Token, Proof), LifecycleError> {
         let id = TokenId::generate().map_err(|_| LifecycleError::Randomness)?;
-        let key = TokenKey::new(id, serial.clone(), secret.clone(), params);
+        let key = TokenKey::new(id, serial.clone(), secret.clone(), params, signing);
         match self.verify(&key, code, now, 0) {
             Ok(m) => {
                 let proof = Proof {
@@ -864,11 +903,14 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                     key: Arc::new(key),
                     last_step: m.step(),
                     drift: bounded_drift(m.offset(), &self.config),
+                    last_signature: None,
                 };
                 Ok((token, proof))
             }
             Err(source) if source.is_wrong_code() => Err(LifecycleError::NewTokenCode { source }),
-            Err(source) => Err(LifecycleError::Unverifiable { source }),
+            Err(source) => Err(LifecycleError::Unverifiable {
+                source: source.into(),
+            }),
         }
     }
 
@@ -905,9 +947,12 @@ fn current_token(record: &TokenRecord) -> Result<&Token, CodeRefusal> {
 /// answer and returned by value the same way: boxing it would allocate on
 /// the verify path, which allocates nothing.
 #[allow(clippy::result_large_err)]
-fn code_evidence(checked: Result<Proof, CodeRefusal>) -> Result<Evidence, Ending> {
+fn code_evidence(
+    checked: Result<Proof, CodeRefusal>,
+    evidence: fn(Proof) -> Evidence,
+) -> Result<Evidence, Ending> {
     match checked {
-        Ok(proof) => Ok(Evidence::Current(proof)),
+        Ok(proof) => Ok(evidence(proof)),
         Err(CodeRefusal::Wrong(source)) => Err(Ending::WrongCode(source)),
         Err(CodeRefusal::Replayed {
             step,
@@ -941,12 +986,88 @@ pub(crate) fn bounded_drift(drift: i64, config: &LifecycleConfig) -> i64 {
     drift.clamp(bound.saturating_neg(), bound)
 }
 
-fn authorize(proof: Proof, event: EventKind, version: u64) -> Authorized {
+fn authorize(
+    proof: Proof,
+    event: EventKind,
+    version: u64,
+    transaction: Option<[u8; 32]>,
+) -> Authorized {
     Authorized {
         event,
         token: proof.token,
         step: proof.step,
         drift: proof.drift,
         version,
+        transaction,
+    }
+}
+
+/// Checks the current token's OCRA response to a transaction's question,
+/// in constant time over `window`: the counters from the last accepted
+/// one on (so that the response just accepted is recognised as a replay,
+/// not counted as wrong), and the validity's time steps. The signature's
+/// counter (or, for a suite without one, time step) must be newer than the
+/// last accepted.
+fn check_signature(
+    record: &TokenRecord,
+    question: &str,
+    response: &EnteredCode,
+    window: VerifyWindow,
+    now: u64,
+) -> Result<Proof, CodeRefusal> {
+    const NO_MARK: LifecycleError =
+        LifecycleError::Internal("a signature match without its counter or time step");
+    let token = current_token(record)?;
+    let ocra = token
+        .key
+        .signing()
+        .ok_or(CodeRefusal::Other(LifecycleError::NoSigningSuite))?;
+    let suite = ocra.suite();
+    let last = token.last_signature;
+    let mut input = Input::new(question).time(now);
+    let mut window = window;
+    if suite.has_counter() {
+        input = input.counter(last.unwrap_or(0));
+        // One more counter when the search starts at the last accepted.
+        let extra = u32::from(last.is_some());
+        window = VerifyWindow::new(
+            window.counter_ahead().saturating_add(extra),
+            window.time_window(),
+        )
+        .map_err(|_| {
+            CodeRefusal::Other(LifecycleError::Internal(
+                "a signing look-ahead past the cap the settings enforce",
+            ))
+        })?;
+    }
+    // An input too long to keep is malformed, as the empty one is: verify
+    // refuses either as such before computing anything.
+    let text = response.as_input().unwrap_or("");
+    let m = match ocra.verify(text, &input, window) {
+        Ok(m) => m,
+        Err(source) if source.is_wrong_code() => return Err(CodeRefusal::Wrong(source.into())),
+        Err(source) => {
+            return Err(CodeRefusal::Other(LifecycleError::Unverifiable {
+                source: source.into(),
+            }))
+        }
+    };
+    let mark = if suite.has_counter() {
+        m.counter()
+    } else {
+        m.time_step()
+    }
+    .ok_or(CodeRefusal::Other(NO_MARK))?;
+    let drift = m.time_offset().ok_or(CodeRefusal::Other(NO_MARK))?;
+    match last {
+        Some(last_accepted) if mark <= last_accepted => Err(CodeRefusal::Replayed {
+            step: mark,
+            last_accepted,
+        }),
+        _ => Ok(Proof {
+            token: token.key.id,
+            step: mark,
+            drift,
+        }),
     }
 }

@@ -3,7 +3,38 @@
 use thiserror::Error;
 
 use super::{Actor, EventKind, State, TokenSerial};
+use crate::ocra::{QuestionError, Suite};
 use crate::{CheckError, StoreError, UriError};
+
+/// Why a code of the current token did not verify: a TOTP code, or the
+/// OCRA response of a transaction signature.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CodeError {
+    /// A TOTP code.
+    #[error(transparent)]
+    Totp(#[from] CheckError),
+    /// The response of a transaction signature.
+    #[error(transparent)]
+    Signature(#[from] crate::ocra::CheckError),
+}
+
+impl CodeError {
+    /// Whether the customer entered a wrong code or response (malformed or
+    /// not matching): only these count towards a lock-out.
+    ///
+    /// ```
+    /// use otpguard::lifecycle::CodeError;
+    /// assert!(CodeError::from(otpguard::CheckError::Mismatch).is_wrong_code());
+    /// ```
+    #[must_use]
+    pub const fn is_wrong_code(&self) -> bool {
+        match self {
+            Self::Totp(e) => e.is_wrong_code(),
+            Self::Signature(e) => e.is_wrong_code(),
+        }
+    }
+}
 
 /// A serial number was rejected by [`TokenSerial::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -109,6 +140,32 @@ pub enum ConfigError {
     /// The issuer cannot be written into a Key URI.
     #[error("the issuer cannot be used in a Key URI: {0}")]
     Issuer(#[source] UriError),
+    /// The transaction-signing suite cannot sign in the lifecycle.
+    #[error("the signing suite {suite} cannot be used: {why}")]
+    SigningSuite {
+        /// The suite given.
+        suite: Suite,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The signature validity must be 1 second to
+    /// [`Window::MAX`](crate::Window::MAX) time steps of the signing suite.
+    #[error("a signature's validity must be 1 to {limit} seconds for this suite, not {given}")]
+    SignatureValidity {
+        /// Value given, in seconds.
+        given: u64,
+        /// The upper limit for the suite, in seconds.
+        limit: u64,
+    },
+    /// The signing counter look-ahead must be at most
+    /// [`LifecycleConfig::SIGNING_COUNTER_AHEAD_LIMIT`](super::LifecycleConfig::SIGNING_COUNTER_AHEAD_LIMIT).
+    #[error("the signing counter look-ahead must be 0 to {limit}, not {given}")]
+    SigningCounterAhead {
+        /// Value given.
+        given: u32,
+        /// The upper limit.
+        limit: u32,
+    },
 }
 
 /// Why an event was refused, or could not be decided.
@@ -154,7 +211,7 @@ pub enum LifecycleError {
         locked_out: bool,
         /// The verification failure, for the log.
         #[source]
-        source: CheckError,
+        source: CodeError,
     },
     /// The code matched a time step already accepted for this token (a
     /// double submit, a retry, or an intercepted code). Not counted and the
@@ -181,8 +238,18 @@ pub enum LifecycleError {
     Unverifiable {
         /// The failure, for the log.
         #[source]
-        source: CheckError,
+        source: CodeError,
     },
+    /// `SignTransaction` for a token bound without a signing suite (the
+    /// lifecycle had none when the token was registered).
+    #[error("the token was registered without a transaction-signing suite")]
+    NoSigningSuite,
+    /// The transaction cannot be signed with the token's suite (a payee
+    /// account that is not a number for a numeric question, a batch for a
+    /// numeric question, ...). Refused before any response is checked; not
+    /// counted.
+    #[error("the transaction cannot be signed with the token's suite: {0}")]
+    Unsignable(#[source] QuestionError),
     /// `VerifyLogin` while the login OTP is off. Ask
     /// [`Lifecycle::login`](super::Lifecycle::login), which answers
     /// `NotRequired` instead.
@@ -360,6 +427,7 @@ impl LifecycleError {
             | Self::SameSerial
             | Self::SerialInUse(_) => A::TokenNotAccepted,
             Self::NoEnrollment | Self::EnrollmentExpired { .. } => A::ProvisionAgain,
+            Self::NoSigningSuite | Self::Unsignable(_) => A::NotPossibleNow,
             Self::Store(_) | Self::Contended { .. } => A::TryAgain,
             Self::Provisioning(_)
             | Self::Unverifiable { .. }
@@ -433,7 +501,7 @@ mod tests {
             failures: 1,
             max: 5,
             locked_out: false,
-            source: CheckError::Mismatch,
+            source: CheckError::Mismatch.into(),
         };
         let replay = LifecycleError::Replayed {
             step: 9,
@@ -448,7 +516,7 @@ mod tests {
             failures: 5,
             max: 5,
             locked_out: true,
-            source: CheckError::Mismatch,
+            source: CheckError::Mismatch.into(),
         };
         assert_eq!(locking.customer_answer(), CustomerAnswer::ContactBank);
         let held = LifecycleError::Throttled {

@@ -5,6 +5,7 @@ use core::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{SuspendReason, TokenSerial};
+use crate::ocra::Transaction;
 use crate::Secret;
 
 /// Why an operator reissues a token (the cases of the bank's guide).
@@ -46,7 +47,7 @@ impl fmt::Display for ReissueReason {
 /// ```
 /// use otpguard::lifecycle::{EventKind, SuspendReason};
 /// assert_eq!(EventKind::Suspend(SuspendReason::LostDevice).to_string(), "Suspend(LostDevice)");
-/// assert_eq!(EventKind::ALL.len(), 17);
+/// assert_eq!(EventKind::ALL.len(), 18);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
@@ -81,6 +82,9 @@ pub enum EventKind {
     Resync,
     /// An operator sets the token's drift back to zero.
     ResetDrift,
+    /// An OCRA response (RFC 6287) signing one transaction: its amount and
+    /// payee (dynamic linking, PSD2 RTS Art. 5).
+    SignTransaction,
 }
 
 impl EventKind {
@@ -104,11 +108,12 @@ impl EventKind {
             Self::VerifyLogin => 14,
             Self::Resync => 15,
             Self::ResetDrift => 16,
+            Self::SignTransaction => 17,
         }
     }
 
     /// Every kind, each suspension reason counted as its own kind.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::Provision,
         Self::Register,
         Self::SetLoginOtp,
@@ -126,6 +131,7 @@ impl EventKind {
         Self::VerifyLogin,
         Self::Resync,
         Self::ResetDrift,
+        Self::SignTransaction,
     ];
 
     /// Whether events of this kind only check a code and never change the
@@ -136,7 +142,10 @@ impl EventKind {
     /// ```
     #[must_use]
     pub const fn is_verification(self) -> bool {
-        matches!(self, Self::VerifyTransaction | Self::VerifyLogin)
+        matches!(
+            self,
+            Self::VerifyTransaction | Self::VerifyLogin | Self::SignTransaction
+        )
     }
 }
 
@@ -158,6 +167,7 @@ impl fmt::Display for EventKind {
             Self::VerifyLogin => f.write_str("VerifyLogin"),
             Self::Resync => f.write_str("Resync"),
             Self::ResetDrift => f.write_str("ResetDrift"),
+            Self::SignTransaction => f.write_str("SignTransaction"),
         }
     }
 }
@@ -344,6 +354,19 @@ pub enum Event {
     /// An operator sets the token's recorded drift back to zero (the
     /// customer's phone clock was corrected, say).
     ResetDrift,
+    /// The OCRA response (RFC 6287) the customer's token computed over the
+    /// question [`Transaction::question_for`] derives from `transaction`
+    /// (the payee's account number the customer typed in, or the
+    /// transaction's digest), with the token's signing suite. It verifies
+    /// only for this transaction, within the signature validity, once (see
+    /// [`LifecycleConfig::signing`](super::LifecycleConfig::signing)). A
+    /// wrong response counts as a wrong code.
+    SignTransaction {
+        /// The transaction the bank will execute.
+        transaction: Transaction,
+        /// The response the customer entered.
+        response: EnteredCode,
+    },
 }
 
 impl Event {
@@ -371,6 +394,7 @@ impl Event {
             Self::VerifyLogin { .. } => EventKind::VerifyLogin,
             Self::Resync { .. } => EventKind::Resync,
             Self::ResetDrift => EventKind::ResetDrift,
+            Self::SignTransaction { .. } => EventKind::SignTransaction,
         }
     }
 
@@ -400,6 +424,23 @@ impl Event {
         }
     }
 
+    /// The transaction and response of a `SignTransaction`.
+    pub(crate) fn signature(&self) -> Option<(&Transaction, &EnteredCode)> {
+        match self {
+            Self::SignTransaction {
+                transaction,
+                response,
+            } => Some((transaction, response)),
+            _ => None,
+        }
+    }
+
+    /// The SHA-256 digest of the canonical encoding of the transaction a
+    /// `SignTransaction` signs ([`Transaction::digest`]).
+    pub(crate) fn transaction_digest(&self) -> Option<[u8; 32]> {
+        self.signature().map(|(t, _)| t.digest())
+    }
+
     /// The two codes of a `Resync`.
     pub(crate) fn pair(&self) -> Option<(&EnteredCode, &EnteredCode)> {
         match self {
@@ -420,7 +461,8 @@ impl fmt::Debug for Event {
             | Self::Stop { .. }
             | Self::VerifyTransaction { .. }
             | Self::VerifyLogin { .. }
-            | Self::Resync { .. } => write!(f, "Event::{} {{ .. }}", self.kind()),
+            | Self::Resync { .. }
+            | Self::SignTransaction { .. } => write!(f, "Event::{} {{ .. }}", self.kind()),
             Self::SetLoginOtp(on) => write!(f, "Event::SetLoginOtp({on})"),
             Self::Reissue { reason } => write!(f, "Event::Reissue {{ reason: {reason} }}"),
             Self::CancelSwap

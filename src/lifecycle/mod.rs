@@ -123,7 +123,7 @@ pub use audit::{AuditLog, AuditReason, AuditRecord, AuditSink, DriftChange, Noti
 pub use blocking::Blocking;
 pub use config::{LifecycleConfig, LifecycleConfigBuilder};
 pub use engine::Lifecycle;
-pub use error::{ConfigError, CustomerAnswer, LabelError, LifecycleError, SerialError};
+pub use error::{CodeError, ConfigError, CustomerAnswer, LabelError, LifecycleError, SerialError};
 pub use event::{EnteredCode, Event, EventKind, NewSecret, ReissueReason};
 pub use identity::{CustomerId, Label, Principal, RequestContext, TokenId};
 pub use names::UnknownName;

@@ -10,6 +10,7 @@ use zeroize::ZeroizeOnDrop;
 
 use super::fingerprint::{Fingerprint, FingerprintKey};
 use super::{State, SuspendReason, TokenId, TokenSerial};
+use crate::ocra::{Ocra, Suite};
 use crate::{Secret, Totp, TotpParams};
 
 /// What never changes about a bound token: its identity, its secret and
@@ -25,9 +26,15 @@ pub(crate) struct TokenKey {
     pub(crate) serial: TokenSerial,
     pub(crate) secret: Secret,
     pub(crate) params: TotpParams,
+    /// The OCRA suite the token signs transactions with, if it was bound
+    /// with one. The same secret keys it: OCRA's input begins with the
+    /// suite's text, so it never collides with TOTP's 8-byte counter.
+    pub(crate) signing: Option<Suite>,
     /// The secret keyed for `params`: keying costs as much as checking a
     /// code, so it is done once per token, not once per code. Never stored.
     keyed: OnceLock<Totp>,
+    /// The secret keyed for `signing`, likewise.
+    keyed_signing: OnceLock<Option<Ocra>>,
 }
 
 impl TokenKey {
@@ -36,13 +43,16 @@ impl TokenKey {
         serial: TokenSerial,
         secret: Secret,
         params: TotpParams,
+        signing: Option<Suite>,
     ) -> Self {
         Self {
             id,
             serial,
             secret,
             params,
+            signing,
             keyed: OnceLock::new(),
+            keyed_signing: OnceLock::new(),
         }
     }
 
@@ -50,6 +60,13 @@ impl TokenKey {
     pub(crate) fn totp(&self) -> &Totp {
         self.keyed
             .get_or_init(|| Totp::new(&self.secret, self.params))
+    }
+
+    /// The secret keyed for the token's signing suite, if it has one.
+    pub(crate) fn signing(&self) -> Option<&Ocra> {
+        self.keyed_signing
+            .get_or_init(|| self.signing.map(|suite| Ocra::new(&self.secret, suite)))
+            .as_ref()
     }
 }
 
@@ -64,6 +81,9 @@ pub(crate) struct Token {
     pub(crate) last_step: u64,
     /// The drift, in steps, of the last accepted code.
     pub(crate) drift: i64,
+    /// The last counter (signing suites with `C`) or time step (without)
+    /// of an accepted transaction signature: the next one must be greater.
+    pub(crate) last_signature: Option<u64>,
 }
 
 /// A swap in progress: when it started and until when the new token may be
@@ -145,6 +165,8 @@ pub(crate) struct Enrollment {
     /// The profile its Key URI was built with: the token it becomes is
     /// bound with this one, whatever the settings are by then.
     pub(crate) params: TotpParams,
+    /// The signing suite its Key URI carried, likewise.
+    pub(crate) signing: Option<Suite>,
 }
 
 /// What a record remembers of its retired tokens: their serials, and keyed
@@ -295,6 +317,20 @@ impl TokenRecord {
         self.stage.token().map(|t| t.key.params)
     }
 
+    /// The OCRA suite the current token signs transactions with, if a
+    /// token is bound and was bound with one.
+    #[must_use]
+    pub fn signing_suite(&self) -> Option<Suite> {
+        self.stage.token().and_then(|t| t.key.signing)
+    }
+
+    /// The last counter (signing suites with `C`) or time step (without)
+    /// of a transaction signature accepted for the current token.
+    #[must_use]
+    pub fn last_signature(&self) -> Option<u64> {
+        self.stage.token().and_then(|t| t.last_signature)
+    }
+
     /// The current token's serial, if a token is bound.
     #[must_use]
     pub fn serial(&self) -> Option<&TokenSerial> {
@@ -372,6 +408,8 @@ impl TokenRecord {
             token_id: self.token_id(),
             serial: self.serial().cloned(),
             totp_params: self.totp_params(),
+            signing_suite: self.signing_suite(),
+            last_signature: self.last_signature(),
             pending_swap: self.pending_swap(),
             enrollment_deadline: self.enrollment_deadline(),
             failures: self.failures,
@@ -411,6 +449,8 @@ impl fmt::Debug for TokenRecord {
             .field("throttled_until", &self.throttled_until)
             .field("login_otp", &self.login_otp)
             .field("last_step", &self.last_step())
+            .field("signing_suite", &self.signing_suite())
+            .field("last_signature", &self.last_signature())
             .field("version", &self.version)
             .field("retired_serials", &self.retired.serials)
             .finish_non_exhaustive()
@@ -437,6 +477,11 @@ pub struct RecordSummary {
     pub serial: Option<TokenSerial>,
     /// See [`TokenRecord::totp_params`].
     pub totp_params: Option<TotpParams>,
+    /// See [`TokenRecord::signing_suite`].
+    #[cfg_attr(feature = "serde", serde(serialize_with = "suite_text"))]
+    pub signing_suite: Option<Suite>,
+    /// See [`TokenRecord::last_signature`].
+    pub last_signature: Option<u64>,
     /// See [`TokenRecord::pending_swap`].
     pub pending_swap: Option<PendingSwap>,
     /// See [`TokenRecord::enrollment_deadline`].
@@ -455,6 +500,15 @@ pub struct RecordSummary {
     pub version: u64,
     /// See [`TokenRecord::retired_serials`].
     pub retired_serials: Vec<TokenSerial>,
+}
+
+/// A suite as its text (RFC 6287 §6).
+#[cfg(feature = "serde")]
+fn suite_text<S: serde::Serializer>(suite: &Option<Suite>, s: S) -> Result<S::Ok, S::Error> {
+    match suite {
+        Some(suite) => s.collect_str(suite),
+        None => s.serialize_none(),
+    }
 }
 
 // Key material: the current token's and the enrollment's `Secret`s (wiped

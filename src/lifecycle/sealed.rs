@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
+use super::config::check_signing_suite;
 use super::fingerprint::{Fingerprint, FingerprintKey};
 use super::record::{Enrollment, RetiredTokens, Stage, Token, TokenKey};
 use super::{CustomerId, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
+use crate::ocra::Suite;
 use crate::seal::{Purpose, SealContext, SealError, SealedSecret, Sealer};
 use crate::{Secret, TotpParams};
 
@@ -66,6 +68,10 @@ pub struct SealedToken {
     pub last_step: u64,
     /// The drift of its last accepted code.
     pub drift: i64,
+    /// The OCRA suite it signs transactions with, if any.
+    pub signing: Option<Suite>,
+    /// The counter (or time step) of its last accepted signature.
+    pub last_signature: Option<u64>,
 }
 
 /// The pending enrollment of a [`SealedRecord`].
@@ -78,6 +84,8 @@ pub struct SealedEnrollment {
     pub deadline: u64,
     /// The profile its Key URI carried.
     pub totp: TotpParams,
+    /// The signing suite its Key URI carried, if any.
+    pub signing: Option<Suite>,
 }
 
 /// The slot of a pending secret: a swap's new token while `Swapping`, an
@@ -110,6 +118,8 @@ impl TokenRecord {
                     secret: sealer.seal(&t.key.secret, &here)?,
                     last_step: t.last_step,
                     drift: t.drift,
+                    signing: t.key.signing,
+                    last_signature: t.last_signature,
                 })
             }
             None => None,
@@ -121,6 +131,7 @@ impl TokenRecord {
                     secret: sealer.seal(&e.secret, &here)?,
                     deadline: e.deadline,
                     totp: e.params,
+                    signing: e.signing,
                 })
             }
             None => None,
@@ -155,6 +166,15 @@ impl TokenRecord {
     }
 }
 
+/// Refuses a stored signing suite the lifecycle could not sign with.
+fn signing_fits(signing: Option<Suite>) -> Result<(), SealError> {
+    match signing {
+        Some(suite) => check_signing_suite(&suite)
+            .map_err(|_| SealError::Inconsistent("a signing suite the lifecycle cannot use")),
+        None => Ok(()),
+    }
+}
+
 impl SealedRecord {
     /// The record, its secrets opened by `sealer` for `customer`.
     ///
@@ -171,11 +191,19 @@ impl SealedRecord {
         let token = match &self.token {
             Some(t) => {
                 let here = SealContext::new(customer, Some(t.id), Purpose::Current);
+                signing_fits(t.signing)?;
                 let secret = sealer.open(&t.secret, &here)?;
                 Some(Token {
-                    key: Arc::new(TokenKey::new(t.id, t.serial.clone(), secret, t.totp)),
+                    key: Arc::new(TokenKey::new(
+                        t.id,
+                        t.serial.clone(),
+                        secret,
+                        t.totp,
+                        t.signing,
+                    )),
                     last_step: t.last_step,
                     drift: t.drift,
+                    last_signature: t.last_signature,
                 })
             }
             None => None,
@@ -188,11 +216,13 @@ impl SealedRecord {
         }
         let enrollment = match &self.enrollment {
             Some(e) => {
+                signing_fits(e.signing)?;
                 let here = SealContext::new(customer, None, enrollment_purpose(self.state));
                 Some(Enrollment {
                     secret: Arc::new(sealer.open(&e.secret, &here)?),
                     deadline: e.deadline,
                     params: e.totp,
+                    signing: e.signing,
                 })
             }
             None => None,

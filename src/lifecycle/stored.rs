@@ -17,9 +17,11 @@ use zeroize::Zeroizing;
 
 use std::sync::Arc;
 
+use super::config::check_signing_suite;
 use super::fingerprint::{Fingerprint, FingerprintKey};
 use super::record::{Enrollment, RetiredTokens, Stage, Token, TokenKey};
 use super::{PendingSwap, State, TokenId, TokenRecord, TokenSerial};
+use crate::ocra::Suite;
 use crate::{Secret, TotpParams};
 
 /// **Plaintext secrets.** Serializes a `&TokenRecord` with its secrets in
@@ -74,6 +76,8 @@ struct TokenOut<'a> {
     secret_base32: BytesOut<'a>,
     last_step: u64,
     drift: i64,
+    signing_suite: Option<SuiteText>,
+    last_signature: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -81,6 +85,26 @@ struct EnrollmentOut<'a> {
     secret_base32: BytesOut<'a>,
     deadline: u64,
     totp: TotpParams,
+    signing_suite: Option<SuiteText>,
+}
+
+/// A signing suite as its text (RFC 6287 §6), read back strictly.
+struct SuiteText(Suite);
+
+impl Serialize for SuiteText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SuiteText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let text = String::deserialize(deserializer)?;
+        let suite = Suite::parse(&text).map_err(D::Error::custom)?;
+        check_signing_suite(&suite).map_err(D::Error::custom)?;
+        Ok(Self(suite))
+    }
 }
 
 /// Bytes written as base32, through a buffer wiped on drop.
@@ -118,6 +142,11 @@ struct TokenIn {
     secret_base32: BytesIn,
     last_step: u64,
     drift: i64,
+    /// Absent in records written before transaction signing existed.
+    #[serde(default)]
+    signing_suite: Option<SuiteText>,
+    #[serde(default)]
+    last_signature: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +154,8 @@ struct EnrollmentIn {
     secret_base32: BytesIn,
     deadline: u64,
     totp: TotpParams,
+    #[serde(default)]
+    signing_suite: Option<SuiteText>,
 }
 
 /// Base32 text read into bytes wiped on drop.
@@ -165,12 +196,15 @@ impl Serialize for WithPlaintextSecrets<&TokenRecord> {
                 secret_base32: BytesOut(t.key.secret.expose_secret()),
                 last_step: t.last_step,
                 drift: t.drift,
+                signing_suite: t.key.signing.map(SuiteText),
+                last_signature: t.last_signature,
             }),
             pending_swap: r.pending_swap(),
             enrollment: r.enrollment.as_ref().map(|e| EnrollmentOut {
                 secret_base32: BytesOut(e.secret.expose_secret()),
                 deadline: e.deadline,
                 totp: e.params,
+                signing_suite: e.signing.map(SuiteText),
             }),
             failures: r.failures,
             throttled_until: r.throttled_until,
@@ -205,9 +239,11 @@ impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
                         t.serial,
                         t.secret_base32.secret()?,
                         t.totp,
+                        t.signing_suite.map(|s| s.0),
                     )),
                     last_step: t.last_step,
                     drift: t.drift,
+                    last_signature: t.last_signature,
                 })
             })
             .transpose()?;
@@ -226,6 +262,7 @@ impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
                     secret: Arc::new(e.secret_base32.secret()?),
                     deadline: e.deadline,
                     params: e.totp,
+                    signing: e.signing_suite.map(|s| s.0),
                 })
             })
             .transpose()?;

@@ -42,6 +42,12 @@ pub enum Guard {
     /// and within the drift bound; a wrong pair counts towards the
     /// lock-out.
     ConsecutiveCodes,
+    /// Codes are not held back; the token was bound with a signing suite
+    /// that can sign the transaction; the response verifies for the
+    /// question derived from the transaction, within the signature
+    /// validity, for a counter (or, without one, a time step) newer than
+    /// any accepted; a wrong one counts towards the lock-out.
+    SignedTransaction,
 }
 
 impl Guard {
@@ -60,6 +66,7 @@ impl Guard {
             Self::NewTokenCodeBeforeDeadline => "before the swap deadline; new serial and secret differ from the current ones and were never retired here; the new token's code verifies",
             Self::DeadlinePassed => "the swap deadline has passed",
             Self::FailuresAtMax => "consecutive wrong codes reached the configured maximum",
+            Self::SignedTransaction => "codes not held back after wrong ones; token bound with a signing suite that can sign this transaction; the OCRA response to the question derived from the transaction (payee account or digest) verifies within the signature validity, its counter (or time step) newer than any accepted (a wrong one counts towards the lock-out)",
             Self::ConsecutiveCodes => "codes not held back after wrong ones; two codes of the current token for consecutive steps within the resynchronisation window, newer than any accepted and within the drift bound (a wrong pair counts towards the lock-out)",
         }
     }
@@ -78,6 +85,7 @@ impl Guard {
                 | Self::NewTokenCode
                 | Self::NewTokenCodeBeforeDeadline
                 | Self::ConsecutiveCodes
+                | Self::SignedTransaction
         )
     }
 }
@@ -119,6 +127,9 @@ pub enum Effect {
     Resync,
     /// Set the drift back to zero.
     ResetDrift,
+    /// Claim the signature's counter (or time step); failures reset. The
+    /// TOTP step and drift stay as they were.
+    RecordSignature,
 }
 
 impl Effect {
@@ -146,6 +157,7 @@ impl Effect {
             }
             Self::Resync => "drift re-centred on the later code, whose step is claimed; failures reset",
             Self::ResetDrift => "drift set back to zero",
+            Self::RecordSignature => "signature's counter (or time step) claimed; failures and hold-back reset",
         }
     }
 }
@@ -222,6 +234,8 @@ const ROWS: &[Transition] = &[
     row(Swapping,     E::VerifyTransaction,   Customer, Swapping,     Guard::CurrentCode,                  Effect::RecordUse),
     row(Active,       E::VerifyLogin,         Customer, Active,       Guard::LoginCode,                    Effect::RecordUse),
     row(Swapping,     E::VerifyLogin,         Customer, Swapping,     Guard::LoginCode,                    Effect::RecordUse),
+    row(Active,       E::SignTransaction,     Customer, Active,       Guard::SignedTransaction,            Effect::RecordSignature),
+    row(Swapping,     E::SignTransaction,     Customer, Swapping,     Guard::SignedTransaction,            Effect::RecordSignature),
     row(Active,       E::BeginSwap,           Customer, Swapping,     Guard::CurrentCode,                  Effect::StartSwap),
     row(Swapping,     E::CompleteSwap,        Customer, Active,       Guard::NewTokenCodeBeforeDeadline,   Effect::SwapIn),
     row(Swapping,     E::CancelSwap,          Customer, Active,       Guard::None,                         Effect::EndSwap),
@@ -265,6 +279,7 @@ pub static NEVER: &[(State, EventKind, &str)] = &[
     (Active,   E::CompleteSwap,      "no swap is pending: it must begin with the current token's code (or it timed out)"),
     (Active,   E::Provision,         "a new secret for an active customer only comes with a swap, begun with the current token's code"),
     (Reissued, E::VerifyTransaction, "a reissued token's codes are never accepted; register a new token"),
+    (Reissued, E::SignTransaction,   "a reissued token's signatures are never accepted; register a new token"),
     (LOCKED,   E::Resync,            "a locked token is resumed by an operator first; its codes are not evaluated while locked"),
     (LOST,     E::ResetDrift,        "a lost device's token is only ever reissued"),
 ];
@@ -288,7 +303,7 @@ pub fn lookup(from: State, event: EventKind, actor: Actor) -> Option<&'static Tr
 /// `State::ALL.len() * EventKind::ALL.len() * Actor::ALL.len()`.
 const fn key(from: State, event: EventKind, actor: Actor) -> usize {
     let (s, e, a) = (from.index(), event.index(), actor.index());
-    // At most (6 * 17 + 16) * 3 + 2 = 356: no overflow.
+    // At most (6 * 18 + 17) * 3 + 2 = 377: no overflow.
     #[allow(clippy::arithmetic_side_effects)]
     let key = (s * EventKind::ALL.len() + e) * Actor::ALL.len() + a;
     key

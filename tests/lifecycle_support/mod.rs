@@ -17,7 +17,28 @@ use otpguard::lifecycle::{
     LifecycleError, LoginCheck, MemoryStore, NewSecret, Principal, RecordSummary, ReissueReason,
     RequestContext, State, SuspendReason, TokenRecord, TokenSerial,
 };
+use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction};
 use otpguard::{Clock, FixedClock, KeyUri, Secret, Totp, TotpParams};
+
+/// The signing suite of the Japanese mode: the customer types the payee's
+/// 8-digit account number into the token, which signs it with the time.
+pub const SIGNING: &str = "OCRA-1:HOTP-SHA1-6:QN08-T30S";
+
+/// The signing suite of `SIGNING`.
+pub fn signing_suite() -> Suite {
+    Suite::parse(SIGNING).unwrap()
+}
+
+/// A transfer of `yen` JPY to the 8-digit account `payee`.
+pub fn transfer_to(payee: &str, yen: u64) -> Transaction {
+    Transaction::transfer(
+        Amount {
+            minor_units: yen,
+            currency: Currency::new("JPY").unwrap(),
+        },
+        PayeeAccount::new(payee).unwrap(),
+    )
+}
 
 /// 2023-11-14T22:13:20Z: any time well after T0.
 pub const START: u64 = 1_700_000_000;
@@ -84,6 +105,26 @@ impl Phone {
             .collect();
         let wrong = (0u32..).find(|v| !near.contains(v)).unwrap();
         format!("{wrong:0width$}", width = self.params.digits() as usize)
+    }
+
+    /// The response the token shows for `transaction` under `suite` at
+    /// `now` (time step only; for a suite with a counter, `counter`).
+    pub fn signature(
+        &self,
+        suite: &Suite,
+        transaction: &Transaction,
+        counter: Option<u64>,
+        now: u64,
+    ) -> String {
+        let question = transaction.question_for(suite).unwrap();
+        let mut input = Input::new(&question).time(now);
+        if let Some(c) = counter {
+            input = input.counter(c);
+        }
+        Ocra::new(&self.secret, *suite)
+            .generate(&input)
+            .unwrap()
+            .to_string()
     }
 
     /// A copy of the secret, as the bank or the vendor provisioned it.

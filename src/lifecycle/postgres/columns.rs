@@ -8,11 +8,12 @@ use sqlx::{Postgres, Row};
 
 use super::super::sealed::{SealedEnrollment, SealedRecord, SealedToken};
 use super::super::{AuditRecord, PendingSwap, Principal, State, TokenId, TokenSerial};
+use crate::ocra::Suite;
 use crate::seal::SealedSecret;
 use crate::{Algorithm, StoreError, TotpParams};
 
 /// The record columns, in the order [`RecordColumns::bind`] binds them.
-pub(super) const RECORD_COLUMNS: [&str; 26] = [
+pub(super) const RECORD_COLUMNS: [&str; 29] = [
     "state",
     "version",
     "token_id",
@@ -39,11 +40,14 @@ pub(super) const RECORD_COLUMNS: [&str; 26] = [
     "retired_fingerprints",
     "fingerprint_key",
     "sealed_with",
+    "token_signing_suite",
+    "token_last_signature",
+    "enrollment_signing_suite",
 ];
 
 /// The audit columns after `customer_id`, in the order
 /// [`AuditColumns::bind`] binds them, with their array types.
-pub(super) const AUDIT_COLUMNS: [(&str, &str); 18] = [
+pub(super) const AUDIT_COLUMNS: [(&str, &str); 19] = [
     ("version", "bigint"),
     ("seq", "integer"),
     ("at", "bigint"),
@@ -62,6 +66,7 @@ pub(super) const AUDIT_COLUMNS: [(&str, &str); 18] = [
     ("drift_from", "bigint"),
     ("drift_to", "bigint"),
     ("notice", "text"),
+    ("transaction_digest", "bytea"),
 ];
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
@@ -118,6 +123,9 @@ pub(super) struct RecordColumns {
     retired_fingerprints: Vec<Vec<u8>>,
     fingerprint_key: Option<Vec<u8>>,
     sealed_with: Vec<i64>,
+    token_signing_suite: Option<String>,
+    token_last_signature: Option<i64>,
+    enrollment_signing_suite: Option<String>,
 }
 
 impl RecordColumns {
@@ -181,6 +189,12 @@ impl RecordColumns {
                 .collect(),
             fingerprint_key: record.fingerprint_key.as_ref().map(SealedSecret::to_bytes),
             sealed_with,
+            token_signing_suite: token.and_then(|t| t.signing).map(|s| s.to_string()),
+            token_last_signature: token
+                .and_then(|t| t.last_signature)
+                .map(|c| bigint(c, "last signature"))
+                .transpose()?,
+            enrollment_signing_suite: enrollment.and_then(|e| e.signing).map(|s| s.to_string()),
         })
     }
 
@@ -215,6 +229,9 @@ impl RecordColumns {
             .bind(&self.retired_fingerprints)
             .bind(self.fingerprint_key.as_deref())
             .bind(&self.sealed_with)
+            .bind(self.token_signing_suite.as_deref())
+            .bind(self.token_last_signature)
+            .bind(self.enrollment_signing_suite.as_deref())
     }
 }
 
@@ -239,6 +256,13 @@ where
     T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
 {
     row.try_get(name).map_err(|e| format!("column {name}: {e}"))
+}
+
+/// A signing suite column back as a suite.
+fn signing(row: &PgRow, name: &str) -> Result<Option<Suite>, String> {
+    let text: Option<String> = column(row, name)?;
+    text.map(|t| Suite::parse(&t).map_err(|e| format!("column {name}: {e}")))
+        .transpose()
 }
 
 fn sealed(bytes: &[u8], what: &str) -> Result<SealedSecret, String> {
@@ -294,6 +318,11 @@ pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
                 secret: sealed(&secret, "token secret")?,
                 last_step: unsigned(last_step.ok_or("token without a last step")?, "last step")?,
                 drift: drift.ok_or("token without a drift")?,
+                signing: signing(row, "token_signing_suite")?,
+                last_signature: {
+                    let last: Option<i64> = column(row, "token_last_signature")?;
+                    last.map(|c| unsigned(c, "last signature")).transpose()?
+                },
             })
         }
         None => None,
@@ -319,6 +348,7 @@ pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
                     "enrollment deadline",
                 )?,
                 totp: profile(row, "enrollment")?.ok_or("enrollment without a profile")?,
+                signing: signing(row, "enrollment_signing_suite")?,
             })
         }
         None => None,
@@ -376,6 +406,7 @@ pub(super) struct AuditColumns {
     drift_from: Vec<Option<i64>>,
     drift_to: Vec<Option<i64>>,
     notice: Vec<Option<String>>,
+    transaction_digest: Vec<Option<Vec<u8>>>,
 }
 
 impl AuditColumns {
@@ -409,6 +440,7 @@ impl AuditColumns {
             c.drift_from.push(r.drift.map(|d| d.from));
             c.drift_to.push(r.drift.map(|d| d.to));
             c.notice.push(r.notice.map(|n| n.to_string()));
+            c.transaction_digest.push(r.transaction.map(|d| d.to_vec()));
         }
         Ok(c)
     }
@@ -434,5 +466,6 @@ impl AuditColumns {
             .bind(&self.drift_from)
             .bind(&self.drift_to)
             .bind(&self.notice)
+            .bind(&self.transaction_digest)
     }
 }

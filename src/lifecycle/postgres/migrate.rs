@@ -20,7 +20,7 @@ struct Migration {
 
 /// Every migration, in order. A released migration is never edited: a
 /// change is a new file (the checksum check refuses an edited one).
-const MIGRATIONS: [Migration; 4] = [
+const MIGRATIONS: [Migration; 5] = [
     Migration {
         version: 1,
         name: "token_records",
@@ -41,11 +41,16 @@ const MIGRATIONS: [Migration; 4] = [
         name: "throttle_and_notices",
         sql: include_str!("../../../migrations/postgres/0004_throttle_and_notices.sql"),
     },
+    Migration {
+        version: 5,
+        name: "transaction_signing",
+        sql: include_str!("../../../migrations/postgres/0005_transaction_signing.sql"),
+    },
 ];
 
 /// The latest schema version this library knows.
-pub const SCHEMA_VERSION: i32 = 4;
-const _: () = assert!(MIGRATIONS.len() == 4 && MIGRATIONS[3].version == SCHEMA_VERSION);
+pub const SCHEMA_VERSION: i32 = 5;
+const _: () = assert!(MIGRATIONS.len() == 5 && MIGRATIONS[4].version == SCHEMA_VERSION);
 
 /// Serializes concurrent `migrate` calls (two processes starting at once):
 /// a transaction-scoped advisory lock on this key ("otpguard" in ASCII).

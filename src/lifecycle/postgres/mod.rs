@@ -125,17 +125,18 @@ pub use sqlx;
 
 /// The exact SQL the store runs, for review (and for measuring the store
 /// against the same statements issued directly). Parameters: `$1` is the
-/// customer id; in the commit statements `$2`–`$19` are the audit columns
+/// customer id; in the commit statements `$2`–`$20` are the audit columns
 /// as arrays (one element per audit record, in
 /// `version, seq, at, actor, principal, source, request_id, token_id,
 /// token_serial, new_serial, event, from_state, to_state, outcome, reason,
-/// drift_from, drift_to, notice` order), `$20`–`$45` the record's columns
-/// in [`Sql::load`]'s order, and the last one the expected version.
+/// drift_from, drift_to, notice, transaction_digest` order), `$21`–`$49`
+/// the record's columns in [`Sql::load`]'s order, and the last one the
+/// expected version.
 ///
 /// ```
 /// use otpguard::lifecycle::postgres::PostgresStore;
 /// let sql = PostgresStore::<otpguard::seal::Keyring>::sql();
-/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $46"));
+/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $50"));
 /// ```
 #[derive(Debug)]
 pub struct Sql {
@@ -166,7 +167,7 @@ impl Sql {
     }
 
     /// A new version of the record and its audit rows, on the condition of
-    /// the expected version (`$46`).
+    /// the expected version (`$50`).
     #[must_use]
     pub fn update(&self) -> &str {
         &self.update
@@ -179,7 +180,7 @@ impl Sql {
     }
 
     /// The audit rows of a refusal, on the condition that the record still
-    /// has the version it was decided on (`$20`, read `FOR SHARE`).
+    /// has the version it was decided on (`$21`, read `FOR SHARE`).
     #[must_use]
     pub fn refuse(&self) -> &str {
         &self.refuse
@@ -578,12 +579,12 @@ mod tests {
     fn placeholders_match_the_columns() {
         let count = |sql: &str| sql.matches('$').count();
         assert_eq!(count(&SQL.select), 1);
-        // The customer twice (record and audit), 18 audit arrays, 26
+        // The customer twice (record and audit), 19 audit arrays, 29
         // record values, and for an update the expected version.
-        assert_eq!(count(&SQL.insert_first), 2 + 18 + 26);
-        assert_eq!(count(&SQL.update), 2 + 18 + 26 + 1);
-        assert!(SQL.update.contains("version = $46") && !SQL.update.contains("$47"));
-        assert!(SQL.refuse.contains("version = $20"));
-        assert!(SQL.reseal.contains("version = $28"));
+        assert_eq!(count(&SQL.insert_first), 2 + 19 + 29);
+        assert_eq!(count(&SQL.update), 2 + 19 + 29 + 1);
+        assert!(SQL.update.contains("version = $50") && !SQL.update.contains("$51"));
+        assert!(SQL.refuse.contains("version = $21"));
+        assert!(SQL.reseal.contains("version = $31"));
     }
 }

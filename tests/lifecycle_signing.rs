@@ -1,0 +1,421 @@
+//! Transaction signing in the lifecycle (`SignTransaction`): an OCRA
+//! response (RFC 6287) bound to one transaction, verified against the
+//! token's own suite, single use through the record, expiring with the
+//! signature validity, counted towards the lock-out like any code, and
+//! audited with the transaction's digest (never the response).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing
+)]
+
+mod lifecycle_support;
+
+use std::sync::Barrier;
+
+use lifecycle_support::{signing_suite, transfer_to, Bank, Phone};
+use otpguard::lifecycle::{
+    AuditReason, Authorized, CodeError, ConfigError, Event, EventKind, LifecycleConfig,
+    LifecycleError, Outcome, State, SuspendReason, Throttle,
+};
+use otpguard::ocra::{Amount, Currency, PayeeAccount, QuestionError, Suite, Transaction};
+
+/// A bank whose tokens sign with `suite`, and a registered phone.
+fn bank_signing(suite: &str) -> (Bank, Phone) {
+    let config = LifecycleConfig::builder()
+        .signing(Suite::parse(suite).unwrap())
+        .build()
+        .unwrap();
+    let bank = Bank::with_config(config);
+    let phone = bank.record_in(State::Active);
+    (bank, phone)
+}
+
+fn sign(
+    bank: &Bank,
+    transaction: &Transaction,
+    response: &str,
+) -> Result<Authorized, LifecycleError> {
+    let event = Event::SignTransaction {
+        transaction: transaction.clone(),
+        response: response.into(),
+    };
+    bank.customer_event(event)
+        .map(|applied| applied.authorized.unwrap())
+}
+
+fn eur(cents: u64, payee: &str) -> Transaction {
+    Transaction::transfer(
+        Amount {
+            minor_units: cents,
+            currency: Currency::new("EUR").unwrap(),
+        },
+        PayeeAccount::new(payee).unwrap(),
+    )
+}
+
+#[test]
+fn a_transfer_signed_with_the_payee_account_is_accepted_once_and_only_for_that_payee() {
+    let (bank, phone) = bank_signing(lifecycle_support::SIGNING);
+    let suite = signing_suite();
+    assert_eq!(bank.record().signing_suite(), Some(suite));
+    let transfer = transfer_to("12345671", 50_000);
+    let response = phone.signature(&suite, &transfer, None, bank.now());
+
+    // A changed payee: the same response is a wrong code, counted.
+    let diverted = transfer_to("12345672", 50_000);
+    let before = bank.summary();
+    match sign(&bank, &diverted, &response) {
+        Err(LifecycleError::WrongCode {
+            failures: 1,
+            source: CodeError::Signature(_),
+            ..
+        }) => {}
+        other => panic!("diverted payee: {other:?}"),
+    }
+    assert_eq!(bank.record().failures(), 1);
+    assert_eq!(bank.record().last_signature(), before.last_signature);
+
+    // The transfer it was made for: accepted, the proof names its digest.
+    let proof = sign(&bank, &transfer, &response).unwrap();
+    assert_eq!(proof.event(), EventKind::SignTransaction);
+    assert_eq!(proof.transaction(), Some(transfer.digest()));
+    let record = bank.record();
+    assert_eq!(
+        record.failures(),
+        0,
+        "an accepted signature resets failures"
+    );
+    assert_eq!(record.last_signature(), Some(proof.step()));
+    assert_eq!(proof.step(), bank.now() / 30);
+    assert_eq!(proof.version(), record.version());
+    // The TOTP side is untouched.
+    assert_eq!(record.last_step(), before.last_step);
+
+    // Again: a replay, refused and not counted.
+    let version = bank.record().version();
+    match sign(&bank, &transfer, &response) {
+        Err(LifecycleError::Replayed {
+            step,
+            last_accepted,
+        }) => assert_eq!((step, last_accepted), (proof.step(), proof.step())),
+        other => panic!("replay: {other:?}"),
+    }
+    assert_eq!(bank.record().failures(), 0);
+    assert_eq!(bank.record().version(), version, "a replay changes nothing");
+
+    // The audit: each attempt with the digest of the transaction presented.
+    let audit = bank.audit_log();
+    let signed: Vec<_> = audit
+        .iter()
+        .filter(|r| r.event == EventKind::SignTransaction)
+        .collect();
+    assert_eq!(signed.len(), 3);
+    assert_eq!(signed[0].transaction, Some(diverted.digest()));
+    assert_eq!(signed[1].transaction, Some(transfer.digest()));
+    assert_eq!(signed[1].outcome, Outcome::Accepted);
+    assert!(matches!(signed[2].reason, AuditReason::Replayed { .. }));
+    assert!(audit
+        .iter()
+        .filter(|r| r.event != EventKind::SignTransaction)
+        .all(|r| r.transaction.is_none()));
+    for r in &signed {
+        assert!(!r.to_string().contains(&response), "{r}");
+        assert!(!format!("{r:?}").contains(&response));
+    }
+}
+
+#[test]
+fn a_hex_question_binds_the_amount_the_currency_and_the_payee() {
+    let (bank, phone) = bank_signing("OCRA-1:HOTP-SHA256-8:QH64-T1M");
+    let suite = bank.record().signing_suite().unwrap();
+    let transfer = eur(12_345, "DE89370400440532013000");
+    let response = phone.signature(&suite, &transfer, None, bank.now());
+    let usd = Transaction::transfer(
+        Amount {
+            minor_units: 12_345,
+            currency: Currency::new("USD").unwrap(),
+        },
+        PayeeAccount::new("DE89370400440532013000").unwrap(),
+    );
+    for (i, altered) in [
+        eur(12_346, "DE89370400440532013000"),
+        eur(12_345, "DE89370400440532013001"),
+        usd,
+    ]
+    .iter()
+    .enumerate()
+    {
+        match sign(&bank, altered, &response) {
+            Err(LifecycleError::WrongCode { failures, .. }) => {
+                assert_eq!(failures as usize, i + 1);
+            }
+            other => panic!("altered transaction {i}: {other:?}"),
+        }
+    }
+    assert!(sign(&bank, &transfer, &response).is_ok());
+}
+
+#[test]
+fn a_signature_expires_with_the_validity() {
+    let config = LifecycleConfig::builder()
+        .signing(signing_suite())
+        .signature_validity(120)
+        .build()
+        .unwrap();
+    let bank = Bank::with_config(config);
+    let phone = bank.record_in(State::Active);
+    let suite = signing_suite();
+    let old = transfer_to("12345671", 1_000);
+    let fresh = transfer_to("12345673", 1_000);
+    let at = bank.now();
+    let old_response = phone.signature(&suite, &old, None, at);
+    let fresh_response = phone.signature(&suite, &fresh, None, at);
+
+    // 120 s are 4 steps of 30 s: still valid four steps later ...
+    bank.clock.advance(4 * 30);
+    assert!(sign(&bank, &fresh, &fresh_response).is_ok());
+    // ... not five.
+    bank.clock.advance(30);
+    assert!(matches!(
+        sign(&bank, &old, &old_response),
+        Err(LifecycleError::WrongCode { .. })
+    ));
+}
+
+#[test]
+fn with_a_counter_each_signature_takes_the_next_counter_even_within_one_step() {
+    let (bank, phone) = bank_signing("OCRA-1:HOTP-SHA1-8:C-QH40-T1M");
+    let suite = bank.record().signing_suite().unwrap();
+    let now = bank.now();
+    let first = eur(100, "FR7630006000011234567890189");
+    let second = eur(200, "FR7630006000011234567890189");
+
+    // The token's counter is at 3 (three signatures never sent): within
+    // the look-ahead.
+    let r = phone.signature(&suite, &first, Some(3), now);
+    assert_eq!(sign(&bank, &first, &r).unwrap().step(), 3);
+    assert_eq!(bank.record().last_signature(), Some(3));
+    // The same response again: the counter just accepted, a replay.
+    assert!(matches!(
+        sign(&bank, &first, &r),
+        Err(LifecycleError::Replayed {
+            step: 3,
+            last_accepted: 3
+        })
+    ));
+    // A second transaction in the same time step, with the next counter.
+    let r2 = phone.signature(&suite, &second, Some(4), now);
+    assert_eq!(sign(&bank, &second, &r2).unwrap().step(), 4);
+    // An older counter is outside the window: a wrong code.
+    let stale = phone.signature(&suite, &second, Some(2), now);
+    assert!(matches!(
+        sign(&bank, &second, &stale),
+        Err(LifecycleError::WrongCode { .. })
+    ));
+    // Beyond the look-ahead (next expected 5, default look-ahead 10).
+    let far = phone.signature(&suite, &second, Some(5 + 11), now);
+    assert!(matches!(
+        sign(&bank, &second, &far),
+        Err(LifecycleError::WrongCode { .. })
+    ));
+    let edge = phone.signature(&suite, &second, Some(5 + 10), now);
+    assert_eq!(sign(&bank, &second, &edge).unwrap().step(), 15);
+}
+
+#[test]
+fn a_token_keeps_the_suite_it_was_bound_with() {
+    // Registered while the bank had no signing suite: it cannot sign.
+    let bank = Bank::new();
+    let phone = bank.record_in(State::Active);
+    let transfer = transfer_to("12345671", 10);
+    let response = phone.signature(&signing_suite(), &transfer, None, bank.now());
+    let version = bank.record().version();
+    let refused = sign(&bank, &transfer, &response).unwrap_err();
+    assert!(
+        matches!(refused, LifecycleError::NoSigningSuite),
+        "{refused}"
+    );
+    assert_eq!(bank.record().failures(), 0, "not counted");
+    assert_eq!(bank.record().version(), version);
+
+    // A later deployment signs with another suite: the token keeps its own
+    // (none), and a token registered now takes the new one.
+    let (bank, phone) = bank_signing(lifecycle_support::SIGNING);
+    let other = bank.reconfigured(
+        LifecycleConfig::builder()
+            .signing(Suite::parse("OCRA-1:HOTP-SHA256-8:QH64-T1M").unwrap())
+            .build()
+            .unwrap(),
+    );
+    let response = phone.signature(&signing_suite(), &transfer, None, bank.now());
+    let event = Event::SignTransaction {
+        transaction: transfer,
+        response: response.as_str().into(),
+    };
+    assert!(other
+        .blocking()
+        .submit(&bank.customer, &bank.web, event, &bank.ctx)
+        .is_ok());
+}
+
+#[test]
+fn a_transaction_the_suite_cannot_carry_is_refused_without_counting() {
+    let (bank, phone) = bank_signing(lifecycle_support::SIGNING);
+    // A numeric question cannot carry an IBAN.
+    let iban = eur(100, "DE89370400440532013000");
+    let before = bank.summary();
+    let refused = sign(&bank, &iban, &phone.code(bank.now())).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            LifecycleError::Unsignable(QuestionError::NumericPayee)
+        ),
+        "{refused}"
+    );
+    let after = bank.summary();
+    assert_eq!(
+        (after.failures, after.version),
+        (before.failures, before.version)
+    );
+}
+
+#[test]
+fn wrong_signatures_count_towards_the_lock_out_and_are_held_back() {
+    let config = LifecycleConfig::builder()
+        .signing(signing_suite())
+        .max_failures(3)
+        .throttle(Throttle::growing(2, 60, 600).unwrap())
+        .build()
+        .unwrap();
+    let bank = Bank::with_config(config);
+    let phone = bank.record_in(State::Active);
+    let suite = signing_suite();
+    let transfer = transfer_to("12345671", 10);
+    let wrong = |bank: &Bank| {
+        let right = phone.signature(&suite, &transfer, None, bank.now());
+        let wrong = if right == "000000" {
+            "000001"
+        } else {
+            "000000"
+        };
+        sign(bank, &transfer, wrong)
+    };
+    assert!(matches!(
+        wrong(&bank),
+        Err(LifecycleError::WrongCode { failures: 1, .. })
+    ));
+    assert!(matches!(
+        wrong(&bank),
+        Err(LifecycleError::WrongCode { failures: 2, .. })
+    ));
+    // Held back: even the right response is not evaluated.
+    let right = phone.signature(&suite, &transfer, None, bank.now());
+    assert!(matches!(
+        sign(&bank, &transfer, &right),
+        Err(LifecycleError::Throttled { .. })
+    ));
+    bank.clock.advance(60);
+    match wrong(&bank) {
+        Err(e @ LifecycleError::WrongCode { failures: 3, .. }) => assert!(e.is_locked_out()),
+        other => panic!("third wrong signature: {other:?}"),
+    }
+    assert_eq!(
+        bank.state(),
+        State::Suspended(SuspendReason::TooManyFailures)
+    );
+    // Locked: not permitted.
+    let right = phone.signature(&suite, &transfer, None, bank.now());
+    assert!(matches!(
+        sign(&bank, &transfer, &right),
+        Err(LifecycleError::NotPermitted { .. })
+    ));
+}
+
+#[test]
+fn a_malformed_response_is_a_wrong_code_and_changes_nothing_else() {
+    let (bank, _phone) = bank_signing(lifecycle_support::SIGNING);
+    let transfer = transfer_to("12345671", 10);
+    for (i, bad) in ["", "12345", "1234567", "12345a", "x".repeat(100).as_str()]
+        .iter()
+        .enumerate()
+    {
+        let before = bank.summary();
+        match sign(&bank, &transfer, bad) {
+            Err(LifecycleError::WrongCode { failures, .. }) => {
+                assert_eq!(failures as usize, i + 1);
+            }
+            other => panic!("{bad:?}: {other:?}"),
+        }
+        assert_eq!(bank.record().last_signature(), before.last_signature);
+    }
+}
+
+#[test]
+fn a_signature_is_accepted_once_among_concurrent_submissions() {
+    const N: usize = 8;
+    for trial in 0..100 {
+        let (bank, phone) = bank_signing(lifecycle_support::SIGNING);
+        let transfer = transfer_to("12345671", 100 + trial);
+        let response = phone.signature(&signing_suite(), &transfer, None, bank.now());
+        let barrier = Barrier::new(N);
+        let answers: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..N)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        sign(&bank, &transfer, &response)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let accepted = answers.iter().filter(|a| a.is_ok()).count();
+        let replayed = answers
+            .iter()
+            .filter(|a| matches!(a, Err(LifecycleError::Replayed { .. })))
+            .count();
+        assert_eq!((accepted, replayed), (1, N - 1), "trial {trial}");
+        assert_eq!(bank.record().failures(), 0);
+    }
+}
+
+#[test]
+fn suites_the_lifecycle_cannot_sign_with_are_refused_by_the_settings() {
+    for (suite, why) in [
+        ("OCRA-1:HOTP-SHA1-6:C-QN08", "time step"),
+        ("OCRA-1:HOTP-SHA1-6:QA08-T1M", "alphanumeric"),
+        ("OCRA-1:HOTP-SHA1-6:QH20-T1M", "QH40"),
+        ("OCRA-1:HOTP-SHA1-6:QN08-PSHA1-T1M", "PIN"),
+        ("OCRA-1:HOTP-SHA1-6:QN08-S064-T1M", "session"),
+        ("OCRA-1:HOTP-SHA1-0:QN08-T1M", "digits"),
+    ] {
+        let built = LifecycleConfig::builder()
+            .signing(Suite::parse(suite).unwrap())
+            .build();
+        match built {
+            Err(e @ ConfigError::SigningSuite { .. }) => {
+                assert!(e.to_string().contains(why), "{suite}: {e}");
+            }
+            other => panic!("{suite}: {other:?}"),
+        }
+    }
+    // The validity: 1 s to 10 steps of the suite.
+    let builder = || LifecycleConfig::builder().signing(signing_suite());
+    assert!(builder().signature_validity(300).build().is_ok());
+    assert!(matches!(
+        builder().signature_validity(301).build(),
+        Err(ConfigError::SignatureValidity {
+            given: 301,
+            limit: 300
+        })
+    ));
+    assert!(builder().signature_validity(0).build().is_err());
+    assert!(matches!(
+        builder().signing_counter_ahead(100).build(),
+        Err(ConfigError::SigningCounterAhead { .. })
+    ));
+}
