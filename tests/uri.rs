@@ -10,6 +10,7 @@
     clippy::arithmetic_side_effects
 )]
 
+use otpguard::ocra::{Input, Ocra, Pin, Suite};
 use otpguard::{
     Algorithm, KeyUri, OtpKind, ParamError, Secret, SecretError, Totp, UriError, Window,
 };
@@ -385,6 +386,169 @@ fn debug_never_shows_the_secret() {
     assert!(format!("{uri:?}").contains("alice"));
 }
 
+/// Suites covering every DataInput element: counter, each question format,
+/// each PIN hash, session lengths, time steps in each unit, and no
+/// truncation.
+const SUITES: [&str; 9] = [
+    "OCRA-1:HOTP-SHA1-6:QN08-T30S",
+    "OCRA-1:HOTP-SHA1-6:QN08",
+    "OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1",
+    "OCRA-1:HOTP-SHA256-6:QH64-T1M",
+    "OCRA-1:HOTP-SHA512-8:C-QH64-S064",
+    "OCRA-1:HOTP-SHA1-4:QA10-PSHA256-S512-T48H",
+    "OCRA-1:HOTP-SHA512-10:C-QA64-PSHA512-S512-T59M",
+    "OCRA-1:HOTP-SHA256-0:QA04",
+    "OCRA-1:HOTP-SHA1-6:C-QN08-PSHA1-S064-T1M",
+];
+
+fn suite(text: &str) -> Suite {
+    Suite::parse(text).unwrap()
+}
+
+#[test]
+fn an_ocra_suite_is_written_as_its_encoded_text_and_read_back() {
+    let uri = KeyUri::builder(&rfc_secret(), "alice@example.com")
+        .issuer("Example Bank")
+        .ocra_suite(suite("OCRA-1:HOTP-SHA1-6:QN08-T30S"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        uri.to_uri().as_str(),
+        "otpauth://totp/Example%20Bank:alice@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\
+         &issuer=Example%20Bank&algorithm=SHA1&digits=6&period=30\
+         &ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08-T30S"
+    );
+    for kind in [OtpKind::Totp { period: 60 }, OtpKind::Hotp { counter: 9 }] {
+        for text in SUITES {
+            let built = KeyUri::builder(&rfc_secret(), "alice")
+                .kind(kind)
+                .ocra_suite(suite(text))
+                .build()
+                .unwrap();
+            assert_eq!(built.ocra_suite(), Some(suite(text)), "{text}");
+            let written = built.to_uri();
+            let parsed = KeyUri::parse(&written).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(parsed.ocra_suite(), Some(suite(text)), "{text}");
+            assert_eq!(parsed.ocra_suite().unwrap().to_string(), text);
+            assert_eq!(parsed.kind(), kind, "{text}");
+            assert_eq!(parsed.to_uri().as_str(), written.as_str(), "{text}");
+            // The suite's ':' are escaped, as in names; the suite adds a
+            // parameter and changes nothing else.
+            let query = written.split_once('?').unwrap().1;
+            assert!(!query.contains(':'), "{query}");
+            let without = KeyUri::builder(&rfc_secret(), "alice")
+                .kind(kind)
+                .build()
+                .unwrap();
+            let suffix = format!("&ocrasuite={}", text.replace(':', "%3A"));
+            assert_eq!(
+                written.strip_suffix(suffix.as_str()),
+                Some(without.to_uri().as_str()),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_ocra_suite_read_from_text_is_decoded_wherever_it_stands() {
+    let secret = Secret::from_bytes(b"12345678901234567890123456789012").unwrap();
+    let b32 = secret.to_base32();
+    let b32 = b32.as_str();
+    let want = suite("OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1");
+    for text in [
+        // escaped as this library writes it, or with raw ':' as a hand-written URI might
+        format!("otpauth://totp/alice?ocrasuite=OCRA-1%3AHOTP-SHA256-8%3AC-QN08-PSHA1&secret={b32}"),
+        format!("otpauth://totp/alice?secret={b32}&ocrasuite=OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1"),
+        format!("otpauth://hotp/alice?secret={b32}&OcraSuite=OCRA-1%3aHOTP-SHA256-8%3aC-QN08-PSHA1&counter=0"),
+        format!("otpauth://totp/alice?secret={b32}&%6Fcrasuite=%4FCRA-1:HOTP-SHA256-8:C-QN08-PSHA1"),
+    ] {
+        let uri = KeyUri::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(uri.ocra_suite(), Some(want), "{text}");
+        // The suite works with the URI's secret: RFC 6287 Appendix C.1,
+        // counter 1, question 12345678, PIN 1234.
+        let ocra = Ocra::new(uri.secret(), uri.ocra_suite().unwrap());
+        let pin = Pin::from_hash(&[
+            0x71, 0x10, 0xed, 0xa4, 0xd0, 0x9e, 0x06, 0x2a, 0xa5, 0xe4, 0xa3, 0x90, 0xb0, 0xa5,
+            0x72, 0xac, 0x0d, 0x2c, 0x02, 0x20,
+        ])
+        .unwrap();
+        let response = ocra
+            .generate(&Input::new("12345678").counter(1).pin(&pin))
+            .unwrap();
+        assert_eq!(response.to_string(), "86775851");
+    }
+}
+
+#[test]
+fn a_uri_without_ocrasuite_carries_no_suite() {
+    for text in [
+        format!("otpauth://totp/alice?secret={B32}"),
+        format!("otpauth://hotp/Bank:alice?secret={B32}&issuer=Bank&counter=3"),
+        // Near misses are unknown parameters, ignored as any other.
+        format!("otpauth://totp/alice?secret={B32}&ocra=OCRA-1%3AHOTP-SHA1-6%3AQN08"),
+        format!("otpauth://totp/alice?secret={B32}&ocrasuite_=OCRA-1%3AHOTP-SHA1-6%3AQN08"),
+        format!("otpauth://totp/alice?secret={B32}&suite=OCRA-1%3AHOTP-SHA1-6%3AQN08"),
+    ] {
+        let uri = KeyUri::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(uri.ocra_suite(), None, "{text}");
+        assert!(!uri.to_uri().contains("ocrasuite"), "{text}");
+    }
+    let built = KeyUri::builder(&rfc_secret(), "alice").build().unwrap();
+    assert_eq!(built.ocra_suite(), None);
+    assert!(!built.to_uri().contains("ocrasuite"));
+}
+
+#[test]
+fn a_malformed_or_repeated_ocrasuite_is_refused() {
+    use UriError::*;
+    #[rustfmt::skip]
+    let cases: Vec<(&str, UriError)> = vec![
+        ("otpauth://totp/alice?secret=B32&ocrasuite=", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=alice", Invalid("ocrasuite")),
+        // one spelling only: lower case, a short question length, a wrong order
+        ("otpauth://totp/alice?secret=B32&ocrasuite=ocra-1%3Ahotp-sha1-6%3Aqn08", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN8", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08-T30S-PSHA1", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-2%3AHOTP-SHA1-6%3AQN08", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-MD5-6%3AQN08", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-3%3AQN08", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08-T60M", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08-S64", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08%20", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08+", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08%3A", Invalid("ocrasuite")),
+        ("otpauth://hotp/alice?secret=B32&counter=0&ocrasuite=OCRA-1%3AHOTP-SHA1-6", Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            Invalid("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN0%", Encoding("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08%FF", Utf8("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08\
+            &ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08", Duplicate("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08\
+            &ocrasuite=OCRA-1%3AHOTP-SHA256-8%3AQN08", Duplicate("ocrasuite")),
+        ("otpauth://totp/alice?secret=B32&OCRASUITE=OCRA-1%3AHOTP-SHA1-6%3AQN08\
+            &%6Fcrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08", Duplicate("ocrasuite")),
+        // a repeat is refused even when one of the two is empty
+        ("otpauth://hotp/alice?secret=B32&counter=1&ocrasuite=&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08",
+            Duplicate("ocrasuite")),
+    ];
+    for (text, want) in cases {
+        let text = text.replace("B32", B32);
+        let got = KeyUri::parse(&text).err();
+        assert_eq!(got.as_ref(), Some(&want), "{text}");
+        // The error names the parameter and quotes nothing of the URI.
+        for shown in [want.to_string(), format!("{want:?}")] {
+            assert!(shown.contains("ocrasuite"), "{text}: {shown}");
+            assert!(
+                !shown.contains("GEZDGNBV") && !shown.contains("OCRA-") && !shown.contains("HOTP"),
+                "{text}: {shown}"
+            );
+        }
+    }
+}
+
 fn name() -> impl Strategy<Value = String> {
     // Printable text without ':' that does not start with whitespace,
     // including everything a URI must escape.
@@ -440,6 +604,36 @@ proptest! {
             let via_uri = parsed.to_totp().unwrap();
             prop_assert_eq!(via_uri.generate_step(1).to_string(), direct.generate_step(1).to_string());
         }
+    }
+
+    #[test]
+    fn an_ocra_suite_survives_the_round_trip_with_any_key(
+        bytes in vec(any::<u8>(), 16..=64),
+        account in name(),
+        issuer in proptest::option::of(name()),
+        kind in kind(),
+        which in proptest::option::of(0..SUITES.len()),
+    ) {
+        let secret = Secret::from_bytes(&bytes).unwrap();
+        let chosen = which.map(|i| suite(SUITES[i]));
+        let mut builder = KeyUri::builder(&secret, &account).kind(kind);
+        if let Some(issuer) = &issuer {
+            builder = builder.issuer(issuer);
+        }
+        if let Some(chosen) = chosen {
+            builder = builder.ocra_suite(chosen);
+        }
+        let built = builder.build().unwrap();
+        prop_assert_eq!(built.ocra_suite(), chosen);
+        let text = built.to_uri();
+        let parsed = KeyUri::parse(&text).unwrap();
+        prop_assert_eq!(parsed.ocra_suite(), chosen);
+        prop_assert_eq!(parsed.account(), account.as_str());
+        prop_assert_eq!(parsed.issuer(), issuer.as_deref());
+        prop_assert_eq!(parsed.kind(), kind);
+        let again = parsed.to_uri();
+        prop_assert_eq!(again.as_str(), text.as_str());
+        prop_assert_eq!(text.contains("&ocrasuite="), chosen.is_some());
     }
 
     #[test]

@@ -7,7 +7,19 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+use otpguard::ocra::Suite;
 use otpguard::{Algorithm, KeyUri, OtpKind, Secret, UriError};
+
+/// Suites for the builder to carry: every kind of DataInput element, each
+/// hash, a suite without truncation and the longest suite.
+const SUITES: [&str; 6] = [
+    "OCRA-1:HOTP-SHA1-6:QN08-T30S",
+    "OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1",
+    "OCRA-1:HOTP-SHA512-8:QA10-T1M",
+    "OCRA-1:HOTP-SHA1-4:QH64-S064",
+    "OCRA-1:HOTP-SHA512-0:QA04",
+    "OCRA-1:HOTP-SHA512-10:C-QA64-PSHA512-S512-T59M",
+];
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -19,6 +31,7 @@ struct Input {
     number: u64,
     algorithm: u8,
     digits: u32,
+    suite: Option<u8>,
 }
 
 fuzz_target!(|x: Input| {
@@ -46,6 +59,16 @@ fuzz_target!(|x: Input| {
     if let Some(issuer) = &x.issuer {
         builder = builder.issuer(issuer);
     }
+    let suite = match x.suite {
+        Some(i) => match Suite::parse(SUITES[usize::from(i) % SUITES.len()]) {
+            Ok(suite) => Some(suite),
+            Err(e) => panic!("a listed suite does not parse: {e}"),
+        },
+        None => None,
+    };
+    if let Some(suite) = suite {
+        builder = builder.ocra_suite(suite);
+    }
     match builder.build() {
         Ok(uri) => {
             assert_eq!(uri.secret().expose_secret(), secret.expose_secret());
@@ -57,6 +80,7 @@ fuzz_target!(|x: Input| {
                 (uri.kind(), uri.algorithm(), uri.digits()),
                 (kind, algorithm, x.digits)
             );
+            assert_eq!(uri.ocra_suite(), suite);
             round_trip(&uri);
         }
         Err(UriError::Name(_) | UriError::Param(_)) => {}
@@ -78,6 +102,7 @@ fn round_trip(uri: &KeyUri) {
     assert_eq!(again.kind(), uri.kind());
     assert_eq!(again.algorithm(), uri.algorithm());
     assert_eq!(again.digits(), uri.digits());
+    assert_eq!(again.ocra_suite(), uri.ocra_suite());
     assert_eq!(again.to_uri().as_str(), text.as_str());
     match uri.kind() {
         OtpKind::Totp { .. } => assert!(uri.to_totp().is_ok() && uri.to_hotp().is_err()),

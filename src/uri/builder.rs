@@ -5,10 +5,12 @@ use core::fmt;
 use zeroize::ZeroizeOnDrop;
 
 use super::{check_name, KeyUri, OtpKind};
+use crate::ocra::Suite;
 use crate::{Algorithm, Secret, TotpParams, UriError};
 
 /// Builds a [`KeyUri`]. Defaults: TOTP with a 30-second period, SHA-1,
-/// 6 digits, no issuer. Everything is checked by [`build`](Self::build).
+/// 6 digits, no issuer, no OCRA suite. Everything is checked by
+/// [`build`](Self::build).
 ///
 /// ```
 /// use otpguard::{Algorithm, KeyUri, OtpKind, Secret};
@@ -37,6 +39,8 @@ pub struct KeyUriBuilder {
     digits: u32,
     #[zeroize(skip)]
     t0: u64,
+    #[zeroize(skip)]
+    ocra_suite: Option<Suite>,
 }
 
 impl KeyUriBuilder {
@@ -123,6 +127,36 @@ impl KeyUriBuilder {
         self
     }
 
+    /// The OCRA suite (RFC 6287) the bank signs transactions with, under
+    /// the same secret: the URI gets an `ocrasuite` parameter with the
+    /// suite's text, percent-encoded (`ocrasuite=OCRA-1%3AHOTP-SHA1-6%3A…`).
+    ///
+    /// The parameter is otpguard's own extension of the Key URI format
+    /// (Google Authenticator's format has none for OCRA); apps that do not
+    /// know it ignore it and still show the key's codes. It is allowed on
+    /// TOTP and HOTP keys alike, since a suite does not depend on how the
+    /// app computes its one-time codes. The URI's HOTP `counter` is not an
+    /// OCRA counter: a suite with `C` keeps its own.
+    ///
+    /// ```
+    /// use otpguard::ocra::Suite;
+    /// use otpguard::{KeyUri, Secret};
+    ///
+    /// let secret = Secret::from_bytes(b"12345678901234567890")?;
+    /// let suite = Suite::parse("OCRA-1:HOTP-SHA1-6:QN08-T30S")?;
+    /// let uri = KeyUri::builder(&secret, "alice@example.com")
+    ///     .issuer("Example Bank")
+    ///     .ocra_suite(suite)
+    ///     .build()?;
+    /// assert!(uri.to_uri().ends_with("&period=30&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08-T30S"));
+    /// assert_eq!(KeyUri::parse(&uri.to_uri())?.ocra_suite(), Some(suite));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ocra_suite(mut self, suite: Suite) -> Self {
+        self.ocra_suite = Some(suite);
+        self
+    }
+
     /// Checks the parameters and returns the [`KeyUri`].
     ///
     /// # Errors
@@ -155,6 +189,7 @@ impl KeyUriBuilder {
             core::mem::take(&mut self.account),
             self.algorithm,
             self.digits,
+            self.ocra_suite,
         )
     }
 }
@@ -179,6 +214,7 @@ impl KeyUri {
             algorithm: Algorithm::Sha1,
             digits: 6,
             t0: 0,
+            ocra_suite: None,
         }
     }
 }
@@ -191,6 +227,7 @@ impl fmt::Debug for KeyUriBuilder {
             .field("account", &self.account)
             .field("algorithm", &self.algorithm)
             .field("digits", &self.digits)
+            .field("ocra_suite", &self.ocra_suite)
             .field("secret", &self.secret)
             .finish()
     }

@@ -17,6 +17,29 @@
 //! Names are percent-decoded before the label is split at its first `:`, so
 //! `Bank%3Aalice` and `Bank:alice` mean the same; an account or issuer name
 //! that itself contains a `:` is refused rather than guessed at.
+//!
+//! # The `ocrasuite` parameter
+//!
+//! A Key URI may also carry the OCRA suite the bank signs transactions
+//! with, so that one QR code sets an app up for both codes and transaction
+//! signatures:
+//!
+//! ```text
+//! otpauth://totp/ISSUER:ACCOUNT?secret=BASE32&…&period=30&ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08-T30S
+//! ```
+//!
+//! The `ocrasuite` parameter is otpguard's own extension: Google
+//! Authenticator's Key URI format has no parameter for OCRA. Apps that do
+//! not know it ignore it, as they ignore any unknown parameter, and still
+//! show TOTP (or HOTP) codes for the key. Its value is the suite text of
+//! RFC 6287 §6 ([`Suite`]), percent-encoded like every other value here
+//! (so its `:` are written `%3A`), under the same shared secret as the
+//! codes. It is allowed on both types, since a suite does not depend on
+//! how the app computes its one-time codes; the URI's `counter` is the HOTP
+//! counter and says nothing about a suite's own counter (`C`). Parsing is
+//! as strict as for the other parameters: a value that is not a suite in
+//! the canonical spelling [`Suite::parse`] accepts, or a second
+//! `ocrasuite`, is refused.
 
 use core::fmt;
 
@@ -24,6 +47,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::key::Digits;
+use crate::ocra::Suite;
 use crate::{Algorithm, Hotp, ParamError, Secret, Totp, UriError};
 
 mod builder;
@@ -113,6 +137,8 @@ pub struct KeyUri {
     algorithm: Algorithm,
     #[zeroize(skip)]
     digits: Digits,
+    #[zeroize(skip)]
+    ocra_suite: Option<Suite>,
 }
 
 impl KeyUri {
@@ -123,6 +149,7 @@ impl KeyUri {
         account: String,
         algorithm: Algorithm,
         digits: u32,
+        ocra_suite: Option<Suite>,
     ) -> Result<Self, UriError> {
         let digits = Digits::new(digits)?;
         if kind == (OtpKind::Totp { period: 0 }) {
@@ -135,6 +162,7 @@ impl KeyUri {
             account,
             algorithm,
             digits,
+            ocra_suite,
         })
     }
 
@@ -143,7 +171,8 @@ impl KeyUri {
     /// log it.
     ///
     /// Every parameter is written, defaults included, so that an app that
-    /// assumes other defaults still reads the same key.
+    /// assumes other defaults still reads the same key; `ocrasuite` comes
+    /// last, and only if the URI carries a suite.
     ///
     /// ```
     /// use otpguard::{KeyUri, Secret};
@@ -172,9 +201,16 @@ impl KeyUri {
             }
             None => (account.to_string(), String::new()),
         };
+        let suite_param = match self.ocra_suite {
+            Some(suite) => format!(
+                "&ocrasuite={}",
+                utf8_percent_encode(&suite.to_string(), ESCAPE)
+            ),
+            None => String::new(),
+        };
         let head = format!("{SCHEME}{type_name}/{label}?secret=");
         let tail = format!(
-            "{issuer_param}&algorithm={}&digits={}&{kind_param}",
+            "{issuer_param}&algorithm={}&digits={}&{kind_param}{suite_param}",
             self.algorithm.uri_name(),
             self.digits.get()
         );
@@ -313,6 +349,35 @@ impl KeyUri {
     pub fn digits(&self) -> u32 {
         self.digits.get()
     }
+
+    /// The OCRA suite for transaction signing, if the URI carries one, keyed
+    /// with the same [`secret`](Self::secret).
+    ///
+    /// It travels in the `ocrasuite` parameter, otpguard's own extension of
+    /// the Key URI format (Google Authenticator's format has no parameter
+    /// for OCRA): its value is the suite text of RFC 6287 §6,
+    /// percent-encoded. Apps that do not know the parameter ignore it and
+    /// still show their TOTP or HOTP codes.
+    ///
+    /// ```
+    /// use otpguard::ocra::Suite;
+    /// use otpguard::{KeyUri, Secret};
+    ///
+    /// let secret = Secret::from_bytes(b"12345678901234567890")?;
+    /// let suite = Suite::parse("OCRA-1:HOTP-SHA1-6:QN08-T30S")?;
+    /// let uri = KeyUri::builder(&secret, "alice").ocra_suite(suite).build()?;
+    /// assert_eq!(uri.ocra_suite(), Some(suite));
+    ///
+    /// let parsed = KeyUri::parse(&uri.to_uri())?;
+    /// assert_eq!(parsed.ocra_suite(), Some(suite));
+    /// let plain = KeyUri::parse("otpauth://totp/alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")?;
+    /// assert_eq!(plain.ocra_suite(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn ocra_suite(&self) -> Option<Suite> {
+        self.ocra_suite
+    }
 }
 
 pub(crate) fn check_name(name: &str, field: &'static str) -> Result<(), UriError> {
@@ -331,6 +396,7 @@ impl fmt::Debug for KeyUri {
             .field("account", &self.account)
             .field("algorithm", &self.algorithm)
             .field("digits", &self.digits.get())
+            .field("ocra_suite", &self.ocra_suite)
             .field("secret", &self.secret)
             .finish()
     }

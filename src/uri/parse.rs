@@ -6,6 +6,7 @@ use percent_encoding::percent_decode_str;
 use zeroize::Zeroizing;
 
 use super::{check_name, KeyUri, OtpKind, SCHEME};
+use crate::ocra::Suite;
 use crate::{Algorithm, Secret, UriError};
 
 impl KeyUri {
@@ -15,7 +16,9 @@ impl KeyUri {
     /// seconds); `counter` is required for `hotp`. Parameters this library
     /// does not read (`image`, `color`, …) are ignored, as are `period` on
     /// an HOTP key and `counter` on a TOTP key. If only the label names an
-    /// issuer, that is the issuer.
+    /// issuer, that is the issuer. An `ocrasuite` parameter (otpguard's own
+    /// extension) is read as an OCRA suite in the canonical spelling of
+    /// RFC 6287 §6 (see [`KeyUri::ocra_suite`]).
     ///
     /// # Errors
     /// [`UriError::Scheme`], [`UriError::Type`] and [`UriError::Label`] for a
@@ -24,8 +27,10 @@ impl KeyUri {
     /// or issuer name; [`UriError::Duplicate`] for a repeated parameter;
     /// [`UriError::Missing`] without a secret (or an HOTP counter);
     /// [`UriError::Invalid`], [`UriError::UnknownAlgorithm`] and
-    /// [`UriError::Param`] for unusable values; [`UriError::IssuerMismatch`]
-    /// when the label's issuer and the `issuer` parameter differ;
+    /// [`UriError::Param`] for unusable values (`Invalid("ocrasuite")` for
+    /// an `ocrasuite`, empty included, that [`Suite::parse`] refuses);
+    /// [`UriError::IssuerMismatch`] when the label's issuer and the `issuer`
+    /// parameter differ;
     /// [`UriError::Secret`] for a secret that is not valid base32 or has a
     /// refused length. No error repeats any part of the URI.
     ///
@@ -105,6 +110,15 @@ impl KeyUri {
             }
             None => 6,
         };
+        let ocra_suite = match params.ocrasuite {
+            // The suite's own error quotes the text, and an error here
+            // repeats no part of the URI, so only the parameter is named.
+            Some(raw) => Some(
+                Suite::parse(&decode_text(raw, "ocrasuite")?)
+                    .map_err(|_| UriError::Invalid("ocrasuite"))?,
+            ),
+            None => None,
+        };
         let kind = if kind_is_totp {
             OtpKind::Totp {
                 period: params.period.map_or(Ok(30), |raw| number(raw, "period"))?,
@@ -115,7 +129,15 @@ impl KeyUri {
                 counter: number(raw, "counter")?,
             }
         };
-        Self::new(kind, secret, issuer, account.to_owned(), algorithm, digits)
+        Self::new(
+            kind,
+            secret,
+            issuer,
+            account.to_owned(),
+            algorithm,
+            digits,
+            ocra_suite,
+        )
     }
 }
 
@@ -128,20 +150,22 @@ struct Params<'a> {
     digits: Option<&'a str>,
     period: Option<&'a str>,
     counter: Option<&'a str>,
+    ocrasuite: Option<&'a str>,
 }
 
 impl<'a> Params<'a> {
-    const NAMES: [&'static str; 6] = [
+    const NAMES: [&'static str; 7] = [
         "secret",
         "issuer",
         "algorithm",
         "digits",
         "period",
         "counter",
+        "ocrasuite",
     ];
 
     fn read(query: &'a str) -> Result<Self, UriError> {
-        let mut slots: [Option<&'a str>; 6] = [None; 6];
+        let mut slots: [Option<&'a str>; 7] = [None; 7];
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (raw_key, value) = pair.split_once('=').unwrap_or((pair, ""));
             // Names are compared decoded, as URL libraries read them: a
@@ -156,7 +180,7 @@ impl<'a> Params<'a> {
                 }
             }
         }
-        let [secret, issuer, algorithm, digits, period, counter] = slots;
+        let [secret, issuer, algorithm, digits, period, counter, ocrasuite] = slots;
         Ok(Self {
             secret,
             issuer,
@@ -164,6 +188,7 @@ impl<'a> Params<'a> {
             digits,
             period,
             counter,
+            ocrasuite,
         })
     }
 
