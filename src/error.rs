@@ -398,7 +398,8 @@ pub enum UriError {
     #[error("parameter `{0}` appears more than once")]
     Duplicate(&'static str),
     /// A number (`digits`, `period`, `counter`) is not a plain decimal
-    /// integer that fits its type.
+    /// integer that fits its type, or `ocrasuite` is not an OCRA suite in
+    /// the canonical spelling of RFC 6287 §6.
     #[error("invalid value for parameter `{0}`")]
     Invalid(&'static str),
     /// The `algorithm` parameter names no supported hash (SHA1, SHA256,

@@ -13,7 +13,7 @@
 
 mod lifecycle_support;
 
-use lifecycle_support::{Bank, Phone};
+use lifecycle_support::{signing_suite, transfer_to, Bank, Phone};
 use otpguard::lifecycle::{
     Actor, AuditReason, Event, EventKind, LifecycleConfig, LifecycleError, LoginCheck, NewSecret,
     Outcome, Principal, ReissueReason, State, SuspendReason,
@@ -746,4 +746,82 @@ fn customers_whose_tokens_share_a_serial_cannot_affect_each_other() {
         // register, wrong, right, 5 wrong + the lock-out, resume, right
         1 + 1 + 1 + 6 + 1 + 1
     );
+}
+
+/// Transaction authentication (取引認証): the customer types the payee's
+/// account number into the token, which signs it with the time; the bank
+/// checks the response against the transfer it is about to execute.
+#[test]
+fn a_transfer_signed_with_the_payee_account_number() {
+    let config = LifecycleConfig::builder()
+        .signing(signing_suite())
+        .build()
+        .unwrap();
+    let bank = Bank::with_config(config);
+    let phone = Phone::new("SN-0001", 1);
+    bank.register(&phone).unwrap();
+    bank.tick();
+    let suite = bank.record().signing_suite().unwrap();
+    assert_eq!(suite, signing_suite());
+
+    // The customer asks for JPY 120,000 to account 12345671, and types that
+    // account number into the token.
+    let transfer = transfer_to("12345671", 120_000);
+    let response = phone.signature(&suite, &transfer, None, bank.now());
+    let sign = |transaction| {
+        bank.lc.blocking().sign_transaction(
+            &bank.customer,
+            &bank.web,
+            transaction,
+            &response,
+            &bank.ctx,
+        )
+    };
+
+    // Malware in the browser changed the payee: the response does not sign
+    // that transfer. Counted as a wrong code, audited with the digest of
+    // the transfer presented.
+    let diverted = transfer_to("87654321", 120_000);
+    assert!(is_wrong_code(sign(&diverted)));
+    let last = bank.audit_log().pop().unwrap();
+    assert_eq!(
+        (last.event, last.outcome, last.transaction),
+        (
+            EventKind::SignTransaction,
+            Outcome::Refused,
+            Some(diverted.digest())
+        )
+    );
+
+    // The transfer the customer asked for: signed. The proof carries its
+    // digest; the bank executes exactly that transaction.
+    let proof = sign(&transfer).unwrap();
+    assert_eq!(proof.event(), EventKind::SignTransaction);
+    assert_eq!(proof.transaction(), Some(transfer.digest()));
+    let after = bank.summary();
+    assert_eq!(
+        (after.failures, after.last_signature),
+        (0, Some(proof.step()))
+    );
+
+    // Sent again (a double submit, or the malware replaying it): refused as
+    // a replay, neither counted nor written.
+    assert!(matches!(
+        sign(&transfer),
+        Err(LifecycleError::Replayed { .. })
+    ));
+    assert_eq!(bank.summary(), after);
+
+    // While a swap is pending, the old phone still signs.
+    bank.tick();
+    bank.begin_swap(&phone).unwrap();
+    let next = transfer_to("12345671", 5_000);
+    let response = phone.signature(&suite, &next, None, bank.now());
+    let proof = bank
+        .lc
+        .blocking()
+        .sign_transaction(&bank.customer, &bank.web, &next, &response, &bank.ctx)
+        .unwrap();
+    assert_eq!(bank.state(), State::Swapping);
+    assert_eq!(proof.transaction(), Some(next.digest()));
 }

@@ -419,3 +419,42 @@ fn suites_the_lifecycle_cannot_sign_with_are_refused_by_the_settings() {
         Err(ConfigError::SigningCounterAhead { .. })
     ));
 }
+
+#[test]
+fn the_provisioned_key_uri_carries_the_suite_and_the_token_is_bound_with_it() {
+    let config = LifecycleConfig::builder()
+        .signing(signing_suite())
+        .build()
+        .unwrap();
+    let bank = Bank::with_config(config);
+    let uri = bank.provision("alice").unwrap();
+    let scanned = otpguard::KeyUri::parse(&uri.to_uri()).unwrap();
+    assert_eq!(scanned.ocra_suite(), Some(signing_suite()));
+    assert!(uri
+        .to_uri()
+        .contains("ocrasuite=OCRA-1%3AHOTP-SHA1-6%3AQN08-T30S"));
+
+    // Registered by a deployment that signs with another suite: the token
+    // is bound with the suite its Key URI carried.
+    let other = bank.reconfigured(
+        LifecycleConfig::builder()
+            .signing(Suite::parse("OCRA-1:HOTP-SHA256-8:QH64-T1M").unwrap())
+            .build()
+            .unwrap(),
+    );
+    let phone = Phone::scan("SN-1", &uri);
+    let event = Event::Register {
+        serial: phone.serial.clone(),
+        secret: otpguard::lifecycle::NewSecret::Provisioned,
+        code: phone.code(bank.now()).as_str().into(),
+    };
+    other
+        .blocking()
+        .submit(&bank.customer, &bank.web, event, &bank.ctx)
+        .unwrap();
+    assert_eq!(bank.record().signing_suite(), Some(signing_suite()));
+    bank.tick();
+    let transfer = transfer_to("12345671", 1);
+    let response = phone.signature(&signing_suite(), &transfer, None, bank.now());
+    assert!(sign(&bank, &transfer, &response).is_ok());
+}

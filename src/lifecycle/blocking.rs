@@ -10,6 +10,7 @@ use std::thread::{self, Thread};
 use super::answer::{Applied, Authorized, LoginCheck};
 use super::store::TokenStore;
 use super::{CustomerId, Event, Lifecycle, LifecycleError, Principal, RequestContext};
+use crate::ocra::Transaction;
 use crate::{Clock, KeyUri};
 
 /// The same [`Lifecycle`], called from synchronous code: each method runs
@@ -69,6 +70,24 @@ impl<S: TokenStore, C: Clock> Blocking<'_, S, C> {
         ctx: &RequestContext,
     ) -> Result<Authorized, LifecycleError> {
         block_on(self.0.verify_transaction(customer, by, code, ctx))
+    }
+
+    /// See [`Lifecycle::sign_transaction`].
+    ///
+    /// # Errors
+    /// As [`Lifecycle::sign_transaction`].
+    pub fn sign_transaction(
+        &self,
+        customer: &CustomerId,
+        by: &Principal,
+        transaction: &Transaction,
+        response: &str,
+        ctx: &RequestContext,
+    ) -> Result<Authorized, LifecycleError> {
+        block_on(
+            self.0
+                .sign_transaction(customer, by, transaction, response, ctx),
+        )
     }
 
     /// See [`Lifecycle::login`].

@@ -19,7 +19,7 @@ use super::{
     Actor, CustomerId, Event, EventKind, LifecycleConfig, LifecycleError, Principal,
     RequestContext, State, SuspendReason, TokenId, TokenRecord, TokenSerial,
 };
-use crate::ocra::{Input, Suite, VerifyWindow};
+use crate::ocra::{Input, Suite, Transaction, VerifyWindow};
 use crate::{CheckError, Clock, KeyUri, Secret, SystemClock, TotpParams};
 
 /// The token lifecycle of every customer in one [`TokenStore`].
@@ -337,6 +337,82 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         }
     }
 
+    /// An OCRA response signing `transaction` (`SignTransaction`): the
+    /// response the customer's token computed over the question derived
+    /// from the transaction with the token's signing suite
+    /// ([`Transaction::question_for`]: the payee's account number the
+    /// customer typed into the token, or the transaction's digest).
+    /// Accepted in `Active` and `Swapping`, only for this transaction,
+    /// within [`LifecycleConfig::signature_validity`], once. The proof's
+    /// [`Authorized::transaction`] is the transaction's digest, as in the
+    /// audit record: execute exactly the transaction whose digest it
+    /// carries.
+    ///
+    /// ```
+    /// use otpguard::lifecycle::{CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError, MemoryStore, NewSecret, Principal, RequestContext, TokenSerial};
+    /// use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction};
+    /// use otpguard::{Clock, FixedClock, KeyUri};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let suite = Suite::parse("OCRA-1:HOTP-SHA1-6:QN08-T30S")?;
+    /// let config = LifecycleConfig::builder().signing(suite).build()?;
+    /// let clock = FixedClock::new(1_700_000_000);
+    /// let lc = Lifecycle::new(config, MemoryStore::new(), &clock);
+    /// let (alice, web, ctx) = (CustomerId::new("c-1")?, Principal::customer(Label::new("web")?), RequestContext::new());
+    /// let uri = lc.blocking().provision(&alice, &web, "alice", &ctx)?;
+    /// let secret = KeyUri::parse(&uri.to_uri())?.secret().clone();
+    /// let code = KeyUri::parse(&uri.to_uri())?.to_totp()?.generate(clock.now())?.to_string();
+    /// lc.blocking().submit(&alice, &web, Event::Register {
+    ///     serial: TokenSerial::new("SN-1")?, secret: NewSecret::Provisioned, code: code.as_str().into(),
+    /// }, &ctx)?;
+    ///
+    /// // JPY 50,000 to account 12345671: the customer types the account
+    /// // number into the token, which shows the response.
+    /// let yen = Currency::new("JPY")?;
+    /// let transfer = Transaction::transfer(Amount { minor_units: 50_000, currency: yen }, PayeeAccount::new("12345671")?);
+    /// let question = transfer.question_for(&suite)?;
+    /// let response = Ocra::new(&secret, suite).generate(&Input::new(&question).time(clock.now()))?.to_string();
+    ///
+    /// // Malware changed the payee: the response does not sign that.
+    /// let diverted = Transaction::transfer(Amount { minor_units: 50_000, currency: yen }, PayeeAccount::new("99999991")?);
+    /// assert!(matches!(
+    ///     lc.blocking().sign_transaction(&alice, &web, &diverted, &response, &ctx),
+    ///     Err(LifecycleError::WrongCode { .. })
+    /// ));
+    /// let proof = lc.blocking().sign_transaction(&alice, &web, &transfer, &response, &ctx)?;
+    /// assert_eq!(proof.transaction(), Some(transfer.digest()));
+    /// // Once only.
+    /// assert!(lc.blocking().sign_transaction(&alice, &web, &transfer, &response, &ctx).is_err());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Lifecycle::submit`]; notably [`LifecycleError::WrongCode`]
+    /// (counted) for a response that does not sign this transaction now,
+    /// [`LifecycleError::Replayed`] (not counted),
+    /// [`LifecycleError::NoSigningSuite`] for a token bound without a
+    /// suite, [`LifecycleError::Unsignable`] for a transaction the suite's
+    /// question cannot carry.
+    pub async fn sign_transaction(
+        &self,
+        customer: &CustomerId,
+        by: &Principal,
+        transaction: &Transaction,
+        response: &str,
+        ctx: &RequestContext,
+    ) -> Result<Authorized, LifecycleError> {
+        let event = Event::SignTransaction {
+            transaction: transaction.clone(),
+            response: EnteredCode::new(response),
+        };
+        self.submit(customer, by, event, ctx)
+            .await?
+            .authorized
+            .ok_or(LifecycleError::Internal(
+                "an accepted signature without its proof",
+            ))
+    }
+
     /// A login. While the customer's login OTP is off no code is asked and
     /// the answer is [`LoginCheck::NotRequired`]; otherwise `code` is
     /// checked as `VerifyLogin`. Audited either way.
@@ -373,8 +449,9 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
     /// pending until its first code registers it (`Register` or
     /// `CompleteSwap` with [`NewSecret::Provisioned`](super::NewSecret::Provisioned))
     /// or its deadline passes. Returns its Key URI, built from this
-    /// lifecycle's own TOTP profile and issuer, with `account` as the name
-    /// the app shows.
+    /// lifecycle's own TOTP profile, issuer and signing suite (the
+    /// `ocrasuite` parameter, see [`KeyUri::ocra_suite`]), with `account`
+    /// as the name the app shows.
     ///
     /// # Errors
     /// As [`Lifecycle::submit`]; [`LifecycleError::Provisioning`] if
@@ -806,6 +883,9 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         let mut builder = KeyUri::builder(&enrollment.secret, account).totp(enrollment.params);
         if let Some(issuer) = self.config.issuer() {
             builder = builder.issuer(issuer);
+        }
+        if let Some(suite) = enrollment.signing {
+            builder = builder.ocra_suite(suite);
         }
         builder.build().map_err(LifecycleError::Provisioning)
     }
