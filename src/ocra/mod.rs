@@ -30,13 +30,20 @@
 //!   payee's account number for a numeric one), PSD2 RTS Art. 5's dynamic
 //!   linking.
 //!
-//! # What is not here (yet)
+//! # In the lifecycle
 //!
-//! Generating challenges, provisioning an OCRA suite in a Key URI, and the
-//! token lifecycle (a transaction-signing event with single use through
-//! the record). Nor replay protection: a [`Match`] reports the counter or
-//! time step that matched, and the caller must record it and refuse it
-//! next time.
+//! A token can be bound with a signing suite
+//! ([`LifecycleConfig::signing`](crate::lifecycle::LifecycleConfig::signing),
+//! carried to the app by the Key URI's `ocrasuite` parameter); then
+//! [`Lifecycle::sign_transaction`](crate::lifecycle::Lifecycle::sign_transaction)
+//! checks a response against a [`Transaction`] with single use through the
+//! token's record, the lock-out and throttling of every code, and an audit
+//! record carrying the transaction's digest. Used on its own, this module
+//! has no replay protection: a [`Match`] reports the counter or time step
+//! that matched, and the caller must record it and refuse it next time.
+//!
+//! Generating challenges for the one-way and mutual modes is left to the
+//! caller (any unpredictable question of the suite's format will do).
 //!
 //! A numeric question is MACed as a number written in hexadecimal and
 //! padded on the right, so `n` and `16·n` give the same response (see

@@ -51,13 +51,13 @@ impl Response {
                 Self {
                     value: 0,
                     mac: whole,
-                    format: Format::Hex(narrow(mac_len)),
+                    format: Format::Hex(mac_bytes(suite)),
                 }
             }
             digits => Self {
                 value: reduce(truncate(mac, mac_len), digits),
                 mac: [0; 64],
-                format: Format::Decimal(narrow_u32(digits)),
+                format: Format::Decimal(suite.digit_count()),
             },
         }
     }
@@ -86,11 +86,11 @@ impl Response {
                 Ok(Self {
                     value: 0,
                     mac,
-                    format: Format::Hex(narrow(len)),
+                    format: Format::Hex(mac_bytes(suite)),
                 })
             }
-            digits => {
-                let len = usize::try_from(digits).unwrap_or(usize::MAX);
+            _ => {
+                let len = usize::from(suite.digit_count());
                 if bytes.len() != len || !bytes.iter().all(u8::is_ascii_digit) {
                     return Err(CheckError::Malformed { len, hex: false });
                 }
@@ -101,7 +101,7 @@ impl Response {
                 Ok(Self {
                     value,
                     mac: [0; 64],
-                    format: Format::Decimal(narrow_u32(digits)),
+                    format: Format::Decimal(suite.digit_count()),
                 })
             }
         }
@@ -213,12 +213,11 @@ pub(crate) const fn hex_value(c: u8) -> u8 {
     }
 }
 
-/// A MAC length (20, 32 or 64) as a `u8`.
-fn narrow(len: usize) -> u8 {
-    u8::try_from(len).unwrap_or(u8::MAX)
-}
-
-/// A digit count (4 to 10) as a `u8`.
-fn narrow_u32(digits: u32) -> u8 {
-    u8::try_from(digits).unwrap_or(u8::MAX)
+/// The length in bytes of the suite's HMAC.
+const fn mac_bytes(suite: &Suite) -> u8 {
+    match suite.algorithm() {
+        crate::Algorithm::Sha1 => 20,
+        crate::Algorithm::Sha256 => 32,
+        crate::Algorithm::Sha512 => 64,
+    }
 }

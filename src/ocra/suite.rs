@@ -273,6 +273,11 @@ impl Suite {
         self.digits as u32
     }
 
+    /// [`Suite::digits`] as stored.
+    pub(crate) const fn digit_count(&self) -> u8 {
+        self.digits
+    }
+
     /// Whether the suite has a counter input (`C`).
     #[must_use]
     pub const fn has_counter(&self) -> bool {
