@@ -3,9 +3,10 @@
 //! the records and their audit trail, and a [`FixedClock`] moved by hand.
 //!
 //! Provision and register a token, authorise a transfer (and refuse its
-//! double submit), turn the login OTP on, count a mistyped code, swap to a
-//! new phone, suspend a lost phone and reissue, register the replacement,
-//! stop, and print the audit trail.
+//! double submit), turn the login OTP on, count a mistyped code, sign a
+//! transfer with the payee's account number (and refuse it for a changed
+//! payee and as a replay), swap to a new phone, suspend a lost phone and
+//! reissue, register the replacement, stop, and print the audit trail.
 //!
 //! Run it with `cargo run --example bank_flow`. It prints each answer, the
 //! record's state after it, and the bank's audit log; never a secret or a
@@ -26,6 +27,7 @@ use otpguard::lifecycle::{
     Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError, LoginCheck,
     MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason, TokenSerial,
 };
+use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction};
 use otpguard::{Clock, FixedClock, KeyUri, Totp, TotpParams};
 
 /// The bank's lifecycle as this example builds it.
@@ -36,6 +38,8 @@ type Bank<'c> = Lifecycle<MemoryStore, &'c FixedClock>;
 struct Phone {
     serial: TokenSerial,
     totp: Totp,
+    /// The transaction-signing key, when the Key URI carried a suite.
+    signing: Option<Ocra>,
 }
 
 impl Phone {
@@ -43,11 +47,25 @@ impl Phone {
     /// (`to_uri` is the QR code's text; it carries the secret, so the
     /// backend shows it once and never logs it.)
     fn scan(uri: &KeyUri, serial: &str) -> Result<Self, Box<dyn Error>> {
-        let totp = KeyUri::parse(&uri.to_uri())?.to_totp()?;
+        let scanned = KeyUri::parse(&uri.to_uri())?;
         Ok(Self {
             serial: TokenSerial::new(serial)?,
-            totp,
+            totp: scanned.to_totp()?,
+            signing: scanned
+                .ocra_suite()
+                .map(|suite| Ocra::new(scanned.secret(), suite)),
         })
+    }
+
+    /// Transaction authentication: the customer types the payee's account
+    /// number into the app, which shows the response for it and the time.
+    fn signs(&self, account: &str, clock: &FixedClock) -> Result<String, Box<dyn Error>> {
+        let ocra = self
+            .signing
+            .as_ref()
+            .ok_or("no signing suite on this phone")?;
+        let input = Input::new(account).time(clock.now());
+        Ok(ocra.generate(&input)?.to_string())
     }
 
     /// The code the app shows now.
@@ -140,6 +158,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let config = LifecycleConfig::builder()
         .totp(TotpParams::DEFAULT) // SHA-1, 6 digits, 30-second steps
         .issuer("Example Bank")
+        // Transaction authentication: the app signs the payee's 8-digit
+        // account number with the time (OCRA, RFC 6287); a signature is
+        // valid for 5 minutes.
+        .signing(Suite::parse("OCRA-1:HOTP-SHA1-6:QN08-T30S")?)
+        .signature_validity(300)
         .build()?;
     // 2026-01-05 09:00:00 UTC. The example moves the clock on by a time
     // step (`tick`) before each fresh code, as a customer would wait.
@@ -248,7 +271,54 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     show_state(&bank, &alice);
 
-    heading("5. Swap to a new phone (交換)");
+    heading("5. Transaction authentication (取引認証): the code signs the payee");
+    tick();
+    let yen = Currency::new("JPY")?;
+    let signed = Transaction::transfer(
+        Amount {
+            minor_units: 120_000,
+            currency: yen,
+        },
+        PayeeAccount::new("12345671")?,
+    );
+    // The bank shows the payee's account number; the customer types it
+    // into the app and types back the response.
+    let response = first.signs("12345671", &clock)?;
+    // Malware in the browser swapped the payee before the request reached
+    // the bank: the response does not sign that transfer.
+    let diverted = Transaction::transfer(
+        Amount {
+            minor_units: 120_000,
+            currency: yen,
+        },
+        PayeeAccount::new("87654321")?,
+    );
+    refused(
+        "transfer to 87654321 with the response for 12345671",
+        b.sign_transaction(&alice, &web, &diverted, &response, &home),
+        |e| matches!(e, LifecycleError::WrongCode { .. }),
+    )?;
+    let proof = b.sign_transaction(&alice, &web, &signed, &response, &home)?;
+    let digest = proof
+        .transaction()
+        .ok_or("a signature without its digest")?;
+    println!(
+        "   transfer of JPY 120,000 to 12345671 signed (transaction digest {})",
+        digest
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    release_payment("signed transfer", proof);
+    refused(
+        "the same signature again",
+        b.sign_transaction(&alice, &web, &signed, &response, &home),
+        |e| matches!(e, LifecycleError::Replayed { .. }),
+    )?;
+    show_state(&bank, &alice);
+
+    heading("6. Swap to a new phone (交換)");
     tick();
     let code = first.shows(&clock)?;
     let applied = b.submit(
@@ -288,7 +358,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     show_state(&bank, &alice);
 
-    heading("6. After the swap the old phone's codes are refused");
+    heading("7. After the swap the old phone's codes are refused");
     tick();
     refused(
         "transfer with the old phone's code",
@@ -301,7 +371,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     show_state(&bank, &alice);
 
-    heading("7. The new phone is lost: the customer calls, the operator suspends it at once");
+    heading("8. The new phone is lost: the customer calls, the operator suspends it at once");
     let applied = b.submit(
         &alice,
         &operator,
@@ -333,7 +403,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("   operator reissues: {} -> {}", applied.from, applied.to);
     show_state(&bank, &alice);
 
-    heading("8. Register a new token after the reissue");
+    heading("9. Register a new token after the reissue");
     let uri = b.provision(&alice, &web, "alice@example.com", &home)?;
     let third = Phone::scan(&uri, "SN-3003")?;
     println!("   provisioned; the replacement phone scans its QR code");
@@ -376,7 +446,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     show_state(&bank, &alice);
 
-    heading("9. Stop using the token (利用中止)");
+    heading("10. Stop using the token (利用中止)");
     tick();
     let code = third.shows(&clock)?;
     let applied = b.submit(
