@@ -72,6 +72,7 @@ row("generation SHA-1 vs floor (info)", "generate/otpguard/SHA1", "generate/floo
 # single use, the next record, its audit record, the atomic commit.
 row("lifecycle verify_transaction (load, decide, verify, commit, audit) vs stateless verify ±1", "stateful_pm1/lifecycle/verify_transaction", "stateful_pm1/stateless/verify", 1.5, False)
 row("lifecycle verify_transaction vs stateless verify_once on the in-memory replay guard (info)", "stateful_pm1/lifecycle/verify_transaction", "stateful_pm1/stateless/verify+claim", 1.5, False)
+row("lifecycle sign_transaction (question, digest, load, decide, OCRA ±1, commit, audit) vs Ocra::verify ±1 (info)", "sign_pm1/lifecycle/sign_transaction", "sign_pm1/ocra/verify", 1.5, False)
 row("resync ±100 (pair, constant time: 202 codes) vs floor computing the ±100 window once (201 codes) (info)", "resync_pm100/otpguard/pair_wrong", "resync_pm100/floor/window_pm100", 1.20, False)
 # The lifecycle on PostgresStore against the same SQL issued directly
 # (`cargo bench --features postgres --bench postgres`).

@@ -15,10 +15,22 @@
 //!
 //! Each iteration also sets the clock (one atomic store, in all three).
 //!
+//! And transaction signing the same way (`sign_pm1`, suite
+//! `OCRA-1:HOTP-SHA1-6:QN08-T30S`, a signature valid for one step behind
+//! and one ahead, so three HMAC computations each):
+//!
+//! - `ocra/verify`: [`Ocra::verify`] alone, on a question already derived;
+//! - `lifecycle/sign_transaction`: [`Lifecycle::sign_transaction`] on a
+//!   registered token: the above, plus deriving the question from the
+//!   transaction, its SHA-256 digest for the audit record and the proof,
+//!   and the load, decision and commit of `verify_transaction`.
+//!
 //! `cargo bench --bench stateful`
 //!
 //! [`Match::claim`]: otpguard::Match::claim
 //! [`Lifecycle::verify_transaction`]: otpguard::lifecycle::Lifecycle::verify_transaction
+//! [`Ocra::verify`]: otpguard::ocra::Ocra::verify
+//! [`Lifecycle::sign_transaction`]: otpguard::lifecycle::Lifecycle::sign_transaction
 
 #![allow(
     missing_docs,
@@ -39,6 +51,9 @@ use criterion::{BatchSize, Criterion};
 use otpguard::lifecycle::{
     AuditRecord, AuditSink, CustomerId, Event, Label, Lifecycle, LifecycleConfig, MemoryStore,
     NewSecret, Principal, RequestContext, TokenSerial,
+};
+use otpguard::ocra::{
+    Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction, VerifyWindow,
 };
 use otpguard::replay::MemoryGuard;
 use otpguard::{Clock, FixedClock, Secret, StoreError, Totp, Window};
@@ -138,6 +153,83 @@ fn stateful<M: Measurement>(c: &mut Criterion<M>) {
                     .verify_transaction(&customer, &web, &code, &ctx);
                 assert!(accepted.is_ok(), "{accepted:?}");
                 (code, accepted)
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+
+    // --- Transaction signing: the OCRA check alone, and the lifecycle's.
+    let suite = Suite::parse("OCRA-1:HOTP-SHA1-6:QN08-T30S").unwrap();
+    let ocra = Ocra::new(&secret, suite);
+    let signing = Lifecycle::new(
+        LifecycleConfig::builder()
+            .signing(suite)
+            .signature_validity(PERIOD)
+            .build()
+            .unwrap(),
+        MemoryStore::with_sink(Discard),
+        &clock,
+    );
+    clock.set(time);
+    let register = Event::Register {
+        serial: TokenSerial::new("SN-0002").unwrap(),
+        secret: NewSecret::Given(secret.clone()),
+        code: totp
+            .generate(clock.now())
+            .unwrap()
+            .to_string()
+            .as_str()
+            .into(),
+    };
+    signing
+        .blocking()
+        .submit(&customer, &web, register, &ctx)
+        .unwrap();
+    let transfer = Transaction::transfer(
+        Amount {
+            minor_units: 120_000,
+            currency: Currency::new("JPY").unwrap(),
+        },
+        PayeeAccount::new("12345671").unwrap(),
+    );
+    let question = transfer.question_for(&suite).unwrap();
+    let ocra_window = VerifyWindow::time(window);
+    let next_response = |time: &mut u64| {
+        *time += 3 * PERIOD;
+        let response = ocra
+            .generate(&Input::new(&question).time(*time))
+            .unwrap()
+            .to_string();
+        (*time, response)
+    };
+    let mut group = c.benchmark_group("sign_pm1");
+    group.bench_function("ocra/verify", |b| {
+        b.iter_batched(
+            || next_response(&mut time),
+            |(now, response)| {
+                clock.set(now);
+                let m = ocra.verify(
+                    &response,
+                    &Input::new(&question).time(clock.now()),
+                    ocra_window,
+                );
+                assert!(m.is_ok());
+                (response, m)
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("lifecycle/sign_transaction", |b| {
+        b.iter_batched(
+            || next_response(&mut time),
+            |(now, response)| {
+                clock.set(now);
+                let signed = signing
+                    .blocking()
+                    .sign_transaction(&customer, &web, &transfer, &response, &ctx);
+                assert!(signed.is_ok(), "{signed:?}");
+                (response, signed)
             },
             BatchSize::SmallInput,
         );
