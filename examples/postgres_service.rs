@@ -4,7 +4,7 @@
 //! `DATABASE_URL` and `OTPGUARD_SEAL_KEY` (64 hex digits) set, `--features postgres`.
 //!
 //! Customers: `POST /customers/{id}/...` (`provision`, `register`, `transfer`,
-//! `login`, `swap/begin`, `swap/complete`, `stop`), the customer in the path
+//! `transfer/sign`, `login`, `swap/begin`, `swap/complete`, `stop`), the customer in the path
 //! already logged in by the bank's own authentication in front of this
 //! service. Operators: `POST /operator/customers/{id}/...` (`suspend`,
 //! `resume`, `reissue`) with `x-operator-id`, a header the staff gateway sets
@@ -25,6 +25,7 @@ use otpguard::lifecycle::{
     LoginCheck, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason, TokenSerial,
     UnknownName,
 };
+use otpguard::ocra::{Amount, Currency, PayeeAccount, Suite, Transaction};
 use otpguard::seal::{KeyId, Keyring};
 use otpguard::SystemClock;
 use serde::Deserialize;
@@ -41,12 +42,23 @@ type Reply = Result<Json<Value>, Refusal>;
 type Caller = (CustomerId, Principal, RequestContext);
 const FAULT: &str = "service error, contact the bank";
 
+/// The bank's settings: its name in the app, and transaction signing
+/// (取引認証) with the payee's 8-digit account number, valid 5 minutes.
+pub fn config() -> Result<LifecycleConfig, Box<dyn Error>> {
+    Ok(LifecycleConfig::builder()
+        .issuer("Example Bank")
+        .signing(Suite::parse("OCRA-1:HOTP-SHA1-6:QN08-T30S")?)
+        .signature_validity(300)
+        .build()?)
+}
+
 /// The routes, over one shared lifecycle.
 pub fn app(lifecycle: Arc<Service>) -> Router {
     Router::new()
         .route("/customers/{id}/provision", post(provision))
         .route("/customers/{id}/register", post(register))
         .route("/customers/{id}/transfer", post(transfer))
+        .route("/customers/{id}/transfer/sign", post(sign_transfer))
         .route("/customers/{id}/login", post(login))
         .route("/customers/{id}/swap/begin", post(begin_swap))
         .route("/customers/{id}/swap/complete", post(finish_swap))
@@ -68,6 +80,17 @@ struct Code {
     code: String,
     #[serde(default)]
     serial: String,
+}
+
+/// A transfer as the bank will execute it, and the response the customer's
+/// app showed for it.
+#[derive(Deserialize)]
+struct SignedTransfer {
+    /// In the currency's minor unit (yen, cents).
+    amount: u64,
+    currency: String,
+    payee: String,
+    response: String,
 }
 
 /// Login asks for a code only while the customer's login OTP is on.
@@ -106,6 +129,35 @@ async fn transfer(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<C
     let proof = proof.map_err(|e| for_customer(&customer, &ctx, e))?;
     // A real backend hands `proof` to the payment it authorises.
     Ok(Json(json!({ "authorized_step": proof.step() })))
+}
+
+async fn sign_transfer(
+    State(bank): Bank,
+    Path(id): Id,
+    h: HeaderMap,
+    Json(b): Json<SignedTransfer>,
+) -> Reply {
+    let (customer, web, ctx) = customer_call(&id, &h)?;
+    let bad = |what: &str| refusal(StatusCode::BAD_REQUEST, &format!("invalid {what}"));
+    let currency = Currency::new(&b.currency).map_err(|_| bad("currency"))?;
+    let payee = PayeeAccount::new(&b.payee).map_err(|_| bad("payee account"))?;
+    let amount = Amount {
+        minor_units: b.amount,
+        currency,
+    };
+    let transfer = Transaction::transfer(amount, payee);
+    let proof = bank
+        .sign_transaction(&customer, &web, &transfer, &b.response, &ctx)
+        .await;
+    let proof = proof.map_err(|e| for_customer(&customer, &ctx, e))?;
+    // A real backend executes exactly the transaction whose digest the
+    // proof carries (the audit row has the same digest).
+    let digest = proof.transaction().ok_or_else(|| {
+        eprintln!("customer {customer} [{ctx}]: a signature without its digest");
+        refusal(StatusCode::INTERNAL_SERVER_ERROR, FAULT)
+    })?;
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Json(json!({ "signed": hex })))
 }
 
 async fn login(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<LoginCode>) -> Reply {
@@ -273,8 +325,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let pool = sqlx::PgPool::connect(&url).await?;
     let store = PostgresStore::new(pool, Keyring::new(KeyId(1), &key));
     store.migrate().await?; // creates or upgrades the schema; safe at every start
-    let config = LifecycleConfig::builder().issuer("Example Bank").build()?;
-    let bank = Arc::new(Lifecycle::new(config, store, SystemClock));
+    let bank = Arc::new(Lifecycle::new(config()?, store, SystemClock));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("otpguard service listening on {}", listener.local_addr()?);
     axum::serve(listener, app(bank)).await?;

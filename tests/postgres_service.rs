@@ -29,7 +29,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use otpguard::lifecycle::postgres::{sqlx, PostgresStore};
-use otpguard::lifecycle::{Lifecycle, LifecycleConfig};
+use otpguard::lifecycle::Lifecycle;
+use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Transaction};
 use otpguard::seal::{KeyId, Keyring};
 use otpguard::{Clock, KeyUri, SystemClock, Totp};
 use serde_json::{json, Value};
@@ -103,10 +104,7 @@ async fn start() -> (PostgresServer, sqlx::PgPool, Router) {
     let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
     let store = PostgresStore::new(pool.clone(), Keyring::new(KeyId(1), &[0x42; 32]));
     store.migrate().await.unwrap();
-    let config = LifecycleConfig::builder()
-        .issuer("Example Bank")
-        .build()
-        .unwrap();
+    let config = service::config().unwrap();
     let app = service::app(Arc::new(Lifecycle::new(config, store, SystemClock)));
     (pg, pool, app)
 }
@@ -331,4 +329,107 @@ async fn login_swap_to_a_new_phone_and_stop() {
             "Stop accepted"
         ]
     );
+}
+
+/// Transaction authentication through the service: the app signs the
+/// payee's account number; the service refuses the response for a changed
+/// payee and a replay with the same coarse answer, and the audit rows hold
+/// the digest of each transfer presented.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_signed_with_the_payee_account_number() {
+    let (_pg, pool, app) = start().await;
+    let customer = |action: &str| format!("/customers/{CUSTOMER}/{action}");
+    let (status, answer) = post(
+        &app,
+        &customer("provision"),
+        None,
+        json!({ "account": "alice" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let uri = KeyUri::parse(answer["key_uri"].as_str().unwrap()).unwrap();
+    let suite = uri
+        .ocra_suite()
+        .expect("the Key URI carries the signing suite");
+    let (phone, app_signs) = (uri.to_totp().unwrap(), Ocra::new(uri.secret(), suite));
+    let code = phone.generate_step(step(&phone, 0)).to_string();
+    let (status, answer) = post(
+        &app,
+        &customer("register"),
+        None,
+        json!({ "code": code, "serial": "SN-1" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let response = app_signs
+        .generate(&Input::new("12345671").time(SystemClock.now()))
+        .unwrap()
+        .to_string();
+    let body = |payee: &str| json!({ "amount": 120_000, "currency": "JPY", "payee": payee, "response": response });
+    let (status, refused) = post(&app, &customer("transfer/sign"), None, body("87654321")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, signed) = post(&app, &customer("transfer/sign"), None, body("12345671")).await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let transfer = Transaction::transfer(
+        Amount {
+            minor_units: 120_000,
+            currency: Currency::new("JPY").unwrap(),
+        },
+        PayeeAccount::new("12345671").unwrap(),
+    );
+    let hex: String = transfer
+        .digest()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(signed["signed"], json!(hex));
+    // The replay answers exactly as the changed payee did.
+    assert_eq!(
+        post(&app, &customer("transfer/sign"), None, body("12345671")).await,
+        (StatusCode::FORBIDDEN, refused)
+    );
+    // A malformed request changes nothing and is not audited.
+    let (status, _) = post(
+        &app,
+        &customer("transfer/sign"),
+        None,
+        json!({ "amount": 1, "currency": "yen", "payee": "1", "response": "1" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let rows: Vec<(String, String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT event, outcome, transaction_digest FROM otpguard_audit \
+         WHERE customer_id = $1 AND event = 'SignTransaction' ORDER BY version, id",
+    )
+    .bind(CUSTOMER)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let diverted = Transaction::transfer(
+        Amount {
+            minor_units: 120_000,
+            currency: Currency::new("JPY").unwrap(),
+        },
+        PayeeAccount::new("87654321").unwrap(),
+    );
+    let expected = vec![
+        (
+            "SignTransaction".to_owned(),
+            "refused".to_owned(),
+            Some(diverted.digest().to_vec()),
+        ),
+        (
+            "SignTransaction".to_owned(),
+            "accepted".to_owned(),
+            Some(transfer.digest().to_vec()),
+        ),
+        (
+            "SignTransaction".to_owned(),
+            "refused".to_owned(),
+            Some(transfer.digest().to_vec()),
+        ),
+    ];
+    assert_eq!(rows, expected);
 }
