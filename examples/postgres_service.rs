@@ -44,6 +44,9 @@ const FAULT: &str = "service error, contact the bank";
 
 /// The bank's settings: its name in the app, and transaction signing
 /// (取引認証) with the payee's 8-digit account number, valid 5 minutes.
+///
+/// # Errors
+/// If the settings do not hold (they do: a test builds them).
 pub fn config() -> Result<LifecycleConfig, Box<dyn Error>> {
     Ok(LifecycleConfig::builder()
         .issuer("Example Bank")
