@@ -13,6 +13,18 @@
 //! timed out by the System before the first event that touches the record
 //! is decided; a provisioned secret waits until its deadline; no serial and
 //! no secret comes back once retired.
+//!
+//! Transaction signing (`SignTransaction`, RFC 6287 OCRA): a deployment
+//! binds the tokens it registers with its signing suite (a provisioned
+//! secret with the suite of the deployment that provisioned it), and the
+//! model runs deployments with none, a time-only suite, a counter suite and
+//! a suite over the transaction's digest, switching between them. It
+//! derives the question from the transaction itself, computes every
+//! response of the window (the validity in whole steps behind, one ahead;
+//! counters from the last accepted one), and knows that a match not newer
+//! than the last accepted counter (or time step) is a replay; a wrong or
+//! malformed response counts like a wrong code; an accepted one claims its
+//! counter (or step) and leaves the TOTP step and drift alone.
 
 #![allow(
     clippy::unwrap_used,
@@ -27,12 +39,17 @@
 
 mod lifecycle_support;
 
-use lifecycle_support::{principal, Bank};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use lifecycle_support::{principal, Bank, Engine};
+use otpguard::lifecycle::rules::TABLE;
 use otpguard::lifecycle::{
     Actor, AuditReason, Event, EventKind, Label, LifecycleConfig, LifecycleError, LoginCheck,
     NewSecret, Notice, Outcome, PendingSwap, Principal, ReissueReason, RequestContext, State,
     SuspendReason, Throttle, TokenId, TokenSerial,
 };
+use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction};
 use otpguard::{KeyUri, Secret, Totp};
 use proptest::prelude::*;
 
@@ -51,6 +68,97 @@ const RESYNC_WINDOW: i64 = 12;
 const THROTTLE_AFTER: u32 = 2;
 const THROTTLE_BASE: u64 = 40;
 const THROTTLE_CAP: u64 = 160;
+
+/// The signing suites a deployment may bind new tokens with: the payee's
+/// account as the question, with the time only or with a counter too; the
+/// transaction's digest as the question, with one-minute steps.
+const SUITES: [&str; 3] = [
+    "OCRA-1:HOTP-SHA1-6:QN08-T30S",
+    "OCRA-1:HOTP-SHA1-6:C-QN08-T30S",
+    "OCRA-1:HOTP-SHA256-8:QH40-T1M",
+];
+/// What the model knows of each suite, written out rather than read from
+/// the parsed suite: whether it has a counter, its time step in seconds,
+/// its response digits, and whether its question is the digest (`QH40`)
+/// rather than the payee's account (`QN08`).
+const SUITE_MODEL: [(bool, u64, usize, bool); 3] = [
+    (false, 30, 6, false),
+    (true, 30, 6, false),
+    (false, 60, 8, true),
+];
+/// The model's signature validity (3 steps of 30 s, 2 of 60 s) and
+/// look-ahead of counters.
+const SIGNATURE_VALIDITY: u64 = 90;
+const SIGNING_AHEAD: u64 = 3;
+/// Payee accounts: two numeric ones, one that is a non-zero multiple of 16
+/// (ambiguous as a numeric question), and an IBAN (not numeric).
+const PAYEES: [&str; 4] = ["12345671", "12345672", "12345680", "DE89370400440532013000"];
+/// Transactions: each payee with one amount, then the first two payees
+/// with another (the same numeric question, another digest).
+const TXS: usize = 6;
+
+fn transaction(t: usize) -> Transaction {
+    Transaction::transfer(
+        Amount {
+            minor_units: if t < PAYEES.len() { 50_000 } else { 99 },
+            currency: Currency::new("JPY").unwrap(),
+        },
+        PayeeAccount::new(PAYEES[t % PAYEES.len()]).unwrap(),
+    )
+}
+
+fn suite(i: usize) -> Suite {
+    Suite::parse(SUITES[i]).unwrap()
+}
+
+/// The question a token of suite `i` signs for transaction `t`, derived
+/// here from the transaction (not by the library); `None` if the suite
+/// cannot carry it.
+fn model_question(i: usize, t: usize) -> Option<String> {
+    let (_, _, _, hex) = SUITE_MODEL[i];
+    if hex {
+        let digest: String = transaction(t)
+            .digest()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        return Some(digest[..40].to_owned());
+    }
+    let payee = PAYEES[t % PAYEES.len()];
+    let numeric = payee.bytes().all(|b| b.is_ascii_digit()) && payee.len() <= 8;
+    (numeric && payee.parse::<u64>().unwrap() % 16 != 0).then(|| payee.to_owned())
+}
+
+/// The response of `secret` under suite `i` to `question` for `counter`
+/// (ignored without one) and time step `step`.
+fn ocra_at(secret: &Secret, i: usize, question: &str, counter: u64, step: u64) -> String {
+    let mut input = Input::new(question).time_step(step);
+    if SUITE_MODEL[i].0 {
+        input = input.counter(counter);
+    }
+    Ocra::new(secret, suite(i))
+        .generate(&input)
+        .unwrap()
+        .to_string()
+}
+
+/// The lifecycle's settings for the model, signing with `signing`.
+fn config(max: u32, signing: Option<usize>) -> LifecycleConfig {
+    let mut builder = LifecycleConfig::builder()
+        .max_failures(max)
+        .max_drift(MAX_DRIFT.unsigned_abs().try_into().unwrap())
+        .throttle(Throttle::growing(THROTTLE_AFTER, THROTTLE_BASE, THROTTLE_CAP).unwrap())
+        .resync_window(RESYNC_WINDOW.unsigned_abs().try_into().unwrap())
+        .swap_timeout(SWAP_TIMEOUT)
+        .enrollment_timeout(ENROLLMENT_TIMEOUT)
+        .signature_validity(SIGNATURE_VALIDITY)
+        .signing_counter_ahead(SIGNING_AHEAD.try_into().unwrap())
+        .issuer("Model Bank");
+    if let Some(i) = signing {
+        builder = builder.signing(suite(i));
+    }
+    builder.build().unwrap()
+}
 
 /// The delay after the `failures`-th consecutive wrong code, computed here
 /// from the parameters (not by the library).
@@ -109,6 +217,27 @@ enum CodeSrc {
     Offset(i64),
 }
 
+/// Where the response of a `SignTransaction` comes from (the phone signs
+/// with the record's suite; a phone whose token has none with the first).
+#[derive(Clone, Copy, Debug)]
+enum SigSrc {
+    /// The response the phone shows now for the transaction sent, with its
+    /// next counter (one past the last accepted).
+    Right,
+    /// The response the phone shows now for transaction `k`, sent with
+    /// this one.
+    Other(usize),
+    /// The last response accepted, sent again with the transaction it
+    /// signed.
+    Again,
+    /// The response for the transaction sent, `steps` time steps from now
+    /// and `counters` from the phone's next counter: near and beyond the
+    /// window's edges.
+    Off { steps: i64, counters: i64 },
+    /// Not the suite's number of digits.
+    Malformed,
+}
+
 /// The two codes of a `Resync`: the current token's codes for the steps
 /// `now + later - 1` and `now + later` (or `now + later - 2` if not
 /// consecutive).
@@ -155,12 +284,21 @@ enum Op {
     Login(Option<CodeSrc>),
     Resync(PairSrc),
     ResetDrift,
+    /// A transfer (transaction `tx`, unless the response is sent again
+    /// with the one it signed) signed with a response from `response`.
+    SignTransaction {
+        tx: usize,
+        response: SigSrc,
+    },
+    /// A new deployment: the lifecycle over the same store signs new
+    /// tokens with this suite (not an event).
+    Deploy(Option<usize>),
 }
 
 impl Op {
     fn kind(&self) -> EventKind {
         match self {
-            Op::Tick(_) => unreachable!(),
+            Op::Tick(_) | Op::Deploy(_) => unreachable!(),
             Op::Provision => EventKind::Provision,
             Op::Register { .. } => EventKind::Register,
             Op::SetLogin(_) => EventKind::SetLoginOtp,
@@ -176,6 +314,7 @@ impl Op {
             Op::VerifyLogin(_) | Op::Login(_) => EventKind::VerifyLogin,
             Op::Resync(_) => EventKind::Resync,
             Op::ResetDrift => EventKind::ResetDrift,
+            Op::SignTransaction { .. } => EventKind::SignTransaction,
         }
     }
 
@@ -211,6 +350,23 @@ fn code_src() -> impl Strategy<Value = CodeSrc> {
     ]
 }
 
+fn sig_src() -> impl Strategy<Value = SigSrc> {
+    let ahead = i64::try_from(SIGNING_AHEAD).unwrap();
+    prop_oneof![
+        5 => Just(SigSrc::Right),
+        2 => (0..TXS).prop_map(SigSrc::Other),
+        2 => Just(SigSrc::Again),
+        3 => (-5i64..=2, -2..=ahead + 2)
+            .prop_map(|(steps, counters)| SigSrc::Off { steps, counters }),
+        1 => Just(SigSrc::Malformed),
+    ]
+}
+
+/// Mostly the two transfers every suite can sign.
+fn tx() -> impl Strategy<Value = usize> {
+    prop_oneof![6 => 0usize..2, 1 => 2..TXS]
+}
+
 fn pair_src() -> impl Strategy<Value = PairSrc> {
     (
         prop_oneof![4 => -6i64..=6, 1 => -20i64..=20],
@@ -239,10 +395,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<bool>().prop_map(Op::SetLogin),
         3 => code_src().prop_map(Op::BeginSwap),
         4 => new_token().prop_map(|(serial, secret, right)| Op::CompleteSwap { serial, secret, right }),
-        1 => Just(Op::CancelSwap),
+        2 => Just(Op::CancelSwap),
         1 => Just(Op::SwapTimeout),
-        1 => code_src().prop_map(Op::Stop),
-        1 => prop::sample::select(SuspendReason::ALL.to_vec()).prop_map(Op::Suspend),
+        2 => code_src().prop_map(Op::Stop),
+        2 => prop::sample::select(SuspendReason::ALL.to_vec()).prop_map(Op::Suspend),
         1 => Just(Op::Resume),
         1 => Just(Op::Reissue),
         4 => code_src().prop_map(Op::VerifyTransaction),
@@ -250,6 +406,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop::option::weighted(0.7, code_src()).prop_map(Op::Login),
         2 => pair_src().prop_map(Op::Resync),
         1 => Just(Op::ResetDrift),
+        5 => (tx(), sig_src()).prop_map(|(tx, response)| Op::SignTransaction { tx, response }),
+        1 => prop::option::weighted(0.8, 0..SUITES.len()).prop_map(Op::Deploy),
     ]
 }
 
@@ -300,7 +458,16 @@ fn flow() -> impl Strategy<Value = Vec<Op>> {
             Op::Tick(gap),
             then,
         ]),
-        (1usize..=6).prop_map(|n| vec![Op::VerifyTransaction(CodeSrc::Wrong); n]),
+        // A run of wrong codes, during a swap or not.
+        (any::<bool>(), 1usize..=6).prop_map(|(swap, n)| {
+            let mut ops = if swap {
+                vec![Op::Tick(30), Op::BeginSwap(CodeSrc::Current)]
+            } else {
+                Vec::new()
+            };
+            ops.extend(vec![Op::VerifyTransaction(CodeSrc::Wrong); n]);
+            ops
+        }),
         Just(vec![
             Op::Tick(30),
             Op::VerifyTransaction(CodeSrc::Current),
@@ -316,19 +483,126 @@ fn flow() -> impl Strategy<Value = Vec<Op>> {
             Op::Resync(pair),
             Op::VerifyTransaction(CodeSrc::Offset(pair.later)),
         ]),
+        // Codes, pairs, signatures, an operator's events or anything while
+        // a swap is pending.
+        (
+            prop_oneof![
+                3 => op(),
+                1 => (0..=MAX_DRIFT).prop_map(|later| Op::Resync(PairSrc {
+                    later,
+                    consecutive: true
+                })),
+                1 => (tx(), sig_src())
+                    .prop_map(|(tx, response)| Op::SignTransaction { tx, response }),
+                1 => prop::sample::select(vec![
+                    Op::Suspend(SuspendReason::LostDevice),
+                    Op::Suspend(SuspendReason::Operator),
+                    Op::Reissue,
+                    Op::ResetDrift,
+                    Op::CancelSwap,
+                ]),
+            ],
+            op(),
+        )
+            .prop_map(|(first, then)| vec![
+                Op::Tick(30),
+                Op::BeginSwap(CodeSrc::Current),
+                Op::Tick(30),
+                first,
+                then,
+            ]),
+        // An operator's hold, what an operator does with it, then anything.
+        (
+            prop::sample::select(vec![
+                Op::Suspend(SuspendReason::LostDevice),
+                Op::ResetDrift,
+                Op::Resume,
+                Op::Reissue,
+            ]),
+            op(),
+        )
+            .prop_map(|(first, then)| vec![
+                Op::Suspend(SuspendReason::Operator),
+                first,
+                then,
+            ]),
+        // The login OTP turned on, then codes at login, during a swap or
+        // not.
+        (any::<bool>(), code_src()).prop_map(|(swap, src)| {
+            let mut ops = vec![Op::SetLogin(true), Op::Tick(30)];
+            if swap {
+                ops.extend([Op::BeginSwap(CodeSrc::Current), Op::Tick(30)]);
+            }
+            ops.extend([
+                Op::Login(Some(CodeSrc::Current)),
+                Op::Tick(30),
+                Op::VerifyLogin(src),
+            ]);
+            ops
+        }),
+        // A signature, sent again, another in the same step, then any.
+        (tx(), tx(), sig_src()).prop_map(|(first, second, then)| vec![
+            Op::Tick(30),
+            Op::SignTransaction {
+                tx: first,
+                response: SigSrc::Right,
+            },
+            Op::SignTransaction {
+                tx: first,
+                response: SigSrc::Again,
+            },
+            Op::SignTransaction {
+                tx: second,
+                response: SigSrc::Right,
+            },
+            Op::SignTransaction {
+                tx: first,
+                response: then,
+            },
+        ]),
+        // A run of responses made for another payee.
+        (1usize..=6).prop_map(|n| vec![
+            Op::SignTransaction {
+                tx: 0,
+                response: SigSrc::Other(1),
+            };
+            n
+        ]),
     ]
 }
 
-/// Up to 80 events: single random ones mixed with flows.
+/// Up to 80 events: single random ones mixed with flows, most often after
+/// a first token is registered (so that the sequence spends its events in
+/// the states that hold one).
 fn steps() -> impl Strategy<Value = Vec<(Op, Option<Actor>)>> {
-    prop::collection::vec(
+    let first = prop::option::weighted(
+        0.8,
+        (0..SERIALS, any::<usize>()).prop_map(|(serial, k)| Op::Register {
+            serial,
+            secret: SecretSrc::Known(k),
+            right: true,
+        }),
+    );
+    let chunks = prop::collection::vec(
         prop_oneof![
             3 => step().prop_map(|s| vec![s]),
             1 => flow().prop_map(|ops| ops.into_iter().map(|op| (op, None)).collect()),
+            // An operator resynchronising the customer's token.
+            1 => pair_src().prop_map(|pair| vec![
+                (Op::Tick(30), None),
+                (Op::Resync(pair), Some(Actor::Operator)),
+            ]),
         ],
         1..60,
-    )
-    .prop_map(|chunks| chunks.into_iter().flatten().take(80).collect())
+    );
+    (first, chunks).prop_map(|(first, chunks)| {
+        first
+            .map(|op| (op, None))
+            .into_iter()
+            .chain(chunks.into_iter().flatten())
+            .take(80)
+            .collect()
+    })
 }
 
 /// What a call answered, as both the lifecycle and the model describe it.
@@ -367,6 +641,8 @@ enum Answer {
     },
     DriftBeyondBound(i64),
     Throttled(u64),
+    NoSigningSuite,
+    Unsignable,
     /// Anything else: never expected.
     Other(String),
 }
@@ -416,6 +692,8 @@ fn answer_of_error(e: &LifecycleError, serials: &[TokenSerial]) -> Answer {
             assert_eq!(i64::from(*max), MAX_DRIFT);
             Answer::DriftBeyondBound(*drift)
         }
+        LifecycleError::NoSigningSuite => Answer::NoSigningSuite,
+        LifecycleError::Unsignable(_) => Answer::Unsignable,
         other => Answer::Other(format!("{other:?}")),
     }
 }
@@ -427,6 +705,11 @@ struct ModelToken {
     secret: usize,
     last_step: u64,
     drift: i64,
+    /// The signing suite it is bound with.
+    suite: Option<usize>,
+    /// The counter (or, without one, time step) of its last accepted
+    /// signature.
+    last_signature: Option<u64>,
 }
 
 /// The reference model: plain fields and a `match` per event.
@@ -435,8 +718,9 @@ struct Model {
     state: State,
     token: Option<ModelToken>,
     pending: Option<PendingSwap>,
-    /// The pending provisioned secret and its deadline.
-    enrollment: Option<(usize, u64)>,
+    /// The pending provisioned secret, its deadline, and the signing suite
+    /// of the deployment that provisioned it.
+    enrollment: Option<(usize, u64, Option<usize>)>,
     failures: u32,
     throttled_until: Option<u64>,
     login: bool,
@@ -444,6 +728,8 @@ struct Model {
     retired_serials: Vec<usize>,
     retired_secrets: Vec<usize>,
     max: u32,
+    /// The signing suite of the deployment.
+    deploy: Option<usize>,
 }
 
 /// What one call did besides its answer.
@@ -469,10 +755,13 @@ struct Sent<'a> {
     code: Option<&'a str>,
     /// The second code of a `Resync`.
     second: Option<&'a str>,
+    /// The transaction a `SignTransaction` carries (its response is
+    /// `code`).
+    transaction: Option<usize>,
 }
 
 impl Model {
-    fn new(max: u32) -> Self {
+    fn new(max: u32, deploy: Option<usize>) -> Self {
         Self {
             state: State::Unregistered,
             token: None,
@@ -485,6 +774,7 @@ impl Model {
             retired_serials: Vec::new(),
             retired_secrets: Vec::new(),
             max,
+            deploy,
         }
     }
 
@@ -520,6 +810,44 @@ impl Model {
         hit
     }
 
+    /// The counter (or, without one, time step) whose response to
+    /// `question` under suite `i` is `response` within the window at
+    /// `now`, and the step's distance from now: the validity in whole steps
+    /// behind and one ahead; counters from the last accepted one to one
+    /// past it plus the look-ahead (0 to the look-ahead before the first).
+    /// The highest counter, then the latest step, wins.
+    fn signature_matches(
+        secret: &Secret,
+        i: usize,
+        question: &str,
+        response: &str,
+        now: u64,
+        last: Option<u64>,
+    ) -> Option<(u64, i64)> {
+        let (counter, step_secs, digits, _) = SUITE_MODEL[i];
+        if response.len() != digits || !response.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let behind = i64::try_from(SIGNATURE_VALIDITY.div_ceil(step_secs)).unwrap();
+        let counters = match (counter, last) {
+            (false, _) => 0..=0,
+            (true, None) => 0..=SIGNING_AHEAD,
+            (true, Some(l)) => l..=l + 1 + SIGNING_AHEAD,
+        };
+        let center = now / step_secs;
+        // From the highest counter and the latest step down: the first
+        // match is the one that wins.
+        for c in counters.rev() {
+            for rel in (-behind..=1).rev() {
+                let step = center.checked_add_signed(rel).unwrap();
+                if ocra_at(secret, i, question, c, step) == response {
+                    return Some((if counter { c } else { step }, rel));
+                }
+            }
+        }
+        None
+    }
+
     /// Who may cause what, where, and where it leads.
     fn permitted(&self, kind: EventKind, actor: Actor) -> Option<State> {
         use Actor::{Customer, Operator, System};
@@ -532,7 +860,7 @@ impl Model {
             (Active, EventKind::SetLoginOtp, Customer) => Some(Active),
             (
                 Active | Swapping,
-                EventKind::VerifyTransaction | EventKind::VerifyLogin,
+                EventKind::VerifyTransaction | EventKind::VerifyLogin | EventKind::SignTransaction,
                 Customer,
             ) => Some(s),
             (Active, EventKind::BeginSwap, Customer) => Some(Swapping),
@@ -560,6 +888,31 @@ impl Model {
     fn clear_failures(&mut self) {
         self.failures = 0;
         self.throttled_until = None;
+    }
+
+    /// One more wrong code (or response) of the current token at `now`:
+    /// counted up to the maximum, held back by the throttle, and at the
+    /// maximum locked by the System in the same commit.
+    fn wrong_code(&mut self, now: u64, fx: &mut Effects) -> Answer {
+        self.failures = (self.failures + 1).min(self.max);
+        let delay = model_delay(self.failures);
+        if delay > 0 {
+            let until = now + delay;
+            self.throttled_until = Some(self.throttled_until.map_or(until, |t| t.max(until)));
+        }
+        self.version += 1;
+        let locked_out = self.failures >= self.max;
+        if locked_out {
+            self.state = State::Suspended(SuspendReason::TooManyFailures);
+            self.pending = None;
+            self.enrollment = None;
+            self.version += 1;
+            fx.locked_out = true;
+        }
+        Answer::WrongCode {
+            failures: self.failures,
+            locked_out,
+        }
     }
 
     fn retire_token(&mut self) {
@@ -629,12 +982,16 @@ impl Model {
                 if self.retired_serials.contains(&sent.serial) {
                     return Answer::SerialRetired(sent.serial);
                 }
-                let secret = match sent.given {
-                    Some(k) => k,
+                // A given secret takes the deployment's suite, a
+                // provisioned one the suite it was provisioned with.
+                let (secret, suite) = match sent.given {
+                    Some(k) => (k, self.deploy),
                     None => match self.enrollment {
                         None => return Answer::NoEnrollment,
-                        Some((_, deadline)) if now >= deadline => return Answer::EnrollmentExpired,
-                        Some((k, _)) => k,
+                        Some((_, deadline, _)) if now >= deadline => {
+                            return Answer::EnrollmentExpired
+                        }
+                        Some((k, _, suite)) => (k, suite),
                     },
                 };
                 if self.token.is_some_and(|t| t.secret == secret)
@@ -647,7 +1004,15 @@ impl Model {
                 {
                     return Answer::SameSerial;
                 }
-                new_secret = Some(secret);
+                new_secret = Some((secret, suite));
+            }
+            Op::SignTransaction { .. } => {
+                let Some(suite) = self.token.unwrap().suite else {
+                    return Answer::NoSigningSuite;
+                };
+                if model_question(suite, sent.transaction.unwrap()).is_none() {
+                    return Answer::Unsignable;
+                }
             }
             Op::SwapTimeout if now < self.pending.unwrap().deadline => {
                 return Answer::SwapNotExpired
@@ -660,7 +1025,7 @@ impl Model {
 
         // The code.
         let mut proof = None;
-        if let Some(secret) = new_secret {
+        if let Some((secret, suite)) = new_secret {
             let Some((step, rel)) = Self::matches(&secrets[secret], sent.code.unwrap(), now, 0)
             else {
                 return Answer::NewTokenCode;
@@ -675,6 +1040,8 @@ impl Model {
                         secret,
                         last_step: step,
                         drift,
+                        suite,
+                        last_signature: None,
                     })
                 }
                 _ => Some(ModelToken {
@@ -682,12 +1049,43 @@ impl Model {
                     secret,
                     last_step: step,
                     drift,
+                    suite,
+                    last_signature: None,
                 }),
             };
             fx.new_token = true;
             self.clear_failures();
             self.enrollment = None;
             self.pending = None;
+        } else if let Op::SignTransaction { .. } = op {
+            if let Some(retry_at) = self.throttled_until.filter(|&t| now < t) {
+                return Answer::Throttled(retry_at);
+            }
+            let token = self.token.as_mut().unwrap();
+            let suite = token.suite.unwrap();
+            let question = model_question(suite, sent.transaction.unwrap()).unwrap();
+            let found = Self::signature_matches(
+                &secrets[token.secret],
+                suite,
+                &question,
+                sent.code.unwrap(),
+                now,
+                token.last_signature,
+            );
+            match (found, token.last_signature) {
+                (Some((mark, _)), Some(last)) if mark <= last => {
+                    return Answer::Replayed {
+                        step: mark,
+                        last_accepted: last,
+                    }
+                }
+                (Some((mark, rel)), _) => {
+                    token.last_signature = Some(mark);
+                    proof = Some((mark, rel));
+                    self.clear_failures();
+                }
+                (None, _) => return self.wrong_code(now, fx),
+            }
         } else if op.code_src().is_some() || matches!(op, Op::Resync(_)) {
             // Held back after wrong codes: not evaluated.
             if let Some(retry_at) = self.throttled_until.filter(|&t| now < t) {
@@ -726,28 +1124,7 @@ impl Model {
                         last_accepted: token.last_step,
                     }
                 }
-                None => {
-                    self.failures = (self.failures + 1).min(self.max);
-                    let delay = model_delay(self.failures);
-                    if delay > 0 {
-                        let until = now + delay;
-                        self.throttled_until =
-                            Some(self.throttled_until.map_or(until, |t| t.max(until)));
-                    }
-                    self.version += 1;
-                    let locked_out = self.failures >= self.max;
-                    if locked_out {
-                        self.state = State::Suspended(SuspendReason::TooManyFailures);
-                        self.pending = None;
-                        self.enrollment = None;
-                        self.version += 1;
-                        fx.locked_out = true;
-                    }
-                    return Answer::WrongCode {
-                        failures: self.failures,
-                        locked_out,
-                    };
-                }
+                None => return self.wrong_code(now, fx),
             }
         }
 
@@ -755,7 +1132,7 @@ impl Model {
         match op {
             Op::Provision => {
                 let next = secrets.len();
-                self.enrollment = Some((next, now + ENROLLMENT_TIMEOUT));
+                self.enrollment = Some((next, now + ENROLLMENT_TIMEOUT, self.deploy));
                 fx.provisioned = Some(next);
             }
             Op::SetLogin(on) => self.login = *on,
@@ -805,7 +1182,7 @@ impl Model {
         assert_eq!(s.pending_swap, self.pending, "{context}");
         assert_eq!(
             s.enrollment_deadline,
-            self.enrollment.map(|(_, d)| d),
+            self.enrollment.map(|(_, d, _)| d),
             "{context}"
         );
         assert_eq!(s.failures, self.failures, "{context}");
@@ -813,6 +1190,16 @@ impl Model {
         assert_eq!(s.login_otp, self.login, "{context}");
         assert_eq!(s.last_step, self.token.map(|t| t.last_step), "{context}");
         assert_eq!(s.last_drift, self.token.map(|t| t.drift), "{context}");
+        assert_eq!(
+            s.signing_suite,
+            self.token.and_then(|t| t.suite).map(suite),
+            "{context}"
+        );
+        assert_eq!(
+            s.last_signature,
+            self.token.and_then(|t| t.last_signature),
+            "{context}"
+        );
         assert_eq!(s.version, self.version, "{context}");
         let retired: Vec<_> = self
             .retired_serials
@@ -854,6 +1241,11 @@ struct World {
     /// Every token id seen, and the current one.
     ids: Vec<TokenId>,
     current_id: Option<TokenId>,
+    /// The phone's next signing counter: one past the last accepted (as
+    /// the answers told it), 0 for a new token.
+    phone_counter: u64,
+    /// The last accepted signature: its transaction and response.
+    last_signed: Option<(usize, String)>,
 }
 
 impl World {
@@ -867,6 +1259,37 @@ impl World {
             provisioned: None,
             ids: Vec::new(),
             current_id: None,
+            phone_counter: 0,
+            last_signed: None,
+        }
+    }
+
+    /// The transaction and response of a `SignTransaction`, signed by the
+    /// phone with suite `i` (the record's).
+    fn signature(&self, src: SigSrc, tx: usize, now: u64, i: usize) -> (usize, String) {
+        let current = &self.secrets[self.current.unwrap_or(0)];
+        let step = now / SUITE_MODEL[i].1;
+        // A transaction the suite cannot carry: the phone signs anything.
+        let sign = |t: usize, counter: u64, step: u64| {
+            let question = model_question(i, t).unwrap_or_else(|| "1234567".to_owned());
+            ocra_at(current, i, &question, counter, step)
+        };
+        match src {
+            SigSrc::Right => (tx, sign(tx, self.phone_counter, step)),
+            SigSrc::Other(k) => (tx, sign(k % TXS, self.phone_counter, step)),
+            SigSrc::Again => self
+                .last_signed
+                .clone()
+                .unwrap_or_else(|| (tx, sign(tx, self.phone_counter, step))),
+            SigSrc::Off { steps, counters } => (
+                tx,
+                sign(
+                    tx,
+                    self.phone_counter.saturating_add_signed(counters),
+                    step.checked_add_signed(steps).unwrap(),
+                ),
+            ),
+            SigSrc::Malformed => (tx, "12345".to_owned()),
         }
     }
 
@@ -903,27 +1326,35 @@ impl World {
     }
 }
 
-/// Runs `steps` against the lifecycle and the model; returns every answer.
-fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
-    let config = LifecycleConfig::builder()
-        .max_failures(max)
-        .max_drift(MAX_DRIFT.unsigned_abs().try_into().unwrap())
-        .throttle(Throttle::growing(THROTTLE_AFTER, THROTTLE_BASE, THROTTLE_CAP).unwrap())
-        .resync_window(RESYNC_WINDOW.unsigned_abs().try_into().unwrap())
-        .swap_timeout(SWAP_TIMEOUT)
-        .enrollment_timeout(ENROLLMENT_TIMEOUT)
-        .issuer("Model Bank")
-        .build()
-        .unwrap();
-    let bank = Bank::with_config(config);
+/// What a run gave: every answer (one per event), and each row of the
+/// table an accepted event took, as its audit record names it.
+struct Run {
+    answers: Vec<Answer>,
+    rows: HashSet<(State, EventKind, Actor)>,
+}
+
+/// Runs `steps` against the lifecycle (first deployed signing with
+/// `deploy`) and the model.
+fn run(max: u32, deploy: Option<usize>, steps: &[(Op, Option<Actor>)]) -> Run {
+    let bank = Bank::with_config(config(max, deploy));
+    let mut engine: Arc<Engine> = Arc::clone(&bank.lc);
     let mut world = World::new();
-    let mut model = Model::new(max);
+    let mut model = Model::new(max, deploy);
     let mut answers = Vec::new();
+    let mut rows = HashSet::new();
 
     for (n, (op, actor)) in steps.iter().enumerate() {
-        if let Op::Tick(secs) = op {
-            bank.clock.advance(*secs);
-            continue;
+        match op {
+            Op::Tick(secs) => {
+                bank.clock.advance(*secs);
+                continue;
+            }
+            Op::Deploy(signing) => {
+                engine = Arc::new(bank.reconfigured(config(max, *signing)));
+                model.deploy = *signing;
+                continue;
+            }
+            _ => {}
         }
         let now = bank.now();
         let actor = actor.unwrap_or_else(|| op.natural_actor());
@@ -963,13 +1394,31 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
             Op::Resync(src) => Some(world.pair(*src, now).1),
             _ => None,
         };
+        // The transaction a signature is sent with, and its response, made
+        // with the suite the record says the token has.
+        let signed = match op {
+            Op::SignTransaction { tx, response } => {
+                let bound = bank.record().signing_suite();
+                let i = (0..SUITES.len())
+                    .find(|&i| Some(suite(i)) == bound)
+                    .unwrap_or(0);
+                Some(world.signature(*response, *tx, now, i))
+            }
+            _ => None,
+        };
+        let code = match &signed {
+            Some((_, response)) => Some(response.clone()),
+            None => code,
+        };
+        let sent_tx = signed.as_ref().map(|(t, _)| *t);
+        let digest = sent_tx.map(|t| transaction(t).digest());
         let entered = || code.as_deref().unwrap().into();
         let new_secret = || match given {
             Some(k) => NewSecret::Given(world.secrets[k].clone()),
             None => NewSecret::Provisioned,
         };
         let event = match op {
-            Op::Tick(_) | Op::Login(_) => None,
+            Op::Tick(_) | Op::Deploy(_) | Op::Login(_) => None,
             Op::Provision => Some(Event::Provision {
                 account: "alice".to_owned(),
             }),
@@ -1000,11 +1449,15 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
                 second: second.as_deref().unwrap().into(),
             }),
             Op::ResetDrift => Some(Event::ResetDrift),
+            Op::SignTransaction { .. } => Some(Event::SignTransaction {
+                transaction: transaction(sent_tx.unwrap()),
+                response: entered(),
+            }),
         };
 
         let before = bank.summary();
         let audit_before = bank.audit_len();
-        let lc = bank.lc.blocking();
+        let lc = engine.blocking();
         let mut key_uri: Option<KeyUri> = None;
         let mut authorized = None;
         let result = match event {
@@ -1013,7 +1466,7 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
                 let proof = applied.authorized.as_ref().map(|a| (a.step(), a.drift()));
                 authorized = applied
                     .authorized
-                    .map(|a| (a.token(), a.version(), a.event()));
+                    .map(|a| (a.token(), a.version(), a.event(), a.transaction()));
                 Answer::Accepted {
                     from: applied.from,
                     to: applied.to,
@@ -1025,7 +1478,7 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
                 .map(|check| match check {
                     LoginCheck::NotRequired => Answer::NotRequired,
                     LoginCheck::Verified(a) => {
-                        authorized = Some((a.token(), a.version(), a.event()));
+                        authorized = Some((a.token(), a.version(), a.event(), a.transaction()));
                         // The state is read from the record below.
                         Answer::Accepted {
                             from: State::Active,
@@ -1057,6 +1510,7 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
                 given,
                 code: code.as_deref(),
                 second: second.as_deref(),
+                transaction: sent_tx,
             },
             &world.secrets,
         );
@@ -1067,7 +1521,7 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
 
         // The proof names the token whose code it was, and the committed
         // version.
-        if let Some((token, version, event)) = authorized {
+        if let Some((token, version, event, transaction)) = authorized {
             let expected_token = if fx.new_token {
                 after.token_id()
             } else {
@@ -1076,6 +1530,10 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
             assert_eq!(Some(token), expected_token, "{context}");
             assert_eq!(version, after.version(), "{context}");
             assert_eq!(event, op.kind(), "{context}");
+            assert_eq!(
+                transaction, digest,
+                "{context}: a signature's proof names the transaction"
+            );
         } else {
             assert!(
                 !matches!(got, Answer::Accepted { proof: Some(_), .. }),
@@ -1094,11 +1552,17 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
             (p, uri) => panic!("{context}: provisioned {p:?}, Key URI {}", uri.is_some()),
         }
         // What the harness learns of the current token from the answers.
-        if let Answer::Accepted { to, .. } = got {
+        if let Answer::Accepted { to, proof, .. } = &got {
             if matches!(op, Op::Register { .. } | Op::CompleteSwap { .. }) {
                 world.current = Some(code_secret);
+                world.phone_counter = 0;
+                world.last_signed = None;
             } else if !to.has_token() {
                 world.current = None;
+            }
+            if let (Some((step, _)), Some(signed)) = (proof, &signed) {
+                world.phone_counter = step + 1;
+                world.last_signed = Some(signed.clone());
             }
         }
         // Token identity: fresh for each new token, stable otherwise.
@@ -1125,6 +1589,11 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
                 (&bank.customer, &ctx),
                 "{context}"
             );
+            if r.outcome == Outcome::Accepted {
+                if let AuditReason::Applied { .. } = r.reason {
+                    rows.insert((r.from, r.event, r.principal.actor()));
+                }
+            }
         }
         let mut records = added.iter();
         if fx.timed_out {
@@ -1143,6 +1612,17 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
         }
         let own = records.next().unwrap();
         assert_eq!((&own.principal, own.event), (&by, op.kind()), "{context}");
+        assert_eq!(
+            own.transaction, digest,
+            "{context}: a signature is audited with its transaction's digest"
+        );
+        assert!(
+            added
+                .iter()
+                .filter(|r| !std::ptr::eq(*r, own))
+                .all(|r| r.transaction.is_none()),
+            "{context}"
+        );
         assert_eq!(
             own.drift.map(|d| (d.from, d.to)),
             fx.drift_change,
@@ -1215,15 +1695,19 @@ fn run(max: u32, steps: &[(Op, Option<Actor>)]) -> Vec<Answer> {
         model.check(&bank, &world.serials, &context);
         answers.push(got);
     }
-    answers
+    Run { answers, rows }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn lifecycle_agrees_with_the_model(max in 1u32..=6, steps in steps()) {
-        run(max, &steps);
+    fn lifecycle_agrees_with_the_model(
+        max in 1u32..=6,
+        deploy in prop::option::weighted(0.8, 0..SUITES.len()),
+        steps in steps(),
+    ) {
+        run(max, deploy, &steps);
     }
 }
 
@@ -1287,7 +1771,7 @@ fn a_hand_written_journey_agrees_with_the_model_and_the_design() {
         customer(Op::VerifyTransaction(Current)), // times the swap out first
         customer(Op::Login(None)),
     ];
-    let answers = run(3, &steps);
+    let answers = run(3, None, &steps).answers;
     let summary: Vec<&str> = answers
         .iter()
         .map(|a| match a {
@@ -1366,7 +1850,7 @@ fn a_drifting_phone_agrees_with_the_model_and_the_design() {
         customer(Op::Tick(90)),
         customer(Op::VerifyTransaction(Offset(1))),
     ];
-    let answers = run(3, &steps);
+    let answers = run(3, None, &steps).answers;
     let summary: Vec<String> = answers
         .iter()
         .map(|a| match a {
@@ -1400,10 +1884,132 @@ fn a_drifting_phone_agrees_with_the_model_and_the_design() {
     );
 }
 
+/// Transaction signing pinned by hand: with a counter suite, a response
+/// accepted once, the next counter in the same step, a response for
+/// another payee counted, transactions the suite cannot carry refused
+/// uncounted, the look-ahead's edge, the validity's edge; a token keeps
+/// the suite it was bound with (none; a provisioned secret, the suite of
+/// the deployment that provisioned it); a numeric question binds the payee
+/// only.
+#[test]
+fn a_signing_journey_agrees_with_the_model_and_the_design() {
+    let customer = |op: Op| (op, None);
+    let operator = |op: Op| (op, Some(Actor::Operator));
+    let sign = |tx: usize, response: SigSrc| customer(Op::SignTransaction { tx, response });
+    let ahead = i64::try_from(SIGNING_AHEAD).unwrap();
+    let steps = [
+        customer(Op::Register {
+            serial: 0,
+            secret: SecretSrc::Known(0),
+            right: true,
+        }),
+        customer(Op::Tick(30)),
+        sign(0, SigSrc::Right),    // counter 0
+        sign(0, SigSrc::Again),    // replay: not counted
+        sign(1, SigSrc::Right),    // counter 1, the same step
+        sign(0, SigSrc::Other(1)), // made for another payee: wrong
+        sign(3, SigSrc::Right),    // an IBAN: unsignable, not counted
+        sign(2, SigSrc::Right),    // a multiple of 16: unsignable
+        sign(
+            0,
+            SigSrc::Off {
+                steps: 0,
+                counters: ahead + 1, // past the look-ahead: wrong, held back
+            },
+        ),
+        sign(0, SigSrc::Right), // held back
+        customer(Op::Tick(60)),
+        sign(
+            0,
+            SigSrc::Off {
+                steps: 0,
+                counters: ahead, // the look-ahead's edge: counter 2 + 3
+            },
+        ),
+        sign(
+            1,
+            SigSrc::Off {
+                steps: -4, // 120 s old: past the validity
+                counters: 0,
+            },
+        ),
+        customer(Op::Deploy(None)),
+        operator(Op::Reissue),
+        customer(Op::Register {
+            serial: 1,
+            secret: SecretSrc::Known(1),
+            right: true,
+        }),
+        sign(0, SigSrc::Right), // bound without a suite
+        customer(Op::Deploy(Some(0))),
+        operator(Op::Reissue),
+        customer(Op::Provision),
+        customer(Op::Deploy(None)),
+        customer(Op::Register {
+            serial: 2,
+            secret: SecretSrc::Provisioned, // bound with the time-only suite
+            right: true,
+        }),
+        sign(0, SigSrc::Right),
+        sign(4, SigSrc::Right), // the same payee and step: the same response
+        customer(Op::Tick(30)),
+        sign(4, SigSrc::Right),
+    ];
+    let answers = run(3, Some(1), &steps).answers;
+    let summary: Vec<String> = answers
+        .iter()
+        .map(|a| match a {
+            Answer::Accepted {
+                proof: Some((step, drift)),
+                ..
+            } if *step < 1_000 => format!("signed {step} {drift}"),
+            Answer::Accepted { .. } => "accepted".to_owned(),
+            Answer::Replayed {
+                step,
+                last_accepted,
+            } if *step < 1_000 => format!("replayed {step} {last_accepted}"),
+            Answer::Replayed { .. } => "replayed".to_owned(),
+            Answer::WrongCode { failures, .. } => format!("wrong {failures}"),
+            Answer::Throttled(_) => "throttled".to_owned(),
+            Answer::Unsignable => "unsignable".to_owned(),
+            Answer::NoSigningSuite => "no signing suite".to_owned(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "accepted",
+            "signed 0 0",
+            "replayed 0 0",
+            "signed 1 0",
+            "wrong 1",
+            "unsignable",
+            "unsignable",
+            "wrong 2",
+            "throttled",
+            "signed 5 0",
+            "wrong 1",
+            "accepted",
+            "accepted",
+            "no signing suite",
+            "accepted",
+            "accepted",
+            "accepted",
+            "accepted",
+            "replayed",
+            "accepted",
+        ]
+    );
+}
+
 /// The random sequences reach what the model is about: throttled codes,
 /// resynchronisations accepted and refused beyond the bound, drift
-/// re-centred, replays, lock-outs. (A generator that never produced them
-/// would make the property above vacuous.)
+/// re-centred, replays, lock-outs, signatures accepted, replayed and wrong
+/// (with a counter and without), refused without a suite or for a
+/// transaction the suite cannot carry; and every row of the table is taken.
+/// (A generator that never produced them would make the property above
+/// vacuous.)
 #[test]
 fn random_sequences_reach_every_outcome() {
     use proptest::strategy::ValueTree;
@@ -1412,18 +2018,36 @@ fn random_sequences_reach_every_outcome() {
         Config::default(),
         TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
     );
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let mut rows = HashSet::new();
     for n in 0..200u32 {
         let max = 1 + n % 6;
+        // No suite, then each suite in turn.
+        let deploy = match n % 4 {
+            0 => None,
+            k => Some(k as usize - 1),
+        };
         let steps = steps().new_tree(&mut runner).unwrap().current();
-        for (answer, (op, _)) in run(max, &steps)
+        let ran = run(max, deploy, &steps);
+        rows.extend(ran.rows);
+        let events = steps
             .iter()
-            .zip(steps.iter().filter(|(op, _)| !matches!(op, Op::Tick(_))))
-        {
+            .filter(|(op, _)| !matches!(op, Op::Tick(_) | Op::Deploy(_)));
+        for (answer, (op, _)) in ran.answers.iter().zip(events) {
+            let signing = matches!(op, Op::SignTransaction { .. });
             let what = match (answer, op) {
+                (Answer::Throttled(_), _) if signing => "signature throttled",
                 (Answer::Throttled(_), _) => "throttled",
                 (Answer::DriftBeyondBound(_), _) => "beyond bound",
                 (Answer::Accepted { .. }, Op::Resync(_)) => "resync accepted",
+                (
+                    Answer::Accepted {
+                        proof: Some((step, _)),
+                        ..
+                    },
+                    _,
+                ) if signing && *step < 1_000 => "signed with a counter",
+                (Answer::Accepted { .. }, _) if signing => "signed",
                 (
                     Answer::Accepted {
                         proof: Some((_, d)),
@@ -1431,13 +2055,23 @@ fn random_sequences_reach_every_outcome() {
                     },
                     _,
                 ) if d.abs() > 1 => "re-centred",
+                (Answer::Replayed { .. }, _) if signing => "signature replayed",
                 (Answer::Replayed { .. }, _) => "replayed",
                 (
                     Answer::WrongCode {
                         locked_out: true, ..
                     },
                     _,
+                ) if signing => "locked out by signatures",
+                (
+                    Answer::WrongCode {
+                        locked_out: true, ..
+                    },
+                    _,
                 ) => "locked out",
+                (Answer::WrongCode { .. }, _) if signing => "signature wrong",
+                (Answer::NoSigningSuite, _) => "no signing suite",
+                (Answer::Unsignable, _) => "unsignable",
                 (Answer::Accepted { .. }, Op::ResetDrift) => "drift reset",
                 _ => continue,
             };
@@ -1450,10 +2084,24 @@ fn random_sequences_reach_every_outcome() {
             "beyond bound",
             "drift reset",
             "locked out",
+            "locked out by signatures",
+            "no signing suite",
             "re-centred",
             "replayed",
             "resync accepted",
-            "throttled"
+            "signature replayed",
+            "signature throttled",
+            "signature wrong",
+            "signed",
+            "signed with a counter",
+            "throttled",
+            "unsignable",
         ]
     );
+    let missed: Vec<_> = TABLE
+        .iter()
+        .filter(|r| !rows.contains(&(r.from, r.event, r.actor)))
+        .map(|r| format!("{} {} {}", r.from, r.event, r.actor))
+        .collect();
+    assert!(missed.is_empty(), "rows never taken: {missed:#?}");
 }
