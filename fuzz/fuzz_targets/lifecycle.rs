@@ -30,7 +30,18 @@
 //! - every call that did not fail with `Store`/`Contended` committed at
 //!   least one audit record: exactly one for the call's own event, plus the
 //!   System's swap time-out and lock-out when they happened; every accepted
-//!   record is a row of the table; no audit record contains a secret.
+//!   record is a row of the table; no audit record contains a secret;
+//! - transaction signing (`SignTransaction`, with the deployment's OCRA
+//!   suite if it has one): every token is bound with that suite; an
+//!   accepted signature is the token's response to the question of the
+//!   transaction sent, at the counter (or time step) and time offset its
+//!   proof names, newer than the last accepted, which it becomes, leaving
+//!   the TOTP step and drift as they were; its proof and its audit record
+//!   carry the transaction's digest (and no other record does); a replay
+//!   names the last accepted counter and changes nothing; the response the
+//!   phone shows for its next counter now is never counted wrong; no suite
+//!   and a transaction the suite cannot carry are refused uncounted; the
+//!   last accepted signature of a token never goes back.
 
 #![no_main]
 
@@ -44,6 +55,9 @@ use otpguard::lifecycle::{
     LifecycleError, LoginCheck, MemoryStore, NewSecret, Outcome, Principal, RecordSummary,
     ReissueReason, RequestContext, State, SuspendReason, TokenId, TokenRecord, TokenSerial,
 };
+use otpguard::ocra::{
+    Amount, Currency, Input as OcraInput, Ocra, PayeeAccount, Suite, Transaction,
+};
 use otpguard::{Clock, FixedClock, KeyUri, Secret, Totp, TotpParams};
 
 const CUSTOMERS: usize = 2;
@@ -51,6 +65,16 @@ const GIVEN: usize = 3;
 const SERIALS: usize = 4;
 const START: u64 = 1_700_000_000;
 const ISSUER: &str = "Fuzz Bank";
+/// The signing suites a run may deploy: time only or with a counter, the
+/// payee's account or the transaction's digest as the question.
+const SUITES: [&str; 4] = [
+    "OCRA-1:HOTP-SHA1-6:QN08-T30S",
+    "OCRA-1:HOTP-SHA1-6:C-QN08-T30S",
+    "OCRA-1:HOTP-SHA256-8:QH64-T1M",
+    "OCRA-1:HOTP-SHA512-8:C-QH40-T1M",
+];
+/// Payee accounts: numeric ones (one a non-zero multiple of 16), an IBAN.
+const PAYEES: [&str; 4] = ["12345671", "12345672", "12345680", "DE89370400440532013000"];
 
 #[derive(Debug, Arbitrary)]
 enum Who {
@@ -69,6 +93,28 @@ enum CodeInput {
     /// The code of a secret provisioned for this customer (`back` counts
     /// from the latest), `drift % 3` periods from now.
     Provisioned { back: u8, drift: i8 },
+    /// Anything at all.
+    Raw(String),
+}
+
+#[derive(Debug, Arbitrary)]
+enum TxInput {
+    /// A transfer of `yen` to one of `PAYEES`.
+    Known { payee: u8, yen: u32 },
+    /// A transfer to any account (if it is one).
+    Raw { account: String, cents: u64 },
+}
+
+#[derive(Debug, Arbitrary)]
+enum SigInput {
+    /// The response the customer's current token shows for the
+    /// transaction sent (or `other`), with the token's suite, `step % 5`
+    /// time steps from now and `counter % 8` counters from its next one.
+    Phone {
+        other: Option<TxInput>,
+        step: i8,
+        counter: i8,
+    },
     /// Anything at all.
     Raw(String),
 }
@@ -106,6 +152,10 @@ enum Step {
     VerifyTransaction(CodeInput),
     VerifyLogin(CodeInput),
     Login(Option<CodeInput>),
+    SignTransaction {
+        tx: TxInput,
+        response: SigInput,
+    },
 }
 
 #[derive(Debug, Arbitrary)]
@@ -113,6 +163,9 @@ struct Input {
     max_failures: u8,
     swap_timeout: u16,
     enrollment_timeout: u16,
+    /// The deployment's signing suite (of `SUITES`), its validity and
+    /// look-ahead.
+    signing: Option<(u8, u16, u8)>,
     steps: Vec<(u8, Who, Step)>,
 }
 
@@ -121,8 +174,8 @@ struct Done {
     from: State,
     to: State,
     version: u64,
-    /// The accepted code's token and step.
-    proof: Option<(TokenId, u64)>,
+    /// The accepted code's token, step and drift.
+    proof: Option<(TokenId, u64, i64)>,
     key_uri: Option<KeyUri>,
 }
 
@@ -143,7 +196,7 @@ enum Source {
 struct World {
     given: Vec<(Secret, Totp)>,
     /// Per customer, every secret provisioned for it, oldest first.
-    provisioned: Vec<Vec<Totp>>,
+    provisioned: Vec<Vec<(Secret, Totp)>>,
     /// Per customer, where the current token's secret came from.
     current: Vec<Option<Source>>,
     /// Text forms of every secret, which no audit record may contain.
@@ -154,6 +207,8 @@ struct World {
     seen: HashSet<TokenId>,
     /// Token ids that left their record.
     gone: HashSet<TokenId>,
+    /// The last accepted signature of each token id.
+    last_signatures: HashMap<TokenId, u64>,
 }
 
 impl World {
@@ -181,13 +236,21 @@ impl World {
             last_steps: HashMap::new(),
             seen: HashSet::new(),
             gone: HashSet::new(),
+            last_signatures: HashMap::new(),
+        }
+    }
+
+    fn key(&self, customer: usize, source: Source) -> &Secret {
+        match source {
+            Source::Given(i) => &self.given[i].0,
+            Source::Provisioned(n) => &self.provisioned[customer][n].0,
         }
     }
 
     fn totp(&self, customer: usize, source: Source) -> &Totp {
         match source {
             Source::Given(i) => &self.given[i].1,
-            Source::Provisioned(n) => &self.provisioned[customer][n],
+            Source::Provisioned(n) => &self.provisioned[customer][n].1,
         }
     }
 
@@ -226,7 +289,7 @@ impl World {
                     return String::new();
                 }
                 let back = usize::from(*back) % list.len();
-                shown(&list[list.len() - 1 - back], *drift)
+                shown(&list[list.len() - 1 - back].1, *drift)
             }
             CodeInput::Raw(s) => s.clone(),
         }
@@ -240,6 +303,56 @@ impl World {
             }
         }
     }
+}
+
+fn transaction(input: &TxInput) -> Transaction {
+    let jpy = Currency::new("JPY").expect("a currency");
+    match input {
+        TxInput::Known { payee, yen } => Transaction::transfer(
+            Amount {
+                minor_units: u64::from(*yen),
+                currency: jpy,
+            },
+            PayeeAccount::new(PAYEES[usize::from(*payee) % PAYEES.len()]).expect("an account"),
+        ),
+        TxInput::Raw { account, cents } => Transaction::transfer(
+            Amount {
+                minor_units: *cents,
+                currency: Currency::new("EUR").expect("a currency"),
+            },
+            PayeeAccount::new(account)
+                .unwrap_or_else(|_| PayeeAccount::new(PAYEES[0]).expect("an account")),
+        ),
+    }
+}
+
+/// The response of `secret` under `suite` to `transaction`'s question, for
+/// `counter` (if the suite has one) at time step `step`; `None` if the
+/// suite cannot carry the transaction.
+fn response(
+    secret: &Secret,
+    suite: &Suite,
+    transaction: &Transaction,
+    counter: u64,
+    step: u64,
+) -> Option<String> {
+    let question = transaction.question_for(suite).ok()?;
+    let mut input = OcraInput::new(&question).time_step(step);
+    if suite.has_counter() {
+        input = input.counter(counter);
+    }
+    Ocra::new(secret, *suite)
+        .generate(&input)
+        .ok()
+        .map(|r| r.to_string())
+}
+
+/// The seconds of `suite`'s time step (every signing suite has one).
+fn step_seconds(suite: &Suite) -> u64 {
+    suite
+        .time_step()
+        .map(|s| s.seconds())
+        .expect("a signing suite with a time step")
 }
 
 fn secret_traces(secret: &Secret) -> [String; 2] {
@@ -272,13 +385,23 @@ fn summary(lc: &Lifecycle<MemoryStore, &FixedClock>, customer: &CustomerId) -> R
 }
 
 fuzz_target!(|x: Input| {
-    let config = LifecycleConfig::builder()
+    let mut builder = LifecycleConfig::builder()
         .max_failures(1 + u32::from(x.max_failures % 10))
         .swap_timeout(1 + u64::from(x.swap_timeout))
         .enrollment_timeout(1 + u64::from(x.enrollment_timeout))
-        .issuer(ISSUER)
-        .build()
-        .expect("settings in range");
+        .issuer(ISSUER);
+    if let Some((suite, validity, ahead)) = x.signing {
+        // At most 10 steps of the shortest suite (30 s); a look-ahead kept
+        // small so that a verification stays quick.
+        builder = builder
+            .signing(
+                Suite::parse(SUITES[usize::from(suite) % SUITES.len()]).expect("a valid suite"),
+            )
+            .signature_validity(1 + u64::from(validity) % 300)
+            .signing_counter_ahead(u32::from(ahead % 16));
+    }
+    let config = builder.build().expect("settings in range");
+    let signing = config.signing();
     let max = config.max_failures();
     let enrollment_timeout = config.enrollment_timeout();
     let clock = FixedClock::new(START);
@@ -313,7 +436,40 @@ fuzz_target!(|x: Input| {
             Step::Login(c) => (c.as_ref(), None),
             _ => (None, None),
         };
-        let submitted: Option<String> = entered.map(|c| world.code(ci, c, now));
+        // A transaction signed, and the response sent with it: the phone
+        // signs with the suite its token was bound with.
+        let signed = match step {
+            Step::SignTransaction { tx, response: r } => {
+                let sent = transaction(tx);
+                let record = summary(&lc, customer);
+                let text = match r {
+                    SigInput::Raw(text) => text.clone(),
+                    SigInput::Phone {
+                        other,
+                        step,
+                        counter,
+                    } => match (record.signing_suite, world.current[ci]) {
+                        (Some(suite), Some(source)) => {
+                            let shown = other.as_ref().map_or_else(|| sent.clone(), transaction);
+                            let next = record.last_signature.map_or(0, |l| l.saturating_add(1));
+                            let at = (now / step_seconds(&suite))
+                                .saturating_add_signed(i64::from(*step % 5));
+                            let counter = next.saturating_add_signed(i64::from(*counter % 8));
+                            response(world.key(ci, source), &suite, &shown, counter, at)
+                                .unwrap_or_default()
+                        }
+                        _ => String::new(),
+                    },
+                };
+                Some((sent, text))
+            }
+            _ => None,
+        };
+        let digest = signed.as_ref().map(|(t, _)| t.digest());
+        let submitted: Option<String> = match &signed {
+            Some((_, text)) => Some(text.clone()),
+            None => entered.map(|c| world.code(ci, c, now)),
+        };
         let code = || submitted.as_deref().unwrap_or_default().into();
         let event = match step {
             Step::Wait(s) => {
@@ -362,6 +518,10 @@ fuzz_target!(|x: Input| {
                 ][usize::from(*r % 3)],
             }),
             Step::VerifyLogin(_) => Some(Event::VerifyLogin { code: code() }),
+            Step::SignTransaction { .. } => signed.as_ref().map(|(t, _)| Event::SignTransaction {
+                transaction: t.clone(),
+                response: code(),
+            }),
             // Through their own methods, below.
             Step::VerifyTransaction(_) | Step::Login(_) => None,
         };
@@ -395,7 +555,12 @@ fuzz_target!(|x: Input| {
                 let proof = applied.authorized.map(|a| {
                     assert_eq!(a.event(), kind);
                     assert_eq!(a.version(), applied.version);
-                    (a.token(), a.step())
+                    assert_eq!(
+                        a.transaction(),
+                        digest,
+                        "the proof names another transaction"
+                    );
+                    (a.token(), a.step(), a.drift())
                 });
                 Answer::Done(Done {
                     from: applied.from,
@@ -414,11 +579,12 @@ fuzz_target!(|x: Input| {
                 )
                 .map(|a| {
                     assert_eq!(a.event(), EventKind::VerifyTransaction);
+                    assert_eq!(a.transaction(), None);
                     Answer::Done(Done {
                         from: effective.state,
                         to: summary(&lc, customer).state,
                         version: a.version(),
-                        proof: Some((a.token(), a.step())),
+                        proof: Some((a.token(), a.step(), a.drift())),
                         key_uri: None,
                     })
                 }),
@@ -428,11 +594,12 @@ fuzz_target!(|x: Input| {
                         LoginCheck::NotRequired => Answer::LoginNotRequired,
                         LoginCheck::Verified(a) => {
                             assert_eq!(a.event(), EventKind::VerifyLogin);
+                            assert_eq!(a.transaction(), None);
                             Answer::Done(Done {
                                 from: effective.state,
                                 to: summary(&lc, customer).state,
                                 version: a.version(),
-                                proof: Some((a.token(), a.step())),
+                                proof: Some((a.token(), a.step(), a.drift())),
                                 key_uri: None,
                             })
                         }
@@ -484,7 +651,45 @@ fuzz_target!(|x: Input| {
                     row.guard.needs_code(),
                     "a code proven for a row without a code guard, or missing"
                 );
-                if let Some((token, step)) = done.proof {
+                if let (Some((token, step, drift)), Some((sent, text))) = (done.proof, &signed) {
+                    // A signature of the current token: its response to the
+                    // question of the transaction sent, at the counter (or
+                    // time step) and time offset the proof names.
+                    assert_eq!(row.guard, Guard::SignedTransaction);
+                    assert_eq!(effective.token_id, Some(token), "proof for another token");
+                    assert_eq!(after.token_id, Some(token));
+                    let suite = effective.signing_suite.expect("signed without a suite");
+                    let now_step = now / step_seconds(&suite);
+                    let at = now_step
+                        .checked_add_signed(drift)
+                        .expect("a time step in range");
+                    let (counter, expected_mark) = if suite.has_counter() {
+                        (step, step)
+                    } else {
+                        (0, at)
+                    };
+                    assert_eq!(
+                        step, expected_mark,
+                        "a time-only signature's step is its time step"
+                    );
+                    let source =
+                        world.current[ci].expect("a signature of a token the test does not know");
+                    assert_eq!(
+                        response(world.key(ci, source), &suite, sent, counter, at).as_deref(),
+                        Some(text.as_str()),
+                        "accepted a response the token does not show for this transaction"
+                    );
+                    assert!(drift <= 1, "a signature from more than one step ahead");
+                    if let Some(last) = effective.last_signature {
+                        assert!(step > last, "signature {step} accepted after {last}");
+                    }
+                    assert_eq!(after.last_signature, Some(step));
+                    assert_eq!(
+                        (after.last_step, after.last_drift),
+                        (effective.last_step, effective.last_drift),
+                        "a signature moved the TOTP step or drift"
+                    );
+                } else if let Some((token, step, _)) = done.proof {
                     let new_token = matches!(
                         row.guard,
                         Guard::NewTokenCode | Guard::NewTokenCodeBeforeDeadline
@@ -535,6 +740,7 @@ fuzz_target!(|x: Input| {
                     | Effect::RecordUse
                     | Effect::StartSwap
                     | Effect::Resume
+                    | Effect::RecordSignature
                     | Effect::RetireToken => assert_eq!(after.failures, 0),
                     _ => assert_eq!(after.failures, effective.failures),
                 }
@@ -550,7 +756,7 @@ fuzz_target!(|x: Input| {
                         let totp = uri.to_totp().expect("a provisioned TOTP key");
                         assert_eq!(totp.params(), TotpParams::DEFAULT);
                         world.traces.extend(secret_traces(uri.secret()));
-                        world.provisioned[ci].push(totp);
+                        world.provisioned[ci].push((uri.secret().clone(), totp));
                     }
                     (None, None) => {}
                     _ => panic!("a Key URI exactly for an accepted Provision"),
@@ -574,13 +780,33 @@ fuzz_target!(|x: Input| {
                 assert!(effective.state.accepts_codes());
                 let source = world.current[ci].expect("a token the test does not know");
                 let entered = submitted.as_deref().unwrap_or_default();
-                assert!(
-                    !world
-                        .window(ci, source, now, effective.last_drift.unwrap_or(0))
-                        .iter()
-                        .any(|c| c == entered),
-                    "a code the current token shows was counted as wrong"
-                );
+                if let Some((sent, _)) = &signed {
+                    // The response the phone shows now for its next counter.
+                    let suite = effective
+                        .signing_suite
+                        .expect("a wrong signature without a suite");
+                    let next = effective.last_signature.map_or(0, |l| l.saturating_add(1));
+                    let right = response(
+                        world.key(ci, source),
+                        &suite,
+                        sent,
+                        next,
+                        now / step_seconds(&suite),
+                    );
+                    assert_ne!(
+                        right.as_deref(),
+                        Some(entered),
+                        "the response the token shows now was counted as wrong"
+                    );
+                } else {
+                    assert!(
+                        !world
+                            .window(ci, source, now, effective.last_drift.unwrap_or(0))
+                            .iter()
+                            .any(|c| c == entered),
+                        "a code the current token shows was counted as wrong"
+                    );
+                }
                 assert_eq!(*reported, max);
                 assert_eq!(*failures, effective.failures + 1);
                 assert_eq!(locked_out, *failures >= max, "lock-out not at the maximum");
@@ -601,12 +827,16 @@ fuzz_target!(|x: Input| {
             }) => {
                 assert!(effective.state.accepts_codes());
                 let source = world.current[ci].expect("a token the test does not know");
-                assert_eq!(
-                    world.totp(ci, source).generate_step(*step).to_string(),
-                    submitted.as_deref().unwrap_or_default(),
-                    "a replay of a code the token never showed"
-                );
-                assert_eq!(effective.last_step, Some(*last_accepted));
+                if signed.is_some() {
+                    assert_eq!(effective.last_signature, Some(*last_accepted));
+                } else {
+                    assert_eq!(
+                        world.totp(ci, source).generate_step(*step).to_string(),
+                        submitted.as_deref().unwrap_or_default(),
+                        "a replay of a code the token never showed"
+                    );
+                    assert_eq!(effective.last_step, Some(*last_accepted));
+                }
                 assert!(step <= last_accepted);
                 assert_eq!(after, effective, "a replay changed the record");
             }
@@ -620,6 +850,19 @@ fuzz_target!(|x: Input| {
                             .any(|c| c == entered),
                         "the new token's code was refused"
                     );
+                }
+                match (e, &signed) {
+                    (LifecycleError::NoSigningSuite, Some(_)) => {
+                        assert_eq!(effective.signing_suite, None);
+                    }
+                    (LifecycleError::Unsignable(_), Some((sent, _))) => {
+                        let suite = effective.signing_suite.expect("unsignable without a suite");
+                        assert!(sent.question_for(&suite).is_err());
+                    }
+                    (LifecycleError::NoSigningSuite | LifecycleError::Unsignable(_), None) => {
+                        panic!("{e} for an event that signs nothing")
+                    }
+                    _ => {}
                 }
                 if let LifecycleError::NotPermitted {
                     state,
@@ -648,7 +891,7 @@ fuzz_target!(|x: Input| {
             world.current[ci] = Some(new_source.expect("a new token from no known secret"));
         }
 
-        coherent(&before, &after, max);
+        coherent(&before, &after, max, signing);
         tokens(&mut world, &before, &after);
         audited(
             &audit,
@@ -661,13 +904,14 @@ fuzz_target!(|x: Input| {
             &effective,
             &after,
             result.is_ok(),
+            digest,
             &world.traces,
         );
     }
 });
 
 /// The committed record holds together on its own and with the one before.
-fn coherent(before: &RecordSummary, after: &RecordSummary, max: u32) {
+fn coherent(before: &RecordSummary, after: &RecordSummary, max: u32, signing: Option<Suite>) {
     assert!(after.version >= before.version);
     assert!(
         after.failures <= max,
@@ -678,6 +922,9 @@ fn coherent(before: &RecordSummary, after: &RecordSummary, max: u32) {
     assert_eq!(has, after.serial.is_some());
     assert_eq!(has, after.token_id.is_some());
     assert_eq!(has, after.last_step.is_some());
+    // One deployment: every token is bound with its suite.
+    assert_eq!(after.signing_suite, if has { signing } else { None });
+    assert!(has || after.last_signature.is_none());
     assert_eq!(after.pending_swap.is_some(), after.state == State::Swapping);
     assert!(!after.login_otp || has, "login OTP on without a token");
     if let Some(serial) = &after.serial {
@@ -698,6 +945,19 @@ fn tokens(world: &mut World, before: &RecordSummary, after: &RecordSummary) {
     }
     if let Some(id) = after.token_id {
         assert!(!world.gone.contains(&id), "token {id} came back");
+        if let Some(mark) = after.last_signature {
+            if let Some(last) = world.last_signatures.insert(id, mark) {
+                assert!(
+                    mark >= last,
+                    "last signature of {id} went back from {last} to {mark}"
+                );
+            }
+        } else {
+            assert!(
+                !world.last_signatures.contains_key(&id),
+                "last signature of {id} forgotten"
+            );
+        }
         if before.token_id != Some(id) {
             assert!(world.seen.insert(id), "token id {id} reused");
         }
@@ -724,6 +984,7 @@ fn audited(
     effective: &RecordSummary,
     after: &RecordSummary,
     accepted: bool,
+    digest: Option<[u8; 32]>,
     traces: &[String],
 ) {
     assert!(!audit.is_empty(), "a call left no audit record");
@@ -743,6 +1004,14 @@ fn audited(
     assert_eq!(mine.token, effective.token_id);
     assert_eq!(mine.serial, effective.serial);
     assert_eq!(mine.outcome == Outcome::Accepted, accepted);
+    assert_eq!(mine.transaction, digest, "audited with another transaction");
+    assert!(
+        audit
+            .iter()
+            .filter(|a| !std::ptr::eq(*a, mine))
+            .all(|a| a.transaction.is_none()),
+        "a transaction's digest on another event's record"
+    );
     if timed_out {
         let first = &audit[0];
         assert_eq!(
