@@ -249,7 +249,7 @@ proptest! {
 
     #[test]
     fn payee_number_mode_round_trips(
-        account in "[0-9]{1,8}",
+        account in "[0-9]{8}",
         minor_units in any::<u64>(),
         digit in 0..8usize,
         step in any::<u32>(),
@@ -452,7 +452,11 @@ fn question_errors() {
     );
     assert_eq!(
         transfer.question_for(&suite("OCRA-1:HOTP-SHA1-6:QN06")),
-        Err(QuestionError::NumericTooLong { len: 7, max: 6 })
+        Err(QuestionError::NumericWidth { len: 7, width: 6 })
+    );
+    assert_eq!(
+        transfer.question_for(&suite("OCRA-1:HOTP-SHA1-6:QN08")),
+        Err(QuestionError::NumericWidth { len: 7, width: 8 })
     );
     assert_eq!(
         transfer
@@ -471,7 +475,7 @@ fn question_errors() {
 /// the multiples of 16 and accepts the rest, which are then told apart.
 #[test]
 fn numeric_questions_that_collide_are_refused() {
-    let ocra = ocra("OCRA-1:HOTP-SHA1-6:QN08");
+    let ocra = ocra("OCRA-1:HOTP-SHA1-6:QN07");
     let suite = *ocra.suite();
     let to = |account: &str| {
         Transaction::transfer(eur(1), PayeeAccount::new(account).unwrap()).question_for(&suite)
@@ -484,16 +488,28 @@ fn numeric_questions_that_collide_are_refused() {
     assert!(same("0007716", "0123456"));
     assert!(same("0007716", "1975296"));
     assert!(same("6", "96"));
+    // Leading zeros do not count either.
+    assert!(same("0012345", "12345"));
     assert_eq!(to("0007716").unwrap(), "0007716");
     assert_eq!(to("0123456"), Err(QuestionError::NumericAmbiguous));
     assert_eq!(to("1975296"), Err(QuestionError::NumericAmbiguous));
-    assert_eq!(to("96"), Err(QuestionError::NumericAmbiguous));
-    assert_eq!(to("00000016"), Err(QuestionError::NumericAmbiguous));
+    assert_eq!(to("0000096"), Err(QuestionError::NumericAmbiguous));
     assert_eq!(to("0000000").unwrap(), "0000000");
-    // Every accepted number below 5000 gives a DataInput of its own.
+    // One width only: the same number written shorter or longer is refused.
+    assert_eq!(to("0012345").unwrap(), "0012345");
+    assert_eq!(
+        to("12345"),
+        Err(QuestionError::NumericWidth { len: 5, width: 7 })
+    );
+    assert_eq!(
+        to("00012345"),
+        Err(QuestionError::NumericWidth { len: 8, width: 7 })
+    );
+    // Every accepted number below 5000, at the suite's width, gives a
+    // DataInput of its own.
     let mut seen = std::collections::HashSet::new();
     for n in 0..5000u32 {
-        let account = n.to_string();
+        let account = format!("{n:07}");
         match to(&account) {
             Ok(q) => assert!(seen.insert(suite.data_input(&Input::new(&q)).unwrap().to_vec())),
             Err(e) => assert!(e == QuestionError::NumericAmbiguous && n % 16 == 0 && n != 0),

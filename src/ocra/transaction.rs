@@ -414,14 +414,15 @@ impl Transaction {
     ///   characters, 160 bits, 80-bit collision resistance) are refused.
     ///   Use `QH64` (the whole digest, 128-bit collision resistance).
     /// - `QNxx`: the payee's account number itself, for a single transfer
-    ///   whose payee account is all digits and at most `xx` long; the
-    ///   customer types it into the token. The response binds the payee
-    ///   only, not the amount: on its own it does not link the amount as
-    ///   PSD2 RTS Art. 5 asks. And RFC 6287 MACs a numeric question as the
-    ///   hex digits of the number it writes, right-padded with zeros to 128
-    ///   bytes. So leading zeros do not count (`0012345` and `12345` give
-    ///   the same response: use one fixed width of account numbers, as a
-    ///   bank's domestic numbers have), and neither do trailing zero
+    ///   whose payee account is exactly `xx` digits; the customer types it
+    ///   into the token. The response binds the payee only, not the amount:
+    ///   on its own it does not link the amount as PSD2 RTS Art. 5 asks.
+    ///   And RFC 6287 MACs a numeric question as the hex digits of the
+    ///   number it writes, right-padded with zeros to 128 bytes. So leading
+    ///   zeros do not count (`0012345` and `12345` would give the same
+    ///   response): account numbers are signed at the suite's width only
+    ///   ([`QuestionError::NumericWidth`]), as a bank's domestic numbers
+    ///   have one (`QN07` for 7-digit accounts). Nor do trailing zero
     ///   nibbles: `n` and `16·n` give the same response (`0007716` =
     ///   0x1E24, `0123456` = 0x1E240 and `1975296` = 0x1E2400: three
     ///   7-digit account numbers, one response).
@@ -434,9 +435,9 @@ impl Transaction {
     /// # Errors
     /// A [`QuestionError`]: a hex question shorter than
     /// [`Transaction::MIN_HEX_QUESTION`]; for a numeric question, a batch,
-    /// a payee account that is not all digits, is longer than the suite's
-    /// question, or is a non-zero multiple of 16; an alphanumeric question
-    /// format.
+    /// a payee account that is not all digits, is not exactly the suite's
+    /// question length, or is a non-zero multiple of 16; an alphanumeric
+    /// question format.
     pub fn question_for(&self, suite: &Suite) -> Result<String, QuestionError> {
         let len = suite.question_len();
         match suite.question_format() {
@@ -462,10 +463,10 @@ impl Transaction {
                 if !account.iter().all(u8::is_ascii_digit) {
                     return Err(QuestionError::NumericPayee);
                 }
-                if account.len() > len {
-                    return Err(QuestionError::NumericTooLong {
+                if account.len() != len {
+                    return Err(QuestionError::NumericWidth {
                         len: account.len(),
-                        max: len,
+                        width: len,
                     });
                 }
                 if hex_ends_in_zero(account) {
@@ -589,14 +590,16 @@ pub enum QuestionError {
     /// A numeric question for a payee account that is not all digits.
     #[error("a numeric question is the payee's account number, and this one is not all digits")]
     NumericPayee,
-    /// A numeric question for a payee account longer than the suite's
-    /// question.
-    #[error("the payee's account number has {len} digits; the suite's question at most {max}")]
-    NumericTooLong {
+    /// A numeric question for a payee account number whose length is not
+    /// the suite's question length: account numbers are signed at one
+    /// fixed width, since RFC 6287's numeric encoding ignores leading
+    /// zeros (`0123` and `123` would give the same response).
+    #[error("the payee's account number has {len} digits; the suite signs account numbers of exactly {width}")]
+    NumericWidth {
         /// The account number's length.
         len: usize,
         /// The suite's question length.
-        max: usize,
+        width: usize,
     },
     /// A numeric question for a payee account number that is a non-zero
     /// multiple of 16: RFC 6287's numeric encoding gives it the same
