@@ -813,9 +813,10 @@ impl Model {
     /// The counter (or, without one, time step) whose response to
     /// `question` under suite `i` is `response` within the window at
     /// `now`, and the step's distance from now: the validity in whole steps
-    /// behind and one ahead; counters from the last accepted one to one
-    /// past it plus the look-ahead (0 to the look-ahead before the first).
-    /// The highest counter, then the latest step, wins.
+    /// behind and one ahead of the phone's time (`now` moved by the token's
+    /// `drift`, within the bound, in TOTP steps); counters from the last
+    /// accepted one to one past it plus the look-ahead (0 to the look-ahead
+    /// before the first). The highest counter, then the latest step, wins.
     fn signature_matches(
         secret: &Secret,
         i: usize,
@@ -823,6 +824,7 @@ impl Model {
         response: &str,
         now: u64,
         last: Option<u64>,
+        drift: i64,
     ) -> Option<(u64, i64)> {
         let (counter, step_secs, digits, _) = SUITE_MODEL[i];
         if response.len() != digits || !response.bytes().all(|b| b.is_ascii_digit()) {
@@ -834,14 +836,16 @@ impl Model {
             (true, None) => 0..=SIGNING_AHEAD,
             (true, Some(l)) => l..=l + 1 + SIGNING_AHEAD,
         };
-        let center = now / step_secs;
+        let phone_time = now.checked_add_signed(drift.clamp(-MAX_DRIFT, MAX_DRIFT) * PERIOD as i64);
+        let center = phone_time.unwrap() / step_secs;
         // From the highest counter and the latest step down: the first
         // match is the one that wins.
         for c in counters.rev() {
             for rel in (-behind..=1).rev() {
                 let step = center.checked_add_signed(rel).unwrap();
                 if ocra_at(secret, i, question, c, step) == response {
-                    return Some((if counter { c } else { step }, rel));
+                    let from_now = step as i64 - (now / step_secs) as i64;
+                    return Some((if counter { c } else { step }, from_now));
                 }
             }
         }
@@ -1071,6 +1075,7 @@ impl Model {
                 sent.code.unwrap(),
                 now,
                 token.last_signature,
+                token.drift,
             );
             match (found, token.last_signature) {
                 (Some((mark, _)), Some(last)) if mark <= last => {

@@ -458,3 +458,152 @@ fn the_provisioned_key_uri_carries_the_suite_and_the_token_is_bound_with_it() {
     let response = phone.signature(&signing_suite(), &transfer, None, bank.now());
     assert!(sign(&bank, &transfer, &response).is_ok());
 }
+
+#[test]
+fn a_payee_written_with_another_width_is_refused_not_confused() {
+    // RFC 6287 MACs a numeric question as a number: 01234567 and 1234567
+    // would give one response. Only the suite's width (8) is signed.
+    let (bank, phone) = bank_signing(lifecycle_support::SIGNING);
+    let meant = transfer_to("01234567", 50_000);
+    let response = phone.signature(&signing_suite(), &meant, None, bank.now());
+    let diverted = transfer_to("1234567", 50_000);
+    let before = bank.summary();
+    assert!(matches!(
+        sign(&bank, &diverted, &response),
+        Err(LifecycleError::Unsignable(QuestionError::NumericWidth {
+            len: 7,
+            width: 8
+        }))
+    ));
+    assert_eq!(bank.summary(), before);
+    assert!(sign(&bank, &meant, &response).is_ok());
+}
+
+#[test]
+fn settings_that_let_a_guesser_forge_a_signature_are_refused() {
+    let with = |suite: &str, ahead: u32, validity: u64, max: u32| {
+        LifecycleConfig::builder()
+            .signing(Suite::parse(suite).unwrap())
+            .signing_counter_ahead(ahead)
+            .signature_validity(validity)
+            .max_failures(max)
+            .build()
+    };
+    // Fewer than 6 digits: never.
+    assert!(matches!(
+        with("OCRA-1:HOTP-SHA1-4:QH64-T1M", 0, 60, 5),
+        Err(ConfigError::SigningSuite { .. })
+    ));
+    // 6 digits, a look-ahead of 99 over 10 steps: 1,212 responses per try.
+    match with("OCRA-1:HOTP-SHA1-6:C-QH64-T1M", 99, 600, 5) {
+        Err(ConfigError::SignatureGuessable {
+            candidates,
+            max_failures: 5,
+            digits: 6,
+        }) => assert_eq!(candidates, 100 * 12),
+        other => panic!("{other:?}"),
+    }
+    // The defaults pass (12 responses per try, 5 tries: 6 in 100,000), and
+    // so does a counter suite with the default look-ahead (144, 5 tries).
+    assert!(with("OCRA-1:HOTP-SHA1-6:QN08-T30S", 10, 300, 5).is_ok());
+    assert!(with("OCRA-1:HOTP-SHA1-6:C-QN08-T30S", 10, 300, 5).is_ok());
+    // 100 tries before the lock-out (NIST SP 800-63B) need a shorter
+    // validity or more digits.
+    assert!(matches!(
+        with("OCRA-1:HOTP-SHA1-6:QN08-T30S", 10, 300, 100),
+        Err(ConfigError::SignatureGuessable { .. })
+    ));
+    assert!(with("OCRA-1:HOTP-SHA1-6:QN08-T30S", 10, 210, 100).is_ok());
+    assert!(with("OCRA-1:HOTP-SHA1-8:QN08-T30S", 10, 300, 100).is_ok());
+}
+
+#[test]
+fn the_validity_is_checked_even_without_a_suite() {
+    // Tokens bound earlier keep their suite and are checked with it.
+    for validity in [0, u64::MAX, LifecycleConfig::TIMEOUT_LIMIT + 1] {
+        assert!(
+            matches!(
+                LifecycleConfig::builder()
+                    .signature_validity(validity)
+                    .build(),
+                Err(ConfigError::SignatureValidity { .. })
+            ),
+            "{validity}"
+        );
+    }
+    // A later deployment without a suite and the longest validity still
+    // checks an older token's signatures over at most 10 of its steps.
+    let (bank, phone) = bank_signing(lifecycle_support::SIGNING);
+    let later = bank.reconfigured(
+        LifecycleConfig::builder()
+            .signature_validity(LifecycleConfig::TIMEOUT_LIMIT)
+            .build()
+            .unwrap(),
+    );
+    let transfer = transfer_to("12345671", 1);
+    let sign_with = |response: &str| {
+        later
+            .blocking()
+            .sign_transaction(&bank.customer, &bank.web, &transfer, response, &bank.ctx)
+    };
+    let old = phone.signature(&signing_suite(), &transfer, None, bank.now() - 11 * 30);
+    assert!(matches!(
+        sign_with(&old),
+        Err(LifecycleError::WrongCode { .. })
+    ));
+    let edge = phone.signature(&signing_suite(), &transfer, None, bank.now() - 10 * 30);
+    assert!(sign_with(&edge).is_ok());
+}
+
+#[test]
+fn a_signature_window_follows_the_phone_clock_drift() {
+    let config = LifecycleConfig::builder()
+        .signing(signing_suite())
+        .signature_validity(60)
+        .build()
+        .unwrap();
+    let bank = Bank::with_config(config);
+    let phone = bank.record_in(State::Active);
+    // The phone's clock is 270 s (9 steps) behind; a resync records it.
+    let lag = 270;
+    bank.clock.advance(lag + 90);
+    let first = phone.code(bank.now() - lag);
+    let second = phone.code(bank.now() - lag + 30);
+    bank.customer_event(Event::Resync {
+        first: first.as_str().into(),
+        second: second.as_str().into(),
+    })
+    .unwrap();
+    // The later code's drift: 8 steps behind.
+    assert_eq!(bank.record().last_drift(), Some(-8));
+    bank.tick();
+    let transfer = transfer_to("12345671", 1);
+    let response = phone.signature(&signing_suite(), &transfer, None, bank.now() - lag);
+    let proof = sign(&bank, &transfer, &response).unwrap();
+    // Nine steps behind now: outside a window of 2 steps behind the
+    // server's step, inside one centred 8 steps back. Reported from the
+    // server's own step.
+    assert_eq!(proof.drift(), -9);
+    assert_eq!(proof.step(), (bank.now() - lag) / 30);
+}
+
+#[cfg(feature = "seal")]
+#[test]
+fn a_stored_signature_mark_without_a_suite_does_not_open() {
+    use otpguard::seal::{KeyId, Keyring};
+    let (bank, phone) = bank_signing(lifecycle_support::SIGNING);
+    let transfer = transfer_to("12345671", 1);
+    let response = phone.signature(&signing_suite(), &transfer, None, bank.now());
+    let _proof = sign(&bank, &transfer, &response).unwrap();
+    let keys = Keyring::new(KeyId(1), &[0x11; 32]);
+    let sealed = bank.record().seal(&bank.customer, &keys).unwrap();
+    let opened = sealed.open(&bank.customer, &keys).unwrap();
+    assert_eq!(opened.summary(), bank.summary());
+    let mut tampered = sealed.clone();
+    tampered.token.as_mut().unwrap().signing = None;
+    assert!(tampered.open(&bank.customer, &keys).is_err());
+    let mut weaker = sealed;
+    weaker.token.as_mut().unwrap().signing =
+        Some(Suite::parse("OCRA-1:HOTP-SHA1-4:QN08-T48H").unwrap());
+    assert!(weaker.open(&bank.customer, &keys).is_err());
+}

@@ -11,7 +11,8 @@ ALTER TABLE otpguard_token_records
     ADD COLUMN token_last_signature bigint CHECK (token_last_signature >= 0),
     ADD COLUMN enrollment_signing_suite text CHECK (enrollment_signing_suite LIKE 'OCRA-1:HOTP-%'),
     ADD CONSTRAINT otpguard_signing_with_token CHECK (
-        token_id IS NOT NULL OR (token_signing_suite IS NULL AND token_last_signature IS NULL)),
+        (token_signing_suite IS NULL OR token_id IS NOT NULL)
+        AND (token_last_signature IS NULL OR token_signing_suite IS NOT NULL)),
     ADD CONSTRAINT otpguard_signing_with_enrollment CHECK (
         enrollment_secret IS NOT NULL OR enrollment_signing_suite IS NULL);
 

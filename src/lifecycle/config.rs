@@ -69,6 +69,10 @@ impl LifecycleConfig {
     /// Default time a transaction signature stays valid after its time
     /// step: 5 minutes.
     pub const DEFAULT_SIGNATURE_VALIDITY: u64 = 300;
+    /// The settings refuse a signing suite, validity, look-ahead and
+    /// lock-out maximum with which a guesser without the token would forge
+    /// a signature before the lock-out with a chance above 1 in this many.
+    pub const SIGNATURE_GUESS_ODDS: u64 = 1_000;
     /// Default look-ahead of a signing suite's counter (suites with `C`).
     pub const DEFAULT_SIGNING_COUNTER_AHEAD: u32 = 10;
     /// The largest look-ahead of a signing suite's counter: one below
@@ -182,35 +186,36 @@ impl LifecycleConfig {
     /// whole time steps behind the verifier's step (at most
     /// [`Window::MAX`], for a token bound with a suite of shorter steps
     /// than today's) plus one ahead, for the phone's clock running fast.
-    ///
-    /// # Errors
-    /// [`ConfigError::SigningSuite`] if `suite` has no time step.
-    pub(crate) fn signature_window(&self, suite: &Suite) -> Result<VerifyWindow, ConfigError> {
-        let step = suite.time_step().ok_or(ConfigError::SigningSuite {
-            suite: *suite,
-            why: "a signing suite needs a time step (T), so that a signature expires",
-        })?;
-        let seconds = step.seconds();
-        let invalid = ConfigError::SignatureValidity {
-            given: self.signature_validity,
-            limit: seconds.saturating_mul(u64::from(Window::MAX)),
-        };
-        // Whole steps, rounded up; a step of 0 seconds is not a suite's.
+    /// `None` for a suite without a time step, which no token is bound
+    /// with (the settings and every store refuse it).
+    pub(crate) fn signature_window(&self, suite: &Suite) -> Option<VerifyWindow> {
+        let seconds = suite.time_step()?.seconds();
+        // Whole steps, rounded up (a time step is at least one second).
         let steps = self
             .signature_validity
-            .checked_add(seconds.saturating_sub(1))
-            .and_then(|v| v.checked_div(seconds))
-            .ok_or_else(|| invalid.clone())?;
+            .saturating_add(seconds.saturating_sub(1))
+            .checked_div(seconds)?;
         let behind = u32::try_from(steps).map_or(Window::MAX, |s| s.min(Window::MAX));
-        let time = Window::new(behind, 1).map_err(|_| invalid)?;
+        let time = Window::new(behind, 1).ok()?;
         let ahead = if suite.has_counter() {
             self.signing_counter_ahead
         } else {
             0
         };
-        VerifyWindow::new(ahead, time).map_err(|_| ConfigError::SigningCounterAhead {
-            given: ahead,
-            limit: Self::SIGNING_COUNTER_AHEAD_LIMIT,
+        VerifyWindow::new(ahead, time).ok()
+    }
+
+    /// How many responses one signature attempt is compared with under
+    /// `suite`: each counter of the look-ahead by each time step of the
+    /// window (the counter last accepted, which can only be a replay, not
+    /// counted).
+    fn signature_candidates(&self, suite: &Suite) -> u64 {
+        self.signature_window(suite).map_or(0, |w| {
+            let time = w.time_window();
+            let steps = u64::from(time.behind())
+                .saturating_add(u64::from(time.ahead()))
+                .saturating_add(1);
+            steps.saturating_mul(u64::from(w.counter_ahead()).saturating_add(1))
         })
     }
 }
@@ -394,7 +399,9 @@ impl LifecycleConfigBuilder {
 
     /// Seconds a transaction signature stays valid after the time step it
     /// was computed in, rounded up to whole steps of the signing suite: 1
-    /// second to [`Window::MAX`] steps (default 300).
+    /// second to [`Window::MAX`] steps (default 300). A token bound with a
+    /// suite of shorter steps than today's is checked over at most
+    /// [`Window::MAX`] of its own steps.
     pub fn signature_validity(mut self, seconds: u64) -> Self {
         self.0.signature_validity = seconds;
         self
@@ -468,14 +475,34 @@ impl LifecycleConfigBuilder {
                 limit: LifecycleConfig::SIGNING_COUNTER_AHEAD_LIMIT,
             });
         }
+        // Checked with or without a suite: tokens bound earlier keep theirs,
+        // and are checked with this validity.
+        if !(1..=LifecycleConfig::TIMEOUT_LIMIT).contains(&c.signature_validity) {
+            return Err(ConfigError::SignatureValidity {
+                given: c.signature_validity,
+                limit: LifecycleConfig::TIMEOUT_LIMIT,
+            });
+        }
         if let Some(suite) = &c.signing {
             check_signing_suite(suite)?;
             let seconds = suite.time_step().map_or(0, |t| t.seconds());
             let limit = seconds.saturating_mul(u64::from(Window::MAX));
-            if !(1..=limit).contains(&c.signature_validity) {
+            if c.signature_validity > limit {
                 return Err(ConfigError::SignatureValidity {
                     given: c.signature_validity,
                     limit,
+                });
+            }
+            // A guesser without the token, before the lock-out, must not
+            // forge a signature with a chance above 1 in 1,000.
+            let candidates = c.signature_candidates(suite);
+            let responses = 10u64.saturating_pow(suite.digits());
+            let guesses = candidates.saturating_mul(u64::from(c.max_failures));
+            if guesses.saturating_mul(LifecycleConfig::SIGNATURE_GUESS_ODDS) > responses {
+                return Err(ConfigError::SignatureGuessable {
+                    candidates,
+                    max_failures: c.max_failures,
+                    digits: suite.digits(),
                 });
             }
         }
@@ -497,8 +524,8 @@ pub(crate) fn check_signing_suite(suite: &Suite) -> Result<(), ConfigError> {
         }
         QuestionFormat::Hex | QuestionFormat::Numeric => {}
     }
-    if suite.digits() == 0 {
-        return refuse("the customer types the response: it must be truncated to 4 to 10 digits");
+    if suite.digits() < 6 {
+        return refuse("a response has 6 to 10 digits, as a code has at least 6 (and the customer types it: no untruncated MAC)");
     }
     if suite.pin().is_some() {
         return refuse("the lifecycle holds no PIN (P)");

@@ -49,7 +49,9 @@ const NO_CODE: LifecycleError =
 const NO_NEW_TOKEN: LifecycleError =
     LifecycleError::Internal("a new-token row for an event that brings no new token");
 const BOUND_SUITE: LifecycleError =
-    LifecycleError::Internal("a token bound with a signing suite that has no time step");
+    LifecycleError::Internal(
+    "no signing window: a bound suite without a time step, or a window beyond the caps the settings enforce",
+);
 const NO_PENDING: LifecycleError =
     LifecycleError::Internal("a swap row for a record that is not swapping");
 
@@ -88,7 +90,7 @@ pub(crate) fn decide<'e>(
             let question = transaction
                 .question_for(&suite)
                 .map_err(LifecycleError::Unsignable)?;
-            let window = config.signature_window(&suite).map_err(|_| BOUND_SUITE)?;
+            let window = config.signature_window(&suite).ok_or(BOUND_SUITE)?;
             not_throttled(record, now)?;
             Check::Signature {
                 question,

@@ -833,7 +833,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 response,
                 window,
             } => code_evidence(
-                check_signature(record, &question, response, window, now),
+                self.check_signature(record, &question, response, window, now),
                 Evidence::Signature,
             ),
             Check::New {
@@ -960,6 +960,94 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         }
     }
 
+    /// Checks the current token's OCRA response to a transaction's question,
+    /// in constant time over `window`: the counters from the last accepted
+    /// one on (so that the response just accepted is recognised as a replay,
+    /// not counted as wrong), and the validity's time steps. The signature's
+    /// counter (or, for a suite without one, time step) must be newer than the
+    /// last accepted. The time window is centred where the phone's clock is:
+    /// the token's drift (in its TOTP steps, within the bound), as seconds.
+    fn check_signature(
+        &self,
+        record: &TokenRecord,
+        question: &str,
+        response: &EnteredCode,
+        window: VerifyWindow,
+        now: u64,
+    ) -> Result<Proof, CodeRefusal> {
+        const NO_MARK: LifecycleError =
+            LifecycleError::Internal("a signature match without its counter or time step");
+        const FAR: LifecycleError =
+            LifecycleError::Internal("a signature's time step beyond any offset from now");
+        let token = current_token(record)?;
+        let ocra = token
+            .key
+            .signing()
+            .ok_or(CodeRefusal::Other(LifecycleError::NoSigningSuite))?;
+        let suite = ocra.suite();
+        let step_seconds = suite
+            .time_step()
+            .ok_or(CodeRefusal::Other(NO_MARK))?
+            .seconds();
+        let period =
+            i64::try_from(token.key.params.period()).map_err(|_| CodeRefusal::Other(FAR))?;
+        let shift = bounded_drift(token.drift, &self.config).saturating_mul(period);
+        let last = token.last_signature;
+        let mut input = Input::new(question).time(now.saturating_add_signed(shift));
+        let mut window = window;
+        if suite.has_counter() {
+            input = input.counter(last.unwrap_or(0));
+            // One more counter when the search starts at the last accepted.
+            let extra = u32::from(last.is_some());
+            window = VerifyWindow::new(
+                window.counter_ahead().saturating_add(extra),
+                window.time_window(),
+            )
+            .map_err(|_| {
+                CodeRefusal::Other(LifecycleError::Internal(
+                    "a signing look-ahead past the cap the settings enforce",
+                ))
+            })?;
+        }
+        // An input too long to keep is malformed, as the empty one is:
+        // verify refuses either as such before computing anything.
+        let text = response.as_input().unwrap_or("");
+        let m = match ocra.verify(text, &input, window) {
+            Ok(m) => m,
+            Err(source) if source.is_wrong_code() => return Err(CodeRefusal::Wrong(source.into())),
+            Err(source) => {
+                return Err(CodeRefusal::Other(LifecycleError::Unverifiable {
+                    source: source.into(),
+                }))
+            }
+        };
+        let step = m.time_step().ok_or(CodeRefusal::Other(NO_MARK))?;
+        let mark = if suite.has_counter() {
+            m.counter().ok_or(CodeRefusal::Other(NO_MARK))?
+        } else {
+            step
+        };
+        // The drift reported is from the server's own step, not the centre.
+        let server_step = now
+            .checked_div(step_seconds)
+            .ok_or(CodeRefusal::Other(FAR))?;
+        let drift = i128::from(step)
+            .checked_sub(i128::from(server_step))
+            .and_then(|d| i64::try_from(d).ok())
+            .ok_or(CodeRefusal::Other(FAR))?;
+        match last {
+            Some(last_accepted) if mark <= last_accepted => Err(CodeRefusal::Replayed {
+                step: mark,
+                last_accepted,
+            }),
+            _ => Ok(Proof {
+                token: token.key.id,
+                step: mark,
+                drift,
+            }),
+        }
+    }
+
     /// Checks the first code of a new token and binds it under a fresh id.
     fn check_new(
         &self,
@@ -1079,75 +1167,5 @@ fn authorize(
         drift: proof.drift,
         version,
         transaction,
-    }
-}
-
-/// Checks the current token's OCRA response to a transaction's question,
-/// in constant time over `window`: the counters from the last accepted
-/// one on (so that the response just accepted is recognised as a replay,
-/// not counted as wrong), and the validity's time steps. The signature's
-/// counter (or, for a suite without one, time step) must be newer than the
-/// last accepted.
-fn check_signature(
-    record: &TokenRecord,
-    question: &str,
-    response: &EnteredCode,
-    window: VerifyWindow,
-    now: u64,
-) -> Result<Proof, CodeRefusal> {
-    const NO_MARK: LifecycleError =
-        LifecycleError::Internal("a signature match without its counter or time step");
-    let token = current_token(record)?;
-    let ocra = token
-        .key
-        .signing()
-        .ok_or(CodeRefusal::Other(LifecycleError::NoSigningSuite))?;
-    let suite = ocra.suite();
-    let last = token.last_signature;
-    let mut input = Input::new(question).time(now);
-    let mut window = window;
-    if suite.has_counter() {
-        input = input.counter(last.unwrap_or(0));
-        // One more counter when the search starts at the last accepted.
-        let extra = u32::from(last.is_some());
-        window = VerifyWindow::new(
-            window.counter_ahead().saturating_add(extra),
-            window.time_window(),
-        )
-        .map_err(|_| {
-            CodeRefusal::Other(LifecycleError::Internal(
-                "a signing look-ahead past the cap the settings enforce",
-            ))
-        })?;
-    }
-    // An input too long to keep is malformed, as the empty one is: verify
-    // refuses either as such before computing anything.
-    let text = response.as_input().unwrap_or("");
-    let m = match ocra.verify(text, &input, window) {
-        Ok(m) => m,
-        Err(source) if source.is_wrong_code() => return Err(CodeRefusal::Wrong(source.into())),
-        Err(source) => {
-            return Err(CodeRefusal::Other(LifecycleError::Unverifiable {
-                source: source.into(),
-            }))
-        }
-    };
-    let mark = if suite.has_counter() {
-        m.counter()
-    } else {
-        m.time_step()
-    }
-    .ok_or(CodeRefusal::Other(NO_MARK))?;
-    let drift = m.time_offset().ok_or(CodeRefusal::Other(NO_MARK))?;
-    match last {
-        Some(last_accepted) if mark <= last_accepted => Err(CodeRefusal::Replayed {
-            step: mark,
-            last_accepted,
-        }),
-        _ => Ok(Proof {
-            token: token.key.id,
-            step: mark,
-            drift,
-        }),
     }
 }

@@ -148,7 +148,7 @@ pub enum ConfigError {
         /// What is wrong with it.
         why: &'static str,
     },
-    /// The signature validity must be 1 second to
+    /// The signature validity must be 1 second to 7 days, and at most
     /// [`Window::MAX`](crate::Window::MAX) time steps of the signing suite.
     #[error("a signature's validity must be 1 to {limit} seconds for this suite, not {given}")]
     SignatureValidity {
@@ -156,6 +156,20 @@ pub enum ConfigError {
         given: u64,
         /// The upper limit for the suite, in seconds.
         limit: u64,
+    },
+    /// With these settings a guesser without the token would forge a
+    /// signature before the lock-out with a chance above 1 in
+    /// [`LifecycleConfig::SIGNATURE_GUESS_ODDS`](super::LifecycleConfig::SIGNATURE_GUESS_ODDS):
+    /// use more digits, a shorter validity, a smaller look-ahead or a lower
+    /// lock-out maximum.
+    #[error("signatures could be guessed: {candidates} responses accepted per attempt, {max_failures} attempts before the lock-out, {digits} digits")]
+    SignatureGuessable {
+        /// Responses one attempt is compared with.
+        candidates: u64,
+        /// The lock-out maximum.
+        max_failures: u32,
+        /// The suite's digits.
+        digits: u32,
     },
     /// The signing counter look-ahead must be at most
     /// [`LifecycleConfig::SIGNING_COUNTER_AHEAD_LIMIT`](super::LifecycleConfig::SIGNING_COUNTER_AHEAD_LIMIT).

@@ -192,6 +192,11 @@ impl SealedRecord {
             Some(t) => {
                 let here = SealContext::new(customer, Some(t.id), Purpose::Current);
                 signing_fits(t.signing)?;
+                if t.signing.is_none() && t.last_signature.is_some() {
+                    return Err(SealError::Inconsistent(
+                        "a last signature for a token without a signing suite",
+                    ));
+                }
                 let secret = sealer.open(&t.secret, &here)?;
                 Some(Token {
                     key: Arc::new(TokenKey::new(

@@ -233,6 +233,11 @@ impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
         let token = s
             .token
             .map(|t| {
+                if t.signing_suite.is_none() && t.last_signature.is_some() {
+                    return Err(D::Error::custom(
+                        "token record: a last signature for a token without a signing suite",
+                    ));
+                }
                 Ok::<_, D::Error>(Token {
                     key: Arc::new(TokenKey::new(
                         t.id,
