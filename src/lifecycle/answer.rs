@@ -48,6 +48,10 @@ impl Authorized {
     /// The SHA-256 digest of the canonical encoding of the transaction the
     /// response signed ([`Transaction::digest`](crate::ocra::Transaction::digest)),
     /// for `SignTransaction`: the audit record carries the same digest.
+    /// It names the transaction presented with the response; what the
+    /// response itself binds is what the suite's question carries: with a
+    /// `QN` suite the payee's account number only, with `QH` the whole
+    /// transaction.
     #[must_use]
     pub const fn transaction(&self) -> Option<[u8; 32]> {
         self.transaction

@@ -66,7 +66,7 @@ impl Guard {
             Self::NewTokenCodeBeforeDeadline => "before the swap deadline; new serial and secret differ from the current ones and were never retired here; the new token's code verifies",
             Self::DeadlinePassed => "the swap deadline has passed",
             Self::FailuresAtMax => "consecutive wrong codes reached the configured maximum",
-            Self::SignedTransaction => "codes not held back after wrong ones; token bound with a signing suite that can sign this transaction; the OCRA response to the question derived from the transaction (payee account or digest) verifies within the signature validity, its counter (or time step) newer than any accepted (a wrong one counts towards the lock-out)",
+            Self::SignedTransaction => "codes not held back after wrong ones; token bound with a signing suite that can sign this transaction; the OCRA response to the question derived from the transaction (payee account or digest) verifies within the signature validity of the phone's clock (centred on its drift), its counter (or time step) newer than any accepted (a wrong one counts towards the lock-out)",
             Self::ConsecutiveCodes => "codes not held back after wrong ones; two codes of the current token for consecutive steps within the resynchronisation window, newer than any accepted and within the drift bound (a wrong pair counts towards the lock-out)",
         }
     }
