@@ -409,7 +409,11 @@ impl LifecycleConfigBuilder {
 
     /// How many counters past the next expected one a signature of a
     /// suite with a counter (`C`) may come from: 0 to
-    /// [`LifecycleConfig::SIGNING_COUNTER_AHEAD_LIMIT`] (default 10).
+    /// [`LifecycleConfig::SIGNING_COUNTER_AHEAD_LIMIT`] (default 10). A
+    /// token whose app computed more responses than that without sending
+    /// them cannot sign again: there is no resynchronisation of a signing
+    /// counter, so it must be registered anew (a suite without a counter
+    /// has no such state).
     pub fn signing_counter_ahead(mut self, ahead: u32) -> Self {
         self.0.signing_counter_ahead = ahead;
         self
