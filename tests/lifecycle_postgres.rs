@@ -32,31 +32,15 @@ use otpguard::lifecycle::{
 use otpguard::seal::{KeyId, Keyring};
 use otpguard::{Clock, FixedClock};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::Row;
 use store_support::{ctx, customer, operator, web, Phone, START, STEP};
+use support::pg_lifecycle::{
+    assert_corrupt_load, audit_rows, keys, lifecycle, lockout, migrated, pool_on, race_tasks,
+    race_threads, register, runtime, with_server, Pg,
+};
 use support::postgres_server::PostgresServer;
 
-type Pg = Lifecycle<PostgresStore, Arc<FixedClock>>;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn keys() -> Keyring {
-    Keyring::new(KeyId(1), &[0x11; 32])
-}
-
 async fn pool(pg: &PostgresServer, connections: u32) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(&pg.url())
-        .await
-        .unwrap()
+    pool_on(pg, "postgres", connections, Duration::from_secs(5)).await
 }
 
 /// A backend process: its own pool of `connections`, the shared clock.
@@ -66,43 +50,11 @@ async fn backend(
     config: LifecycleConfig,
     clock: &Arc<FixedClock>,
 ) -> Arc<Pg> {
-    let store = PostgresStore::new(pool(pg, connections).await, keys());
-    store.migrate().await.unwrap();
-    Arc::new(Lifecycle::new(config, store, Arc::clone(clock)))
-}
-
-async fn register(lc: &Pg, c: &CustomerId, phone: &Phone, now: u64) -> Result<(), LifecycleError> {
-    lc.submit(c, &web(), phone.register(now), &ctx())
-        .await
-        .map(|_| ())
+    migrated(&pool(pg, connections).await, config, clock).await
 }
 
 async fn verify(lc: &Pg, c: &CustomerId, code: &str) -> Result<Authorized, LifecycleError> {
     lc.verify_transaction(c, &web(), code, &ctx()).await
-}
-
-/// One customer's audit rows in commit order: (version, outcome, event,
-/// actor, reason).
-async fn audit_rows(pool: &PgPool, c: &CustomerId) -> Vec<(i64, String, String, String, String)> {
-    sqlx::query(
-        "SELECT version, outcome, event, actor, reason FROM otpguard_audit \
-         WHERE customer_id = $1 ORDER BY version, id",
-    )
-    .bind(c.as_str())
-    .fetch_all(pool)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| {
-        (
-            r.get("version"),
-            r.get("outcome"),
-            r.get("event"),
-            r.get("actor"),
-            r.get("reason"),
-        )
-    })
-    .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -111,14 +63,12 @@ async fn audit_rows(pool: &PgPool, c: &CustomerId) -> Vec<(i64, String, String, 
 
 #[test]
 fn schema_flow_and_guards() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
+    with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let lc = backend(&pg, 4, LifecycleConfig::default(), &clock).await;
+        let lc = backend(pg, 4, LifecycleConfig::default(), &clock).await;
         let store = lc.store();
         // Migrating again, and from two processes at once, changes nothing.
-        let other = PostgresStore::new(pool(&pg, 2).await, keys());
+        let other = PostgresStore::new(pool(pg, 2).await, keys());
         let (a, b) = tokio::join!(store.migrate(), other.migrate());
         a.unwrap();
         b.unwrap();
@@ -130,20 +80,33 @@ fn schema_flow_and_guards() {
         // counted.
         let alice = customer("alice");
         let phone = Phone::new("SN-A", 1);
-        register(&lc, &alice, &phone, clock.now()).await.unwrap();
+        register(&lc, &alice, phone.register(clock.now()))
+            .await
+            .unwrap();
         clock.advance(STEP);
         let code = phone.code(clock.now());
         let proof = verify(&lc, &alice, &code).await.unwrap();
         assert_eq!(proof.version(), 2);
         let replay = verify(&lc, &alice, &code).await;
-        assert!(matches!(replay, Err(LifecycleError::Replayed { .. })), "{replay:?}");
+        assert!(
+            matches!(replay, Err(LifecycleError::Replayed { .. })),
+            "{replay:?}"
+        );
         let wrong = verify(&lc, &alice, &phone.wrong_code(clock.now(), 0)).await;
-        assert!(matches!(wrong, Err(LifecycleError::WrongCode { failures: 1, .. })), "{wrong:?}");
+        assert!(
+            matches!(wrong, Err(LifecycleError::WrongCode { failures: 1, .. })),
+            "{wrong:?}"
+        );
         let record = store.load(&alice).await.unwrap().unwrap();
-        assert_eq!((record.version(), record.failures(), record.state()), (3, 1, State::Active));
+        assert_eq!(
+            (record.version(), record.failures(), record.state()),
+            (3, 1, State::Active)
+        );
         let rows = audit_rows(store.pool(), &alice).await;
-        let outcomes: Vec<(i64, &str, &str)> =
-            rows.iter().map(|r| (r.0, r.1.as_str(), r.2.as_str())).collect();
+        let outcomes: Vec<(i64, &str, &str)> = rows
+            .iter()
+            .map(|r| (r.version, r.outcome.as_str(), r.event.as_str()))
+            .collect();
         assert_eq!(
             outcomes,
             [
@@ -153,7 +116,7 @@ fn schema_flow_and_guards() {
                 (3, "refused", "VerifyTransaction"),
             ]
         );
-        assert!(rows[2].4.starts_with("replay"), "{}", rows[2].4);
+        assert!(rows[2].reason.starts_with("replay"), "{}", rows[2].reason);
 
         // The audit table is append-only.
         for sql in [
@@ -169,13 +132,18 @@ fn schema_flow_and_guards() {
         // A serial belongs to one customer at a time.
         let bob = customer("bob");
         let copy = Phone::new("SN-A", 2);
-        let taken = register(&lc, &bob, &copy, clock.now()).await;
+        let taken = register(&lc, &bob, copy.register(clock.now())).await;
         match taken {
             Err(LifecycleError::SerialInUse(e)) => assert!(e.is_serial_in_use(), "{e}"),
             other => panic!("a taken serial: {other:?}"),
         }
-        assert!(store.load(&bob).await.unwrap().is_none(), "nothing written for bob");
-        register(&lc, &bob, &Phone::new("SN-B", 2), clock.now()).await.unwrap();
+        assert!(
+            store.load(&bob).await.unwrap().is_none(),
+            "nothing written for bob"
+        );
+        register(&lc, &bob, Phone::new("SN-B", 2).register(clock.now()))
+            .await
+            .unwrap();
 
         // The ledger refuses a schema newer than the library, and an
         // applied migration that differs from the shipped one.
@@ -201,51 +169,26 @@ const TRIALS: usize = 200;
 
 type Answer = Result<Authorized, LifecycleError>;
 
-/// Runs request `i` for `i` in `0..N` as tokio tasks released together,
-/// even ones through backend `a`, odd ones through `b`.
-async fn race(a: &Arc<Pg>, b: &Arc<Pg>, c: &CustomerId, codes: &[String]) -> Vec<Answer> {
-    let barrier = Arc::new(tokio::sync::Barrier::new(N));
-    let handles: Vec<_> = (0..N)
-        .map(|i| {
-            let lc = Arc::clone(if i % 2 == 0 { a } else { b });
-            let (barrier, c, code) = (Arc::clone(&barrier), c.clone(), codes[i].clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                verify(&lc, &c, &code).await
-            })
-        })
-        .collect();
-    let mut answers = Vec::with_capacity(N);
-    for h in handles {
-        answers.push(h.await.unwrap());
-    }
-    answers
-}
-
-/// The same through OS threads calling the blocking API (each inside the
-/// runtime's context, which sqlx needs for its sockets).
-fn race_threads(
+/// Sends `codes[i]` for `i` in `0..N`, all released together, even ones
+/// through backend `a`, odd ones through `b`: as tokio tasks, or as OS
+/// threads calling the blocking API.
+fn race(
     rt: &tokio::runtime::Runtime,
-    a: &Arc<Pg>,
-    b: &Arc<Pg>,
+    mode: Mode,
+    (a, b): (&Arc<Pg>, &Arc<Pg>),
     c: &CustomerId,
     codes: &[String],
 ) -> Vec<Answer> {
-    let barrier = std::sync::Barrier::new(N);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..N)
-            .map(|i| {
-                let lc = if i % 2 == 0 { a } else { b };
-                let (barrier, code, handle) = (&barrier, &codes[i], rt.handle());
-                s.spawn(move || {
-                    let _context = handle.enter();
-                    barrier.wait();
-                    lc.blocking().verify_transaction(c, &web(), code, &ctx())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
+    match mode {
+        Mode::Tasks => rt.block_on(race_tasks(a, b, N, |lc, i| {
+            let (c, code) = (c.clone(), codes[i].clone());
+            async move { verify(&lc, &c, &code).await }
+        })),
+        Mode::Threads => race_threads(rt, a, b, N, |lc, i| {
+            lc.blocking()
+                .verify_transaction(c, &web(), &codes[i], &ctx())
+        }),
+    }
 }
 
 #[derive(Default, Debug)]
@@ -285,10 +228,10 @@ async fn check_one_code(
     );
     let rows = audit_rows(pool, c).await;
     assert_eq!(rows.len(), 1 + N, "registration + one row per answer");
-    assert_eq!((rows[1].0, rows[1].1.as_str()), (2, "accepted"));
+    assert_eq!((rows[1].version, rows[1].outcome.as_str()), (2, "accepted"));
     assert!(rows[2..]
         .iter()
-        .all(|r| r.0 == 2 && r.1 == "refused" && r.4.starts_with("replay")));
+        .all(|r| r.version == 2 && r.outcome == "refused" && r.reason.starts_with("replay")));
     t.trials += 1;
     t.accepted += accepted.len();
     t.replayed += N - 1;
@@ -325,7 +268,7 @@ async fn check_genuine(
     }
     let rows = audit_rows(pool, c).await;
     assert_eq!(rows.len(), 1 + N);
-    let versions: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
     assert_eq!(
         versions,
         (1..=1 + N as i64).collect::<Vec<_>>(),
@@ -333,7 +276,7 @@ async fn check_genuine(
     );
     let rank = rows
         .iter()
-        .position(|r| r.1 == "accepted" && r.2 == "VerifyTransaction")
+        .position(|r| r.outcome == "accepted" && r.event == "VerifyTransaction")
         .unwrap();
     let record = lc.store().load(c).await.unwrap().unwrap();
     assert_eq!(record.failures() as usize, rows.len() - 1 - rank);
@@ -349,26 +292,9 @@ const MAX_FAILURES: u32 = 5;
 /// c. 16 wrong codes against a maximum of 5: exactly 5 counted, one
 /// lock-out, the rest refused as locked.
 async fn check_lockout(pool: &PgPool, lc: &Pg, c: &CustomerId, answers: &[Answer], t: &mut Totals) {
-    let mut counted = Vec::new();
-    let mut locked = 0;
-    let mut refused_locked = 0;
-    for a in answers {
-        match a {
-            Err(LifecycleError::WrongCode {
-                failures,
-                locked_out,
-                ..
-            }) => {
-                counted.push(*failures);
-                locked += usize::from(*locked_out);
-            }
-            Err(LifecycleError::NotPermitted { .. }) => refused_locked += 1,
-            other => panic!("a wrong code answered {other:?}"),
-        }
-    }
-    counted.sort_unstable();
-    assert_eq!(counted, (1..=MAX_FAILURES).collect::<Vec<_>>());
-    assert_eq!(locked, 1);
+    let seen = lockout(answers, "a wrong code");
+    assert_eq!(seen.failures, (1..=MAX_FAILURES).collect::<Vec<_>>());
+    assert_eq!(seen.locked_at.len(), 1);
     let record = lc.store().load(c).await.unwrap().unwrap();
     assert_eq!(
         record.state(),
@@ -378,11 +304,11 @@ async fn check_lockout(pool: &PgPool, lc: &Pg, c: &CustomerId, answers: &[Answer
     let rows = audit_rows(pool, c).await;
     // Registration, one row per answer, and the System's lock-out.
     assert_eq!(rows.len(), 1 + N + 1);
-    assert_eq!(rows.iter().filter(|r| r.3 == "System").count(), 1);
+    assert_eq!(rows.iter().filter(|r| r.actor == "System").count(), 1);
     t.trials += 1;
-    t.counted += counted.len();
-    t.locked_out += locked;
-    t.refused_locked += refused_locked;
+    t.counted += seen.failures.len();
+    t.locked_out += seen.locked_at.len();
+    t.refused_locked += seen.not_permitted;
     t.audit_rows += rows.len() - 1;
 }
 
@@ -422,7 +348,8 @@ fn run_property(property: Property, mode: Mode, trials: usize) -> Totals {
     for trial in 0..trials {
         let c = customer(&format!("c-{trial}"));
         let phone = Phone::new(&format!("SN-{trial}"), trial as u32);
-        rt.block_on(register(&a, &c, &phone, clock.now())).unwrap();
+        rt.block_on(register(&a, &c, phone.register(clock.now())))
+            .unwrap();
         clock.advance(STEP);
         let now = clock.now();
         let genuine = trial % N;
@@ -433,10 +360,7 @@ fn run_property(property: Property, mode: Mode, trials: usize) -> Totals {
                 _ => phone.wrong_code(now, i),
             })
             .collect();
-        let answers = match mode {
-            Mode::Tasks => rt.block_on(race(&a, &b, &c, &codes)),
-            Mode::Threads => race_threads(&rt, &a, &b, &c, &codes),
-        };
+        let answers = race(&rt, mode, (&a, &b), &c, &codes);
         rt.block_on(async {
             match property {
                 Property::OneCode => {
@@ -498,7 +422,7 @@ fn server_stopped_mid_request() {
     let lc = rt.block_on(backend(&pg, 2, LifecycleConfig::default(), &clock));
     let alice = customer("alice");
     let phone = Phone::new("SN-A", 7);
-    rt.block_on(register(&lc, &alice, &phone, clock.now()))
+    rt.block_on(register(&lc, &alice, phone.register(clock.now())))
         .unwrap();
     clock.advance(STEP);
 
@@ -557,11 +481,7 @@ fn server_stopped_mid_request() {
             .acquire_timeout(Duration::from_secs(2))
             .connect_lazy(&format!("postgres://postgres@127.0.0.1:{port}/postgres"))
             .unwrap();
-        let lc = Lifecycle::new(
-            LifecycleConfig::default(),
-            PostgresStore::new(pool, keys()),
-            Arc::clone(&clock),
-        );
+        let lc = lifecycle(&pool, LifecycleConfig::default(), &clock);
         verify(&lc, &alice, "123456").await
     });
     assert!(
@@ -582,7 +502,7 @@ fn conflict_storm_ends_in_contended() {
     let lc = rt.block_on(backend(&pg, 2, config, &clock));
     let alice = customer("alice");
     let phone = Phone::new("SN-A", 8);
-    rt.block_on(register(&lc, &alice, &phone, clock.now()))
+    rt.block_on(register(&lc, &alice, phone.register(clock.now())))
         .unwrap();
     clock.advance(STEP);
     pg.psql(
@@ -624,9 +544,10 @@ fn moved_secret_is_refused_as_corrupt_and_audited() {
     let lc = rt.block_on(backend(&pg, 2, LifecycleConfig::default(), &clock));
     let (alice, bob) = (customer("alice"), customer("bob"));
     let (pa, pb) = (Phone::new("SN-A", 9), Phone::new("SN-B", 10));
-    rt.block_on(register(&lc, &alice, &pa, clock.now()))
+    rt.block_on(register(&lc, &alice, pa.register(clock.now())))
         .unwrap();
-    rt.block_on(register(&lc, &bob, &pb, clock.now())).unwrap();
+    rt.block_on(register(&lc, &bob, pb.register(clock.now())))
+        .unwrap();
     clock.advance(STEP);
     assert_eq!(
         pg.affected(
@@ -643,12 +564,7 @@ fn moved_secret_is_refused_as_corrupt_and_audited() {
         "{answer:?}"
     );
     let rows = rt.block_on(audit_rows(lc.store().pool(), &bob));
-    let last = rows.last().unwrap();
-    assert_eq!(
-        (last.1.as_str(), last.2.as_str(), last.3.as_str()),
-        ("refused", "Load", "System")
-    );
-    assert!(last.4.contains("corrupt"), "{}", last.4);
+    assert_corrupt_load(rows.last().unwrap());
     // Alice is unaffected.
     let _proof = rt
         .block_on(verify(&lc, &alice, &pa.code(clock.now())))
@@ -699,7 +615,8 @@ fn rotation_reseals_and_the_dump_holds_no_secret() {
         let mut bytes = [0x5a_u8; 20];
         bytes[..4].copy_from_slice(&(100 + n).to_be_bytes());
         secrets.push(bytes.to_vec());
-        rt.block_on(register(&lc, &c, &phone, clock.now())).unwrap();
+        rt.block_on(register(&lc, &c, phone.register(clock.now())))
+            .unwrap();
     }
     // One customer loses the phone: suspended, reissued, provisioned anew
     // (a CSPRNG secret, pending), so every slot is filled somewhere.
@@ -794,20 +711,23 @@ fn rotation_reseals_and_the_dump_holds_no_secret() {
 /// notifier reads.
 #[test]
 fn throttle_and_notices_persist() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
+    with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
         // PSD2: 5 wrong codes, a 600 s block; the next block is permanent.
         let config = LifecycleConfig::psd2_rts(600, 1).unwrap().build().unwrap();
-        let lc = backend(&pg, 2, config, &clock).await;
+        let lc = backend(pg, 2, config, &clock).await;
         let alice = customer("alice");
         let phone = Phone::new("SN-A", 11);
-        register(&lc, &alice, &phone, clock.now()).await.unwrap();
+        register(&lc, &alice, phone.register(clock.now()))
+            .await
+            .unwrap();
         clock.advance(STEP);
         for n in 0..5 {
             let wrong = verify(&lc, &alice, &phone.wrong_code(clock.now(), n)).await;
-            assert!(matches!(wrong, Err(LifecycleError::WrongCode { .. })), "{wrong:?}");
+            assert!(
+                matches!(wrong, Err(LifecycleError::WrongCode { .. })),
+                "{wrong:?}"
+            );
         }
         let record = lc.store().load(&alice).await.unwrap().unwrap();
         assert_eq!(record.throttled_until(), Some(clock.now() + 600));
@@ -829,7 +749,9 @@ fn throttle_and_notices_persist() {
             "Register:TokenBound,VerifyTransaction:LastTemporaryBlock,Suspend(TooManyFailures):LockedOut"
         );
         assert_eq!(
-            pg.psql("SELECT state, failures FROM otpguard_token_records WHERE customer_id = 'alice'"),
+            pg.psql(
+                "SELECT state, failures FROM otpguard_token_records WHERE customer_id = 'alice'"
+            ),
             "Suspended(TooManyFailures)|10"
         );
     });

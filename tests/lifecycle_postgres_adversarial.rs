@@ -22,26 +22,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use otpguard::lifecycle::postgres::PostgresStore;
-use otpguard::lifecycle::{CustomerId, Lifecycle, LifecycleConfig, LifecycleError, TokenStore};
+use otpguard::lifecycle::{Lifecycle, LifecycleConfig, LifecycleError, TokenStore};
 use otpguard::seal::{KeyId, Keyring};
 use otpguard::{Clock, FixedClock};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use store_support::{ctx, customer, web, Phone, START, STEP};
+use support::pg_lifecycle::{keys, lifecycle, migrated, race_tasks, register, with_server};
 use support::postgres_server::PostgresServer;
-
-type Pg = Lifecycle<PostgresStore, Arc<FixedClock>>;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn keys() -> Keyring {
-    Keyring::new(KeyId(1), &[0x11; 32])
-}
 
 /// A pool on `pg` as `user`, with extra session settings (startup options).
 async fn pool_as(pg: &PostgresServer, user: &str, settings: &[(&str, &str)]) -> PgPool {
@@ -66,20 +53,6 @@ async fn pool(pg: &PostgresServer, settings: &[(&str, &str)]) -> PgPool {
     pool_as(pg, "postgres", settings).await
 }
 
-fn lifecycle(pool: PgPool, clock: &Arc<FixedClock>) -> Arc<Pg> {
-    Arc::new(Lifecycle::new(
-        LifecycleConfig::default(),
-        PostgresStore::new(pool, keys()),
-        Arc::clone(clock),
-    ))
-}
-
-async fn register(lc: &Pg, c: &CustomerId, phone: &Phone, now: u64) -> Result<(), LifecycleError> {
-    lc.submit(c, &web(), phone.register(now), &ctx())
-        .await
-        .map(|_| ())
-}
-
 /// Waits until `n` sessions wait on `what` (`wait_event` name).
 fn wait_for(pg: &PostgresServer, condition: &str, n: usize) {
     let sql = format!("SELECT count(*) FROM pg_stat_activity WHERE {condition}");
@@ -98,16 +71,14 @@ fn wait_for(pg: &PostgresServer, condition: &str, n: usize) {
 
 #[test]
 fn taken_serial_is_reported_as_serial_in_use() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
+    with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let lc = lifecycle(pool(&pg, &[]).await, &clock);
-        lc.store().migrate().await.unwrap();
-        register(&lc, &customer("alice"), &Phone::new("SN-A", 1), clock.now())
+        let lc = migrated(&pool(pg, &[]).await, LifecycleConfig::default(), &clock).await;
+        let now = clock.now();
+        register(&lc, &customer("alice"), Phone::new("SN-A", 1).register(now))
             .await
             .unwrap();
-        let taken = register(&lc, &customer("bob"), &Phone::new("SN-A", 2), clock.now()).await;
+        let taken = register(&lc, &customer("bob"), Phone::new("SN-A", 2).register(now)).await;
         assert!(
             matches!(taken, Err(LifecycleError::SerialInUse(_))),
             "a serial of another customer must be SerialInUse, got {taken:?}"
@@ -128,12 +99,9 @@ fn taken_serial_is_reported_as_serial_in_use() {
 
 #[test]
 fn double_register_of_one_customer_is_a_conflict_not_a_store_error() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
+    with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let fast = lifecycle(pool(&pg, &[]).await, &clock);
-        fast.store().migrate().await.unwrap();
+        let fast = migrated(&pool(pg, &[]).await, LifecycleConfig::default(), &clock).await;
         pg.psql(
             "CREATE FUNCTION test_pause(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
              BEGIN
@@ -147,18 +115,22 @@ fn double_register_of_one_customer_is_a_conflict_not_a_store_error() {
              CREATE UNIQUE INDEX otpguard_token_serial_unique ON otpguard_token_records (token_serial)
                  WHERE token_serial IS NOT NULL;",
         );
-        let slow = lifecycle(pool(&pg, &[("test.pause", "2")]).await, &clock);
+        let pause = [("test.pause", "2")];
+        let slow = lifecycle(&pool(pg, &pause).await, LifecycleConfig::default(), &clock);
         let alice = customer("alice");
         let phone = Phone::new("SN-A", 1);
         let first = {
-            let (slow, alice, phone, now) = (Arc::clone(&slow), alice.clone(), phone.clone(), clock.now());
-            tokio::spawn(async move { register(&slow, &alice, &phone, now).await })
+            let (slow, alice, phone, now) =
+                (Arc::clone(&slow), alice.clone(), phone.clone(), clock.now());
+            tokio::spawn(async move { register(&slow, &alice, phone.register(now)).await })
         };
         // The slow request has passed its ON CONFLICT pre-check and pauses.
         let sleeping = "wait_event = 'PgSleep'";
-        tokio::task::block_in_place(|| wait_for(&pg, sleeping, 1));
+        tokio::task::block_in_place(|| wait_for(pg, sleeping, 1));
         // The same request again, through another process: it wins.
-        register(&fast, &alice, &phone, clock.now()).await.unwrap();
+        register(&fast, &alice, phone.register(clock.now()))
+            .await
+            .unwrap();
         let second = first.await.unwrap();
         assert!(
             !matches!(
@@ -177,21 +149,19 @@ fn double_register_of_one_customer_is_a_conflict_not_a_store_error() {
 // ---------------------------------------------------------------------------
 
 fn concurrent_migrate(isolation: &str) {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
+    with_server(async |pg| {
         let settings = [("default_transaction_isolation", isolation)];
-        let a = PostgresStore::new(pool(&pg, &settings).await, keys());
-        let b = PostgresStore::new(pool(&pg, &settings).await, keys());
+        let a = PostgresStore::new(pool(pg, &settings).await, keys());
+        let b = PostgresStore::new(pool(pg, &settings).await, keys());
         // Hold the migration lock so both processes queue behind it.
-        let holder = pool(&pg, &[]).await;
+        let holder = pool(pg, &[]).await;
         let mut tx = holder.begin().await.unwrap();
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(0x006f_7470_6775_6172_i64)
             .execute(&mut *tx)
             .await
             .unwrap();
-        let watcher = pool(&pg, &[]).await;
+        let watcher = pool(pg, &[]).await;
         let release = async {
             loop {
                 let n: i64 = sqlx::query_scalar(
@@ -218,10 +188,8 @@ fn concurrent_migrate(isolation: &str) {
 /// `migrate()` can run in a spawned task (its future is `Send`).
 #[test]
 fn migrate_runs_in_a_spawned_task() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
-        let store = Arc::new(PostgresStore::new(pool(&pg, &[]).await, keys()));
+    with_server(async |pg| {
+        let store = Arc::new(PostgresStore::new(pool(pg, &[]).await, keys()));
         let task = tokio::spawn({
             let store = Arc::clone(&store);
             async move { store.migrate().await }
@@ -248,16 +216,16 @@ fn concurrent_migrate_repeatable_read() {
 // ---------------------------------------------------------------------------
 
 fn decided_on_a_version_replaced_meanwhile(isolation: &str) {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
+    with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
         let settings = [("default_transaction_isolation", isolation)];
-        let lc = lifecycle(pool(&pg, &settings).await, &clock);
-        lc.store().migrate().await.unwrap();
+        let backend = pool(pg, &settings).await;
+        let lc = migrated(&backend, LifecycleConfig::default(), &clock).await;
         let alice = customer("alice");
         let phone = Phone::new("SN-A", 1);
-        register(&lc, &alice, &phone, clock.now()).await.unwrap();
+        register(&lc, &alice, phone.register(clock.now()))
+            .await
+            .unwrap();
         clock.advance(STEP);
         let code = phone.code(clock.now());
         let _proof = lc
@@ -268,8 +236,10 @@ fn decided_on_a_version_replaced_meanwhile(isolation: &str) {
         // (a) a replay (refusal, no record) decided on 2, while another
         // session moves the row to 3; (b) a wrong code (an update) decided
         // on 3 while another session moves it to 4.
-        for (attempt, expected_row_version) in [(code.clone(), 3_i64), (phone.wrong_code(clock.now(), 0), 4)] {
-            let raw = pool(&pg, &[]).await;
+        for (attempt, expected_row_version) in
+            [(code.clone(), 3_i64), (phone.wrong_code(clock.now(), 0), 4)]
+        {
+            let raw = pool(pg, &[]).await;
             let mut tx = raw.begin().await.unwrap();
             sqlx::query(
                 "UPDATE otpguard_token_records SET version = version + 1 WHERE customer_id = 'alice'",
@@ -279,13 +249,19 @@ fn decided_on_a_version_replaced_meanwhile(isolation: &str) {
             .unwrap();
             let request = {
                 let (lc, alice, attempt) = (Arc::clone(&lc), alice.clone(), attempt.clone());
-                tokio::spawn(async move { lc.verify_transaction(&alice, &web(), &attempt, &ctx()).await })
+                tokio::spawn(async move {
+                    lc.verify_transaction(&alice, &web(), &attempt, &ctx())
+                        .await
+                })
             };
-            tokio::task::block_in_place(|| wait_for(&pg, "wait_event_type = 'Lock'", 1));
+            tokio::task::block_in_place(|| wait_for(pg, "wait_event_type = 'Lock'", 1));
             tx.commit().await.unwrap();
             let answer = request.await.unwrap();
             assert!(
-                matches!(answer, Err(LifecycleError::Replayed { .. } | LifecycleError::WrongCode { .. })),
+                matches!(
+                    answer,
+                    Err(LifecycleError::Replayed { .. } | LifecycleError::WrongCode { .. })
+                ),
                 "{isolation}: {answer:?}"
             );
             let last: (i64, String) = sqlx::query_as(
@@ -301,10 +277,17 @@ fn decided_on_a_version_replaced_meanwhile(isolation: &str) {
             .await
             .unwrap();
             if matches!(answer, Err(LifecycleError::Replayed { .. })) {
-                assert_eq!(last.0, expected_row_version, "{isolation}: replay audited on the committed version");
+                assert_eq!(
+                    last.0, expected_row_version,
+                    "{isolation}: replay audited on the committed version"
+                );
                 assert_eq!(committed, expected_row_version);
             } else {
-                assert_eq!(last.0, expected_row_version + 1, "{isolation}: wrong code audited on its new version");
+                assert_eq!(
+                    last.0,
+                    expected_row_version + 1,
+                    "{isolation}: wrong code audited on its new version"
+                );
                 assert_eq!(committed, expected_row_version + 1);
             }
             let rows: i64 = sqlx::query_scalar(
@@ -342,10 +325,8 @@ fn recheck_serializable() {
 /// its function, drop it, drop the table, or change rows.
 #[test]
 fn least_privilege_app_role_cannot_rewrite_the_audit() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
-        let app = least_privilege(&pg).await;
+    with_server(async |pg| {
+        let app = least_privilege(pg).await;
         let mut bypasses = Vec::new();
         for (name, sql) in [
             (
@@ -372,12 +353,20 @@ fn least_privilege_app_role_cannot_rewrite_the_audit() {
             }
             tx.rollback().await.unwrap();
         }
-        assert!(bypasses.is_empty(), "the application role rewrote the audit with: {bypasses:?}");
+        assert!(
+            bypasses.is_empty(),
+            "the application role rewrote the audit with: {bypasses:?}"
+        );
         // And it runs the lifecycle.
         let clock = Arc::new(FixedClock::new(START + 30));
-        let lc = lifecycle(app, &clock);
+        let lc = lifecycle(&app, LifecycleConfig::default(), &clock);
         let _proof = lc
-            .verify_transaction(&customer("alice"), &web(), &Phone::new("SN-A", 1).code(clock.now()), &ctx())
+            .verify_transaction(
+                &customer("alice"),
+                &web(),
+                &Phone::new("SN-A", 1).code(clock.now()),
+                &ctx(),
+            )
             .await
             .unwrap();
     });
@@ -388,16 +377,11 @@ fn least_privilege_app_role_cannot_rewrite_the_audit() {
 /// the records and SELECT, INSERT on the audit table only.
 async fn least_privilege(pg: &PostgresServer) -> PgPool {
     let clock = Arc::new(FixedClock::new(START));
-    let owner = lifecycle(pool(pg, &[]).await, &clock);
-    owner.store().migrate().await.unwrap();
-    register(
-        &owner,
-        &customer("alice"),
-        &Phone::new("SN-A", 1),
-        clock.now(),
-    )
-    .await
-    .unwrap();
+    let owner = migrated(&pool(pg, &[]).await, LifecycleConfig::default(), &clock).await;
+    let phone = Phone::new("SN-A", 1);
+    register(&owner, &customer("alice"), phone.register(clock.now()))
+        .await
+        .unwrap();
     pg.psql(
         "CREATE ROLE bankapp LOGIN NOSUPERUSER;
          GRANT SELECT, INSERT, UPDATE ON otpguard_token_records TO bankapp;
@@ -413,10 +397,8 @@ async fn least_privilege(pg: &PostgresServer) -> PgPool {
 /// already there.
 #[test]
 fn least_privilege_app_role_cannot_backdate_audit_rows() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
-        let app = least_privilege(&pg).await;
+    with_server(async |pg| {
+        let app = least_privilege(pg).await;
         let before: i64 = sqlx::query_scalar("SELECT max(id) FROM otpguard_audit")
             .fetch_one(&app)
             .await
@@ -448,10 +430,8 @@ fn least_privilege_app_role_cannot_backdate_audit_rows() {
 /// schema it only reads the ledger.
 #[test]
 fn migrate_at_start_works_for_a_least_privilege_app_role() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
-        let app = least_privilege(&pg).await;
+    with_server(async |pg| {
+        let app = least_privilege(pg).await;
         let migrated = PostgresStore::new(app, keys()).migrate().await;
         assert!(
             migrated.is_ok(),
@@ -465,28 +445,21 @@ fn migrate_at_start_works_for_a_least_privilege_app_role() {
 /// Timing-dependent (may pass on a given run when the window is missed).
 #[test]
 fn double_register_race_uninstrumented() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
+    with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let a = lifecycle(pool(&pg, &[]).await, &clock);
-        a.store().migrate().await.unwrap();
-        let b = lifecycle(pool(&pg, &[]).await, &clock);
+        let a = migrated(&pool(pg, &[]).await, LifecycleConfig::default(), &clock).await;
+        let b = lifecycle(&pool(pg, &[]).await, LifecycleConfig::default(), &clock);
         let mut wrong = Vec::new();
         for n in 0..400u32 {
             let c = customer(&format!("c-{n}"));
             let phone = Phone::new(&format!("SN-{n}"), n);
-            let barrier = Arc::new(tokio::sync::Barrier::new(2));
-            let run = |lc: Arc<Pg>| {
-                let (c, phone, barrier, now) =
-                    (c.clone(), phone.clone(), Arc::clone(&barrier), clock.now());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    register(&lc, &c, &phone, now).await
-                })
-            };
-            let (ha, hb) = (run(Arc::clone(&a)), run(Arc::clone(&b)));
-            for answer in [ha.await.unwrap(), hb.await.unwrap()] {
+            // The first through `a`, the second through `b`.
+            let answers = race_tasks(&a, &b, 2, |lc, _| {
+                let (c, event) = (c.clone(), phone.register(clock.now()));
+                async move { register(&lc, &c, event).await }
+            })
+            .await;
+            for answer in answers {
                 if matches!(
                     answer,
                     Err(LifecycleError::Store(_) | LifecycleError::SerialInUse(_))
@@ -511,28 +484,24 @@ fn double_register_race_uninstrumented() {
 // ---------------------------------------------------------------------------
 
 fn reseal_racing_a_commit(isolation: &str) {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
+    with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let lc = lifecycle(pool(&pg, &[]).await, &clock);
-        lc.store().migrate().await.unwrap();
+        let lc = migrated(&pool(pg, &[]).await, LifecycleConfig::default(), &clock).await;
         for n in 0..3 {
-            register(
-                &lc,
-                &customer(&format!("c-{n}")),
-                &Phone::new(&format!("SN-{n}"), n),
-                clock.now(),
-            )
-            .await
-            .unwrap();
+            let (c, phone) = (
+                customer(&format!("c-{n}")),
+                Phone::new(&format!("SN-{n}"), n),
+            );
+            register(&lc, &c, phone.register(clock.now()))
+                .await
+                .unwrap();
         }
         let rotated = Keyring::new(KeyId(1), &[0x11; 32])
             .rotate_to(KeyId(2), &[0x22; 32])
             .unwrap();
         let settings = [("default_transaction_isolation", isolation)];
-        let resealer = Arc::new(PostgresStore::new(pool(&pg, &settings).await, rotated));
-        let raw = pool(&pg, &[]).await;
+        let resealer = Arc::new(PostgresStore::new(pool(pg, &settings).await, rotated));
+        let raw = pool(pg, &[]).await;
         let mut tx = raw.begin().await.unwrap();
         sqlx::query(
             "UPDATE otpguard_token_records SET version = version + 1 WHERE customer_id = 'c-0'",
@@ -544,7 +513,7 @@ fn reseal_racing_a_commit(isolation: &str) {
             let resealer = Arc::clone(&resealer);
             tokio::spawn(async move { resealer.reseal(KeyId(1), 10).await })
         };
-        tokio::task::block_in_place(|| wait_for(&pg, "wait_event_type = 'Lock'", 1));
+        tokio::task::block_in_place(|| wait_for(pg, "wait_event_type = 'Lock'", 1));
         tx.commit().await.unwrap();
         let done = pass.await.unwrap();
         let done = done.unwrap_or_else(|e| panic!("{isolation}: the re-seal pass aborted: {e}"));
@@ -574,24 +543,18 @@ fn reseal_racing_a_commit_repeatable_read() {
 
 #[test]
 fn reseal_never_moves_rows_back_to_an_older_key() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
+    with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
         let rotated = Keyring::new(KeyId(1), &[0x11; 32])
             .rotate_to(KeyId(2), &[0x22; 32])
             .unwrap();
-        let store = PostgresStore::new(pool(&pg, &[]).await, rotated);
+        let store = PostgresStore::new(pool(pg, &[]).await, rotated);
         store.migrate().await.unwrap();
         let lc = Lifecycle::new(LifecycleConfig::default(), store, Arc::clone(&clock));
-        lc.submit(
-            &customer("alice"),
-            &web(),
-            Phone::new("SN-A", 1).register(clock.now()),
-            &ctx(),
-        )
-        .await
-        .unwrap();
+        let phone = Phone::new("SN-A", 1);
+        register(&lc, &customer("alice"), phone.register(clock.now()))
+            .await
+            .unwrap();
         assert_eq!(
             pg.psql("SELECT sealed_with FROM otpguard_token_records"),
             "{2}"

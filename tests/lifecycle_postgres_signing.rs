@@ -30,17 +30,18 @@ use std::time::{Duration, Instant};
 use lifecycle_support::{principal, signing_suite, transfer_to, Phone, SIGNING, START};
 use otpguard::lifecycle::postgres::PostgresStore;
 use otpguard::lifecycle::{
-    Actor, Applied, Authorized, CustomerId, Event, EventKind, Lifecycle, LifecycleConfig,
-    LifecycleError, NewSecret, RequestContext, State, SuspendReason, TokenStore,
+    Actor, Applied, Authorized, CustomerId, Event, EventKind, LifecycleConfig, LifecycleError,
+    NewSecret, RequestContext, State, SuspendReason, TokenStore,
 };
 use otpguard::ocra::{Amount, Currency, PayeeAccount, QuestionError, Suite, Transaction};
-use otpguard::seal::{KeyId, Keyring};
 use otpguard::{Clock, FixedClock};
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::Row;
+use sqlx::postgres::PgPool;
+use support::pg_lifecycle::{
+    self, assert_corrupt_load, audit_rows, keys, lifecycle, lockout, migrate, migrated, pool_on,
+    race_tasks, race_threads, runtime, with_server, AuditRow, Pg,
+};
 use support::postgres_server::PostgresServer;
 
-type Pg = Lifecycle<PostgresStore, Arc<FixedClock>>;
 type Answer = Result<Authorized, LifecycleError>;
 
 /// The time step of [`SIGNING`] (`T30S`).
@@ -51,18 +52,6 @@ const OTHER_SUITE: &str = "OCRA-1:HOTP-SHA256-8:QH64-T1M";
 
 /// A suite with a counter, so that the last signature is a counter.
 const COUNTER_SUITE: &str = "OCRA-1:HOTP-SHA1-8:C-QH40-T1M";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn keys() -> Keyring {
-    Keyring::new(KeyId(1), &[0x11; 32])
-}
 
 fn customer(id: &str) -> CustomerId {
     CustomerId::new(id).unwrap()
@@ -76,19 +65,11 @@ fn suite(text: &str) -> Suite {
     Suite::parse(text).unwrap()
 }
 
-/// A pool of `connections` on database `db` of `pg`: what one backend
-/// process holds.
-async fn pool_on(pg: &PostgresServer, db: &str, connections: u32) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(&format!("postgres://postgres@127.0.0.1:{}/{db}", pg.port()))
-        .await
-        .unwrap()
-}
+/// How long a pool waits for a connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn pool(pg: &PostgresServer, connections: u32) -> PgPool {
-    pool_on(pg, "postgres", connections).await
+    pool_on(pg, "postgres", connections, ACQUIRE_TIMEOUT).await
 }
 
 /// Settings signing with `signing` (if any), locking at `max_failures`.
@@ -102,13 +83,13 @@ fn config(signing: Option<&str>, max_failures: u32) -> LifecycleConfig {
     .unwrap()
 }
 
-/// A lifecycle over a new `PostgresStore` on `pool`.
-fn lifecycle(pool: &PgPool, config: LifecycleConfig, clock: &Arc<FixedClock>) -> Arc<Pg> {
-    Arc::new(Lifecycle::new(
-        config,
-        PostgresStore::new(pool.clone(), keys()),
-        Arc::clone(clock),
-    ))
+/// A clock at [`START`], a pool of 2 on `pg` with the schema up to date,
+/// and a lifecycle over it signing with [`SIGNING`], locking at 5.
+async fn signing_backend(pg: &PostgresServer) -> (Arc<FixedClock>, PgPool, Arc<Pg>) {
+    let clock = Arc::new(FixedClock::new(START));
+    let pool = pool(pg, 2).await;
+    let lc = migrated(&pool, config(Some(SIGNING), 5), &clock).await;
+    (clock, pool, lc)
 }
 
 async fn register(lc: &Pg, c: &CustomerId, phone: &Phone, now: u64) -> Applied {
@@ -117,7 +98,7 @@ async fn register(lc: &Pg, c: &CustomerId, phone: &Phone, now: u64) -> Applied {
         secret: phone.given(),
         code: phone.code(now).as_str().into(),
     };
-    lc.submit(c, &principal(Actor::Customer), event, &ctx())
+    pg_lifecycle::register(lc, c, event)
         .await
         .unwrap_or_else(|e| panic!("registration of {c}: {e}"))
 }
@@ -172,37 +153,6 @@ fn wrong_responses(
         .collect()
 }
 
-/// One audit row, as the columns hold it.
-#[derive(Debug)]
-struct AuditRow {
-    event: String,
-    outcome: String,
-    actor: String,
-    reason: String,
-    digest: Option<Vec<u8>>,
-}
-
-/// One customer's audit rows in commit order.
-async fn audit_of(pool: &PgPool, c: &CustomerId) -> Vec<AuditRow> {
-    sqlx::query(
-        "SELECT event, outcome, actor, reason, transaction_digest FROM otpguard_audit \
-         WHERE customer_id = $1 ORDER BY version, id",
-    )
-    .bind(c.as_str())
-    .fetch_all(pool)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| AuditRow {
-        event: r.get("event"),
-        outcome: r.get("outcome"),
-        actor: r.get("actor"),
-        reason: r.get("reason"),
-        digest: r.get("transaction_digest"),
-    })
-    .collect()
-}
-
 /// The three signing columns of a customer's row, NULL as `-`.
 fn signing_columns(pg: &PostgresServer, c: &str) -> String {
     pg.psql(&format!(
@@ -239,21 +189,15 @@ fn eur_to_iban(cents: u64) -> Transaction {
 /// bound with it even by a lifecycle configured with another suite.
 #[test]
 fn signing_suite_and_last_signature_round_trip_through_postgres() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
-        let clock = Arc::new(FixedClock::new(START));
-        let pool_a = pool(&pg, 2).await;
-        let store = PostgresStore::new(pool_a.clone(), keys());
-        store.migrate().await.unwrap();
-        let lc = lifecycle(&pool_a, config(Some(SIGNING), 5), &clock);
+    with_server(async |pg| {
+        let (clock, pool_a, lc) = signing_backend(pg).await;
 
         // Time step: bound at registration, nothing signed yet.
         let alice = customer("alice");
         let phone = Phone::new("SN-A", 1);
         register(&lc, &alice, &phone, clock.now()).await;
-        assert_eq!(signing_columns(&pg, "alice"), format!("{SIGNING}|-|-"));
-        let fresh = load_fresh(&pg, &alice).await;
+        assert_eq!(signing_columns(pg, "alice"), format!("{SIGNING}|-|-"));
+        let fresh = load_fresh(pg, &alice).await;
         assert_eq!(
             (fresh.signing_suite(), fresh.last_signature()),
             (Some(signing_suite()), None)
@@ -267,7 +211,7 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
         assert_eq!(proof.transaction(), Some(transfer.digest()));
         assert_eq!(proof.step(), clock.now() / STEP);
         let in_process = lc.store().load(&alice).await.unwrap().unwrap();
-        let fresh = load_fresh(&pg, &alice).await;
+        let fresh = load_fresh(pg, &alice).await;
         assert_eq!(in_process.last_signature(), Some(proof.step()));
         assert_eq!(
             (fresh.signing_suite(), fresh.last_signature()),
@@ -276,11 +220,11 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
         assert_eq!(fresh.summary(), in_process.summary());
         assert_eq!(fresh.version(), proof.version());
         assert_eq!(
-            signing_columns(&pg, "alice"),
+            signing_columns(pg, "alice"),
             format!("{SIGNING}|{}|-", proof.step())
         );
         // Another process, its own pool: the same response is a replay.
-        let other = lifecycle(&pool(&pg, 1).await, config(Some(SIGNING), 5), &clock);
+        let other = lifecycle(&pool(pg, 1).await, config(Some(SIGNING), 5), &clock);
         match sign(&other, &alice, &transfer, &response).await {
             Err(LifecycleError::Replayed {
                 step,
@@ -288,7 +232,7 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
             }) => assert_eq!((step, last_accepted), (proof.step(), proof.step())),
             answer => panic!("a replay through another pool: {answer:?}"),
         }
-        assert_eq!(load_fresh(&pg, &alice).await.summary(), fresh.summary());
+        assert_eq!(load_fresh(pg, &alice).await.summary(), fresh.summary());
         // Another event's commit (a TOTP code) rewrites the row: the last
         // signature stays, and the response stays spent.
         clock.advance(STEP);
@@ -302,7 +246,7 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
             .await
             .unwrap();
         assert_eq!(
-            signing_columns(&pg, "alice"),
+            signing_columns(pg, "alice"),
             format!("{SIGNING}|{}|-", proof.step())
         );
         let answer = sign(&other, &alice, &transfer, &response).await;
@@ -320,8 +264,8 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
         let r = phone_e.signature(&counter_suite, &transfer, Some(3), clock.now());
         let proof = sign(&counting, &erin, &transfer, &r).await.unwrap();
         assert_eq!(proof.step(), 3);
-        assert_eq!(signing_columns(&pg, "erin"), format!("{COUNTER_SUITE}|3|-"));
-        let fresh = load_fresh(&pg, &erin).await;
+        assert_eq!(signing_columns(pg, "erin"), format!("{COUNTER_SUITE}|3|-"));
+        let fresh = load_fresh(pg, &erin).await;
         assert_eq!(
             (fresh.signing_suite(), fresh.last_signature()),
             (Some(counter_suite), Some(3))
@@ -334,10 +278,10 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
             .provision(&carol, &principal(Actor::Customer), "carol", &ctx())
             .await
             .unwrap();
-        assert_eq!(signing_columns(&pg, "carol"), format!("-|-|{SIGNING}"));
+        assert_eq!(signing_columns(pg, "carol"), format!("-|-|{SIGNING}"));
         // ... and a lifecycle configured with another suite, in another
         // process, registers the token with it.
-        let later = lifecycle(&pool(&pg, 1).await, config(Some(OTHER_SUITE), 5), &clock);
+        let later = lifecycle(&pool(pg, 1).await, config(Some(OTHER_SUITE), 5), &clock);
         let phone_c = Phone::scan("SN-C", &uri);
         let applied = later
             .submit(
@@ -353,9 +297,9 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
             .await
             .unwrap();
         assert_eq!(applied.to, State::Active);
-        assert_eq!(signing_columns(&pg, "carol"), format!("{SIGNING}|-|-"));
+        assert_eq!(signing_columns(pg, "carol"), format!("{SIGNING}|-|-"));
         assert_eq!(
-            load_fresh(&pg, &carol).await.signing_suite(),
+            load_fresh(pg, &carol).await.signing_suite(),
             Some(signing_suite())
         );
         let r = phone_c.signature(&signing_suite(), &transfer, None, clock.now());
@@ -364,7 +308,7 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
         // A token given to that lifecycle directly takes its own suite.
         let dave = customer("dave");
         register(&later, &dave, &Phone::new("SN-D", 4), clock.now()).await;
-        assert_eq!(signing_columns(&pg, "dave"), format!("{OTHER_SUITE}|-|-"));
+        assert_eq!(signing_columns(pg, "dave"), format!("{OTHER_SUITE}|-|-"));
     });
 }
 
@@ -378,16 +322,8 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
 /// holds NULL; no response appears anywhere in the audit table's text.
 #[test]
 fn audit_rows_hold_the_digest_of_signatures_only_and_never_the_response() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
-        let clock = Arc::new(FixedClock::new(START));
-        let pool = pool(&pg, 2).await;
-        PostgresStore::new(pool.clone(), keys())
-            .migrate()
-            .await
-            .unwrap();
-        let lc = lifecycle(&pool, config(Some(SIGNING), 5), &clock);
+    with_server(async |pg| {
+        let (clock, pool, lc) = signing_backend(pg).await;
         let web = principal(Actor::Customer);
         let alice = customer("alice");
         let phone = Phone::new("SN-A", 1);
@@ -463,7 +399,7 @@ fn audit_rows_hold_the_digest_of_signatures_only_and_never_the_response() {
         );
         expected.push(late.digest());
 
-        let rows = audit_of(&pool, &alice).await;
+        let rows = audit_rows(&pool, &alice).await;
         let signed: Vec<&AuditRow> = rows
             .iter()
             .filter(|r| r.event == "SignTransaction")
@@ -528,6 +464,16 @@ const N: usize = 8;
 /// Connections per backend's pool: one per request it carries.
 const CONNECTIONS: u32 = (N / 2) as u32;
 
+/// The pools of two backends of [`CONNECTIONS`] each on `pg`, the schema
+/// up to date.
+fn two_pools(rt: &tokio::runtime::Runtime, pg: &PostgresServer) -> (PgPool, PgPool) {
+    rt.block_on(async {
+        let a = pool(pg, CONNECTIONS).await;
+        migrate(&a).await;
+        (a, pool(pg, CONNECTIONS).await)
+    })
+}
+
 /// Submits `responses[i]` for `transaction` through `a` (even `i`) or `b`
 /// (odd), all released together: tokio tasks, or (`threads`) OS threads on
 /// the blocking API inside the runtime's context.
@@ -541,52 +487,21 @@ fn race(
 ) -> Vec<Answer> {
     assert_eq!(responses.len(), N);
     if threads {
-        let barrier = std::sync::Barrier::new(N);
-        return std::thread::scope(|s| {
-            let handles: Vec<_> = (0..N)
-                .map(|i| {
-                    let lc = if i % 2 == 0 { a } else { b };
-                    let (barrier, response, handle) = (&barrier, &responses[i], rt.handle());
-                    s.spawn(move || {
-                        let _context = handle.enter();
-                        barrier.wait();
-                        lc.blocking()
-                            .submit(
-                                c,
-                                &principal(Actor::Customer),
-                                sign_event(transaction, response),
-                                &ctx(),
-                            )
-                            .map(|applied| applied.authorized.expect("a signature's proof"))
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        return race_threads(rt, a, b, N, |lc, i| {
+            lc.blocking()
+                .submit(
+                    c,
+                    &principal(Actor::Customer),
+                    sign_event(transaction, &responses[i]),
+                    &ctx(),
+                )
+                .map(|applied| applied.authorized.expect("a signature's proof"))
         });
     }
-    rt.block_on(async {
-        let barrier = Arc::new(tokio::sync::Barrier::new(N));
-        let handles: Vec<_> = (0..N)
-            .map(|i| {
-                let lc = Arc::clone(if i % 2 == 0 { a } else { b });
-                let (barrier, c, transaction, response) = (
-                    Arc::clone(&barrier),
-                    c.clone(),
-                    transaction.clone(),
-                    responses[i].clone(),
-                );
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    sign(&lc, &c, &transaction, &response).await
-                })
-            })
-            .collect();
-        let mut answers = Vec::with_capacity(N);
-        for h in handles {
-            answers.push(h.await.unwrap());
-        }
-        answers
-    })
+    rt.block_on(race_tasks(a, b, N, |lc, i| {
+        let (c, transaction, response) = (c.clone(), transaction.clone(), responses[i].clone());
+        async move { sign(&lc, &c, &transaction, &response).await }
+    }))
 }
 
 /// One signature submitted N times at once through two backends, each with
@@ -601,14 +516,7 @@ fn one_signature_is_accepted_once_across_two_pools() {
     let pg = PostgresServer::start();
     let rt = runtime();
     let clock = Arc::new(FixedClock::new(START));
-    let (pool_a, pool_b) = rt.block_on(async {
-        let a = pool(&pg, CONNECTIONS).await;
-        PostgresStore::new(a.clone(), keys())
-            .migrate()
-            .await
-            .unwrap();
-        (a, pool(&pg, CONNECTIONS).await)
-    });
+    let (pool_a, pool_b) = two_pools(&rt, &pg);
     let a = lifecycle(&pool_a, config(Some(SIGNING), 5), &clock);
     let b = lifecycle(&pool_b, config(Some(SIGNING), 5), &clock);
     let suite = signing_suite();
@@ -643,7 +551,7 @@ fn one_signature_is_accepted_once_across_two_pools() {
         let (record, rows) = rt.block_on(async {
             (
                 a.store().load(&c).await.unwrap().unwrap(),
-                audit_of(&pool_b, &c).await,
+                audit_rows(&pool_b, &c).await,
             )
         });
         assert_eq!(
@@ -694,14 +602,7 @@ fn wrong_signatures_race_to_exactly_the_lock_out_across_two_pools() {
     let pg = PostgresServer::start();
     let rt = runtime();
     let clock = Arc::new(FixedClock::new(START));
-    let (pool_a, pool_b) = rt.block_on(async {
-        let a = pool(&pg, CONNECTIONS).await;
-        PostgresStore::new(a.clone(), keys())
-            .migrate()
-            .await
-            .unwrap();
-        (a, pool(&pg, CONNECTIONS).await)
-    });
+    let (pool_a, pool_b) = two_pools(&rt, &pg);
     let backends: Vec<(Arc<Pg>, Arc<Pg>)> = MAXIMA
         .iter()
         .map(|&max| {
@@ -728,41 +629,27 @@ fn wrong_signatures_race_to_exactly_the_lock_out_across_two_pools() {
 
         let expected = (N as u32).min(max);
         let locks = N as u32 >= max;
-        let mut failures = Vec::new();
-        let mut locked = Vec::new();
-        let mut refused = 0;
-        for answer in &answers {
-            match answer {
-                Err(LifecycleError::WrongCode {
-                    failures: f,
-                    locked_out,
-                    ..
-                }) => {
-                    failures.push(*f);
-                    if *locked_out {
-                        locked.push(*f);
-                    }
-                }
-                Err(LifecycleError::NotPermitted { .. }) => refused += 1,
-                other => panic!("trial {trial} (max {max}): a wrong signature answered {other:?}"),
-            }
-        }
-        failures.sort_unstable();
+        let what = format!("trial {trial} (max {max}): a wrong signature");
+        let seen = lockout(&answers, &what);
         assert_eq!(
-            failures,
+            seen.failures,
             (1..=expected).collect::<Vec<_>>(),
             "trial {trial} (max {max})"
         );
         assert_eq!(
-            locked,
+            seen.locked_at,
             if locks { vec![max] } else { vec![] },
             "trial {trial} (max {max}): locked exactly by the count reaching the maximum"
         );
-        assert_eq!(refused, N - expected as usize, "trial {trial} (max {max})");
+        assert_eq!(
+            seen.not_permitted,
+            N - expected as usize,
+            "trial {trial} (max {max})"
+        );
         let (record, rows) = rt.block_on(async {
             (
                 a.store().load(&c).await.unwrap().unwrap(),
-                audit_of(&pool_b, &c).await,
+                audit_rows(&pool_b, &c).await,
             )
         });
         assert_eq!(record.failures(), expected, "trial {trial} (max {max})");
@@ -792,9 +679,9 @@ fn wrong_signatures_race_to_exactly_the_lock_out_across_two_pools() {
         assert!(system
             .iter()
             .all(|r| r.event == "Suspend(TooManyFailures)" && r.digest.is_none()));
-        counted += failures.len();
-        locked_out += locked.len();
-        not_permitted += refused;
+        counted += seen.failures.len();
+        locked_out += seen.locked_at.len();
+        not_permitted += seen.not_permitted;
     }
     println!(
         "{N} wrong signatures, maxima {MAXIMA:?}, 2 pools x {CONNECTIONS}, {TRIALS} trials: \
@@ -832,16 +719,8 @@ fn row_text(pg: &PostgresServer, c: &str) -> String {
 /// suite. The CHECK constraints refuse what the columns must never hold.
 #[test]
 fn rows_with_a_suite_the_lifecycle_cannot_use_are_refused_as_corrupt() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
-        let clock = Arc::new(FixedClock::new(START));
-        let pool = pool(&pg, 2).await;
-        PostgresStore::new(pool.clone(), keys())
-            .migrate()
-            .await
-            .unwrap();
-        let lc = lifecycle(&pool, config(Some(SIGNING), 5), &clock);
+    with_server(async |pg| {
+        let (clock, pool, lc) = signing_backend(pg).await;
         let web = principal(Actor::Customer);
         let suite = signing_suite();
         let transfer = transfer_to("12345671", 900);
@@ -861,8 +740,8 @@ fn rows_with_a_suite_the_lifecycle_cannot_use_are_refused_as_corrupt() {
                 1
             );
             clock.advance(STEP);
-            let before = row_text(&pg, id);
-            let rows_before = audit_of(&pool, &c).await.len();
+            let before = row_text(pg, id);
+            let rows_before = audit_rows(&pool, &c).await.len();
             let response = phone.signature(&suite, &transfer, None, clock.now());
             let answer = sign(&lc, &c, &transfer, &response).await;
             match &answer {
@@ -882,19 +761,11 @@ fn rows_with_a_suite_the_lifecycle_cannot_use_are_refused_as_corrupt() {
                 matches!(&fresh, Err(e) if e.is_corrupt()),
                 "{id}: {fresh:?}"
             );
-            assert_eq!(row_text(&pg, id), before, "{id}: nothing committed");
-            let rows = audit_of(&pool, &c).await;
+            assert_eq!(row_text(pg, id), before, "{id}: nothing committed");
+            let rows = audit_rows(&pool, &c).await;
             assert_eq!(rows.len(), rows_before + 1, "{id}: {rows:?}");
             let last = rows.last().unwrap();
-            assert_eq!(
-                (
-                    last.event.as_str(),
-                    last.actor.as_str(),
-                    last.outcome.as_str()
-                ),
-                ("Load", "System", "refused")
-            );
-            assert!(last.reason.contains("corrupt"), "{}", last.reason);
+            assert_corrupt_load(last);
             assert!(last.digest.is_none());
 
             // Put back: the same signature is accepted, never having been
@@ -914,7 +785,7 @@ fn rows_with_a_suite_the_lifecycle_cannot_use_are_refused_as_corrupt() {
             "UPDATE otpguard_token_records SET enrollment_signing_suite = \
              'OCRA-1:HOTP-SHA1-6:C-QN08' WHERE customer_id = 'carol'",
         );
-        let before = row_text(&pg, "carol");
+        let before = row_text(pg, "carol");
         let phone_c = Phone::scan("SN-C", &uri);
         let answer = lc
             .submit(
@@ -932,7 +803,7 @@ fn rows_with_a_suite_the_lifecycle_cannot_use_are_refused_as_corrupt() {
             matches!(answer, Err(LifecycleError::Corrupt(_))),
             "{answer:?}"
         );
-        assert_eq!(row_text(&pg, "carol"), before, "nothing committed");
+        assert_eq!(row_text(pg, "carol"), before, "nothing committed");
 
         // The CHECK constraints of 0005.
         for (sql, constraint) in [
@@ -1036,16 +907,14 @@ fn migration(file: &str) -> String {
 /// still verify; a token registered afterwards is bound with the suite.
 #[test]
 fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    rt.block_on(async {
+    with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
         let web = principal(Actor::Customer);
         let alice = customer("alice");
         let phone = Phone::new("SN-A", 1);
 
         // Schema 4, by hand.
-        let pool = pool(&pg, 2).await;
+        let pool = pool(pg, 2).await;
         sqlx::raw_sql(
             "CREATE TABLE otpguard_schema_migrations (
                  version    integer     PRIMARY KEY,
@@ -1089,11 +958,8 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
         // without a suite, copied column by column (the schema-4 ones) with
         // its audit rows.
         pg.psql("CREATE DATABASE scratch");
-        let scratch = pool_on(&pg, "scratch", 1).await;
-        PostgresStore::new(scratch.clone(), keys())
-            .migrate()
-            .await
-            .unwrap();
+        let scratch = pool_on(pg, "scratch", 1, ACQUIRE_TIMEOUT).await;
+        migrate(&scratch).await;
         let old = lifecycle(&scratch, config(None, 5), &clock);
         register(&old, &alice, &phone, clock.now()).await;
         clock.advance(STEP);
@@ -1149,7 +1015,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
             ),
             "1,2,3,4,5"
         );
-        assert_eq!(signing_columns(&pg, "alice"), "-|-|-");
+        assert_eq!(signing_columns(pg, "alice"), "-|-|-");
         assert_eq!(
             pg.psql("SELECT count(*) FROM otpguard_audit WHERE transaction_digest IS NULL"),
             "2"
@@ -1165,20 +1031,20 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
         let lc = lifecycle(&pool, config(Some(SIGNING), 5), &clock);
         let transfer = transfer_to("12345671", 10);
         let response = phone.signature(&signing_suite(), &transfer, None, clock.now());
-        let before = row_text(&pg, "alice");
+        let before = row_text(pg, "alice");
         let answer = sign(&lc, &alice, &transfer, &response).await;
         assert!(
             matches!(answer, Err(LifecycleError::NoSigningSuite)),
             "{answer:?}"
         );
         assert_eq!(
-            row_text(&pg, "alice"),
+            row_text(pg, "alice"),
             before,
             "not counted, nothing written"
         );
         let after = store.load(&alice).await.unwrap().unwrap();
         assert_eq!((after.failures(), after.version()), (0, loaded.version()));
-        let rows = audit_of(&pool, &alice).await;
+        let rows = audit_rows(&pool, &alice).await;
         let last = rows.last().unwrap();
         assert_eq!(
             (last.event.as_str(), last.outcome.as_str()),
@@ -1196,7 +1062,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
         let bob = customer("bob");
         let phone_b = Phone::new("SN-B", 2);
         register(&lc, &bob, &phone_b, clock.now()).await;
-        assert_eq!(signing_columns(&pg, "bob"), format!("{SIGNING}|-|-"));
+        assert_eq!(signing_columns(pg, "bob"), format!("{SIGNING}|-|-"));
         let r = phone_b.signature(&signing_suite(), &transfer, None, clock.now());
         let proof = sign(&lc, &bob, &transfer, &r).await.unwrap();
         assert_eq!(proof.transaction(), Some(transfer.digest()));

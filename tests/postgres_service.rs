@@ -18,6 +18,7 @@
     clippy::indexing_slicing
 )]
 
+mod lifecycle_support;
 #[path = "../examples/postgres_service.rs"]
 #[allow(dead_code)]
 mod service;
@@ -28,9 +29,10 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
+use lifecycle_support::transfer_to;
 use otpguard::lifecycle::postgres::{sqlx, PostgresStore};
 use otpguard::lifecycle::Lifecycle;
-use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Transaction};
+use otpguard::ocra::{Input, Ocra};
 use otpguard::seal::{KeyId, Keyring};
 use otpguard::{Clock, KeyUri, SystemClock, Totp};
 use serde_json::{json, Value};
@@ -109,15 +111,20 @@ async fn start() -> (PostgresServer, sqlx::PgPool, Router) {
     (pg, pool, app)
 }
 
-/// Provisions a token for `account` and returns the phone that scanned
-/// its Key URI.
-async fn provision(app: &Router, path: &str, account: &str) -> Totp {
+/// Provisions a token for `account` and returns its Key URI.
+async fn key_uri(app: &Router, path: &str, account: &str) -> KeyUri {
     let (status, answer) = post(app, path, None, json!({ "account": account })).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let uri = answer["key_uri"].as_str().unwrap();
     let prefix = format!("otpauth://totp/Example%20Bank:{account}?");
     assert!(uri.starts_with(&prefix), "{uri}");
-    KeyUri::parse(uri).unwrap().to_totp().unwrap()
+    KeyUri::parse(uri).unwrap()
+}
+
+/// Provisions a token for `account` and returns the phone that scanned
+/// its Key URI.
+async fn provision(app: &Router, path: &str, account: &str) -> Totp {
+    key_uri(app, path, account).await.to_totp().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,15 +346,7 @@ async fn login_swap_to_a_new_phone_and_stop() {
 async fn a_transfer_signed_with_the_payee_account_number() {
     let (_pg, pool, app) = start().await;
     let customer = |action: &str| format!("/customers/{CUSTOMER}/{action}");
-    let (status, answer) = post(
-        &app,
-        &customer("provision"),
-        None,
-        json!({ "account": "alice" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    let uri = KeyUri::parse(answer["key_uri"].as_str().unwrap()).unwrap();
+    let uri = key_uri(&app, &customer("provision"), "alice").await;
     let suite = uri
         .ocra_suite()
         .expect("the Key URI carries the signing suite");
@@ -371,13 +370,7 @@ async fn a_transfer_signed_with_the_payee_account_number() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     let (status, signed) = post(&app, &customer("transfer/sign"), None, body("12345671")).await;
     assert_eq!(status, StatusCode::OK, "{signed}");
-    let transfer = Transaction::transfer(
-        Amount {
-            minor_units: 120_000,
-            currency: Currency::new("JPY").unwrap(),
-        },
-        PayeeAccount::new("12345671").unwrap(),
-    );
+    let transfer = transfer_to("12345671", 120_000);
     let hex: String = transfer
         .digest()
         .iter()
@@ -407,13 +400,7 @@ async fn a_transfer_signed_with_the_payee_account_number() {
     .fetch_all(&pool)
     .await
     .unwrap();
-    let diverted = Transaction::transfer(
-        Amount {
-            minor_units: 120_000,
-            currency: Currency::new("JPY").unwrap(),
-        },
-        PayeeAccount::new("87654321").unwrap(),
-    );
+    let diverted = transfer_to("87654321", 120_000);
     let expected = vec![
         (
             "SignTransaction".to_owned(),

@@ -8,6 +8,8 @@
     clippy::panic
 )]
 
+#[cfg(feature = "postgres")]
+pub mod pg_lifecycle;
 pub mod postgres_server;
 #[cfg(feature = "redis")]
 pub mod redis_server;
