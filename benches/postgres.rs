@@ -169,6 +169,7 @@ fn bind_audit(q: PgQuery<'_>, version: i64) -> PgQuery<'_> {
         .bind(vec![None::<i64>])
         .bind(vec![None::<i64>])
         .bind(vec![None::<String>])
+        .bind(vec![None::<Vec<u8>>])
 }
 
 fn bind_record<'q>(q: PgQuery<'q>, row: &PgRow, version: i64) -> PgQuery<'q> {
@@ -199,6 +200,9 @@ fn bind_record<'q>(q: PgQuery<'q>, row: &PgRow, version: i64) -> PgQuery<'q> {
         .bind(row.get::<Vec<Vec<u8>>, _>("retired_fingerprints"))
         .bind(row.get::<Option<Vec<u8>>, _>("fingerprint_key"))
         .bind(row.get::<Vec<i64>, _>("sealed_with"))
+        .bind(row.get::<Option<String>, _>("token_signing_suite"))
+        .bind(row.get::<Option<i64>, _>("token_last_signature"))
+        .bind(row.get::<Option<String>, _>("enrollment_signing_suite"))
 }
 
 struct Bench {
