@@ -194,7 +194,7 @@ fn new_token<'e>(
                     now,
                 });
             }
-            (&*enrollment.secret, enrollment.params, enrollment.signing)
+            (&enrollment.secret, enrollment.params, enrollment.signing)
         }
     };
     // Both comparisons always run, each in constant time.

@@ -66,12 +66,12 @@ pub(crate) fn apply(
         (Effect::Provision, Evidence::Nothing) => {
             let secret = Secret::generate(config.totp().algorithm())
                 .map_err(|_| LifecycleError::Randomness)?;
-            next.enrollment = Some(Enrollment {
-                secret: Arc::new(secret),
+            next.enrollment = Some(Arc::new(Enrollment {
+                secret,
                 deadline: now.saturating_add(config.enrollment_timeout()),
                 params: config.totp(),
                 signing: config.signing(),
-            });
+            }));
             (current, pending)
         }
         (Effect::InstallToken, Evidence::New(token, _)) => {

@@ -160,7 +160,7 @@ impl Stage {
 /// A secret created by `Provision`, waiting for its first code.
 #[derive(Clone)]
 pub(crate) struct Enrollment {
-    pub(crate) secret: Arc<Secret>,
+    pub(crate) secret: Secret,
     pub(crate) deadline: u64,
     /// The profile its Key URI was built with: the token it becomes is
     /// bound with this one, whatever the settings are by then.
@@ -267,7 +267,9 @@ impl core::ops::Deref for RetiredTokens {
 #[derive(Clone)]
 pub struct TokenRecord {
     pub(crate) stage: Stage,
-    pub(crate) enrollment: Option<Enrollment>,
+    /// Shared between snapshots, as the token's key is: the record stays
+    /// small to move.
+    pub(crate) enrollment: Option<Arc<Enrollment>>,
     pub(crate) failures: u32,
     /// No code of the token is evaluated before this time (throttling).
     pub(crate) throttled_until: Option<u64>,

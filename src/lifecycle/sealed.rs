@@ -223,12 +223,12 @@ impl SealedRecord {
             Some(e) => {
                 signing_fits(e.signing)?;
                 let here = SealContext::new(customer, None, enrollment_purpose(self.state));
-                Some(Enrollment {
-                    secret: Arc::new(sealer.open(&e.secret, &here)?),
+                Some(Arc::new(Enrollment {
+                    secret: sealer.open(&e.secret, &here)?,
                     deadline: e.deadline,
                     params: e.totp,
                     signing: e.signing,
-                })
+                }))
             }
             None => None,
         };

@@ -263,12 +263,12 @@ impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
         let enrollment = s
             .enrollment
             .map(|e| {
-                Ok::<_, D::Error>(Enrollment {
-                    secret: Arc::new(e.secret_base32.secret()?),
+                Ok::<_, D::Error>(Arc::new(Enrollment {
+                    secret: e.secret_base32.secret()?,
                     deadline: e.deadline,
                     params: e.totp,
                     signing: e.signing_suite.map(|s| s.0),
-                })
+                }))
             })
             .transpose()?;
         let fingerprints = s
