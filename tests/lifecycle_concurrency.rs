@@ -21,7 +21,7 @@ mod store_support;
 
 use core::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 
 use otpguard::lifecycle::{
     AuditLog, AuditReason, AuditRecord, AuditSink, Authorized, Commit, CommitOutcome, CustomerId,
@@ -29,7 +29,7 @@ use otpguard::lifecycle::{
     SuspendReason, TokenRecord, TokenStore,
 };
 use otpguard::StoreError;
-use store_support::{customer, operator, web, Bank, Phone};
+use store_support::{customer, operator, race_tasks, race_threads, web, Bank, Phone};
 
 /// Concurrent requests per trial.
 const N: usize = 16;
@@ -41,49 +41,6 @@ type Answer = Result<Authorized, LifecycleError>;
 // ---------------------------------------------------------------------------
 // Running N requests at once
 // ---------------------------------------------------------------------------
-
-/// Runs `f(0..n)` on `n` threads released together by a barrier; the
-/// answers in the order of `i`.
-fn race_threads<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let barrier = Barrier::new(n);
-    let (barrier, f) = (&barrier, &f);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                s.spawn(move || {
-                    barrier.wait();
-                    f(i)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
-/// Runs the futures `f(0..n)` as `n` tokio tasks released together by a
-/// barrier; the answers in the order of `i`.
-async fn race_tasks<T, Fut>(n: usize, f: impl Fn(usize) -> Fut) -> Vec<T>
-where
-    T: Send + 'static,
-    Fut: Future<Output = T> + Send + 'static,
-{
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let barrier = Arc::clone(&barrier);
-            let request = f(i);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                request.await
-            })
-        })
-        .collect();
-    let mut answers = Vec::with_capacity(n);
-    for h in handles {
-        answers.push(h.await.unwrap());
-    }
-    answers
-}
 
 /// What a property saw over its trials, printed for the report.
 #[derive(Default)]

@@ -25,7 +25,6 @@ mod lifecycle_support;
 mod store_support;
 
 use core::cell::Cell;
-use core::future::Future;
 use std::sync::Arc;
 
 use lifecycle_support::{Bank, Phone};
@@ -785,31 +784,6 @@ fn race_config() -> LifecycleConfig {
         .unwrap()
 }
 
-/// Runs the futures `f(0..n)` as `n` tokio tasks released together by a
-/// barrier; the answers in the order of `i`.
-async fn race_tasks<T, Fut>(n: usize, f: impl Fn(usize) -> Fut) -> Vec<T>
-where
-    T: Send + 'static,
-    Fut: Future<Output = T> + Send + 'static,
-{
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let barrier = Arc::clone(&barrier);
-            let request = f(i);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                request.await
-            })
-        })
-        .collect();
-    let mut answers = Vec::with_capacity(n);
-    for h in handles {
-        answers.push(h.await.unwrap());
-    }
-    answers
-}
-
 /// A fresh store with one registered customer, moved to the next step.
 fn registered(seed: u32) -> (Arc<store_support::Bank>, CustomerId, store_support::Phone) {
     let bank = store_support::Bank::new(race_config());
@@ -827,7 +801,7 @@ async fn race(
     alice: &CustomerId,
     codes: &[String],
 ) -> Vec<Answer> {
-    race_tasks(N, |i| {
+    store_support::race_tasks(N, |i| {
         let (bank, alice, code) = (Arc::clone(bank), alice.clone(), codes[i].clone());
         async move {
             bank.lc

@@ -1,7 +1,8 @@
 //! Fixtures shared by the tests of the atomic-commit contract
-//! (`lifecycle_concurrency.rs`, `lifecycle_attacks.rs`): phones that show
-//! codes, principals, and a bank on a real `MemoryStore` with a clock the
-//! test moves.
+//! (`lifecycle_concurrency.rs`, `lifecycle_attacks.rs`,
+//! `lifecycle_throttle.rs`): phones that show codes, principals, a bank on
+//! a real `MemoryStore` with a clock the test moves, and requests raced on
+//! threads or tasks.
 
 #![allow(
     dead_code,
@@ -11,7 +12,8 @@
     clippy::arithmetic_side_effects
 )]
 
-use std::sync::Arc;
+use core::future::Future;
+use std::sync::{Arc, Barrier};
 
 use otpguard::lifecycle::{
     Applied, AuditRecord, Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
@@ -222,4 +224,47 @@ pub fn kind_of(e: &LifecycleError) -> &'static str {
         LifecycleError::Contended { .. } => "Contended",
         _ => "other",
     }
+}
+
+/// Runs `f(0..n)` on `n` threads released together by a barrier; the
+/// answers in the order of `i`.
+pub fn race_threads<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let barrier = Barrier::new(n);
+    let (barrier, f) = (&barrier, &f);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                s.spawn(move || {
+                    barrier.wait();
+                    f(i)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Runs the futures `f(0..n)` as `n` tokio tasks released together by a
+/// barrier; the answers in the order of `i`.
+pub async fn race_tasks<T, Fut>(n: usize, f: impl Fn(usize) -> Fut) -> Vec<T>
+where
+    T: Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let barrier = Arc::clone(&barrier);
+            let request = f(i);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                request.await
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(n);
+    for h in handles {
+        answers.push(h.await.unwrap());
+    }
+    answers
 }
