@@ -79,6 +79,29 @@ impl AuditSink for Discard {
     }
 }
 
+/// Registers the token `serial` (holding `secret`) for `customer`, with
+/// the code `totp` shows now.
+fn register(
+    lifecycle: &Lifecycle<MemoryStore<Discard>, &FixedClock>,
+    customer: &CustomerId,
+    serial: &str,
+    secret: &Secret,
+    totp: &Totp,
+    clock: &FixedClock,
+) {
+    let code = totp.generate(clock.now()).unwrap().to_string();
+    let event = Event::Register {
+        serial: TokenSerial::new(serial).unwrap(),
+        secret: NewSecret::Given(secret.clone()),
+        code: code.as_str().into(),
+    };
+    let web = Principal::customer(Label::new("web").unwrap());
+    lifecycle
+        .blocking()
+        .submit(customer, &web, event, &RequestContext::new())
+        .unwrap();
+}
+
 fn stateful<M: Measurement>(c: &mut Criterion<M>) {
     let secret = Secret::from_bytes(SECRET_SHA1).unwrap();
     let totp = Totp::builder(&secret).period(PERIOD).build().unwrap();
@@ -94,20 +117,7 @@ fn stateful<M: Measurement>(c: &mut Criterion<M>) {
     let customer = CustomerId::new("c-0001").unwrap();
     let web = Principal::customer(Label::new("web").unwrap());
     let ctx = RequestContext::new();
-    let register = Event::Register {
-        serial: TokenSerial::new("SN-0001").unwrap(),
-        secret: NewSecret::Given(secret.clone()),
-        code: totp
-            .generate(clock.now())
-            .unwrap()
-            .to_string()
-            .as_str()
-            .into(),
-    };
-    lifecycle
-        .blocking()
-        .submit(&customer, &web, register, &ctx)
-        .unwrap();
+    register(&lifecycle, &customer, "SN-0001", &secret, &totp, &clock);
 
     let mut group = c.benchmark_group("stateful_pm1");
     let mut time = TIME;
@@ -172,20 +182,7 @@ fn stateful<M: Measurement>(c: &mut Criterion<M>) {
         &clock,
     );
     clock.set(time);
-    let register = Event::Register {
-        serial: TokenSerial::new("SN-0002").unwrap(),
-        secret: NewSecret::Given(secret.clone()),
-        code: totp
-            .generate(clock.now())
-            .unwrap()
-            .to_string()
-            .as_str()
-            .into(),
-    };
-    signing
-        .blocking()
-        .submit(&customer, &web, register, &ctx)
-        .unwrap();
+    register(&signing, &customer, "SN-0002", &secret, &totp, &clock);
     let transfer = Transaction::transfer(
         Amount {
             minor_units: 120_000,
