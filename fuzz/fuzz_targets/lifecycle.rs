@@ -256,16 +256,21 @@ impl World {
         }
     }
 
-    /// The codes a secret of the customer shows within the window (one
-    /// step either side of now).
     /// The codes of the ±1 window centred on `drift` (the token's recorded
     /// drift, within the default bound of 10 steps).
+    ///
+    /// Counted in steps, not in times: near the end of `u64` time a window
+    /// centred ahead of now holds steps no time reaches, and times that
+    /// saturate would fold them onto now's step.
     fn window(&self, customer: usize, source: Source, now: u64, drift: i64) -> Vec<String> {
         let totp = self.totp(customer, source);
-        let center = now.saturating_add_signed(drift.clamp(-10, 10) * 30);
-        [center.saturating_sub(30), center, center.saturating_add(30)]
-            .iter()
-            .filter_map(|&t| totp.generate(t).ok().map(|c| c.to_string()))
+        let Ok(step) = totp.step_at(now) else {
+            return Vec::new();
+        };
+        let center = i128::from(step) + i128::from(drift.clamp(-10, 10));
+        (center - 1..=center + 1)
+            .filter_map(|s| u64::try_from(s).ok())
+            .map(|s| totp.generate_step(s).to_string())
             .collect()
     }
 
