@@ -25,7 +25,8 @@ use std::error::Error;
 
 use otpguard::lifecycle::{
     Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError, LoginCheck,
-    MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason, TokenSerial,
+    MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason, SwapTo,
+    TokenSerial,
 };
 use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction};
 use otpguard::{Clock, FixedClock, KeyUri, Totp, TotpParams};
@@ -227,8 +228,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     heading("3. The customer turns the login OTP on, then logs in");
     let check = b.login(&alice, &web, None, &home)?;
     println!("   login while the login OTP is off: {check:?}");
-    let applied = b.submit(&alice, &web, Event::SetLoginOtp(true), &home)?;
-    println!("   login OTP on: {} -> {}", applied.from, applied.to);
+    tick();
+    let on = Event::SetLoginOtp {
+        on: true,
+        code: first.shows(&clock)?.as_str().into(),
+    };
+    let applied = b.submit(&alice, &web, on, &home)?;
+    println!(
+        "   login OTP on, proven by the app's code: {} -> {}",
+        applied.from, applied.to
+    );
     refused(
         "login without a code",
         b.login(&alice, &web, None, &home),
@@ -326,6 +335,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         &web,
         Event::BeginSwap {
             code: code.as_str().into(),
+            to: SwapTo::Generated {
+                account: "alice@example.com".into(),
+            },
         },
         &home,
     )?;
@@ -333,9 +345,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         "   begin swap with the old phone's code: {} -> {}",
         applied.from, applied.to
     );
-    let uri = b.provision(&alice, &web, "alice@example.com", &home)?;
+    let uri = applied.key_uri.ok_or("a swap begun without its Key URI")?;
     let second = Phone::scan(&uri, "SN-2002")?;
-    println!("   provisioned for the swap; the new phone scans its QR code");
+    println!("   the swap fixed the new phone's secret; the new phone scans its QR code");
+    refused(
+        "a new secret provisioned on the session alone during the swap",
+        b.provision(&alice, &web, "mallory", &home),
+        |e| matches!(e, LifecycleError::NotPermitted { .. }),
+    )?;
     tick();
     release_payment(
         "while swapping, the old phone still authorises a transfer",
@@ -347,7 +364,6 @@ fn main() -> Result<(), Box<dyn Error>> {
         &web,
         Event::CompleteSwap {
             serial: second.serial.clone(),
-            secret: NewSecret::Provisioned,
             code: code.as_str().into(),
         },
         &home,

@@ -22,8 +22,8 @@ use axum::{Json, Router};
 use otpguard::lifecycle::postgres::{sqlx, PostgresStore};
 use otpguard::lifecycle::{
     CustomerAnswer, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
-    LoginCheck, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason, TokenSerial,
-    UnknownName,
+    LoginCheck, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason, SwapTo,
+    TokenSerial, UnknownName,
 };
 use otpguard::ocra::{Amount, Currency, PayeeAccount, Suite, Transaction};
 use otpguard::seal::{KeyId, Keyring};
@@ -97,6 +97,13 @@ struct SignedTransfer {
 }
 
 /// Login asks for a code only while the customer's login OTP is on.
+#[derive(Deserialize)]
+struct SwapStart {
+    code: String,
+    /// The name the new phone's app shows.
+    account: String,
+}
+
 #[derive(Deserialize)]
 struct LoginCode {
     code: Option<String>,
@@ -177,15 +184,36 @@ async fn login(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Logi
     }
 }
 
-async fn begin_swap(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Code>) -> Reply {
-    let code = b.code.as_str().into();
-    by_customer(&bank, &id, &h, Event::BeginSwap { code }).await
+/// Begins a swap with the old phone's code; the answer carries the Key URI
+/// of the new phone's secret, which the swap fixed (shown once, never logged).
+async fn begin_swap(
+    State(bank): Bank,
+    Path(id): Id,
+    h: HeaderMap,
+    Json(b): Json<SwapStart>,
+) -> Reply {
+    let (customer, web, ctx) = customer_call(&id, &h)?;
+    let to = SwapTo::Generated { account: b.account };
+    let event = Event::BeginSwap {
+        code: b.code.as_str().into(),
+        to,
+    };
+    let applied = bank.submit(&customer, &web, event, &ctx).await;
+    let applied = applied.map_err(|e| for_customer(&customer, &ctx, e))?;
+    let uri = applied.key_uri.ok_or_else(|| {
+        eprintln!("customer {customer} [{ctx}]: a swap begun without its Key URI");
+        refusal(StatusCode::INTERNAL_SERVER_ERROR, FAULT)
+    })?;
+    let state = applied.to.to_string();
+    Ok(Json(
+        json!({ "state": state, "key_uri": uri.to_uri().as_str() }),
+    ))
 }
 
 async fn finish_swap(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Code>) -> Reply {
+    // The secret is the one `swap/begin` fixed: nothing here can change it.
     let event = Event::CompleteSwap {
         serial: serial(&b.serial)?,
-        secret: NewSecret::Provisioned, // provisioned after `swap/begin`
         code: b.code.as_str().into(),
     };
     by_customer(&bank, &id, &h, event).await

@@ -327,6 +327,12 @@ impl Totp {
         })
     }
 
+    /// Whether `input` is the code of time step `step` (constant time).
+    /// A malformed input matches no step.
+    pub(crate) fn is_code_of_step(&self, input: &str, step: u64) -> bool {
+        scan(&self.key, self.digits, input, step, Window::EXACT).is_ok()
+    }
+
     /// The widest [`Totp::verify_pair`] radius: 1,000 steps either way
     /// (each check computes 2·radius + 2 codes).
     pub const MAX_PAIR_RADIUS: u32 = 1_000;

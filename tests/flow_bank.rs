@@ -15,8 +15,8 @@ mod lifecycle_support;
 
 use lifecycle_support::{signing_suite, transfer_to, Bank, Phone};
 use otpguard::lifecycle::{
-    Actor, AuditReason, Event, EventKind, LifecycleConfig, LifecycleError, LoginCheck, NewSecret,
-    Outcome, Principal, ReissueReason, State, SuspendReason,
+    Actor, AuditReason, CodeError, Event, EventKind, LifecycleConfig, LifecycleError, LoginCheck,
+    NewSecret, Outcome, Principal, ReissueReason, State, SuspendReason,
 };
 use otpguard::Secret;
 
@@ -62,15 +62,29 @@ fn start_using_a_token_provisioned_by_the_bank() {
         Some(bank.now() + LifecycleConfig::DEFAULT_ENROLLMENT_TIMEOUT)
     );
 
-    // A wrong first code: refused, not registered, nothing counted.
+    // A wrong first code: refused and counted like any wrong code, not
+    // registered.
     let wrong = phone.wrong_code(bank.now());
     let refused = bank.customer_event(Event::Register {
         serial: phone.serial.clone(),
         secret: NewSecret::Provisioned,
         code: wrong.as_str().into(),
     });
-    assert!(matches!(refused, Err(LifecycleError::NewTokenCode { .. })));
-    assert_eq!(bank.summary(), pending.summary());
+    assert!(matches!(
+        refused,
+        Err(LifecycleError::WrongCode {
+            failures: 1,
+            locked_out: false,
+            source: CodeError::NewToken(_),
+            ..
+        })
+    ));
+    let counted = bank.record();
+    assert_eq!(
+        (counted.state(), counted.failures()),
+        (State::Unregistered, 1)
+    );
+    assert_eq!(counted.version(), pending.version() + 1);
 
     // The code the app shows: registered, and the pending secret consumed.
     let applied = bank.register_provisioned(&phone).unwrap();
@@ -80,7 +94,8 @@ fn start_using_a_token_provisioned_by_the_bank() {
     );
     let record = bank.record();
     assert_eq!(record.serial(), Some(&phone.serial));
-    assert_eq!((record.version(), record.last_drift()), (2, Some(0)));
+    assert_eq!((record.version(), record.last_drift()), (3, Some(0)));
+    assert_eq!(record.failures(), 0);
     assert_eq!(record.enrollment_deadline(), None);
     assert_eq!(
         applied.authorized.as_ref().map(|a| a.token()),
@@ -134,7 +149,10 @@ fn a_provisioned_secret_waits_only_until_its_deadline() {
     );
     assert!(matches!(
         bank.register_provisioned(&first),
-        Err(LifecycleError::NewTokenCode { .. })
+        Err(LifecycleError::WrongCode {
+            source: CodeError::NewToken(_),
+            ..
+        })
     ));
     bank.register_provisioned(&second).unwrap();
     bank.tick();
@@ -223,8 +241,21 @@ fn transfers_and_login_with_the_otp() {
     assert!(!bank.record().login_otp());
     assert_eq!(bank.login(None).unwrap(), LoginCheck::NotRequired);
 
-    // The customer turns it on: login now needs a code.
-    bank.customer_event(Event::SetLoginOtp(true)).unwrap();
+    // Turning it on takes a code of the token, as turning it off does.
+    bank.tick();
+    let before = bank.summary();
+    assert!(matches!(
+        bank.customer_event(Event::SetLoginOtp {
+            on: true,
+            code: phone.wrong_code(bank.now()).as_str().into(),
+        }),
+        Err(LifecycleError::WrongCode { failures: 1, .. })
+    ));
+    assert!(!bank.record().login_otp());
+    assert_eq!(bank.record().version(), before.version + 1);
+
+    // The customer turns it on with the code: login now needs a code.
+    bank.set_login_otp(&phone, true).unwrap();
     assert!(bank.record().login_otp());
     assert!(matches!(
         bank.login(None),
@@ -240,8 +271,13 @@ fn transfers_and_login_with_the_otp() {
         bank.login(Some(&phone.wrong_code(bank.now())))
     ));
 
-    // And off again.
-    bank.customer_event(Event::SetLoginOtp(false)).unwrap();
+    // And off again, with a code (the one used is spent).
+    bank.tick();
+    bank.set_login_otp(&phone, false).unwrap();
+    assert!(matches!(
+        bank.set_login_otp(&phone, true),
+        Err(LifecycleError::Replayed { .. })
+    ));
     assert_eq!(bank.login(None).unwrap(), LoginCheck::NotRequired);
     // VerifyLogin submitted directly while off is refused, not counted.
     let before = bank.summary();
@@ -253,14 +289,15 @@ fn transfers_and_login_with_the_otp() {
 }
 
 #[test]
-fn swap_to_a_new_phone_provisioned_during_the_swap() {
+fn swap_to_a_new_phone_whose_secret_the_swap_generates() {
     let bank = Bank::new();
     let old = Phone::new("SN-OLD", 1);
     bank.register(&old).unwrap();
     bank.tick();
 
-    // The old token's code proves the holder and starts the swap.
-    bank.begin_swap(&old).unwrap();
+    // The old token's code proves the holder and starts the swap; its
+    // answer carries the Key URI the new phone scans.
+    let new = bank.begin_swap_generated(&old, "SN-NEW").unwrap();
     let record = bank.record();
     assert_eq!(record.state(), State::Swapping);
     let pending = record.pending_swap().unwrap();
@@ -269,8 +306,15 @@ fn swap_to_a_new_phone_provisioned_during_the_swap() {
         LifecycleConfig::DEFAULT_SWAP_TIMEOUT
     );
 
-    // The new phone scans a secret the bank creates for it.
-    let new = Phone::scan("SN-NEW", &bank.provision("alice").unwrap());
+    // Nothing on the session alone replaces the swap's secret.
+    assert!(matches!(
+        bank.provision("mallory"),
+        Err(LifecycleError::NotPermitted {
+            state: State::Swapping,
+            rule: Some(_),
+            ..
+        })
+    ));
     assert_eq!(bank.state(), State::Swapping);
 
     // While swapping, the old token keeps working and the new one does not yet.
@@ -279,33 +323,38 @@ fn swap_to_a_new_phone_provisioned_during_the_swap() {
     bank.tick();
     assert!(is_wrong_code(bank.transfer(&new)));
 
-    // A wrong code of the new token: refused, still swapping, not counted.
+    // A wrong code of the new token: refused, still swapping, counted (the
+    // second wrong code in a row).
     bank.tick();
-    let before = bank.summary();
     let r = bank.customer_event(Event::CompleteSwap {
         serial: new.serial.clone(),
-        secret: NewSecret::Provisioned,
         code: new.wrong_code(bank.now()).as_str().into(),
     });
-    assert!(matches!(r, Err(LifecycleError::NewTokenCode { .. })));
-    assert_eq!(bank.summary(), before);
-
-    // The old phone's own secret cannot come back under a new serial.
-    let disguised = Phone::with_secret("SN-DISGUISED", old.secret());
     assert!(matches!(
-        bank.complete_swap(&disguised),
-        Err(LifecycleError::SecretReused)
+        r,
+        Err(LifecycleError::WrongCode {
+            failures: 2,
+            source: CodeError::NewToken(_),
+            ..
+        })
     ));
-    // Nor the current serial with another secret.
+    assert_eq!(bank.state(), State::Swapping);
+    assert_eq!(bank.record().failures(), 2);
+
+    // The old phone's codes do not complete it, even under a new serial.
+    let disguised = Phone::with_secret("SN-DISGUISED", old.secret());
+    assert!(is_wrong_code(bank.complete_swap(&disguised)));
+    // Nor the current serial.
+    let before = bank.summary();
     assert!(matches!(
-        bank.complete_swap(&Phone::new("SN-OLD", 7)),
+        bank.complete_swap(&Phone::with_secret("SN-OLD", new.secret())),
         Err(LifecycleError::SameSerial)
     ));
     assert_eq!(bank.summary(), before);
 
     // The new serial and the code it shows: swapped.
     let old_id = bank.record().token_id();
-    bank.complete_swap_provisioned(&new).unwrap();
+    bank.complete_swap(&new).unwrap();
     let record = bank.record();
     assert_eq!(record.state(), State::Active);
     assert_eq!(record.serial(), Some(&new.serial));
@@ -329,10 +378,15 @@ fn cancel_a_swap_or_let_it_time_out() {
     let new = Phone::new("SN-NEW", 2);
     bank.register(&old).unwrap();
 
-    // Cancel: back to Active on the old token.
+    // Cancel, with the old token's code: back to Active on the old token.
     bank.tick();
-    bank.begin_swap(&old).unwrap();
-    bank.customer_event(Event::CancelSwap).unwrap();
+    bank.begin_swap(&old, &new).unwrap();
+    bank.tick();
+    assert!(is_wrong_code(bank.customer_event(Event::CancelSwap {
+        code: new.code(bank.now()).as_str().into(),
+    })));
+    assert_eq!(bank.state(), State::Swapping);
+    bank.cancel_swap(&old).unwrap();
     let record = bank.record();
     assert_eq!(
         (record.state(), record.serial()),
@@ -343,25 +397,22 @@ fn cancel_a_swap_or_let_it_time_out() {
 
     // Time-out: the system cannot end it early ...
     bank.tick();
-    bank.begin_swap(&old).unwrap();
+    bank.begin_swap(&old, &new).unwrap();
     let deadline = bank.record().pending_swap().unwrap().deadline;
     let early = bank.system(Event::SwapTimeout);
     assert!(matches!(early, Err(LifecycleError::SwapNotExpired { .. })));
     assert_eq!(bank.state(), State::Swapping);
 
     // ... and at the deadline the first event on the record ends it, by
-    // the System, before that event is decided: completing late finds no
-    // swap pending.
+    // the System, before that event is decided: completing late is refused
+    // as expired.
     bank.clock.set(deadline);
     let audit_before = bank.audit_len();
     let version = bank.record().version();
     match bank.complete_swap(&new) {
-        Err(LifecycleError::NotPermitted {
-            state: State::Active,
-            event: EventKind::CompleteSwap,
-            rule: Some(_),
-            ..
-        }) => {}
+        Err(LifecycleError::SwapExpired { deadline: d, now }) => {
+            assert_eq!((d, now), (deadline, deadline));
+        }
         other => panic!("{other:?}"),
     }
     let record = bank.record();
@@ -400,7 +451,7 @@ fn cancel_a_swap_or_let_it_time_out() {
     // A transfer after the deadline is still the old token's, and times
     // the swap out on the way.
     bank.tick();
-    bank.begin_swap(&old).unwrap();
+    bank.begin_swap(&old, &new).unwrap();
     let deadline = bank.record().pending_swap().unwrap().deadline;
     bank.clock.set(deadline + 30);
     bank.transfer_ok(&old);
@@ -424,7 +475,7 @@ fn cancel_a_swap_or_let_it_time_out() {
 
     // A sweeper of the backend may send the time-out itself: one record.
     bank.tick();
-    bank.begin_swap(&old).unwrap();
+    bank.begin_swap(&old, &new).unwrap();
     let deadline = bank.record().pending_swap().unwrap().deadline;
     bank.clock.set(deadline);
     let audit_before = bank.audit_len();
@@ -438,7 +489,8 @@ fn stop_using_the_token() {
     let bank = Bank::new();
     let phone = Phone::new("SN-0001", 1);
     bank.register(&phone).unwrap();
-    bank.customer_event(Event::SetLoginOtp(true)).unwrap();
+    bank.tick();
+    bank.set_login_otp(&phone, true).unwrap();
 
     // Stop needs the code the token shows now.
     bank.tick();
@@ -814,7 +866,7 @@ fn a_transfer_signed_with_the_payee_account_number() {
 
     // While a swap is pending, the old phone still signs.
     bank.tick();
-    bank.begin_swap(&phone).unwrap();
+    bank.begin_swap(&phone, &Phone::new("SN-NEXT", 9)).unwrap();
     let next = transfer_to("12345671", 5_000);
     let response = phone.signature(&suite, &next, None, bank.now());
     let proof = bank

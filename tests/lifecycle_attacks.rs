@@ -159,25 +159,25 @@ fn a_swap_to_the_current_secret_is_refused_and_its_code_not_reused() {
     bank.register(&alice, &phone).unwrap();
     bank.tick();
     let (code, step) = (phone.code(bank.now()), phone.step(bank.now()));
-    let begun = bank
-        .submit(
-            &alice,
-            &web(),
-            Event::BeginSwap {
-                code: code.as_str().into(),
-            },
-        )
-        .unwrap();
-    assert_eq!(begun.to, State::Swapping);
+    let before = snapshot(bank.store(), &alice).summary();
 
-    // The "new" phone holds the current secret under a new serial.
+    // The "new" phone holds the current secret under a new serial: the
+    // swap is refused before its code is checked, so the code is unspent.
     let copy = phone.reserialled("SN-2");
-    let refused = bank.submit(&alice, &web(), copy.complete_swap(bank.now()));
+    let refused = bank.submit(&alice, &web(), phone.begin_swap(bank.now(), &copy));
     assert!(
         matches!(refused, Err(LifecycleError::SecretReused)),
         "{refused:?}"
     );
-    // The BeginSwap code is not accepted a second time.
+    assert_eq!(snapshot(bank.store(), &alice).summary(), before);
+
+    // A phone with its own secret: the same code begins the swap ...
+    let new = Phone::new("SN-2", 2);
+    let begun = bank
+        .submit(&alice, &web(), phone.begin_swap(bank.now(), &new))
+        .unwrap();
+    assert_eq!(begun.to, State::Swapping);
+    // ... and is not accepted a second time.
     let again = bank.verify(&alice, &code);
     assert!(
         matches!(again, Err(LifecycleError::Replayed { step: s, .. }) if s == step),
@@ -188,8 +188,7 @@ fn a_swap_to_the_current_secret_is_refused_and_its_code_not_reused() {
     assert_eq!(record.serial(), Some(&serial("SN-1")));
     assert_eq!((record.failures(), record.last_step()), (0, Some(step)));
 
-    // A phone with its own secret completes the swap.
-    let new = Phone::new("SN-2", 2);
+    // The new phone completes the swap.
     let done = bank
         .submit(&alice, &web(), new.complete_swap(bank.now()))
         .unwrap();
@@ -259,18 +258,10 @@ fn a_lost_phone_never_comes_back() {
     let new = Phone::new("SN-NEW", 3);
     bank.register(&alice, &new).unwrap();
     bank.tick();
-    bank.submit(
-        &alice,
-        &web(),
-        Event::BeginSwap {
-            code: new.code(bank.now()).as_str().into(),
-        },
-    )
-    .unwrap();
     let answer = bank.submit(
         &alice,
         &web(),
-        lost.reserialled("SN-OTHER").complete_swap(bank.now()),
+        new.begin_swap(bank.now(), &lost.reserialled("SN-OTHER")),
     );
     assert!(
         matches!(answer, Err(LifecycleError::SecretReused)),
@@ -472,11 +463,16 @@ fn the_audit_trail_has_one_record_per_call() {
     let now = bank.now();
     assert!(matches!(
         j.submit(&web, register(phone.wrong_code(now, 0)), false),
-        Err(LifecycleError::NewTokenCode { .. })
+        Err(LifecycleError::WrongCode { failures: 1, .. })
     ));
     j.submit(&web, register(phone.code(now)), false).unwrap();
     assert_eq!(j.login(None).unwrap(), LoginCheck::NotRequired);
-    j.submit(&web, Event::SetLoginOtp(true), false).unwrap();
+    bank.tick();
+    let on = Event::SetLoginOtp {
+        on: true,
+        code: phone.code(bank.now()).as_str().into(),
+    };
+    j.submit(&web, on, false).unwrap();
     assert!(matches!(j.login(None), Err(LifecycleError::CodeRequired)));
 
     bank.tick();
@@ -491,8 +487,11 @@ fn the_audit_trail_has_one_record_per_call() {
         j.submit(&web, verify(&wrong), false),
         Err(LifecycleError::WrongCode { failures: 1, .. })
     ));
+    let cancel = Event::CancelSwap {
+        code: phone.code(bank.now()).as_str().into(),
+    };
     assert!(matches!(
-        j.submit(&web, Event::CancelSwap, false),
+        j.submit(&web, cancel, false),
         Err(LifecycleError::NotPermitted { .. })
     ));
 
@@ -500,9 +499,7 @@ fn the_audit_trail_has_one_record_per_call() {
     let begun = j
         .submit(
             &web,
-            Event::BeginSwap {
-                code: phone.code(bank.now()).as_str().into(),
-            },
+            phone.begin_swap(bank.now(), &Phone::new("SN-2", 2)),
             false,
         )
         .unwrap();
@@ -671,14 +668,9 @@ fn a_pending_swap_past_its_deadline_is_timed_out_by_the_next_event() {
     let phone = Phone::new("SN-1", 1);
     bank.register(&alice, &phone).unwrap();
     bank.tick();
-    bank.submit(
-        &alice,
-        &web(),
-        Event::BeginSwap {
-            code: phone.code(bank.now()).as_str().into(),
-        },
-    )
-    .unwrap();
+    let next = Phone::new("SN-2", 2);
+    bank.submit(&alice, &web(), phone.begin_swap(bank.now(), &next))
+        .unwrap();
     let deadline = snapshot(bank.store(), &alice)
         .pending_swap()
         .unwrap()
@@ -711,11 +703,7 @@ fn a_pending_swap_past_its_deadline_is_timed_out_by_the_next_event() {
     assert_eq!(record.state(), State::Active);
     assert!(record.pending_swap().is_none());
     // The new phone is too late.
-    let late = bank.submit(
-        &alice,
-        &web(),
-        Phone::new("SN-2", 2).complete_swap(bank.now()),
-    );
+    let late = bank.submit(&alice, &web(), next.complete_swap(bank.now()));
     assert!(
         matches!(
             late,
@@ -749,19 +737,11 @@ fn a_secret_that_keys_the_same_hmac_is_refused_as_reused() {
     bank.register(&alice, &phone).unwrap();
     bank.tick();
     let code = phone.code(bank.now());
-    bank.submit(
-        &alice,
-        &web(),
-        Event::BeginSwap {
-            code: code.as_str().into(),
-        },
-    )
-    .unwrap();
     for twin in same_hmac_keys(&raw) {
         let copy = Phone::with_secret("SN-2", twin);
-        // The twin shows the very code that began the swap.
+        // The twin shows the very code that would begin the swap.
         assert_eq!(copy.code(bank.now()), code);
-        let refused = bank.submit(&alice, &web(), copy.complete_swap(bank.now()));
+        let refused = bank.submit(&alice, &web(), phone.begin_swap(bank.now(), &copy));
         assert!(
             matches!(refused, Err(LifecycleError::SecretReused)),
             "{refused:?}"

@@ -22,7 +22,8 @@ use lifecycle_support::{principal, Bank, Phone, START};
 use otpguard::lifecycle::{
     Actor, AuditLog, AuditReason, AuditRecord, AuditSink, Commit, CommitOutcome, CustomerId, Event,
     EventKind, Label, Lifecycle, LifecycleConfig, LifecycleError, MemoryStore, NewSecret, Outcome,
-    Principal, ReissueReason, RequestContext, State, SuspendReason, TokenRecord, TokenStore,
+    Principal, ReissueReason, RequestContext, State, SuspendReason, SwapTo, TokenRecord,
+    TokenStore,
 };
 use otpguard::{Algorithm, Clock, FixedClock, StoreError, TotpParams};
 
@@ -119,42 +120,52 @@ fn journey() -> Journey {
         j.log(&bank, r);
         let r = bank.verify(&right); // a replay
         j.log(&bank, r);
-        j.event(&bank, &web, Event::SetLoginOtp(true));
+        bank.tick();
+        let right = j.code(&first, bank.now());
+        j.event(
+            &bank,
+            &web,
+            Event::SetLoginOtp {
+                on: true,
+                code: right.as_str().into(),
+            },
+        );
         bank.tick();
         let right = j.code(&first, bank.now());
         let r = bank.login(Some(&right));
         j.log(&bank, r);
         bank.tick();
         let right = j.code(&first, bank.now());
-        j.event(
-            &bank,
-            &web,
-            Event::BeginSwap {
-                code: right.as_str().into(),
+        let begin = Event::BeginSwap {
+            code: right.as_str().into(),
+            to: SwapTo::Generated {
+                account: "alice".into(),
             },
-        );
-        let uri = bank.provision("alice");
-        j.logs.push(format!("{uri:?}"));
-        let new = Phone::scan(&format!("SN-NEW-{round}"), &uri.unwrap());
+        };
+        j.logs.push(format!("{begin:?} {begin:#?}"));
+        let applied = bank.submit(&web, begin);
+        let uri = applied.as_ref().unwrap().key_uri.clone().unwrap();
+        j.log(&bank, applied);
+        let new = Phone::scan(&format!("SN-NEW-{round}"), &uri);
         j.secrets.push(new.secret());
         bank.tick();
-        let code = j.code(&new, bank.now());
-        // The old secret offered again: refused, named without the secret.
+        // The old phone's code does not complete it: counted, and named
+        // without the code.
+        let old_code = j.code(&first, bank.now());
         j.event(
             &bank,
             &web,
             Event::CompleteSwap {
                 serial: new.serial.clone(),
-                secret: first.given(),
-                code: code.as_str().into(),
+                code: old_code.as_str().into(),
             },
         );
+        let code = j.code(&new, bank.now());
         j.event(
             &bank,
             &web,
             Event::CompleteSwap {
                 serial: new.serial.clone(),
-                secret: NewSecret::Provisioned,
                 code: code.as_str().into(),
             },
         );
@@ -191,8 +202,8 @@ fn journey() -> Journey {
     ] {
         assert_eq!(accepted(kind), 2, "{kind}");
     }
-    assert_eq!(accepted(EventKind::Provision), 3);
-    assert_eq!(log.len(), 2 * 14 + 1);
+    assert_eq!(accepted(EventKind::Provision), 1);
+    assert_eq!(log.len(), 2 * 13 + 1);
     for r in bank.audit_log() {
         j.logs.push(r.to_string());
         j.logs.push(format!("{r:?} {r:#?}"));
@@ -354,15 +365,12 @@ fn audit_records_equal_what_was_committed() {
         }
     );
     bank.tick();
-    bank.begin_swap(&old).unwrap();
+    let new = bank.begin_swap_generated(&old, "SN-NEW").unwrap();
     let r = check("begin swap", &bank.web, EventKind::BeginSwap);
     assert_eq!((r.from, r.to), (State::Active, State::Swapping));
-    let uri = bank.provision("alice").unwrap();
-    check("provision", &bank.web, EventKind::Provision);
-    let new = Phone::scan("SN-NEW", &uri);
     bank.tick();
     let before = bank.record().token_id();
-    bank.complete_swap_provisioned(&new).unwrap();
+    bank.complete_swap(&new).unwrap();
     let r = check("complete swap", &bank.web, EventKind::CompleteSwap);
     assert_eq!(
         (r.token, r.serial.as_ref(), r.new_serial.as_ref()),
@@ -621,13 +629,12 @@ fn an_attempt_that_lost_its_commit_leaves_no_audit_record() {
         let alice = alice.clone();
         move |inner: &MemoryStore| {
             let rival = Lifecycle::new(LifecycleConfig::default(), inner, clock.clone());
-            let flip = !inner.snapshot(&alice).unwrap().login_otp();
             rival
                 .blocking()
                 .submit(
                     &alice,
-                    &principal(Actor::Customer),
-                    Event::SetLoginOtp(flip),
+                    &principal(Actor::Operator),
+                    Event::ResetDrift,
                     &RequestContext::new(),
                 )
                 .unwrap();
@@ -657,7 +664,7 @@ fn an_attempt_that_lost_its_commit_leaves_no_audit_record() {
     assert_eq!(added.len(), attempts as usize, "only the rival's commits");
     assert!(added
         .iter()
-        .all(|r| r.event == EventKind::SetLoginOtp && r.context.request_id.is_none()));
+        .all(|r| r.event == EventKind::ResetDrift && r.context.request_id.is_none()));
 }
 
 #[test]
@@ -695,13 +702,12 @@ fn refusals_for_other_reasons_do_not_spend_the_code() {
     let old = Phone::new("SN-OLD", 1);
     bank.register(&old).unwrap();
     bank.tick();
-    bank.begin_swap(&old).unwrap();
+    bank.begin_swap(&old, &Phone::new("SN-NEW", 5)).unwrap();
     bank.tick();
     // Completing with the current serial is refused before any code check ...
     let code = old.code(bank.now());
     let r = bank.customer_event(Event::CompleteSwap {
         serial: old.serial.clone(),
-        secret: NewSecret::Given(otpguard::Secret::from_bytes(&[5; 20]).unwrap()),
         code: code.as_str().into(),
     });
     assert!(matches!(r, Err(LifecycleError::SameSerial)), "{r:?}");

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use otpguard::lifecycle::{
     AuditLog, AuditReason, AuditRecord, AuditSink, Authorized, Commit, CommitOutcome, CustomerId,
     Event, EventKind, LifecycleConfig, LifecycleError, MemoryStore, Outcome, Principal, State,
-    SuspendReason, TokenRecord, TokenStore,
+    SuspendReason, SwapTo, TokenRecord, TokenStore,
 };
 use otpguard::StoreError;
 use store_support::{customer, operator, race_tasks, race_threads, web, Bank, Phone};
@@ -727,6 +727,9 @@ fn a_failing_audit_sink_fails_the_event_and_changes_nothing() {
         },
         Event::BeginSwap {
             code: code.as_str().into(),
+            to: SwapTo::Generated {
+                account: "alice".into(),
+            },
         },
     ];
     for event in events {

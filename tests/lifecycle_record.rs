@@ -105,13 +105,12 @@ fn rich_record() -> (Bank, [Phone; 3]) {
     let first = Phone::new("SN-1", 1);
     bank.register(&first).unwrap();
     bank.tick();
-    bank.begin_swap(&first).unwrap();
-    let second = Phone::scan("SN-2", &bank.provision("alice").unwrap());
-    bank.complete_swap_provisioned(&second).unwrap();
-    bank.customer_event(Event::SetLoginOtp(true)).unwrap();
+    let second = bank.begin_swap_generated(&first, "SN-2").unwrap();
+    bank.complete_swap(&second).unwrap();
     bank.tick();
-    bank.begin_swap(&second).unwrap();
-    let third = Phone::scan("SN-3", &bank.provision("alice").unwrap());
+    bank.set_login_otp(&second, true).unwrap();
+    bank.tick();
+    let third = bank.begin_swap_generated(&second, "SN-3").unwrap();
     let record = bank.record();
     assert_eq!(record.state(), State::Swapping);
     assert!(record.enrollment_deadline().is_some());
@@ -164,14 +163,7 @@ fn a_stored_record_round_trips_with_its_secrets_and_keeps_working() {
     assert_eq!(Some(proof.token()), record.token_id());
     let code = third.code(clock.now());
     let r = submit(Event::CompleteSwap {
-        serial: third.serial.clone(),
-        secret: first.given(),
-        code: first.code(clock.now()).as_str().into(),
-    });
-    assert!(matches!(r, Err(LifecycleError::SecretReused)), "{r:?}");
-    let r = submit(Event::CompleteSwap {
         serial: first.serial.clone(),
-        secret: NewSecret::Provisioned,
         code: code.as_str().into(),
     });
     assert!(
@@ -180,7 +172,6 @@ fn a_stored_record_round_trips_with_its_secrets_and_keeps_working() {
     );
     let applied = submit(Event::CompleteSwap {
         serial: third.serial.clone(),
-        secret: NewSecret::Provisioned,
         code: code.as_str().into(),
     })
     .unwrap();
@@ -199,7 +190,7 @@ fn a_stored_record_round_trips_with_its_secrets_and_keeps_working() {
         .blocking()
         .login(&bank.customer, &web, Some(&third.code(clock.now())), &ctx);
     assert!(r.is_ok(), "{r:?}");
-    assert_eq!(store.audit.len(), 5);
+    assert_eq!(store.audit.len(), 4);
 }
 
 #[test]
@@ -359,9 +350,11 @@ fn a_record_at_the_last_version_refuses_every_change() {
     let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
     let (web, ctx) = (principal(Actor::Customer), RequestContext::new());
 
-    let r = lc
-        .blocking()
-        .submit(&bank.customer, &web, Event::SetLoginOtp(true), &ctx);
+    let on = Event::SetLoginOtp {
+        on: true,
+        code: phone.code(clock.now()).as_str().into(),
+    };
+    let r = lc.blocking().submit(&bank.customer, &web, on, &ctx);
     assert!(matches!(r, Err(LifecycleError::VersionExhausted)), "{r:?}");
     for code in [phone.wrong_code(clock.now()), phone.code(clock.now())] {
         let r = lc
@@ -388,7 +381,7 @@ fn a_lazy_time_out_is_committed_with_its_audit_record_even_when_the_event_cannot
     let phone = Phone::new("SN-1", 1);
     bank.register(&phone).unwrap();
     bank.tick();
-    bank.begin_swap(&phone).unwrap();
+    bank.begin_swap(&phone, &Phone::new("SN-2", 2)).unwrap();
     let deadline = bank.record().pending_swap().unwrap().deadline;
     let version = bank.record().version();
     let json = serde_json::to_string(&WithPlaintextSecrets(&bank.snapshot().unwrap()))

@@ -19,7 +19,7 @@ use lifecycle_support::{principal, signing_suite, transfer_to, Bank, Phone};
 use otpguard::lifecycle::rules::{lookup, Effect, Guard, Transition, NEVER, TABLE};
 use otpguard::lifecycle::{
     Actor, Event, EventKind, LifecycleConfig, LifecycleError, NewSecret, Outcome, ReissueReason,
-    State, SuspendReason,
+    State, SuspendReason, SwapTo,
 };
 
 /// The row for `(state, kind, actor)`, read from the table itself, and
@@ -47,8 +47,10 @@ fn table_has_one_row_per_key_and_never_lists_absent_keys() {
         let carries_code = matches!(
             row.event,
             EventKind::Register
+                | EventKind::SetLoginOtp
                 | EventKind::BeginSwap
                 | EventKind::CompleteSwap
+                | EventKind::CancelSwap
                 | EventKind::Stop
                 | EventKind::VerifyTransaction
                 | EventKind::VerifyLogin
@@ -77,7 +79,7 @@ fn table_has_one_row_per_key_and_never_lists_absent_keys() {
             assert!(row.from.accepts_codes(), "{row:?}");
         }
         // Provisioning is the customer's, changes no state, and only where
-        // a new token may follow (registration or a swap).
+        // a registration may follow (a swap's secret comes with BeginSwap).
         if row.event == EventKind::Provision || row.effect == Effect::Provision {
             assert_eq!(
                 (row.event, row.effect, row.actor, row.guard),
@@ -90,13 +92,8 @@ fn table_has_one_row_per_key_and_never_lists_absent_keys() {
                 "{row:?}"
             );
             assert_eq!(row.from, row.to, "{row:?}");
-            let next = if row.from == State::Swapping {
-                EventKind::CompleteSwap
-            } else {
-                EventKind::Register
-            };
             assert!(
-                row_for(row.from, next, Actor::Customer).is_some(),
+                row_for(row.from, EventKind::Register, Actor::Customer).is_some(),
                 "{row:?}"
             );
         }
@@ -109,7 +106,83 @@ fn table_has_one_row_per_key_and_never_lists_absent_keys() {
             );
         }
     }
-    assert_eq!(TABLE.len(), 40);
+    assert_eq!(TABLE.len(), 39);
+}
+
+/// Every customer step that can leave the customer less protected (login
+/// OTP off, a token removed or replaced, a pending swap dropped) proves
+/// the current token; a swap's new token is fixed when the swap begins,
+/// under the current token's code, and nothing in a swap replaces it.
+#[test]
+fn a_customer_step_that_weakens_protection_proves_the_current_token() {
+    let mut weakening = 0;
+    for row in TABLE.iter().filter(|r| r.actor == Actor::Customer) {
+        if !row.effect.weakens_protection() {
+            continue;
+        }
+        weakening += 1;
+        if row.effect == Effect::SwapIn {
+            assert_eq!(row.guard, Guard::NewTokenCodeBeforeDeadline, "{row:?}");
+        } else {
+            assert!(row.guard.proves_current_token(), "{row:?}");
+        }
+    }
+    assert!(
+        weakening >= 4,
+        "SetLoginOtp, CompleteSwap, CancelSwap, Stop"
+    );
+    for row in TABLE {
+        // Into a swap only with the current token's code, fixing the secret.
+        if row.to == State::Swapping && row.from != State::Swapping {
+            assert_eq!(
+                (row.actor, row.effect),
+                (Actor::Customer, Effect::StartSwap),
+                "{row:?}"
+            );
+            assert!(row.guard.proves_current_token(), "{row:?}");
+        }
+        // Within a swap, nothing fixes a new secret again.
+        if row.from == State::Swapping && row.to == State::Swapping {
+            assert!(
+                !matches!(row.effect, Effect::Provision | Effect::StartSwap),
+                "{row:?}"
+            );
+        }
+    }
+}
+
+/// SECURITY.md lists the customer steps that take no code of the current
+/// token: the list is the table's.
+#[test]
+fn security_md_lists_exactly_the_steps_without_a_code_of_the_current_token() {
+    let mut from_table: Vec<(String, Vec<String>)> = Vec::new();
+    for row in TABLE
+        .iter()
+        .filter(|r| r.actor == Actor::Customer && !r.guard.proves_current_token())
+    {
+        let event = row.event.to_string();
+        match from_table.iter_mut().find(|(e, _)| *e == event) {
+            Some((_, states)) => states.push(row.from.to_string()),
+            None => from_table.push((event, vec![row.from.to_string()])),
+        }
+    }
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/SECURITY.md")).unwrap();
+    let start = "<!-- code-free steps: checked against the table -->";
+    let end = "<!-- end of code-free steps -->";
+    let list = &doc[doc.find(start).expect("the list's start") + start.len()
+        ..doc.find(end).expect("the list's end")];
+    let from_doc: Vec<(String, Vec<String>)> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let event = cells[1].trim_matches('`').to_owned();
+            let states = cells[2].split(", ").map(str::to_owned).collect();
+            (event, states)
+        })
+        .collect();
+    assert_eq!(from_doc, from_table);
 }
 
 #[test]
@@ -147,9 +220,7 @@ fn run_combination(state: State, kind: EventKind, actor: Actor) -> bool {
     match kind {
         // Where the customer may provision, the new token is the one the
         // app scanned; elsewhere a vendor's token with its own secret.
-        EventKind::Register | EventKind::CompleteSwap
-            if row_for(state, EventKind::Provision, Actor::Customer).is_some() =>
-        {
+        EventKind::Register if row_for(state, EventKind::Provision, Actor::Customer).is_some() => {
             let uri = bank.provision("alice").unwrap();
             new_phone = Phone::scan("SN-NEW", &uri);
             new_secret = NewSecret::Provisioned;
@@ -190,16 +261,22 @@ fn run_combination(state: State, kind: EventKind, actor: Actor) -> bool {
             secret: new_secret,
             code: new_code.as_str().into(),
         },
-        EventKind::SetLoginOtp => Event::SetLoginOtp(false),
-        EventKind::BeginSwap => Event::BeginSwap {
+        EventKind::SetLoginOtp => Event::SetLoginOtp {
+            on: false,
             code: code.as_str().into(),
         },
+        EventKind::BeginSwap => Event::BeginSwap {
+            code: code.as_str().into(),
+            to: SwapTo::Given(new_phone.secret()),
+        },
+        // The new phone holds the secret `record_in` began the swap to.
         EventKind::CompleteSwap => Event::CompleteSwap {
             serial: new_phone.serial.clone(),
-            secret: new_secret,
             code: new_code.as_str().into(),
         },
-        EventKind::CancelSwap => Event::CancelSwap,
+        EventKind::CancelSwap => Event::CancelSwap {
+            code: code.as_str().into(),
+        },
         EventKind::SwapTimeout => Event::SwapTimeout,
         EventKind::Stop => Event::Stop {
             code: code.as_str().into(),

@@ -176,9 +176,13 @@ fn lifecycle_verify_does_not_allocate() {
             &ctx,
         )
         .unwrap();
-    lc.blocking()
-        .submit(&customer, &web, Event::SetLoginOtp(true), &ctx)
-        .unwrap();
+    now += 30;
+    clock.set(now);
+    let on = Event::SetLoginOtp {
+        on: true,
+        code: totp.generate(now).unwrap().to_string().as_str().into(),
+    };
+    lc.blocking().submit(&customer, &web, on, &ctx).unwrap();
     for _ in 0..3 {
         // Three steps on: the code of the step just after is never the same.
         now += 90;

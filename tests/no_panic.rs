@@ -11,7 +11,7 @@
 use otpguard::lifecycle::{
     ConfigError, CustomerId, EnteredCode, Event, Label, LabelError, Lifecycle, LifecycleConfig,
     LifecycleError, MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, State,
-    SuspendReason, TokenSerial,
+    SuspendReason, SwapTo, TokenSerial,
 };
 use otpguard::replay::ReplayKey;
 use otpguard::replay::{ClaimOutcome, MemoryGuard};
@@ -527,6 +527,8 @@ proptest! {
         let mut secrets = vec![Secret::from_bytes(&[0x11; 20]).unwrap(), Secret::from_bytes(&[0x22; 20]).unwrap()];
         // The secret of the last token registered, for right codes.
         let mut current = 0;
+        // The secret the pending swap fixed, if any.
+        let mut pending: Option<usize> = None;
         let right = |secrets: &[Secret], index: usize, now: u64| {
             Totp::new(&secrets[index], params).generate(now).map_or_else(|_| "000000".to_owned(), |c| c.to_string())
         };
@@ -557,7 +559,15 @@ proptest! {
                     let index = usize::from(*secret) % (secrets.len() + 1);
                     let new_secret = secrets.get(index).map_or(NewSecret::Provisioned, |s| NewSecret::Given(s.clone()));
                     let new_token = matches!(event % 15, 0 | 3);
-                    let code_secret = if new_token { index.min(secrets.len() - 1) } else { current };
+                    let code_secret = match event % 15 {
+                        0 => index.min(secrets.len() - 1),
+                        3 => pending.unwrap_or(current),
+                        _ => current,
+                    };
+                    let swap_to = secrets.get(index).map_or_else(
+                        || SwapTo::Generated { account: "bob".to_owned() },
+                        |s| SwapTo::Given(s.clone()),
+                    );
                     let code = if code.is_empty() {
                         right(&secrets, code_secret, clock.now())
                     } else {
@@ -566,10 +576,10 @@ proptest! {
                     let code = EnteredCode::new(&code);
                     let event = match event % 15 {
                         0 => Event::Register { serial, secret: new_secret, code },
-                        1 => Event::SetLoginOtp(event % 2 == 0),
-                        2 => Event::BeginSwap { code },
-                        3 => Event::CompleteSwap { serial, secret: new_secret, code },
-                        4 => Event::CancelSwap,
+                        1 => Event::SetLoginOtp { on: event % 2 == 0, code },
+                        2 => Event::BeginSwap { code, to: swap_to },
+                        3 => Event::CompleteSwap { serial, code },
+                        4 => Event::CancelSwap { code },
                         5 => Event::SwapTimeout,
                         6 => Event::Stop { code },
                         7 => Event::Suspend { reason: SuspendReason::LostDevice },
@@ -581,11 +591,21 @@ proptest! {
                         13 => Event::Provision { account: "bob".to_owned() },
                         _ => Event::VerifyLogin { code },
                     };
-                    let r = lc.blocking().submit(&customer, &who.principal(), event, &ctx).map(drop);
+                    let begins_swap = matches!(event, Event::BeginSwap { .. });
+                    let r = lc.blocking().submit(&customer, &who.principal(), event, &ctx);
+                    if let (Ok(applied), true) = (&r, begins_swap) {
+                        pending = Some(match &applied.key_uri {
+                            Some(uri) => {
+                                secrets.push(uri.secret().clone());
+                                secrets.len() - 1
+                            }
+                            None => index,
+                        });
+                    }
                     if r.is_ok() && new_token {
                         current = code_secret;
                     }
-                    r
+                    r.map(drop)
                 }
             };
             if let Err(e) = &result {

@@ -289,12 +289,28 @@ async fn login_swap_to_a_new_phone_and_stop() {
     let answer = post(&app, &customer("login"), None, json!({})).await;
     assert_eq!(answer, (StatusCode::OK, json!({ "otp": "not_required" })));
 
-    // Swap: the old phone's code begins it, a new Key URI is provisioned
-    // while swapping, and the new phone's serial and code complete it.
+    // Swap: the old phone's code begins it and fixes the new phone's
+    // secret, whose Key URI the answer carries; nothing provisions another
+    // while swapping; the new phone's serial and code complete it.
     let code = old.generate_step(step(&old, 1)).to_string();
-    let answer = post(&app, &customer("swap/begin"), None, json!({ "code": code })).await;
-    assert_eq!(answer, state("Swapping"));
-    let new = provision(&app, &customer("provision"), "bob").await;
+    let body = json!({ "code": code, "account": "bob" });
+    let (status, answer) = post(&app, &customer("swap/begin"), None, body).await;
+    assert_eq!(
+        (status, &answer["state"]),
+        (StatusCode::OK, &json!("Swapping"))
+    );
+    let new = KeyUri::parse(answer["key_uri"].as_str().unwrap())
+        .unwrap()
+        .to_totp()
+        .unwrap();
+    let (status, _) = post(
+        &app,
+        &customer("provision"),
+        None,
+        json!({ "account": "eve" }),
+    )
+    .await;
+    assert_ne!(status, StatusCode::OK);
     let code = new.generate_step(step(&new, 0)).to_string();
     let body = json!({ "serial": "SN-2002", "code": code });
     assert_eq!(

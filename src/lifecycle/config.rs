@@ -205,6 +205,19 @@ impl LifecycleConfig {
         VerifyWindow::new(ahead, time).ok()
     }
 
+    /// Whether a guesser without the token, before the lock-out, would
+    /// forge a signature under `suite` with these settings with a chance
+    /// above 1 in [`LifecycleConfig::SIGNATURE_GUESS_ODDS`]: if so, the
+    /// responses one attempt is compared with. Checked by `build` for the
+    /// configured suite, and at every signature for the token's own suite
+    /// (a token bound earlier under another).
+    pub(crate) fn guessable_signing(&self, suite: &Suite) -> Option<u64> {
+        let candidates = self.signature_candidates(suite);
+        let responses = 10u64.saturating_pow(suite.digits());
+        let guesses = candidates.saturating_mul(u64::from(self.max_failures));
+        (guesses.saturating_mul(Self::SIGNATURE_GUESS_ODDS) > responses).then_some(candidates)
+    }
+
     /// How many responses one signature attempt is compared with under
     /// `suite`: each counter of the look-ahead by each time step of the
     /// window (the counter last accepted, which can only be a replay, not
@@ -497,12 +510,7 @@ impl LifecycleConfigBuilder {
                     limit,
                 });
             }
-            // A guesser without the token, before the lock-out, must not
-            // forge a signature with a chance above 1 in 1,000.
-            let candidates = c.signature_candidates(suite);
-            let responses = 10u64.saturating_pow(suite.digits());
-            let guesses = candidates.saturating_mul(u64::from(c.max_failures));
-            if guesses.saturating_mul(LifecycleConfig::SIGNATURE_GUESS_ODDS) > responses {
+            if let Some(candidates) = c.guessable_signing(suite) {
                 return Err(ConfigError::SignatureGuessable {
                     candidates,
                     max_failures: c.max_failures,

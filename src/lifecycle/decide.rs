@@ -4,7 +4,7 @@
 //! nothing; checking the code, applying the row and committing come after
 //! (`engine.rs`, `effect.rs`).
 
-use super::event::{EnteredCode, NewSecret};
+use super::event::{EnteredCode, NewSecret, SwapTo};
 use super::table::{lookup, never_reason, Guard, Transition};
 use super::{Actor, Event, LifecycleConfig, LifecycleError, TokenRecord, TokenSerial};
 use crate::ocra::{Suite, VerifyWindow};
@@ -75,6 +75,20 @@ pub(crate) fn decide<'e>(
         Guard::None => Check::Nothing,
         Guard::CurrentCode => {
             not_throttled(record, now)?;
+            // A swap's new secret is checked before its code is, so that a
+            // refusal for it never spends the code.
+            match event {
+                Event::BeginSwap {
+                    to: SwapTo::Given(secret),
+                    ..
+                } => unused_secret(record, secret)?,
+                Event::BeginSwap {
+                    to: SwapTo::Generated { account },
+                    ..
+                } => crate::uri::check_name(account, "account")
+                    .map_err(LifecycleError::Provisioning)?,
+                _ => {}
+            }
             Check::Current(event.code().ok_or(NO_CODE)?)
         }
         Guard::ConsecutiveCodes => {
@@ -91,6 +105,15 @@ pub(crate) fn decide<'e>(
                 .question_for(&suite)
                 .map_err(LifecycleError::Unsignable)?;
             let window = config.signature_window(&suite).ok_or(BOUND_SUITE)?;
+            // The bound `build` checks for the configured suite holds for
+            // the token's own suite too, under today's settings.
+            if let Some(candidates) = config.guessable_signing(&suite) {
+                return Err(LifecycleError::SigningSuiteGuessable {
+                    candidates,
+                    max_failures: config.max_failures(),
+                    digits: suite.digits(),
+                });
+            }
             not_throttled(record, now)?;
             Check::Signature {
                 question,
@@ -105,7 +128,11 @@ pub(crate) fn decide<'e>(
             not_throttled(record, now)?;
             Check::Current(event.code().ok_or(NO_CODE)?)
         }
-        Guard::NewTokenCode => new_token(record, event, now, config)?,
+        Guard::NewTokenCode => {
+            let check = registered_token(record, event, now, config)?;
+            not_throttled(record, now)?;
+            check
+        }
         Guard::NewTokenCodeBeforeDeadline => {
             let pending = record.pending_swap().ok_or(NO_PENDING)?;
             if now >= pending.deadline {
@@ -114,12 +141,8 @@ pub(crate) fn decide<'e>(
                     now,
                 });
             }
-            let check = new_token(record, event, now, config)?;
-            if let Check::New { serial, .. } = &check {
-                if record.serial() == Some(*serial) {
-                    return Err(LifecycleError::SameSerial);
-                }
-            }
+            let check = swapped_in_token(record, event)?;
+            not_throttled(record, now)?;
             check
         }
         Guard::DeadlinePassed => {
@@ -155,32 +178,23 @@ fn not_throttled(record: &TokenRecord, now: u64) -> Result<(), LifecycleError> {
     }
 }
 
-/// The new token of `Register` or `CompleteSwap`, if neither its serial nor
-/// its secret was ever retired here nor is the current one.
-fn new_token<'e>(
+/// The new token of `Register`, if neither its serial nor its secret was
+/// ever retired here nor is the current one.
+fn registered_token<'e>(
     record: &'e TokenRecord,
     event: &'e Event,
     now: u64,
     config: &LifecycleConfig,
 ) -> Result<Check<'e>, LifecycleError> {
-    let (Event::Register {
+    let Event::Register {
         serial,
         secret,
         code,
-    }
-    | Event::CompleteSwap {
-        serial,
-        secret,
-        code,
-    }) = event
+    } = event
     else {
         return Err(NO_NEW_TOKEN);
     };
-    if record.retired.serials.contains(serial) {
-        return Err(LifecycleError::SerialRetired {
-            serial: serial.clone(),
-        });
-    }
+    unretired_serial(record, serial)?;
     let (secret, params, signing) = match secret {
         NewSecret::Given(secret) => (secret, config.totp(), config.signing()),
         NewSecret::Provisioned => {
@@ -197,12 +211,7 @@ fn new_token<'e>(
             (&enrollment.secret, enrollment.params, enrollment.signing)
         }
     };
-    // Both comparisons always run, each in constant time.
-    let current = record.is_current_secret(secret);
-    let retired = record.retired.has_secret(secret);
-    if current | retired {
-        return Err(LifecycleError::SecretReused);
-    }
+    unused_secret(record, secret)?;
     Ok(Check::New {
         serial,
         secret,
@@ -210,4 +219,53 @@ fn new_token<'e>(
         params,
         signing,
     })
+}
+
+/// The new token of `CompleteSwap`: the secret `BeginSwap` fixed, under a
+/// serial that is neither the current one nor ever retired here.
+fn swapped_in_token<'e>(
+    record: &'e TokenRecord,
+    event: &'e Event,
+) -> Result<Check<'e>, LifecycleError> {
+    let Event::CompleteSwap { serial, code } = event else {
+        return Err(NO_NEW_TOKEN);
+    };
+    unretired_serial(record, serial)?;
+    if record.serial() == Some(serial) {
+        return Err(LifecycleError::SameSerial);
+    }
+    // A swap begun before its secret was fixed by `BeginSwap` has none:
+    // it is cancelled (or times out) and begun again.
+    let enrollment = record
+        .enrollment
+        .as_ref()
+        .ok_or(LifecycleError::NoEnrollment)?;
+    unused_secret(record, &enrollment.secret)?;
+    Ok(Check::New {
+        serial,
+        secret: &enrollment.secret,
+        code,
+        params: enrollment.params,
+        signing: enrollment.signing,
+    })
+}
+
+fn unretired_serial(record: &TokenRecord, serial: &TokenSerial) -> Result<(), LifecycleError> {
+    if record.retired.serials.contains(serial) {
+        return Err(LifecycleError::SerialRetired {
+            serial: serial.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a secret that is the current token's or was ever retired here.
+fn unused_secret(record: &TokenRecord, secret: &Secret) -> Result<(), LifecycleError> {
+    // Both comparisons always run, each in constant time.
+    let current = record.is_current_secret(secret);
+    let retired = record.retired.has_secret(secret);
+    if current | retired {
+        return Err(LifecycleError::SecretReused);
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::engine::bounded_drift;
+use super::event::SwapTo;
 use super::fingerprint::FingerprintKey;
 use super::record::{Enrollment, Retired, Stage, Token};
 use super::rules::{Effect, Transition};
@@ -104,19 +105,40 @@ pub(crate) fn apply(
             (Some(token), pending)
         }
         (Effect::StartSwap, Evidence::Current(proof)) => {
+            let Event::BeginSwap { to, .. } = event else {
+                return Err(MISMATCH);
+            };
+            let deadline = now.saturating_add(config.swap_timeout());
+            let secret = match to {
+                SwapTo::Generated { .. } => Secret::generate(config.totp().algorithm())
+                    .map_err(|_| LifecycleError::Randomness)?,
+                SwapTo::Given(secret) => secret.clone(),
+            };
+            next.enrollment = Some(Arc::new(Enrollment {
+                secret,
+                deadline,
+                params: config.totp(),
+                signing: config.signing(),
+            }));
             next.clear_failures();
             let swap = PendingSwap {
                 started_at: now,
-                deadline: now.saturating_add(config.swap_timeout()),
+                deadline,
             };
             (Some(used(current, proof, config)?), Some(swap))
         }
-        (Effect::SetLoginOtp, Evidence::Nothing) => {
-            let Event::SetLoginOtp(on) = event else {
+        (Effect::SetLoginOtp, Evidence::Current(proof)) => {
+            let Event::SetLoginOtp { on, .. } = event else {
                 return Err(MISMATCH);
             };
             next.login_otp = *on;
-            (current, pending)
+            next.clear_failures();
+            (Some(used(current, proof, config)?), pending)
+        }
+        (Effect::EndSwap, Evidence::Current(proof)) => {
+            next.enrollment = None;
+            next.clear_failures();
+            (Some(used(current, proof, config)?), None)
         }
         (Effect::EndSwap | Effect::Suspend, Evidence::Nothing) => {
             next.enrollment = None;

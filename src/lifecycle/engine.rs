@@ -11,9 +11,9 @@ use super::audit::{AuditReason, AuditRecord, DriftChange, Notice, Outcome};
 use super::decide::{decide, Check};
 use super::effect::{apply, count_failure, Evidence, Proof};
 use super::error::CodeError;
-use super::event::EnteredCode;
+use super::event::{EnteredCode, SwapTo};
 use super::record::{Token, TokenKey};
-use super::rules::Transition;
+use super::rules::{lookup, Transition};
 use super::store::{Commit, CommitOutcome, TokenStore};
 use super::{
     Actor, CustomerId, Event, EventKind, LifecycleConfig, LifecycleError, Principal,
@@ -552,11 +552,11 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         let mut changed = false;
         let sent_timeout = matches!(request, Request::Event(Event::SwapTimeout))
             && scene.by.actor() == Actor::System;
-        if !sent_timeout
-            && record
-                .pending_swap()
-                .is_some_and(|p| scene.now >= p.deadline)
-        {
+        let expired = record
+            .pending_swap()
+            .map(|p| p.deadline)
+            .filter(|deadline| scene.now >= *deadline);
+        if !sent_timeout && expired.is_some() {
             match self.decided(&record, Actor::System, &Event::SwapTimeout, scene.now) {
                 Ending::Accepted { next, row, .. } => {
                     audit.push(self.accepted(
@@ -578,6 +578,17 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                     return self.refusal(scene, request, record, audit, changed, e);
                 }
             }
+        }
+        // The swap a `CompleteSwap` would complete has just timed out: say
+        // so, rather than that an active record takes no `CompleteSwap`.
+        if let (Request::Event(Event::CompleteSwap { .. }), Some(deadline), true) =
+            (request, expired, changed)
+        {
+            let e = LifecycleError::SwapExpired {
+                deadline,
+                now: scene.now,
+            };
+            return self.refusal(scene, request, record, audit, changed, e);
         }
         let event = match request {
             Request::Event(event) => Cow::Borrowed(event),
@@ -695,7 +706,10 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         // At the maximum the System suspends the token in the same commit.
         // If it cannot (a bug, or an exhausted version), nothing of the
         // wrong code is committed either: the attempt is refused loudly.
-        let locked = if failures >= max {
+        // A record without a token (a wrong first code of `Register`) has
+        // nothing to suspend: it keeps counting and holding back.
+        let lockable = lookup(record.state(), lock.kind(), Actor::System).is_some();
+        let locked = if failures >= max && lockable {
             match self.decided(&counted, Actor::System, &lock, scene.now) {
                 Ending::Accepted {
                     next: locked, row, ..
@@ -719,7 +733,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             scene.by,
             &record,
             event.kind(),
-            None,
+            event.new_serial(),
             &counted,
             Outcome::Refused,
             AuditReason::WrongCode { failures, max },
@@ -842,10 +856,10 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 code,
                 params,
                 signing,
-            } => self
-                .check_new(serial, secret, code, params, signing, now)
-                .map(|(token, proof)| Evidence::New(token, proof))
-                .map_err(Ending::Refused),
+            } => match self.check_new(serial, secret, code, params, signing, now) {
+                Ok((token, proof)) => Ok(Evidence::New(token, proof)),
+                Err(refusal) => Err(ending_of(refusal)),
+            },
         };
         let evidence = match evidence {
             Ok(evidence) => evidence,
@@ -860,7 +874,11 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             Err(e) => return Ending::Refused(e),
         };
         let key_uri = match event {
-            Event::Provision { account } => match self.key_uri(&next, account) {
+            Event::Provision { account }
+            | Event::BeginSwap {
+                to: SwapTo::Generated { account },
+                ..
+            } => match self.key_uri(&next, account) {
                 Ok(uri) => Some(Box::new(uri)),
                 Err(e) => return Ending::Refused(e),
             },
@@ -902,7 +920,20 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         // The window is centred on the token's drift (RFC 6238 §6), kept
         // within the bound.
         let shift = bounded_drift(token.drift, &self.config);
-        Self::fresh(token, self.verify(&token.key, code, now, shift))
+        let found = self.verify(&token.key, code, now, shift);
+        // The step last accepted can lie outside the window: a code matched
+        // at the window's edge while the drift was held at its bound, and
+        // the window moved on. Re-sending that code is still a replay, not
+        // a wrong code to count (one more code computed, on a miss only).
+        if let (Err(CheckError::Mismatch), Some(input)) = (&found, code.as_input()) {
+            if token.key.totp().is_code_of_step(input, token.last_step) {
+                return Err(CodeRefusal::Replayed {
+                    step: token.last_step,
+                    last_accepted: token.last_step,
+                });
+            }
+        }
+        Self::fresh(token, found)
     }
 
     /// Checks a `Resync` pair of the record's current token: found next to
@@ -1057,8 +1088,8 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         params: TotpParams,
         signing: Option<Suite>,
         now: u64,
-    ) -> Result<(Token, Proof), LifecycleError> {
-        let id = TokenId::generate().map_err(|_| LifecycleError::Randomness)?;
+    ) -> Result<(Token, Proof), CodeRefusal> {
+        let id = TokenId::generate().map_err(|_| CodeRefusal::Other(LifecycleError::Randomness))?;
         let key = TokenKey::new(id, serial.clone(), secret.clone(), params, signing);
         match self.verify(&key, code, now, 0) {
             Ok(m) => {
@@ -1075,10 +1106,12 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 };
                 Ok((token, proof))
             }
-            Err(source) if source.is_wrong_code() => Err(LifecycleError::NewTokenCode { source }),
-            Err(source) => Err(LifecycleError::Unverifiable {
+            Err(source) if source.is_wrong_code() => {
+                Err(CodeRefusal::Wrong(CodeError::NewToken(source)))
+            }
+            Err(source) => Err(CodeRefusal::Other(LifecycleError::Unverifiable {
                 source: source.into(),
-            }),
+            })),
         }
     }
 
@@ -1119,17 +1152,21 @@ fn code_evidence(
     checked: Result<Proof, CodeRefusal>,
     evidence: fn(Proof) -> Evidence,
 ) -> Result<Evidence, Ending> {
-    match checked {
-        Ok(proof) => Ok(evidence(proof)),
-        Err(CodeRefusal::Wrong(source)) => Err(Ending::WrongCode(source)),
-        Err(CodeRefusal::Replayed {
+    checked.map(evidence).map_err(ending_of)
+}
+
+/// How an attempt ends when its code was not accepted.
+fn ending_of(refusal: CodeRefusal) -> Ending {
+    match refusal {
+        CodeRefusal::Wrong(source) => Ending::WrongCode(source),
+        CodeRefusal::Replayed {
             step,
             last_accepted,
-        }) => Err(Ending::Replayed {
+        } => Ending::Replayed {
             step,
             last_accepted,
-        }),
-        Err(CodeRefusal::Other(e)) => Err(Ending::Refused(e)),
+        },
+        CodeRefusal::Other(e) => Ending::Refused(e),
     }
 }
 

@@ -17,6 +17,9 @@ pub enum CodeError {
     /// The response of a transaction signature.
     #[error(transparent)]
     Signature(#[from] crate::ocra::CheckError),
+    /// The first code of a new token (`Register`, `CompleteSwap`).
+    #[error("new token's code: {0}")]
+    NewToken(#[source] CheckError),
 }
 
 impl CodeError {
@@ -32,6 +35,7 @@ impl CodeError {
         match self {
             Self::Totp(e) => e.is_wrong_code(),
             Self::Signature(e) => e.is_wrong_code(),
+            Self::NewToken(e) => e.is_wrong_code(),
         }
     }
 }
@@ -212,10 +216,13 @@ pub enum LifecycleError {
         /// Why the table leaves this out, where it says.
         rule: Option<&'static str>,
     },
-    /// A code of the current token was wrong (malformed or not matching).
-    /// Counted: the record's failure count went up, and at the maximum the
-    /// System suspended the token.
-    #[error("wrong code for the current token ({failures} of {max} consecutive failures{})", if *locked_out { "; token suspended" } else { "" })]
+    /// A code was wrong (malformed or not matching): a code of the current
+    /// token, a signature's response, or the first code of a new token
+    /// ([`CodeError::NewToken`]). Counted: the record's failure count went
+    /// up, the throttle holds back the next code, and at the maximum the
+    /// System suspended the token (where there is one: a record without a
+    /// token keeps counting and holding back).
+    #[error("wrong code ({failures} of {max} consecutive failures{})", if *locked_out { "; token suspended" } else { "" })]
     WrongCode {
         /// Consecutive wrong codes now counted.
         failures: u32,
@@ -237,15 +244,6 @@ pub enum LifecycleError {
         /// The last step accepted for the token.
         last_accepted: u64,
     },
-    /// The new token's code (registration or swap) did not verify. Not
-    /// counted towards the lock-out (the customer is proving a token, not
-    /// authenticating); the throttling of later work will cover it.
-    #[error("the new token's code was not accepted")]
-    NewTokenCode {
-        /// The verification failure, for the log.
-        #[source]
-        source: CheckError,
-    },
     /// A code could not be checked for a reason that is not the customer's
     /// (the clock is before T0). Refused, not counted.
     #[error("the code could not be checked")]
@@ -258,6 +256,23 @@ pub enum LifecycleError {
     /// lifecycle had none when the token was registered).
     #[error("the token was registered without a transaction-signing suite")]
     NoSigningSuite,
+    /// The token's signing suite, under the current settings (look-ahead,
+    /// validity, maximum failures), would let a guesser without the token
+    /// forge a signature before the lock-out with a chance above 1 in
+    /// [`LifecycleConfig::SIGNATURE_GUESS_ODDS`](super::LifecycleConfig::SIGNATURE_GUESS_ODDS):
+    /// the token was bound under another suite, and the settings changed
+    /// since. Refused before any response is checked; not counted. The
+    /// bank tightens the settings or the customer swaps to a token bound
+    /// with the configured suite.
+    #[error("the token's signing suite is guessable under the current settings ({candidates} responses compared per attempt, {max_failures} attempts, {digits} digits)")]
+    SigningSuiteGuessable {
+        /// Responses one attempt is compared with.
+        candidates: u64,
+        /// Wrong responses before the lock-out.
+        max_failures: u32,
+        /// The suite's response length.
+        digits: u32,
+    },
     /// The transaction cannot be signed with the token's suite (a payee
     /// account that is not a number for a numeric question, a batch for a
     /// numeric question, ...). Refused before any response is checked; not
@@ -419,10 +434,9 @@ impl LifecycleError {
             Self::WrongCode {
                 locked_out: true, ..
             } => A::ContactBank,
-            Self::WrongCode { .. }
-            | Self::Replayed { .. }
-            | Self::NewTokenCode { .. }
-            | Self::CodeRequired => A::CodeNotAccepted,
+            Self::WrongCode { .. } | Self::Replayed { .. } | Self::CodeRequired => {
+                A::CodeNotAccepted
+            }
             Self::NotPermitted {
                 state: State::Suspended(_),
                 ..
@@ -442,6 +456,7 @@ impl LifecycleError {
             | Self::SerialInUse(_) => A::TokenNotAccepted,
             Self::NoEnrollment | Self::EnrollmentExpired { .. } => A::ProvisionAgain,
             Self::NoSigningSuite | Self::Unsignable(_) => A::NotPossibleNow,
+            Self::SigningSuiteGuessable { .. } => A::BankError,
             Self::Store(_) | Self::Contended { .. } => A::TryAgain,
             Self::Provisioning(_)
             | Self::Unverifiable { .. }

@@ -228,7 +228,8 @@ impl fmt::Debug for EnteredCode {
     }
 }
 
-/// Where a new token's secret comes from.
+/// Where the secret of a token `Register` binds comes from (a swap's new
+/// secret is fixed by `BeginSwap`, see [`SwapTo`]).
 ///
 /// ```
 /// use otpguard::lifecycle::NewSecret;
@@ -240,7 +241,8 @@ pub enum NewSecret {
     /// in the record (the usual way: the app scanned its Key URI).
     Provisioned,
     /// A secret provisioned elsewhere (a vendor's app or hardware token that
-    /// shows its serial), given with the registration.
+    /// shows its serial), given with the registration: from the bank's own
+    /// token inventory, never from the client.
     Given(Secret),
 }
 
@@ -248,6 +250,38 @@ impl fmt::Debug for NewSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Provisioned => f.write_str("Provisioned"),
+            Self::Given(_) => f.write_str("Given(..)"),
+        }
+    }
+}
+
+/// The new token a swap moves to, fixed by `BeginSwap` under the current
+/// token's code.
+///
+/// ```
+/// use otpguard::lifecycle::SwapTo;
+/// let to = SwapTo::Generated { account: "alice".into() };
+/// assert_eq!(format!("{to:?}"), "Generated");
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum SwapTo {
+    /// A fresh random secret (OS CSPRNG) with the lifecycle's profile and
+    /// signing suite; the answer carries its Key URI, with `account` as
+    /// the name the app shows.
+    Generated {
+        /// The account name the app shows beside the issuer.
+        account: String,
+    },
+    /// A secret provisioned elsewhere (the bank's own token inventory,
+    /// never the client).
+    Given(Secret),
+}
+
+impl fmt::Debug for SwapTo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Generated { .. } => f.write_str("Generated"),
             Self::Given(_) => f.write_str("Given(..)"),
         }
     }
@@ -275,8 +309,9 @@ impl fmt::Debug for NewSecret {
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Event {
-    /// Create the secret of the customer's next token (from `Unregistered`,
-    /// `Reissued` or `Swapping`); the answer carries its Key URI.
+    /// Create the secret of the customer's next token (from `Unregistered`
+    /// or `Reissued`: a swap's comes with `BeginSwap`); the answer carries
+    /// its Key URI.
     Provision {
         /// The account name the app shows beside the issuer.
         account: String,
@@ -290,24 +325,39 @@ pub enum Event {
         /// The first code the new token shows.
         code: EnteredCode,
     },
-    /// Turn the login OTP on (`true`) or off.
-    SetLoginOtp(bool),
-    /// Begin a swap to a new phone.
-    BeginSwap {
+    /// Turn the login OTP on (`true`) or off, proven by a code of the
+    /// current token either way: off weakens the login, and on without the
+    /// phone would lock the customer out of it.
+    SetLoginOtp {
+        /// Whether a login asks for a code from now on.
+        on: bool,
         /// A code of the current token.
         code: EnteredCode,
     },
-    /// Complete a swap: from now on the new token authenticates.
+    /// Begin a swap to a new phone, proven by a code of the current token.
+    /// The new token's secret is fixed here, under that code: nothing
+    /// without the current token can replace it before the swap completes.
+    BeginSwap {
+        /// A code of the current token.
+        code: EnteredCode,
+        /// The new token's secret: generated (the answer carries its Key
+        /// URI) or given from the bank's inventory.
+        to: SwapTo,
+    },
+    /// Complete a swap: from now on the new token authenticates. Its
+    /// secret is the one `BeginSwap` fixed.
     CompleteSwap {
         /// The new token's serial number.
         serial: TokenSerial,
-        /// The new token's secret.
-        secret: NewSecret,
         /// A code the new token shows.
         code: EnteredCode,
     },
-    /// Abandon the pending swap; the current token stays.
-    CancelSwap,
+    /// Abandon the pending swap, proven by a code of the current token;
+    /// the current token stays.
+    CancelSwap {
+        /// A code of the current token.
+        code: EnteredCode,
+    },
     /// The pending swap passed its deadline. The lifecycle applies it by
     /// itself on the first event after the deadline; a backend need not
     /// send it.
@@ -381,10 +431,10 @@ impl Event {
         match self {
             Self::Provision { .. } => EventKind::Provision,
             Self::Register { .. } => EventKind::Register,
-            Self::SetLoginOtp(_) => EventKind::SetLoginOtp,
+            Self::SetLoginOtp { .. } => EventKind::SetLoginOtp,
             Self::BeginSwap { .. } => EventKind::BeginSwap,
             Self::CompleteSwap { .. } => EventKind::CompleteSwap,
-            Self::CancelSwap => EventKind::CancelSwap,
+            Self::CancelSwap { .. } => EventKind::CancelSwap,
             Self::SwapTimeout => EventKind::SwapTimeout,
             Self::Stop { .. } => EventKind::Stop,
             Self::Suspend { reason } => EventKind::Suspend(*reason),
@@ -401,7 +451,7 @@ impl Event {
     /// The serial of the new token this event brings, if any.
     ///
     /// ```
-    /// assert!(otpguard::lifecycle::Event::CancelSwap.new_serial().is_none());
+    /// assert!(otpguard::lifecycle::Event::Resume.new_serial().is_none());
     /// ```
     #[must_use]
     pub fn new_serial(&self) -> Option<&TokenSerial> {
@@ -416,7 +466,9 @@ impl Event {
         match self {
             Self::Register { code, .. }
             | Self::CompleteSwap { code, .. }
-            | Self::BeginSwap { code }
+            | Self::BeginSwap { code, .. }
+            | Self::SetLoginOtp { code, .. }
+            | Self::CancelSwap { code }
             | Self::Stop { code }
             | Self::VerifyTransaction { code }
             | Self::VerifyLogin { code } => Some(code),
@@ -457,19 +509,16 @@ impl fmt::Debug for Event {
                 write!(f, "Event::{} {{ serial: {serial}, .. }}", self.kind())
             }
             Self::Provision { .. }
-            | Self::BeginSwap { .. }
+            | Self::CancelSwap { .. }
             | Self::Stop { .. }
             | Self::VerifyTransaction { .. }
             | Self::VerifyLogin { .. }
             | Self::Resync { .. }
             | Self::SignTransaction { .. } => write!(f, "Event::{} {{ .. }}", self.kind()),
-            Self::SetLoginOtp(on) => write!(f, "Event::SetLoginOtp({on})"),
+            Self::SetLoginOtp { on, .. } => write!(f, "Event::SetLoginOtp {{ on: {on}, .. }}"),
+            Self::BeginSwap { to, .. } => write!(f, "Event::BeginSwap {{ to: {to:?}, .. }}"),
             Self::Reissue { reason } => write!(f, "Event::Reissue {{ reason: {reason} }}"),
-            Self::CancelSwap
-            | Self::SwapTimeout
-            | Self::Suspend { .. }
-            | Self::Resume
-            | Self::ResetDrift => {
+            Self::SwapTimeout | Self::Suspend { .. } | Self::Resume | Self::ResetDrift => {
                 write!(f, "Event::{}", self.kind())
             }
         }

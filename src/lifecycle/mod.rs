@@ -124,7 +124,7 @@ pub use blocking::Blocking;
 pub use config::{LifecycleConfig, LifecycleConfigBuilder};
 pub use engine::Lifecycle;
 pub use error::{CodeError, ConfigError, CustomerAnswer, LabelError, LifecycleError, SerialError};
-pub use event::{EnteredCode, Event, EventKind, NewSecret, ReissueReason};
+pub use event::{EnteredCode, Event, EventKind, NewSecret, ReissueReason, SwapTo};
 pub use identity::{CustomerId, Label, Principal, RequestContext, TokenId};
 pub use names::UnknownName;
 pub use record::{PendingSwap, RecordSummary, TokenRecord};

@@ -26,12 +26,14 @@ pub enum Guard {
     /// [`Guard::CurrentCode`].
     LoginCode,
     /// The new token's serial and secret were never retired on this record
-    /// (a provisioned secret must still be pending), and its first code
-    /// verifies.
+    /// (a provisioned secret must still be pending), codes are not held
+    /// back, and its first code verifies; a wrong one is counted and held
+    /// back like any code.
     NewTokenCode,
-    /// Before the swap deadline; the new serial and secret differ from the
-    /// current ones and were never retired on this record; the new token's
-    /// code verifies.
+    /// Before the swap deadline; the new serial differs from the current
+    /// one and was never retired on this record; codes are not held back;
+    /// a code of the secret `BeginSwap` fixed verifies (a wrong one counts
+    /// towards the lock-out).
     NewTokenCodeBeforeDeadline,
     /// The swap deadline has passed.
     DeadlinePassed,
@@ -62,13 +64,29 @@ impl Guard {
             Self::None => "-",
             Self::CurrentCode => "codes not held back after wrong ones; current token's code verifies in the window centred on its drift (a wrong one counts towards the lock-out)",
             Self::LoginCode => "login OTP is on; codes not held back after wrong ones; current token's code verifies in the window centred on its drift (a wrong one counts towards the lock-out)",
-            Self::NewTokenCode => "new serial and secret never retired on this record (a provisioned secret still pending); the new token's first code verifies",
-            Self::NewTokenCodeBeforeDeadline => "before the swap deadline; new serial and secret differ from the current ones and were never retired here; the new token's code verifies",
+            Self::NewTokenCode => "new serial and secret never retired on this record (a provisioned secret still pending); codes not held back after wrong ones; the new token's first code verifies (a wrong one counts, and holds back the next)",
+            Self::NewTokenCodeBeforeDeadline => "before the swap deadline; new serial differs from the current one and was never retired here; codes not held back after wrong ones; a code of the secret BeginSwap fixed verifies (a wrong one counts towards the lock-out)",
             Self::DeadlinePassed => "the swap deadline has passed",
             Self::FailuresAtMax => "consecutive wrong codes reached the configured maximum",
             Self::SignedTransaction => "codes not held back after wrong ones; token bound with a signing suite that can sign this transaction; the OCRA response to the question derived from the transaction (payee account or digest) verifies within the signature validity of the phone's clock (centred on its drift), its counter (or time step) newer than any accepted (a wrong one counts towards the lock-out)",
             Self::ConsecutiveCodes => "codes not held back after wrong ones; two codes of the current token for consecutive steps within the resynchronisation window, newer than any accepted and within the drift bound (a wrong pair counts towards the lock-out)",
         }
+    }
+
+    /// Whether this guard proves that the caller holds the current token: it
+    /// checks a code (or a pair, or a signature) of the current token.
+    ///
+    /// ```
+    /// use otpguard::lifecycle::rules::Guard;
+    /// assert!(Guard::CurrentCode.proves_current_token());
+    /// assert!(!Guard::NewTokenCode.proves_current_token());
+    /// ```
+    #[must_use]
+    pub const fn proves_current_token(self) -> bool {
+        matches!(
+            self,
+            Self::CurrentCode | Self::LoginCode | Self::ConsecutiveCodes | Self::SignedTransaction
+        )
     }
 
     /// Whether this guard checks a code (of the current or of a new token).
@@ -106,15 +124,17 @@ pub enum Effect {
     Provision,
     /// Install the new token as the current one; failures reset.
     InstallToken,
-    /// Record the login-OTP choice.
+    /// Record the login-OTP choice; the code's step is claimed.
     SetLoginOtp,
     /// Record the accepted code's drift; failures reset.
     RecordUse,
-    /// As [`Effect::RecordUse`], and set the swap deadline.
+    /// As [`Effect::RecordUse`]; fix the new token's secret (generated,
+    /// its Key URI returned, or given) and set the swap deadline.
     StartSwap,
     /// Retire the current token for good and install the new one.
     SwapIn,
-    /// Drop the pending swap; the current token stays.
+    /// Drop the pending swap and its new secret; the current token stays
+    /// (a code, where the row checks one, has its step claimed).
     EndSwap,
     /// The token is kept but refuses codes; any pending swap is dropped.
     Suspend,
@@ -143,13 +163,13 @@ impl Effect {
         match self {
             Self::Provision => "new random secret pending until its first code or the enrollment deadline; Key URI returned",
             Self::InstallToken => "new token becomes current; failures reset",
-            Self::SetLoginOtp => "login OTP on/off recorded",
+            Self::SetLoginOtp => "step claimed; drift re-centred on the code; failures and hold-back reset; login OTP on/off recorded",
             Self::RecordUse => "step claimed; drift re-centred on the code; failures and hold-back reset",
-            Self::StartSwap => "step claimed; drift re-centred on the code; failures and hold-back reset; swap deadline set",
+            Self::StartSwap => "step claimed; drift re-centred on the code; failures and hold-back reset; new token's secret fixed (generated, Key URI returned; or given) until the swap deadline",
             Self::SwapIn => {
                 "old secret wiped and its serial retired for good; new token becomes current"
             }
-            Self::EndSwap => "pending swap dropped; current token stays",
+            Self::EndSwap => "pending swap and its new secret dropped; current token stays (a code's step claimed, failures and hold-back reset)",
             Self::Suspend => "token kept but refuses codes; any pending swap dropped",
             Self::Resume => "failures reset; same token accepts codes again",
             Self::RetireToken => {
@@ -159,6 +179,32 @@ impl Effect {
             Self::ResetDrift => "drift set back to zero",
             Self::RecordSignature => "signature's counter (or time step) claimed; failures and hold-back reset",
         }
+    }
+}
+
+impl Effect {
+    /// Whether taking this effect can leave the customer less protected:
+    /// it turns the login OTP off, removes or replaces the token, or drops
+    /// a pending swap. A customer's row with such an effect must prove the
+    /// current token ([`Guard::proves_current_token`]), or, for
+    /// [`Effect::SwapIn`], complete a swap that was begun (and its new
+    /// secret fixed) under the current token's code.
+    ///
+    /// `Provision` is not among them: it replaces a pending secret that
+    /// protects nothing yet, in states that have no token whose code could
+    /// be asked.
+    ///
+    /// ```
+    /// use otpguard::lifecycle::rules::Effect;
+    /// assert!(Effect::SetLoginOtp.weakens_protection());
+    /// assert!(!Effect::RecordUse.weakens_protection());
+    /// ```
+    #[must_use]
+    pub const fn weakens_protection(self) -> bool {
+        matches!(
+            self,
+            Self::SetLoginOtp | Self::SwapIn | Self::EndSwap | Self::RetireToken
+        )
     }
 }
 
@@ -226,10 +272,9 @@ const ROWS: &[Transition] = &[
     //  from          event                   actor     to            guard                                effect
     row(Unregistered, E::Provision,           Customer, Unregistered, Guard::None,                         Effect::Provision),
     row(Reissued,     E::Provision,           Customer, Reissued,     Guard::None,                         Effect::Provision),
-    row(Swapping,     E::Provision,           Customer, Swapping,     Guard::None,                         Effect::Provision),
     row(Unregistered, E::Register,            Customer, Active,       Guard::NewTokenCode,                 Effect::InstallToken),
     row(Reissued,     E::Register,            Customer, Active,       Guard::NewTokenCode,                 Effect::InstallToken),
-    row(Active,       E::SetLoginOtp,         Customer, Active,       Guard::None,                         Effect::SetLoginOtp),
+    row(Active,       E::SetLoginOtp,         Customer, Active,       Guard::CurrentCode,                  Effect::SetLoginOtp),
     row(Active,       E::VerifyTransaction,   Customer, Active,       Guard::CurrentCode,                  Effect::RecordUse),
     row(Swapping,     E::VerifyTransaction,   Customer, Swapping,     Guard::CurrentCode,                  Effect::RecordUse),
     row(Active,       E::VerifyLogin,         Customer, Active,       Guard::LoginCode,                    Effect::RecordUse),
@@ -238,7 +283,7 @@ const ROWS: &[Transition] = &[
     row(Swapping,     E::SignTransaction,     Customer, Swapping,     Guard::SignedTransaction,            Effect::RecordSignature),
     row(Active,       E::BeginSwap,           Customer, Swapping,     Guard::CurrentCode,                  Effect::StartSwap),
     row(Swapping,     E::CompleteSwap,        Customer, Active,       Guard::NewTokenCodeBeforeDeadline,   Effect::SwapIn),
-    row(Swapping,     E::CancelSwap,          Customer, Active,       Guard::None,                         Effect::EndSwap),
+    row(Swapping,     E::CancelSwap,          Customer, Active,       Guard::CurrentCode,                  Effect::EndSwap),
     row(Swapping,     E::SwapTimeout,         System,   Active,       Guard::DeadlinePassed,               Effect::EndSwap),
     row(Active,       E::Stop,                Customer, Unregistered, Guard::CurrentCode,                  Effect::RetireToken),
     row(Active,       SUSPEND_LOST,           Operator, LOST,         Guard::None,                         Effect::Suspend),
@@ -278,6 +323,7 @@ pub static NEVER: &[(State, EventKind, &str)] = &[
     (Swapping, E::Stop,              "cancel the swap first, then stop"),
     (Active,   E::CompleteSwap,      "no swap is pending: it must begin with the current token's code (or it timed out)"),
     (Active,   E::Provision,         "a new secret for an active customer only comes with a swap, begun with the current token's code"),
+    (Swapping, E::Provision,         "a swap's new secret is fixed by BeginSwap under the current token's code; nothing without that token replaces it"),
     (Reissued, E::VerifyTransaction, "a reissued token's codes are never accepted; register a new token"),
     (Reissued, E::SignTransaction,   "a reissued token's signatures are never accepted; register a new token"),
     (LOCKED,   E::Resync,            "a locked token is resumed by an operator first; its codes are not evaluated while locked"),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use otpguard::lifecycle::{
     Actor, Applied, AuditRecord, Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
     LifecycleError, LoginCheck, MemoryStore, NewSecret, Principal, RecordSummary, ReissueReason,
-    RequestContext, State, SuspendReason, TokenRecord, TokenSerial,
+    RequestContext, State, SuspendReason, SwapTo, TokenRecord, TokenSerial,
 };
 use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction};
 use otpguard::{Clock, FixedClock, KeyUri, Secret, Totp, TotpParams};
@@ -303,27 +303,49 @@ impl Bank {
             .login(&self.customer, &self.web, code, &self.ctx)
     }
 
-    pub fn begin_swap(&self, phone: &Phone) -> Result<Applied, LifecycleError> {
+    /// Begins a swap from `old` to `new`, whose own secret the swap fixes.
+    pub fn begin_swap(&self, old: &Phone, new: &Phone) -> Result<Applied, LifecycleError> {
         self.customer_event(Event::BeginSwap {
-            code: phone.code(self.now()).as_str().into(),
+            code: old.code(self.now()).as_str().into(),
+            to: SwapTo::Given(new.secret.clone()),
         })
     }
 
-    /// Completes a swap to `phone` with its own secret.
+    /// Begins a swap from `old` to a secret the lifecycle generates; the
+    /// new phone with serial `serial` scans its Key URI.
+    pub fn begin_swap_generated(&self, old: &Phone, serial: &str) -> Result<Phone, LifecycleError> {
+        let applied = self.customer_event(Event::BeginSwap {
+            code: old.code(self.now()).as_str().into(),
+            to: SwapTo::Generated {
+                account: "alice".into(),
+            },
+        })?;
+        let uri = applied
+            .key_uri
+            .as_ref()
+            .expect("a generated swap's Key URI");
+        Ok(Phone::scan(serial, uri))
+    }
+
+    /// Completes the pending swap with `phone`'s serial and code.
     pub fn complete_swap(&self, phone: &Phone) -> Result<Applied, LifecycleError> {
         self.customer_event(Event::CompleteSwap {
             serial: phone.serial.clone(),
-            secret: phone.given(),
             code: phone.code(self.now()).as_str().into(),
         })
     }
 
-    /// Completes a swap to `phone`, which scanned the pending provisioned
-    /// secret.
-    pub fn complete_swap_provisioned(&self, phone: &Phone) -> Result<Applied, LifecycleError> {
-        self.customer_event(Event::CompleteSwap {
-            serial: phone.serial.clone(),
-            secret: NewSecret::Provisioned,
+    /// Turns the login OTP on or off with `phone`'s code.
+    pub fn set_login_otp(&self, phone: &Phone, on: bool) -> Result<Applied, LifecycleError> {
+        self.customer_event(Event::SetLoginOtp {
+            on,
+            code: phone.code(self.now()).as_str().into(),
+        })
+    }
+
+    /// Cancels the pending swap with `phone`'s code.
+    pub fn cancel_swap(&self, phone: &Phone) -> Result<Applied, LifecycleError> {
+        self.customer_event(Event::CancelSwap {
             code: phone.code(self.now()).as_str().into(),
         })
     }
@@ -344,12 +366,13 @@ impl Bank {
             return phone;
         }
         self.register(&phone).unwrap();
-        self.customer_event(Event::SetLoginOtp(true)).unwrap();
+        self.tick();
+        self.set_login_otp(&phone, true).unwrap();
         self.tick();
         match state {
             State::Unregistered | State::Active => {}
             State::Swapping => {
-                self.begin_swap(&phone).unwrap();
+                self.begin_swap(&phone, &Phone::new("SN-NEXT", 2)).unwrap();
             }
             State::Suspended(SuspendReason::TooManyFailures) => {
                 for _ in 0..self.lc.config().max_failures() {

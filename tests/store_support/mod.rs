@@ -17,8 +17,8 @@ use std::sync::{Arc, Barrier};
 
 use otpguard::lifecycle::{
     Applied, AuditRecord, Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
-    LifecycleError, MemoryStore, NewSecret, Principal, RequestContext, TokenRecord, TokenSerial,
-    TokenStore,
+    LifecycleError, MemoryStore, NewSecret, Principal, RequestContext, SwapTo, TokenRecord,
+    TokenSerial, TokenStore,
 };
 use otpguard::{Clock, FixedClock, Secret, Totp, TotpParams};
 
@@ -91,6 +91,20 @@ impl Phone {
         NewSecret::Given(self.secret.clone())
     }
 
+    /// This phone as the new token of a swap (its own secret).
+    pub fn swap_to(&self) -> SwapTo {
+        SwapTo::Given(self.secret.clone())
+    }
+
+    /// The `BeginSwap` event to `to`, with the code this phone shows at
+    /// `now`.
+    pub fn begin_swap(&self, now: u64, to: &Self) -> Event {
+        Event::BeginSwap {
+            code: self.code(now).as_str().into(),
+            to: to.swap_to(),
+        }
+    }
+
     /// The `Register` event with the code the phone shows at `now`.
     pub fn register(&self, now: u64) -> Event {
         Event::Register {
@@ -104,7 +118,6 @@ impl Phone {
     pub fn complete_swap(&self, now: u64) -> Event {
         Event::CompleteSwap {
             serial: self.serial.clone(),
-            secret: self.secret(),
             code: self.code(now).as_str().into(),
         }
     }
