@@ -106,8 +106,6 @@ enum StoreErrorKind {
     Failed,
     /// The store answered with data that is not valid.
     Corrupt,
-    /// The store refused to give a serial to a second customer.
-    SerialInUse,
 }
 
 impl StoreErrorKind {
@@ -115,7 +113,6 @@ impl StoreErrorKind {
         match self {
             Self::Failed => "store failed",
             Self::Corrupt => "store holds corrupt data",
-            Self::SerialInUse => "store refused the write",
         }
     }
 }
@@ -176,30 +173,6 @@ impl StoreError {
     #[must_use]
     pub const fn is_corrupt(&self) -> bool {
         matches!(self.kind, StoreErrorKind::Corrupt)
-    }
-
-    /// The store refused a commit because the new token's serial is the
-    /// current token of another customer (a unique index on serials).
-    /// Nothing was written; the lifecycle reports it as
-    /// [`LifecycleError::SerialInUse`](crate::lifecycle::LifecycleError::SerialInUse).
-    ///
-    /// ```
-    /// let e = otpguard::StoreError::serial_in_use("serial SN-1 belongs to another customer");
-    /// assert!(e.is_serial_in_use() && !e.is_corrupt());
-    /// ```
-    pub fn serial_in_use(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            kind: StoreErrorKind::SerialInUse,
-            source: None,
-        }
-    }
-
-    /// Whether the store refused a serial held by another customer (see
-    /// [`StoreError::serial_in_use`]).
-    #[must_use]
-    pub const fn is_serial_in_use(&self) -> bool {
-        matches!(self.kind, StoreErrorKind::SerialInUse)
     }
 }
 

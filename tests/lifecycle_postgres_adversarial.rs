@@ -66,35 +66,13 @@ fn wait_for(pg: &PostgresServer, condition: &str, n: usize) {
 }
 
 // ---------------------------------------------------------------------------
-// 1. A serial held by another customer is `SerialInUse`, not a store failure.
-// ---------------------------------------------------------------------------
-
-#[test]
-fn taken_serial_is_reported_as_serial_in_use() {
-    with_server(async |pg| {
-        let clock = Arc::new(FixedClock::new(START));
-        let lc = migrated(&pool(pg, &[]).await, LifecycleConfig::default(), &clock).await;
-        let now = clock.now();
-        register(&lc, &customer("alice"), Phone::new("SN-A", 1).register(now))
-            .await
-            .unwrap();
-        let taken = register(&lc, &customer("bob"), Phone::new("SN-A", 2).register(now)).await;
-        assert!(
-            matches!(taken, Err(LifecycleError::SerialInUse(_))),
-            "a serial of another customer must be SerialInUse, got {taken:?}"
-        );
-    });
-}
-
-// ---------------------------------------------------------------------------
-// 2. Two first commits of the SAME customer with the same serial racing
-//    (a double submit of Register). ON CONFLICT (customer_id) DO NOTHING
-//    only arbitrates the primary key: the loser can hit the serial index
-//    instead; the store must still answer a conflict. The window (between the
-//    ON CONFLICT pre-check and the index insertions) is widened here with
-//    a pausing expression index evaluated before the primary key (the
-//    primary key is re-created so it sorts after it); nothing else in the
-//    schema changes.
+// 1. Two first commits of the SAME customer racing (a double submit of
+//    Register). ON CONFLICT (customer_id) DO NOTHING arbitrates the primary
+//    key; the loser must answer a conflict, not a store error. The window
+//    (between the ON CONFLICT pre-check and the index insertions) is
+//    widened here with a pausing expression index evaluated before the
+//    primary key (the primary key is re-created so it sorts after it);
+//    nothing else in the schema changes.
 // ---------------------------------------------------------------------------
 
 #[test]
@@ -110,10 +88,7 @@ fn double_register_of_one_customer_is_a_conflict_not_a_store_error() {
              END $$;
              CREATE INDEX test_pause_idx ON otpguard_token_records (test_pause(customer_id));
              ALTER TABLE otpguard_token_records DROP CONSTRAINT otpguard_token_records_pkey,
-                 ADD CONSTRAINT otpguard_token_records_pkey PRIMARY KEY (customer_id);
-             DROP INDEX otpguard_token_serial_unique;
-             CREATE UNIQUE INDEX otpguard_token_serial_unique ON otpguard_token_records (token_serial)
-                 WHERE token_serial IS NOT NULL;",
+                 ADD CONSTRAINT otpguard_token_records_pkey PRIMARY KEY (customer_id);",
         );
         let pause = [("test.pause", "2")];
         let slow = lifecycle(&pool(pg, &pause).await, LifecycleConfig::default(), &clock);
@@ -133,10 +108,7 @@ fn double_register_of_one_customer_is_a_conflict_not_a_store_error() {
             .unwrap();
         let second = first.await.unwrap();
         assert!(
-            !matches!(
-                second,
-                Err(LifecycleError::Store(_) | LifecycleError::SerialInUse(_))
-            ),
+            !matches!(second, Err(LifecycleError::Store(_))),
             "the loser of a same-customer race must be decided again (a conflict), got {second:?}"
         );
     });
@@ -441,7 +413,7 @@ fn migrate_at_start_works_for_a_least_privilege_app_role() {
 }
 
 /// The same-customer double Register race on the real schema, no
-/// instrumentation: many trials, counting store-level serial errors.
+/// instrumentation: many trials, counting store errors.
 /// Timing-dependent (may pass on a given run when the window is missed).
 #[test]
 fn double_register_race_uninstrumented() {
@@ -460,17 +432,14 @@ fn double_register_race_uninstrumented() {
             })
             .await;
             for answer in answers {
-                if matches!(
-                    answer,
-                    Err(LifecycleError::Store(_) | LifecycleError::SerialInUse(_))
-                ) {
+                if matches!(answer, Err(LifecycleError::Store(_))) {
                     wrong.push((n, format!("{answer:?}")));
                 }
             }
         }
         assert!(
             wrong.is_empty(),
-            "{} of 400 same-customer races answered a serial/store error: {:?}",
+            "{} of 400 same-customer races answered a store error: {:?}",
             wrong.len(),
             wrong.first()
         );

@@ -1005,7 +1005,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
         }
         assert_eq!(audit.len(), 2);
 
-        // A current process starts: migrate applies 0005 only.
+        // A current process starts: migrate applies 0005 and 0006.
         let store = PostgresStore::new(pool.clone(), keys());
         store.migrate().await.unwrap();
         assert_eq!(
@@ -1013,7 +1013,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
                 "SELECT string_agg(version::text, ',' ORDER BY version) \
                  FROM otpguard_schema_migrations"
             ),
-            "1,2,3,4,5"
+            "1,2,3,4,5,6"
         );
         assert_eq!(signing_columns(pg, "alice"), "-|-|-");
         assert_eq!(

@@ -346,7 +346,7 @@ async fn login_swap_to_a_new_phone_and_stop() {
             "Register accepted",
             "VerifyLogin accepted",
             "BeginSwap accepted",
-            "Provision accepted",
+            "Provision refused",
             "CompleteSwap accepted",
             "Stop refused",
             "Stop accepted"

@@ -69,10 +69,24 @@ pub enum AuditReason {
         /// The lock-out maximum.
         max: u32,
     },
-    /// Refused: the code matched a step already accepted for this token (a
-    /// double submit, a retry or an intercepted code). Not counted.
+    /// Refused: the code matched the very step last accepted for this
+    /// token (a double submit, a retry or an intercepted code). Not
+    /// counted.
     Replayed {
         /// The step the code matched.
+        step: u64,
+        /// The last step accepted for the token.
+        last_accepted: u64,
+    },
+    /// Refused: the code matched a step older than the one last accepted
+    /// for this token. Not counted. Usually not a replay but a genuine code
+    /// from a phone whose clock is behind the last accepted step: after an
+    /// operator's `ResetDrift` of a phone that ran fast, or a phone that
+    /// fell behind. Such codes are refused until the phone's clock passes
+    /// the last accepted step (single use allows nothing older).
+    BehindLastAccepted {
+        /// The step the code matched (for a signature, its counter or
+        /// time step).
         step: u64,
         /// The last step accepted for the token.
         last_accepted: u64,
@@ -103,6 +117,13 @@ impl fmt::Display for AuditReason {
             } => write!(
                 f,
                 "replay: the code matched step {step}, already accepted up to step {last_accepted} (not counted)"
+            ),
+            Self::BehindLastAccepted {
+                step,
+                last_accepted,
+            } => write!(
+                f,
+                "behind: the code matched step {step}, older than the last accepted step {last_accepted} (not counted)"
             ),
             Self::LoginOtpOff => f.write_str("login OTP is off: no code asked"),
             Self::Refused(message) => f.write_str(message),

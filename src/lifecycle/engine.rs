@@ -526,13 +526,11 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 record,
                 audit: audit.as_slice(),
             };
-            let outcome = self.store.commit(commit).await.map_err(|e| {
-                if e.is_serial_in_use() {
-                    LifecycleError::SerialInUse(e)
-                } else {
-                    LifecycleError::Store(e)
-                }
-            })?;
+            let outcome = self
+                .store
+                .commit(commit)
+                .await
+                .map_err(LifecycleError::Store)?;
             match outcome {
                 CommitOutcome::Committed => {
                     return answer.map(|answer| (answer, version, transaction))
@@ -651,9 +649,16 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 step,
                 last_accepted,
             } => {
-                let reason = AuditReason::Replayed {
-                    step,
-                    last_accepted,
+                let reason = if step < last_accepted {
+                    AuditReason::BehindLastAccepted {
+                        step,
+                        last_accepted,
+                    }
+                } else {
+                    AuditReason::Replayed {
+                        step,
+                        last_accepted,
+                    }
                 };
                 audit.push(scene.refused(&record, event.kind(), event.new_serial(), reason));
                 Attempt {

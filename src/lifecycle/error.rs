@@ -340,11 +340,6 @@ pub enum LifecycleError {
         /// The bound.
         max: u32,
     },
-    /// The new token's serial is the current token of another customer:
-    /// the store refused the commit (a serial belongs to one customer at a
-    /// time) and nothing was written or audited.
-    #[error("the token serial is registered to another customer")]
-    SerialInUse(#[source] StoreError),
     /// The new token's secret is the current token's secret or the secret
     /// of a token retired on this record.
     #[error("the new token's secret is the current one or a retired one")]
@@ -450,10 +445,9 @@ impl LifecycleError {
                 retry_at: *retry_at,
             },
             Self::DriftBeyondBound { .. } => A::CheckPhoneClock,
-            Self::SerialRetired { .. }
-            | Self::SecretReused
-            | Self::SameSerial
-            | Self::SerialInUse(_) => A::TokenNotAccepted,
+            Self::SerialRetired { .. } | Self::SecretReused | Self::SameSerial => {
+                A::TokenNotAccepted
+            }
             Self::NoEnrollment | Self::EnrollmentExpired { .. } => A::ProvisionAgain,
             Self::NoSigningSuite | Self::Unsignable(_) => A::NotPossibleNow,
             Self::SigningSuiteGuessable { .. } => A::BankError,

@@ -395,6 +395,12 @@ pub enum Event {
     /// steps, the token's drift is re-centred on them and the later step is
     /// claimed, so neither code can be used again. A wrong pair counts as a
     /// wrong code.
+    ///
+    /// Single use still holds: a pair whose later step is not newer than
+    /// the step last accepted is refused (`Replayed`, audited as
+    /// [`AuditReason::BehindLastAccepted`](super::AuditReason::BehindLastAccepted)),
+    /// so a phone that fell behind a step it showed earlier cannot
+    /// resynchronise until its clock passes that step again.
     Resync {
         /// The first code shown.
         first: EnteredCode,
@@ -403,6 +409,13 @@ pub enum Event {
     },
     /// An operator sets the token's recorded drift back to zero (the
     /// customer's phone clock was corrected, say).
+    ///
+    /// The step last accepted stays claimed: after a reset of a phone that
+    /// ran fast, its genuine codes are refused as older than that step
+    /// (`Replayed`, audited as
+    /// [`AuditReason::BehindLastAccepted`](super::AuditReason::BehindLastAccepted),
+    /// not counted) until the real time passes it, that is for as long as
+    /// the phone ran ahead.
     ResetDrift,
     /// The OCRA response (RFC 6287) the customer's token computed over the
     /// question [`Transaction::question_for`] derives from `transaction`

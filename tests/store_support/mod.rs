@@ -17,7 +17,7 @@ use std::sync::{Arc, Barrier};
 
 use otpguard::lifecycle::{
     Applied, AuditRecord, Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
-    LifecycleError, MemoryStore, NewSecret, Principal, RequestContext, SwapTo, TokenRecord,
+    LifecycleError, MemoryStore, NewSecret, Principal, RequestContext, State, SwapTo, TokenRecord,
     TokenSerial, TokenStore,
 };
 use otpguard::{Clock, FixedClock, Secret, Totp, TotpParams};
@@ -280,4 +280,55 @@ where
         answers.push(h.await.unwrap());
     }
     answers
+}
+
+/// The one serial rule, the same for every store: a serial names a token
+/// within its customer's record only. Alice registers a token under a
+/// serial; Bob, who learnt it, registers another token under the same
+/// serial: both are accepted (no one blocks a customer's registration by
+/// claiming its serial first), and each token answers only for its own
+/// customer. Returns the two customers.
+pub async fn serials_belong_to_their_customer<S: TokenStore>(
+    lc: &Lifecycle<S, Arc<FixedClock>>,
+    clock: &FixedClock,
+) -> (CustomerId, CustomerId) {
+    let (alice, bob) = (customer("serial-alice"), customer("serial-bob"));
+    let (hers, his) = (Phone::new("SN-SHARED", 41), Phone::new("SN-SHARED", 42));
+    let now = clock.now();
+    for (who, phone) in [(&alice, &hers), (&bob, &his)] {
+        let applied = lc
+            .submit(who, &web(), phone.register(now), &ctx())
+            .await
+            .unwrap_or_else(|e| panic!("{who} registers SN-SHARED: {e}"));
+        assert_eq!(applied.to, State::Active);
+    }
+    clock.advance(STEP);
+    let now = clock.now();
+    let wrong = lc
+        .verify_transaction(&bob, &web(), &hers.code(now), &ctx())
+        .await;
+    assert!(
+        matches!(wrong, Err(LifecycleError::WrongCode { .. })),
+        "{wrong:?}"
+    );
+    let mut proofs = Vec::new();
+    for (who, phone) in [(&alice, &hers), (&bob, &his)] {
+        let proof = lc
+            .verify_transaction(who, &web(), &phone.code(now), &ctx())
+            .await
+            .unwrap_or_else(|e| panic!("{who}'s own token: {e}"));
+        proofs.push(proof.token());
+    }
+    let records = (
+        lc.store().load(&alice).await.unwrap().unwrap(),
+        lc.store().load(&bob).await.unwrap().unwrap(),
+    );
+    assert_eq!(
+        [records.0.token_id(), records.1.token_id()],
+        [Some(proofs[0]), Some(proofs[1])]
+    );
+    assert_eq!(records.0.serial(), records.1.serial());
+    assert_ne!(records.0.token_id(), records.1.token_id());
+    assert_eq!((records.0.failures(), records.1.failures()), (0, 0));
+    (alice, bob)
 }

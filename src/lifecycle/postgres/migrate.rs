@@ -20,7 +20,7 @@ struct Migration {
 
 /// Every migration, in order. A released migration is never edited: a
 /// change is a new file (the checksum check refuses an edited one).
-const MIGRATIONS: [Migration; 5] = [
+const MIGRATIONS: [Migration; 6] = [
     Migration {
         version: 1,
         name: "token_records",
@@ -46,11 +46,16 @@ const MIGRATIONS: [Migration; 5] = [
         name: "transaction_signing",
         sql: include_str!("../../../migrations/postgres/0005_transaction_signing.sql"),
     },
+    Migration {
+        version: 6,
+        name: "serials_per_customer",
+        sql: include_str!("../../../migrations/postgres/0006_serials_per_customer.sql"),
+    },
 ];
 
 /// The latest schema version this library knows.
-pub const SCHEMA_VERSION: i32 = 5;
-const _: () = assert!(MIGRATIONS.len() == 5 && MIGRATIONS[4].version == SCHEMA_VERSION);
+pub const SCHEMA_VERSION: i32 = 6;
+const _: () = assert!(MIGRATIONS.len() == 6 && MIGRATIONS[5].version == SCHEMA_VERSION);
 
 /// Serializes concurrent `migrate` calls (two processes starting at once):
 /// a transaction-scoped advisory lock on this key ("otpguard" in ASCII).

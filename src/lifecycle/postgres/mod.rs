@@ -55,11 +55,10 @@
 //! again). Any other failure, among them a lost connection, answers a
 //! [`StoreError`] and the lifecycle refuses the event.
 //!
-//! A serial already held by another customer makes the commit fail with
-//! [`StoreError::serial_in_use`] (the lifecycle answers
-//! [`LifecycleError::SerialInUse`](super::LifecycleError::SerialInUse)):
-//! the lifecycle cannot see other customers' records, and the index is what
-//! keeps serials apart.
+//! A serial names a token within its customer's record only, as in every
+//! store: two customers' records may hold the same serial (migration 6
+//! dropped the index that kept them apart, which let anyone who knew a
+//! serial block another customer's registration).
 //!
 //! # Corrupt rows
 //!
@@ -148,7 +147,6 @@ pub struct Sql {
     reseal: String,
     audit_corrupt: &'static str,
     due_for_reseal: &'static str,
-    has_record: &'static str,
 }
 
 impl Sql {
@@ -250,7 +248,6 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         due_for_reseal: "SELECT customer_id FROM otpguard_token_records \
              WHERE sealed_with @> ARRAY[$1]::bigint[] AND customer_id > $2 \
              ORDER BY customer_id LIMIT $3",
-        has_record: "SELECT EXISTS (SELECT 1 FROM otpguard_token_records WHERE customer_id = $1)",
     }
 });
 
@@ -500,24 +497,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             Ok(done) if done.rows_affected() > 0 => Ok(CommitOutcome::Committed),
             Ok(_) => Ok(CommitOutcome::Conflict),
             Err(e) if lost_race(&e) => Ok(CommitOutcome::Conflict),
-            Err(e) => match failure(e) {
-                // Two first records for one customer race: the loser's
-                // insert can trip the serial index before it sees the
-                // winner's row. That is a lost race, not a taken serial.
-                e if e.is_serial_in_use() && expected == 0 => {
-                    let taken_by_self: bool = sqlx::query_scalar(SQL.has_record)
-                        .bind(customer)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(|e| StoreError::with_source("PostgreSQL: commit failed", e))?;
-                    if taken_by_self {
-                        Ok(CommitOutcome::Conflict)
-                    } else {
-                        Err(e)
-                    }
-                }
-                e => Err(e),
-            },
+            Err(e) => Err(StoreError::with_source("PostgreSQL: commit failed", e)),
         }
     }
 }
@@ -533,18 +513,6 @@ fn values_version(sealed: &SealedRecord) -> Result<i64, StoreError> {
 fn lost_race(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db)
         if matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03")))
-}
-
-/// Any other failure of a commit, as the store reports it.
-fn failure(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.code().as_deref() == Some("23505")
-            && db.constraint() == Some("otpguard_token_serial_unique")
-        {
-            return StoreError::serial_in_use("the token serial is registered to another customer");
-        }
-    }
-    StoreError::with_source("PostgreSQL: commit failed", e)
 }
 
 impl<S: Sealer + Sync> TokenStore for PostgresStore<S> {
