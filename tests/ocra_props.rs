@@ -60,7 +60,7 @@ fn parts() -> impl Strategy<Value = Parts> {
         prop::sample::select(vec!['A', 'N', 'H']),
         4u8..=64,
         prop::option::of(0..3usize),
-        prop::option::of(1u16..=512),
+        prop::option::of(1u16..=999),
         prop::option::of((prop::sample::select(vec!['S', 'M', 'H']), 1u8..=59)),
     )
         .prop_map(

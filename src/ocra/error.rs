@@ -68,8 +68,8 @@ pub enum SuiteError {
         /// The PIN element.
         found: String,
     },
-    /// The session element is not `S` and three digits from 001 to 512.
-    #[error("the session element `{found}` is not S followed by three digits from 001 to 512")]
+    /// The session element is not `S` and three digits from 001 to 999.
+    #[error("the session element `{found}` is not S followed by three digits from 001 to 999")]
     Session {
         /// The session element.
         found: String,

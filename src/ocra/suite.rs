@@ -304,7 +304,7 @@ impl Suite {
     }
 
     /// The length in bytes of the session information input (`S`), if the
-    /// suite has one (1 to 512).
+    /// suite has one (1 to 999).
     #[must_use]
     pub const fn session_len(&self) -> Option<usize> {
         match self.session_len {
@@ -404,10 +404,13 @@ fn parse_question(element: &str) -> Result<(QuestionFormat, u8), SuiteError> {
     }
 }
 
-/// `Snnn`, `nnn` from 001 to 512.
+/// `Snnn`, `nnn` from 001 to 999: the suite writes the length in bytes as
+/// three digits (`S064`, `S128`, `S256`, `S512` are the usual ones), and
+/// every length they can write is accepted, as other implementations (the
+/// Python `oath` package) accept them.
 fn parse_session(element: &str) -> Result<u16, SuiteError> {
     match fixed_digits(element.get(1..).unwrap_or_default(), 3) {
-        Some(len @ 1..=512) => u16::try_from(len).map_err(|_| SuiteError::Session {
+        Some(len @ 1..=999) => u16::try_from(len).map_err(|_| SuiteError::Session {
             found: element.into(),
         }),
         _ => Err(SuiteError::Session {
@@ -496,7 +499,7 @@ mod tests {
             ("OCRA-1:HOTP-SHA1-6:QN03", "QuestionLength"),
             ("OCRA-1:HOTP-SHA1-6:QN08-P", "Pin"),
             ("OCRA-1:HOTP-SHA1-6:QN08-S64", "Session"),
-            ("OCRA-1:HOTP-SHA1-6:QN08-S513", "Session"),
+            ("OCRA-1:HOTP-SHA1-6:QN08-S1000", "Session"),
             ("OCRA-1:HOTP-SHA1-6:QN08-S000", "Session"),
             ("OCRA-1:HOTP-SHA1-6:QN08-T0S", "TimeStep"),
             ("OCRA-1:HOTP-SHA1-6:QN08-T01M", "TimeStep"),
@@ -507,6 +510,11 @@ mod tests {
             ("OCRA-1:HOTP-SHA1-6:QN08-", "Element"),
             ("OCRA-1:HOTP-SHA1-6:C-QN08-PSHA1-PSHA1", "Element"),
         ];
+        // Every length three digits can write, beyond the usual S512.
+        for (text, len) in [("S513", 513), ("S999", 999), ("S001", 1)] {
+            let suite = Suite::parse(&format!("OCRA-1:HOTP-SHA1-6:QN08-{text}"));
+            assert_eq!(suite.map(|s| s.session_len()), Ok(Some(len)), "{text}");
+        }
         for (text, variant) in cases {
             match Suite::parse(text) {
                 Err(e) => assert!(format!("{e:?}").starts_with(variant), "{text}: {e:?}"),

@@ -12,7 +12,8 @@ The script first runs oath over every RFC 6287 Appendix C vector
 Then it writes random cases (fixed seed, so the output is reproducible):
 random suites (every hash, every truncation 0 and 4-10, with and without
 C, all three question formats and lengths 04-64, P with each hash, S of
-1-512 bytes, T in seconds, minutes and hours), random keys of 16-256 bytes
+1-512 bytes (513 and 999 in rows of their own), T in seconds, minutes
+and hours), random keys of 16-256 bytes
 (longer than the hash block too, so HMAC hashes the key), counters over
 the whole u64 range, questions of every length up to the suite's (one
 question, or two for a mutual challenge-response), PINs given as the PIN or
@@ -200,6 +201,12 @@ def main():
             rows.append(case(rng, suite_text))
     while len(rows) < COUNT:
         rows.append(case(rng, random_suite(rng)))
+    # Session lengths the three digits can write beyond the usual S512,
+    # from a generator of their own so that the rows above stay as they were.
+    long_sessions = random.Random(SEED + 1)
+    for suite_text in ["OCRA-1:HOTP-SHA1-6:QN08-S513-T30S", "OCRA-1:HOTP-SHA256-8:C-QA10-S999"]:
+        for _ in range(10):
+            rows.append(case(long_sessions, suite_text))
     fields = ["suite", "key_hex", "counter", "question", "question2", "pin_kind", "pin_hex",
               "session_hex", "unix_time", "response", "source"]
     with open(OUT, "w", newline="") as f:
