@@ -802,3 +802,168 @@ async fn a_known_serial_blocks_no_other_customer() {
         [Outcome::Accepted, Outcome::Refused, Outcome::Accepted]
     );
 }
+
+/// What an attacker holding the customer's web session, but neither of the
+/// customer's phones, can send during the customer's swap: every event a
+/// customer may send, with codes of a phone of their own, or of a secret
+/// the session let them learn (a Key URI in an answer).
+#[derive(Clone, Copy, Debug)]
+enum Move {
+    Provision,
+    RegisterOwn,
+    RegisterLearnt,
+    BeginSwapToOwn,
+    BeginSwapGenerated,
+    CompleteSwapOwn,
+    CompleteSwapLearnt,
+    CancelSwap,
+    LoginOtpOff,
+    Stop,
+    Transfer,
+    Resync,
+    SwapTimeout,
+    Login,
+}
+
+const MOVES: [Move; 14] = [
+    Move::Provision,
+    Move::RegisterOwn,
+    Move::RegisterLearnt,
+    Move::BeginSwapToOwn,
+    Move::BeginSwapGenerated,
+    Move::CompleteSwapOwn,
+    Move::CompleteSwapLearnt,
+    Move::CancelSwap,
+    Move::LoginOtpOff,
+    Move::Stop,
+    Move::Transfer,
+    Move::Resync,
+    Move::SwapTimeout,
+    Move::Login,
+];
+
+/// The event of `m` at `now`: the attacker's own phone `evil`, and the
+/// last secret they learnt, if any.
+fn attack(m: Move, evil: &Phone, learnt: Option<&Phone>, now: u64) -> Event {
+    let own = || evil.code(now).as_str().into();
+    let learnt_code = || learnt.unwrap_or(evil).code(now).as_str().into();
+    match m {
+        Move::Provision => Event::Provision {
+            account: "mallory".into(),
+        },
+        Move::RegisterOwn => evil.register(now),
+        Move::RegisterLearnt => Event::Register {
+            serial: evil.serial.clone(),
+            secret: NewSecret::Provisioned,
+            code: learnt_code(),
+        },
+        Move::BeginSwapToOwn => evil.begin_swap(now, evil),
+        Move::BeginSwapGenerated => Event::BeginSwap {
+            code: own(),
+            to: otpguard::lifecycle::SwapTo::Generated {
+                account: "mallory".into(),
+            },
+        },
+        Move::CompleteSwapOwn => evil.complete_swap(now),
+        Move::CompleteSwapLearnt => Event::CompleteSwap {
+            serial: evil.serial.clone(),
+            code: learnt_code(),
+        },
+        Move::CancelSwap => Event::CancelSwap { code: own() },
+        Move::LoginOtpOff => Event::SetLoginOtp {
+            on: false,
+            code: own(),
+        },
+        Move::Stop => Event::Stop { code: own() },
+        Move::Transfer => Event::VerifyTransaction { code: own() },
+        Move::Resync => Event::Resync {
+            first: own(),
+            second: evil.code(now + STEP).as_str().into(),
+        },
+        Move::SwapTimeout => Event::SwapTimeout,
+        Move::Login => Event::VerifyLogin { code: own() },
+    }
+}
+
+/// Every sequence of up to three events an attacker with the session alone
+/// can send while the customer's swap is pending, for a swap to a phone
+/// with its own secret and for one to a secret the swap generated: the
+/// attacker's secret never becomes the customer's token, nothing the
+/// attacker sends is accepted, and the customer's own swap still
+/// completes.
+#[test]
+fn a_session_without_the_phones_cannot_take_over_a_swap() {
+    let config = || LifecycleConfig::builder().max_failures(20).build().unwrap();
+    let mut sequences = vec![Vec::new()];
+    for len in 1..=3 {
+        let shorter: Vec<Vec<Move>> = sequences
+            .iter()
+            .filter(|s| s.len() == len - 1)
+            .cloned()
+            .collect();
+        for s in shorter {
+            for m in MOVES {
+                let mut longer = s.clone();
+                longer.push(m);
+                sequences.push(longer);
+            }
+        }
+    }
+    assert_eq!(sequences.len(), 1 + 14 + 14 * 14 + 14 * 14 * 14);
+    let mut tried = 0;
+    for generated in [false, true] {
+        for sequence in &sequences {
+            let bank = Bank::new(config());
+            let alice = customer("c-1");
+            let old = Phone::new("SN-OLD", 1);
+            bank.register(&alice, &old).unwrap();
+            bank.tick();
+            let new = if generated {
+                let begin = Event::BeginSwap {
+                    code: old.code(bank.now()).as_str().into(),
+                    to: otpguard::lifecycle::SwapTo::Generated {
+                        account: "alice".into(),
+                    },
+                };
+                let applied = bank.submit(&alice, &web(), begin).unwrap();
+                Phone::with_secret("SN-NEW", applied.key_uri.unwrap().secret().clone())
+            } else {
+                let new = Phone::new("SN-NEW", 2);
+                bank.submit(&alice, &web(), old.begin_swap(bank.now(), &new))
+                    .unwrap();
+                new
+            };
+            let evil = Phone::new("SN-EVIL", 666);
+            let mut learnt: Option<Phone> = None;
+            for m in sequence {
+                bank.tick();
+                let answer = bank.submit(
+                    &alice,
+                    &web(),
+                    attack(*m, &evil, learnt.as_ref(), bank.now()),
+                );
+                if let Ok(Applied {
+                    key_uri: Some(uri), ..
+                }) = &answer
+                {
+                    learnt = Some(Phone::with_secret("SN-EVIL", uri.secret().clone()));
+                }
+                assert!(answer.is_err(), "{sequence:?}: {m:?} accepted: {answer:?}");
+            }
+            let record = snapshot(bank.store(), &alice);
+            assert_eq!(record.state(), State::Swapping, "{sequence:?}");
+            assert_eq!(record.serial(), Some(&serial("SN-OLD")), "{sequence:?}");
+
+            // The customer's own swap completes, and the attacker's phone
+            // opens nothing.
+            bank.tick();
+            let done = bank.submit(&alice, &web(), new.complete_swap(bank.now()));
+            assert_eq!(done.map(|a| a.to).ok(), Some(State::Active), "{sequence:?}");
+            bank.tick();
+            assert!(bank.verify(&alice, &evil.code(bank.now())).is_err());
+            bank.verify(&alice, &new.code(bank.now())).unwrap();
+            tried += 1;
+        }
+    }
+    assert_eq!(tried, 2 * sequences.len());
+}

@@ -332,3 +332,43 @@ proptest! {
         }
     }
 }
+
+/// A replay is never counted, whatever the drift. A phone losing 1 s a day
+/// under the default settings, used daily; each accepted code is sent again
+/// one step later. Once the phone is further behind than the drift bound,
+/// a code is accepted at the window's edge while the drift is held at the
+/// bound, and one step later that code lies outside the window: it must
+/// still be refused as a replay, not counted as a wrong code.
+#[test]
+fn a_code_sent_again_a_step_later_is_a_replay_even_at_the_drift_bound() {
+    let bank = Bank::new();
+    let bound = i64::from(bank.lc.config().max_drift());
+    let phone = Phone::new("SN-SLOW", 9);
+    let start = bank.now();
+    bank.register(&phone).unwrap();
+    let (mut resent, mut beyond_the_window) = (0, 0);
+    for day in 1..=2 * 365 {
+        bank.clock.set(start + day * DAY + 3_600);
+        let code = phone.code(bank.now() - day);
+        let Ok(proof) = bank.verify(&code) else {
+            // Further behind than the bound allows: the genuine code is
+            // refused from here on (a resynchronisation would re-centre).
+            assert!(day > 300, "refused on day {day}");
+            break;
+        };
+        bank.tick();
+        let again = bank.verify(&code);
+        assert!(
+            matches!(again, Err(LifecycleError::Replayed { step, .. }) if step == proof.step()),
+            "day {day}: {again:?}"
+        );
+        assert_eq!(bank.record().failures(), 0, "day {day}");
+        resent += 1;
+        let centre = bank.record().last_drift().unwrap();
+        if proof.drift().abs() > bound && centre.abs() == bound {
+            beyond_the_window += 1;
+        }
+    }
+    assert!(resent > 300);
+    assert!(beyond_the_window > 0, "the bound was never reached");
+}

@@ -607,3 +607,72 @@ fn a_stored_signature_mark_without_a_suite_does_not_open() {
         Some(Suite::parse("OCRA-1:HOTP-SHA1-4:QN08-T48H").unwrap());
     assert!(weaker.open(&bank.customer, &keys).is_err());
 }
+
+/// The guess bound holds for each token when it signs, not only for the
+/// suite the settings name: a token bound under a counter suite while the
+/// lock-out was tight, then verified under settings with no suite, NIST's
+/// 100 failures and a look-ahead of 99, would compare 1,200 responses per
+/// guess. Such a token's signatures are refused (typed, audited, not
+/// counted) until the settings are tightened again or the token swapped.
+#[test]
+fn a_token_bound_earlier_is_held_to_the_guess_bound_under_todays_settings() {
+    let suite = Suite::parse("OCRA-1:HOTP-SHA1-6:C-QN08-T30S").unwrap();
+    let tight = LifecycleConfig::builder()
+        .signing(suite)
+        .max_failures(3)
+        .signing_counter_ahead(2)
+        .build()
+        .unwrap();
+    let bank = Bank::with_config(tight.clone());
+    let phone = bank.record_in(State::Active);
+    let transfer = transfer_to("12345671", 10);
+
+    let loose = bank.reconfigured(
+        LifecycleConfig::nist_800_63b()
+            .signing_counter_ahead(99)
+            .build()
+            .unwrap(),
+    );
+    let response = phone.signature(&suite, &transfer, Some(0), bank.now());
+    let before = bank.summary();
+    let audit_before = bank.audit_len();
+    let event = Event::SignTransaction {
+        transaction: transfer.clone(),
+        response: response.as_str().into(),
+    };
+    let refused = loose
+        .blocking()
+        .submit(&bank.customer, &bank.web, event, &bank.ctx);
+    match refused {
+        Err(LifecycleError::SigningSuiteGuessable {
+            candidates,
+            max_failures,
+            digits,
+        }) => assert_eq!((candidates, max_failures, digits), (1_200, 100, 6)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(bank.summary(), before, "not counted, nothing changed");
+    let log = bank.audit_log();
+    assert_eq!(log.len(), audit_before + 1);
+    let last = log.last().unwrap();
+    assert_eq!(
+        (last.event, last.outcome),
+        (EventKind::SignTransaction, Outcome::Refused)
+    );
+    assert_eq!(
+        LifecycleError::SigningSuiteGuessable {
+            candidates: 1,
+            max_failures: 1,
+            digits: 6
+        }
+        .customer_answer(),
+        otpguard::lifecycle::CustomerAnswer::BankError
+    );
+
+    // Under settings that keep the bound, the same response signs.
+    let proof = sign(&bank, &transfer, &response).unwrap();
+    assert_eq!(
+        (proof.step(), proof.transaction()),
+        (0, Some(transfer.digest()))
+    );
+}
