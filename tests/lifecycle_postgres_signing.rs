@@ -1068,3 +1068,52 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
         assert_eq!(proof.transaction(), Some(transfer.digest()));
     });
 }
+
+/// Single use per (time step, question) through PostgreSQL: two payees
+/// signed in one step are kept in the row, and another process refuses
+/// either again while it signs a third in the same step; a row whose kept
+/// questions are not whole digests cannot be written.
+#[test]
+fn questions_answered_in_one_step_round_trip_through_postgres() {
+    with_server(async |pg| {
+        let (clock, _pool, lc) = signing_backend(pg).await;
+        let alice = customer("alice");
+        let phone = Phone::new("SN-1", 1);
+        register(&lc, &alice, &phone, clock.now()).await;
+        clock.advance(30);
+        let now = clock.now();
+        let suite = signing_suite();
+        let payees = ["12345671", "99999991", "12345673"].map(|p| transfer_to(p, 10));
+        let responses = payees
+            .iter()
+            .map(|t| phone.signature(&suite, t, None, now))
+            .collect::<Vec<_>>();
+        for i in 0..2 {
+            sign(&lc, &alice, &payees[i], &responses[i]).await.unwrap();
+        }
+        assert_eq!(load_fresh(pg, &alice).await.signed_in_last_step().len(), 2);
+        assert_eq!(
+            pg.psql("SELECT octet_length(token_signed_in_step) FROM otpguard_token_records"),
+            "64"
+        );
+
+        // Another process, on a pool of its own.
+        let other = migrated(&pool(pg, 1).await, config(Some(SIGNING), 5), &clock).await;
+        for i in 0..2 {
+            assert!(matches!(
+                sign(&other, &alice, &payees[i], &responses[i]).await,
+                Err(LifecycleError::Replayed { .. })
+            ));
+        }
+        sign(&other, &alice, &payees[2], &responses[2])
+            .await
+            .unwrap();
+        let record = load_fresh(pg, &alice).await;
+        assert_eq!(record.signed_in_last_step().len(), 3);
+        assert_eq!(record.failures(), 0);
+
+        let e = pg
+            .psql_error("UPDATE otpguard_token_records SET token_signed_in_step = '\\x00'::bytea");
+        assert!(e.contains("check constraint"), "{e}");
+    });
+}

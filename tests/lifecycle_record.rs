@@ -420,3 +420,37 @@ fn a_lazy_time_out_is_committed_with_its_audit_record_even_when_the_event_cannot
         .any(|r| r.event == EventKind::SwapTimeout && r.outcome == Outcome::Accepted);
     assert_eq!(timed_out, stored.state() == State::Active, "{log:#?}");
 }
+
+/// The questions a time-only suite answered in its last step are kept with
+/// the record, and a record that claims them where they cannot be (no last
+/// signature) is refused.
+#[test]
+fn questions_answered_in_a_step_round_trip_and_are_checked() {
+    let config = LifecycleConfig::builder()
+        .signing(lifecycle_support::signing_suite())
+        .build()
+        .unwrap();
+    let bank = Bank::with_config(config);
+    let phone = bank.record_in(State::Active);
+    let suite = lifecycle_support::signing_suite();
+    for payee in ["12345671", "99999991"] {
+        let t = lifecycle_support::transfer_to(payee, 5);
+        let response = phone.signature(&suite, &t, None, bank.now());
+        bank.lc
+            .blocking()
+            .sign_transaction(&bank.customer, &bank.web, &t, &response, &bank.ctx)
+            .unwrap();
+    }
+    let record = bank.snapshot().unwrap();
+    assert_eq!(record.signed_in_last_step().len(), 2);
+    let json = serde_json::to_string(&WithPlaintextSecrets(&record)).unwrap();
+    let WithPlaintextSecrets(back): WithPlaintextSecrets<TokenRecord> =
+        serde_json::from_str(&json).unwrap();
+    assert_eq!(back.summary(), record.summary());
+
+    let last = format!("\"last_signature\":{}", record.last_signature().unwrap());
+    assert!(json.contains(&last));
+    let forged = json.replace(&last, "\"last_signature\":null");
+    let refused = serde_json::from_str::<WithPlaintextSecrets<TokenRecord>>(&forged);
+    assert!(refused.is_err());
+}

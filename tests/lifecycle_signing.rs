@@ -178,12 +178,13 @@ fn a_signature_expires_with_the_validity() {
     // 120 s are 4 steps of 30 s: still valid four steps later ...
     bank.clock.advance(4 * 30);
     assert!(sign(&bank, &fresh, &fresh_response).is_ok());
-    // ... not five.
+    // ... not five: expired, and not counted.
     bank.clock.advance(30);
     assert!(matches!(
         sign(&bank, &old, &old_response),
-        Err(LifecycleError::WrongCode { .. })
+        Err(LifecycleError::SignatureExpired { step }) if step == at / 30
     ));
+    assert_eq!(bank.record().failures(), 0);
 }
 
 #[test]
@@ -549,7 +550,7 @@ fn the_validity_is_checked_even_without_a_suite() {
     let old = phone.signature(&signing_suite(), &transfer, None, bank.now() - 11 * 30);
     assert!(matches!(
         sign_with(&old),
-        Err(LifecycleError::WrongCode { .. })
+        Err(LifecycleError::SignatureExpired { .. })
     ));
     let edge = phone.signature(&signing_suite(), &transfer, None, bank.now() - 10 * 30);
     assert!(sign_with(&edge).is_ok());
@@ -675,4 +676,117 @@ fn a_token_bound_earlier_is_held_to_the_guess_bound_under_todays_settings() {
         (proof.step(), proof.transaction()),
         (0, Some(transfer.digest()))
     );
+}
+
+/// With a suite without a counter, single use is per (time step,
+/// question): a transfer to another payee signed within the same step is
+/// accepted, the same one again is a replay, and so is another amount to
+/// the same payee (its response is the same: a captured response must not
+/// sign a second amount). The next step starts afresh.
+#[test]
+fn a_time_only_suite_signs_different_questions_in_one_step_once_each() {
+    let (bank, phone) = bank_signing(lifecycle_support::SIGNING);
+    let suite = signing_suite();
+    let now = bank.now();
+    let first = transfer_to("12345671", 100);
+    let second = transfer_to("99999991", 200);
+    let r1 = phone.signature(&suite, &first, None, now);
+    let r2 = phone.signature(&suite, &second, None, now);
+    let step = sign(&bank, &first, &r1).unwrap().step();
+    assert_eq!(sign(&bank, &second, &r2).unwrap().step(), step);
+    assert_eq!(bank.record().signed_in_last_step().len(), 2);
+    assert_eq!(bank.record().last_signature(), Some(step));
+
+    let before = bank.summary();
+    for (transaction, response) in [(&first, &r1), (&second, &r2)] {
+        assert!(matches!(
+            sign(&bank, transaction, response),
+            Err(LifecycleError::Replayed { step: s, last_accepted }) if s == step && last_accepted == step
+        ));
+    }
+    // Another amount to the first payee: the same question, the same
+    // response, a replay.
+    let more = transfer_to("12345671", 999_999);
+    assert_eq!(phone.signature(&suite, &more, None, now), r1);
+    assert!(matches!(
+        sign(&bank, &more, &r1),
+        Err(LifecycleError::Replayed { .. })
+    ));
+    assert_eq!(bank.summary(), before, "replays change nothing");
+    let log = bank.audit_log();
+    assert!(log[log.len() - 3..]
+        .iter()
+        .all(|r| matches!(r.reason, AuditReason::Replayed { .. })));
+
+    // The next step: one question again.
+    bank.tick();
+    let r3 = phone.signature(&suite, &first, None, bank.now());
+    assert_eq!(sign(&bank, &first, &r3).unwrap().step(), step + 1);
+    assert_eq!(bank.record().signed_in_last_step().len(), 1);
+}
+
+/// One step takes at most 16 questions; the 17th waits for the next step,
+/// refused without counting.
+#[test]
+fn one_time_step_takes_at_most_sixteen_questions() {
+    let (bank, phone) = bank_signing(lifecycle_support::SIGNING);
+    let suite = signing_suite();
+    let now = bank.now();
+    // Accounts a numeric question carries without ambiguity.
+    let mut payees = (0..)
+        .map(|n| transfer_to(&format!("{:08}", 12_345_671 + 2 * n), 1))
+        .filter(|t| t.question_for(&suite).is_ok());
+    for t in payees.by_ref().take(16) {
+        sign(&bank, &t, &phone.signature(&suite, &t, None, now)).unwrap();
+    }
+    let t = payees.next().unwrap();
+    let before = bank.summary();
+    match sign(&bank, &t, &phone.signature(&suite, &t, None, now)) {
+        Err(LifecycleError::TooManySignaturesInStep { max: 16, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(bank.summary(), before);
+    bank.tick();
+    sign(&bank, &t, &phone.signature(&suite, &t, None, bank.now())).unwrap();
+}
+
+/// A response the token computed for this transaction, but before the
+/// signature validity, is expired: refused and audited as such, not
+/// counted as a wrong code.
+#[test]
+fn an_expired_signature_is_audited_as_expired_not_counted() {
+    let (bank, phone) = bank_signing(lifecycle_support::SIGNING);
+    let suite = signing_suite();
+    let transfer = transfer_to("12345671", 100);
+    let validity = bank.lc.config().signature_validity();
+    let late = bank.now() - validity - 60;
+    let response = phone.signature(&suite, &transfer, None, late);
+    let before = bank.summary();
+    match sign(&bank, &transfer, &response) {
+        Err(e @ LifecycleError::SignatureExpired { .. }) => {
+            assert_eq!(
+                e.customer_answer(),
+                otpguard::lifecycle::CustomerAnswer::CodeNotAccepted
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(bank.summary(), before, "not counted");
+    let last = bank.audit_log().pop().unwrap();
+    assert_eq!(last.outcome, Outcome::Refused);
+    assert!(
+        last.reason.to_string().contains("expired"),
+        "{}",
+        last.reason
+    );
+    // A wrong response is still a wrong code.
+    let wrong = if response == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
+    assert!(matches!(
+        sign(&bank, &transfer, wrong),
+        Err(LifecycleError::WrongCode { failures: 1, .. })
+    ));
 }

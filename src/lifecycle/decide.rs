@@ -7,6 +7,8 @@
 use super::event::{EnteredCode, NewSecret, SwapTo};
 use super::table::{lookup, never_reason, Guard, Transition};
 use super::{Actor, Event, LifecycleConfig, LifecycleError, TokenRecord, TokenSerial};
+use sha2::{Digest, Sha256};
+
 use crate::ocra::{Suite, VerifyWindow};
 use crate::{Secret, TotpParams};
 
@@ -33,6 +35,9 @@ pub(crate) enum Check<'e> {
     Signature {
         /// The question derived from the transaction for the token's suite.
         question: String,
+        /// The SHA-256 digest of the question: single use per (time step,
+        /// question) for a suite without a counter.
+        digest: [u8; 32],
         response: &'e EnteredCode,
         window: VerifyWindow,
     },
@@ -116,6 +121,7 @@ pub(crate) fn decide<'e>(
             }
             not_throttled(record, now)?;
             Check::Signature {
+                digest: Sha256::digest(question.as_bytes()).into(),
                 question,
                 response,
                 window,

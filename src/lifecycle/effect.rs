@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::engine::bounded_drift;
 use super::event::SwapTo;
 use super::fingerprint::FingerprintKey;
-use super::record::{Enrollment, Retired, Stage, Token};
+use super::record::{Enrollment, Retired, SignedInStep, Stage, Token};
 use super::rules::{Effect, Transition};
 use super::{Event, LifecycleConfig, LifecycleError, PendingSwap, State, TokenId, TokenRecord};
 use crate::Secret;
@@ -30,8 +30,9 @@ pub(crate) enum Evidence {
     /// A new token, bound by its first code.
     New(Token, Proof),
     /// A transaction signature of the current token: the proof's step is
-    /// the signature's counter (or, for a suite without one, time step).
-    Signature(Proof),
+    /// the signature's counter (or, for a suite without one, time step),
+    /// with the SHA-256 digest of the question it answered.
+    Signature(Proof, [u8; 32]),
 }
 
 const MISMATCH: LifecycleError =
@@ -90,12 +91,19 @@ pub(crate) fn apply(
             next.clear_failures();
             (Some(used(current, proof, config)?), pending)
         }
-        (Effect::RecordSignature, Evidence::Signature(proof)) => {
+        (Effect::RecordSignature, Evidence::Signature(proof, question)) => {
             next.clear_failures();
             let mut token = current.ok_or(NO_TOKEN)?;
             if token.key.id != proof.token {
                 return Err(OTHER_TOKEN);
             }
+            let digest = question;
+            let per_step = token.key.signing.is_some_and(|s| !s.has_counter());
+            token.signed_in_step = match (per_step, token.last_signature == Some(proof.step)) {
+                (false, _) => SignedInStep::default(),
+                (true, true) => token.signed_in_step.and(digest),
+                (true, false) => SignedInStep::only(digest),
+            };
             token.last_signature = Some(proof.step);
             (Some(token), pending)
         }

@@ -12,7 +12,7 @@ use super::decide::{decide, Check};
 use super::effect::{apply, count_failure, Evidence, Proof};
 use super::error::CodeError;
 use super::event::{EnteredCode, SwapTo};
-use super::record::{Token, TokenKey};
+use super::record::{SignedInStep, Token, TokenKey};
 use super::rules::{lookup, Transition};
 use super::store::{Commit, CommitOutcome, TokenStore};
 use super::{
@@ -849,12 +849,13 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             ),
             Check::Signature {
                 question,
+                digest,
                 response,
                 window,
-            } => code_evidence(
-                self.check_signature(record, &question, response, window, now),
-                Evidence::Signature,
-            ),
+            } => self
+                .check_signature(record, &question, &digest, response, window, now)
+                .map(|proof| Evidence::Signature(proof, digest))
+                .map_err(ending_of),
             Check::New {
                 serial,
                 secret,
@@ -871,7 +872,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             Err(ending) => return ending,
         };
         let proof = match &evidence {
-            Evidence::Current(p) | Evidence::New(_, p) | Evidence::Signature(p) => Some(*p),
+            Evidence::Current(p) | Evidence::New(_, p) | Evidence::Signature(p, _) => Some(*p),
             Evidence::Nothing => None,
         };
         let next = match apply(record, plan.row, evidence, event, now, &self.config) {
@@ -1003,10 +1004,12 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
     /// counter (or, for a suite without one, time step) must be newer than the
     /// last accepted. The time window is centred where the phone's clock is:
     /// the token's drift (in its TOTP steps, within the bound), as seconds.
+    #[allow(clippy::too_many_arguments)]
     fn check_signature(
         &self,
         record: &TokenRecord,
         question: &str,
+        digest: &[u8; 32],
         response: &EnteredCode,
         window: VerifyWindow,
         now: u64,
@@ -1029,10 +1032,19 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             i64::try_from(token.key.params.period()).map_err(|_| CodeRefusal::Other(FAR))?;
         let shift = bounded_drift(token.drift, &self.config).saturating_mul(period);
         let last = token.last_signature;
-        let mut input = Input::new(question).time(now.saturating_add_signed(shift));
+        let centre = now.saturating_add_signed(shift);
+        let first_counter = last.unwrap_or(0);
+        let input_at = |time: u64| {
+            let input = Input::new(question).time(time);
+            if suite.has_counter() {
+                input.counter(first_counter)
+            } else {
+                input
+            }
+        };
+        let input = input_at(centre);
         let mut window = window;
         if suite.has_counter() {
-            input = input.counter(last.unwrap_or(0));
             // One more counter when the search starts at the last accepted.
             let extra = u32::from(last.is_some());
             window = VerifyWindow::new(
@@ -1050,7 +1062,29 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         let text = response.as_input().unwrap_or("");
         let m = match ocra.verify(text, &input, window) {
             Ok(m) => m,
-            Err(source) if source.is_wrong_code() => return Err(CodeRefusal::Wrong(source.into())),
+            Err(source) if source.is_wrong_code() => {
+                // A miss is checked once more against as many time steps
+                // again before the validity: a response the token computed
+                // for this transaction, only too late, is expired (refused,
+                // not counted), not wrong.
+                let behind = window.time_window().behind();
+                let earlier = u64::from(behind)
+                    .saturating_add(1)
+                    .saturating_mul(step_seconds);
+                let before = VerifyWindow::new(
+                    window.counter_ahead(),
+                    crate::Window::new(behind, 0).map_err(|_| CodeRefusal::Other(FAR))?,
+                )
+                .map_err(|_| CodeRefusal::Other(FAR))?;
+                let late = input_at(centre.saturating_sub(earlier));
+                if let Ok(expired) = ocra.verify(text, &late, before) {
+                    let step = expired.time_step().ok_or(CodeRefusal::Other(NO_MARK))?;
+                    return Err(CodeRefusal::Other(LifecycleError::SignatureExpired {
+                        step,
+                    }));
+                }
+                return Err(CodeRefusal::Wrong(source.into()));
+            }
             Err(source) => {
                 return Err(CodeRefusal::Other(LifecycleError::Unverifiable {
                     source: source.into(),
@@ -1071,7 +1105,29 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             .checked_sub(i128::from(server_step))
             .and_then(|d| i64::try_from(d).ok())
             .ok_or(CodeRefusal::Other(FAR))?;
+        // Single use: a newer counter (or time step); for a suite without a
+        // counter, also the same time step for a transaction not yet signed
+        // in it.
+        let same_step = last == Some(mark) && !suite.has_counter();
+        let signed = &token.signed_in_step;
         match last {
+            Some(last_accepted)
+                if mark == last_accepted && same_step && !signed.contains(digest) =>
+            {
+                if signed.digests().len() >= SignedInStep::MAX {
+                    return Err(CodeRefusal::Other(
+                        LifecycleError::TooManySignaturesInStep {
+                            step: mark,
+                            max: SignedInStep::MAX,
+                        },
+                    ));
+                }
+                Ok(Proof {
+                    token: token.key.id,
+                    step: mark,
+                    drift,
+                })
+            }
             Some(last_accepted) if mark <= last_accepted => Err(CodeRefusal::Replayed {
                 step: mark,
                 last_accepted,
@@ -1108,6 +1164,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                     last_step: m.step(),
                     drift: bounded_drift(m.offset(), &self.config),
                     last_signature: None,
+                    signed_in_step: SignedInStep::default(),
                 };
                 Ok((token, proof))
             }

@@ -273,6 +273,26 @@ pub enum LifecycleError {
         /// The suite's response length.
         digits: u32,
     },
+    /// The response signs this transaction, but for a time step before the
+    /// signature validity: the customer took too long. Refused, not counted
+    /// (it proves the token); audited as expired.
+    #[error("the signature expired: it was computed for time step {step}, before the signature validity")]
+    SignatureExpired {
+        /// The time step the response was computed for.
+        step: u64,
+    },
+    /// A token whose suite has no counter already signed the most
+    /// transactions one time step takes; the next one is signed in the
+    /// next step. Refused, not counted.
+    #[error(
+        "{max} transactions were already signed in time step {step}; sign again in the next step"
+    )]
+    TooManySignaturesInStep {
+        /// The time step.
+        step: u64,
+        /// The most one step takes.
+        max: usize,
+    },
     /// The transaction cannot be signed with the token's suite (a payee
     /// account that is not a number for a numeric question, a batch for a
     /// numeric question, ...). Refused before any response is checked; not
@@ -451,6 +471,8 @@ impl LifecycleError {
             Self::NoEnrollment | Self::EnrollmentExpired { .. } => A::ProvisionAgain,
             Self::NoSigningSuite | Self::Unsignable(_) => A::NotPossibleNow,
             Self::SigningSuiteGuessable { .. } => A::BankError,
+            Self::SignatureExpired { .. } => A::CodeNotAccepted,
+            Self::TooManySignaturesInStep { .. } => A::NotPossibleNow,
             Self::Store(_) | Self::Contended { .. } => A::TryAgain,
             Self::Provisioning(_)
             | Self::Unverifiable { .. }

@@ -82,8 +82,73 @@ pub(crate) struct Token {
     /// The drift, in steps, of the last accepted code.
     pub(crate) drift: i64,
     /// The last counter (signing suites with `C`) or time step (without)
-    /// of an accepted transaction signature: the next one must be greater.
+    /// of an accepted transaction signature: the next one must be greater,
+    /// or, for a suite without a counter, the same step for a transaction
+    /// not in `signed_in_step`.
     pub(crate) last_signature: Option<u64>,
+    /// For a suite without a counter, the questions answered at the time
+    /// step `last_signature` names; empty otherwise.
+    pub(crate) signed_in_step: SignedInStep,
+}
+
+/// The SHA-256 digests of the questions answered in one time step, for a
+/// signing suite without a counter: single use is per (time step,
+/// question), so a transfer to another payee (`QN`) or another transaction
+/// (`QH`, whose question is the transaction's digest) signed within the
+/// same step is accepted, and the same question again is a replay. Per
+/// question rather than per transaction: with a `QN` suite two transfers to
+/// one payee share a response, and a captured response must not sign a
+/// second amount in its step. Shared, not copied, when the token is (the
+/// verification path allocates nothing for it).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct SignedInStep(Option<Arc<[[u8; 32]]>>);
+
+impl SignedInStep {
+    /// The most transactions one token signs in one time step: a phone
+    /// signs one at a time, and the record stays small.
+    pub(crate) const MAX: usize = 16;
+
+    /// The digests, in the order signed.
+    pub(crate) fn digests(&self) -> &[[u8; 32]] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+
+    /// Whether the question of `digest` was answered in the step.
+    pub(crate) fn contains(&self, digest: &[u8; 32]) -> bool {
+        self.digests().contains(digest)
+    }
+
+    /// These digests and `digest` after them.
+    pub(crate) fn and(&self, digest: [u8; 32]) -> Self {
+        let mut all = self.digests().to_vec();
+        all.push(digest);
+        Self(Some(all.into()))
+    }
+
+    /// Exactly `digest`.
+    pub(crate) fn only(digest: [u8; 32]) -> Self {
+        Self(Some(Arc::new([digest])))
+    }
+
+    /// The digests a store kept for a token bound with `signing` whose last
+    /// signature is `last`, if they can be a step's: none, or (a suite
+    /// without a counter, a last signature) at most [`SignedInStep::MAX`],
+    /// none twice.
+    pub(crate) fn from_stored(
+        digests: Vec<[u8; 32]>,
+        signing: Option<Suite>,
+        last: Option<u64>,
+    ) -> Option<Self> {
+        let per_step = signing.is_some_and(|s| !s.has_counter()) && last.is_some();
+        let distinct = digests
+            .iter()
+            .enumerate()
+            .all(|(i, d)| !digests.iter().take(i).any(|e| e == d));
+        if !digests.is_empty() && (!per_step || digests.len() > Self::MAX || !distinct) {
+            return None;
+        }
+        Some(Self((!digests.is_empty()).then(|| digests.into())))
+    }
 }
 
 /// A swap in progress: when it started and until when the new token may be
@@ -333,6 +398,18 @@ impl TokenRecord {
         self.stage.token().and_then(|t| t.last_signature)
     }
 
+    /// For a current token whose suite has no counter, the SHA-256 digests
+    /// of the questions
+    /// ([`Transaction::question_for`](crate::ocra::Transaction::question_for):
+    /// the payee's account, or the transaction's digest) answered in the
+    /// time step [`TokenRecord::last_signature`] names; empty otherwise.
+    #[must_use]
+    pub fn signed_in_last_step(&self) -> &[[u8; 32]] {
+        self.stage
+            .token()
+            .map_or(&[], |t| t.signed_in_step.digests())
+    }
+
     /// The current token's serial, if a token is bound.
     #[must_use]
     pub fn serial(&self) -> Option<&TokenSerial> {
@@ -412,6 +489,7 @@ impl TokenRecord {
             totp_params: self.totp_params(),
             signing_suite: self.signing_suite(),
             last_signature: self.last_signature(),
+            signed_in_last_step: self.signed_in_last_step().to_vec(),
             pending_swap: self.pending_swap(),
             enrollment_deadline: self.enrollment_deadline(),
             failures: self.failures,
@@ -484,6 +562,8 @@ pub struct RecordSummary {
     pub signing_suite: Option<Suite>,
     /// See [`TokenRecord::last_signature`].
     pub last_signature: Option<u64>,
+    /// See [`TokenRecord::signed_in_last_step`].
+    pub signed_in_last_step: Vec<[u8; 32]>,
     /// See [`TokenRecord::pending_swap`].
     pub pending_swap: Option<PendingSwap>,
     /// See [`TokenRecord::enrollment_deadline`].

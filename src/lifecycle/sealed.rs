@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::config::check_signing_suite;
 use super::fingerprint::{Fingerprint, FingerprintKey};
-use super::record::{Enrollment, RetiredTokens, Stage, Token, TokenKey};
+use super::record::{Enrollment, RetiredTokens, SignedInStep, Stage, Token, TokenKey};
 use super::{CustomerId, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::Suite;
 use crate::seal::{Purpose, SealContext, SealError, SealedSecret, Sealer};
@@ -58,7 +58,7 @@ pub struct SealedRecord {
 pub struct SealedToken {
     /// Its id.
     pub id: TokenId,
-    /// Its serial (a store keeps it unique across customers).
+    /// Its serial (unique within the record, not across customers).
     pub serial: TokenSerial,
     /// The TOTP profile it was bound with.
     pub totp: TotpParams,
@@ -72,6 +72,10 @@ pub struct SealedToken {
     pub signing: Option<Suite>,
     /// The counter (or time step) of its last accepted signature.
     pub last_signature: Option<u64>,
+    /// For a suite without a counter, the SHA-256 digests of the questions
+    /// answered in the time step `last_signature` names (see
+    /// [`TokenRecord::signed_in_last_step`]); empty otherwise.
+    pub signed_in_last_step: Vec<[u8; 32]>,
 }
 
 /// The pending enrollment of a [`SealedRecord`].
@@ -120,6 +124,7 @@ impl TokenRecord {
                     drift: t.drift,
                     signing: t.key.signing,
                     last_signature: t.last_signature,
+                    signed_in_last_step: t.signed_in_step.digests().to_vec(),
                 })
             }
             None => None,
@@ -197,6 +202,14 @@ impl SealedRecord {
                         "a last signature for a token without a signing suite",
                     ));
                 }
+                let signed_in_step = SignedInStep::from_stored(
+                    t.signed_in_last_step.clone(),
+                    t.signing,
+                    t.last_signature,
+                )
+                .ok_or(SealError::Inconsistent(
+                    "transactions signed in a step for a token that cannot have them",
+                ))?;
                 let secret = sealer.open(&t.secret, &here)?;
                 Some(Token {
                     key: Arc::new(TokenKey::new(
@@ -209,6 +222,7 @@ impl SealedRecord {
                     last_step: t.last_step,
                     drift: t.drift,
                     last_signature: t.last_signature,
+                    signed_in_step,
                 })
             }
             None => None,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::config::check_signing_suite;
 use super::fingerprint::{Fingerprint, FingerprintKey};
-use super::record::{Enrollment, RetiredTokens, Stage, Token, TokenKey};
+use super::record::{Enrollment, RetiredTokens, SignedInStep, Stage, Token, TokenKey};
 use super::{PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::Suite;
 use crate::{Secret, TotpParams};
@@ -78,6 +78,9 @@ struct TokenOut<'a> {
     drift: i64,
     signing_suite: Option<SuiteText>,
     last_signature: Option<u64>,
+    /// Hex SHA-256 digests; left out while empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    signed_in_last_step: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -147,6 +150,8 @@ struct TokenIn {
     signing_suite: Option<SuiteText>,
     #[serde(default)]
     last_signature: Option<u64>,
+    #[serde(default)]
+    signed_in_last_step: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -198,6 +203,12 @@ impl Serialize for WithPlaintextSecrets<&TokenRecord> {
                 drift: t.drift,
                 signing_suite: t.key.signing.map(SuiteText),
                 last_signature: t.last_signature,
+                signed_in_last_step: t
+                    .signed_in_step
+                    .digests()
+                    .iter()
+                    .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
+                    .collect(),
             }),
             pending_swap: r.pending_swap(),
             enrollment: r.enrollment.as_ref().map(|e| EnrollmentOut {
@@ -238,17 +249,33 @@ impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
                         "token record: a last signature for a token without a signing suite",
                     ));
                 }
+                let digests = t
+                    .signed_in_last_step
+                    .iter()
+                    .map(|hex| digest_from_hex(hex))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        D::Error::custom("token record: a signed transaction's digest is not 64 hex digits")
+                    })?;
+                let signing = t.signing_suite.as_ref().map(|s| s.0);
+                let signed_in_step =
+                    SignedInStep::from_stored(digests, signing, t.last_signature).ok_or_else(|| {
+                        D::Error::custom(
+                            "token record: transactions signed in a step for a token that cannot have them",
+                        )
+                    })?;
                 Ok::<_, D::Error>(Token {
                     key: Arc::new(TokenKey::new(
                         t.id,
                         t.serial,
                         t.secret_base32.secret()?,
                         t.totp,
-                        t.signing_suite.map(|s| s.0),
+                        signing,
                     )),
                     last_step: t.last_step,
                     drift: t.drift,
                     last_signature: t.last_signature,
+                    signed_in_step,
                 })
             })
             .transpose()?;
@@ -292,4 +319,17 @@ impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
             retired,
         }))
     }
+}
+
+/// A SHA-256 digest written as 64 hex digits.
+fn digest_from_hex(hex: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        let text = core::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
 }

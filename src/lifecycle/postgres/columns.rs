@@ -13,7 +13,7 @@ use crate::seal::SealedSecret;
 use crate::{Algorithm, StoreError, TotpParams};
 
 /// The record columns, in the order [`RecordColumns::bind`] binds them.
-pub(super) const RECORD_COLUMNS: [&str; 29] = [
+pub(super) const RECORD_COLUMNS: [&str; 30] = [
     "state",
     "version",
     "token_id",
@@ -43,6 +43,7 @@ pub(super) const RECORD_COLUMNS: [&str; 29] = [
     "token_signing_suite",
     "token_last_signature",
     "enrollment_signing_suite",
+    "token_signed_in_step",
 ];
 
 /// The audit columns after `customer_id`, in the order
@@ -126,6 +127,7 @@ pub(super) struct RecordColumns {
     token_signing_suite: Option<String>,
     token_last_signature: Option<i64>,
     enrollment_signing_suite: Option<String>,
+    token_signed_in_step: Option<Vec<u8>>,
 }
 
 impl RecordColumns {
@@ -195,6 +197,9 @@ impl RecordColumns {
                 .map(|c| bigint(c, "last signature"))
                 .transpose()?,
             enrollment_signing_suite: enrollment.and_then(|e| e.signing).map(|s| s.to_string()),
+            token_signed_in_step: token
+                .map(|t| t.signed_in_last_step.concat())
+                .filter(|bytes| !bytes.is_empty()),
         })
     }
 
@@ -232,6 +237,7 @@ impl RecordColumns {
             .bind(self.token_signing_suite.as_deref())
             .bind(self.token_last_signature)
             .bind(self.enrollment_signing_suite.as_deref())
+            .bind(self.token_signed_in_step.as_deref())
     }
 }
 
@@ -322,6 +328,18 @@ pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
                 last_signature: {
                     let last: Option<i64> = column(row, "token_last_signature")?;
                     last.map(|c| unsigned(c, "last signature")).transpose()?
+                },
+                signed_in_last_step: {
+                    let bytes: Option<Vec<u8>> = column(row, "token_signed_in_step")?;
+                    let bytes = bytes.unwrap_or_default();
+                    let chunks = bytes.chunks_exact(32);
+                    if !chunks.remainder().is_empty() {
+                        return Err("answered questions are not whole digests".to_owned());
+                    }
+                    chunks
+                        .map(<[u8; 32]>::try_from)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|_| "answered questions are not whole digests".to_owned())?
                 },
             })
         }

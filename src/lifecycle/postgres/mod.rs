@@ -547,12 +547,12 @@ mod tests {
     fn placeholders_match_the_columns() {
         let count = |sql: &str| sql.matches('$').count();
         assert_eq!(count(&SQL.select), 1);
-        // The customer twice (record and audit), 19 audit arrays, 29
+        // The customer twice (record and audit), 19 audit arrays, 30
         // record values, and for an update the expected version.
-        assert_eq!(count(&SQL.insert_first), 2 + 19 + 29);
-        assert_eq!(count(&SQL.update), 2 + 19 + 29 + 1);
-        assert!(SQL.update.contains("version = $50") && !SQL.update.contains("$51"));
+        assert_eq!(count(&SQL.insert_first), 2 + 19 + 30);
+        assert_eq!(count(&SQL.update), 2 + 19 + 30 + 1);
+        assert!(SQL.update.contains("version = $51") && !SQL.update.contains("$52"));
         assert!(SQL.refuse.contains("version = $21"));
-        assert!(SQL.reseal.contains("version = $31"));
+        assert!(SQL.reseal.contains("version = $32"));
     }
 }
