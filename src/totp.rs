@@ -327,6 +327,19 @@ impl Totp {
         })
     }
 
+    /// As [`Totp::verify`], over the steps `first..=last` (a window the
+    /// lifecycle computed from the token's drift estimate); the match's
+    /// offset is from the step of `unix_seconds`.
+    pub(crate) fn verify_steps(
+        &self,
+        input: &str,
+        unix_seconds: u64,
+        steps: (u64, u64),
+    ) -> Result<Match, CheckError> {
+        let now = self.step_at(unix_seconds)?;
+        crate::verify::scan_steps(&self.key, self.digits, input, steps, now)
+    }
+
     /// Whether `input` is the code of time step `step` (constant time).
     /// A malformed input matches no step.
     pub(crate) fn is_code_of_step(&self, input: &str, step: u64) -> bool {

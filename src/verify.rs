@@ -234,6 +234,41 @@ pub(crate) fn scan(
     }
 }
 
+/// Compares `input` against every step from `first` to `last` in constant
+/// time (the range is public: it depends on the time and the token's
+/// record, not on any secret), reporting the match's offset from `now`. If
+/// two steps produce the same code, the later step is reported.
+pub(crate) fn scan_steps(
+    key: &OtpKey,
+    digits: Digits,
+    input: &str,
+    (first, last): (u64, u64),
+    now: u64,
+) -> Result<Match, CheckError> {
+    let wanted = parse_input(input, digits)?;
+    let mut found = Choice::from(0);
+    let mut step = 0u64;
+    for candidate in first..=last {
+        let hit = key.hotp(candidate, digits).ct_eq(&wanted);
+        step.conditional_assign(&candidate, hit);
+        found |= hit;
+    }
+    if !bool::from(found) {
+        return Err(CheckError::Mismatch);
+    }
+    // Steps and `now` are below 2^64: their difference fits an i128; one
+    // beyond i64 cannot come from a range the lifecycle bounds, and is
+    // refused as out of range rather than narrowed.
+    let offset = i128::from(step)
+        .checked_sub(i128::from(now))
+        .and_then(|d| i64::try_from(d).ok())
+        .ok_or(CheckError::Time(crate::TimeError::DriftOutOfRange {
+            step: now,
+            shift: 0,
+        }))?;
+    Ok(Match { step, offset })
+}
+
 /// Finds two consecutive codes: `first` for some step `s - 1` and `second`
 /// for step `s`, with `s` from `center - radius` to `center + radius`, in
 /// constant time: every step's code is computed once and compared with

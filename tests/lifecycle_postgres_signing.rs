@@ -1005,7 +1005,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
         }
         assert_eq!(audit.len(), 2);
 
-        // A current process starts: migrate applies 0005 and 0006.
+        // A current process starts: migrate applies 0005 to 0008.
         let store = PostgresStore::new(pool.clone(), keys());
         store.migrate().await.unwrap();
         assert_eq!(
@@ -1013,7 +1013,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
                 "SELECT string_agg(version::text, ',' ORDER BY version) \
                  FROM otpguard_schema_migrations"
             ),
-            "1,2,3,4,5,6"
+            "1,2,3,4,5,6,7,8"
         );
         assert_eq!(signing_columns(pg, "alice"), "-|-|-");
         assert_eq!(
@@ -1021,7 +1021,13 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
             "2"
         );
         let loaded = store.load(&alice).await.unwrap().unwrap();
-        assert_eq!(loaded.summary(), written.summary());
+        // A row written before drift estimates keeps none: one is made from
+        // its last step and drift (within one step of that drift).
+        let estimate = loaded.drift_estimate().unwrap();
+        assert_eq!((estimate.last().low(), estimate.last().high()), (-30, 30));
+        let mut expected = written.summary();
+        expected.drift_estimate = Some(estimate);
+        assert_eq!(loaded.summary(), expected);
         assert_eq!(
             (loaded.signing_suite(), loaded.last_signature()),
             (None, None)

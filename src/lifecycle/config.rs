@@ -27,6 +27,7 @@ pub struct LifecycleConfig {
     max_attempts: u32,
     window: Window,
     max_drift: u32,
+    max_drift_rate: u32,
     resync_window: u32,
     throttle: Throttle,
     totp: TotpParams,
@@ -57,6 +58,17 @@ impl LifecycleConfig {
     /// Default bound on a token's recorded drift: 10 steps either way
     /// (5 minutes at 30 s).
     pub const DEFAULT_MAX_DRIFT: u32 = 10;
+    /// Default fastest a phone's clock is expected to drift: 5 seconds a
+    /// day either way (a poor quartz clock; a phone that sets its clock
+    /// from the network drifts far less).
+    pub const DEFAULT_MAX_DRIFT_RATE: u32 = 5;
+    /// The largest maximum drift rate accepted: 10 minutes a day.
+    pub const MAX_DRIFT_RATE_LIMIT: u32 = 600;
+    /// How many steps beyond the configured window a code may be checked
+    /// against while the estimate of the phone's clock is uncertain (a
+    /// token used rarely before its drift rate is known): 4, so at most 7
+    /// steps with the default window, and 3 once the rate is known.
+    pub const MAX_WINDOW_WIDENING: u32 = 4;
     /// The largest bound on a token's recorded drift: 120 steps (one hour at
     /// 30 s), and never more than the resynchronisation window.
     pub const MAX_DRIFT_LIMIT: u32 = 120;
@@ -92,6 +104,7 @@ impl LifecycleConfig {
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
             window: Window::DEFAULT,
             max_drift: Self::DEFAULT_MAX_DRIFT,
+            max_drift_rate: Self::DEFAULT_MAX_DRIFT_RATE,
             resync_window: Self::DEFAULT_RESYNC_WINDOW,
             throttle: Throttle::OFF,
             totp: TotpParams::DEFAULT,
@@ -139,6 +152,15 @@ impl LifecycleConfig {
     #[must_use]
     pub const fn max_drift(&self) -> u32 {
         self.max_drift
+    }
+
+    /// The fastest a phone's clock is expected to drift, in seconds a day
+    /// either way: a token's window covers where its phone's clock can have
+    /// moved since its last code, at a rate within what its codes allow and
+    /// never above this (see [`DriftEstimate`](super::DriftEstimate)).
+    #[must_use]
+    pub const fn max_drift_rate(&self) -> u32 {
+        self.max_drift_rate
     }
 
     /// How far, in steps either way, `Resync` looks for two consecutive
@@ -360,6 +382,14 @@ impl LifecycleConfigBuilder {
         self
     }
 
+    /// The fastest a phone's clock is expected to drift, in seconds a day
+    /// either way: 0 to [`LifecycleConfig::MAX_DRIFT_RATE_LIMIT`] (default
+    /// 5). 0 checks a code only against where the last codes put the clock.
+    pub fn max_drift_rate(mut self, seconds_a_day: u32) -> Self {
+        self.0.max_drift_rate = seconds_a_day;
+        self
+    }
+
     /// How far `Resync` looks for two consecutive codes, in steps either
     /// way: 1 to [`LifecycleConfig::RESYNC_WINDOW_LIMIT`] (default 100).
     pub fn resync_window(mut self, steps: u32) -> Self {
@@ -481,6 +511,12 @@ impl LifecycleConfigBuilder {
             return Err(ConfigError::MaxDrift {
                 given: c.max_drift,
                 limit: drift_limit,
+            });
+        }
+        if c.max_drift_rate > LifecycleConfig::MAX_DRIFT_RATE_LIMIT {
+            return Err(ConfigError::MaxDriftRate {
+                given: c.max_drift_rate,
+                limit: LifecycleConfig::MAX_DRIFT_RATE_LIMIT,
             });
         }
         if let Some(issuer) = &c.issuer {

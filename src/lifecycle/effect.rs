@@ -9,7 +9,9 @@ use super::event::SwapTo;
 use super::fingerprint::FingerprintKey;
 use super::record::{Enrollment, Retired, SignedInStep, Stage, Token};
 use super::rules::{Effect, Transition};
-use super::{Event, LifecycleConfig, LifecycleError, PendingSwap, State, TokenId, TokenRecord};
+use super::{
+    DriftEstimate, Event, LifecycleConfig, LifecycleError, PendingSwap, State, TokenId, TokenRecord,
+};
 use crate::Secret;
 
 /// A code that verified and whose step is newer than any accepted for its
@@ -39,6 +41,8 @@ const MISMATCH: LifecycleError =
     LifecycleError::Internal("the row's effect and the evidence of its guard disagree");
 const OTHER_TOKEN: LifecycleError =
     LifecycleError::Internal("a proof for another token than the current one");
+const FAR: LifecycleError =
+    LifecycleError::Internal("an accepted code's time beyond any drift estimate");
 const NO_TOKEN: LifecycleError =
     LifecycleError::Internal("an effect on the current token for a record without one");
 
@@ -87,9 +91,18 @@ pub(crate) fn apply(
             next.enrollment = None;
             (Some(token), None)
         }
-        (Effect::RecordUse | Effect::Resync, Evidence::Current(proof)) => {
+        (Effect::RecordUse, Evidence::Current(proof)) => {
             next.clear_failures();
-            (Some(used(current, proof, config)?), pending)
+            (Some(used(current, proof, config, now)?), pending)
+        }
+        // A pair found far from the estimate: the estimate starts again
+        // from the pair's later code.
+        (Effect::Resync, Evidence::Current(proof)) => {
+            next.clear_failures();
+            let mut token = used(current, proof, config, now)?;
+            token.estimate =
+                DriftEstimate::from_code(now, proof.step, token.key.params).ok_or(FAR)?;
+            (Some(token), pending)
         }
         (Effect::RecordSignature, Evidence::Signature(proof, question)) => {
             next.clear_failures();
@@ -110,6 +123,7 @@ pub(crate) fn apply(
         (Effect::ResetDrift, Evidence::Nothing) => {
             let mut token = current.ok_or(NO_TOKEN)?;
             token.drift = 0;
+            token.estimate = DriftEstimate::reset(now, token.key.params).ok_or(FAR)?;
             (Some(token), pending)
         }
         (Effect::StartSwap, Evidence::Current(proof)) => {
@@ -133,7 +147,7 @@ pub(crate) fn apply(
                 started_at: now,
                 deadline,
             };
-            (Some(used(current, proof, config)?), Some(swap))
+            (Some(used(current, proof, config, now)?), Some(swap))
         }
         (Effect::SetLoginOtp, Evidence::Current(proof)) => {
             let Event::SetLoginOtp { on, .. } = event else {
@@ -141,12 +155,12 @@ pub(crate) fn apply(
             };
             next.login_otp = *on;
             next.clear_failures();
-            (Some(used(current, proof, config)?), pending)
+            (Some(used(current, proof, config, now)?), pending)
         }
         (Effect::EndSwap, Evidence::Current(proof)) => {
             next.enrollment = None;
             next.clear_failures();
-            (Some(used(current, proof, config)?), None)
+            (Some(used(current, proof, config, now)?), None)
         }
         (Effect::EndSwap | Effect::Suspend, Evidence::Nothing) => {
             next.enrollment = None;
@@ -195,12 +209,14 @@ fn bump(record: &TokenRecord) -> Result<u64, LifecycleError> {
         .ok_or(LifecycleError::VersionExhausted)
 }
 
-/// The current token after its code `proof` was accepted: the step
-/// claimed, the drift re-centred on the code (within the bound).
+/// The current token after its code `proof` was accepted at `now`: the
+/// step claimed, the drift re-centred on the code (within the bound), the
+/// estimate of the phone's clock narrowed by it.
 fn used(
     current: Option<Token>,
     proof: Proof,
     config: &LifecycleConfig,
+    now: u64,
 ) -> Result<Token, LifecycleError> {
     let mut token = current.ok_or(NO_TOKEN)?;
     if token.key.id != proof.token {
@@ -208,6 +224,10 @@ fn used(
     }
     token.last_step = proof.step;
     token.drift = bounded_drift(proof.drift, config);
+    token.estimate = token
+        .estimate
+        .seen(now, proof.step, token.key.params, config.max_drift_rate())
+        .ok_or(FAR)?;
     Ok(token)
 }
 

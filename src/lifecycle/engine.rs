@@ -16,7 +16,7 @@ use super::record::{SignedInStep, Token, TokenKey};
 use super::rules::{lookup, Transition};
 use super::store::{Commit, CommitOutcome, TokenStore};
 use super::{
-    Actor, CustomerId, Event, EventKind, LifecycleConfig, LifecycleError, Principal,
+    Actor, CustomerId, DriftEstimate, Event, EventKind, LifecycleConfig, LifecycleError, Principal,
     RequestContext, State, SuspendReason, TokenId, TokenRecord, TokenSerial,
 };
 use crate::ocra::{Input, Suite, Transaction, VerifyWindow};
@@ -914,8 +914,10 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         builder.build().map_err(LifecycleError::Provisioning)
     }
 
-    /// Checks a code of the record's current token: window match, then
-    /// single use against the step the record last accepted.
+    /// Checks a code of the record's current token: a match over the steps
+    /// the token's drift estimate allows (RFC 6238 §6: the window follows
+    /// the phone's clock, within the drift bound), then single use against
+    /// the step the record last accepted.
     fn check_current(
         &self,
         record: &TokenRecord,
@@ -925,8 +927,21 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         let token = current_token(record)?;
         // The window is centred on the token's drift (RFC 6238 §6), kept
         // within the bound.
-        let shift = bounded_drift(token.drift, &self.config);
-        let found = self.verify(&token.key, code, now, shift);
+        let found = match token.estimate.steps(now, token.key.params, &self.config) {
+            Some(steps) => code
+                .as_input()
+                .ok_or(CheckError::Malformed {
+                    expected: token.key.params.digits(),
+                })
+                .and_then(|input| token.key.totp().verify_steps(input, now, steps)),
+            // A time before T0 is unverifiable; otherwise the drift bound
+            // leaves no step where the estimate puts the phone, and no code
+            // can match.
+            None => match token.key.totp().step_at(now) {
+                Ok(_) => Err(CheckError::Mismatch),
+                Err(e) => Err(e.into()),
+            },
+        };
         // The step last accepted can lie outside the window: a code matched
         // at the window's edge while the drift was held at its bound, and
         // the window moved on. Re-sending that code is still a replay, not
@@ -1159,10 +1174,15 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                     step: m.step(),
                     drift: m.offset(),
                 };
+                let estimate =
+                    DriftEstimate::from_code(now, m.step(), params).ok_or(CodeRefusal::Other(
+                        LifecycleError::Internal("a first code's time beyond any drift estimate"),
+                    ))?;
                 let token = Token {
                     key: Arc::new(key),
                     last_step: m.step(),
                     drift: bounded_drift(m.offset(), &self.config),
+                    estimate,
                     last_signature: None,
                     signed_in_step: SignedInStep::default(),
                 };

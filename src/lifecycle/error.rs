@@ -135,6 +135,16 @@ pub enum ConfigError {
         /// The upper limit for this configuration.
         limit: u32,
     },
+    /// The maximum drift rate must be 0 to
+    /// [`LifecycleConfig::MAX_DRIFT_RATE_LIMIT`](super::LifecycleConfig::MAX_DRIFT_RATE_LIMIT)
+    /// seconds a day.
+    #[error("the maximum drift rate must be 0 to {limit} seconds a day, not {given}")]
+    MaxDriftRate {
+        /// Value given.
+        given: u32,
+        /// The upper limit.
+        limit: u32,
+    },
     /// A throttle out of range.
     #[error("invalid throttle: {0}")]
     Throttle(&'static str),

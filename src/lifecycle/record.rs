@@ -9,7 +9,7 @@ use subtle::ConstantTimeEq;
 use zeroize::ZeroizeOnDrop;
 
 use super::fingerprint::{Fingerprint, FingerprintKey};
-use super::{State, SuspendReason, TokenId, TokenSerial};
+use super::{DriftEstimate, State, SuspendReason, TokenId, TokenSerial};
 use crate::ocra::{Ocra, Suite};
 use crate::{Secret, Totp, TotpParams};
 
@@ -79,8 +79,12 @@ pub(crate) struct Token {
     /// for a strictly greater step: single use lives here, in the record,
     /// committed atomically with everything else.
     pub(crate) last_step: u64,
-    /// The drift, in steps, of the last accepted code.
+    /// The drift, in steps, of the last accepted code (reported and
+    /// audited; the signature window is centred on it).
     pub(crate) drift: i64,
+    /// Where the phone's clock is and where it is heading, from the codes
+    /// accepted: the window of the next code follows it.
+    pub(crate) estimate: DriftEstimate,
     /// The last counter (signing suites with `C`) or time step (without)
     /// of an accepted transaction signature: the next one must be greater,
     /// or, for a suite without a counter, the same step for a transaction
@@ -398,6 +402,13 @@ impl TokenRecord {
         self.stage.token().and_then(|t| t.last_signature)
     }
 
+    /// The estimate of the current token's phone clock, from the codes
+    /// accepted: the window of its next code follows it.
+    #[must_use]
+    pub fn drift_estimate(&self) -> Option<DriftEstimate> {
+        self.stage.token().map(|t| t.estimate)
+    }
+
     /// For a current token whose suite has no counter, the SHA-256 digests
     /// of the questions
     /// ([`Transaction::question_for`](crate::ocra::Transaction::question_for):
@@ -490,6 +501,7 @@ impl TokenRecord {
             signing_suite: self.signing_suite(),
             last_signature: self.last_signature(),
             signed_in_last_step: self.signed_in_last_step().to_vec(),
+            drift_estimate: self.drift_estimate(),
             pending_swap: self.pending_swap(),
             enrollment_deadline: self.enrollment_deadline(),
             failures: self.failures,
@@ -564,6 +576,8 @@ pub struct RecordSummary {
     pub last_signature: Option<u64>,
     /// See [`TokenRecord::signed_in_last_step`].
     pub signed_in_last_step: Vec<[u8; 32]>,
+    /// See [`TokenRecord::drift_estimate`].
+    pub drift_estimate: Option<DriftEstimate>,
     /// See [`TokenRecord::pending_swap`].
     pub pending_swap: Option<PendingSwap>,
     /// See [`TokenRecord::enrollment_deadline`].

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::config::check_signing_suite;
 use super::fingerprint::{Fingerprint, FingerprintKey};
 use super::record::{Enrollment, RetiredTokens, SignedInStep, Stage, Token, TokenKey};
-use super::{CustomerId, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
+use super::{CustomerId, DriftEstimate, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::Suite;
 use crate::seal::{Purpose, SealContext, SealError, SealedSecret, Sealer};
 use crate::{Secret, TotpParams};
@@ -76,6 +76,9 @@ pub struct SealedToken {
     /// answered in the time step `last_signature` names (see
     /// [`TokenRecord::signed_in_last_step`]); empty otherwise.
     pub signed_in_last_step: Vec<[u8; 32]>,
+    /// The estimate of its phone's clock; `None` in records written before
+    /// estimates were kept (one is then made from `last_step` and `drift`).
+    pub drift_estimate: Option<DriftEstimate>,
 }
 
 /// The pending enrollment of a [`SealedRecord`].
@@ -125,6 +128,7 @@ impl TokenRecord {
                     signing: t.key.signing,
                     last_signature: t.last_signature,
                     signed_in_last_step: t.signed_in_step.digests().to_vec(),
+                    drift_estimate: Some(t.estimate),
                 })
             }
             None => None,
@@ -210,6 +214,12 @@ impl SealedRecord {
                 .ok_or(SealError::Inconsistent(
                     "transactions signed in a step for a token that cannot have them",
                 ))?;
+                let estimate = match t.drift_estimate {
+                    Some(estimate) => estimate,
+                    None => DriftEstimate::from_steps(t.last_step, t.drift, t.totp).ok_or(
+                        SealError::Inconsistent("a last step and drift beyond any time"),
+                    )?,
+                };
                 let secret = sealer.open(&t.secret, &here)?;
                 Some(Token {
                     key: Arc::new(TokenKey::new(
@@ -223,6 +233,7 @@ impl SealedRecord {
                     drift: t.drift,
                     last_signature: t.last_signature,
                     signed_in_step,
+                    estimate,
                 })
             }
             None => None,

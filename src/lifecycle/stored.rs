@@ -20,7 +20,7 @@ use std::sync::Arc;
 use super::config::check_signing_suite;
 use super::fingerprint::{Fingerprint, FingerprintKey};
 use super::record::{Enrollment, RetiredTokens, SignedInStep, Stage, Token, TokenKey};
-use super::{PendingSwap, State, TokenId, TokenRecord, TokenSerial};
+use super::{DriftEstimate, OffsetSeen, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::Suite;
 use crate::{Secret, TotpParams};
 
@@ -81,6 +81,8 @@ struct TokenOut<'a> {
     /// Hex SHA-256 digests; left out while empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     signed_in_last_step: Vec<String>,
+    /// `[at, low, high]` of the anchor, then of the last code.
+    drift_estimate: [(u64, i64, i64); 2],
 }
 
 #[derive(Serialize)]
@@ -152,6 +154,9 @@ struct TokenIn {
     last_signature: Option<u64>,
     #[serde(default)]
     signed_in_last_step: Vec<String>,
+    /// Absent in records written before estimates were kept.
+    #[serde(default)]
+    drift_estimate: Option<[(u64, i64, i64); 2]>,
 }
 
 #[derive(Deserialize)]
@@ -209,6 +214,8 @@ impl Serialize for WithPlaintextSecrets<&TokenRecord> {
                     .iter()
                     .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
                     .collect(),
+                drift_estimate: [t.estimate.anchor(), t.estimate.last()]
+                    .map(|o| (o.at(), o.low(), o.high())),
             }),
             pending_swap: r.pending_swap(),
             enrollment: r.enrollment.as_ref().map(|e| EnrollmentOut {
@@ -264,6 +271,11 @@ impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
                             "token record: transactions signed in a step for a token that cannot have them",
                         )
                     })?;
+                let estimate = match t.drift_estimate {
+                    Some([anchor, last]) => estimate_from(anchor, last),
+                    None => DriftEstimate::from_steps(t.last_step, t.drift, t.totp),
+                }
+                .ok_or_else(|| D::Error::custom("token record: an impossible drift estimate"))?;
                 Ok::<_, D::Error>(Token {
                     key: Arc::new(TokenKey::new(
                         t.id,
@@ -276,6 +288,7 @@ impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
                     drift: t.drift,
                     last_signature: t.last_signature,
                     signed_in_step,
+                    estimate,
                 })
             })
             .transpose()?;
@@ -332,4 +345,10 @@ fn digest_from_hex(hex: &str) -> Option<[u8; 32]> {
         *byte = u8::from_str_radix(text, 16).ok()?;
     }
     Some(out)
+}
+
+/// An estimate as stored: `(at, low, high)` of its anchor and last code.
+fn estimate_from(anchor: (u64, i64, i64), last: (u64, i64, i64)) -> Option<DriftEstimate> {
+    let seen = |(at, low, high)| OffsetSeen::new(at, low, high);
+    DriftEstimate::new(seen(anchor)?, seen(last)?)
 }

@@ -62,8 +62,8 @@ impl Guard {
     pub const fn description(self) -> &'static str {
         match self {
             Self::None => "-",
-            Self::CurrentCode => "codes not held back after wrong ones; current token's code verifies in the window centred on its drift (a wrong one counts towards the lock-out)",
-            Self::LoginCode => "login OTP is on; codes not held back after wrong ones; current token's code verifies in the window centred on its drift (a wrong one counts towards the lock-out)",
+            Self::CurrentCode => "codes not held back after wrong ones; current token's code verifies in the window that follows its phone's clock (the drift estimate, within the drift bound), for a step newer than any accepted (a wrong one counts towards the lock-out)",
+            Self::LoginCode => "login OTP is on; codes not held back after wrong ones; current token's code verifies in the window that follows its phone's clock (the drift estimate, within the drift bound), for a step newer than any accepted (a wrong one counts towards the lock-out)",
             Self::NewTokenCode => "new serial and secret never retired on this record (a provisioned secret still pending); codes not held back after wrong ones; the new token's first code verifies (a wrong one counts, and holds back the next)",
             Self::NewTokenCodeBeforeDeadline => "before the swap deadline; new serial differs from the current one and was never retired here; codes not held back after wrong ones; a code of the secret BeginSwap fixed verifies (a wrong one counts towards the lock-out)",
             Self::DeadlinePassed => "the swap deadline has passed",
@@ -126,7 +126,8 @@ pub enum Effect {
     InstallToken,
     /// Record the login-OTP choice; the code's step is claimed.
     SetLoginOtp,
-    /// Record the accepted code's drift; failures reset.
+    /// Claim the accepted code's step and narrow the drift estimate by it;
+    /// failures reset.
     RecordUse,
     /// As [`Effect::RecordUse`]; fix the new token's secret (generated,
     /// its Key URI returned, or given) and set the swap deadline.
@@ -142,10 +143,11 @@ pub enum Effect {
     Resume,
     /// Retire the current token for good; login OTP off, failures reset.
     RetireToken,
-    /// Re-centre the drift on the pair's later step and claim it; failures
-    /// reset.
+    /// Re-centre the drift on the pair's later step, start the drift
+    /// estimate again from it, and claim it; failures reset.
     Resync,
-    /// Set the drift back to zero.
+    /// Set the drift back to zero and start the drift estimate again
+    /// within one step of the server.
     ResetDrift,
     /// Claim the signature's counter (or time step); failures reset. The
     /// TOTP step and drift stay as they were.
@@ -156,16 +158,16 @@ impl Effect {
     /// The effect in words, as the auditors' page shows it.
     ///
     /// ```
-    /// assert_eq!(otpguard::lifecycle::rules::Effect::EndSwap.description(), "pending swap dropped; current token stays");
+    /// assert!(otpguard::lifecycle::rules::Effect::EndSwap.description().starts_with("pending swap and its new secret dropped"));
     /// ```
     #[must_use]
     pub const fn description(self) -> &'static str {
         match self {
             Self::Provision => "new random secret pending until its first code or the enrollment deadline; Key URI returned",
             Self::InstallToken => "new token becomes current; failures reset",
-            Self::SetLoginOtp => "step claimed; drift re-centred on the code; failures and hold-back reset; login OTP on/off recorded",
-            Self::RecordUse => "step claimed; drift re-centred on the code; failures and hold-back reset",
-            Self::StartSwap => "step claimed; drift re-centred on the code; failures and hold-back reset; new token's secret fixed (generated, Key URI returned; or given) until the swap deadline",
+            Self::SetLoginOtp => "step claimed; drift estimate narrowed by the code; failures and hold-back reset; login OTP on/off recorded",
+            Self::RecordUse => "step claimed; drift estimate narrowed by the code; failures and hold-back reset",
+            Self::StartSwap => "step claimed; drift estimate narrowed by the code; failures and hold-back reset; new token's secret fixed (generated, Key URI returned; or given) until the swap deadline",
             Self::SwapIn => {
                 "old secret wiped and its serial retired for good; new token becomes current"
             }
@@ -175,8 +177,8 @@ impl Effect {
             Self::RetireToken => {
                 "secret wiped and serial retired for good; login OTP off; failures reset"
             }
-            Self::Resync => "drift re-centred on the later code, whose step is claimed; failures reset",
-            Self::ResetDrift => "drift set back to zero",
+            Self::Resync => "drift estimate started again from the later code, whose step is claimed; failures reset",
+            Self::ResetDrift => "drift set back to zero; drift estimate started again within one step of the server",
             Self::RecordSignature => "signature's counter (or time step) claimed; failures and hold-back reset",
         }
     }

@@ -7,13 +7,15 @@ use sqlx::query::Query;
 use sqlx::{Postgres, Row};
 
 use super::super::sealed::{SealedEnrollment, SealedRecord, SealedToken};
-use super::super::{AuditRecord, PendingSwap, Principal, State, TokenId, TokenSerial};
+use super::super::{
+    AuditRecord, DriftEstimate, OffsetSeen, PendingSwap, Principal, State, TokenId, TokenSerial,
+};
 use crate::ocra::Suite;
 use crate::seal::SealedSecret;
 use crate::{Algorithm, StoreError, TotpParams};
 
 /// The record columns, in the order [`RecordColumns::bind`] binds them.
-pub(super) const RECORD_COLUMNS: [&str; 30] = [
+pub(super) const RECORD_COLUMNS: [&str; 31] = [
     "state",
     "version",
     "token_id",
@@ -44,6 +46,7 @@ pub(super) const RECORD_COLUMNS: [&str; 30] = [
     "token_last_signature",
     "enrollment_signing_suite",
     "token_signed_in_step",
+    "token_drift_estimate",
 ];
 
 /// The audit columns after `customer_id`, in the order
@@ -128,6 +131,7 @@ pub(super) struct RecordColumns {
     token_last_signature: Option<i64>,
     enrollment_signing_suite: Option<String>,
     token_signed_in_step: Option<Vec<u8>>,
+    token_drift_estimate: Option<Vec<i64>>,
 }
 
 impl RecordColumns {
@@ -200,6 +204,10 @@ impl RecordColumns {
             token_signed_in_step: token
                 .map(|t| t.signed_in_last_step.concat())
                 .filter(|bytes| !bytes.is_empty()),
+            token_drift_estimate: token
+                .and_then(|t| t.drift_estimate)
+                .map(estimate_columns)
+                .transpose()?,
         })
     }
 
@@ -238,6 +246,7 @@ impl RecordColumns {
             .bind(self.token_last_signature)
             .bind(self.enrollment_signing_suite.as_deref())
             .bind(self.token_signed_in_step.as_deref())
+            .bind(self.token_drift_estimate.as_deref())
     }
 }
 
@@ -328,6 +337,10 @@ pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
                 last_signature: {
                     let last: Option<i64> = column(row, "token_last_signature")?;
                     last.map(|c| unsigned(c, "last signature")).transpose()?
+                },
+                drift_estimate: {
+                    let values: Option<Vec<i64>> = column(row, "token_drift_estimate")?;
+                    values.map(|v| estimate_of(&v)).transpose()?
                 },
                 signed_in_last_step: {
                     let bytes: Option<Vec<u8>> = column(row, "token_signed_in_step")?;
@@ -486,4 +499,28 @@ impl AuditColumns {
             .bind(&self.notice)
             .bind(&self.transaction_digest)
     }
+}
+
+/// A drift estimate as its six bigints: when and within which offsets, for
+/// the anchor, then for the last code.
+fn estimate_columns(estimate: DriftEstimate) -> Result<Vec<i64>, StoreError> {
+    let mut values = Vec::with_capacity(6);
+    for seen in [estimate.anchor(), estimate.last()] {
+        values.push(bigint(seen.at(), "drift estimate time")?);
+        values.push(seen.low());
+        values.push(seen.high());
+    }
+    Ok(values)
+}
+
+/// A drift estimate from its six bigints.
+fn estimate_of(values: &[i64]) -> Result<DriftEstimate, String> {
+    let bad = || "drift estimate is not two times with their offsets".to_owned();
+    let [anchor_at, anchor_low, anchor_high, last_at, last_low, last_high] = values else {
+        return Err(bad());
+    };
+    let seen = |at: i64, low: i64, high: i64| OffsetSeen::new(u64::try_from(at).ok()?, low, high);
+    let anchor = seen(*anchor_at, *anchor_low, *anchor_high).ok_or_else(bad)?;
+    let last = seen(*last_at, *last_low, *last_high).ok_or_else(bad)?;
+    DriftEstimate::new(anchor, last).ok_or_else(bad)
 }

@@ -128,14 +128,14 @@ pub use sqlx;
 /// as arrays (one element per audit record, in
 /// `version, seq, at, actor, principal, source, request_id, token_id,
 /// token_serial, new_serial, event, from_state, to_state, outcome, reason,
-/// drift_from, drift_to, notice, transaction_digest` order), `$21`–`$49`
+/// drift_from, drift_to, notice, transaction_digest` order), `$21`–`$51`
 /// the record's columns in [`Sql::load`]'s order, and the last one the
 /// expected version.
 ///
 /// ```
 /// use otpguard::lifecycle::postgres::PostgresStore;
 /// let sql = PostgresStore::<otpguard::seal::Keyring>::sql();
-/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $50"));
+/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $52"));
 /// ```
 #[derive(Debug)]
 pub struct Sql {
@@ -165,7 +165,7 @@ impl Sql {
     }
 
     /// A new version of the record and its audit rows, on the condition of
-    /// the expected version (`$50`).
+    /// the expected version (`$52`).
     #[must_use]
     pub fn update(&self) -> &str {
         &self.update
@@ -547,12 +547,12 @@ mod tests {
     fn placeholders_match_the_columns() {
         let count = |sql: &str| sql.matches('$').count();
         assert_eq!(count(&SQL.select), 1);
-        // The customer twice (record and audit), 19 audit arrays, 30
+        // The customer twice (record and audit), 19 audit arrays, 31
         // record values, and for an update the expected version.
-        assert_eq!(count(&SQL.insert_first), 2 + 19 + 30);
-        assert_eq!(count(&SQL.update), 2 + 19 + 30 + 1);
-        assert!(SQL.update.contains("version = $51") && !SQL.update.contains("$52"));
+        assert_eq!(count(&SQL.insert_first), 2 + 19 + 31);
+        assert_eq!(count(&SQL.update), 2 + 19 + 31 + 1);
+        assert!(SQL.update.contains("version = $52") && !SQL.update.contains("$53"));
         assert!(SQL.refuse.contains("version = $21"));
-        assert!(SQL.reseal.contains("version = $32"));
+        assert!(SQL.reseal.contains("version = $33"));
     }
 }
