@@ -7,20 +7,24 @@
 //! lay in a 30-second interval. Kept as such, and intersected with what
 //! earlier codes allow, the offset narrows to a few seconds; the span
 //! between the first and the latest code bounds the rate. The window of a
-//! later code covers the offsets the phone can have reached since, at a
-//! rate within what the codes allow and never above the configured
-//! maximum, plus the configured window around them: a phone drifting
-//! steadily keeps working however long between uses, and a phone used
-//! often is checked over the usual three steps.
+//! later code is the configured window around where the estimate centres
+//! the phone's clock, widened to every step the clock can have reached
+//! since (at a rate within what the codes allow, never above the configured
+//! maximum): a phone drifting steadily keeps working however long between
+//! uses, and a phone used often is checked over the usual three steps.
+//! Each code is taken to have been shown up to half a step before it
+//! arrived (the customer reads, types and sends it).
 //!
 //! If a code is accepted outside what the estimate allows (the phone's
 //! clock was set, say), the estimate starts again from that code.
+
+use core::num::NonZeroU64;
 
 use super::config::LifecycleConfig;
 use crate::TotpParams;
 
 /// Seconds in a day: the unit of [`LifecycleConfig::max_drift_rate`].
-const DAY: i128 = 86_400;
+const DAY: i64 = 86_400;
 
 /// What one accepted code (or the estimate after it) says of the phone's
 /// clock: at server time `at`, its offset from the server (phone minus
@@ -71,12 +75,16 @@ impl OffsetSeen {
     }
 
     /// What a code for `step` accepted at `at` says: the phone's clock read
-    /// a time within that step.
+    /// a time within that step when the code was shown, at most half a step
+    /// before it arrived (the customer reads, types and sends it).
     fn of_code(at: u64, step: u64, params: TotpParams) -> Option<Self> {
         let period = i128::from(params.period());
         let start = i128::from(params.t0()).checked_add(i128::from(step).checked_mul(period)?)?;
         let low = start.checked_sub(i128::from(at))?;
-        let high = low.checked_add(period)?.checked_sub(1)?;
+        let high = low
+            .checked_add(period)?
+            .checked_sub(1)?
+            .checked_add(period.checked_div(2)?)?;
         Self::new(at, seconds(low), seconds(high))
     }
 }
@@ -174,9 +182,11 @@ impl DriftEstimate {
 
     /// The offsets the phone can have at `at`: from what the latest code
     /// left, moved at any rate the codes allow within the maximum.
-    fn offsets_at(&self, at: u64, max_rate: u32) -> (i128, i128) {
-        let elapsed = i128::from(at.saturating_sub(self.last.at));
-        let max = i128::from(max_rate);
+    /// Saturating: only times and offsets beyond any real clock reach the
+    /// limits, and every window is bounded by the drift bound after.
+    fn offsets_at(&self, at: u64, max_rate: u32) -> (i64, i64) {
+        let elapsed = i64::try_from(at.saturating_sub(self.last.at)).unwrap_or(i64::MAX);
+        let max = i64::from(max_rate);
         // The rate bound, as a change over `elapsed`: at most `max` seconds
         // a day either way ...
         let mut slowest = max.saturating_neg().saturating_mul(elapsed).div_euclid(DAY);
@@ -185,15 +195,11 @@ impl DriftEstimate {
             .saturating_add(DAY - 1)
             .div_euclid(DAY);
         // ... and no more than the span from the anchor allows.
-        let span = i128::from(self.last.at.saturating_sub(self.anchor.at));
-        if span > 0 {
-            let low_rate = i128::from(self.last.low).saturating_sub(i128::from(self.anchor.high));
-            let high_rate = i128::from(self.last.high).saturating_sub(i128::from(self.anchor.low));
-            let low = low_rate.saturating_mul(elapsed).div_euclid(span);
-            let high = high_rate
-                .saturating_mul(elapsed)
-                .saturating_add(span.saturating_sub(1))
-                .div_euclid(span);
+        if let Some(span) = NonZeroU64::new(self.last.at.saturating_sub(self.anchor.at)) {
+            let low_rate = self.last.low.saturating_sub(self.anchor.high);
+            let high_rate = self.last.high.saturating_sub(self.anchor.low);
+            let low = floor_div(low_rate.saturating_mul(elapsed), span);
+            let high = ceil_div(high_rate.saturating_mul(elapsed), span);
             // Codes that disagree with the maximum (the clock was set)
             // leave the maximum alone.
             if low.max(slowest) <= high.min(fastest) {
@@ -202,8 +208,8 @@ impl DriftEstimate {
             }
         }
         (
-            i128::from(self.last.low).saturating_add(slowest),
-            i128::from(self.last.high).saturating_add(fastest),
+            self.last.low.saturating_add(slowest),
+            self.last.high.saturating_add(fastest),
         )
     }
 
@@ -219,9 +225,7 @@ impl DriftEstimate {
     ) -> Option<Self> {
         let code = OffsetSeen::of_code(at, step, params)?;
         let (low, high) = self.offsets_at(at, max_rate);
-        let low = i128::from(code.low).max(low);
-        let high = i128::from(code.high).min(high);
-        let narrowed = OffsetSeen::new(at, seconds(low), seconds(high));
+        let narrowed = OffsetSeen::new(at, code.low.max(low), code.high.min(high));
         Some(match narrowed {
             Some(last) if self.anchor.at <= at => Self {
                 anchor: self.anchor,
@@ -234,8 +238,9 @@ impl DriftEstimate {
         })
     }
 
-    /// The steps a code at `at` is checked against: those the phone's
-    /// clock can show, widened by the configured window, at most
+    /// The steps a code at `at` is checked against: the configured window
+    /// around the step the estimate centres on, widened to every step the
+    /// phone's clock can show, at most
     /// [`LifecycleConfig::MAX_WINDOW_WIDENING`] steps more than the window
     /// (centred on the estimate), and none further from the server's step
     /// than the drift bound and the window allow. `None` if no step is
@@ -246,38 +251,45 @@ impl DriftEstimate {
         params: TotpParams,
         config: &LifecycleConfig,
     ) -> Option<(u64, u64)> {
-        let period = i128::from(params.period());
-        let t0 = i128::from(params.t0());
+        let period = params.period_checked();
+        let t0 = params.t0();
         let window = config.window();
-        let (behind, ahead) = (i128::from(window.behind()), i128::from(window.ahead()));
-        let now = i128::from(at);
+        let (behind, ahead) = (u64::from(window.behind()), u64::from(window.ahead()));
         let (low, high) = self.offsets_at(at, config.max_drift_rate());
-        let step_of = |offset: i128| {
-            now.saturating_add(offset)
-                .saturating_sub(t0)
-                .div_euclid(period)
-        };
-        let mut first = step_of(low).saturating_sub(behind);
-        let mut last = step_of(high).saturating_add(ahead);
-        let most = behind
-            .saturating_add(ahead)
-            .saturating_add(1)
-            .saturating_add(i128::from(LifecycleConfig::MAX_WINDOW_WIDENING));
-        if last.saturating_sub(first).saturating_add(1) > most {
-            let centre = step_of(low.saturating_add(high).div_euclid(2));
-            let extra = i128::from(LifecycleConfig::MAX_WINDOW_WIDENING);
+        // The step the phone shows at offset `offset`; before T0, none.
+        let step_of = |offset: i64| at.saturating_add_signed(offset).checked_sub(t0).map(|t| t / period);
+        let server = at.checked_sub(t0)? / period;
+        // The configured window around the step the estimate centres on,
+        // widened to every step the phone can show.
+        let centre = step_of(low.saturating_add(high.saturating_sub(low) / 2)).unwrap_or(0);
+        let mut first = centre
+            .saturating_sub(behind)
+            .min(step_of(low).unwrap_or(0));
+        let mut last = centre.saturating_add(ahead).max(step_of(high)?);
+        let extra = u64::from(LifecycleConfig::MAX_WINDOW_WIDENING);
+        let most = behind.saturating_add(ahead).saturating_add(extra);
+        if last.saturating_sub(first) > most {
             first = centre.saturating_sub(behind).saturating_sub(extra / 2);
-            last = first.saturating_add(most).saturating_sub(1);
+            last = first.saturating_add(most);
         }
-        let server = now.saturating_sub(t0).div_euclid(period);
-        let bound = i128::from(config.max_drift());
-        first = first
-            .max(server.saturating_sub(bound).saturating_sub(behind))
-            .max(0);
+        let bound = u64::from(config.max_drift());
+        first = first.max(server.saturating_sub(bound).saturating_sub(behind));
         last = last.min(server.saturating_add(bound).saturating_add(ahead));
-        if first > last {
-            return None;
-        }
-        Some((u64::try_from(first).ok()?, u64::try_from(last).ok()?))
+        (first <= last).then_some((first, last))
     }
+}
+
+/// `value / divisor`, rounded down. A divisor beyond `i64::MAX` divides
+/// any `i64` to 0 or -1, as `i64::MAX` does.
+fn floor_div(value: i64, divisor: NonZeroU64) -> i64 {
+    let divisor = i64::try_from(divisor.get()).unwrap_or(i64::MAX);
+    // A positive divisor: neither a division by zero nor MIN / -1.
+    #[allow(clippy::arithmetic_side_effects)]
+    let quotient = value.div_euclid(divisor);
+    quotient
+}
+
+/// `value / divisor`, rounded up.
+fn ceil_div(value: i64, divisor: NonZeroU64) -> i64 {
+    floor_div(value.saturating_neg(), divisor).saturating_neg()
 }
