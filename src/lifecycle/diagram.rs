@@ -113,9 +113,14 @@ banking), an **Operator** of the bank, or the **System** itself.
   was taken on; a commit that loses to a concurrent one is decided again.
   What a caller is told was committed.
 - A refused event leaves the record unchanged, with one designed exception:
-  a wrong code of the current token is counted, and when the count reaches
-  the maximum the System suspends the token (`Suspend(TooManyFailures)`, a
-  row of the table) in the same commit.
+  a wrong code (of the current token, a signature, or a new token's first
+  code) is counted, and when the count reaches the maximum the System
+  suspends the token (`Suspend(TooManyFailures)`, a row of the table) in the
+  same commit.
+- Every customer step that can leave the customer less protected (login
+  OTP off, a token removed or replaced, a pending swap dropped) proves the
+  current token with its code; a swap's new secret is fixed by `BeginSwap`
+  under that code, and nothing replaces it during the swap.
 - Single use lives in the record: each token keeps the last time step it
   accepted, and a code is accepted only for a strictly greater step. A code
   for a step already accepted (a double submit, a replay) is refused and
@@ -128,8 +133,13 @@ banking), an **Operator** of the bank, or the **System** itself.
   touches the record (`SwapTimeout` by the System, audited); no sweeper is
   needed.
 - `Provision` creates a random secret that waits for its first code until
-  the enrollment deadline; `Register` and `CompleteSwap` bind it (or a
-  secret provisioned elsewhere) with that code.
+  the enrollment deadline; `Register` binds it (or a secret provisioned
+  elsewhere) with that code. `BeginSwap` fixes the swap's new secret
+  (generated, or given from the bank's inventory) and `CompleteSwap` binds
+  it with its code.
+- A token's window follows its phone's clock: the configured window around
+  where its accepted codes put the clock, widened (by at most 4 steps) to
+  where the clock can have drifted since, within the drift bound.
 - A retired token (stopped, swapped out or reissued) has its secret wiped;
   its serial and a keyed fingerprint of its secret are remembered, so
   neither can ever be registered on the record again. A new secret equal to

@@ -31,8 +31,8 @@
 //! - `otpguard_token_records`: one row per customer. `version` is the
 //!   compare-and-swap column. Secrets appear only as sealed blobs
 //!   ([`SealedSecret`](crate::seal::SealedSecret) bytes), bound to their
-//!   customer, token and slot; `sealed_with` names the key. A unique index
-//!   on `token_serial` makes a serial belong to one customer at a time.
+//!   customer, token and slot; `sealed_with` names the key. A serial is
+//!   its customer's own: two customers' rows may hold the same one.
 //! - `otpguard_audit`: one row per audit record. A customer's rows in
 //!   commit order: `ORDER BY version, id` (refusals keep the version they
 //!   were decided on and are inserted after the commit that made it). A
