@@ -877,3 +877,44 @@ fn a_transfer_signed_with_the_payee_account_number() {
     assert_eq!(bank.state(), State::Swapping);
     assert_eq!(proof.transaction(), Some(next.digest()));
 }
+
+/// A record without a token has nothing to lock: wrong first codes are
+/// counted, and at the maximum the pending secret is dropped, so a guesser
+/// gets at most the maximum of tries at one secret. A new provisioning
+/// starts afresh.
+#[test]
+fn wrong_first_codes_use_up_the_pending_secret() {
+    let bank = Bank::new();
+    let max = bank.lc.config().max_failures();
+    let phone = Phone::scan("SN-1", &bank.provision("alice").unwrap());
+    for n in 1..=max {
+        let wrong = bank.customer_event(Event::Register {
+            serial: phone.serial.clone(),
+            secret: NewSecret::Provisioned,
+            code: phone.wrong_code(bank.now()).as_str().into(),
+        });
+        assert!(
+            matches!(wrong, Err(LifecycleError::WrongCode { failures, locked_out: false, .. }) if failures == n),
+            "{wrong:?}"
+        );
+    }
+    let record = bank.record();
+    assert_eq!(
+        (record.state(), record.failures()),
+        (State::Unregistered, max)
+    );
+    assert_eq!(
+        record.enrollment_deadline(),
+        None,
+        "the pending secret is gone"
+    );
+    assert!(matches!(
+        bank.register_provisioned(&phone),
+        Err(LifecycleError::NoEnrollment)
+    ));
+
+    let again = Phone::scan("SN-1", &bank.provision("alice").unwrap());
+    assert_eq!(bank.record().failures(), 0);
+    bank.register_provisioned(&again).unwrap();
+    assert_eq!(bank.state(), State::Active);
+}

@@ -453,4 +453,29 @@ fn questions_answered_in_a_step_round_trip_and_are_checked() {
     let forged = json.replace(&last, "\"last_signature\":null");
     let refused = serde_json::from_str::<WithPlaintextSecrets<TokenRecord>>(&forged);
     assert!(refused.is_err());
+
+    // A record written before the questions were kept (the field absent):
+    // every question of the last signed step counts as answered, so the
+    // signatures made then are not accepted again.
+    let start = json.find(",\"signed_in_last_step\":[").unwrap();
+    let end = start + json[start..].find(']').unwrap() + 1;
+    let legacy = format!("{}{}", &json[..start], &json[end..]);
+    assert!(!legacy.contains("signed_in_last_step"));
+    let store = JsonStore::default();
+    store.put(&bank.customer, legacy);
+    let clock = FixedClock::new(bank.now() + 5);
+    let config = LifecycleConfig::builder()
+        .signing(lifecycle_support::signing_suite())
+        .build()
+        .unwrap();
+    let lc = Lifecycle::new(config, &store, &clock);
+    let first = lifecycle_support::transfer_to("12345671", 5);
+    let response = phone.signature(&suite, &first, None, bank.now());
+    let again =
+        lc.blocking()
+            .sign_transaction(&bank.customer, &bank.web, &first, &response, &bank.ctx);
+    assert!(
+        matches!(again, Err(LifecycleError::Replayed { .. })),
+        "{again:?}"
+    );
 }

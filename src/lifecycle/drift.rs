@@ -257,14 +257,16 @@ impl DriftEstimate {
         let (behind, ahead) = (u64::from(window.behind()), u64::from(window.ahead()));
         let (low, high) = self.offsets_at(at, config.max_drift_rate());
         // The step the phone shows at offset `offset`; before T0, none.
-        let step_of = |offset: i64| at.saturating_add_signed(offset).checked_sub(t0).map(|t| t / period);
+        let step_of = |offset: i64| {
+            at.saturating_add_signed(offset)
+                .checked_sub(t0)
+                .map(|t| t / period)
+        };
         let server = at.checked_sub(t0)? / period;
         // The configured window around the step the estimate centres on,
         // widened to every step the phone can show.
         let centre = step_of(low.saturating_add(high.saturating_sub(low) / 2)).unwrap_or(0);
-        let mut first = centre
-            .saturating_sub(behind)
-            .min(step_of(low).unwrap_or(0));
+        let mut first = centre.saturating_sub(behind).min(step_of(low).unwrap_or(0));
         let mut last = centre.saturating_add(ahead).max(step_of(high)?);
         let extra = u64::from(LifecycleConfig::MAX_WINDOW_WIDENING);
         let most = behind.saturating_add(ahead).saturating_add(extra);

@@ -70,6 +70,9 @@ pub(crate) fn apply(
     let pending = before.stage.pending();
     let (token, pending) = match (row.effect, evidence) {
         (Effect::Provision, Evidence::Nothing) => {
+            // A new secret gets fresh tries (only a record without a token
+            // provisions: there is no token whose lock-out this could lift).
+            next.clear_failures();
             let secret = Secret::generate(config.totp().algorithm())
                 .map_err(|_| LifecycleError::Randomness)?;
             next.enrollment = Some(Arc::new(Enrollment {

@@ -688,7 +688,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         changed: bool,
         source: CodeError,
     ) -> Attempt {
-        let counted = match count_failure(&record, &self.config, scene.now) {
+        let mut counted = match count_failure(&record, &self.config, scene.now) {
             Ok(counted) => counted,
             // The record as this attempt left it (a swap time-out included)
             // is committed with the refusal.
@@ -714,6 +714,12 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         // A record without a token (a wrong first code of `Register`) has
         // nothing to suspend: it keeps counting and holding back.
         let lockable = lookup(record.state(), lock.kind(), Actor::System).is_some();
+        // A record without a token drops its pending secret instead: a
+        // guesser gets at most the maximum of tries at one secret, and the
+        // customer provisions again.
+        if failures >= max && !lockable {
+            counted.enrollment = None;
+        }
         let locked = if failures >= max && lockable {
             match self.decided(&counted, Actor::System, &lock, scene.now) {
                 Ending::Accepted {

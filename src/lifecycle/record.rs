@@ -105,39 +105,60 @@ pub(crate) struct Token {
 /// second amount in its step. Shared, not copied, when the token is (the
 /// verification path allocates nothing for it).
 #[derive(Clone, Default, PartialEq, Eq)]
-pub(crate) struct SignedInStep(Option<Arc<[[u8; 32]]>>);
+pub(crate) enum SignedInStep {
+    /// Nothing kept: a suite with a counter, or nothing signed yet.
+    #[default]
+    Nothing,
+    /// The questions answered in the step, in the order signed.
+    Questions(Arc<[[u8; 32]]>),
+    /// A step whose questions were not kept (a record written before they
+    /// were): every question in it counts as answered, so nothing signed
+    /// then can be signed again.
+    Unknown,
+}
 
 impl SignedInStep {
-    /// The most transactions one token signs in one time step: a phone
+    /// The most questions one token answers in one time step: a phone
     /// signs one at a time, and the record stays small.
     pub(crate) const MAX: usize = 16;
 
-    /// The digests, in the order signed.
+    /// The digests kept, in the order signed (none for `Unknown`, which a
+    /// store keeps as none and reads back as `Unknown`).
     pub(crate) fn digests(&self) -> &[[u8; 32]] {
-        self.0.as_deref().unwrap_or(&[])
+        match self {
+            Self::Questions(all) => all,
+            Self::Nothing | Self::Unknown => &[],
+        }
     }
 
     /// Whether the question of `digest` was answered in the step.
     pub(crate) fn contains(&self, digest: &[u8; 32]) -> bool {
-        self.digests().contains(digest)
+        match self {
+            Self::Unknown => true,
+            Self::Nothing | Self::Questions(_) => self.digests().contains(digest),
+        }
     }
 
-    /// These digests and `digest` after them.
+    /// These digests and `digest` after them (`Unknown` stays unknown).
     pub(crate) fn and(&self, digest: [u8; 32]) -> Self {
+        if *self == Self::Unknown {
+            return Self::Unknown;
+        }
         let mut all = self.digests().to_vec();
         all.push(digest);
-        Self(Some(all.into()))
+        Self::Questions(all.into())
     }
 
     /// Exactly `digest`.
     pub(crate) fn only(digest: [u8; 32]) -> Self {
-        Self(Some(Arc::new([digest])))
+        Self::Questions(Arc::new([digest]))
     }
 
     /// The digests a store kept for a token bound with `signing` whose last
     /// signature is `last`, if they can be a step's: none, or (a suite
     /// without a counter, a last signature) at most [`SignedInStep::MAX`],
-    /// none twice.
+    /// none twice. None kept for a step that has a last signature is a
+    /// record written before they were kept: `Unknown`.
     pub(crate) fn from_stored(
         digests: Vec<[u8; 32]>,
         signing: Option<Suite>,
@@ -148,10 +169,14 @@ impl SignedInStep {
             .iter()
             .enumerate()
             .all(|(i, d)| !digests.iter().take(i).any(|e| e == d));
-        if !digests.is_empty() && (!per_step || digests.len() > Self::MAX || !distinct) {
-            return None;
+        match (per_step, digests.is_empty()) {
+            (false, true) => Some(Self::Nothing),
+            (false, false) => None,
+            (true, true) => Some(Self::Unknown),
+            (true, false) => {
+                (digests.len() <= Self::MAX && distinct).then(|| Self::Questions(digests.into()))
+            }
         }
-        Some(Self((!digests.is_empty()).then(|| digests.into())))
     }
 }
 

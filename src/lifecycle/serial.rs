@@ -9,8 +9,8 @@ use super::error::SerialError;
 ///
 /// Not secret: it appears in audit records and errors. It is a label, not
 /// the token's identity: the lifecycle knows a token by its random
-/// [`TokenId`](super::TokenId), and a store keeps a serial unique to one
-/// customer at a time (see [`TokenStore`](super::TokenStore)). So that it
+/// [`TokenId`](super::TokenId), and two customers may hold the same serial
+/// (see [`TokenStore`](super::TokenStore)). So that it
 /// cannot forge or break a log line, it is 1 to [`TokenSerial::MAX_LEN`] characters of ASCII
 /// letters, digits, `-`, `_` and `.`.
 ///

@@ -59,12 +59,12 @@ pub enum CommitOutcome {
 ///   the event and returns the error. Nothing the lifecycle returned as
 ///   accepted was ever left uncommitted.
 ///
-/// Serial uniqueness across customers (a serial belongs to one customer at
-/// a time) is the store's to enforce, with a unique index on the current
-/// token's serial: the lifecycle sees one customer's record at a time. The
-/// lifecycle never relies on it: single use and every check are keyed on
-/// the customer's record and the token's random [`TokenId`](super::TokenId),
-/// so two customers with the same serial cannot affect each other.
+/// A serial is its customer's own: a store must not make serials unique
+/// across customers (anyone who knew a serial could then block another
+/// customer's registration with it). Single use and every check are keyed
+/// on the customer's record and the token's random
+/// [`TokenId`](super::TokenId), so two customers with the same serial
+/// cannot affect each other.
 ///
 /// Async, as bank backends are; [`MemoryStore`] answers at once, and
 /// [`Lifecycle::blocking`](super::Lifecycle::blocking) drives any store

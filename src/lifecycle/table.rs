@@ -64,7 +64,7 @@ impl Guard {
             Self::None => "-",
             Self::CurrentCode => "codes not held back after wrong ones; current token's code verifies in the window that follows its phone's clock (the drift estimate, within the drift bound), for a step newer than any accepted (a wrong one counts towards the lock-out)",
             Self::LoginCode => "login OTP is on; codes not held back after wrong ones; current token's code verifies in the window that follows its phone's clock (the drift estimate, within the drift bound), for a step newer than any accepted (a wrong one counts towards the lock-out)",
-            Self::NewTokenCode => "new serial and secret never retired on this record (a provisioned secret still pending); codes not held back after wrong ones; the new token's first code verifies (a wrong one counts, and holds back the next)",
+            Self::NewTokenCode => "new serial and secret never retired on this record (a provisioned secret still pending); codes not held back after wrong ones; the new token's first code verifies (a wrong one counts and holds back the next; at the maximum the pending secret is dropped)",
             Self::NewTokenCodeBeforeDeadline => "before the swap deadline; new serial differs from the current one and was never retired here; codes not held back after wrong ones; a code of the secret BeginSwap fixed verifies (a wrong one counts towards the lock-out)",
             Self::DeadlinePassed => "the swap deadline has passed",
             Self::FailuresAtMax => "consecutive wrong codes reached the configured maximum",
@@ -120,7 +120,9 @@ impl Guard {
 #[non_exhaustive]
 pub enum Effect {
     /// Create a random secret (OS CSPRNG) that waits for its first code
-    /// until the enrollment deadline; it replaces any earlier pending one.
+    /// until the enrollment deadline; it replaces any earlier pending one,
+    /// and failures and hold-back reset (only a record without a token
+    /// provisions).
     Provision,
     /// Install the new token as the current one; failures reset.
     InstallToken,
@@ -163,7 +165,7 @@ impl Effect {
     #[must_use]
     pub const fn description(self) -> &'static str {
         match self {
-            Self::Provision => "new random secret pending until its first code or the enrollment deadline; Key URI returned",
+            Self::Provision => "new random secret pending until its first code or the enrollment deadline; Key URI returned; failures and hold-back reset",
             Self::InstallToken => "new token becomes current; failures reset",
             Self::SetLoginOtp => "step claimed; drift estimate narrowed by the code; failures and hold-back reset; login OTP on/off recorded",
             Self::RecordUse => "step claimed; drift estimate narrowed by the code; failures and hold-back reset",
