@@ -918,3 +918,30 @@ fn wrong_first_codes_use_up_the_pending_secret() {
     bank.register_provisioned(&again).unwrap();
     assert_eq!(bank.state(), State::Active);
 }
+
+/// The notice that the next block is permanent is given only where a token
+/// can be locked: wrong first codes of a record without a token never
+/// carry it (at the maximum its pending secret is dropped instead).
+#[test]
+fn no_last_block_notice_without_a_token() {
+    let config = LifecycleConfig::psd2_rts(60, 2).unwrap().build().unwrap();
+    let max = config.max_failures();
+    let bank = Bank::with_config(config);
+    let phone = Phone::scan("SN-1", &bank.provision("alice").unwrap());
+    let mut counted = 0;
+    while counted < max {
+        let r = bank.customer_event(Event::Register {
+            serial: phone.serial.clone(),
+            secret: NewSecret::Provisioned,
+            code: phone.wrong_code(bank.now()).as_str().into(),
+        });
+        match r {
+            Err(LifecycleError::WrongCode { .. }) => counted += 1,
+            Err(LifecycleError::Throttled { retry_at, .. }) => bank.clock.set(retry_at),
+            other => panic!("{other:?}"),
+        }
+    }
+    let log = bank.audit_log();
+    assert!(log.iter().all(|r| r.notice.is_none()), "{log:#?}");
+    assert_eq!(bank.record().enrollment_deadline(), None);
+}

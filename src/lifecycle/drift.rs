@@ -164,6 +164,7 @@ impl DriftEstimate {
     /// The estimate of a record written before estimates were kept: a
     /// phone whose offset was within one step of `drift` steps when its
     /// last code, for `last_step`, was accepted.
+    #[cfg(any(feature = "seal", feature = "serde"))]
     pub(crate) fn from_steps(last_step: u64, drift: i64, params: TotpParams) -> Option<Self> {
         let period = i128::from(params.period());
         let server_step = i128::from(last_step).checked_sub(i128::from(drift))?;
@@ -256,6 +257,9 @@ impl DriftEstimate {
         let window = config.window();
         let (behind, ahead) = (u64::from(window.behind()), u64::from(window.ahead()));
         let (low, high) = self.offsets_at(at, config.max_drift_rate());
+        // The code arriving now was shown up to half a step ago.
+        let typing = i64::try_from(params.period() / 2).unwrap_or(i64::MAX);
+        let low = low.saturating_sub(typing);
         // The step the phone shows at offset `offset`; before T0, none.
         let step_of = |offset: i64| {
             at.saturating_add_signed(offset)

@@ -579,8 +579,8 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         }
         // The swap a `CompleteSwap` would complete has just timed out: say
         // so, rather than that an active record takes no `CompleteSwap`.
-        if let (Request::Event(Event::CompleteSwap { .. }), Some(deadline), true) =
-            (request, expired, changed)
+        if let (Request::Event(Event::CompleteSwap { .. }), Some(deadline), true, Actor::Customer) =
+            (request, expired, changed, scene.by.actor())
         {
             let e = LifecycleError::SwapExpired {
                 deadline,
@@ -749,7 +749,9 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             Outcome::Refused,
             AuditReason::WrongCode { failures, max },
         );
-        if starts_last_temporary_block(&self.config, failures) {
+        // The notice promises a permanent block next: only where a token
+        // can be locked.
+        if lockable && starts_last_temporary_block(&self.config, failures) {
             refused.notice = Some(Notice::LastTemporaryBlock);
         }
         audit.push(refused);

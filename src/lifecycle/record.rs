@@ -159,6 +159,7 @@ impl SignedInStep {
     /// without a counter, a last signature) at most [`SignedInStep::MAX`],
     /// none twice. None kept for a step that has a last signature is a
     /// record written before they were kept: `Unknown`.
+    #[cfg(any(feature = "seal", feature = "serde"))]
     pub(crate) fn from_stored(
         digests: Vec<[u8; 32]>,
         signing: Option<Suite>,
