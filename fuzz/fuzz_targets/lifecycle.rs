@@ -13,9 +13,20 @@
 //!   state and the principal's role, moves the record to that row's state
 //!   and raises the version by exactly one; a code is proven exactly for
 //!   the rows whose guard checks one;
-//! - a refused event changes nothing, except a wrong code of the current
-//!   token: counted, and at the maximum the System suspends the token in
-//!   the same commit; a replay is not counted;
+//! - a refused event changes nothing, except a wrong code: of the current
+//!   token, or the first code of a new one (`Register`, `CompleteSwap`),
+//!   counted (up to the maximum) and held back by the throttle; at the
+//!   maximum the System suspends the token in the same commit where there
+//!   is one (a record without a token keeps counting); a replay is not
+//!   counted, nor is a code held back evaluated;
+//! - a customer's `CompleteSwap` that comes after the swap's deadline
+//!   finds the swap timed out and answers `SwapExpired`;
+//! - the steps that can weaken the customer's protection prove the current
+//!   token (`SetLoginOtp`, `BeginSwap`, `CancelSwap`, `Stop`: a code is
+//!   proven, failures reset); `BeginSwap` fixes the swap's new secret,
+//!   pending exactly until the swap's deadline (a generated one answered
+//!   as its Key URI), never one that is the current token's or was retired
+//!   (refused, the code unspent); `CompleteSwap` binds exactly that secret;
 //! - the record is coherent: a token exactly in the states that hold one, a
 //!   pending swap exactly while swapping, login OTP only with a token,
 //!   failures never above the maximum;
@@ -25,12 +36,17 @@
 //! - codes against a model of each customer's current secret: an accepted
 //!   or replayed step is one at which that token shows the code entered,
 //!   and a code the token shows within the window is never counted wrong
-//!   (nor a new token's refused);
+//!   (nor a new token's first code, of the secret it binds); a secret is
+//!   refused as reused exactly when it is the current token's or a retired
+//!   one;
 //! - a retired serial is never registered again, and stays retired;
 //! - every call that did not fail with `Store`/`Contended` committed at
 //!   least one audit record: exactly one for the call's own event, plus the
 //!   System's swap time-out and lock-out when they happened; every accepted
-//!   record is a row of the table; no audit record contains a secret;
+//!   record is a row of the table; the call's own record names the new
+//!   serial it brings, a wrong code with its count and a replay as such
+//!   (or as behind the last accepted step); no audit record contains a
+//!   secret;
 //! - transaction signing (`SignTransaction`, with the deployment's OCRA
 //!   suite if it has one): every token is bound with that suite; an
 //!   accepted signature is the token's response to the question of the
@@ -42,7 +58,13 @@
 //!   phone shows for its next counter at its own time (the window's
 //!   centre: now moved by the token's drift) is never counted wrong; no suite
 //!   and a transaction the suite cannot carry are refused uncounted; the
-//!   last accepted signature of a token never goes back.
+//!   last accepted signature of a token never goes back; with one
+//!   deployment, no token's suite is ever guessable;
+//! - without a counter, single use is per (time step, question): another
+//!   question signs in the step of the last signature (at most 16 a step,
+//!   kept in the record), the same one again is a replay; a response the
+//!   token shows for the transaction only before the validity is expired,
+//!   refused and not counted.
 
 #![no_main]
 
@@ -52,10 +74,10 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use otpguard::lifecycle::rules::{lookup, Effect, Guard};
 use otpguard::lifecycle::{
-    AuditReason, AuditRecord, ConfigError, CustomerId, Event, EventKind, Label, Lifecycle,
-    LifecycleConfig, LifecycleError, LoginCheck, MemoryStore, NewSecret, Outcome, Principal,
-    RecordSummary, ReissueReason, RequestContext, State, SuspendReason, TokenId, TokenRecord,
-    TokenSerial,
+    Actor, AuditReason, AuditRecord, CodeError, ConfigError, CustomerId, DriftEstimate, Event,
+    EventKind, Label, Lifecycle, LifecycleConfig, LifecycleError, LoginCheck, MemoryStore,
+    NewSecret, Outcome, Principal, RecordSummary, ReissueReason, RequestContext, State,
+    SuspendReason, SwapTo, Throttle, TokenId, TokenRecord, TokenSerial,
 };
 use otpguard::ocra::{
     Amount, Currency, Input as OcraInput, Ocra, PayeeAccount, Suite, Transaction,
@@ -88,7 +110,9 @@ enum Who {
 #[derive(Debug, Arbitrary)]
 enum CodeInput {
     /// The code the customer's current token shows `drift % 3` periods
-    /// from now.
+    /// from now; with `drift` at 120 or more either way, the code of the
+    /// step it last accepted, sent again (a replay, inside the window or
+    /// past it).
     Current { drift: i8 },
     /// The code given secret `secret` shows `drift % 3` periods from now.
     Given { secret: u8, drift: i8 },
@@ -127,6 +151,17 @@ enum SecretInput {
     Given(u8),
 }
 
+/// The new secret a `BeginSwap` fixes.
+#[derive(Debug, Arbitrary)]
+enum SwapInput {
+    /// Generated, its Key URI made out to this account ("alice" if none).
+    Generated(Option<String>),
+    /// Given secret `i`.
+    Given(u8),
+    /// The current token's own secret, given.
+    Current,
+}
+
 #[derive(Debug, Arbitrary)]
 enum Step {
     Wait(u16),
@@ -138,14 +173,22 @@ enum Step {
         secret: SecretInput,
         code: CodeInput,
     },
-    SetLoginOtp(bool),
-    BeginSwap(CodeInput),
-    CompleteSwap {
-        serial: u8,
-        secret: SecretInput,
+    SetLoginOtp {
+        on: bool,
         code: CodeInput,
     },
-    CancelSwap,
+    BeginSwap {
+        code: CodeInput,
+        to: SwapInput,
+    },
+    /// The new phone's code: of the secret `BeginSwap` fixed, if the input
+    /// is that secret's (a `Provisioned` code for a generated one, a
+    /// `Given` one for a given one).
+    CompleteSwap {
+        serial: u8,
+        code: CodeInput,
+    },
+    CancelSwap(CodeInput),
     SwapTimeout,
     Stop(CodeInput),
     Suspend(u8),
@@ -162,6 +205,8 @@ enum Step {
 
 #[derive(Debug, Arbitrary)]
 struct Input {
+    /// The lock-out maximum (1 + its value mod 10) and the throttle (its
+    /// value / 10 mod 3: none, growing delays, blocks).
     max_failures: u8,
     swap_timeout: u16,
     enrollment_timeout: u16,
@@ -187,7 +232,7 @@ enum Answer {
 }
 
 /// Where a token's secret came from.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Source {
     Given(usize),
     /// The customer's `n`-th provisioned secret.
@@ -201,6 +246,11 @@ struct World {
     provisioned: Vec<Vec<(Secret, Totp)>>,
     /// Per customer, where the current token's secret came from.
     current: Vec<Option<Source>>,
+    /// Per customer, where the secret last fixed as pending came from (by
+    /// `Provision` or `BeginSwap`).
+    pending: Vec<Option<Source>>,
+    /// Per customer, where the secrets of its retired tokens came from.
+    retired: Vec<Vec<Source>>,
     /// Text forms of every secret, which no audit record may contain.
     traces: Vec<String>,
     /// The highest step each token id was seen at.
@@ -211,6 +261,9 @@ struct World {
     gone: HashSet<TokenId>,
     /// The last accepted signature of each token id.
     last_signatures: HashMap<TokenId, u64>,
+    /// For each token id bound without a counter, the questions it signed
+    /// in the time step of its last signature.
+    signed_in_step: HashMap<TokenId, Vec<String>>,
 }
 
 impl World {
@@ -234,11 +287,14 @@ impl World {
             given,
             provisioned: vec![Vec::new(); CUSTOMERS],
             current: vec![None; CUSTOMERS],
+            pending: vec![None; CUSTOMERS],
+            retired: vec![Vec::new(); CUSTOMERS],
             traces,
             last_steps: HashMap::new(),
             seen: HashSet::new(),
             gone: HashSet::new(),
             last_signatures: HashMap::new(),
+            signed_in_step: HashMap::new(),
         }
     }
 
@@ -256,25 +312,27 @@ impl World {
         }
     }
 
-    /// The codes of the ±1 window centred on `drift` (the token's recorded
-    /// drift, within the default bound of 10 steps).
+    /// The codes of the ±1 window around now: where a new token's first
+    /// code is checked.
     ///
     /// Counted in steps, not in times: near the end of `u64` time a window
-    /// centred ahead of now holds steps no time reaches, and times that
-    /// saturate would fold them onto now's step.
-    fn window(&self, customer: usize, source: Source, now: u64, drift: i64) -> Vec<String> {
+    /// holds steps no time reaches, and times that saturate would fold
+    /// them onto now's step.
+    fn window(&self, customer: usize, source: Source, now: u64) -> Vec<String> {
         let totp = self.totp(customer, source);
         let Ok(step) = totp.step_at(now) else {
             return Vec::new();
         };
-        let center = i128::from(step) + i128::from(drift.clamp(-10, 10));
+        let center = i128::from(step);
         (center - 1..=center + 1)
             .filter_map(|s| u64::try_from(s).ok())
             .map(|s| totp.generate_step(s).to_string())
             .collect()
     }
 
-    fn code(&self, customer: usize, input: &CodeInput, now: u64) -> String {
+    /// The code `input` says, for a customer whose current token last
+    /// accepted step `last_step`.
+    fn code(&self, customer: usize, input: &CodeInput, now: u64, last_step: Option<u64>) -> String {
         // -2 to 2 periods: the window's edges and just beyond.
         let at = |drift: i8| now.saturating_add_signed(i64::from(drift % 3) * 30);
         let shown = |totp: &Totp, drift: i8| {
@@ -283,9 +341,12 @@ impl World {
                 .unwrap_or_default()
         };
         match input {
-            CodeInput::Current { drift } => match self.current[customer] {
-                Some(source) => shown(self.totp(customer, source), *drift),
-                None => String::new(),
+            CodeInput::Current { drift } => match (self.current[customer], last_step) {
+                (Some(source), Some(step)) if drift.unsigned_abs() >= 120 => {
+                    self.totp(customer, source).generate_step(step).to_string()
+                }
+                (Some(source), _) => shown(self.totp(customer, source), *drift),
+                (None, _) => String::new(),
             },
             CodeInput::Given { secret, drift } => {
                 shown(&self.given[usize::from(*secret) % GIVEN].1, *drift)
@@ -309,6 +370,12 @@ impl World {
                 NewSecret::Given(self.given[usize::from(*i) % GIVEN].0.clone())
             }
         }
+    }
+
+    /// Whether `source` is the customer's current token's or a retired
+    /// one's.
+    fn used(&self, customer: usize, source: Source) -> bool {
+        self.current[customer] == Some(source) || self.retired[customer].contains(&source)
     }
 }
 
@@ -361,6 +428,67 @@ fn phone_time(now: u64, drift: Option<i64>) -> u64 {
     now.saturating_add_signed(drift.unwrap_or(0).clamp(-10, 10) * 30)
 }
 
+/// The steps a code of a token whose phone clock the record puts at
+/// `estimate` is checked against at `now`, as the design says under the
+/// default settings (one step each way, a drift bound of 10 steps, clocks
+/// drifting at most 5 s a day, widened by at most 4 steps): one step each
+/// way around the step where the estimate centres the phone's clock,
+/// widened to every step the clock can show at a rate the codes allow, but
+/// to at most 4 more steps (then centred), within the drift bound (and the
+/// window) of the server's step. `None` where the arithmetic would
+/// saturate (far from the times a clock reads): not checked there.
+fn estimate_steps(estimate: &DriftEstimate, now: u64) -> Option<Vec<u64>> {
+    const DAY: i128 = 86_400;
+    const RATE: i128 = 5;
+    const PERIOD: i128 = 30;
+    const SANE: i128 = 1 << 40;
+    let (anchor, last) = (estimate.anchor(), estimate.last());
+    let at = i128::from(now);
+    let values = [at, i128::from(anchor.at()), i128::from(last.at())];
+    let offsets = [anchor.low(), anchor.high(), last.low(), last.high()];
+    if values.iter().any(|v| *v > SANE) || offsets.iter().any(|o| i128::from(*o).abs() > SANE) {
+        return None;
+    }
+    // Where the phone's clock can be: the latest offsets moved at any rate
+    // within the maximum and within what the span since the anchor allows
+    // (unless the two disagree: the clock was set).
+    let elapsed = (at - i128::from(last.at())).max(0);
+    let mut slowest = (-RATE * elapsed).div_euclid(DAY);
+    let mut fastest = (RATE * elapsed + DAY - 1).div_euclid(DAY);
+    let span = i128::from(last.at()) - i128::from(anchor.at());
+    if span > 0 {
+        let low = ((i128::from(last.low()) - i128::from(anchor.high())) * elapsed).div_euclid(span);
+        let high =
+            -((-(i128::from(last.high()) - i128::from(anchor.low())) * elapsed).div_euclid(span));
+        if low.max(slowest) <= high.min(fastest) {
+            slowest = low.max(slowest);
+            fastest = high.min(fastest);
+        }
+    }
+    // A code arriving now was shown up to half a step ago.
+    let low = i128::from(last.low()) + slowest - PERIOD / 2;
+    let high = i128::from(last.high()) + fastest;
+    if at + low < 0 {
+        return None;
+    }
+    let step_of = |offset: i128| (at + offset).div_euclid(PERIOD);
+    let server = at / PERIOD;
+    let centre = step_of(low + (high - low) / 2);
+    let mut first = (centre - 1).min(step_of(low));
+    let mut last = (centre + 1).max(step_of(high));
+    if last - first > 6 {
+        first = centre - 3;
+        last = first + 6;
+    }
+    first = first.max(server - 11);
+    last = last.min(server + 11);
+    Some(
+        (first..=last)
+            .filter_map(|s| u64::try_from(s).ok())
+            .collect(),
+    )
+}
+
 /// The seconds of `suite`'s time step (every signing suite has one).
 fn step_seconds(suite: &Suite) -> u64 {
     suite
@@ -399,8 +527,14 @@ fn summary(lc: &Lifecycle<MemoryStore, &FixedClock>, customer: &CustomerId) -> R
 }
 
 fuzz_target!(|x: Input| {
+    let throttle = match (x.max_failures / 10) % 3 {
+        0 => Throttle::OFF,
+        1 => Throttle::growing(1, 30, 120).expect("a throttle"),
+        _ => Throttle::blocks(2, 60).expect("a throttle"),
+    };
     let mut builder = LifecycleConfig::builder()
         .max_failures(1 + u32::from(x.max_failures % 10))
+        .throttle(throttle)
         .swap_timeout(1 + u64::from(x.swap_timeout))
         .enrollment_timeout(1 + u64::from(x.enrollment_timeout))
         .issuer(ISSUER);
@@ -423,7 +557,9 @@ fuzz_target!(|x: Input| {
     };
     let signing = config.signing();
     let max = config.max_failures();
+    let validity = config.signature_validity();
     let enrollment_timeout = config.enrollment_timeout();
+    let swap_timeout = config.swap_timeout();
     let clock = FixedClock::new(START);
     let lc = Lifecycle::new(config, MemoryStore::new(), &clock);
     let customers: Vec<CustomerId> = (0..CUSTOMERS)
@@ -437,24 +573,37 @@ fuzz_target!(|x: Input| {
         let customer = &customers[ci];
         let by = principal(who);
         let now = clock.now();
-        // The code the call carries, and where a new token's secret is from.
+        // The code the call carries, and where a new token's secret is from
+        // (for a swap, the secret its BeginSwap fixed).
         let (entered, new_source) = match step {
-            Step::Register { code, secret, .. } | Step::CompleteSwap { code, secret, .. } => {
+            Step::Register { code, secret, .. } => {
                 let source = match secret {
                     SecretInput::Given(i) => Some(Source::Given(usize::from(*i) % GIVEN)),
-                    SecretInput::Provisioned => world.provisioned[ci]
-                        .len()
-                        .checked_sub(1)
-                        .map(Source::Provisioned),
+                    SecretInput::Provisioned => world.pending[ci],
                 };
                 (Some(code), source)
             }
-            Step::BeginSwap(c)
+            Step::CompleteSwap { code, .. } => (Some(code), world.pending[ci]),
+            Step::SetLoginOtp { code: c, .. }
+            | Step::BeginSwap { code: c, .. }
+            | Step::CancelSwap(c)
             | Step::Stop(c)
             | Step::VerifyTransaction(c)
             | Step::VerifyLogin(c) => (Some(c), None),
             Step::Login(c) => (c.as_ref(), None),
             _ => (None, None),
+        };
+        // The secret a swap is begun to, when given.
+        let swap_source = match step {
+            Step::BeginSwap {
+                to: SwapInput::Given(i),
+                ..
+            } => Some(Source::Given(usize::from(*i) % GIVEN)),
+            Step::BeginSwap {
+                to: SwapInput::Current,
+                ..
+            } => Some(world.current[ci].unwrap_or(Source::Given(0))),
+            _ => None,
         };
         // A transaction signed, and the response sent with it: the phone
         // signs with the suite its token was bound with.
@@ -488,7 +637,10 @@ fuzz_target!(|x: Input| {
         let digest = signed.as_ref().map(|(t, _)| t.digest());
         let submitted: Option<String> = match &signed {
             Some((_, text)) => Some(text.clone()),
-            None => entered.map(|c| world.code(ci, c, now)),
+            None => {
+                let last_step = summary(&lc, customer).last_step;
+                entered.map(|c| world.code(ci, c, now, last_step))
+            }
         };
         let code = || submitted.as_deref().unwrap_or_default().into();
         let event = match step {
@@ -514,16 +666,25 @@ fuzz_target!(|x: Input| {
                 secret: world.secret(secret),
                 code: code(),
             }),
-            Step::SetLoginOtp(on) => Some(Event::SetLoginOtp(*on)),
-            Step::BeginSwap(_) => Some(Event::BeginSwap { code: code() }),
-            Step::CompleteSwap {
-                serial: s, secret, ..
-            } => Some(Event::CompleteSwap {
-                serial: serial(*s),
-                secret: world.secret(secret),
+            Step::SetLoginOtp { on, .. } => Some(Event::SetLoginOtp {
+                on: *on,
                 code: code(),
             }),
-            Step::CancelSwap => Some(Event::CancelSwap),
+            Step::BeginSwap { to, .. } => Some(Event::BeginSwap {
+                code: code(),
+                to: match (to, swap_source) {
+                    (SwapInput::Generated(account), _) => SwapTo::Generated {
+                        account: account.clone().unwrap_or_else(|| "alice".to_owned()),
+                    },
+                    (_, Some(source)) => SwapTo::Given(world.key(ci, source).clone()),
+                    (_, None) => unreachable!("a given swap without its secret"),
+                },
+            }),
+            Step::CompleteSwap { serial: s, .. } => Some(Event::CompleteSwap {
+                serial: serial(*s),
+                code: code(),
+            }),
+            Step::CancelSwap(_) => Some(Event::CancelSwap { code: code() }),
             Step::SwapTimeout => Some(Event::SwapTimeout),
             Step::Stop(_) => Some(Event::Stop { code: code() }),
             Step::Suspend(r) => Some(Event::Suspend {
@@ -550,9 +711,21 @@ fuzz_target!(|x: Input| {
             (None, Step::VerifyTransaction(_)) => EventKind::VerifyTransaction,
             (None, _) => EventKind::VerifyLogin,
         };
-        let new_serial = event.as_ref().and_then(|e| e.new_serial().cloned());
+        let new_serial = match step {
+            Step::Register { serial: s, .. } | Step::CompleteSwap { serial: s, .. } => {
+                Some(serial(*s))
+            }
+            _ => None,
+        };
+        // The account name a Key URI is made out to.
         let account = match &event {
-            Some(Event::Provision { account }) => Some(account.clone()),
+            Some(
+                Event::Provision { account }
+                | Event::BeginSwap {
+                    to: SwapTo::Generated { account },
+                    ..
+                },
+            ) => Some(account.clone()),
             _ => None,
         };
 
@@ -568,6 +741,8 @@ fuzz_target!(|x: Input| {
             effective.enrollment_deadline = None;
             effective.version += 1;
         }
+        // Codes held back after wrong ones are not evaluated.
+        let held = effective.throttled_until.is_some_and(|t| now < t);
 
         let b = lc.blocking();
         let result: Result<Answer, LifecycleError> = match (event, step) {
@@ -648,6 +823,21 @@ fuzz_target!(|x: Input| {
             );
         }
 
+        // A swap past its deadline is gone: the swap a customer's
+        // `CompleteSwap` would complete has expired.
+        if timed_out && kind == EventKind::CompleteSwap && by.actor() == Actor::Customer {
+            let deadline = before.pending_swap.map(|p| p.deadline);
+            assert!(
+                matches!(
+                    &result,
+                    Err(LifecycleError::SwapExpired { deadline: d, now: n })
+                        if Some(*d) == deadline && *n == now
+                ),
+                "a CompleteSwap after the deadline answered {:?}",
+                result.as_ref().err()
+            );
+        }
+
         let mut locked_out = false;
         match &result {
             Ok(Answer::Done(done)) => {
@@ -671,6 +861,9 @@ fuzz_target!(|x: Input| {
                     row.guard.needs_code(),
                     "a code proven for a row without a code guard, or missing"
                 );
+                if row.guard.needs_code() {
+                    assert!(!held, "a code evaluated while codes are held back");
+                }
                 if let (Some((token, step, drift)), Some((sent, text))) = (done.proof, &signed) {
                     // A signature of the current token: its response to the
                     // question of the transaction sent, at the counter (or
@@ -708,8 +901,34 @@ fuzz_target!(|x: Input| {
                         drift <= centre_offset + 1,
                         "a signature from more than one step ahead of the phone's time"
                     );
-                    if let Some(last) = effective.last_signature {
-                        assert!(step > last, "signature {step} accepted after {last}");
+                    // Single use: a newer counter (or time step), or without
+                    // a counter, in the step of the last signature, a
+                    // question not signed in it yet.
+                    let question = sent.question_for(&suite).expect("a signed question");
+                    let per_step = !suite.has_counter();
+                    let signed = world.signed_in_step.entry(token).or_default();
+                    match effective.last_signature {
+                        Some(last) if per_step && step == last => {
+                            assert!(
+                                !signed.contains(&question),
+                                "a question signed twice in a step"
+                            );
+                            assert!(signed.len() < 16, "a 17th question in a step");
+                        }
+                        Some(last) => {
+                            assert!(step > last, "signature {step} accepted after {last}");
+                            signed.clear();
+                        }
+                        None => signed.clear(),
+                    }
+                    if per_step {
+                        signed.push(question);
+                        assert_eq!(after.signed_in_last_step.len(), signed.len());
+                        assert!(after
+                            .signed_in_last_step
+                            .starts_with(&effective.signed_in_last_step[..signed.len() - 1]));
+                    } else {
+                        assert!(after.signed_in_last_step.is_empty());
                     }
                     assert_eq!(after.last_signature, Some(step));
                     assert_eq!(
@@ -733,14 +952,23 @@ fuzz_target!(|x: Input| {
                         "accepted at a step whose code is not the one entered"
                     );
                     if new_token {
-                        // The new token's first code: it is the token now.
+                        // The new token's first code: it is the token now,
+                        // of a secret never used here.
                         assert_eq!(after.token_id, Some(token), "proof for another token");
                         assert_ne!(effective.token_id, Some(token), "a new token, not new");
+                        assert!(!world.used(ci, source), "a used secret bound again");
                     } else {
-                        // The current token's code; it stays current unless
-                        // the row retires it (Stop).
+                        // The current token's code, at a step of the window
+                        // its estimate sets; it stays current unless the row
+                        // retires it (Stop).
                         assert_eq!(effective.token_id, Some(token), "proof for another token");
                         assert!(after.token_id == Some(token) || !after.state.has_token());
+                        let estimate = effective
+                            .drift_estimate
+                            .expect("a token without its estimate");
+                        if let Some(steps) = estimate_steps(&estimate, now) {
+                            assert!(steps.contains(&step), "accepted outside the window");
+                        }
                     }
                     if after.token_id == Some(token) {
                         assert_eq!(after.last_step, Some(step));
@@ -762,32 +990,71 @@ fuzz_target!(|x: Input| {
                     assert_ne!(after.token_id, effective.token_id);
                     assert_eq!(after.enrollment_deadline, None);
                 }
-                match row.effect {
+                // Failures (and the hold-back) reset where a code was proven,
+                // by an operator's Resume, and for a new secret provisioned
+                // (fresh tries); left alone otherwise.
+                let cleared = match row.effect {
                     Effect::InstallToken
                     | Effect::SwapIn
                     | Effect::RecordUse
                     | Effect::StartSwap
+                    | Effect::SetLoginOtp
                     | Effect::Resume
                     | Effect::RecordSignature
-                    | Effect::RetireToken => assert_eq!(after.failures, 0),
-                    _ => assert_eq!(after.failures, effective.failures),
+                    | Effect::RetireToken
+                    | Effect::Provision => true,
+                    Effect::EndSwap => row.guard == Guard::CurrentCode,
+                    _ => false,
+                };
+                if cleared {
+                    assert_eq!((after.failures, after.throttled_until), (0, None));
+                } else {
+                    assert_eq!(
+                        (after.failures, after.throttled_until),
+                        (effective.failures, effective.throttled_until)
+                    );
+                }
+                match step {
+                    Step::SetLoginOtp { on, .. } => assert_eq!(after.login_otp, *on),
+                    // The swap's new secret is pending exactly until the
+                    // swap's deadline.
+                    Step::BeginSwap { .. } => {
+                        let deadline = now.saturating_add(swap_timeout);
+                        assert_eq!(after.pending_swap.map(|p| p.deadline), Some(deadline));
+                        assert_eq!(after.pending_swap.map(|p| p.started_at), Some(now));
+                        assert_eq!(after.enrollment_deadline, Some(deadline));
+                        if let Some(source) = swap_source {
+                            assert!(!world.used(ci, source), "a swap to a used secret");
+                            world.pending[ci] = Some(source);
+                        }
+                    }
+                    Step::CancelSwap(_) => {
+                        assert_eq!(after.pending_swap, None);
+                        assert_eq!(after.enrollment_deadline, None);
+                    }
+                    _ => {}
                 }
                 match (&done.key_uri, &account) {
                     (Some(uri), Some(account)) => {
-                        assert_eq!(row.effect, Effect::Provision);
+                        let timeout = match row.effect {
+                            Effect::Provision => enrollment_timeout,
+                            Effect::StartSwap => swap_timeout,
+                            other => panic!("a Key URI from {other:?}"),
+                        };
                         assert_eq!(uri.account(), account);
                         assert_eq!(uri.issuer(), Some(ISSUER));
-                        assert_eq!(
-                            after.enrollment_deadline,
-                            Some(now.saturating_add(enrollment_timeout))
-                        );
+                        assert_eq!(uri.ocra_suite(), signing);
+                        assert_eq!(after.enrollment_deadline, Some(now.saturating_add(timeout)));
                         let totp = uri.to_totp().expect("a provisioned TOTP key");
                         assert_eq!(totp.params(), TotpParams::DEFAULT);
                         world.traces.extend(secret_traces(uri.secret()));
+                        world.pending[ci] = Some(Source::Provisioned(world.provisioned[ci].len()));
                         world.provisioned[ci].push((uri.secret().clone(), totp));
                     }
                     (None, None) => {}
-                    _ => panic!("a Key URI exactly for an accepted Provision"),
+                    _ => panic!(
+                        "a Key URI exactly for an accepted Provision or swap to a generated secret"
+                    ),
                 }
             }
             Ok(Answer::LoginNotRequired) => {
@@ -802,13 +1069,29 @@ fuzz_target!(|x: Input| {
                 failures,
                 max: reported,
                 locked_out: locked,
-                ..
+                source: why,
             }) => {
                 locked_out = *locked;
-                assert!(effective.state.accepts_codes());
-                let source = world.current[ci].expect("a token the test does not know");
+                assert!(!held, "a code evaluated while codes are held back");
                 let entered = submitted.as_deref().unwrap_or_default();
-                if let Some((sent, _)) = &signed {
+                let first = matches!(kind, EventKind::Register | EventKind::CompleteSwap);
+                assert_eq!(
+                    matches!(why, CodeError::NewToken(_)),
+                    first,
+                    "a wrong code of another token than the event's: {why:?}"
+                );
+                if first {
+                    // The first code of a new token: never one the secret it
+                    // binds shows in the window.
+                    if let Some(source) = new_source {
+                        assert!(
+                            !world.window(ci, source, now).iter().any(|c| c == entered),
+                            "the new token's code was counted as wrong"
+                        );
+                    }
+                } else if let Some((sent, _)) = &signed {
+                    assert!(effective.state.accepts_codes());
+                    let source = world.current[ci].expect("a token the test does not know");
                     // The response the phone shows for its next counter at
                     // the centre of the window (its own time).
                     let suite = effective
@@ -828,19 +1111,43 @@ fuzz_target!(|x: Input| {
                         "the response the token shows now was counted as wrong"
                     );
                 } else {
-                    assert!(
-                        !world
-                            .window(ci, source, now, effective.last_drift.unwrap_or(0))
-                            .iter()
-                            .any(|c| c == entered),
-                        "a code the current token shows was counted as wrong"
-                    );
+                    assert!(effective.state.accepts_codes());
+                    let source = world.current[ci].expect("a token the test does not know");
+                    // Never a code the token shows at a step of the window
+                    // its estimate sets.
+                    let estimate = effective
+                        .drift_estimate
+                        .expect("a token without its estimate");
+                    for step in estimate_steps(&estimate, now).unwrap_or_default() {
+                        assert_ne!(
+                            world.totp(ci, source).generate_step(step).to_string(),
+                            entered,
+                            "a code the current token shows in its window was counted as wrong"
+                        );
+                    }
                 }
                 assert_eq!(*reported, max);
-                assert_eq!(*failures, effective.failures + 1);
-                assert_eq!(locked_out, *failures >= max, "lock-out not at the maximum");
+                assert_eq!(*failures, (effective.failures + 1).min(max));
+                // Only a token is locked: a record without one (a
+                // registration's first code) keeps counting.
+                assert_eq!(
+                    locked_out,
+                    *failures >= max && effective.state.has_token(),
+                    "lock-out not exactly at the maximum of a token"
+                );
                 let mut expected = effective.clone();
-                expected.failures += 1;
+                expected.failures = *failures;
+                // A record without a token drops its pending secret at the
+                // maximum instead: at most the maximum of tries at a secret.
+                if *failures >= max && !effective.state.has_token() {
+                    expected.enrollment_deadline = None;
+                }
+                let delay = throttle.delay_after(*failures);
+                if delay > 0 {
+                    let until = now.saturating_add(delay);
+                    expected.throttled_until =
+                        Some(effective.throttled_until.map_or(until, |t| t.max(until)));
+                }
                 expected.version += 1;
                 if locked_out {
                     expected.state = State::Suspended(SuspendReason::TooManyFailures);
@@ -855,10 +1162,28 @@ fuzz_target!(|x: Input| {
                 last_accepted,
             }) => {
                 assert!(effective.state.accepts_codes());
+                assert!(!held, "a code evaluated while codes are held back");
                 let source = world.current[ci].expect("a token the test does not know");
-                if signed.is_some() {
+                if let Some((sent, _)) = &signed {
                     assert_eq!(effective.last_signature, Some(*last_accepted));
+                    // Without a counter, in the step of the last signature,
+                    // only a question signed in it is a replay.
+                    let suite = effective.signing_suite.expect("a replay without a suite");
+                    if !suite.has_counter() && step == last_accepted {
+                        let question = sent.question_for(&suite).expect("a signed question");
+                        let token = effective.token_id.expect("a replay without a token");
+                        assert!(
+                            world
+                                .signed_in_step
+                                .get(&token)
+                                .is_some_and(|q| q.contains(&question)),
+                            "a question not signed in the step refused as a replay"
+                        );
+                    }
                 } else {
+                    // A code the token showed at a step not newer than the
+                    // last accepted: in the window, or the last accepted
+                    // step's own code outside it.
                     assert_eq!(
                         world.totp(ci, source).generate_step(*step).to_string(),
                         submitted.as_deref().unwrap_or_default(),
@@ -870,16 +1195,6 @@ fuzz_target!(|x: Input| {
                 assert_eq!(after, effective, "a replay changed the record");
             }
             Err(e) => {
-                if let (LifecycleError::NewTokenCode { .. }, Some(source)) = (e, new_source) {
-                    let entered = submitted.as_deref().unwrap_or_default();
-                    assert!(
-                        !world
-                            .window(ci, source, now, 0)
-                            .iter()
-                            .any(|c| c == entered),
-                        "the new token's code was refused"
-                    );
-                }
                 match (e, &signed) {
                     (LifecycleError::NoSigningSuite, Some(_)) => {
                         assert_eq!(effective.signing_suite, None);
@@ -891,20 +1206,80 @@ fuzz_target!(|x: Input| {
                     (LifecycleError::NoSigningSuite | LifecycleError::Unsignable(_), None) => {
                         panic!("{e} for an event that signs nothing")
                     }
+                    // One deployment: every token is bound with its suite,
+                    // which the settings hold to the guess bound.
+                    (LifecycleError::SigningSuiteGuessable { .. }, _) => {
+                        panic!("{e} under the settings that bound the token")
+                    }
                     _ => {}
                 }
-                if let LifecycleError::NotPermitted {
-                    state,
-                    event,
-                    actor,
-                    ..
-                } = e
-                {
-                    assert_eq!(
-                        (*state, *event, *actor),
-                        (effective.state, kind, by.actor())
-                    );
-                    assert!(lookup(*state, *event, *actor).is_none());
+                match e {
+                    LifecycleError::NotPermitted {
+                        state,
+                        event,
+                        actor,
+                        ..
+                    } => {
+                        assert_eq!(
+                            (*state, *event, *actor),
+                            (effective.state, kind, by.actor())
+                        );
+                        assert!(lookup(*state, *event, *actor).is_none());
+                    }
+                    // A response the token shows for the transaction, at a
+                    // step before the validity (by as many steps again).
+                    LifecycleError::SignatureExpired { step } => {
+                        let (sent, text) = signed.as_ref().expect("expired without a signature");
+                        let suite = effective.signing_suite.expect("expired without a suite");
+                        let seconds = step_seconds(&suite);
+                        let behind = validity.div_ceil(seconds).min(10);
+                        let centre = phone_time(now, effective.last_drift) / seconds;
+                        assert!(
+                            step.saturating_add(behind) < centre
+                                && step.saturating_add(2 * behind + 1) >= centre,
+                            "expired at step {step}, the window's centre {centre}"
+                        );
+                        if !suite.has_counter() {
+                            let source = world.current[ci].expect("a token the test does not know");
+                            assert_eq!(
+                                response(world.key(ci, source), &suite, sent, 0, *step).as_deref(),
+                                Some(text.as_str()),
+                                "expired: a response the token never showed"
+                            );
+                        }
+                    }
+                    LifecycleError::TooManySignaturesInStep { step, max: most } => {
+                        assert_eq!(*most, 16);
+                        assert_eq!(effective.last_signature, Some(*step));
+                        assert_eq!(effective.signed_in_last_step.len(), 16);
+                    }
+                    LifecycleError::Throttled { retry_at, now: n } => {
+                        assert_eq!((effective.throttled_until, *n), (Some(*retry_at), now));
+                        assert!(held, "held back past the throttle's time");
+                    }
+                    // Exactly a secret that is the current token's or a
+                    // retired one.
+                    LifecycleError::SecretReused => {
+                        let source = match kind {
+                            EventKind::BeginSwap => swap_source,
+                            EventKind::Register | EventKind::CompleteSwap => new_source,
+                            _ => panic!("{e} for {kind}"),
+                        };
+                        let source = source.expect("a secret reused from no known secret");
+                        assert!(
+                            world.used(ci, source),
+                            "a secret never used refused as reused"
+                        );
+                    }
+                    // Exactly an account name a Key URI cannot carry.
+                    LifecycleError::Provisioning(_) => {
+                        let account = account.as_deref().expect("Provisioning without an account");
+                        assert!(
+                            KeyUri::builder(&world.given[0].0, account).build().is_err(),
+                            "{account:?} refused"
+                        );
+                    }
+                    _ => {}
                 }
                 assert_eq!(
                     after, effective,
@@ -913,7 +1288,51 @@ fuzz_target!(|x: Input| {
             }
         }
 
-        // The test's model of the current secret follows the record.
+        // The call's own audit record names the new serial it brings, and
+        // says why a code was refused.
+        if let Some(own) = audit.iter().find(|a| a.principal == by && a.event == kind) {
+            assert_eq!(
+                own.new_serial, new_serial,
+                "audited with another new serial"
+            );
+            match (&result, &own.reason) {
+                (
+                    Err(LifecycleError::Replayed {
+                        step,
+                        last_accepted,
+                    }),
+                    reason,
+                ) => {
+                    let expected = if step < last_accepted {
+                        AuditReason::BehindLastAccepted {
+                            step: *step,
+                            last_accepted: *last_accepted,
+                        }
+                    } else {
+                        AuditReason::Replayed {
+                            step: *step,
+                            last_accepted: *last_accepted,
+                        }
+                    };
+                    assert_eq!(*reason, expected);
+                }
+                (Err(LifecycleError::WrongCode { failures, max, .. }), reason) => assert_eq!(
+                    *reason,
+                    AuditReason::WrongCode {
+                        failures: *failures,
+                        max: *max
+                    }
+                ),
+                _ => {}
+            }
+        }
+
+        // The test's model of the current secret follows the record: a
+        // token that left it is retired.
+        if before.token_id.is_some() && after.token_id != before.token_id {
+            let old = world.current[ci].expect("a token the test does not know");
+            world.retired[ci].push(old);
+        }
         if !after.state.has_token() {
             world.current[ci] = None;
         } else if after.token_id != before.token_id {
@@ -951,10 +1370,35 @@ fn coherent(before: &RecordSummary, after: &RecordSummary, max: u32, signing: Op
     assert_eq!(has, after.serial.is_some());
     assert_eq!(has, after.token_id.is_some());
     assert_eq!(has, after.last_step.is_some());
+    assert_eq!(has, after.drift_estimate.is_some());
     // One deployment: every token is bound with its suite.
     assert_eq!(after.signing_suite, if has { signing } else { None });
     assert!(has || after.last_signature.is_none());
+    // Questions signed in the last signature's step: only without a
+    // counter, at most 16, each once.
+    let per_step = after.signing_suite.is_some_and(|s| !s.has_counter());
+    assert!(per_step || after.signed_in_last_step.is_empty());
+    assert!(after.last_signature.is_some() || after.signed_in_last_step.is_empty());
+    assert!(after.signed_in_last_step.len() <= 16);
+    for (i, d) in after.signed_in_last_step.iter().enumerate() {
+        assert!(
+            !after.signed_in_last_step[..i].contains(d),
+            "a question kept twice"
+        );
+    }
     assert_eq!(after.pending_swap.is_some(), after.state == State::Swapping);
+    // A swap holds the new secret BeginSwap fixed, until its deadline.
+    if let Some(p) = after.pending_swap {
+        assert_eq!(after.enrollment_deadline, Some(p.deadline));
+    }
+    // A token that takes codes is locked at the maximum.
+    if after.state.accepts_codes() {
+        assert!(
+            after.failures < max,
+            "{} failures, not locked",
+            after.failures
+        );
+    }
     assert!(!after.login_otp || has, "login OTP on without a token");
     if let Some(serial) = &after.serial {
         assert!(!after.retired_serials.contains(serial));
