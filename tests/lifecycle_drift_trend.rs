@@ -22,7 +22,7 @@ use otpguard::lifecycle::{
     CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError, MemoryStore, NewSecret,
     Principal, RequestContext, TokenSerial,
 };
-use otpguard::{Clock, FixedClock, Secret, Totp, TotpParams};
+use otpguard::{FixedClock, Secret, Totp, TotpParams};
 
 const DAY: u64 = 86_400;
 const START: u64 = 1_700_000_013;

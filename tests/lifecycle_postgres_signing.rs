@@ -1095,7 +1095,8 @@ fn questions_answered_in_one_step_round_trip_through_postgres() {
             .map(|t| phone.signature(&suite, t, None, now))
             .collect::<Vec<_>>();
         for i in 0..2 {
-            sign(&lc, &alice, &payees[i], &responses[i]).await.unwrap();
+            let proof = sign(&lc, &alice, &payees[i], &responses[i]).await.unwrap();
+            assert_eq!(proof.transaction(), Some(payees[i].digest()));
         }
         assert_eq!(load_fresh(pg, &alice).await.signed_in_last_step().len(), 2);
         assert_eq!(
@@ -1111,9 +1112,10 @@ fn questions_answered_in_one_step_round_trip_through_postgres() {
                 Err(LifecycleError::Replayed { .. })
             ));
         }
-        sign(&other, &alice, &payees[2], &responses[2])
+        let proof = sign(&other, &alice, &payees[2], &responses[2])
             .await
             .unwrap();
+        assert_eq!(proof.transaction(), Some(payees[2].digest()));
         let record = load_fresh(pg, &alice).await;
         assert_eq!(record.signed_in_last_step().len(), 3);
         assert_eq!(record.failures(), 0);

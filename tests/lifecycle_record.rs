@@ -436,10 +436,12 @@ fn questions_answered_in_a_step_round_trip_and_are_checked() {
     for payee in ["12345671", "99999991"] {
         let t = lifecycle_support::transfer_to(payee, 5);
         let response = phone.signature(&suite, &t, None, bank.now());
-        bank.lc
+        let proof = bank
+            .lc
             .blocking()
             .sign_transaction(&bank.customer, &bank.web, &t, &response, &bank.ctx)
             .unwrap();
+        assert_eq!(proof.transaction(), Some(t.digest()));
     }
     let record = bank.snapshot().unwrap();
     assert_eq!(record.signed_in_last_step().len(), 2);

@@ -737,7 +737,8 @@ fn one_time_step_takes_at_most_sixteen_questions() {
         .map(|n| transfer_to(&format!("{:08}", 12_345_671 + 2 * n), 1))
         .filter(|t| t.question_for(&suite).is_ok());
     for t in payees.by_ref().take(16) {
-        sign(&bank, &t, &phone.signature(&suite, &t, None, now)).unwrap();
+        let proof = sign(&bank, &t, &phone.signature(&suite, &t, None, now)).unwrap();
+        assert_eq!(proof.transaction(), Some(t.digest()));
     }
     let t = payees.next().unwrap();
     let before = bank.summary();
@@ -747,7 +748,8 @@ fn one_time_step_takes_at_most_sixteen_questions() {
     }
     assert_eq!(bank.summary(), before);
     bank.tick();
-    sign(&bank, &t, &phone.signature(&suite, &t, None, bank.now())).unwrap();
+    let proof = sign(&bank, &t, &phone.signature(&suite, &t, None, bank.now())).unwrap();
+    assert_eq!(proof.transaction(), Some(t.digest()));
 }
 
 /// A response the token computed for this transaction, but before the
