@@ -203,6 +203,8 @@ fn bind_record<'q>(q: PgQuery<'q>, row: &PgRow, version: i64) -> PgQuery<'q> {
         .bind(row.get::<Option<String>, _>("token_signing_suite"))
         .bind(row.get::<Option<i64>, _>("token_last_signature"))
         .bind(row.get::<Option<String>, _>("enrollment_signing_suite"))
+        .bind(row.get::<Option<Vec<u8>>, _>("token_signed_in_step"))
+        .bind(row.get::<Option<Vec<i64>>, _>("token_drift_estimate"))
 }
 
 struct Bench {
