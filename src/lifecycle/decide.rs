@@ -4,11 +4,11 @@
 //! nothing; checking the code, applying the row and committing come after
 //! (`engine.rs`, `effect.rs`).
 
+use sha2::{Digest, Sha256};
+
 use super::event::{EnteredCode, NewSecret, SwapTo};
 use super::table::{lookup, never_reason, Guard, Transition};
 use super::{Actor, Event, LifecycleConfig, LifecycleError, TokenRecord, TokenSerial};
-use sha2::{Digest, Sha256};
-
 use crate::ocra::{Suite, VerifyWindow};
 use crate::{Secret, TotpParams};
 

@@ -73,14 +73,8 @@ pub(crate) fn apply(
             // A new secret gets fresh tries (only a record without a token
             // provisions: there is no token whose lock-out this could lift).
             next.clear_failures();
-            let secret = Secret::generate(config.totp().algorithm())
-                .map_err(|_| LifecycleError::Randomness)?;
-            next.enrollment = Some(Arc::new(Enrollment {
-                secret,
-                deadline: now.saturating_add(config.enrollment_timeout()),
-                params: config.totp(),
-                signing: config.signing(),
-            }));
+            let deadline = now.saturating_add(config.enrollment_timeout());
+            next.enrollment = Some(pending_secret(generated(config)?, deadline, config));
             (current, pending)
         }
         (Effect::InstallToken, Evidence::New(token, _)) => {
@@ -113,12 +107,11 @@ pub(crate) fn apply(
             if token.key.id != proof.token {
                 return Err(OTHER_TOKEN);
             }
-            let digest = question;
             let per_step = token.key.signing.is_some_and(|s| !s.has_counter());
             token.signed_in_step = match (per_step, token.last_signature == Some(proof.step)) {
                 (false, _) => SignedInStep::default(),
-                (true, true) => token.signed_in_step.and(digest),
-                (true, false) => SignedInStep::only(digest),
+                (true, true) => token.signed_in_step.and(question),
+                (true, false) => SignedInStep::only(question),
             };
             token.last_signature = Some(proof.step);
             (Some(token), pending)
@@ -135,16 +128,10 @@ pub(crate) fn apply(
             };
             let deadline = now.saturating_add(config.swap_timeout());
             let secret = match to {
-                SwapTo::Generated { .. } => Secret::generate(config.totp().algorithm())
-                    .map_err(|_| LifecycleError::Randomness)?,
+                SwapTo::Generated { .. } => generated(config)?,
                 SwapTo::Given(secret) => secret.clone(),
             };
-            next.enrollment = Some(Arc::new(Enrollment {
-                secret,
-                deadline,
-                params: config.totp(),
-                signing: config.signing(),
-            }));
+            next.enrollment = Some(pending_secret(secret, deadline, config));
             next.clear_failures();
             let swap = PendingSwap {
                 started_at: now,
@@ -203,6 +190,22 @@ pub(crate) fn count_failure(
         next.throttled_until = Some(before.throttled_until.map_or(until, |t| t.max(until)));
     }
     Ok(next)
+}
+
+/// A random secret (OS CSPRNG) for the lifecycle's TOTP profile.
+fn generated(config: &LifecycleConfig) -> Result<Secret, LifecycleError> {
+    Secret::generate(config.totp().algorithm()).map_err(|_| LifecycleError::Randomness)
+}
+
+/// `secret`, pending until `deadline` with the lifecycle's profile and
+/// signing suite: a provisioned secret, or the new one a swap fixed.
+fn pending_secret(secret: Secret, deadline: u64, config: &LifecycleConfig) -> Arc<Enrollment> {
+    Arc::new(Enrollment {
+        secret,
+        deadline,
+        params: config.totp(),
+        signing: config.signing(),
+    })
 }
 
 fn bump(record: &TokenRecord) -> Result<u64, LifecycleError> {
