@@ -154,6 +154,12 @@ impl LifecycleConfig {
         self.max_drift
     }
 
+    /// `drift` held within [`LifecycleConfig::max_drift`].
+    pub(crate) fn bounded_drift(&self, drift: i64) -> i64 {
+        let bound = i64::from(self.max_drift);
+        drift.clamp(bound.saturating_neg(), bound)
+    }
+
     /// The fastest a phone's clock is expected to drift, in seconds a day
     /// either way: a token's window covers where its phone's clock can have
     /// moved since its last code, at a rate within what its codes allow and

@@ -1,8 +1,8 @@
 //! The decision, kept pure: from the record as committed, the event, who
 //! causes it, the time and the settings, either the row to take and the
 //! code to check, or the refusal. It reads nothing else and changes
-//! nothing; checking the code, applying the row and committing come after
-//! (`engine.rs`, `effect.rs`).
+//! nothing; checking the code (`check.rs`), applying the row (`effect.rs`)
+//! and committing (`engine.rs`) come after.
 
 use sha2::{Digest, Sha256};
 

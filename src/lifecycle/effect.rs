@@ -1,41 +1,20 @@
 //! Applying a decided row: the next record, built from the one the decision
-//! was taken on. Effects that rest on a code take its [`Proof`], which only
-//! the code check builds, so no such effect can run on an unchecked code.
+//! was taken on, and the record after a wrong code. Pure: it reads the
+//! record, the row, the check's [`Evidence`] and the settings. Effects that
+//! rest on a code take its [`Proof`], which only `check.rs` builds, so no
+//! such effect can run on an unchecked code.
 
 use std::sync::Arc;
 
-use super::engine::bounded_drift;
+use super::check::{Evidence, Proof};
 use super::event::SwapTo;
 use super::fingerprint::FingerprintKey;
 use super::record::{Enrollment, Retired, SignedInStep, Stage, Token};
 use super::rules::{Effect, Transition};
 use super::{
-    DriftEstimate, Event, LifecycleConfig, LifecycleError, PendingSwap, State, TokenId, TokenRecord,
+    DriftEstimate, Event, LifecycleConfig, LifecycleError, PendingSwap, State, TokenRecord,
 };
-use crate::Secret;
-
-/// A code that verified and whose step is newer than any accepted for its
-/// token. Built only by the engine's code check.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Proof {
-    pub(crate) token: TokenId,
-    pub(crate) step: u64,
-    pub(crate) drift: i64,
-}
-
-/// What the guard established, handed to the effect.
-pub(crate) enum Evidence {
-    /// The row needed no code.
-    Nothing,
-    /// A code of the current token.
-    Current(Proof),
-    /// A new token, bound by its first code.
-    New(Token, Proof),
-    /// A transaction signature of the current token: the proof's step is
-    /// the signature's counter (or, for a suite without one, time step),
-    /// with the SHA-256 digest of the question it answered.
-    Signature(Proof, [u8; 32]),
-}
+use crate::{KeyUri, Secret};
 
 const MISMATCH: LifecycleError =
     LifecycleError::Internal("the row's effect and the evidence of its guard disagree");
@@ -46,7 +25,9 @@ const FAR: LifecycleError =
 const NO_TOKEN: LifecycleError =
     LifecycleError::Internal("an effect on the current token for a record without one");
 
-/// The record after `row` is taken on `before`.
+/// The record after `row` is taken on `before`, and for an event that
+/// creates a secret for the customer's app (`Provision`, a `BeginSwap` that
+/// generates one) its Key URI.
 pub(crate) fn apply(
     before: &TokenRecord,
     row: &Transition,
@@ -54,7 +35,7 @@ pub(crate) fn apply(
     event: &Event,
     now: u64,
     config: &LifecycleConfig,
-) -> Result<TokenRecord, LifecycleError> {
+) -> Result<(TokenRecord, Option<Box<KeyUri>>), LifecycleError> {
     // Built field by field, not cloned: the stage is replaced below, and
     // cloning it first would count the token's key up and down for nothing.
     let mut next = TokenRecord {
@@ -68,13 +49,16 @@ pub(crate) fn apply(
     };
     let current = before.stage.token().cloned();
     let pending = before.stage.pending();
+    let mut key_uri = None;
     let (token, pending) = match (row.effect, evidence) {
         (Effect::Provision, Evidence::Nothing) => {
             // A new secret gets fresh tries (only a record without a token
             // provisions: there is no token whose lock-out this could lift).
             next.clear_failures();
             let deadline = now.saturating_add(config.enrollment_timeout());
-            next.enrollment = Some(pending_secret(generated(config)?, deadline, config));
+            let enrollment = pending_secret(generated(config)?, deadline, config);
+            key_uri = key_uri_for(event, &enrollment, config)?;
+            next.enrollment = Some(enrollment);
             (current, pending)
         }
         (Effect::InstallToken, Evidence::New(token, _)) => {
@@ -90,30 +74,30 @@ pub(crate) fn apply(
         }
         (Effect::RecordUse, Evidence::Current(proof)) => {
             next.clear_failures();
-            (Some(used(current, proof, config, now)?), pending)
+            (Some(after_code(current, proof, config, now)?), pending)
         }
         // A pair found far from the estimate: the estimate starts again
         // from the pair's later code.
         (Effect::Resync, Evidence::Current(proof)) => {
             next.clear_failures();
-            let mut token = used(current, proof, config, now)?;
+            let mut token = after_code(current, proof, config, now)?;
             token.estimate =
-                DriftEstimate::from_code(now, proof.step, token.key.params).ok_or(FAR)?;
+                DriftEstimate::from_code(now, proof.step(), token.key.params).ok_or(FAR)?;
             (Some(token), pending)
         }
         (Effect::RecordSignature, Evidence::Signature(proof, question)) => {
             next.clear_failures();
             let mut token = current.ok_or(NO_TOKEN)?;
-            if token.key.id != proof.token {
+            if token.key.id != proof.token() {
                 return Err(OTHER_TOKEN);
             }
             let per_step = token.key.signing.is_some_and(|s| !s.has_counter());
-            token.signed_in_step = match (per_step, token.last_signature == Some(proof.step)) {
+            token.signed_in_step = match (per_step, token.last_signature == Some(proof.step())) {
                 (false, _) => SignedInStep::default(),
                 (true, true) => token.signed_in_step.and(question),
                 (true, false) => SignedInStep::only(question),
             };
-            token.last_signature = Some(proof.step);
+            token.last_signature = Some(proof.step());
             (Some(token), pending)
         }
         (Effect::ResetDrift, Evidence::Nothing) => {
@@ -131,13 +115,15 @@ pub(crate) fn apply(
                 SwapTo::Generated { .. } => generated(config)?,
                 SwapTo::Given(secret) => secret.clone(),
             };
-            next.enrollment = Some(pending_secret(secret, deadline, config));
+            let enrollment = pending_secret(secret, deadline, config);
+            key_uri = key_uri_for(event, &enrollment, config)?;
+            next.enrollment = Some(enrollment);
             next.clear_failures();
             let swap = PendingSwap {
                 started_at: now,
                 deadline,
             };
-            (Some(used(current, proof, config, now)?), Some(swap))
+            (Some(after_code(current, proof, config, now)?), Some(swap))
         }
         (Effect::SetLoginOtp, Evidence::Current(proof)) => {
             let Event::SetLoginOtp { on, .. } = event else {
@@ -145,12 +131,12 @@ pub(crate) fn apply(
             };
             next.login_otp = *on;
             next.clear_failures();
-            (Some(used(current, proof, config, now)?), pending)
+            (Some(after_code(current, proof, config, now)?), pending)
         }
         (Effect::EndSwap, Evidence::Current(proof)) => {
             next.enrollment = None;
             next.clear_failures();
-            (Some(used(current, proof, config, now)?), None)
+            (Some(after_code(current, proof, config, now)?), None)
         }
         (Effect::EndSwap | Effect::Suspend, Evidence::Nothing) => {
             next.enrollment = None;
@@ -170,7 +156,34 @@ pub(crate) fn apply(
         _ => return Err(MISMATCH),
     };
     next.stage = stage(row.to, token, pending)?;
-    Ok(next)
+    Ok((next, key_uri))
+}
+
+/// The Key URI of `enrollment`'s secret under the name the event gives
+/// the customer's app (`Provision`, a `BeginSwap` that generates the
+/// secret), from the pending profile and the lifecycle's issuer.
+fn key_uri_for(
+    event: &Event,
+    enrollment: &Enrollment,
+    config: &LifecycleConfig,
+) -> Result<Option<Box<KeyUri>>, LifecycleError> {
+    let account = match event {
+        Event::Provision { account }
+        | Event::BeginSwap {
+            to: SwapTo::Generated { account },
+            ..
+        } => account,
+        _ => return Ok(None),
+    };
+    let mut builder = KeyUri::builder(&enrollment.secret, account).totp(enrollment.params);
+    if let Some(issuer) = config.issuer() {
+        builder = builder.issuer(issuer);
+    }
+    if let Some(suite) = enrollment.signing {
+        builder = builder.ocra_suite(suite);
+    }
+    let uri = builder.build().map_err(LifecycleError::Provisioning)?;
+    Ok(Some(Box::new(uri)))
 }
 
 /// The record after one more wrong code of the current token at `now`:
@@ -218,21 +231,21 @@ fn bump(record: &TokenRecord) -> Result<u64, LifecycleError> {
 /// The current token after its code `proof` was accepted at `now`: the
 /// step claimed, the drift re-centred on the code (within the bound), the
 /// estimate of the phone's clock narrowed by it.
-fn used(
+fn after_code(
     current: Option<Token>,
     proof: Proof,
     config: &LifecycleConfig,
     now: u64,
 ) -> Result<Token, LifecycleError> {
     let mut token = current.ok_or(NO_TOKEN)?;
-    if token.key.id != proof.token {
+    if token.key.id != proof.token() {
         return Err(OTHER_TOKEN);
     }
-    token.last_step = proof.step;
-    token.drift = bounded_drift(proof.drift, config);
+    token.last_step = proof.step();
+    token.drift = config.bounded_drift(proof.drift());
     token.estimate = token
         .estimate
-        .seen(now, proof.step, token.key.params, config.max_drift_rate())
+        .seen(now, proof.step(), token.key.params, config.max_drift_rate())
         .ok_or(FAR)?;
     Ok(token)
 }

@@ -91,8 +91,11 @@
 
 mod actor;
 mod answer;
+mod attempt;
 mod audit;
 mod blocking;
+mod calls;
+mod check;
 mod config;
 mod decide;
 mod diagram;

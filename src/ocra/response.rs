@@ -69,13 +69,9 @@ impl Response {
         match suite.digits() {
             0 => {
                 let len = suite.algorithm().output_len();
-                let malformed = CheckError::Malformed {
-                    len: len.saturating_mul(2),
-                    hex: true,
-                };
                 if bytes.len() != len.saturating_mul(2) || !bytes.iter().all(u8::is_ascii_hexdigit)
                 {
-                    return Err(malformed);
+                    return Err(CheckError::malformed(suite));
                 }
                 let mut mac = [0u8; 64];
                 for (m, pair) in mac.iter_mut().zip(bytes.chunks_exact(2)) {
@@ -92,7 +88,7 @@ impl Response {
             _ => {
                 let len = usize::from(suite.digit_count());
                 if bytes.len() != len || !bytes.iter().all(u8::is_ascii_digit) {
-                    return Err(CheckError::Malformed { len, hex: false });
+                    return Err(CheckError::malformed(suite));
                 }
                 let value = bytes.iter().fold(0u64, |acc, &b| {
                     acc.wrapping_mul(10)
@@ -219,5 +215,22 @@ const fn mac_bytes(suite: &Suite) -> u8 {
         crate::Algorithm::Sha1 => 20,
         crate::Algorithm::Sha256 => 32,
         crate::Algorithm::Sha512 => 64,
+    }
+}
+
+impl CheckError {
+    /// The refusal of a response that is not one of `suite`'s: exactly `t`
+    /// decimal digits, or for `t` = 0 twice the HMAC's length in hex digits.
+    pub(crate) fn malformed(suite: &Suite) -> Self {
+        match suite.digits() {
+            0 => Self::Malformed {
+                len: suite.algorithm().output_len().saturating_mul(2),
+                hex: true,
+            },
+            _ => Self::Malformed {
+                len: usize::from(suite.digit_count()),
+                hex: false,
+            },
+        }
     }
 }
