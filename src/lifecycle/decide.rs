@@ -49,16 +49,19 @@ pub(crate) struct Plan<'e> {
     pub(crate) check: Check<'e>,
 }
 
-const NO_CODE: LifecycleError =
-    LifecycleError::Internal("a code-guarded row for an event that carries no code");
-const NO_NEW_TOKEN: LifecycleError =
-    LifecycleError::Internal("a new-token row for an event that brings no new token");
-const BOUND_SUITE: LifecycleError =
-    LifecycleError::Internal(
-    "no signing window: a bound suite without a time step, or a window beyond the caps the settings enforce",
-);
+// The table's index (`table.rs`) fails the build for a row whose guard
+// needs what its event does not bring, or that needs a pending swap in a
+// state without one; these are the run-time faces of that check.
+const UNFIT: LifecycleError =
+    LifecycleError::Internal("a row whose guard needs what its event does not bring");
 const NO_PENDING: LifecycleError =
     LifecycleError::Internal("a swap row for a record that is not swapping");
+// The settings refuse a signing suite without a time step or a window past
+// the caps, and a loaded token's suite is checked the same way by the
+// store's loader: no window is a record a store should not have returned.
+const BOUND_SUITE: LifecycleError = LifecycleError::Internal(
+    "no signing window: a bound suite without a time step, or a window beyond the caps the settings enforce",
+);
 
 /// Decides `event` by `actor` on `record` at `now`.
 pub(crate) fn decide<'e>(
@@ -76,36 +79,51 @@ pub(crate) fn decide<'e>(
         actor,
         rule: never_reason(state, kind),
     })?;
-    let check = match row.guard {
-        Guard::None => Check::Nothing,
-        Guard::CurrentCode => {
+    let check = match (row.guard, event) {
+        (Guard::None, _) => Check::Nothing,
+        // A swap's new secret is checked before its code is, so that a
+        // refusal for it never spends the code.
+        (Guard::CurrentCode, Event::BeginSwap { code, to }) => {
             not_throttled(record, now)?;
-            // A swap's new secret is checked before its code is, so that a
-            // refusal for it never spends the code.
-            match event {
-                Event::BeginSwap {
-                    to: SwapTo::Given(secret),
-                    ..
-                } => unused_secret(record, secret)?,
-                Event::BeginSwap {
-                    to: SwapTo::Generated { account },
-                    ..
-                } => crate::uri::check_name(account, "account")
+            match to {
+                SwapTo::Given(secret) => unused_secret(record, secret)?,
+                SwapTo::Generated { account } => crate::uri::check_name(account, "account")
                     .map_err(LifecycleError::Provisioning)?,
-                _ => {}
             }
-            Check::Current(event.code().ok_or(NO_CODE)?)
+            Check::Current(code)
         }
-        Guard::ConsecutiveCodes => {
+        (
+            Guard::CurrentCode,
+            Event::SetLoginOtp { code, .. }
+            | Event::CancelSwap { code }
+            | Event::Stop { code }
+            | Event::VerifyTransaction { code }
+            | Event::VerifyLogin { code },
+        ) => {
             not_throttled(record, now)?;
-            let (first, second) = event.pair().ok_or(NO_CODE)?;
+            Check::Current(code)
+        }
+        (Guard::LoginCode, Event::VerifyLogin { code }) => {
+            if !record.login_otp {
+                return Err(LifecycleError::LoginOtpOff);
+            }
+            not_throttled(record, now)?;
+            Check::Current(code)
+        }
+        (Guard::ConsecutiveCodes, Event::Resync { first, second }) => {
+            not_throttled(record, now)?;
             Check::Pair(first, second)
         }
-        Guard::SignedTransaction => {
+        (
+            Guard::SignedTransaction,
+            Event::SignTransaction {
+                transaction,
+                response,
+            },
+        ) => {
             let suite = record
                 .signing_suite()
                 .ok_or(LifecycleError::NoSigningSuite)?;
-            let (transaction, response) = event.signature().ok_or(NO_CODE)?;
             let question = transaction
                 .question_for(&suite)
                 .map_err(LifecycleError::Unsignable)?;
@@ -127,19 +145,19 @@ pub(crate) fn decide<'e>(
                 window,
             }
         }
-        Guard::LoginCode => {
-            if !record.login_otp {
-                return Err(LifecycleError::LoginOtpOff);
-            }
-            not_throttled(record, now)?;
-            Check::Current(event.code().ok_or(NO_CODE)?)
-        }
-        Guard::NewTokenCode => {
-            let check = registered_token(record, event, now, config)?;
+        (
+            Guard::NewTokenCode,
+            Event::Register {
+                serial,
+                secret,
+                code,
+            },
+        ) => {
+            let check = registered_token(record, serial, secret, code, now, config)?;
             not_throttled(record, now)?;
             check
         }
-        Guard::NewTokenCodeBeforeDeadline => {
+        (Guard::NewTokenCodeBeforeDeadline, Event::CompleteSwap { serial, code }) => {
             let pending = record.pending_swap().ok_or(NO_PENDING)?;
             if now >= pending.deadline {
                 return Err(LifecycleError::SwapExpired {
@@ -147,11 +165,11 @@ pub(crate) fn decide<'e>(
                     now,
                 });
             }
-            let check = swapped_in_token(record, event)?;
+            let check = swapped_in_token(record, serial, code)?;
             not_throttled(record, now)?;
             check
         }
-        Guard::DeadlinePassed => {
+        (Guard::DeadlinePassed, _) => {
             let pending = record.pending_swap().ok_or(NO_PENDING)?;
             if now < pending.deadline {
                 return Err(LifecycleError::SwapNotExpired {
@@ -161,7 +179,7 @@ pub(crate) fn decide<'e>(
             }
             Check::Nothing
         }
-        Guard::FailuresAtMax => {
+        (Guard::FailuresAtMax, _) => {
             let max = config.max_failures();
             if record.failures < max {
                 return Err(LifecycleError::BelowMaxFailures {
@@ -171,6 +189,7 @@ pub(crate) fn decide<'e>(
             }
             Check::Nothing
         }
+        _ => return Err(UNFIT),
     };
     Ok(Plan { row, check })
 }
@@ -188,18 +207,12 @@ fn not_throttled(record: &TokenRecord, now: u64) -> Result<(), LifecycleError> {
 /// ever retired here nor is the current one.
 fn registered_token<'e>(
     record: &'e TokenRecord,
-    event: &'e Event,
+    serial: &'e TokenSerial,
+    secret: &'e NewSecret,
+    code: &'e EnteredCode,
     now: u64,
     config: &LifecycleConfig,
 ) -> Result<Check<'e>, LifecycleError> {
-    let Event::Register {
-        serial,
-        secret,
-        code,
-    } = event
-    else {
-        return Err(NO_NEW_TOKEN);
-    };
     unretired_serial(record, serial)?;
     let (secret, params, signing) = match secret {
         NewSecret::Given(secret) => (secret, config.totp(), config.signing()),
@@ -231,11 +244,9 @@ fn registered_token<'e>(
 /// serial that is neither the current one nor ever retired here.
 fn swapped_in_token<'e>(
     record: &'e TokenRecord,
-    event: &'e Event,
+    serial: &'e TokenSerial,
+    code: &'e EnteredCode,
 ) -> Result<Check<'e>, LifecycleError> {
-    let Event::CompleteSwap { serial, code } = event else {
-        return Err(NO_NEW_TOKEN);
-    };
     unretired_serial(record, serial)?;
     if record.serial() == Some(serial) {
         return Err(LifecycleError::SameSerial);

@@ -16,14 +16,22 @@ use super::{
 };
 use crate::{KeyUri, Secret};
 
+// The table's index (`table.rs`) fails the build for a row whose effect
+// needs other evidence than its guard proves, or a token its state does not
+// hold, or whose target state cannot hold what the effect leaves; these
+// are the run-time faces of that check.
 const MISMATCH: LifecycleError =
     LifecycleError::Internal("the row's effect and the evidence of its guard disagree");
-const OTHER_TOKEN: LifecycleError =
-    LifecycleError::Internal("a proof for another token than the current one");
-const FAR: LifecycleError =
-    LifecycleError::Internal("an accepted code's time beyond any drift estimate");
 const NO_TOKEN: LifecycleError =
     LifecycleError::Internal("an effect on the current token for a record without one");
+// A proof is built in the same attempt from the token of the record the
+// effect is applied to.
+const OTHER_TOKEN: LifecycleError =
+    LifecycleError::Internal("a proof for another token than the current one");
+// The drift estimate covers every step a code can match at a time a clock
+// can return; a step beyond it is a clock or a profile out of range.
+const FAR: LifecycleError =
+    LifecycleError::Internal("an accepted code's time beyond any drift estimate");
 
 /// The record after `row` is taken on `before`, and for an event that
 /// creates a secret for the customer's app (`Provision`, a `BeginSwap` that
@@ -280,6 +288,7 @@ fn stage(
         (State::Active, Some(t), None) => Ok(Stage::Active(t)),
         (State::Swapping, Some(t), Some(p)) => Ok(Stage::Swapping(t, p)),
         (State::Suspended(reason), Some(t), None) => Ok(Stage::Suspended(t, reason)),
+        // Ruled out at compile time by the table's index, as `MISMATCH`.
         _ => Err(LifecycleError::Internal(
             "the row's target state and the record's data disagree",
         )),

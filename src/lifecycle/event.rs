@@ -474,21 +474,6 @@ impl Event {
         }
     }
 
-    /// The code the event carries, if any.
-    pub(crate) fn code(&self) -> Option<&EnteredCode> {
-        match self {
-            Self::Register { code, .. }
-            | Self::CompleteSwap { code, .. }
-            | Self::BeginSwap { code, .. }
-            | Self::SetLoginOtp { code, .. }
-            | Self::CancelSwap { code }
-            | Self::Stop { code }
-            | Self::VerifyTransaction { code }
-            | Self::VerifyLogin { code } => Some(code),
-            _ => None,
-        }
-    }
-
     /// The transaction and response of a `SignTransaction`.
     pub(crate) fn signature(&self) -> Option<(&Transaction, &EnteredCode)> {
         match self {
@@ -504,14 +489,6 @@ impl Event {
     /// `SignTransaction` signs ([`Transaction::digest`]).
     pub(crate) fn transaction_digest(&self) -> Option<[u8; 32]> {
         self.signature().map(|(t, _)| t.digest())
-    }
-
-    /// The two codes of a `Resync`.
-    pub(crate) fn pair(&self) -> Option<(&EnteredCode, &EnteredCode)> {
-        match self {
-            Self::Resync { first, second } => Some((first, second)),
-            _ => None,
-        }
     }
 }
 

@@ -382,10 +382,162 @@ const fn index() -> [u8; KEYS] {
         let r = &ROWS[i];
         let k = key(r.from, r.event, r.actor);
         assert!(out[k] == 0, "two rows for one (state, event, actor)");
+        assert!(
+            well_typed(r),
+            "a row whose guard needs what its event or state does not bring, or whose effect needs what its guard does not prove"
+        );
         out[k] = (i + 1) as u8;
         i += 1;
     }
     out
+}
+
+/// What an event brings besides its kind, and what a guard needs of it.
+#[derive(Clone, Copy)]
+enum Brings {
+    Nothing,
+    /// A code of the current token.
+    CurrentCode,
+    /// Two codes of the current token (`Resync`).
+    Pair,
+    /// A transaction and its response.
+    Signature,
+    /// A new token's serial, secret and first code (`Register`).
+    NewToken,
+    /// A new token's serial and first code (`CompleteSwap`).
+    SwapToken,
+}
+
+const fn brought_by(event: EventKind) -> Brings {
+    match event {
+        EventKind::SetLoginOtp
+        | EventKind::BeginSwap
+        | EventKind::CancelSwap
+        | EventKind::Stop
+        | EventKind::VerifyTransaction
+        | EventKind::VerifyLogin => Brings::CurrentCode,
+        EventKind::Resync => Brings::Pair,
+        EventKind::SignTransaction => Brings::Signature,
+        EventKind::Register => Brings::NewToken,
+        EventKind::CompleteSwap => Brings::SwapToken,
+        EventKind::Provision
+        | EventKind::SwapTimeout
+        | EventKind::Suspend(_)
+        | EventKind::Resume
+        | EventKind::Reissue
+        | EventKind::ResetDrift => Brings::Nothing,
+    }
+}
+
+/// What the check of a guard hands the effect (`check::Evidence`).
+#[derive(Clone, Copy)]
+enum Proves {
+    Nothing,
+    CurrentToken,
+    Signature,
+    NewToken,
+}
+
+impl Guard {
+    /// What the guard needs its event to bring.
+    const fn needs(self) -> Brings {
+        match self {
+            Self::CurrentCode | Self::LoginCode => Brings::CurrentCode,
+            Self::ConsecutiveCodes => Brings::Pair,
+            Self::SignedTransaction => Brings::Signature,
+            Self::NewTokenCode => Brings::NewToken,
+            Self::NewTokenCodeBeforeDeadline => Brings::SwapToken,
+            Self::None | Self::DeadlinePassed | Self::FailuresAtMax => Brings::Nothing,
+        }
+    }
+
+    const fn proves(self) -> Proves {
+        match self {
+            Self::CurrentCode | Self::LoginCode | Self::ConsecutiveCodes => Proves::CurrentToken,
+            Self::SignedTransaction => Proves::Signature,
+            Self::NewTokenCode | Self::NewTokenCodeBeforeDeadline => Proves::NewToken,
+            Self::None | Self::DeadlinePassed | Self::FailuresAtMax => Proves::Nothing,
+        }
+    }
+}
+
+impl Effect {
+    /// Whether the effect can be applied on what a guard proves.
+    const fn takes(self, proof: Proves) -> bool {
+        match self {
+            Self::Provision | Self::Suspend | Self::Resume | Self::ResetDrift => {
+                matches!(proof, Proves::Nothing)
+            }
+            Self::RecordUse | Self::Resync | Self::StartSwap | Self::SetLoginOtp => {
+                matches!(proof, Proves::CurrentToken)
+            }
+            Self::EndSwap | Self::RetireToken => {
+                matches!(proof, Proves::Nothing | Proves::CurrentToken)
+            }
+            Self::InstallToken | Self::SwapIn => matches!(proof, Proves::NewToken),
+            Self::RecordSignature => matches!(proof, Proves::Signature),
+        }
+    }
+
+    /// Whether the effect changes the current token (so the row must start
+    /// where there is one).
+    const fn needs_token(self) -> bool {
+        !matches!(self, Self::Provision | Self::InstallToken)
+    }
+
+    /// Whether a record has a token after the effect, given whether it had
+    /// one before.
+    const fn leaves_token(self, had: bool) -> bool {
+        match self {
+            Self::RetireToken => false,
+            Self::InstallToken | Self::SwapIn => true,
+            _ => had,
+        }
+    }
+
+    /// Whether a record is swapping after the effect, given whether it was
+    /// before.
+    const fn leaves_swap(self, was: bool) -> bool {
+        match self {
+            Self::StartSwap => true,
+            Self::RecordUse
+            | Self::Resync
+            | Self::RecordSignature
+            | Self::ResetDrift
+            | Self::SetLoginOtp
+            | Self::Provision => was,
+            Self::EndSwap | Self::SwapIn | Self::Suspend | Self::Resume | Self::RetireToken => {
+                false
+            }
+            Self::InstallToken => false,
+        }
+    }
+}
+
+/// What the engine relies on and the table's index checks at compile time:
+/// a row's guard gets from its event what it needs (a code, a pair, a
+/// signature, a new token), a guard on the current token or on a swap
+/// starts where there is one, the effect gets the evidence it needs, and
+/// the target state holds what the effect leaves (a token, a pending swap).
+const fn well_typed(r: &Transition) -> bool {
+    let leaves = r.effect.leaves_token(r.from.has_token()) == r.to.has_token()
+        && r.effect.leaves_swap(matches!(r.from, State::Swapping))
+            == matches!(r.to, State::Swapping);
+    let brings = (r.guard.needs() as u8) == (brought_by(r.event) as u8)
+        || matches!(r.guard.needs(), Brings::Nothing);
+    let token = !(r.guard.proves_current_token() || r.effect.needs_token()) || r.from.has_token();
+    let swap = !matches!(
+        r.guard,
+        Guard::NewTokenCodeBeforeDeadline | Guard::DeadlinePassed
+    ) || matches!(r.from, State::Swapping);
+    // The effects that read their event's own data (the swap's new secret,
+    // the login-OTP choice) are taken only for that event.
+    let reads = match r.effect {
+        Effect::StartSwap => matches!(r.event, EventKind::BeginSwap),
+        Effect::SetLoginOtp => matches!(r.event, EventKind::SetLoginOtp),
+        _ => true,
+    };
+    brings && token && swap && leaves && reads && r.effect.takes(r.guard.proves())
 }
 
 /// Why `(state, event)` is absent from the table, if [`NEVER`] says.
