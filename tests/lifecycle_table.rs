@@ -308,6 +308,7 @@ fn run_combination(state: State, kind: EventKind, actor: Actor) -> bool {
                 transaction,
             }
         }
+        other => panic!("no test event for {other}"),
     };
     assert_eq!(event.kind(), kind);
 

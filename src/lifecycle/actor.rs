@@ -12,6 +12,7 @@ use core::fmt;
 /// assert_eq!(Actor::ALL.len(), 3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Actor {
     /// The customer, through internet banking (already logged in with
     /// contract ID and password; the library checks the OTP part).

@@ -15,6 +15,7 @@ use crate::Secret;
 /// assert_eq!(ReissueReason::AppRemoved.to_string(), "AppRemoved");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ReissueReason {
     /// The phone holding the token was lost or stolen.
     LostDevice,
@@ -50,6 +51,7 @@ impl fmt::Display for ReissueReason {
 /// assert_eq!(EventKind::ALL.len(), 18);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EventKind {
     /// Create a new secret for the customer's next token, pending until its
     /// first code proves it (`Register` or `CompleteSwap`).

@@ -10,6 +10,7 @@ use core::fmt;
 /// assert_eq!(State::Suspended(SuspendReason::LostDevice).to_string(), "Suspended(LostDevice)");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SuspendReason {
     /// The customer reported the phone lost or stolen. Whoever holds it may
     /// read codes from it, so the token can never be resumed, only reissued.
@@ -66,6 +67,7 @@ impl fmt::Display for SuspendReason {
 /// assert_eq!(State::ALL.len(), 7);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum State {
     /// No token: the customer authorises transactions with the transfer
     /// password.

@@ -49,6 +49,7 @@ pub fn principal(actor: Actor) -> Principal {
         Actor::Customer => Principal::customer(Label::new("web").unwrap()),
         Actor::Operator => Principal::operator(Label::new("op-1").unwrap()),
         Actor::System => Principal::System,
+        other => panic!("no test principal for {other}"),
     }
 }
 
@@ -389,6 +390,7 @@ impl Bank {
                 })
                 .unwrap();
             }
+            other => panic!("no way to bring a record to {other}"),
         }
         assert_eq!(self.state(), state);
         self.tick();
