@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use super::audit::{AuditReason, AuditRecord, DriftChange, Notice, Outcome};
 use super::check::{self, Proof, Refusal};
-use super::decide::decide;
+use super::decide::{self, decide};
 use super::effect::{apply, count_failure};
 use super::error::CodeError;
 use super::event::EnteredCode;
@@ -262,32 +262,20 @@ pub(crate) fn attempt(
     }
     let event = match request {
         Request::Event(event) => Cow::Borrowed(event),
-        // A login is the customer's, whether or not it asks for a code.
-        Request::Login(_) if header.by.actor() != Actor::Customer => {
-            let e = LifecycleError::NotPermitted {
-                state: record.state(),
-                event: EventKind::VerifyLogin,
-                actor: header.by.actor(),
-                rule: None,
-            };
-            return refusal(header, request, record, audit, timed_out, e);
-        }
-        Request::Login(_) if !record.login_otp => {
-            let (by, kind) = (header.by, EventKind::VerifyLogin);
-            let reason = AuditReason::LoginOtpOff;
-            let accepted = Outcome::Accepted;
-            audit.push(header.audit_record(by, &record, kind, None, &record, accepted, reason));
-            return Attempt {
-                record: timed_out.then_some(record),
-                audit,
-                answer: Ok(Answer::LoginNotRequired),
-            };
-        }
-        Request::Login(None) => {
-            let e = LifecycleError::CodeRequired;
-            return refusal(header, request, record, audit, timed_out, e);
-        }
-        Request::Login(Some(code)) => Cow::Owned(Event::VerifyLogin { code: code.clone() }),
+        Request::Login(code) => match decide::login(&record, header.by.actor(), code.as_ref()) {
+            Ok(Some(code)) => Cow::Owned(Event::VerifyLogin { code: code.clone() }),
+            Ok(None) => {
+                let (by, kind) = (header.by, EventKind::VerifyLogin);
+                let (reason, accepted) = (AuditReason::LoginOtpOff, Outcome::Accepted);
+                audit.push(header.audit_record(by, &record, kind, None, &record, accepted, reason));
+                return Attempt {
+                    record: timed_out.then_some(record),
+                    audit,
+                    answer: Ok(Answer::LoginNotRequired),
+                };
+            }
+            Err(e) => return refusal(header, request, record, audit, timed_out, e),
+        },
     };
     match take_row(&record, header.by.actor(), &event, header.now, config) {
         Ok(Taken {

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::event::{EnteredCode, NewSecret, SwapTo};
 use super::table::{lookup, never_reason, Guard, Transition};
-use super::{Actor, Event, LifecycleConfig, LifecycleError, TokenRecord, TokenSerial};
+use super::{Actor, Event, EventKind, LifecycleConfig, LifecycleError, TokenRecord, TokenSerial};
 use crate::ocra::{Suite, VerifyWindow};
 use crate::{Secret, TotpParams};
 
@@ -192,6 +192,29 @@ pub(crate) fn decide<'e>(
         _ => return Err(UNFIT),
     };
     Ok(Plan { row, check })
+}
+
+/// A login, decided before the table: while the customer's login OTP is
+/// off no code is asked and nothing changes (`Ok(None)`); while it is on,
+/// the code is checked as the table's `VerifyLogin` (`Ok(Some(code))`). A
+/// login is the customer's, whether or not it asks for a code.
+pub(crate) fn login<'c>(
+    record: &TokenRecord,
+    actor: Actor,
+    code: Option<&'c EnteredCode>,
+) -> Result<Option<&'c EnteredCode>, LifecycleError> {
+    if actor != Actor::Customer {
+        return Err(LifecycleError::NotPermitted {
+            state: record.state(),
+            event: EventKind::VerifyLogin,
+            actor,
+            rule: None,
+        });
+    }
+    if !record.login_otp {
+        return Ok(None);
+    }
+    code.map(Some).ok_or(LifecycleError::CodeRequired)
 }
 
 /// Refuses a code of the current token while codes are held back after

@@ -125,6 +125,10 @@ banking), an **Operator** of the bank, or the **System** itself.
   accepted, and a code is accepted only for a strictly greater step. A code
   for a step already accepted (a double submit, a replay) is refused and
   audited as a replay; it is not counted and changes nothing.
+- A login is decided beside the table, and only there: while the
+  customer's login OTP is off it asks for no code, changes nothing and is
+  audited as such (`LoginOtpOff`); while it is on, its code is the table's
+  `VerifyLogin`. A login is the customer's; any other actor is refused.
 - A token is known by a random id bound to its record, never by its serial.
 - Only `Active` and `Swapping` accept a code of the current token. While
   `Swapping`, the old token keeps working until the new one is registered,

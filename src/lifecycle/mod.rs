@@ -145,7 +145,9 @@ pub use stored::WithPlaintextSecrets;
 pub use throttle::Throttle;
 
 /// What auditors read: the transition table, its lookup, and the page
-/// generated from it. The engine applies this table and nothing else.
+/// generated from it. The engine applies this table and nothing else,
+/// except the one rule the page states beside it: a login while the
+/// login OTP is off asks for no code and changes nothing.
 ///
 #[doc = include_str!("../../docs/lifecycle.md")]
 pub mod rules {
