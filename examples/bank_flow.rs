@@ -116,7 +116,7 @@ fn release_payment(what: &str, proof: Authorized) {
     println!(
         "   {what}: authorised by token {} at step {} (drift {}), committed as version {}",
         proof.token(),
-        proof.step(),
+        proof.claimed().value(),
         proof.drift(),
         proof.version(),
     );
@@ -247,7 +247,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     match b.login(&alice, &web, Some(&first.shows(&clock)?), &home)? {
         LoginCheck::Verified(proof) => println!(
             "   login with the app's code: verified at step {}",
-            proof.step()
+            proof.claimed().value()
         ),
         other => return Err(format!("login: unexpected answer {other:?}").into()),
     }

@@ -138,7 +138,7 @@ async fn transfer(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<C
         .await;
     let proof = proof.map_err(|e| for_customer(&customer, &ctx, e))?;
     // A real backend hands `proof` to the payment it authorises.
-    Ok(Json(json!({ "authorized_step": proof.step() })))
+    Ok(Json(json!({ "authorized_step": proof.claimed().value() })))
 }
 
 async fn sign_transfer(
@@ -175,7 +175,9 @@ async fn login(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Logi
     let check = bank.login(&customer, &web, b.code.as_deref(), &ctx).await;
     match check.map_err(|e| for_customer(&customer, &ctx, e))? {
         LoginCheck::NotRequired => Ok(Json(json!({ "otp": "not_required" }))),
-        LoginCheck::Verified(proof) => Ok(Json(json!({ "otp": "verified", "step": proof.step() }))),
+        LoginCheck::Verified(proof) => Ok(Json(
+            json!({ "otp": "verified", "step": proof.claimed().value() }),
+        )),
         // An answer this service does not know: fail closed.
         other => {
             eprintln!("customer {customer} [{ctx}]: unknown login answer {other:?}");

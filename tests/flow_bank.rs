@@ -200,7 +200,10 @@ fn transfers_and_login_with_the_otp() {
         Err(LifecycleError::Replayed {
             step,
             last_accepted,
-        }) => assert_eq!((step, last_accepted), (accepted.step(), accepted.step())),
+        }) => assert_eq!(
+            (step, last_accepted),
+            (accepted.claimed().value(), accepted.claimed().value())
+        ),
         other => panic!("{other:?}"),
     }
     assert_eq!(bank.summary(), after_use);
@@ -210,8 +213,8 @@ fn transfers_and_login_with_the_otp() {
         (
             Outcome::Refused,
             AuditReason::Replayed {
-                step: accepted.step(),
-                last_accepted: accepted.step()
+                step: accepted.claimed().value(),
+                last_accepted: accepted.claimed().value()
             },
             after_use.version
         )
@@ -223,7 +226,7 @@ fn transfers_and_login_with_the_otp() {
             last_accepted,
         }) => assert_eq!(
             (step + 1, last_accepted),
-            (accepted.step(), accepted.step())
+            (accepted.claimed().value(), accepted.claimed().value())
         ),
         other => panic!("{other:?}"),
     }
@@ -853,7 +856,7 @@ fn a_transfer_signed_with_the_payee_account_number() {
     let after = bank.summary();
     assert_eq!(
         (after.failures, after.last_signature),
-        (0, Some(proof.step()))
+        (0, Some(proof.claimed().value()))
     );
 
     // Sent again (a double submit, or the malware replaying it): refused as

@@ -360,8 +360,8 @@ fn audit_records_equal_what_was_committed() {
     assert_eq!(
         r.reason,
         AuditReason::Replayed {
-            step: proof.step(),
-            last_accepted: proof.step()
+            step: proof.claimed().value(),
+            last_accepted: proof.claimed().value()
         }
     );
     bank.tick();

@@ -107,7 +107,7 @@ fn check_one_code(bank: &Bank, alice: &CustomerId, step: u64, answers: &[Answer]
     assert_eq!(answers.len(), N);
     let accepted: Vec<&Authorized> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
     assert_eq!(accepted.len(), 1, "exactly one acceptance: {answers:?}");
-    assert_eq!(accepted[0].step(), step);
+    assert_eq!(accepted[0].claimed().value(), step);
     assert_eq!(accepted[0].version(), 2);
     for a in answers.iter().filter_map(|a| a.as_ref().err()) {
         assert!(
@@ -228,7 +228,7 @@ fn check_genuine_wins(
     let proof = answers[genuine]
         .as_ref()
         .unwrap_or_else(|e| panic!("the genuine code was refused: {e:?}"));
-    assert_eq!(proof.step(), step);
+    assert_eq!(proof.claimed().value(), step);
     let mut answered: Vec<u32> = Vec::new();
     for (i, a) in answers.iter().enumerate().filter(|(i, _)| *i != genuine) {
         match a {
@@ -577,7 +577,7 @@ fn store_error_before_the_commit_changes_nothing_and_the_code_stays_usable() {
 
     // Nothing was spent: the retry of the same code is accepted.
     let proof = bank.verify(&alice, &code).unwrap();
-    assert_eq!(proof.step(), step);
+    assert_eq!(proof.claimed().value(), step);
     let after = inner(&bank).snapshot(&alice).unwrap();
     assert_eq!(after.last_step(), Some(step));
     assert_eq!(after.version(), record.version + 1);
@@ -757,7 +757,7 @@ fn a_failing_audit_sink_fails_the_event_and_changes_nothing() {
     // spent nor counted.
     store.audit().failing.store(false, Ordering::SeqCst);
     let proof = bank.verify(&alice, &code).unwrap();
-    assert_eq!(proof.step(), step);
+    assert_eq!(proof.claimed().value(), step);
     let after = store.snapshot(&alice).unwrap();
     assert_eq!((after.failures(), after.version()), (0, record.version + 1));
     assert_eq!(store.audit().log.len(), audit.len() + 1);

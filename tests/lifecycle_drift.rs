@@ -64,10 +64,10 @@ fn two_years(config: LifecycleConfig, gaps: &[u64]) -> Run {
             Ok(proof) => {
                 run.accepted += 1;
                 assert!(
-                    !accepted_steps.contains(&proof.step()),
+                    !accepted_steps.contains(&proof.claimed().value()),
                     "a step accepted twice"
                 );
-                accepted_steps.push(proof.step());
+                accepted_steps.push(proof.claimed().value());
                 let drift = bank.record().last_drift().unwrap();
                 assert!(drift.abs() <= bound, "drift {drift} beyond {bound}");
                 run.max_drift = run.max_drift.max(drift.abs());
@@ -322,10 +322,10 @@ proptest! {
         for (offset, ticks) in offsets {
             bank.clock.advance(ticks * 30);
             if let Ok(proof) = bank.verify(&at(&bank, &phone, offset)) {
-                prop_assert!(proof.step() > last);
+                prop_assert!(proof.claimed().value() > last);
                 let now_step = totp.step_at(bank.now()).unwrap();
-                prop_assert_eq!(proof.drift(), proof.step() as i64 - now_step as i64);
-                last = proof.step();
+                prop_assert_eq!(proof.drift(), proof.claimed().value() as i64 - now_step as i64);
+                last = proof.claimed().value();
             }
             let drift = bank.record().last_drift().unwrap();
             prop_assert!(drift.unsigned_abs() <= u64::from(bound));
@@ -359,7 +359,7 @@ fn a_code_sent_again_a_step_later_is_a_replay_even_at_the_drift_bound() {
         bank.tick();
         let again = bank.verify(&code);
         assert!(
-            matches!(again, Err(LifecycleError::Replayed { step, .. }) if step == proof.step()),
+            matches!(again, Err(LifecycleError::Replayed { step, .. }) if step == proof.claimed().value()),
             "day {day}: {again:?}"
         );
         assert_eq!(bank.record().failures(), 0, "day {day}");

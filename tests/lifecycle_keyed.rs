@@ -13,8 +13,8 @@
 )]
 
 use otpguard::lifecycle::{
-    Actor, Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
-    MemoryStore, NewSecret, Principal, RequestContext, State, TokenSerial,
+    Actor, Authorized, Claimed, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
+    LifecycleError, MemoryStore, NewSecret, Principal, RequestContext, State, TokenSerial,
 };
 use otpguard::{Algorithm, Clock, FixedClock, Secret, Totp, TotpParams};
 
@@ -92,7 +92,10 @@ fn checks_with_the_tokens_profile(
     );
     assert!(is_wrong_code(verify(lc, &under_wrong)), "{own:?}");
     let proof = verify(lc, &under_own).unwrap_or_else(|e| panic!("{own:?}: {e}"));
-    assert_eq!(proof.step(), Totp::new(secret, own).step_at(now).unwrap());
+    assert_eq!(
+        proof.claimed(),
+        Claimed::TotpStep(Totp::new(secret, own).step_at(now).unwrap())
+    );
 }
 
 #[test]
@@ -132,7 +135,7 @@ fn a_change_of_period_never_turns_genuine_codes_into_replays() {
     register(&a, &secret, START);
     clock.advance(3600);
     let proof = verify(&b, &code(&secret, TotpParams::default(), clock.now())).unwrap();
-    assert_eq!(proof.step(), clock.now() / 30);
+    assert_eq!(proof.claimed().value(), clock.now() / 30);
 }
 
 #[test]
@@ -155,11 +158,11 @@ fn tokens_bound_after_a_change_get_the_new_profile() {
         let now = clock.now();
         let (first, second) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
         let proof = verify(first, &code(&secret, seven, now)).unwrap();
-        assert_eq!(proof.step(), now / 30);
+        assert_eq!(proof.claimed().value(), now / 30);
         clock.advance(30);
         let now = clock.now();
         let proof = verify(second, &code(&secret, seven, now)).unwrap();
-        assert_eq!(proof.step(), now / 30);
+        assert_eq!(proof.claimed().value(), now / 30);
     }
     let log = store.audit().take();
     assert_eq!(log.len(), 7);

@@ -2201,7 +2201,10 @@ fn run(max: u32, deploy: Option<usize>, steps: &[(Op, Option<Actor>)]) -> Run {
         let result = match event {
             Some(event) => lc.submit(&bank.customer, &by, event, &ctx).map(|applied| {
                 key_uri = applied.key_uri;
-                let proof = applied.authorized.as_ref().map(|a| (a.step(), a.drift()));
+                let proof = applied
+                    .authorized
+                    .as_ref()
+                    .map(|a| (a.claimed().value(), a.drift()));
                 authorized = applied
                     .authorized
                     .map(|a| (a.token(), a.version(), a.event(), a.transaction()));
@@ -2221,7 +2224,7 @@ fn run(max: u32, deploy: Option<usize>, steps: &[(Op, Option<Actor>)]) -> Run {
                         Answer::Accepted {
                             from: State::Active,
                             to: State::Active,
-                            proof: Some((a.step(), a.drift())),
+                            proof: Some((a.claimed().value(), a.drift())),
                         }
                     }
                     other => Answer::Other(format!("{other:?}")),

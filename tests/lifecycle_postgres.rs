@@ -206,7 +206,10 @@ async fn check_one_code(
 ) {
     let accepted: Vec<_> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
     assert_eq!(accepted.len(), 1, "exactly one acceptance: {answers:?}");
-    assert_eq!((accepted[0].step(), accepted[0].version()), (step, 2));
+    assert_eq!(
+        (accepted[0].claimed().value(), accepted[0].version()),
+        (step, 2)
+    );
     for e in answers.iter().filter_map(|a| a.as_ref().err()) {
         assert!(
             matches!(e, LifecycleError::Replayed { step: s, .. } if *s == step),

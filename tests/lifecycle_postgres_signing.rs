@@ -209,10 +209,10 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
         let proof = sign(&lc, &alice, &transfer, &response).await.unwrap();
         assert_eq!(proof.event(), EventKind::SignTransaction);
         assert_eq!(proof.transaction(), Some(transfer.digest()));
-        assert_eq!(proof.step(), clock.now() / STEP);
+        assert_eq!(proof.claimed().value(), clock.now() / STEP);
         let in_process = lc.store().load(&alice).await.unwrap().unwrap();
         let fresh = load_fresh(pg, &alice).await;
-        assert_eq!(in_process.last_signature(), Some(proof.step()));
+        assert_eq!(in_process.last_signature(), Some(proof.claimed().value()));
         assert_eq!(
             (fresh.signing_suite(), fresh.last_signature()),
             (in_process.signing_suite(), in_process.last_signature())
@@ -221,7 +221,7 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
         assert_eq!(fresh.version(), proof.version());
         assert_eq!(
             signing_columns(pg, "alice"),
-            format!("{SIGNING}|{}|-", proof.step())
+            format!("{SIGNING}|{}|-", proof.claimed().value())
         );
         // Another process, its own pool: the same response is a replay.
         let other = lifecycle(&pool(pg, 1).await, config(Some(SIGNING), 5), &clock);
@@ -229,7 +229,10 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
             Err(LifecycleError::Replayed {
                 step,
                 last_accepted,
-            }) => assert_eq!((step, last_accepted), (proof.step(), proof.step())),
+            }) => assert_eq!(
+                (step, last_accepted),
+                (proof.claimed().value(), proof.claimed().value())
+            ),
             answer => panic!("a replay through another pool: {answer:?}"),
         }
         assert_eq!(load_fresh(pg, &alice).await.summary(), fresh.summary());
@@ -247,7 +250,7 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
             .unwrap();
         assert_eq!(
             signing_columns(pg, "alice"),
-            format!("{SIGNING}|{}|-", proof.step())
+            format!("{SIGNING}|{}|-", proof.claimed().value())
         );
         let answer = sign(&other, &alice, &transfer, &response).await;
         assert!(
@@ -263,7 +266,7 @@ fn signing_suite_and_last_signature_round_trip_through_postgres() {
         let counter_suite = suite(COUNTER_SUITE);
         let r = phone_e.signature(&counter_suite, &transfer, Some(3), clock.now());
         let proof = sign(&counting, &erin, &transfer, &r).await.unwrap();
-        assert_eq!(proof.step(), 3);
+        assert_eq!(proof.claimed().value(), 3);
         assert_eq!(signing_columns(pg, "erin"), format!("{COUNTER_SUITE}|3|-"));
         let fresh = load_fresh(pg, &erin).await;
         assert_eq!(
@@ -537,14 +540,18 @@ fn one_signature_is_accepted_once_across_two_pools() {
         assert_eq!(proofs.len(), 1, "trial {trial}: {answers:?}");
         let proof = proofs[0];
         assert_eq!(
-            (proof.step(), proof.version(), proof.transaction()),
+            (
+                proof.claimed().value(),
+                proof.version(),
+                proof.transaction()
+            ),
             (clock.now() / STEP, 2, Some(transfer.digest())),
             "trial {trial}"
         );
         for e in answers.iter().filter_map(|a| a.as_ref().err()) {
             assert!(
                 matches!(e, LifecycleError::Replayed { step, last_accepted }
-                    if *step == proof.step() && *last_accepted == proof.step()),
+                    if *step == proof.claimed().value() && *last_accepted == proof.claimed().value()),
                 "trial {trial}: {e:?}"
             );
         }
@@ -556,7 +563,7 @@ fn one_signature_is_accepted_once_across_two_pools() {
         });
         assert_eq!(
             (record.failures(), record.version(), record.last_signature()),
-            (0, 2, Some(proof.step())),
+            (0, 2, Some(proof.claimed().value())),
             "trial {trial}"
         );
         let signed: Vec<&AuditRow> = rows

@@ -18,7 +18,7 @@ use std::sync::Barrier;
 
 use lifecycle_support::{signing_suite, transfer_to, Bank, Phone};
 use otpguard::lifecycle::{
-    AuditReason, Authorized, CodeError, ConfigError, Event, EventKind, LifecycleConfig,
+    AuditReason, Authorized, Claimed, CodeError, ConfigError, Event, EventKind, LifecycleConfig,
     LifecycleError, Outcome, State, SuspendReason, Throttle,
 };
 use otpguard::ocra::{Amount, Currency, PayeeAccount, QuestionError, Suite, Transaction};
@@ -89,8 +89,9 @@ fn a_transfer_signed_with_the_payee_account_is_accepted_once_and_only_for_that_p
         0,
         "an accepted signature resets failures"
     );
-    assert_eq!(record.last_signature(), Some(proof.step()));
-    assert_eq!(proof.step(), bank.now() / 30);
+    assert_eq!(record.last_signature(), Some(proof.claimed().value()));
+    // A suite without a counter claims the signature's time step.
+    assert_eq!(proof.claimed(), Claimed::OcraTimeStep(bank.now() / 30));
     assert_eq!(proof.version(), record.version());
     // The TOTP side is untouched.
     assert_eq!(record.last_step(), before.last_step);
@@ -101,7 +102,10 @@ fn a_transfer_signed_with_the_payee_account_is_accepted_once_and_only_for_that_p
         Err(LifecycleError::Replayed {
             step,
             last_accepted,
-        }) => assert_eq!((step, last_accepted), (proof.step(), proof.step())),
+        }) => assert_eq!(
+            (step, last_accepted),
+            (proof.claimed().value(), proof.claimed().value())
+        ),
         other => panic!("replay: {other:?}"),
     }
     assert_eq!(bank.record().failures(), 0);
@@ -198,7 +202,10 @@ fn with_a_counter_each_signature_takes_the_next_counter_even_within_one_step() {
     // The token's counter is at 3 (three signatures never sent): within
     // the look-ahead.
     let r = phone.signature(&suite, &first, Some(3), now);
-    assert_eq!(sign(&bank, &first, &r).unwrap().step(), 3);
+    assert_eq!(
+        sign(&bank, &first, &r).unwrap().claimed(),
+        Claimed::OcraCounter(3)
+    );
     assert_eq!(bank.record().last_signature(), Some(3));
     // The same response again: the counter just accepted, a replay.
     assert!(matches!(
@@ -210,7 +217,7 @@ fn with_a_counter_each_signature_takes_the_next_counter_even_within_one_step() {
     ));
     // A second transaction in the same time step, with the next counter.
     let r2 = phone.signature(&suite, &second, Some(4), now);
-    assert_eq!(sign(&bank, &second, &r2).unwrap().step(), 4);
+    assert_eq!(sign(&bank, &second, &r2).unwrap().claimed().value(), 4);
     // An older counter is outside the window: a wrong code.
     let stale = phone.signature(&suite, &second, Some(2), now);
     assert!(matches!(
@@ -224,7 +231,7 @@ fn with_a_counter_each_signature_takes_the_next_counter_even_within_one_step() {
         Err(LifecycleError::WrongCode { .. })
     ));
     let edge = phone.signature(&suite, &second, Some(5 + 10), now);
-    assert_eq!(sign(&bank, &second, &edge).unwrap().step(), 15);
+    assert_eq!(sign(&bank, &second, &edge).unwrap().claimed().value(), 15);
 }
 
 #[test]
@@ -585,7 +592,7 @@ fn a_signature_window_follows_the_phone_clock_drift() {
     // server's step, inside one centred 8 steps back. Reported from the
     // server's own step.
     assert_eq!(proof.drift(), -9);
-    assert_eq!(proof.step(), (bank.now() - lag) / 30);
+    assert_eq!(proof.claimed().value(), (bank.now() - lag) / 30);
 }
 
 #[cfg(feature = "seal")]
@@ -673,7 +680,7 @@ fn a_token_bound_earlier_is_held_to_the_guess_bound_under_todays_settings() {
     // Under settings that keep the bound, the same response signs.
     let proof = sign(&bank, &transfer, &response).unwrap();
     assert_eq!(
-        (proof.step(), proof.transaction()),
+        (proof.claimed().value(), proof.transaction()),
         (0, Some(transfer.digest()))
     );
 }
@@ -692,8 +699,8 @@ fn a_time_only_suite_signs_different_questions_in_one_step_once_each() {
     let second = transfer_to("99999991", 200);
     let r1 = phone.signature(&suite, &first, None, now);
     let r2 = phone.signature(&suite, &second, None, now);
-    let step = sign(&bank, &first, &r1).unwrap().step();
-    assert_eq!(sign(&bank, &second, &r2).unwrap().step(), step);
+    let step = sign(&bank, &first, &r1).unwrap().claimed().value();
+    assert_eq!(sign(&bank, &second, &r2).unwrap().claimed().value(), step);
     assert_eq!(bank.record().signed_in_last_step().len(), 2);
     assert_eq!(bank.record().last_signature(), Some(step));
 
@@ -721,7 +728,10 @@ fn a_time_only_suite_signs_different_questions_in_one_step_once_each() {
     // The next step: one question again.
     bank.tick();
     let r3 = phone.signature(&suite, &first, None, bank.now());
-    assert_eq!(sign(&bank, &first, &r3).unwrap().step(), step + 1);
+    assert_eq!(
+        sign(&bank, &first, &r3).unwrap().claimed().value(),
+        step + 1
+    );
     assert_eq!(bank.record().signed_in_last_step().len(), 1);
 }
 

@@ -403,7 +403,7 @@ fn only_active_and_swapping_accept_codes_and_the_error_names_the_state() {
         let result = bank.transfer(&phone);
         if state.accepts_codes() {
             let proof = result.unwrap_or_else(|e| panic!("{state}: {e}"));
-            assert_eq!(Some(proof.step()), bank.record().last_step());
+            assert_eq!(Some(proof.claimed().value()), bank.record().last_step());
         } else {
             match result {
                 Err(LifecycleError::NotPermitted {

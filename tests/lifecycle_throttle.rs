@@ -58,7 +58,7 @@ fn accepted(bank: &Bank, phone: &Phone) {
     let proof =
         right(bank, phone).unwrap_or_else(|e| panic!("the right code at {}: {e}", bank.now()));
     let record = bank.record();
-    assert_eq!(Some(proof.step()), record.last_step());
+    assert_eq!(Some(proof.claimed().value()), record.last_step());
     assert_eq!((record.failures(), record.throttled_until()), (0, None));
 }
 
@@ -908,7 +908,7 @@ async fn race_one_valid_code_sixteen_times() {
 
         let accepted: Vec<&Authorized> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
         assert_eq!(accepted.len(), 1, "exactly one acceptance: {answers:?}");
-        assert_eq!(accepted[0].step(), step);
+        assert_eq!(accepted[0].claimed().value(), step);
         for a in answers.iter().filter_map(|a| a.as_ref().err()) {
             assert!(
                 matches!(a, LifecycleError::Replayed { step: s, last_accepted: l } if *s == step && *l == step),
@@ -1043,7 +1043,7 @@ async fn race_a_genuine_code_against_fifteen_wrong_ones() {
             .count();
         match &answers[genuine] {
             Ok(proof) => {
-                assert_eq!(proof.step(), step);
+                assert_eq!(proof.claimed().value(), step);
                 assert!(
                     wrong_before < RACE_AFTER as usize,
                     "accepted after {wrong_before} wrong codes had set a delay"

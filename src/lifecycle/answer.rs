@@ -10,14 +10,14 @@ use crate::KeyUri;
 ///
 /// ```compile_fail
 /// // Not constructible outside the crate.
-/// let forged = otpguard::lifecycle::Authorized { step: 1 };
+/// let forged = otpguard::lifecycle::Authorized { version: 1 };
 /// ```
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "an Authorized is the proof an action needs: pass it on"]
 pub struct Authorized {
     pub(crate) event: EventKind,
     pub(crate) token: TokenId,
-    pub(crate) step: u64,
+    pub(crate) claimed: Claimed,
     pub(crate) drift: i64,
     pub(crate) version: u64,
     pub(crate) transaction: Option<[u8; 32]>,
@@ -36,13 +36,12 @@ impl Authorized {
         self.token
     }
 
-    /// The time step the code matched: now the token's last accepted step.
-    /// For a transaction signature, the OCRA counter it matched (suites
-    /// with `C`) or its time step (without), now the token's last accepted
-    /// signature.
+    /// What single use claimed for the token: the code's TOTP time step,
+    /// or a signature's OCRA counter or time step. No code or signature at
+    /// or below it is accepted again.
     #[must_use]
-    pub const fn step(&self) -> u64 {
-        self.step
+    pub const fn claimed(&self) -> Claimed {
+        self.claimed
     }
 
     /// The SHA-256 digest of the canonical encoding of the transaction the
@@ -69,6 +68,37 @@ impl Authorized {
     #[must_use]
     pub const fn version(&self) -> u64 {
         self.version
+    }
+}
+
+/// What an accepted code or signature claimed for its token: the mark the
+/// next one must pass.
+///
+/// ```
+/// use otpguard::lifecycle::Claimed;
+/// assert_eq!(Claimed::TotpStep(56_666_666).value(), 56_666_666);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Claimed {
+    /// The TOTP time step of a code (of a `Resync` pair, the later code's):
+    /// now the token's last accepted step.
+    TotpStep(u64),
+    /// The OCRA counter a signature matched (a suite with `C`): now the
+    /// token's last accepted signature.
+    OcraCounter(u64),
+    /// The OCRA time step a signature matched, in the suite's own steps (a
+    /// suite without `C`): now the token's last accepted signature.
+    OcraTimeStep(u64),
+}
+
+impl Claimed {
+    /// The step or counter, whichever it is.
+    #[must_use]
+    pub const fn value(self) -> u64 {
+        match self {
+            Self::TotpStep(v) | Self::OcraCounter(v) | Self::OcraTimeStep(v) => v,
+        }
     }
 }
 

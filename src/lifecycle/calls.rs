@@ -238,7 +238,7 @@ fn authorize(
     Authorized {
         event,
         token: proof.token(),
-        step: proof.step(),
+        claimed: proof.claimed(),
         drift: proof.drift(),
         version,
         transaction,

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::answer::Claimed;
 use super::decide::Check;
 use super::error::CodeError;
 use super::event::EnteredCode;
@@ -19,7 +20,7 @@ use crate::{CheckError, Match, Secret, TotpParams, Window};
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Proof {
     token: TokenId,
-    step: u64,
+    claimed: Claimed,
     drift: i64,
 }
 
@@ -29,10 +30,14 @@ impl Proof {
         self.token
     }
 
-    /// The step claimed: a TOTP time step, or for a signature its counter
-    /// (a suite without one: its time step).
+    /// What single use claims for the token.
+    pub(crate) const fn claimed(&self) -> Claimed {
+        self.claimed
+    }
+
+    /// The claimed step or counter, as the record keeps it.
     pub(crate) const fn step(&self) -> u64 {
-        self.step
+        self.claimed.value()
     }
 
     /// Steps between the code and the server's clock.
@@ -186,7 +191,7 @@ fn newer_than_accepted(token: &Token, found: Result<Match, CheckError>) -> Resul
     match found {
         Ok(m) if m.step() > token.last_step => Ok(Proof {
             token: token.key.id,
-            step: m.step(),
+            claimed: Claimed::TotpStep(m.step()),
             drift: m.offset(),
         }),
         Ok(m) => Err(Refusal::Replayed {
@@ -297,7 +302,11 @@ fn signature(
         .ok_or(FAR)?;
     let proof = Proof {
         token: token.key.id,
-        step: mark,
+        claimed: if suite.has_counter() {
+            Claimed::OcraCounter(mark)
+        } else {
+            Claimed::OcraTimeStep(mark)
+        },
         drift,
     };
     // Single use: a newer counter (or time step); for a suite without a
@@ -360,7 +369,7 @@ fn new_token(
     )?;
     let proof = Proof {
         token: id,
-        step: m.step(),
+        claimed: Claimed::TotpStep(m.step()),
         drift: m.offset(),
     };
     let token = Token {

@@ -122,7 +122,7 @@ mod table;
 mod throttle;
 
 pub use actor::Actor;
-pub use answer::{Applied, Authorized, LoginCheck};
+pub use answer::{Applied, Authorized, Claimed, LoginCheck};
 pub use audit::{AuditLog, AuditReason, AuditRecord, AuditSink, DriftChange, Notice, Outcome};
 pub use blocking::Blocking;
 pub use config::{LifecycleConfig, LifecycleConfigBuilder};

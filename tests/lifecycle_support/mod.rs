@@ -293,7 +293,7 @@ impl Bank {
             .unwrap_or_else(|e| panic!("transfer with {}: {e}", phone.serial));
         let record = self.record();
         assert_eq!(Some(proof.token()), record.token_id());
-        assert_eq!(Some(proof.step()), record.last_step());
+        assert_eq!(Some(proof.claimed().value()), record.last_step());
         assert_eq!(Some(proof.drift()), record.last_drift());
         assert_eq!(proof.version(), record.version());
     }
