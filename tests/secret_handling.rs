@@ -16,7 +16,7 @@
     clippy::arithmetic_side_effects
 )]
 
-use otpguard::CheckError;
+use otpguard::HotpCheckError;
 use std::future::Future;
 use std::sync::Mutex;
 
@@ -351,7 +351,7 @@ proptest! {
         let malformed = format!("{shown}9");
         for input in [&wrong, &malformed] {
             if let Err(err) = hotp.verify(input, counter, Window::EXACT) {
-                let expected = matches!(err, CheckError::Mismatch | CheckError::Malformed { .. });
+                let expected = matches!(err, HotpCheckError::Mismatch | HotpCheckError::Malformed { .. });
                 prop_assert!(expected);
                 let shown_err = format!("{err} {err:?}");
                 prop_assert!(!shown_err.contains(input.as_str()));
