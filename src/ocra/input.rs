@@ -9,6 +9,7 @@
 //! are fed to the HMAC in order ([`DataInput::feed`]), so the PIN hash is
 //! held in one wiped place only.
 
+use core::convert::Infallible;
 use core::fmt;
 
 use sha1::Digest;
@@ -436,8 +437,12 @@ fn encode_question(
         }
         // Hex digits to bytes; an odd count gets a zero nibble on the right
         // (RFC 6287's reference implementation pads the hex text with '0' on
-        // the right to 256 digits).
-        QuestionFormat::Hex => pack_nibbles(text.map(hex_value), &mut out),
+        // the right to 256 digits). A byte that is not a hex digit (which
+        // `check_question` let through none of) is refused, never packed.
+        QuestionFormat::Hex => pack_nibbles(
+            text.map(|c| hex_value(c).ok_or(InputError::QuestionFormat { format })),
+            &mut out,
+        )?,
         QuestionFormat::Numeric => encode_decimal(text, &mut out),
     }
     Ok(out)
@@ -489,16 +494,18 @@ fn encode_decimal(digits: impl Iterator<Item = u8>, out: &mut [u8; QUESTION_LEN]
     let nibbles = number
         .iter()
         .flat_map(|b| [b >> 4, b & 0x0f])
-        .skip_while(|n| *n == 0);
-    pack_nibbles(nibbles, out);
+        .skip_while(|n| *n == 0)
+        .map(Ok::<u8, Infallible>);
+    let Ok(()) = pack_nibbles(nibbles, out);
 }
 
 /// Packs nibbles into bytes, high nibble first; a last odd nibble takes
-/// the high half of its byte.
-fn pack_nibbles(nibbles: impl Iterator<Item = u8>, out: &mut [u8]) {
+/// the high half of its byte. Stops at the first error, and returns it.
+fn pack_nibbles<E>(nibbles: impl Iterator<Item = Result<u8, E>>, out: &mut [u8]) -> Result<(), E> {
     let mut slots = out.iter_mut();
     let mut high: Option<u8> = None;
     for n in nibbles {
+        let n = n?;
         match high.take() {
             None => high = Some(n),
             Some(h) => {
@@ -511,6 +518,7 @@ fn pack_nibbles(nibbles: impl Iterator<Item = u8>, out: &mut [u8]) {
     if let (Some(h), Some(slot)) = (high, slots.next()) {
         *slot = h << 4;
     }
+    Ok(())
 }
 
 #[cfg(test)]
