@@ -438,8 +438,14 @@ proptest! {
 
     #[test]
     fn token_serial_new(text in prop_oneof![any::<String>(), "[A-Za-z0-9._-]{0,80}"]) {
-        if let Ok(serial) = TokenSerial::new(&text) {
-            prop_assert_eq!(serial.as_str(), text.as_str());
+        let valid = (1..=TokenSerial::MAX_LEN).contains(&text.len())
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        match TokenSerial::new(&text) {
+            Ok(serial) => {
+                prop_assert!(valid, "{:?} accepted", text);
+                prop_assert_eq!(serial.as_str(), text.as_str());
+            }
+            Err(e) => prop_assert!(!valid, "{:?} refused: {:?}", text, e),
         }
     }
 
