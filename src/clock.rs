@@ -86,12 +86,19 @@ impl FixedClock {
     /// assert_eq!(c.now(), u64::MAX);
     /// ```
     pub fn advance(&self, seconds: u64) {
-        // fetch_update with a closure that always returns Some cannot fail.
-        let _ = self
-            .0
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
-                Some(t.saturating_add(seconds))
-            });
+        // A compare-and-swap loop rather than `fetch_update`, whose `Result`
+        // would have an error case that cannot happen to discard.
+        let mut now = self.0.load(Ordering::SeqCst);
+        loop {
+            let later = now.saturating_add(seconds);
+            match self
+                .0
+                .compare_exchange_weak(now, later, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return,
+                Err(actual) => now = actual,
+            }
+        }
     }
 }
 
@@ -116,5 +123,28 @@ impl<C: Clock + ?Sized> Clock for &C {
 impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
     fn now(&self) -> u64 {
         (**self).now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_advances_all_count_and_saturate() {
+        let clock = FixedClock::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1_000 {
+                        clock.advance(3);
+                    }
+                });
+            }
+        });
+        assert_eq!(clock.now(), 12_000);
+        clock.set(u64::MAX - 5);
+        clock.advance(u64::MAX);
+        assert_eq!(clock.now(), u64::MAX);
     }
 }

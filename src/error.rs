@@ -88,7 +88,7 @@ pub enum TimeError {
 
 /// A store (a replay guard, or the lifecycle's token store) could not
 /// answer for certain, or holds corrupt data. Verification turns this into a
-/// refusal ([`VerifyError::Store`], `LifecycleError::Store` or `Corrupt`):
+/// refusal ([`ClaimError::Store`], `LifecycleError::Store` or `Corrupt`):
 /// the library fails closed, never open.
 #[derive(Debug, Error)]
 #[error("{}: {message}", kind.describe())]
@@ -176,8 +176,9 @@ impl StoreError {
     }
 }
 
-/// A code did not verify: what checking it against the window can find
-/// ([`Totp::verify`](crate::Totp::verify), [`Hotp::verify`](crate::Hotp::verify)).
+/// A TOTP code did not verify: what checking it against the window can find
+/// ([`Totp::verify`](crate::Totp::verify),
+/// [`Totp::verify_pair`](crate::Totp::verify_pair)).
 ///
 /// ```
 /// use otpguard::CheckError;
@@ -219,6 +220,52 @@ impl CheckError {
     }
 }
 
+/// An HOTP code did not verify against the window of counters
+/// ([`Hotp::verify`](crate::Hotp::verify)). Counters have no time, so unlike
+/// [`CheckError`] there is no time error: only the code can be wrong.
+///
+/// ```
+/// use otpguard::HotpCheckError;
+/// assert!(HotpCheckError::Mismatch.is_wrong_code());
+/// assert!(HotpCheckError::Malformed { expected: 6 }.is_wrong_code());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum HotpCheckError {
+    /// The input is not exactly the configured number of ASCII digits. It was
+    /// rejected before any comparison.
+    #[error("a code must be exactly {expected} ASCII digits")]
+    Malformed {
+        /// The number of digits required.
+        expected: u32,
+    },
+    /// No counter in the window produces the input.
+    #[error("the code does not match any counter in the window")]
+    Mismatch,
+}
+
+impl HotpCheckError {
+    /// Whether the user entered a wrong code (malformed or not matching),
+    /// the same rule as [`CheckError::is_wrong_code`]: only these count
+    /// towards a lock-out.
+    #[must_use]
+    pub const fn is_wrong_code(&self) -> bool {
+        matches!(self, Self::Malformed { .. } | Self::Mismatch)
+    }
+}
+
+/// Checking a code against steps (TOTP time steps or HOTP counters) finds
+/// the same two faults with the code whatever the steps are; TOTP adds its
+/// own ([`CheckError::Time`], [`CheckError::RadiusTooLarge`]).
+impl From<HotpCheckError> for CheckError {
+    fn from(e: HotpCheckError) -> Self {
+        match e {
+            HotpCheckError::Malformed { expected } => Self::Malformed { expected },
+            HotpCheckError::Mismatch => Self::Mismatch,
+        }
+    }
+}
+
 /// A matched code could not be claimed on a replay guard
 /// ([`Match::claim`](crate::Match::claim)).
 #[derive(Debug, Error)]
@@ -238,93 +285,126 @@ pub enum ClaimError {
     Store(#[source] StoreError),
 }
 
-/// A submitted code was not accepted by a one-call verification
-/// (`verify_once`): either step's error.
+impl ClaimError {
+    /// Whether the code was a replay: right, but its step not newer than
+    /// the last accepted for the token.
+    ///
+    /// ```
+    /// use otpguard::{ClaimError, StoreError};
+    /// assert!(ClaimError::Replayed { step: 4, last_accepted: 5 }.is_replay());
+    /// assert!(!ClaimError::Store(StoreError::new("down")).is_replay());
+    /// ```
+    #[must_use]
+    pub const fn is_replay(&self) -> bool {
+        matches!(self, Self::Replayed { .. })
+    }
+}
+
+/// A submitted TOTP code was not accepted by a one-call verification
+/// ([`Totp::verify_once`](crate::Totp::verify_once)): checking it failed,
+/// or claiming its step did.
 ///
 /// The variants are detail for the bank's logs. Towards the customer (who may
 /// be an attacker) a backend should answer with one coarse message whatever
 /// the variant; [`VerifyError::is_wrong_code`] tells which failures should
-/// count towards a lock-out.
+/// count towards a lock-out, [`VerifyError::is_replay`] which were replays.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum VerifyError {
-    /// The input is not exactly the configured number of ASCII digits. It was
-    /// rejected before any comparison.
-    #[error("a code must be exactly {expected} ASCII digits")]
-    Malformed {
-        /// The number of digits required.
-        expected: u32,
-    },
-    /// No code in the window matched the input.
-    #[error("the code does not match any time step in the window")]
-    Mismatch,
-    /// The code matched, but its step is not newer than the last step already
-    /// accepted for this token (RFC 6238 §5.2).
-    #[error("the code matched step {step}, but step {last_accepted} was already accepted for this token")]
-    Replayed {
-        /// The step the code matched.
-        step: u64,
-        /// The last step accepted before.
-        last_accepted: u64,
-    },
-    /// The time has no time step (it is before T0).
+    /// The code did not verify: malformed, matching no step of the window,
+    /// or checked at a time before T0.
     #[error(transparent)]
-    Time(#[from] TimeError),
-    /// The replay store failed, so the code is refused.
-    #[error("code refused because the replay store failed")]
-    Store(#[source] StoreError),
-    /// A resynchronisation radius above the cap.
-    #[error("a resynchronisation radius of {radius} steps exceeds the cap of {max}")]
-    RadiusTooLarge {
-        /// The radius asked for.
-        radius: u32,
-        /// The cap.
-        max: u32,
-    },
-}
-
-impl From<CheckError> for VerifyError {
-    fn from(e: CheckError) -> Self {
-        match e {
-            CheckError::Malformed { expected } => Self::Malformed { expected },
-            CheckError::Mismatch => Self::Mismatch,
-            CheckError::Time(t) => Self::Time(t),
-            CheckError::RadiusTooLarge { radius, max } => Self::RadiusTooLarge { radius, max },
-        }
-    }
-}
-
-impl From<ClaimError> for VerifyError {
-    fn from(e: ClaimError) -> Self {
-        match e {
-            ClaimError::Replayed {
-                step,
-                last_accepted,
-            } => Self::Replayed {
-                step,
-                last_accepted,
-            },
-            ClaimError::Store(e) => Self::Store(e),
-        }
-    }
+    Check(#[from] CheckError),
+    /// The code matched, but its step could not be claimed: a replay, or
+    /// the replay store failed.
+    #[error(transparent)]
+    Claim(#[from] ClaimError),
 }
 
 impl VerifyError {
-    /// Whether this failure means the user entered a wrong code (malformed,
-    /// not matching or replayed), as opposed to a fault of the system. Only
-    /// these count towards a lock-out.
+    /// Whether the user entered a wrong code: malformed or not matching
+    /// ([`CheckError::is_wrong_code`]), as opposed to a fault of the system.
+    /// Only these count towards a lock-out. A replay is not a wrong code
+    /// (see [`VerifyError::is_replay`]), as in the lifecycle, where a replay
+    /// is refused without being counted.
     ///
     /// ```
-    /// use otpguard::VerifyError;
-    /// assert!(VerifyError::Mismatch.is_wrong_code());
-    /// assert!(!VerifyError::Store(otpguard::StoreError::new("down")).is_wrong_code());
+    /// use otpguard::{CheckError, ClaimError, StoreError, VerifyError};
+    /// assert!(VerifyError::from(CheckError::Mismatch).is_wrong_code());
+    /// let replay = VerifyError::from(ClaimError::Replayed { step: 1, last_accepted: 1 });
+    /// assert!(!replay.is_wrong_code());
+    /// assert!(!VerifyError::from(ClaimError::Store(StoreError::new("down"))).is_wrong_code());
     /// ```
     #[must_use]
-    pub fn is_wrong_code(&self) -> bool {
-        matches!(
-            self,
-            Self::Malformed { .. } | Self::Mismatch | Self::Replayed { .. }
-        )
+    pub const fn is_wrong_code(&self) -> bool {
+        match self {
+            Self::Check(e) => e.is_wrong_code(),
+            Self::Claim(_) => false,
+        }
+    }
+
+    /// Whether the code was right but replayed ([`ClaimError::is_replay`]).
+    ///
+    /// ```
+    /// use otpguard::{CheckError, ClaimError, VerifyError};
+    /// assert!(VerifyError::from(ClaimError::Replayed { step: 1, last_accepted: 1 }).is_replay());
+    /// assert!(!VerifyError::from(CheckError::Mismatch).is_replay());
+    /// ```
+    #[must_use]
+    pub const fn is_replay(&self) -> bool {
+        match self {
+            Self::Check(_) => false,
+            Self::Claim(e) => e.is_replay(),
+        }
+    }
+}
+
+/// A submitted HOTP code was not accepted by a one-call verification
+/// ([`Hotp::verify_once`](crate::Hotp::verify_once)): checking it failed,
+/// or claiming its counter did. As [`VerifyError`], without time errors.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum HotpVerifyError {
+    /// The code did not verify: malformed, or matching no counter of the
+    /// window.
+    #[error(transparent)]
+    Check(#[from] HotpCheckError),
+    /// The code matched, but its counter could not be claimed: a replay, or
+    /// the replay store failed.
+    #[error(transparent)]
+    Claim(#[from] ClaimError),
+}
+
+impl HotpVerifyError {
+    /// Whether the user entered a wrong code, by the rule of
+    /// [`VerifyError::is_wrong_code`]: a replay is not one.
+    ///
+    /// ```
+    /// use otpguard::{ClaimError, HotpCheckError, HotpVerifyError};
+    /// assert!(HotpVerifyError::from(HotpCheckError::Mismatch).is_wrong_code());
+    /// assert!(!HotpVerifyError::from(ClaimError::Replayed { step: 1, last_accepted: 1 }).is_wrong_code());
+    /// ```
+    #[must_use]
+    pub const fn is_wrong_code(&self) -> bool {
+        match self {
+            Self::Check(e) => e.is_wrong_code(),
+            Self::Claim(_) => false,
+        }
+    }
+
+    /// Whether the code was right but replayed ([`ClaimError::is_replay`]).
+    ///
+    /// ```
+    /// use otpguard::{ClaimError, HotpCheckError, HotpVerifyError};
+    /// assert!(HotpVerifyError::from(ClaimError::Replayed { step: 1, last_accepted: 1 }).is_replay());
+    /// assert!(!HotpVerifyError::from(HotpCheckError::Mismatch).is_replay());
+    /// ```
+    #[must_use]
+    pub const fn is_replay(&self) -> bool {
+        match self {
+            Self::Check(_) => false,
+            Self::Claim(e) => e.is_replay(),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use zeroize::ZeroizeOnDrop;
 
 use crate::key::{Digits, OtpKey};
 use crate::verify::{scan, Match};
-use crate::{Algorithm, CheckError, Code, ParamError, Secret, Window};
+use crate::{Algorithm, Code, HotpCheckError, ParamError, Secret, Window};
 
 /// A counter-based code generator and verifier (RFC 4226).
 ///
@@ -71,19 +71,25 @@ impl Hotp {
     /// The returned [`Match`] still has to be claimed against a replay guard.
     ///
     /// # Errors
-    /// [`CheckError::Malformed`] if `input` is not exactly the configured
-    /// number of ASCII digits; [`CheckError::Mismatch`] if no counter in the
-    /// window produces it.
+    /// [`HotpCheckError::Malformed`] if `input` is not exactly the configured
+    /// number of ASCII digits; [`HotpCheckError::Mismatch`] if no counter in
+    /// the window produces it. Counters have no time: there is no time
+    /// error.
     ///
     /// ```
-    /// # use otpguard::{Algorithm, Hotp, Secret, CheckError, Window};
+    /// # use otpguard::{Algorithm, Hotp, HotpCheckError, Secret, Window};
     /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
     /// let hotp = Hotp::new(&secret, Algorithm::Sha1, 6)?;
     /// assert_eq!(hotp.verify("287082", 1, Window::EXACT)?.step(), 1);
-    /// assert!(matches!(hotp.verify("287083", 1, Window::EXACT), Err(CheckError::Mismatch)));
+    /// assert!(matches!(hotp.verify("287083", 1, Window::EXACT), Err(HotpCheckError::Mismatch)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn verify(&self, input: &str, counter: u64, window: Window) -> Result<Match, CheckError> {
+    pub fn verify(
+        &self,
+        input: &str,
+        counter: u64,
+        window: Window,
+    ) -> Result<Match, HotpCheckError> {
         scan(&self.key, self.digits, input, counter, window)
     }
 

@@ -303,7 +303,7 @@ impl Totp {
         window: Window,
     ) -> Result<Match, CheckError> {
         let step = self.step_at(unix_seconds)?;
-        scan(&self.key, self.digits, input, step, window)
+        Ok(scan(&self.key, self.digits, input, step, window)?)
     }
 
     /// As [`Totp::verify`], with the window centred `shift` steps away
@@ -389,7 +389,14 @@ impl Totp {
             });
         }
         let now = self.step_at(unix_seconds)?;
-        scan_pair(&self.key, self.digits, first, second, now, radius)
+        Ok(scan_pair(
+            &self.key,
+            self.digits,
+            first,
+            second,
+            now,
+            radius,
+        )?)
     }
 
     /// The hash function in use.

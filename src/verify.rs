@@ -11,7 +11,7 @@
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use crate::key::{Digits, OtpKey};
-use crate::{CheckError, ParamError};
+use crate::{CheckError, HotpCheckError, ParamError};
 
 /// How many steps before and after the expected one a code may come from.
 ///
@@ -181,9 +181,9 @@ impl Match {
 }
 
 /// Parses the submitted code: exactly `digits` ASCII digits, else
-/// [`CheckError::Malformed`]. Length and content are public here.
-pub(crate) fn parse_input(input: &str, digits: Digits) -> Result<u32, CheckError> {
-    let malformed = CheckError::Malformed {
+/// [`HotpCheckError::Malformed`]. Length and content are public here.
+pub(crate) fn parse_input(input: &str, digits: Digits) -> Result<u32, HotpCheckError> {
+    let malformed = HotpCheckError::Malformed {
         expected: digits.get(),
     };
     let bytes = input.as_bytes();
@@ -209,7 +209,7 @@ pub(crate) fn scan(
     input: &str,
     center: u64,
     window: Window,
-) -> Result<Match, CheckError> {
+) -> Result<Match, HotpCheckError> {
     let wanted = parse_input(input, digits)?;
     let mut found = Choice::from(0);
     let mut step = 0u64;
@@ -230,7 +230,7 @@ pub(crate) fn scan(
     if bool::from(found) {
         Ok(Match { step, offset })
     } else {
-        Err(CheckError::Mismatch)
+        Err(HotpCheckError::Mismatch)
     }
 }
 
@@ -282,7 +282,7 @@ pub(crate) fn scan_pair(
     second: &str,
     center: u64,
     radius: u32,
-) -> Result<Match, CheckError> {
+) -> Result<Match, HotpCheckError> {
     let first = parse_input(first, digits)?;
     let second = parse_input(second, digits)?;
     let radius = i64::from(radius);
@@ -307,7 +307,7 @@ pub(crate) fn scan_pair(
     if bool::from(found) {
         Ok(Match { step, offset })
     } else {
-        Err(CheckError::Mismatch)
+        Err(HotpCheckError::Mismatch)
     }
 }
 
@@ -349,7 +349,7 @@ mod tests {
             assert!(
                 matches!(
                     parse_input(bad, six),
-                    Err(CheckError::Malformed { expected: 6 })
+                    Err(HotpCheckError::Malformed { expected: 6 })
                 ),
                 "{bad:?}"
             );

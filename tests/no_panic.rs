@@ -15,11 +15,11 @@ use otpguard::lifecycle::{
 };
 use otpguard::replay::ReplayKey;
 use otpguard::replay::{ClaimOutcome, MemoryGuard};
-use otpguard::CheckError;
 use otpguard::{
     Algorithm, Clock, FixedClock, Hotp, KeyUri, OtpKind, ParamError, Secret, SecretError,
     TimeError, Totp, TotpParams, UriError, VerifyError, Window,
 };
+use otpguard::{CheckError, ClaimError, HotpCheckError, HotpVerifyError};
 use proptest::prelude::*;
 
 /// Cases per property for the cheap properties (parsing, parameters).
@@ -199,10 +199,10 @@ proptest! {
                 prop_assert!(well_formed(&input, digits));
                 prop_assert_eq!(hotp.generate(m.step()).to_string(), input.as_str());
             }
-            Err(CheckError::Malformed { expected }) => {
+            Err(HotpCheckError::Malformed { expected }) => {
                 prop_assert!(expected == digits && !well_formed(&input, digits));
             }
-            Err(CheckError::Mismatch) => prop_assert!(well_formed(&input, digits)),
+            Err(HotpCheckError::Mismatch) => prop_assert!(well_formed(&input, digits)),
             Err(e) => prop_assert!(false, "unexpected {:?}", e),
         }
         prop_assert!(hotp.verify(&code.to_string(), counter, window).is_ok());
@@ -212,7 +212,7 @@ proptest! {
         prop_assert_eq!(once.is_ok(), hotp.verify(&input, counter, window).is_ok());
         if once.is_ok() {
             let again = hotp.verify_once(&input, counter, window, &guard, ReplayKey::new("t"));
-            let replayed = matches!(again, Err(VerifyError::Replayed { .. }));
+            let replayed = matches!(again, Err(HotpVerifyError::Claim(ClaimError::Replayed { .. })));
             prop_assert!(replayed, "a second claim was not a replay");
         }
     }
@@ -283,7 +283,7 @@ proptest! {
         prop_assert_eq!(once.is_ok(), totp.verify(&input, now, window).is_ok());
         if once.is_ok() {
             let again = totp.verify_once(&input, now, window, &guard, ReplayKey::new("t"));
-            let replayed = matches!(again, Err(VerifyError::Replayed { .. }));
+            let replayed = matches!(again, Err(VerifyError::Claim(ClaimError::Replayed { .. })));
             prop_assert!(replayed, "a second claim was not a replay");
         }
     }
@@ -438,8 +438,14 @@ proptest! {
 
     #[test]
     fn token_serial_new(text in prop_oneof![any::<String>(), "[A-Za-z0-9._-]{0,80}"]) {
-        if let Ok(serial) = TokenSerial::new(&text) {
-            prop_assert_eq!(serial.as_str(), text.as_str());
+        let valid = (1..=TokenSerial::MAX_LEN).contains(&text.len())
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        match TokenSerial::new(&text) {
+            Ok(serial) => {
+                prop_assert!(valid, "{:?} accepted", text);
+                prop_assert_eq!(serial.as_str(), text.as_str());
+            }
+            Err(e) => prop_assert!(!valid, "{:?} refused: {:?}", text, e),
         }
     }
 

@@ -305,6 +305,11 @@ proptest! {
             currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())
         );
         let p = PayeeAccount::new(&account);
+        let valid = (1..=PayeeAccount::MAX_LEN).contains(&account.len())
+            && account
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || PayeeAccount::SEPARATORS.contains(&b));
+        prop_assert_eq!(p.is_ok(), valid, "{:?}", account);
         if let Ok(p) = &p {
             prop_assert_eq!(p.to_string(), account.clone());
             prop_assert_eq!(usize::from(p.len()), account.len());

@@ -56,10 +56,10 @@ fn sixty_four_threads_one_code_exactly_one_acceptance_per_trial() {
                             assert_eq!(a.step(), 1_000 + t);
                             true
                         }
-                        Err(otpguard::VerifyError::Replayed {
+                        Err(otpguard::VerifyError::Claim(otpguard::ClaimError::Replayed {
                             step,
                             last_accepted,
-                        }) => {
+                        })) => {
                             assert_eq!((step, last_accepted), (1_000 + t, 1_000 + t));
                             false
                         }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use otpguard::replay::redis::{AsyncRedisGuard, RedisConfig, RedisGuard};
 use otpguard::replay::{AsyncReplayGuard, ClaimOutcome, ReplayGuard};
-use otpguard::{Secret, Totp, VerifyError, Window};
+use otpguard::{ClaimError, Secret, Totp, VerifyError, Window};
 use proptest::prelude::*;
 use support::redis_server::RedisServer;
 
@@ -148,7 +148,7 @@ fn eight_connections_racing_one_claim_exactly_one_wins_each_trial() {
                                 assert_eq!(a.step(), step);
                                 1usize
                             }
-                            Err(VerifyError::Replayed { .. }) => 0,
+                            Err(VerifyError::Claim(ClaimError::Replayed { .. })) => 0,
                             Err(e) => panic!("{e}: {:?}", std::error::Error::source(&e)),
                         }
                     })
@@ -203,7 +203,7 @@ fn eight_connections_racing_an_older_step_after_a_newer_one_all_lose() {
                         ReplayKey::new("token-1"),
                     ) {
                         Ok(_) => wins += 1,
-                        Err(VerifyError::Replayed { last_accepted, .. }) => {
+                        Err(VerifyError::Claim(ClaimError::Replayed { last_accepted, .. })) => {
                             assert!(last_accepted > step);
                         }
                         Err(e) => panic!("{e}"),
@@ -235,11 +235,11 @@ fn replay_inside_the_window_is_refused() {
     );
     assert!(matches!(
         totp.verify_once(&code(s), now, w, &g, ReplayKey::new("tok")),
-        Err(VerifyError::Replayed { step, last_accepted }) if step == s && last_accepted == s
+        Err(VerifyError::Claim(ClaimError::Replayed { step, last_accepted })) if step == s && last_accepted == s
     ));
     assert!(matches!(
         totp.verify_once(&code(s - 1), now, w, &g, ReplayKey::new("tok")),
-        Err(VerifyError::Replayed { step, last_accepted }) if step == s - 1 && last_accepted == s
+        Err(VerifyError::Claim(ClaimError::Replayed { step, last_accepted })) if step == s - 1 && last_accepted == s
     ));
     assert_eq!(
         totp.verify_once(&code(s + 1), now, w, &g, ReplayKey::new("tok"))
@@ -318,7 +318,7 @@ fn a_corrupt_record_is_refused_not_overwritten() {
         let code = totp.generate_step(9).to_string();
         assert!(matches!(
             totp.verify_once(&code, 9 * 30, Window::default(), &g, ReplayKey::new("t")),
-            Err(VerifyError::Store(_))
+            Err(VerifyError::Claim(ClaimError::Store(_)))
         ));
         let stored: String = redis::cmd("GET")
             .arg("otpguard:replay:t")
@@ -354,7 +354,10 @@ fn a_server_that_is_gone_refuses_valid_codes() {
     for step in 2..5u64 {
         let code = totp.generate_step(step).to_string();
         let result = totp.verify_once(&code, step * 30, Window::default(), &g, ReplayKey::new("t"));
-        assert!(matches!(result, Err(VerifyError::Store(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(VerifyError::Claim(ClaimError::Store(_)))),
+            "{result:?}"
+        );
     }
 }
 
@@ -400,7 +403,7 @@ async fn async_eight_connections_racing_one_claim_exactly_one_wins_each_trial() 
                     assert_eq!(a.step(), step);
                     wins += 1;
                 }
-                Err(VerifyError::Replayed { .. }) => {}
+                Err(VerifyError::Claim(ClaimError::Replayed { .. })) => {}
                 Err(e) => panic!("{e}"),
             }
         }
@@ -434,11 +437,11 @@ async fn async_older_after_newer_is_refused_and_the_window_holds() {
     assert!(matches!(
         totp.verify_once_async(&code(s), now, w, &g, ReplayKey::new("tok"))
             .await,
-        Err(VerifyError::Replayed { .. })
+        Err(VerifyError::Claim(ClaimError::Replayed { .. }))
     ));
     assert!(matches!(
         totp.verify_once_async(&code(s - 1), now, w, &g, ReplayKey::new("tok")).await,
-        Err(VerifyError::Replayed { step, last_accepted }) if step == s - 1 && last_accepted == s
+        Err(VerifyError::Claim(ClaimError::Replayed { step, last_accepted })) if step == s - 1 && last_accepted == s
     ));
     assert_eq!(
         totp.verify_once_async(&code(s + 1), now, w, &g, ReplayKey::new("tok"))
@@ -469,7 +472,10 @@ async fn async_guard_refuses_when_the_server_is_gone() {
     let result = totp
         .verify_once_async(&code, 60, Window::default(), &g, ReplayKey::new("t"))
         .await;
-    assert!(matches!(result, Err(VerifyError::Store(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(VerifyError::Claim(ClaimError::Store(_)))),
+        "{result:?}"
+    );
 }
 
 /// The rule, written plainly.

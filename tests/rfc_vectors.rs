@@ -114,8 +114,11 @@ fn check_row(row: &Row) -> Vec<String> {
             let hotp = Hotp::new(&secret, row.algorithm, row.digits).unwrap();
             (
                 hotp.generate(row.counter).to_string(),
-                hotp.verify(&row.code, row.counter, Window::EXACT),
-                hotp.verify(&wrong, row.counter, Window::EXACT),
+                // HOTP's own error, as the TOTP one for the checks below.
+                hotp.verify(&row.code, row.counter, Window::EXACT)
+                    .map_err(CheckError::from),
+                hotp.verify(&wrong, row.counter, Window::EXACT)
+                    .map_err(CheckError::from),
             )
         }
         Kind::Totp { period, t0, time } => {

@@ -204,7 +204,7 @@ impl Ocra {
             MacKey::Sha256(s) => finish_into(s, time_step, &mut mac),
             MacKey::Sha512(s) => finish_into(s, time_step, &mut mac),
         }
-        let response = Response::from_mac(&mac, self.suite.algorithm().output_len(), &self.suite);
+        let response = Response::from_mac(&mac, &self.suite);
         mac.zeroize();
         response
     }

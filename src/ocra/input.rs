@@ -9,6 +9,7 @@
 //! are fed to the HMAC in order ([`DataInput::feed`]), so the PIN hash is
 //! held in one wiped place only.
 
+use core::convert::Infallible;
 use core::fmt;
 
 use sha1::Digest;
@@ -92,27 +93,61 @@ impl Pin {
         })
     }
 
-    /// The PIN's hash under `algorithm`, in a wiped buffer of 64 bytes
-    /// (the first `algorithm.output_len()` used, the rest zero).
-    fn hash(&self, algorithm: Algorithm) -> Result<Zeroizing<[u8; 64]>, InputError> {
-        let mut out = Zeroizing::new([0u8; 64]);
-        let len = algorithm.output_len();
+    /// The PIN's hash under `algorithm`, exactly as long as that hash.
+    fn hash(&self, algorithm: Algorithm) -> Result<PinHash, InputError> {
+        let mut out = PinHash::zeroed(algorithm);
         if self.hashed {
-            if self.bytes.len() != len {
+            let expected = out.as_bytes().len();
+            if self.bytes.len() != expected {
                 return Err(InputError::PinHashLength {
                     len: self.bytes.len(),
-                    expected: len,
+                    expected,
                 });
             }
-            copy_into(out.as_mut(), &self.bytes);
+            copy_into(out.as_mut_bytes(), &self.bytes);
         } else {
             match algorithm {
-                Algorithm::Sha1 => digest_into::<sha1::Sha1>(&self.bytes, out.as_mut()),
-                Algorithm::Sha256 => digest_into::<sha2::Sha256>(&self.bytes, out.as_mut()),
-                Algorithm::Sha512 => digest_into::<sha2::Sha512>(&self.bytes, out.as_mut()),
+                Algorithm::Sha1 => digest_into::<sha1::Sha1>(&self.bytes, out.as_mut_bytes()),
+                Algorithm::Sha256 => digest_into::<sha2::Sha256>(&self.bytes, out.as_mut_bytes()),
+                Algorithm::Sha512 => digest_into::<sha2::Sha512>(&self.bytes, out.as_mut_bytes()),
             }
         }
         Ok(out)
+    }
+}
+
+/// A PIN hash of the suite's `P` algorithm, in a buffer exactly its length
+/// (wiped on drop): the DataInput takes all of it, with no length to get
+/// wrong.
+enum PinHash {
+    Sha1(Zeroizing<[u8; 20]>),
+    Sha256(Zeroizing<[u8; 32]>),
+    Sha512(Zeroizing<[u8; 64]>),
+}
+
+impl PinHash {
+    fn zeroed(algorithm: Algorithm) -> Self {
+        match algorithm {
+            Algorithm::Sha1 => Self::Sha1(Zeroizing::new([0; 20])),
+            Algorithm::Sha256 => Self::Sha256(Zeroizing::new([0; 32])),
+            Algorithm::Sha512 => Self::Sha512(Zeroizing::new([0; 64])),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Sha1(h) => h.as_slice(),
+            Self::Sha256(h) => h.as_slice(),
+            Self::Sha512(h) => h.as_slice(),
+        }
+    }
+
+    fn as_mut_bytes(&mut self) -> &mut [u8] {
+        match self {
+            Self::Sha1(h) => h.as_mut_slice(),
+            Self::Sha256(h) => h.as_mut_slice(),
+            Self::Sha512(h) => h.as_mut_slice(),
+        }
     }
 }
 
@@ -265,10 +300,9 @@ const QUESTION_LEN: usize = 128;
 /// PIN hashed: only [`DataInput::new`] builds one, so a DataInput that
 /// reaches the HMAC always fits its suite.
 pub(crate) struct DataInput<'a> {
-    suite: Suite,
     pub(crate) counter: Option<u64>,
     question: [u8; QUESTION_LEN],
-    pin_hash: Option<Zeroizing<[u8; 64]>>,
+    pin_hash: Option<PinHash>,
     session: Option<&'a [u8]>,
     pub(crate) time_step: Option<u64>,
 }
@@ -310,7 +344,6 @@ impl<'a> DataInput<'a> {
             (None, Some(_)) => return Err(InputError::Unexpected(Field::Time)),
         };
         Ok(Self {
-            suite,
             counter,
             question,
             pin_hash,
@@ -335,8 +368,8 @@ impl<'a> DataInput<'a> {
             sink(&c.to_be_bytes());
         }
         sink(&self.question);
-        if let (Some(hash), Some(algorithm)) = (&self.pin_hash, self.suite.pin()) {
-            sink(hash.get(..algorithm.output_len()).unwrap_or_default());
+        if let Some(hash) = &self.pin_hash {
+            sink(hash.as_bytes());
         }
         if let Some(session) = self.session {
             sink(session);
@@ -404,8 +437,12 @@ fn encode_question(
         }
         // Hex digits to bytes; an odd count gets a zero nibble on the right
         // (RFC 6287's reference implementation pads the hex text with '0' on
-        // the right to 256 digits).
-        QuestionFormat::Hex => pack_nibbles(text.map(hex_value), &mut out),
+        // the right to 256 digits). A byte that is not a hex digit (which
+        // `check_question` let through none of) is refused, never packed.
+        QuestionFormat::Hex => pack_nibbles(
+            text.map(|c| hex_value(c).ok_or(InputError::QuestionFormat { format })),
+            &mut out,
+        )?,
         QuestionFormat::Numeric => encode_decimal(text, &mut out),
     }
     Ok(out)
@@ -457,16 +494,18 @@ fn encode_decimal(digits: impl Iterator<Item = u8>, out: &mut [u8; QUESTION_LEN]
     let nibbles = number
         .iter()
         .flat_map(|b| [b >> 4, b & 0x0f])
-        .skip_while(|n| *n == 0);
-    pack_nibbles(nibbles, out);
+        .skip_while(|n| *n == 0)
+        .map(Ok::<u8, Infallible>);
+    let Ok(()) = pack_nibbles(nibbles, out);
 }
 
 /// Packs nibbles into bytes, high nibble first; a last odd nibble takes
-/// the high half of its byte.
-fn pack_nibbles(nibbles: impl Iterator<Item = u8>, out: &mut [u8]) {
+/// the high half of its byte. Stops at the first error, and returns it.
+fn pack_nibbles<E>(nibbles: impl Iterator<Item = Result<u8, E>>, out: &mut [u8]) -> Result<(), E> {
     let mut slots = out.iter_mut();
     let mut high: Option<u8> = None;
     for n in nibbles {
+        let n = n?;
         match high.take() {
             None => high = Some(n),
             Some(h) => {
@@ -479,6 +518,7 @@ fn pack_nibbles(nibbles: impl Iterator<Item = u8>, out: &mut [u8]) {
     if let (Some(h), Some(slot)) = (high, slots.next()) {
         *slot = h << 4;
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -539,6 +579,25 @@ mod tests {
         );
         assert!(encode_question(suite, Questions::Two("12345678", "87654321")).is_ok());
         assert!(encode_question(suite, Questions::Two("12345678", "")).is_err());
+    }
+
+    #[test]
+    fn the_data_input_holds_the_whole_pin_hash_of_the_suites_hash() {
+        let pin = Pin::new(b"1234").unwrap();
+        for (element, hash) in [
+            ("PSHA1", sha1::Sha1::digest(b"1234").to_vec()),
+            ("PSHA256", sha2::Sha256::digest(b"1234").to_vec()),
+            ("PSHA512", sha2::Sha512::digest(b"1234").to_vec()),
+        ] {
+            let suite = Suite::parse(&format!("OCRA-1:HOTP-SHA1-6:QN08-{element}")).unwrap();
+            let at = suite.to_string().len() + 1 + QUESTION_LEN;
+            let given = Pin::from_hash(&hash).unwrap();
+            for pin in [&pin, &given] {
+                let data = suite.data_input(&Input::new("1").pin(pin)).unwrap();
+                assert_eq!(data.len(), at + hash.len(), "{element}");
+                assert_eq!(&data[at..], hash.as_slice(), "{element}");
+            }
+        }
     }
 
     #[test]

@@ -8,15 +8,16 @@ use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::error::CheckError;
-use super::suite::Suite;
+use super::suite::{ResponseDigits, Suite};
+use crate::Algorithm;
 
 /// What a response looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     /// 4 to 10 decimal digits.
-    Decimal(u8),
-    /// The whole HMAC of so many bytes, as hex (a suite with `t` = 0).
-    Hex(u8),
+    Decimal(ResponseDigits),
+    /// The whole HMAC of this hash, as hex (a suite with `t` = 0).
+    Hex(Algorithm),
 }
 
 /// An OCRA response.
@@ -40,24 +41,29 @@ pub struct Response {
 }
 
 impl Response {
-    /// The response for the HMAC `mac` under `suite`.
-    pub(crate) fn from_mac(mac: &[u8; 64], mac_len: usize, suite: &Suite) -> Self {
-        match suite.digits() {
-            0 => {
+    /// The response for the HMAC under `suite`, whose hash's output fills
+    /// the start of `mac` (the rest is unused).
+    pub(crate) fn from_mac(mac: &[u8; 64], suite: &Suite) -> Self {
+        let algorithm = suite.algorithm();
+        match suite.truncation() {
+            None => {
                 let mut whole = [0u8; 64];
-                for (w, m) in whole.iter_mut().zip(mac.iter().take(mac_len)) {
+                for (w, m) in whole
+                    .iter_mut()
+                    .zip(mac.iter().take(algorithm.output_len()))
+                {
                     *w = *m;
                 }
                 Self {
                     value: 0,
                     mac: whole,
-                    format: Format::Hex(mac_bytes(suite)),
+                    format: Format::Hex(algorithm),
                 }
             }
-            digits => Self {
-                value: reduce(truncate(mac, mac_len), digits),
+            Some(digits) => Self {
+                value: reduce(truncate(mac, algorithm), digits),
                 mac: [0; 64],
-                format: Format::Decimal(suite.digit_count()),
+                format: Format::Decimal(digits),
             },
         }
     }
@@ -66,27 +72,32 @@ impl Response {
     /// or for `t` = 0 exactly twice the HMAC's length in hex digits.
     pub(crate) fn parse(text: &str, suite: &Suite) -> Result<Self, CheckError> {
         let bytes = text.as_bytes();
-        match suite.digits() {
-            0 => {
-                let len = suite.algorithm().output_len();
-                if bytes.len() != len.saturating_mul(2) || !bytes.iter().all(u8::is_ascii_hexdigit)
-                {
-                    return Err(CheckError::malformed(suite));
+        match suite.truncation() {
+            None => {
+                let algorithm = suite.algorithm();
+                let len = algorithm.output_len().saturating_mul(2);
+                let malformed = || CheckError::malformed(suite);
+                if bytes.len() != len {
+                    return Err(malformed());
                 }
                 let mut mac = [0u8; 64];
                 for (m, pair) in mac.iter_mut().zip(bytes.chunks_exact(2)) {
-                    if let [high, low] = pair {
-                        *m = (hex_value(*high) << 4) | hex_value(*low);
-                    }
+                    let [high, low] = pair else {
+                        return Err(malformed());
+                    };
+                    let (Some(high), Some(low)) = (hex_value(*high), hex_value(*low)) else {
+                        return Err(malformed());
+                    };
+                    *m = (high << 4) | low;
                 }
                 Ok(Self {
                     value: 0,
                     mac,
-                    format: Format::Hex(mac_bytes(suite)),
+                    format: Format::Hex(algorithm),
                 })
             }
-            _ => {
-                let len = usize::from(suite.digit_count());
+            Some(digits) => {
+                let len = usize::from(digits.count());
                 if bytes.len() != len || !bytes.iter().all(u8::is_ascii_digit) {
                     return Err(CheckError::malformed(suite));
                 }
@@ -97,7 +108,7 @@ impl Response {
                 Ok(Self {
                     value,
                     mac: [0; 64],
-                    format: Format::Decimal(suite.digit_count()),
+                    format: Format::Decimal(digits),
                 })
             }
         }
@@ -119,8 +130,8 @@ impl Response {
     #[must_use]
     pub fn len(&self) -> usize {
         match self.format {
-            Format::Decimal(d) => usize::from(d),
-            Format::Hex(bytes) => usize::from(bytes).saturating_mul(2),
+            Format::Decimal(digits) => usize::from(digits.count()),
+            Format::Hex(algorithm) => algorithm.output_len().saturating_mul(2),
         }
     }
 
@@ -150,11 +161,16 @@ impl ConstantTimeEq for Response {
 impl fmt::Display for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.format {
-            Format::Decimal(d) => write!(f, "{:0width$}", self.value, width = usize::from(d)),
-            Format::Hex(len) => self
+            Format::Decimal(digits) => write!(
+                f,
+                "{:0width$}",
+                self.value,
+                width = usize::from(digits.count())
+            ),
+            Format::Hex(algorithm) => self
                 .mac
                 .iter()
-                .take(usize::from(len))
+                .take(algorithm.output_len())
                 .try_for_each(|b| write!(f, "{b:02x}")),
         }
     }
@@ -166,11 +182,17 @@ impl fmt::Debug for Response {
     }
 }
 
-/// RFC 4226 §5.3 dynamic truncation: 31 bits from the offset in the last
-/// nibble.
-fn truncate(mac: &[u8; 64], mac_len: usize) -> u32 {
-    let last = mac_len.checked_sub(1).and_then(|i| mac.get(i)).copied();
-    let offset = usize::from(last.unwrap_or(0) & 0x0f);
+/// RFC 4226 §5.3 dynamic truncation of the HMAC under `algorithm`, which
+/// fills the start of `mac`: 31 bits from the offset in the last nibble.
+fn truncate(mac: &[u8; 64], algorithm: Algorithm) -> u32 {
+    // The HMAC's last byte: a constant index inside the buffer for each
+    // hash, so there is no length that could miss it.
+    let last = match algorithm {
+        Algorithm::Sha1 => mac[19],
+        Algorithm::Sha256 => mac[31],
+        Algorithm::Sha512 => mac[63],
+    };
+    let offset = usize::from(last & 0x0f);
     // Invariant: `offset` is at most 15, so `offset + 3` is at most 18,
     // inside the buffer of 64 (and inside every MAC: 20 bytes or more).
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
@@ -186,35 +208,26 @@ fn truncate(mac: &[u8; 64], mac_len: usize) -> u32 {
 /// `value mod 10^digits`, each arm a division by a constant (compiled to a
 /// multiplication: no data-dependent division instruction). A 31-bit value
 /// is below 10^10, so 10 digits keep it whole.
-fn reduce(value: u32, digits: u32) -> u64 {
+fn reduce(value: u32, digits: ResponseDigits) -> u64 {
     let value = u64::from(value);
     match digits {
-        4 => value % 10_000,
-        5 => value % 100_000,
-        6 => value % 1_000_000,
-        7 => value % 10_000_000,
-        8 => value % 100_000_000,
-        9 => value % 1_000_000_000,
-        _ => value,
+        ResponseDigits::Four => value % 10_000,
+        ResponseDigits::Five => value % 100_000,
+        ResponseDigits::Six => value % 1_000_000,
+        ResponseDigits::Seven => value % 10_000_000,
+        ResponseDigits::Eight => value % 100_000_000,
+        ResponseDigits::Nine => value % 1_000_000_000,
+        ResponseDigits::Ten => value,
     }
 }
 
-/// The value of a hex digit (already checked to be one).
-pub(crate) const fn hex_value(c: u8) -> u8 {
+/// The value of a hex digit, or `None` for a byte that is not one.
+pub(crate) const fn hex_value(c: u8) -> Option<u8> {
     match c {
-        b'0'..=b'9' => c.wrapping_sub(b'0'),
-        b'a'..=b'f' => c.wrapping_sub(b'a').wrapping_add(10),
-        b'A'..=b'F' => c.wrapping_sub(b'A').wrapping_add(10),
-        _ => 0,
-    }
-}
-
-/// The length in bytes of the suite's HMAC.
-const fn mac_bytes(suite: &Suite) -> u8 {
-    match suite.algorithm() {
-        crate::Algorithm::Sha1 => 20,
-        crate::Algorithm::Sha256 => 32,
-        crate::Algorithm::Sha512 => 64,
+        b'0'..=b'9' => Some(c.wrapping_sub(b'0')),
+        b'a'..=b'f' => Some(c.wrapping_sub(b'a').wrapping_add(10)),
+        b'A'..=b'F' => Some(c.wrapping_sub(b'A').wrapping_add(10)),
+        _ => None,
     }
 }
 
@@ -222,15 +235,93 @@ impl CheckError {
     /// The refusal of a response that is not one of `suite`'s: exactly `t`
     /// decimal digits, or for `t` = 0 twice the HMAC's length in hex digits.
     pub(crate) fn malformed(suite: &Suite) -> Self {
-        match suite.digits() {
-            0 => Self::Malformed {
+        match suite.truncation() {
+            None => Self::Malformed {
                 len: suite.algorithm().output_len().saturating_mul(2),
                 hex: true,
             },
-            _ => Self::Malformed {
-                len: usize::from(suite.digit_count()),
+            Some(digits) => Self::Malformed {
+                len: usize::from(digits.count()),
                 hex: false,
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 4226 §5.4's HMAC-SHA-1 example: offset 10, truncated value
+    /// 0x50ef7f19 = 1357872921.
+    const RFC_4226_MAC: [u8; 20] = [
+        0x1f, 0x86, 0x98, 0x69, 0x0e, 0x02, 0xca, 0x16, 0x61, 0x85, 0x50, 0xef, 0x7f, 0x19, 0xda,
+        0x8e, 0x94, 0x5b, 0x55, 0x5a,
+    ];
+
+    fn padded(mac: &[u8]) -> [u8; 64] {
+        let mut out = [0; 64];
+        out[..mac.len()].copy_from_slice(mac);
+        out
+    }
+
+    #[test]
+    fn every_response_length_reduces_the_truncated_value() {
+        let mac = padded(&RFC_4226_MAC);
+        for (t, shown) in [
+            (4, "2921"),
+            (5, "72921"),
+            (6, "872921"),
+            (7, "7872921"),
+            (8, "57872921"),
+            (9, "357872921"),
+            (10, "1357872921"),
+        ] {
+            let suite = Suite::parse(&format!("OCRA-1:HOTP-SHA1-{t}:QN08")).unwrap();
+            let response = Response::from_mac(&mac, &suite);
+            assert_eq!(response.to_string(), shown);
+            assert_eq!(response.len(), t);
+            let parsed = Response::parse(shown, &suite).unwrap();
+            assert!(bool::from(parsed.ct_eq(&response)));
+        }
+    }
+
+    /// The offset comes from the last byte of each hash's HMAC, not from
+    /// the end of the buffer.
+    #[test]
+    fn the_offset_is_read_from_the_last_byte_of_each_hash() {
+        for (hash, len) in [("SHA1", 20), ("SHA256", 32), ("SHA512", 64)] {
+            let mut mac = [0u8; 64];
+            // Offset 3: the word is bytes 3 to 6.
+            mac[len - 1] = 0x03;
+            mac[3..7].copy_from_slice(&[0x01, 0x02, 0x03, 0x04]);
+            let suite = Suite::parse(&format!("OCRA-1:HOTP-{hash}-10:QN08")).unwrap();
+            let response = Response::from_mac(&mac, &suite);
+            assert_eq!(response.value(), Some(0x0102_0304), "{hash}");
+        }
+    }
+
+    #[test]
+    fn a_whole_hmac_is_parsed_as_hex_of_either_case_and_nothing_else() {
+        let suite = Suite::parse("OCRA-1:HOTP-SHA1-0:QN08").unwrap();
+        let response = Response::from_mac(&padded(&RFC_4226_MAC), &suite);
+        let lower = response.to_string();
+        assert_eq!(lower, "1f8698690e02ca16618550ef7f19da8e945b555a");
+        for text in [lower.clone(), lower.to_uppercase()] {
+            let parsed = Response::parse(&text, &suite).unwrap();
+            assert!(bool::from(parsed.ct_eq(&response)));
+        }
+        let malformed = Err(CheckError::Malformed { len: 40, hex: true });
+        for bad in [
+            "g".repeat(40),
+            format!("{}x", &lower[..39]),
+            lower[..38].to_string(),
+        ] {
+            assert_eq!(
+                Response::parse(&bad, &suite).map(|_| ()),
+                malformed,
+                "{bad}"
+            );
         }
     }
 }

@@ -48,13 +48,44 @@ use crate::Algorithm;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Suite {
     algorithm: Algorithm,
-    digits: u8,
+    /// `None`: no truncation (`t` = 0).
+    truncation: Option<ResponseDigits>,
     counter: bool,
     question: QuestionFormat,
     question_len: u8,
     pin: Option<Algorithm>,
     session_len: Option<u16>,
     time_step: Option<TimeStep>,
+}
+
+/// The decimal digits of a truncated response (the `t` of
+/// `HOTP-<hash>-<t>`, 4 to 10): a type of its own, so that code working on
+/// a response has a case for each length and none for a length the suite
+/// cannot have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ResponseDigits {
+    Four,
+    Five,
+    Six,
+    Seven,
+    Eight,
+    Nine,
+    Ten,
+}
+
+impl ResponseDigits {
+    /// The number of digits.
+    pub(crate) const fn count(self) -> u8 {
+        match self {
+            Self::Four => 4,
+            Self::Five => 5,
+            Self::Six => 6,
+            Self::Seven => 7,
+            Self::Eight => 8,
+            Self::Nine => 9,
+            Self::Ten => 10,
+        }
+    }
 }
 
 /// The characters a challenge question is made of (the `F` of `QFxx`).
@@ -222,16 +253,20 @@ impl Suite {
                 found: version.into(),
             });
         }
-        let (algorithm, digits) = parse_function(function)?;
+        let (algorithm, truncation) = parse_function(function)?;
         let mut elements = data_input.split('-').peekable();
         let counter = elements.next_if_eq(&"C").is_some();
-        let question = elements.next().unwrap_or_default();
-        let (question, question_len) = parse_question(question)?;
+        // After `C-`, the question may be missing altogether ("C").
+        let (question, question_len) = match elements.next() {
+            Some(question) => parse_question(question)?,
+            None => {
+                return Err(SuiteError::Question {
+                    found: String::new(),
+                })
+            }
+        };
         let pin = match elements.next_if(|e| e.starts_with('P')) {
-            Some(e) => Some(
-                parse_hash(e.get(1..).unwrap_or_default())
-                    .ok_or_else(|| SuiteError::Pin { found: e.into() })?,
-            ),
+            Some(e) => Some(parse_pin(e)?),
             None => None,
         };
         let session_len = match elements.next_if(|e| e.starts_with('S')) {
@@ -249,7 +284,7 @@ impl Suite {
         }
         Ok(Self {
             algorithm,
-            digits,
+            truncation,
             counter,
             question,
             question_len,
@@ -270,12 +305,16 @@ impl Suite {
     /// [`Response`](super::Response)).
     #[must_use]
     pub const fn digits(&self) -> u32 {
-        self.digits as u32
+        match self.truncation {
+            Some(digits) => digits.count() as u32,
+            None => 0,
+        }
     }
 
-    /// [`Suite::digits`] as stored.
-    pub(crate) const fn digit_count(&self) -> u8 {
-        self.digits
+    /// The digits of a truncated response, or `None` for a suite without
+    /// truncation (`t` = 0).
+    pub(crate) const fn truncation(&self) -> Option<ResponseDigits> {
+        self.truncation
     }
 
     /// Whether the suite has a counter input (`C`).
@@ -334,7 +373,7 @@ impl fmt::Display for Suite {
             f,
             "OCRA-1:HOTP-{}-{}:",
             self.algorithm.uri_name(),
-            self.digits
+            self.digits()
         )?;
         if self.counter {
             f.write_str("C-")?;
@@ -353,30 +392,40 @@ impl fmt::Display for Suite {
     }
 }
 
-/// `HOTP-<hash>-<t>`.
-fn parse_function(function: &str) -> Result<(Algorithm, u8), SuiteError> {
+/// `HOTP-<hash>-<t>`; `t` = 0 is no truncation.
+fn parse_function(function: &str) -> Result<(Algorithm, Option<ResponseDigits>), SuiteError> {
     let shape = || SuiteError::CryptoFunction {
         found: function.into(),
     };
     let rest = function.strip_prefix("HOTP-").ok_or_else(shape)?;
     let (hash, digits) = rest.split_once('-').ok_or_else(shape)?;
     let algorithm = parse_hash(hash).ok_or_else(|| SuiteError::Hash { found: hash.into() })?;
-    let digits = match digits {
-        "0" => 0,
-        "4" => 4,
-        "5" => 5,
-        "6" => 6,
-        "7" => 7,
-        "8" => 8,
-        "9" => 9,
-        "10" => 10,
+    let truncation = match digits {
+        "0" => None,
+        "4" => Some(ResponseDigits::Four),
+        "5" => Some(ResponseDigits::Five),
+        "6" => Some(ResponseDigits::Six),
+        "7" => Some(ResponseDigits::Seven),
+        "8" => Some(ResponseDigits::Eight),
+        "9" => Some(ResponseDigits::Nine),
+        "10" => Some(ResponseDigits::Ten),
         _ => {
             return Err(SuiteError::Digits {
                 found: digits.into(),
             })
         }
     };
-    Ok((algorithm, digits))
+    Ok((algorithm, truncation))
+}
+
+/// `PSHA1`, `PSHA256` or `PSHA512`.
+fn parse_pin(element: &str) -> Result<Algorithm, SuiteError> {
+    element
+        .strip_prefix('P')
+        .and_then(parse_hash)
+        .ok_or_else(|| SuiteError::Pin {
+            found: element.into(),
+        })
 }
 
 fn parse_hash(name: &str) -> Option<Algorithm> {
@@ -398,8 +447,11 @@ fn parse_question(element: &str) -> Result<(QuestionFormat, u8), SuiteError> {
         (Some('Q'), Some('H')) => QuestionFormat::Hex,
         _ => return Err(SuiteError::Question { found: found() }),
     };
-    match fixed_digits(chars.as_str(), 2) {
-        Some(len @ 4..=64) => Ok((format, narrow(len))),
+    match chars.as_str().as_bytes() {
+        [tens, ones] => match two_digits(*tens, *ones) {
+            Some(len @ 4..=64) => Ok((format, len)),
+            _ => Err(SuiteError::QuestionLength { found: found() }),
+        },
         _ => Err(SuiteError::QuestionLength { found: found() }),
     }
 }
@@ -409,10 +461,19 @@ fn parse_question(element: &str) -> Result<(QuestionFormat, u8), SuiteError> {
 /// every length they can write is accepted, as other implementations (the
 /// Python `oath` package) accept them.
 fn parse_session(element: &str) -> Result<u16, SuiteError> {
-    match fixed_digits(element.get(1..).unwrap_or_default(), 3) {
-        Some(len @ 1..=999) => u16::try_from(len).map_err(|_| SuiteError::Session {
-            found: element.into(),
-        }),
+    let length = match element.as_bytes() {
+        [b'S', hundreds, tens, ones] => {
+            digit(*hundreds)
+                .zip(two_digits(*tens, *ones))
+                .map(|(h, rest)| {
+                    // At most 9 * 100 + 99 = 999: no overflow.
+                    u16::from(h).wrapping_mul(100).wrapping_add(u16::from(rest))
+                })
+        }
+        _ => None,
+    };
+    match length {
+        Some(len @ 1..=999) => Ok(len),
         _ => Err(SuiteError::Session {
             found: element.into(),
         }),
@@ -424,7 +485,7 @@ fn parse_time_step(element: &str) -> Result<TimeStep, SuiteError> {
     let error = || SuiteError::TimeStep {
         found: element.into(),
     };
-    let body = element.get(1..).unwrap_or_default();
+    let body = element.strip_prefix('T').ok_or_else(error)?;
     let (count, unit) = if let Some(n) = body.strip_suffix('S') {
         (n, TimeUnit::Seconds)
     } else if let Some(n) = body.strip_suffix('M') {
@@ -434,29 +495,31 @@ fn parse_time_step(element: &str) -> Result<TimeStep, SuiteError> {
     } else {
         return Err(error());
     };
-    if count.starts_with('0') || count.is_empty() || count.len() > 2 {
-        return Err(error());
-    }
-    fixed_digits(count, count.len())
-        .and_then(|n| TimeStep::new(narrow(n), unit))
-        .ok_or_else(error)
+    // One or two digits, without a leading zero.
+    let count = match count.as_bytes() {
+        [b'0', ..] => None,
+        [ones] => digit(*ones),
+        [tens, ones] => two_digits(*tens, *ones),
+        _ => None,
+    };
+    count.and_then(|n| TimeStep::new(n, unit)).ok_or_else(error)
 }
 
-/// Exactly `width` ASCII digits, as a number.
-fn fixed_digits(text: &str, width: usize) -> Option<u32> {
-    if text.len() != width || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// The value of an ASCII decimal digit.
+const fn digit(b: u8) -> Option<u8> {
+    if b.is_ascii_digit() {
+        Some(b.wrapping_sub(b'0'))
+    } else {
+        None
     }
-    Some(text.bytes().fold(0u32, |n, b| {
-        n.wrapping_mul(10)
-            .wrapping_add(u32::from(b.wrapping_sub(b'0')))
-    }))
 }
 
-/// A number already checked to be at most 64 (question lengths, time step
-/// counts), as a `u8`.
-fn narrow(n: u32) -> u8 {
-    u8::try_from(n).unwrap_or(u8::MAX)
+/// Two ASCII decimal digits as a number: at most 99, so a `u8` holds it
+/// with no narrowing.
+fn two_digits(tens: u8, ones: u8) -> Option<u8> {
+    let (tens, ones) = (digit(tens)?, digit(ones)?);
+    // At most 9 * 10 + 9 = 99: no overflow.
+    Some(tens.wrapping_mul(10).wrapping_add(ones))
 }
 
 #[cfg(test)]
@@ -519,6 +582,58 @@ mod tests {
             match Suite::parse(text) {
                 Err(e) => assert!(format!("{e:?}").starts_with(variant), "{text}: {e:?}"),
                 Ok(s) => panic!("{text} parsed as {s}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_number_in_a_suite_is_read_exactly() {
+        for t in 0..=12u32 {
+            let parsed = Suite::parse(&format!("OCRA-1:HOTP-SHA1-{t}:QN08"));
+            match parsed {
+                Ok(suite) => {
+                    assert!(t == 0 || (4..=10).contains(&t), "{t}");
+                    assert_eq!(suite.digits(), t);
+                }
+                Err(e) => {
+                    assert!(matches!(e, SuiteError::Digits { .. }), "{t}: {e:?}");
+                    assert!((1..=3).contains(&t) || t > 10, "{t}");
+                }
+            }
+        }
+        for len in 0..=99usize {
+            let parsed = Suite::parse(&format!("OCRA-1:HOTP-SHA1-6:QA{len:02}"));
+            match parsed {
+                Ok(suite) => {
+                    assert!((4..=64).contains(&len), "{len}");
+                    assert_eq!(suite.question_len(), len);
+                }
+                Err(e) => {
+                    assert!(!(4..=64).contains(&len), "{len}");
+                    assert!(matches!(e, SuiteError::QuestionLength { .. }), "{e:?}");
+                }
+            }
+        }
+        for (unit, letter, max, seconds) in [
+            (TimeUnit::Seconds, 'S', 59, 1),
+            (TimeUnit::Minutes, 'M', 59, 60),
+            (TimeUnit::Hours, 'H', 48, 3_600),
+        ] {
+            for count in 0..=99u64 {
+                let parsed = Suite::parse(&format!("OCRA-1:HOTP-SHA1-6:QN08-T{count}{letter}"));
+                let step = parsed.ok().and_then(|s| s.time_step());
+                if (1..=max).contains(&count) {
+                    let step = step.unwrap();
+                    assert_eq!((u64::from(step.count()), step.unit()), (count, unit));
+                    assert_eq!(step.seconds(), count * seconds);
+                } else {
+                    assert_eq!(step, None, "T{count}{letter}");
+                }
+                let padded = Suite::parse(&format!("OCRA-1:HOTP-SHA1-6:QN08-T0{count}{letter}"));
+                assert!(
+                    matches!(padded, Err(SuiteError::TimeStep { .. })),
+                    "T0{count}{letter}"
+                );
             }
         }
     }

@@ -4,7 +4,7 @@ use core::fmt;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hashbrown::HashTable;
 
@@ -33,6 +33,27 @@ const SHRINK_FLOOR: usize = 64;
 #[derive(Debug, Default)]
 #[repr(align(64))]
 struct Shard(Mutex<ShardState>);
+
+impl Shard {
+    /// Locks the shard. A poisoned lock (a thread panicked while holding
+    /// it) is taken over with [`PoisonError::into_inner`], neither refused
+    /// nor skipped, because the records it guards stay consistent: under
+    /// the lock a record is only ever inserted whole, raised to a newer
+    /// step by one store of a `u64`, or dropped by a sweep once its step is
+    /// more than the horizon behind the mark, and nothing between those
+    /// writes can unwind. The comparisons and sweeps use saturating
+    /// arithmetic, the table's hasher (a keyed hash of the token id) cannot
+    /// panic, an allocation failure aborts rather than unwinds, and when the
+    /// table cannot grow it stays as it was before the record goes in. So a
+    /// panic leaves no record lower than the step last accepted for its
+    /// token, and every record is kept: no replay gets in. Refusing instead
+    /// would refuse every code of the shard's tokens (one in 64 customers)
+    /// until the process restarts; skipping would hide the shard's records
+    /// from [`MemoryGuard::len`] and [`MemoryGuard::prune`].
+    fn lock(&self) -> MutexGuard<'_, ShardState> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 #[derive(Debug, Default)]
 struct ShardState {
@@ -208,8 +229,7 @@ impl MemoryGuard {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .filter_map(|s| s.0.lock().ok())
-            .map(|s| s.records.len())
+            .map(|s| s.lock().records.len())
             .fold(0, usize::saturating_add)
     }
 
@@ -244,8 +264,7 @@ impl MemoryGuard {
         };
         self.shards
             .iter()
-            .filter_map(|s| s.0.lock().ok())
-            .map(|mut state| self.sweep(&mut state, horizon))
+            .map(|s| self.sweep(&mut s.lock(), horizon))
             .fold(0, usize::saturating_add)
     }
 
@@ -256,13 +275,13 @@ impl MemoryGuard {
     }
 
     fn shard(&self, hash: u64) -> Result<MutexGuard<'_, ShardState>, StoreError> {
-        let index = usize::try_from((hash >> SHARD_SHIFT) & SHARD_MASK).unwrap_or(0);
-        self.shards
-            .get(index)
-            .ok_or_else(|| StoreError::new("replay guard shard index out of range"))?
-            .0
-            .lock()
-            .map_err(|_| StoreError::new("replay guard lock poisoned"))
+        // Six bits of the hash: below `SHARDS`, so the low byte holds them.
+        let [index, ..] = ((hash >> SHARD_SHIFT) & SHARD_MASK).to_le_bytes();
+        let shard = self
+            .shards
+            .get(usize::from(index))
+            .ok_or_else(|| StoreError::new("replay guard shard index out of range"))?;
+        Ok(shard.lock())
     }
 
     /// Drops the records more than `horizon` steps behind the mark. The mark
@@ -293,7 +312,9 @@ impl MemoryGuard {
     /// # Errors
     /// A [`StoreError`] if `token` has no record and `step` is more than the
     /// horizon behind the newest accepted step (its record may have been
-    /// pruned), or if a shard lock is poisoned.
+    /// pruned). A shard whose lock was poisoned by a panic keeps working
+    /// with its records (see `Shard::lock` in the source for why they stay
+    /// consistent).
     ///
     /// ```
     /// use otpguard::replay::{ClaimOutcome, MemoryGuard};
@@ -411,6 +432,37 @@ mod tests {
             shown,
             "MemoryGuard { horizon: Some(3), high_water: 7, records: 1, .. }"
         );
+    }
+
+    /// A thread that panics while holding a shard's lock poisons it; the
+    /// shard keeps its records and keeps answering, so the token's
+    /// replays are still refused and its new codes accepted.
+    #[test]
+    fn a_poisoned_shard_keeps_its_records_and_keeps_working() {
+        let g = MemoryGuard::with_horizon(2);
+        g.claim("t", 10).unwrap();
+        let hash = g.hash("t");
+        std::thread::scope(|s| {
+            let poisoner = s.spawn(|| {
+                let _held = g.shard(hash).unwrap();
+                panic!("a panic while the shard is locked");
+            });
+            assert!(poisoner.join().is_err());
+        });
+        assert_eq!(g.shards.iter().filter(|s| s.0.is_poisoned()).count(), 1);
+        for replay in [10, 9, 0] {
+            assert_eq!(
+                g.claim("t", replay).unwrap(),
+                ClaimOutcome::Replayed { last_accepted: 10 }
+            );
+        }
+        assert_eq!(g.len(), 1);
+        assert_eq!(g.claim("t", 11).unwrap(), ClaimOutcome::Fresh);
+        // Sweeps reach the poisoned shard too: once the mark is past the
+        // horizon, its record goes, and an old step stays refused.
+        g.claim("mark", 20).unwrap();
+        assert_eq!(g.prune(), 1);
+        assert!(g.claim("t", 11).is_err());
     }
 
     #[test]

@@ -71,7 +71,7 @@
 //! the whole process, shared by reference or in an `Arc`:
 //!
 //! ```
-//! use otpguard::{Accepted, Secret, Totp, VerifyError, Window};
+//! use otpguard::{Accepted, ClaimError, Secret, Totp, VerifyError, Window};
 //! use otpguard::replay::{MemoryGuard, ReplayKey};
 //! use std::sync::Arc;
 //!
@@ -92,7 +92,7 @@
 //! let second = totp.verify_once("94287082", 59, Window::default(), &*guard, ReplayKey::new("token-1"));
 //!
 //! assert_eq!(authorise_transfer(first?, 100), 100);
-//! assert!(matches!(second, Err(VerifyError::Replayed { .. })));
+//! assert!(matches!(second, Err(VerifyError::Claim(ClaimError::Replayed { .. }))));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

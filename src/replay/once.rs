@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{Accepted, AsyncReplayGuard, ReplayGuard, ReplayKey};
-use crate::{Hotp, Totp, VerifyError, Window};
+use crate::{Hotp, HotpVerifyError, Totp, VerifyError, Window};
 
 impl Totp {
     /// Verifies `input` at `unix_seconds` (see [`Totp::verify`]) and claims
@@ -12,12 +12,16 @@ impl Totp {
     /// [`Match::claim`](crate::Match::claim)).
     ///
     /// # Errors
-    /// Those of [`Totp::verify`], then [`VerifyError::Replayed`] if the step
-    /// is not newer than the last accepted for `token`, or
-    /// [`VerifyError::Store`] if the guard failed.
+    /// [`VerifyError::Check`] with the error of [`Totp::verify`], then
+    /// [`VerifyError::Claim`] with the error of
+    /// [`Match::claim`](crate::Match::claim):
+    /// [`ClaimError::Replayed`](crate::ClaimError::Replayed) if the step is
+    /// not newer than the last accepted for `token`
+    /// ([`VerifyError::is_replay`]), or
+    /// [`ClaimError::Store`](crate::ClaimError::Store) if the guard failed.
     ///
     /// ```
-    /// use otpguard::{Secret, Totp, VerifyError, Window};
+    /// use otpguard::{ClaimError, Secret, Totp, VerifyError, Window};
     /// use otpguard::replay::{MemoryGuard, ReplayKey};
     ///
     /// let secret = Secret::from_bytes(b"12345678901234567890")?;
@@ -25,10 +29,13 @@ impl Totp {
     /// let guard = MemoryGuard::default();
     /// let accepted = totp.verify_once("94287082", 59, Window::default(), &guard, ReplayKey::new("token-1"))?;
     /// assert_eq!(accepted.step(), 1);
+    /// let again = totp.verify_once("94287082", 60, Window::default(), &guard, ReplayKey::new("token-1"));
     /// assert!(matches!(
-    ///     totp.verify_once("94287082", 60, Window::default(), &guard, ReplayKey::new("token-1")),
-    ///     Err(VerifyError::Replayed { step: 1, last_accepted: 1 })
+    ///     again,
+    ///     Err(VerifyError::Claim(ClaimError::Replayed { step: 1, last_accepted: 1 }))
     /// ));
+    /// // A replay is its own failure, not a wrong code.
+    /// assert!(again.as_ref().is_err_and(|e| e.is_replay() && !e.is_wrong_code()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify_once<G: ReplayGuard + ?Sized>(
@@ -111,8 +118,9 @@ impl Hotp {
     /// [`MemoryGuard::unbounded`](crate::replay::MemoryGuard::unbounded)).
     ///
     /// # Errors
-    /// Those of [`Hotp::verify`], then [`VerifyError::Replayed`] or
-    /// [`VerifyError::Store`] as for [`Totp::verify_once`].
+    /// [`HotpVerifyError::Check`] with the error of [`Hotp::verify`] (never
+    /// a time error), then [`HotpVerifyError::Claim`] as for
+    /// [`Totp::verify_once`].
     ///
     /// ```
     /// use otpguard::{Algorithm, Hotp, Secret, Window};
@@ -123,7 +131,8 @@ impl Hotp {
     /// let guard = MemoryGuard::unbounded();
     /// let window = Window::new(0, 10)?;
     /// assert_eq!(hotp.verify_once("520489", 3, window, &guard, ReplayKey::new("t"))?.step(), 9);
-    /// assert!(hotp.verify_once("520489", 3, window, &guard, ReplayKey::new("t")).is_err());
+    /// let again = hotp.verify_once("520489", 3, window, &guard, ReplayKey::new("t"));
+    /// assert!(again.is_err_and(|e| e.is_replay()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify_once<G: ReplayGuard + ?Sized>(
@@ -133,7 +142,7 @@ impl Hotp {
         window: Window,
         guard: &G,
         token: ReplayKey<'_>,
-    ) -> Result<Accepted, VerifyError> {
+    ) -> Result<Accepted, HotpVerifyError> {
         Ok(self.verify(input, counter, window)?.claim(guard, token)?)
     }
 
@@ -162,7 +171,7 @@ impl Hotp {
         window: Window,
         guard: &G,
         token: ReplayKey<'_>,
-    ) -> Result<Accepted, VerifyError> {
+    ) -> Result<Accepted, HotpVerifyError> {
         Ok(self
             .verify(input, counter, window)?
             .claim_async(guard, token)

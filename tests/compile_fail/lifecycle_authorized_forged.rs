@@ -3,7 +3,7 @@
 fn main() {
     let _forged = otpguard::lifecycle::Authorized {
         event: otpguard::lifecycle::EventKind::VerifyTransaction,
-        step: 1,
+        claimed: otpguard::lifecycle::Claimed::TotpStep(1),
         drift: 0,
         version: 1,
     };
