@@ -278,7 +278,7 @@ impl OcraCheck {
 /// What one check answered.
 enum Outcome {
     Totp(Result<Match, CheckError>),
-    Ocra(Result<ocra::Match, ocra::CheckError>),
+    Ocra(Result<ocra::ResponseMatch, ocra::ResponseError>),
 }
 
 impl Outcome {
@@ -286,7 +286,7 @@ impl Outcome {
     fn offset(&self) -> Option<i64> {
         match self {
             Self::Totp(r) => r.as_ref().ok().map(Match::offset),
-            Self::Ocra(r) => r.as_ref().ok().and_then(ocra::Match::time_offset),
+            Self::Ocra(r) => r.as_ref().ok().and_then(ocra::ResponseMatch::time_offset),
         }
     }
 }

@@ -16,7 +16,7 @@
     clippy::arithmetic_side_effects
 )]
 
-use otpguard::ocra::{CheckError, Input, Ocra, Pin, Suite, VerifyWindow};
+use otpguard::ocra::{Input, Ocra, Pin, ResponseError, Suite, VerifyWindow};
 use otpguard::Secret;
 
 const HEADER: &str = "suite,key_hex,counter,question,question2,pin_kind,pin_hex,session_hex,unix_time,response,source";
@@ -112,7 +112,7 @@ fn agrees_with_oath() {
         }
         let i = line % expected.len();
         if ocra.verify(&changed(expected, i), &input, VerifyWindow::EXACT)
-            != Err(CheckError::Mismatch)
+            != Err(ResponseError::Mismatch)
         {
             mismatches.push(format!("line {line}: verifies with character {i} changed"));
         }

@@ -12,7 +12,7 @@
     clippy::arithmetic_side_effects
 )]
 
-use otpguard::ocra::{CheckError, Input, Ocra, Pin, Suite, VerifyWindow};
+use otpguard::ocra::{Input, Ocra, Pin, ResponseError, Suite, VerifyWindow};
 use otpguard::{Secret, Window};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -228,11 +228,11 @@ proptest! {
         let mut wrong = r.clone().into_bytes();
         wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };
         let wrong = String::from_utf8(wrong).unwrap();
-        prop_assert_eq!(ocra.verify(&wrong, &input, VerifyWindow::EXACT), Err(CheckError::Mismatch));
+        prop_assert_eq!(ocra.verify(&wrong, &input, VerifyWindow::EXACT), Err(ResponseError::Mismatch));
         let too_long = format!("{r}0");
         let malformed = matches!(
             ocra.verify(&too_long, &input, VerifyWindow::EXACT),
-            Err(CheckError::Malformed { .. })
+            Err(ResponseError::Malformed { .. })
         );
         prop_assert!(malformed);
     }
@@ -266,7 +266,7 @@ proptest! {
 
         // Outside the window: refused.
         let past = input(&suite, &q, counter + dc + 1, &pin, &session, step);
-        prop_assert_eq!(ocra.verify(&r, &past, window), Err(CheckError::Mismatch));
+        prop_assert_eq!(ocra.verify(&r, &past, window), Err(ResponseError::Mismatch));
     }
 }
 
@@ -282,7 +282,10 @@ fn counters_and_steps_at_the_edge_of_u64_never_match_by_wrapping() {
         .to_string();
     let at_edge = Input::new("1234").counter(u64::MAX).time_step(u64::MAX);
     let window = VerifyWindow::new(5, Window::new(0, 5).unwrap()).unwrap();
-    assert_eq!(ocra.verify(&r, &at_edge, window), Err(CheckError::Mismatch));
+    assert_eq!(
+        ocra.verify(&r, &at_edge, window),
+        Err(ResponseError::Mismatch)
+    );
     let r = ocra.generate(&at_edge).unwrap().to_string();
     let m = ocra.verify(&r, &at_edge, window).unwrap();
     assert_eq!(

@@ -13,8 +13,8 @@
 )]
 
 use otpguard::ocra::{
-    Amount, BatchError, CheckError, Currency, CurrencyError, Input, Ocra, PayeeAccount, PayeeError,
-    Payment, QuestionError, Suite, Transaction, VerifyWindow,
+    Amount, BatchError, Currency, CurrencyError, Input, Ocra, PayeeAccount, PayeeError, Payment,
+    QuestionError, ResponseError, Suite, Transaction, VerifyWindow,
 };
 use otpguard::Secret;
 use proptest::collection::vec;
@@ -226,7 +226,7 @@ proptest! {
         let other = changed.question_for(&suite).unwrap();
         prop_assert_eq!(
             ocra.verify(&response, &Input::new(&other), VerifyWindow::EXACT),
-            Err(CheckError::Mismatch)
+            Err(ResponseError::Mismatch)
         );
     }
 
@@ -288,7 +288,7 @@ proptest! {
         };
         prop_assert_eq!(
             ocra.verify(&response, &Input::new(&other_question).time_step(step), VerifyWindow::EXACT),
-            Err(CheckError::Mismatch)
+            Err(ResponseError::Mismatch)
         );
     }
 

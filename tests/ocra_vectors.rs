@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use otpguard::ocra::{CheckError, Input, Ocra, Pin, Suite, VerifyWindow};
+use otpguard::ocra::{Input, Ocra, Pin, ResponseError, Suite, VerifyWindow};
 use otpguard::{Secret, Window};
 
 const HEADER: &str = "section,suite,key_hex,counter,question,question2,pin,time_step,response";
@@ -160,7 +160,7 @@ fn rfc6287_appendix_c() {
                     let wrong = with_digit_changed(&row.response, i);
                     assert_eq!(
                         ocra.verify(&wrong, &input, VerifyWindow::EXACT),
-                        Err(CheckError::Mismatch),
+                        Err(ResponseError::Mismatch),
                         "{at}: {wrong} verified"
                     );
                 }
@@ -210,7 +210,7 @@ fn rfc6287_appendix_c() {
                     &late,
                     VerifyWindow::time(Window::new(1, 1).unwrap())
                 ),
-                Err(CheckError::Mismatch),
+                Err(ResponseError::Mismatch),
                 "{at}: two steps late"
             );
         }

@@ -755,7 +755,7 @@ fuzz_target!(|x: Input| {
                         digest,
                         "the proof names another transaction"
                     );
-                    (a.token(), a.step(), a.drift())
+                    (a.token(), a.claimed().value(), a.drift())
                 });
                 Answer::Done(Done {
                     from: applied.from,
@@ -779,7 +779,7 @@ fuzz_target!(|x: Input| {
                         from: effective.state,
                         to: summary(&lc, customer).state,
                         version: a.version(),
-                        proof: Some((a.token(), a.step(), a.drift())),
+                        proof: Some((a.token(), a.claimed().value(), a.drift())),
                         key_uri: None,
                     })
                 }),
@@ -794,7 +794,7 @@ fuzz_target!(|x: Input| {
                                 from: effective.state,
                                 to: summary(&lc, customer).state,
                                 version: a.version(),
-                                proof: Some((a.token(), a.step(), a.drift())),
+                                proof: Some((a.token(), a.claimed().value(), a.drift())),
                                 key_uri: None,
                             })
                         }

@@ -11,7 +11,7 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use otpguard::ocra::{CheckError, Input, Ocra, Suite, VerifyWindow};
+use otpguard::ocra::{ResponseError, Input, Ocra, Suite, VerifyWindow};
 use otpguard::{Secret, Window};
 
 #[derive(Debug, Arbitrary)]
@@ -166,7 +166,7 @@ fuzz_target!(|x: Case| {
             assert_eq!(m.time_step(), t, "{text}");
             assert_eq!(m.time_offset(), t.map(|_| rel), "{text}");
         }
-        (Err(CheckError::Mismatch | CheckError::Malformed { .. }), None) => {}
+        (Err(ResponseError::Mismatch | ResponseError::Malformed { .. }), None) => {}
         (got, want) => panic!("{text}: verify said {got:?}, the oracle {want:?}"),
     }
 });

@@ -255,13 +255,13 @@ fn signature(
             window.counter_ahead().saturating_add(extra),
             window.time_window(),
         )
-        .map_err(|e| unverifiable(crate::ocra::CheckError::from(e)))?
+        .map_err(|e| unverifiable(crate::ocra::ResponseError::from(e)))?
     } else {
         window
     };
     let Some(text) = response.as_input() else {
         return Err(Refusal::WrongCode(
-            crate::ocra::CheckError::malformed(suite).into(),
+            crate::ocra::ResponseError::malformed(suite).into(),
         ));
     };
     let m = match ocra.verify(text, &input_at(centre), window) {

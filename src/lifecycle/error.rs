@@ -16,7 +16,7 @@ pub enum CodeError {
     Totp(#[from] CheckError),
     /// The response of a transaction signature.
     #[error(transparent)]
-    Signature(#[from] crate::ocra::CheckError),
+    Signature(#[from] crate::ocra::ResponseError),
     /// The first code of a new token (`Register`, `CompleteSwap`).
     #[error("new token's code: {0}")]
     NewToken(#[source] CheckError),

@@ -1,6 +1,6 @@
 //! What can go wrong with a suite, an input or a response, each in its own
 //! type: parsing a suite returns only [`SuiteError`], computing a response
-//! only [`InputError`], verifying one only [`CheckError`].
+//! only [`InputError`], verifying one only [`ResponseError`].
 
 use thiserror::Error;
 
@@ -198,11 +198,11 @@ pub enum WindowError {
 /// A response did not verify ([`Ocra::verify`](super::Ocra::verify)).
 ///
 /// Towards the customer, answer with one coarse message whatever the
-/// variant; [`CheckError::is_wrong_code`] says which failures are the
+/// variant; [`ResponseError::is_wrong_code`] says which failures are the
 /// customer's (and count towards a lock-out).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
-pub enum CheckError {
+pub enum ResponseError {
     /// The response is not exactly as many decimal digits (or, for a suite
     /// without truncation, hexadecimal digits) as the suite's responses. It
     /// was rejected before any comparison.
@@ -224,14 +224,14 @@ pub enum CheckError {
     Window(#[from] WindowError),
 }
 
-impl CheckError {
+impl ResponseError {
     /// Whether the response was wrong (malformed or not matching), as
     /// opposed to a fault of the caller's inputs or configuration.
     ///
     /// ```
-    /// use otpguard::ocra::{CheckError, InputError, Field};
-    /// assert!(CheckError::Mismatch.is_wrong_code());
-    /// assert!(!CheckError::Input(InputError::Missing(Field::Counter)).is_wrong_code());
+    /// use otpguard::ocra::{ResponseError, InputError, Field};
+    /// assert!(ResponseError::Mismatch.is_wrong_code());
+    /// assert!(!ResponseError::Input(InputError::Missing(Field::Counter)).is_wrong_code());
     /// ```
     #[must_use]
     pub const fn is_wrong_code(&self) -> bool {

@@ -22,7 +22,7 @@
 //! - [`Ocra`]: keyed once from a [`Secret`](crate::Secret) and a suite;
 //!   [`Ocra::generate`] computes a [`Response`], [`Ocra::verify`] checks
 //!   one over a [`VerifyWindow`] of counters and time steps in constant time
-//!   and reports the [`Match`].
+//!   and reports the [`ResponseMatch`].
 //!
 //! - [`Transaction`]: a transfer or a batch, its canonical encoding and
 //!   digest, and the signature question that binds a code to it
@@ -39,7 +39,7 @@
 //! checks a response against a [`Transaction`] with single use through the
 //! token's record, the lock-out and throttling of every code, and an audit
 //! record carrying the transaction's digest. Used on its own, this module
-//! has no replay protection: a [`Match`] reports the counter or time step
+//! has no replay protection: a [`ResponseMatch`] reports the counter or time step
 //! that matched, and the caller must record it and refuse it next time.
 //!
 //! Generating challenges for the one-way and mutual modes is left to the
@@ -102,7 +102,7 @@
 //! [`Ocra::verify`]: crate::ocra::Ocra::verify
 //! [`Response`]: crate::ocra::Response
 //! [`VerifyWindow`]: crate::ocra::VerifyWindow
-//! [`Match`]: crate::ocra::Match
+//! [`ResponseMatch`]: crate::ocra::ResponseMatch
 //! [`Transaction`]: crate::ocra::Transaction
 //! [`Transaction::question_for`]: crate::ocra::Transaction::question_for
 //! [`Input::new`]: crate::ocra::Input::new
@@ -116,7 +116,7 @@ mod transaction;
 mod verify;
 
 pub use compute::Ocra;
-pub use error::{CheckError, Field, InputError, SuiteError, WindowError};
+pub use error::{Field, InputError, ResponseError, SuiteError, WindowError};
 pub use input::{Input, Pin};
 pub use response::Response;
 pub use suite::{QuestionFormat, Suite, TimeStep, TimeUnit};
@@ -124,4 +124,4 @@ pub use transaction::{
     Amount, BatchError, Currency, CurrencyError, PayeeAccount, PayeeError, Payment, QuestionError,
     Transaction,
 };
-pub use verify::{Match, VerifyWindow};
+pub use verify::{ResponseMatch, VerifyWindow};

@@ -7,7 +7,7 @@ use core::fmt;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::error::CheckError;
+use super::error::ResponseError;
 use super::suite::{ResponseDigits, Suite};
 use crate::Algorithm;
 
@@ -70,13 +70,13 @@ impl Response {
 
     /// Parses a submitted response for `suite`: exactly `t` ASCII digits,
     /// or for `t` = 0 exactly twice the HMAC's length in hex digits.
-    pub(crate) fn parse(text: &str, suite: &Suite) -> Result<Self, CheckError> {
+    pub(crate) fn parse(text: &str, suite: &Suite) -> Result<Self, ResponseError> {
         let bytes = text.as_bytes();
         match suite.truncation() {
             None => {
                 let algorithm = suite.algorithm();
                 let len = algorithm.output_len().saturating_mul(2);
-                let malformed = || CheckError::malformed(suite);
+                let malformed = || ResponseError::malformed(suite);
                 if bytes.len() != len {
                     return Err(malformed());
                 }
@@ -99,7 +99,7 @@ impl Response {
             Some(digits) => {
                 let len = usize::from(digits.count());
                 if bytes.len() != len || !bytes.iter().all(u8::is_ascii_digit) {
-                    return Err(CheckError::malformed(suite));
+                    return Err(ResponseError::malformed(suite));
                 }
                 let value = bytes.iter().fold(0u64, |acc, &b| {
                     acc.wrapping_mul(10)
@@ -231,7 +231,7 @@ pub(crate) const fn hex_value(c: u8) -> Option<u8> {
     }
 }
 
-impl CheckError {
+impl ResponseError {
     /// The refusal of a response that is not one of `suite`'s: exactly `t`
     /// decimal digits, or for `t` = 0 twice the HMAC's length in hex digits.
     pub(crate) fn malformed(suite: &Suite) -> Self {
@@ -311,7 +311,7 @@ mod tests {
             let parsed = Response::parse(&text, &suite).unwrap();
             assert!(bool::from(parsed.ct_eq(&response)));
         }
-        let malformed = Err(CheckError::Malformed { len: 40, hex: true });
+        let malformed = Err(ResponseError::Malformed { len: 40, hex: true });
         for bad in [
             "g".repeat(40),
             format!("{}x", &lower[..39]),

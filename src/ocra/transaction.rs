@@ -17,7 +17,7 @@
 //! # Example
 //!
 //! ```
-//! use otpguard::ocra::{Amount, CheckError, Currency, Input, Ocra, PayeeAccount, Suite,
+//! use otpguard::ocra::{Amount, ResponseError, Currency, Input, Ocra, PayeeAccount, Suite,
 //!     Transaction, VerifyWindow};
 //! use otpguard::Secret;
 //!
@@ -43,7 +43,7 @@
 //! let altered_question = altered.question_for(&suite)?;
 //! assert_eq!(
 //!     ocra.verify(&response, &Input::new(&altered_question), VerifyWindow::EXACT),
-//!     Err(CheckError::Mismatch)
+//!     Err(ResponseError::Mismatch)
 //! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -12,7 +12,7 @@
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use super::compute::Ocra;
-use super::error::{CheckError, Field, WindowError};
+use super::error::{Field, ResponseError, WindowError};
 use super::input::{DataInput, Input};
 use super::response::Response;
 use crate::Window;
@@ -119,14 +119,14 @@ impl VerifyWindow {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[must_use = "a Match must be recorded (counter or time step) so the response is not accepted twice"]
-pub struct Match {
+#[must_use = "a ResponseMatch must be recorded (counter or time step) so the response is not accepted twice"]
+pub struct ResponseMatch {
     counter: Option<u64>,
     time_step: Option<u64>,
     time_offset: Option<i64>,
 }
 
-impl Match {
+impl ResponseMatch {
     /// The counter whose response matched, for a suite with `C`. The next
     /// expected counter is one more.
     #[must_use]
@@ -156,15 +156,15 @@ impl Ocra {
     /// the highest counter, then the latest time step.
     ///
     /// # Errors
-    /// [`CheckError::Malformed`] if `response` is not exactly the suite's
+    /// [`ResponseError::Malformed`] if `response` is not exactly the suite's
     /// number of digits (checked first, before anything is computed);
-    /// [`CheckError::Input`] if `input` does not fit the suite;
-    /// [`CheckError::Window`] if `window` looks at an input the suite does
-    /// not have; [`CheckError::Mismatch`] if no candidate produces
+    /// [`ResponseError::Input`] if `input` does not fit the suite;
+    /// [`ResponseError::Window`] if `window` looks at an input the suite does
+    /// not have; [`ResponseError::Mismatch`] if no candidate produces
     /// `response`.
     ///
     /// ```
-    /// use otpguard::ocra::{CheckError, Input, Ocra, Suite, VerifyWindow};
+    /// use otpguard::ocra::{ResponseError, Input, Ocra, Suite, VerifyWindow};
     /// use otpguard::Secret;
     ///
     /// // RFC 6287 Appendix C.2: the client checks the server's response.
@@ -172,10 +172,10 @@ impl Ocra {
     /// let ocra = Ocra::new(&secret, Suite::parse("OCRA-1:HOTP-SHA256-8:QA08")?);
     /// let server = Input::mutual("CLI22220", "SRV11110");
     /// assert!(ocra.verify("28247970", &server, VerifyWindow::EXACT).is_ok());
-    /// assert_eq!(ocra.verify("28247971", &server, VerifyWindow::EXACT), Err(CheckError::Mismatch));
+    /// assert_eq!(ocra.verify("28247971", &server, VerifyWindow::EXACT), Err(ResponseError::Mismatch));
     /// assert!(matches!(
     ///     ocra.verify("2824797", &server, VerifyWindow::EXACT),
-    ///     Err(CheckError::Malformed { len: 8, hex: false })
+    ///     Err(ResponseError::Malformed { len: 8, hex: false })
     /// ));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -184,7 +184,7 @@ impl Ocra {
         response: &str,
         input: &Input<'_>,
         window: VerifyWindow,
-    ) -> Result<Match, CheckError> {
+    ) -> Result<ResponseMatch, ResponseError> {
         let suite = *self.suite();
         let wanted = Response::parse(response, &suite)?;
         let data = DataInput::new(suite, input)?;
@@ -236,13 +236,13 @@ impl Ocra {
             }
         }
         if bool::from(found) {
-            Ok(Match {
+            Ok(ResponseMatch {
                 counter: data.counter.map(|_| counter),
                 time_step: data.time_step.map(|_| step),
                 time_offset: data.time_step.map(|_| offset),
             })
         } else {
-            Err(CheckError::Mismatch)
+            Err(ResponseError::Mismatch)
         }
     }
 }
