@@ -19,7 +19,7 @@ use std::hint::black_box;
 
 use criterion::measurement::{Measurement, WallTime};
 use criterion::Criterion;
-use otpguard::lifecycle::{CustomerId, TokenId};
+use otpguard::lifecycle::{store::TokenId, CustomerId};
 use otpguard::seal::{KeyId, Keyring, Purpose, SealContext, Sealer};
 use otpguard::{Secret, Totp, TotpParams};
 use support::clock::ThreadCpuTime;

@@ -49,8 +49,8 @@ use std::hint::black_box;
 use criterion::measurement::{Measurement, WallTime};
 use criterion::{BatchSize, Criterion};
 use otpguard::lifecycle::{
-    AuditRecord, AuditSink, CustomerId, Event, Label, Lifecycle, LifecycleConfig, MemoryStore,
-    NewSecret, Principal, RequestContext, TokenSerial,
+    audit::AuditRecord, audit::AuditSink, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
+    MemoryStore, NewSecret, Principal, RequestContext, TokenSerial,
 };
 use otpguard::ocra::{
     Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction, VerifyWindow,

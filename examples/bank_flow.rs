@@ -18,7 +18,7 @@
 //! to the lifecycle. The lifecycle loads the record, decides, checks the
 //! code and commits the new record with its audit records; the handler
 //! saves nothing itself. A database-backed deployment swaps
-//! [`MemoryStore`] for its own [`TokenStore`](otpguard::lifecycle::TokenStore)
+//! [`MemoryStore`] for its own [`TokenStore`](otpguard::lifecycle::store::TokenStore)
 //! and the clock for [`SystemClock`](otpguard::SystemClock).
 
 use std::error::Error;

@@ -21,9 +21,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use otpguard::lifecycle::postgres::{sqlx, PostgresStore};
 use otpguard::lifecycle::{
-    CustomerAnswer, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
-    LoginCheck, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason, SwapTo,
-    TokenSerial, UnknownName,
+    error::UnknownName, CustomerAnswer, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
+    LifecycleError, LoginCheck, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason,
+    SwapTo, TokenSerial,
 };
 use otpguard::ocra::{Amount, Currency, PayeeAccount, Suite, Transaction};
 use otpguard::seal::{KeyId, Keyring};

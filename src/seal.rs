@@ -23,7 +23,7 @@
 //!
 //! ```
 //! use otpguard::seal::{Keyring, KeyId, Purpose, SealContext, Sealer};
-//! use otpguard::lifecycle::{CustomerId, TokenId};
+//! use otpguard::lifecycle::{CustomerId, store::TokenId};
 //! use otpguard::Secret;
 //!
 //! let keyring = Keyring::new(KeyId(1), &[7u8; 32]); // from your KMS or vault
@@ -52,7 +52,8 @@ use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
 use thiserror::Error;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::lifecycle::{CustomerId, TokenId};
+use crate::lifecycle::store::TokenId;
+use crate::lifecycle::CustomerId;
 use crate::Secret;
 
 /// Names one key of a [`Keyring`]; stored with every sealed secret.

@@ -15,8 +15,9 @@ mod lifecycle_support;
 
 use lifecycle_support::{signing_suite, transfer_to, Bank, Phone};
 use otpguard::lifecycle::{
-    Actor, AuditReason, CodeError, Event, EventKind, LifecycleConfig, LifecycleError, LoginCheck,
-    NewSecret, Outcome, Principal, ReissueReason, State, SuspendReason,
+    audit::AuditReason, audit::Outcome, error::CodeError, rules::Actor, rules::EventKind, Event,
+    LifecycleConfig, LifecycleError, LoginCheck, NewSecret, Principal, ReissueReason, State,
+    SuspendReason,
 };
 use otpguard::Secret;
 

@@ -16,8 +16,9 @@ mod store_support;
 use std::sync::Arc;
 
 use otpguard::lifecycle::{
-    Applied, AuditReason, Event, EventKind, LifecycleConfig, LifecycleError, LoginCheck,
-    MemoryStore, NewSecret, Outcome, Principal, ReissueReason, State, SuspendReason, TokenSerial,
+    audit::AuditReason, audit::Outcome, rules::EventKind, Applied, Event, LifecycleConfig,
+    LifecycleError, LoginCheck, MemoryStore, NewSecret, Principal, ReissueReason, State,
+    SuspendReason, TokenSerial,
 };
 use otpguard::{Algorithm, KeyUri, Secret, TotpParams};
 use store_support::{

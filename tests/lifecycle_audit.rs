@@ -20,10 +20,10 @@ use std::sync::{Arc, Mutex};
 
 use lifecycle_support::{principal, Bank, Phone, START};
 use otpguard::lifecycle::{
-    Actor, AuditLog, AuditReason, AuditRecord, AuditSink, Commit, CommitOutcome, CustomerId, Event,
-    EventKind, Label, Lifecycle, LifecycleConfig, LifecycleError, MemoryStore, NewSecret, Outcome,
-    Principal, ReissueReason, RequestContext, State, SuspendReason, SwapTo, TokenRecord,
-    TokenStore,
+    audit::AuditLog, audit::AuditReason, audit::AuditRecord, audit::AuditSink, audit::Outcome,
+    rules::Actor, rules::EventKind, store::Commit, store::CommitOutcome, store::TokenRecord,
+    store::TokenStore, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
+    MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, State, SuspendReason, SwapTo,
 };
 use otpguard::{Algorithm, Clock, FixedClock, StoreError, TotpParams};
 

@@ -24,9 +24,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use otpguard::lifecycle::{
-    AuditLog, AuditReason, AuditRecord, AuditSink, Authorized, Commit, CommitOutcome, CustomerId,
-    Event, EventKind, LifecycleConfig, LifecycleError, MemoryStore, Outcome, Principal, State,
-    SuspendReason, SwapTo, TokenRecord, TokenStore,
+    audit::AuditLog, audit::AuditReason, audit::AuditRecord, audit::AuditSink, audit::Outcome,
+    rules::EventKind, store::Commit, store::CommitOutcome, store::TokenRecord, store::TokenStore,
+    Authorized, CustomerId, Event, LifecycleConfig, LifecycleError, MemoryStore, Principal, State,
+    SuspendReason, SwapTo,
 };
 use otpguard::StoreError;
 use store_support::{customer, operator, race_tasks, race_threads, web, Bank, Phone};

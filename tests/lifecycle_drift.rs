@@ -19,7 +19,8 @@ mod lifecycle_support;
 
 use lifecycle_support::{principal, Bank, Phone};
 use otpguard::lifecycle::{
-    Actor, AuditReason, Event, EventKind, LifecycleConfig, LifecycleError, Outcome,
+    audit::AuditReason, audit::Outcome, rules::Actor, rules::EventKind, Event, LifecycleConfig,
+    LifecycleError,
 };
 use otpguard::{Totp, TotpParams};
 use proptest::prelude::*;

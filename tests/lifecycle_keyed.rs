@@ -13,7 +13,7 @@
 )]
 
 use otpguard::lifecycle::{
-    Actor, Authorized, Claimed, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
+    rules::Actor, Authorized, Claimed, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
     LifecycleError, MemoryStore, NewSecret, Principal, RequestContext, State, TokenSerial,
 };
 use otpguard::{Algorithm, Clock, FixedClock, Secret, Totp, TotpParams};

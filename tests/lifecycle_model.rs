@@ -80,10 +80,11 @@ use std::sync::Arc;
 use lifecycle_support::{principal, Bank, Engine};
 use otpguard::lifecycle::rules::TABLE;
 use otpguard::lifecycle::{
-    Actor, AuditReason, CodeError, ConfigError, Event, EventKind, Label, LifecycleConfig,
-    LifecycleConfigBuilder, LifecycleError, LoginCheck, NewSecret, Notice, OffsetSeen, Outcome,
-    PendingSwap, Principal, ReissueReason, RequestContext, State, SuspendReason, SwapTo, Throttle,
-    TokenId, TokenSerial,
+    audit::AuditReason, audit::Notice, audit::Outcome, config::LifecycleConfigBuilder,
+    config::Throttle, error::CodeError, error::ConfigError, rules::Actor, rules::EventKind,
+    store::OffsetSeen, store::PendingSwap, store::TokenId, Event, Label, LifecycleConfig,
+    LifecycleError, LoginCheck, NewSecret, Principal, ReissueReason, RequestContext, State,
+    SuspendReason, SwapTo, TokenSerial,
 };
 use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction};
 use otpguard::{KeyUri, Secret, Totp};

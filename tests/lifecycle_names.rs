@@ -8,7 +8,9 @@
 use std::collections::HashSet;
 use std::fmt::Display;
 
-use otpguard::lifecycle::{Actor, EventKind, Outcome, ReissueReason, State, SuspendReason};
+use otpguard::lifecycle::{
+    audit::Outcome, rules::Actor, rules::EventKind, ReissueReason, State, SuspendReason,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

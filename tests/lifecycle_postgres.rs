@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use otpguard::lifecycle::postgres::{PostgresStore, Resealed, SCHEMA_VERSION};
 use otpguard::lifecycle::{
-    Authorized, CustomerId, Event, Lifecycle, LifecycleConfig, LifecycleError, ReissueReason,
-    State, SuspendReason, TokenStore,
+    store::TokenStore, Authorized, CustomerId, Event, Lifecycle, LifecycleConfig, LifecycleError,
+    ReissueReason, State, SuspendReason,
 };
 use otpguard::seal::{KeyId, Keyring};
 use otpguard::{Clock, FixedClock};

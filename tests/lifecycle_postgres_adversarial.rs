@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use otpguard::lifecycle::postgres::PostgresStore;
-use otpguard::lifecycle::{Lifecycle, LifecycleConfig, LifecycleError, TokenStore};
+use otpguard::lifecycle::{store::TokenStore, Lifecycle, LifecycleConfig, LifecycleError};
 use otpguard::seal::{KeyId, Keyring};
 use otpguard::{Clock, FixedClock};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

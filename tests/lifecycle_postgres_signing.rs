@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use lifecycle_support::{principal, signing_suite, transfer_to, Phone, SIGNING, START};
 use otpguard::lifecycle::postgres::PostgresStore;
 use otpguard::lifecycle::{
-    Actor, Applied, Authorized, CustomerId, Event, EventKind, LifecycleConfig, LifecycleError,
-    NewSecret, RequestContext, State, SuspendReason, TokenStore,
+    rules::Actor, rules::EventKind, store::TokenStore, Applied, Authorized, CustomerId, Event,
+    LifecycleConfig, LifecycleError, NewSecret, RequestContext, State, SuspendReason,
 };
 use otpguard::ocra::{Amount, Currency, PayeeAccount, QuestionError, Suite, Transaction};
 use otpguard::{Clock, FixedClock};
@@ -123,7 +123,10 @@ async fn sign(lc: &Pg, c: &CustomerId, transaction: &Transaction, response: &str
 
 /// The customer's record as another process sees it: a new store on a new
 /// pool of its own.
-async fn load_fresh(pg: &PostgresServer, c: &CustomerId) -> otpguard::lifecycle::TokenRecord {
+async fn load_fresh(
+    pg: &PostgresServer,
+    c: &CustomerId,
+) -> otpguard::lifecycle::store::TokenRecord {
     let store = PostgresStore::new(pool(pg, 1).await, keys());
     store.load(c).await.unwrap().expect("a committed record")
 }

@@ -20,9 +20,10 @@ use std::sync::Mutex;
 
 use lifecycle_support::{principal, Bank, Phone, START};
 use otpguard::lifecycle::{
-    Actor, AuditLog, AuditSink, Commit, CommitOutcome, CustomerId, Event, EventKind, Lifecycle,
-    LifecycleConfig, LifecycleError, NewSecret, Outcome, RequestContext, State, TokenRecord,
-    TokenStore, WithPlaintextSecrets,
+    audit::AuditLog, audit::AuditSink, audit::Outcome, rules::Actor, rules::EventKind,
+    store::Commit, store::CommitOutcome, store::TokenRecord, store::TokenStore,
+    store::WithPlaintextSecrets, CustomerId, Event, Lifecycle, LifecycleConfig, LifecycleError,
+    NewSecret, RequestContext, State,
 };
 use otpguard::{Clock, FixedClock, StoreError};
 

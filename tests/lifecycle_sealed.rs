@@ -10,9 +10,10 @@ use std::future::{ready, Future};
 use std::sync::Mutex;
 
 use otpguard::lifecycle::{
-    AuditRecord, Commit, CommitOutcome, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
-    LifecycleError, NewSecret, Principal, ReissueReason, RequestContext, SealedRecord, State,
-    SuspendReason, TokenRecord, TokenSerial, TokenStore,
+    audit::AuditRecord, store::Commit, store::CommitOutcome, store::SealedRecord,
+    store::TokenRecord, store::TokenStore, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
+    LifecycleError, NewSecret, Principal, ReissueReason, RequestContext, State, SuspendReason,
+    TokenSerial,
 };
 use otpguard::seal::{KeyId, Keyring, SealError};
 use otpguard::{Clock, FixedClock, Secret, StoreError, Totp, TotpParams};

@@ -18,8 +18,9 @@ use std::sync::Barrier;
 
 use lifecycle_support::{signing_suite, transfer_to, Bank, Phone};
 use otpguard::lifecycle::{
-    AuditReason, Authorized, Claimed, CodeError, ConfigError, Event, EventKind, LifecycleConfig,
-    LifecycleError, Outcome, State, SuspendReason, Throttle,
+    audit::AuditReason, audit::Outcome, config::Throttle, error::CodeError, error::ConfigError,
+    rules::EventKind, Authorized, Claimed, Event, LifecycleConfig, LifecycleError, State,
+    SuspendReason,
 };
 use otpguard::ocra::{Amount, Currency, PayeeAccount, QuestionError, Suite, Transaction};
 

@@ -18,8 +18,8 @@ use std::collections::HashSet;
 use lifecycle_support::{principal, signing_suite, transfer_to, Bank, Phone};
 use otpguard::lifecycle::rules::{lookup, Effect, Guard, Transition, NEVER, TABLE};
 use otpguard::lifecycle::{
-    Actor, Event, EventKind, LifecycleConfig, LifecycleError, NewSecret, Outcome, ReissueReason,
-    State, SuspendReason, SwapTo,
+    audit::Outcome, rules::Actor, rules::EventKind, Event, LifecycleConfig, LifecycleError,
+    NewSecret, ReissueReason, State, SuspendReason, SwapTo,
 };
 
 /// The row for `(state, kind, actor)`, read from the table itself, and

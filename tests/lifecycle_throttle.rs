@@ -29,8 +29,9 @@ use std::sync::Arc;
 
 use lifecycle_support::{Bank, Phone};
 use otpguard::lifecycle::{
-    AuditReason, AuditRecord, Authorized, ConfigError, CustomerId, Event, EventKind,
-    LifecycleConfig, LifecycleError, Notice, Outcome, Principal, State, SuspendReason, Throttle,
+    audit::AuditReason, audit::AuditRecord, audit::Notice, audit::Outcome, config::Throttle,
+    error::ConfigError, rules::EventKind, Authorized, CustomerId, Event, LifecycleConfig,
+    LifecycleError, Principal, State, SuspendReason,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;

@@ -29,8 +29,9 @@ use dhat::HeapStats;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use otpguard::lifecycle::{
-    AuditRecord, AuditSink, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
-    LoginCheck, MemoryStore, NewSecret, Outcome, Principal, RequestContext, TokenSerial,
+    audit::AuditRecord, audit::AuditSink, audit::Outcome, CustomerId, Event, Label, Lifecycle,
+    LifecycleConfig, LifecycleError, LoginCheck, MemoryStore, NewSecret, Principal, RequestContext,
+    TokenSerial,
 };
 use otpguard::replay::MemoryGuard;
 use otpguard::{Algorithm, FixedClock, Hotp, Secret, StoreError, Totp, Window};

@@ -9,9 +9,9 @@
 )]
 
 use otpguard::lifecycle::{
-    ConfigError, CustomerId, EnteredCode, Event, Label, LabelError, Lifecycle, LifecycleConfig,
-    LifecycleError, MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, State,
-    SuspendReason, SwapTo, TokenSerial,
+    error::ConfigError, error::LabelError, CustomerId, EnteredCode, Event, Label, Lifecycle,
+    LifecycleConfig, LifecycleError, MemoryStore, NewSecret, Principal, ReissueReason,
+    RequestContext, State, SuspendReason, SwapTo, TokenSerial,
 };
 use otpguard::replay::ReplayKey;
 use otpguard::replay::{ClaimOutcome, MemoryGuard};

@@ -3,7 +3,7 @@
 #![cfg(feature = "seal")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use otpguard::lifecycle::{CustomerId, TokenId};
+use otpguard::lifecycle::{store::TokenId, CustomerId};
 use otpguard::seal::{KeyId, Keyring, Purpose, SealContext, SealError, SealedSecret, Sealer};
 use otpguard::Secret;
 

@@ -23,9 +23,9 @@ use std::sync::Mutex;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use otpguard::lifecycle::{
-    Commit, CommitOutcome, CustomerId, EnteredCode, Event, Label, Lifecycle, LifecycleConfig,
-    LifecycleError, MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, TokenRecord,
-    TokenSerial, TokenStore,
+    store::Commit, store::CommitOutcome, store::TokenRecord, store::TokenStore, CustomerId,
+    EnteredCode, Event, Label, Lifecycle, LifecycleConfig, LifecycleError, MemoryStore, NewSecret,
+    Principal, ReissueReason, RequestContext, TokenSerial,
 };
 use otpguard::{
     Algorithm, Clock, FixedClock, Hotp, KeyUri, KeyUriBuilder, Secret, StoreError, Totp,

@@ -74,10 +74,10 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use otpguard::lifecycle::rules::{lookup, Effect, Guard};
 use otpguard::lifecycle::{
-    Actor, AuditReason, AuditRecord, CodeError, ConfigError, CustomerId, DriftEstimate, Event,
-    EventKind, Label, Lifecycle, LifecycleConfig, LifecycleError, LoginCheck, MemoryStore,
-    NewSecret, Outcome, Principal, RecordSummary, ReissueReason, RequestContext, State,
-    SuspendReason, SwapTo, Throttle, TokenId, TokenRecord, TokenSerial,
+    rules::Actor, audit::AuditReason, audit::AuditRecord, error::CodeError, error::ConfigError, CustomerId, store::DriftEstimate, Event,
+    rules::EventKind, Label, Lifecycle, LifecycleConfig, LifecycleError, LoginCheck, MemoryStore,
+    NewSecret, audit::Outcome, Principal, store::RecordSummary, ReissueReason, RequestContext, State,
+    SuspendReason, SwapTo, config::Throttle, store::TokenId, store::TokenRecord, TokenSerial,
 };
 use otpguard::ocra::{
     Amount, Currency, Input as OcraInput, Ocra, PayeeAccount, Suite, Transaction,

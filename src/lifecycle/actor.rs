@@ -7,7 +7,7 @@ use core::fmt;
 /// is acting.
 ///
 /// ```
-/// use otpguard::lifecycle::Actor;
+/// use otpguard::lifecycle::rules::Actor;
 /// assert_eq!(Actor::Operator.to_string(), "Operator");
 /// assert_eq!(Actor::ALL.len(), 3);
 /// ```
@@ -40,7 +40,7 @@ impl Actor {
     /// The actor's name.
     ///
     /// ```
-    /// assert_eq!(otpguard::lifecycle::Actor::System.name(), "System");
+    /// assert_eq!(otpguard::lifecycle::rules::Actor::System.name(), "System");
     /// ```
     #[must_use]
     pub const fn name(self) -> &'static str {

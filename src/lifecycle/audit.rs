@@ -12,7 +12,7 @@ use crate::StoreError;
 /// Whether an event was accepted.
 ///
 /// ```
-/// use otpguard::lifecycle::Outcome;
+/// use otpguard::lifecycle::audit::Outcome;
 /// assert_eq!(Outcome::Refused.to_string(), "refused");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -43,7 +43,7 @@ impl fmt::Display for Outcome {
 /// accepted code costs no allocation.
 ///
 /// ```
-/// use otpguard::lifecycle::AuditReason;
+/// use otpguard::lifecycle::audit::AuditReason;
 /// use otpguard::lifecycle::rules::{Effect, Guard};
 /// let r = AuditReason::Applied { guard: Guard::None, effect: Effect::Resume };
 /// assert_eq!(r.to_string(), "failures reset; same token accepts codes again");
@@ -137,7 +137,7 @@ impl fmt::Display for AuditReason {
 /// describes.
 ///
 /// ```
-/// use otpguard::lifecycle::{AuditReason, AuditRecord, CustomerId, EventKind, Label, Outcome, Principal, RequestContext, State};
+/// use otpguard::lifecycle::{audit::AuditReason, audit::AuditRecord, CustomerId, rules::EventKind, Label, audit::Outcome, Principal, RequestContext, State};
 /// let r = AuditRecord {
 ///     time: 60,
 ///     customer: CustomerId::new("c-1")?,
@@ -207,7 +207,7 @@ pub struct AuditRecord {
 /// RTS Art. 4(3)(d) before a block becomes permanent.
 ///
 /// ```
-/// use otpguard::lifecycle::Notice;
+/// use otpguard::lifecycle::audit::Notice;
 /// assert_eq!(Notice::TokenBound.to_string(), "TokenBound");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -266,7 +266,7 @@ impl fmt::Display for Notice {
 /// was changed, or codes guessed far from now.
 ///
 /// ```
-/// use otpguard::lifecycle::DriftChange;
+/// use otpguard::lifecycle::audit::DriftChange;
 /// assert_eq!(DriftChange { from: -1, to: 4 }.to_string(), "drift -1 -> 4");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -340,7 +340,7 @@ impl fmt::Display for AuditRecord {
 /// transaction instead.
 ///
 /// ```
-/// use otpguard::lifecycle::{AuditRecord, AuditSink};
+/// use otpguard::lifecycle::{audit::AuditRecord, audit::AuditSink};
 /// use otpguard::StoreError;
 ///
 /// struct Stdout;
@@ -370,7 +370,7 @@ impl<S: AuditSink + ?Sized> AuditSink for std::sync::Arc<S> {
 /// backend drains ([`AuditLog::take`]) or reads.
 ///
 /// ```
-/// use otpguard::lifecycle::AuditLog;
+/// use otpguard::lifecycle::audit::AuditLog;
 /// let log = AuditLog::default();
 /// assert!(log.take().is_empty());
 /// ```

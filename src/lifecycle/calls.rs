@@ -96,7 +96,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
     /// ([`Transaction::question_for`]: the payee's account number the
     /// customer typed into the token, or the transaction's digest).
     /// Accepted in `Active` and `Swapping`, only for this transaction,
-    /// within [`LifecycleConfig::signature_validity`], once. The proof's
+    /// within [`LifecycleConfig::signature_validity`](super::LifecycleConfig::signature_validity), once. The proof's
     /// [`Authorized::transaction`] is the transaction's digest, as in the
     /// audit record: execute exactly the transaction whose digest it
     /// carries.

@@ -1,10 +1,11 @@
 //! The lifecycle's settings: lock-out, time-outs, retries and the TOTP
 //! profile of the bank's app.
 
+pub use super::throttle::Throttle;
+
 use std::sync::Arc;
 
 use super::error::ConfigError;
-use super::Throttle;
 use crate::ocra::{QuestionFormat, Suite, Transaction, VerifyWindow};
 use crate::{TotpParams, Window};
 
@@ -275,7 +276,7 @@ impl LifecycleConfig {
     /// assert_eq!(c.max_failures(), 100);
     /// assert_eq!(c.throttle().delay_after(5), 30);
     /// assert_eq!(c.throttle().delay_after(99), 3_600);
-    /// # Ok::<(), otpguard::lifecycle::ConfigError>(())
+    /// # Ok::<(), otpguard::lifecycle::error::ConfigError>(())
     /// ```
     pub const fn nist_800_63b() -> LifecycleConfigBuilder {
         let mut builder = Self::builder();
@@ -289,7 +290,7 @@ impl LifecycleConfig {
     /// attempts, then a temporary block of `block_seconds`; after
     /// `temporary_blocks` temporary blocks, the next block is permanent
     /// (the token is locked until an operator acts), and the last temporary
-    /// block raises [`Notice::LastTemporaryBlock`](super::Notice::LastTemporaryBlock)
+    /// block raises [`Notice::LastTemporaryBlock`](super::audit::Notice::LastTemporaryBlock)
     /// so that the customer is alerted before the block becomes permanent.
     ///
     /// ```
@@ -297,7 +298,7 @@ impl LifecycleConfig {
     /// let c = LifecycleConfig::psd2_rts(1_800, 2)?.build()?;
     /// assert_eq!(c.max_failures(), 15); // blocks at 5 and 10, locked at 15
     /// assert_eq!((c.throttle().delay_after(5), c.throttle().delay_after(6)), (1_800, 0));
-    /// # Ok::<(), otpguard::lifecycle::ConfigError>(())
+    /// # Ok::<(), otpguard::lifecycle::error::ConfigError>(())
     /// ```
     ///
     /// # Errors

@@ -31,7 +31,7 @@ const DAY: i64 = 86_400;
 /// server, seconds) lay in `low..=high`.
 ///
 /// ```
-/// use otpguard::lifecycle::OffsetSeen;
+/// use otpguard::lifecycle::store::OffsetSeen;
 /// let seen = OffsetSeen::new(1_700_000_000, -29, 0).ok_or("empty")?;
 /// assert_eq!((seen.low(), seen.high()), (-29, 0));
 /// assert!(OffsetSeen::new(1_700_000_000, 1, 0).is_none());
@@ -102,7 +102,7 @@ fn seconds(offset: i128) -> i64 {
 /// the token; a store keeps the two [`OffsetSeen`]s.
 ///
 /// ```
-/// use otpguard::lifecycle::{DriftEstimate, OffsetSeen};
+/// use otpguard::lifecycle::{store::DriftEstimate, store::OffsetSeen};
 /// let first = OffsetSeen::new(1_700_000_000, -10, 19).ok_or("empty")?;
 /// let later = OffsetSeen::new(1_700_864_000, -14, 6).ok_or("empty")?;
 /// let estimate = DriftEstimate::new(first, later).ok_or("out of order")?;

@@ -1,5 +1,7 @@
 //! The lifecycle's errors. None carries a secret or a code.
 
+pub use super::names::UnknownName;
+
 use thiserror::Error;
 
 use super::{Actor, EventKind, State, TokenSerial};
@@ -27,7 +29,7 @@ impl CodeError {
     /// not matching): only these count towards a lock-out.
     ///
     /// ```
-    /// use otpguard::lifecycle::CodeError;
+    /// use otpguard::lifecycle::error::CodeError;
     /// assert!(CodeError::from(otpguard::CheckError::Mismatch).is_wrong_code());
     /// ```
     #[must_use]
@@ -351,7 +353,7 @@ pub enum LifecycleError {
         serial: TokenSerial,
     },
     /// Codes of this token are held back after consecutive wrong codes
-    /// (see [`Throttle`](super::Throttle)): this one was refused without
+    /// (see [`Throttle`](super::config::Throttle)): this one was refused without
     /// being evaluated, and not counted. Retry at `retry_at`.
     #[error("too many wrong codes: try again at {retry_at} (now {now})")]
     Throttled {

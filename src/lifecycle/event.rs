@@ -46,7 +46,7 @@ impl fmt::Display for ReissueReason {
 /// since each reason has its own actor, guard and target state.
 ///
 /// ```
-/// use otpguard::lifecycle::{EventKind, SuspendReason};
+/// use otpguard::lifecycle::{rules::EventKind, SuspendReason};
 /// assert_eq!(EventKind::Suspend(SuspendReason::LostDevice).to_string(), "Suspend(LostDevice)");
 /// assert_eq!(EventKind::ALL.len(), 18);
 /// ```
@@ -140,7 +140,7 @@ impl EventKind {
     /// state (their rows go from a state to itself).
     ///
     /// ```
-    /// assert!(otpguard::lifecycle::EventKind::VerifyLogin.is_verification());
+    /// assert!(otpguard::lifecycle::rules::EventKind::VerifyLogin.is_verification());
     /// ```
     #[must_use]
     pub const fn is_verification(self) -> bool {
@@ -400,7 +400,7 @@ pub enum Event {
     ///
     /// Single use still holds: a pair whose later step is not newer than
     /// the step last accepted is refused (`Replayed`, audited as
-    /// [`AuditReason::BehindLastAccepted`](super::AuditReason::BehindLastAccepted)),
+    /// [`AuditReason::BehindLastAccepted`](super::audit::AuditReason::BehindLastAccepted)),
     /// so a phone that fell behind a step it showed earlier cannot
     /// resynchronise until its clock passes that step again.
     Resync {
@@ -415,7 +415,7 @@ pub enum Event {
     /// The step last accepted stays claimed: after a reset of a phone that
     /// ran fast, its genuine codes are refused as older than that step
     /// (`Replayed`, audited as
-    /// [`AuditReason::BehindLastAccepted`](super::AuditReason::BehindLastAccepted),
+    /// [`AuditReason::BehindLastAccepted`](super::audit::AuditReason::BehindLastAccepted),
     /// not counted) until the real time passes it, that is for as long as
     /// the phone ran ahead.
     ResetDrift,
@@ -438,7 +438,7 @@ impl Event {
     /// The event's kind, its key in the transition table.
     ///
     /// ```
-    /// use otpguard::lifecycle::{Event, EventKind};
+    /// use otpguard::lifecycle::{Event, rules::EventKind};
     /// assert_eq!(Event::Resume.kind(), EventKind::Resume);
     /// ```
     #[must_use]

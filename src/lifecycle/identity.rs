@@ -17,7 +17,7 @@ use super::Actor;
 /// use otpguard::lifecycle::Label;
 /// assert_eq!(Label::new("op:tanaka@branch-12")?.as_str(), "op:tanaka@branch-12");
 /// assert!(Label::new("x\nforged=1").is_err());
-/// # Ok::<(), otpguard::lifecycle::LabelError>(())
+/// # Ok::<(), otpguard::lifecycle::error::LabelError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label(Arc<str>);
@@ -91,7 +91,7 @@ impl<'de> serde::Deserialize<'de> for Label {
 /// use otpguard::lifecycle::CustomerId;
 /// let alice = CustomerId::new("cif-0001234")?;
 /// assert_eq!(alice.to_string(), "cif-0001234");
-/// # Ok::<(), otpguard::lifecycle::LabelError>(())
+/// # Ok::<(), otpguard::lifecycle::error::LabelError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -140,7 +140,7 @@ impl TokenId {
     /// An id read back from storage.
     ///
     /// ```
-    /// use otpguard::lifecycle::TokenId;
+    /// use otpguard::lifecycle::store::TokenId;
     /// let id = TokenId::from_bytes([0xab; 16]);
     /// assert_eq!(id.to_string(), "abababababababababababababababab");
     /// ```
@@ -197,12 +197,12 @@ impl<'de> serde::Deserialize<'de> for TokenId {
 /// audit records name.
 ///
 /// ```
-/// use otpguard::lifecycle::{Actor, Label, Principal};
+/// use otpguard::lifecycle::{rules::Actor, Label, Principal};
 /// let web = Principal::customer(Label::new("web")?);
 /// let op = Principal::operator(Label::new("op-417")?);
 /// assert_eq!((web.actor(), op.actor()), (Actor::Customer, Actor::Operator));
 /// assert_eq!(op.to_string(), "Operator(op-417)");
-/// # Ok::<(), otpguard::lifecycle::LabelError>(())
+/// # Ok::<(), otpguard::lifecycle::error::LabelError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -266,7 +266,7 @@ impl fmt::Display for Principal {
 /// use otpguard::lifecycle::{Label, RequestContext};
 /// let ctx = RequestContext::new().source(Label::new("2001:db8::7")?).request_id(Label::new("req-81f3")?);
 /// assert_eq!(ctx.to_string(), "source=2001:db8::7 request=req-81f3");
-/// # Ok::<(), otpguard::lifecycle::LabelError>(())
+/// # Ok::<(), otpguard::lifecycle::error::LabelError>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

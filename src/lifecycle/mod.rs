@@ -92,17 +92,17 @@
 mod actor;
 mod answer;
 mod attempt;
-mod audit;
+pub mod audit;
 mod blocking;
 mod calls;
 mod check;
-mod config;
+pub mod config;
 mod decide;
 mod diagram;
 mod drift;
 mod effect;
 mod engine;
-mod error;
+pub mod error;
 mod event;
 mod fingerprint;
 mod identity;
@@ -115,34 +115,33 @@ mod record;
 mod sealed;
 mod serial;
 mod state;
-mod store;
+pub mod store;
 #[cfg(feature = "serde")]
 mod stored;
 mod table;
 mod throttle;
 
-pub use actor::Actor;
+// What a handler needs, at the top; the rest where a reader looks for it
+// (`audit`, `config`, `error`, `store`, `rules`).
 pub use answer::{Applied, Authorized, Claimed, LoginCheck};
-pub use audit::{AuditLog, AuditReason, AuditRecord, AuditSink, DriftChange, Notice, Outcome};
 pub use blocking::Blocking;
-pub use config::{LifecycleConfig, LifecycleConfigBuilder};
-pub use drift::{DriftEstimate, OffsetSeen};
+pub use config::LifecycleConfig;
 pub use engine::Lifecycle;
-pub use error::{CodeError, ConfigError, CustomerAnswer, LabelError, LifecycleError, SerialError};
-pub use event::{EnteredCode, Event, EventKind, NewSecret, ReissueReason, SwapTo};
-pub use identity::{CustomerId, Label, Principal, RequestContext, TokenId};
-pub use names::UnknownName;
-pub use record::{PendingSwap, RecordSummary, TokenRecord};
-#[cfg(feature = "seal")]
-#[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
-pub use sealed::{SealedEnrollment, SealedRecord, SealedToken};
+pub use error::{CustomerAnswer, LifecycleError};
+pub use event::{EnteredCode, Event, NewSecret, ReissueReason, SwapTo};
+pub use identity::{CustomerId, Label, Principal, RequestContext};
 pub use serial::TokenSerial;
 pub use state::{State, SuspendReason};
-pub use store::{Commit, CommitOutcome, MemoryStore, TokenStore};
-#[cfg(feature = "serde")]
-#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-pub use stored::WithPlaintextSecrets;
-pub use throttle::Throttle;
+pub use store::MemoryStore;
+
+// The names the lifecycle's own files use from here.
+use actor::Actor;
+use audit::{AuditRecord, Outcome};
+use drift::{DriftEstimate, OffsetSeen};
+use event::EventKind;
+use identity::TokenId;
+use record::{PendingSwap, TokenRecord};
+use store::{Commit, CommitOutcome, TokenStore};
 
 /// What auditors read: the transition table, its lookup, and the page
 /// generated from it. The engine applies this table and nothing else,
@@ -151,6 +150,8 @@ pub use throttle::Throttle;
 ///
 #[doc = include_str!("../../docs/lifecycle.md")]
 pub mod rules {
+    pub use super::actor::Actor;
     pub use super::diagram::{auditor_page, REGENERATE};
+    pub use super::event::EventKind;
     pub use super::table::{lookup, Effect, Guard, Transition, NEVER, TABLE};
 }

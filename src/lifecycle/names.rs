@@ -84,7 +84,7 @@ impl fmt::Write for Matches<'_> {
 /// assert_eq!("LostDevice".parse::<SuspendReason>()?, SuspendReason::LostDevice);
 /// assert_eq!("Suspended(Operator)".parse::<State>()?, State::Suspended(SuspendReason::Operator));
 /// assert!("lost".parse::<SuspendReason>().is_err());
-/// # Ok::<(), otpguard::lifecycle::UnknownName>(())
+/// # Ok::<(), otpguard::lifecycle::error::UnknownName>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} {text:?}")]

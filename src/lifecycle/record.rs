@@ -185,7 +185,7 @@ impl SignedInStep {
 /// registered.
 ///
 /// ```
-/// use otpguard::lifecycle::PendingSwap;
+/// use otpguard::lifecycle::store::PendingSwap;
 /// let p = PendingSwap { started_at: 100, deadline: 700 };
 /// assert_eq!(p.deadline - p.started_at, 600);
 /// ```
@@ -355,7 +355,7 @@ impl core::ops::Deref for RetiredTokens {
 /// [`TokenRecord::summary`] for a secret-free view.
 ///
 /// ```
-/// use otpguard::lifecycle::{State, TokenRecord};
+/// use otpguard::lifecycle::{State, store::TokenRecord};
 /// let r = TokenRecord::new();
 /// assert_eq!((r.state(), r.version(), r.failures()), (State::Unregistered, 0, 0));
 /// ```
@@ -474,7 +474,7 @@ impl TokenRecord {
     }
 
     /// The time before which no code of the token is evaluated, after
-    /// wrong codes (see [`Throttle`](super::Throttle)); it may be in the
+    /// wrong codes (see [`Throttle`](super::config::Throttle)); it may be in the
     /// past.
     #[must_use]
     pub const fn throttled_until(&self) -> Option<u64> {
@@ -579,7 +579,7 @@ impl fmt::Debug for TokenRecord {
 /// differ at most in their secrets.
 ///
 /// ```
-/// use otpguard::lifecycle::{State, TokenRecord};
+/// use otpguard::lifecycle::{State, store::TokenRecord};
 /// let s = TokenRecord::new().summary();
 /// assert_eq!(s.state, State::Unregistered);
 /// ```

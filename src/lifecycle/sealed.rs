@@ -16,7 +16,7 @@ use crate::{Secret, TotpParams};
 /// A record with its secrets sealed: what a store writes and reads back.
 ///
 /// ```
-/// use otpguard::lifecycle::{CustomerId, TokenRecord};
+/// use otpguard::lifecycle::{CustomerId, store::TokenRecord};
 /// use otpguard::seal::{KeyId, Keyring};
 ///
 /// let keys = Keyring::new(KeyId(1), &[7u8; 32]);

@@ -19,7 +19,7 @@ use super::error::SerialError;
 /// let s = TokenSerial::new("SN-0001")?;
 /// assert_eq!(s.as_str(), "SN-0001");
 /// assert!(TokenSerial::new("SN 1\n").is_err());
-/// # Ok::<(), otpguard::lifecycle::SerialError>(())
+/// # Ok::<(), otpguard::lifecycle::error::SerialError>(())
 /// ```
 ///
 /// Cloning it is cheap (a shared, immutable string): every audit record
@@ -65,7 +65,7 @@ impl TokenSerial {
     /// ```
     /// # let s = otpguard::lifecycle::TokenSerial::new("A1")?;
     /// assert_eq!(s.as_str(), "A1");
-    /// # Ok::<(), otpguard::lifecycle::SerialError>(())
+    /// # Ok::<(), otpguard::lifecycle::error::SerialError>(())
     /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {

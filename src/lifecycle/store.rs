@@ -3,6 +3,16 @@
 //!
 //! The contract a store keeps is on [`TokenStore`].
 
+pub use super::drift::{DriftEstimate, OffsetSeen};
+pub use super::identity::TokenId;
+pub use super::record::{PendingSwap, RecordSummary, TokenRecord};
+#[cfg(feature = "seal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+pub use super::sealed::{SealedEnrollment, SealedRecord, SealedToken};
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub use super::stored::WithPlaintextSecrets;
+
 use core::future::{ready, Future};
 use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -10,7 +20,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::audit::{AuditLog, AuditRecord, AuditSink};
-use super::{CustomerId, TokenRecord};
+use super::CustomerId;
 use crate::StoreError;
 
 /// One atomic change the lifecycle asks a store to make.
@@ -63,7 +73,7 @@ pub enum CommitOutcome {
 /// across customers (anyone who knew a serial could then block another
 /// customer's registration with it). Single use and every check are keyed
 /// on the customer's record and the token's random
-/// [`TokenId`](super::TokenId), so two customers with the same serial
+/// [`TokenId`], so two customers with the same serial
 /// cannot affect each other.
 ///
 /// Async, as bank backends are; [`MemoryStore`] answers at once, and

@@ -34,7 +34,7 @@ use crate::{Secret, TotpParams};
 /// copies of the text in freed memory.
 ///
 /// ```
-/// use otpguard::lifecycle::{TokenRecord, WithPlaintextSecrets};
+/// use otpguard::lifecycle::{store::TokenRecord, store::WithPlaintextSecrets};
 ///
 /// let record = TokenRecord::new();
 /// let json = serde_json::to_string(&WithPlaintextSecrets(&record))?;

@@ -215,7 +215,7 @@ impl Effect {
 /// One row of the transition table.
 ///
 /// ```
-/// use otpguard::lifecycle::{Actor, EventKind, State};
+/// use otpguard::lifecycle::{rules::Actor, rules::EventKind, State};
 /// use otpguard::lifecycle::rules::TABLE;
 /// let row = TABLE.iter().find(|r| r.event == EventKind::Register).ok_or("no row")?;
 /// assert_eq!((row.actor, row.to), (Actor::Customer, State::Active));
@@ -338,7 +338,7 @@ pub static NEVER: &[(State, EventKind, &str)] = &[
 ///
 /// ```
 /// use otpguard::lifecycle::rules::lookup;
-/// use otpguard::lifecycle::{Actor, EventKind, State, SuspendReason};
+/// use otpguard::lifecycle::{rules::Actor, rules::EventKind, State, SuspendReason};
 /// let lost = State::Suspended(SuspendReason::LostDevice);
 /// assert!(lookup(lost, EventKind::Resume, Actor::Operator).is_none());
 /// assert!(lookup(lost, EventKind::Reissue, Actor::Operator).is_some());

@@ -14,13 +14,13 @@ use super::error::ConfigError;
 /// `Resume`) does.
 ///
 /// ```
-/// use otpguard::lifecycle::Throttle;
+/// use otpguard::lifecycle::config::Throttle;
 /// let t = Throttle::growing(3, 30, 3_600)?;
 /// let delays: Vec<u64> = (1..=10).map(|n| t.delay_after(n)).collect();
 /// assert_eq!(delays, [0, 0, 30, 60, 120, 240, 480, 960, 1_920, 3_600]);
 /// let b = Throttle::blocks(5, 900)?;
 /// assert_eq!((b.delay_after(4), b.delay_after(5), b.delay_after(6)), (0, 900, 0));
-/// # Ok::<(), otpguard::lifecycle::ConfigError>(())
+/// # Ok::<(), otpguard::lifecycle::error::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Throttle(Kind);

@@ -2,7 +2,7 @@
 // lifecycle: its fields are private.
 fn main() {
     let _forged = otpguard::lifecycle::Authorized {
-        event: otpguard::lifecycle::EventKind::VerifyTransaction,
+        event: otpguard::lifecycle::rules::EventKind::VerifyTransaction,
         claimed: otpguard::lifecycle::Claimed::TotpStep(1),
         drift: 0,
         version: 1,

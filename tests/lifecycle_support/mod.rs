@@ -13,9 +13,10 @@
 use std::sync::Arc;
 
 use otpguard::lifecycle::{
-    Actor, Applied, AuditRecord, Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
-    LifecycleError, LoginCheck, MemoryStore, NewSecret, Principal, RecordSummary, ReissueReason,
-    RequestContext, State, SuspendReason, SwapTo, TokenRecord, TokenSerial,
+    audit::AuditRecord, rules::Actor, store::RecordSummary, store::TokenRecord, Applied,
+    Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError, LoginCheck,
+    MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, State, SuspendReason, SwapTo,
+    TokenSerial,
 };
 use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction};
 use otpguard::{Clock, FixedClock, KeyUri, Secret, Totp, TotpParams};

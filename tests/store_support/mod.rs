@@ -16,9 +16,9 @@ use core::future::Future;
 use std::sync::{Arc, Barrier};
 
 use otpguard::lifecycle::{
-    Applied, AuditRecord, Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
-    LifecycleError, MemoryStore, NewSecret, Principal, RequestContext, State, SwapTo, TokenRecord,
-    TokenSerial, TokenStore,
+    audit::AuditRecord, store::TokenRecord, store::TokenStore, Applied, Authorized, CustomerId,
+    Event, Label, Lifecycle, LifecycleConfig, LifecycleError, MemoryStore, NewSecret, Principal,
+    RequestContext, State, SwapTo, TokenSerial,
 };
 use otpguard::{Clock, FixedClock, Secret, Totp, TotpParams};
 
