@@ -1,6 +1,8 @@
 //! The lifecycle's errors. None carries a secret or a code.
 
+pub use super::identity::LabelError;
 pub use super::names::UnknownName;
+pub use super::serial::SerialError;
 
 use thiserror::Error;
 
@@ -40,47 +42,6 @@ impl CodeError {
             Self::NewToken(e) => e.is_wrong_code(),
         }
     }
-}
-
-/// A serial number was rejected by [`TokenSerial::new`].
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum SerialError {
-    /// The serial is empty.
-    #[error("a token serial cannot be empty")]
-    Empty,
-    /// The serial is longer than [`TokenSerial::MAX_LEN`].
-    #[error("a token serial is at most {max} characters, not {len}")]
-    TooLong {
-        /// Length given.
-        len: usize,
-        /// The cap.
-        max: usize,
-    },
-    /// A character other than ASCII letters, digits, `-`, `_` and `.`.
-    #[error("a token serial may only contain ASCII letters, digits, '-', '_' and '.'")]
-    InvalidCharacter,
-}
-
-/// A [`Label`](super::Label) (customer id, channel, operator id, request
-/// context) was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum LabelError {
-    /// The label is empty.
-    #[error("a label cannot be empty")]
-    Empty,
-    /// The label is longer than [`Label::MAX_LEN`](super::Label::MAX_LEN).
-    #[error("a label is at most {max} bytes, not {len}")]
-    TooLong {
-        /// Length given.
-        len: usize,
-        /// The cap.
-        max: usize,
-    },
-    /// A character other than ASCII letters, digits and `- _ . : @ / + #`.
-    #[error("a label may only contain ASCII letters, digits and - _ . : @ / + #")]
-    InvalidCharacter,
 }
 
 /// A [`LifecycleConfig`](super::LifecycleConfig) setting is out of range.

@@ -5,8 +5,8 @@
 use core::fmt;
 use std::sync::Arc;
 
-use super::error::LabelError;
 use super::Actor;
+use thiserror::Error;
 
 /// A checked, cheaply cloned piece of text for audit records: 1 to
 /// [`Label::MAX_LEN`] bytes of ASCII letters, digits and `- _ . : @ / + #`
@@ -314,4 +314,25 @@ impl fmt::Display for RequestContext {
         }
         Ok(())
     }
+}
+
+/// A [`Label`] (customer id, channel, operator id, request
+/// context) was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum LabelError {
+    /// The label is empty.
+    #[error("a label cannot be empty")]
+    Empty,
+    /// The label is longer than [`Label::MAX_LEN`].
+    #[error("a label is at most {max} bytes, not {len}")]
+    TooLong {
+        /// Length given.
+        len: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// A character other than ASCII letters, digits and `- _ . : @ / + #`.
+    #[error("a label may only contain ASCII letters, digits and - _ . : @ / + #")]
+    InvalidCharacter,
 }

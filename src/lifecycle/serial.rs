@@ -3,7 +3,7 @@
 use core::fmt;
 use std::sync::Arc;
 
-use super::error::SerialError;
+use thiserror::Error;
 
 /// A token's serial number, as the app shows it and the customer types it.
 ///
@@ -98,4 +98,24 @@ impl<'de> serde::Deserialize<'de> for TokenSerial {
         let text = String::deserialize(deserializer)?;
         Self::new(&text).map_err(serde::de::Error::custom)
     }
+}
+
+/// A serial number was rejected by [`TokenSerial::new`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SerialError {
+    /// The serial is empty.
+    #[error("a token serial cannot be empty")]
+    Empty,
+    /// The serial is longer than [`TokenSerial::MAX_LEN`].
+    #[error("a token serial is at most {max} characters, not {len}")]
+    TooLong {
+        /// Length given.
+        len: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// A character other than ASCII letters, digits, `-`, `_` and `.`.
+    #[error("a token serial may only contain ASCII letters, digits, '-', '_' and '.'")]
+    InvalidCharacter,
 }
