@@ -3,11 +3,8 @@
 //! customer, the token and the slot it belongs to. This is what a store
 //! writes; nothing in it opens without the keys.
 
-use std::sync::Arc;
-
-use super::config::check_signing_suite;
-use super::fingerprint::{Fingerprint, FingerprintKey};
-use super::record::{Enrollment, RetiredTokens, SignedInStep, Stage, Token, TokenKey};
+use super::fingerprint::FingerprintKey;
+use super::record::{EnrollmentParts, RecordParts, TokenParts};
 use super::{CustomerId, DriftEstimate, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::Suite;
 use crate::seal::{Purpose, SealContext, SealError, SealedSecret, Sealer};
@@ -175,15 +172,6 @@ impl TokenRecord {
     }
 }
 
-/// Refuses a stored signing suite the lifecycle could not sign with.
-fn signing_fits(signing: Option<Suite>) -> Result<(), SealError> {
-    match signing {
-        Some(suite) => check_signing_suite(&suite)
-            .map_err(|_| SealError::Inconsistent("a signing suite the lifecycle cannot use")),
-        None => Ok(()),
-    }
-}
-
 impl SealedRecord {
     /// The record, its secrets opened by `sealer` for `customer`.
     ///
@@ -200,64 +188,34 @@ impl SealedRecord {
         let token = match &self.token {
             Some(t) => {
                 let here = SealContext::new(customer, Some(t.id), Purpose::Current);
-                signing_fits(t.signing)?;
-                if t.signing.is_none() && t.last_signature.is_some() {
-                    return Err(SealError::Inconsistent(
-                        "a last signature for a token without a signing suite",
-                    ));
-                }
-                let signed_in_step = SignedInStep::from_stored(
-                    t.signed_in_last_step.clone(),
-                    t.signing,
-                    t.last_signature,
-                )
-                .ok_or(SealError::Inconsistent(
-                    "transactions signed in a step for a token that cannot have them",
-                ))?;
-                let estimate = match t.drift_estimate {
-                    Some(estimate) => estimate,
-                    None => DriftEstimate::from_steps(t.last_step, t.drift, t.totp).ok_or(
-                        SealError::Inconsistent("a last step and drift beyond any time"),
-                    )?,
-                };
-                let secret = sealer.open(&t.secret, &here)?;
-                Some(Token {
-                    key: Arc::new(TokenKey::new(
-                        t.id,
-                        t.serial.clone(),
-                        secret,
-                        t.totp,
-                        t.signing,
-                    )),
+                Some(TokenParts {
+                    id: t.id,
+                    serial: t.serial.clone(),
+                    secret: sealer.open(&t.secret, &here)?,
+                    totp: t.totp,
+                    signing: t.signing,
                     last_step: t.last_step,
                     drift: t.drift,
                     last_signature: t.last_signature,
-                    signed_in_step,
-                    estimate,
+                    signed_in_last_step: t.signed_in_last_step.clone(),
+                    drift_estimate: t.drift_estimate,
                 })
             }
             None => None,
         };
-        let stage = Stage::from_parts(self.state, token, self.pending_swap).ok_or(
-            SealError::Inconsistent("the state and its token or pending swap disagree"),
-        )?;
-        if self.login_otp && stage.token().is_none() {
-            return Err(SealError::Inconsistent("login OTP on without a token"));
-        }
         let enrollment = match &self.enrollment {
             Some(e) => {
-                signing_fits(e.signing)?;
                 let here = SealContext::new(customer, None, enrollment_purpose(self.state));
-                Some(Arc::new(Enrollment {
+                Some(EnrollmentParts {
                     secret: sealer.open(&e.secret, &here)?,
                     deadline: e.deadline,
-                    params: e.totp,
+                    totp: e.totp,
                     signing: e.signing,
-                }))
+                })
             }
             None => None,
         };
-        let key = match &self.fingerprint_key {
+        let fingerprint_key = match &self.fingerprint_key {
             Some(sealed) => {
                 let here = SealContext::new(customer, None, Purpose::FingerprintKey);
                 let opened = sealer.open(sealed, &here)?;
@@ -268,22 +226,20 @@ impl SealedRecord {
             }
             None => None,
         };
-        let fingerprints = self
-            .retired_fingerprints
-            .iter()
-            .map(|f| Fingerprint::from_bytes(*f))
-            .collect();
-        let retired = RetiredTokens::from_parts(self.retired_serials.clone(), fingerprints, key)
-            .map_err(SealError::Inconsistent)?;
-        Ok(TokenRecord {
-            stage,
+        TokenRecord::from_parts(RecordParts {
+            state: self.state,
+            version: self.version,
+            token,
+            pending_swap: self.pending_swap,
             enrollment,
             failures: self.failures,
             throttled_until: self.throttled_until,
             login_otp: self.login_otp,
-            version: self.version,
-            retired,
+            retired_serials: self.retired_serials.clone(),
+            retired_fingerprints: self.retired_fingerprints.clone(),
+            fingerprint_key,
         })
+        .map_err(|invalid| SealError::Inconsistent(invalid.reason()))
     }
 
     /// Whether a secret in it is sealed under a key other than `primary`
