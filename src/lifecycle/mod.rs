@@ -121,6 +121,8 @@ mod throttle;
 pub use actor::Actor;
 pub use answer::{Applied, Authorized, LoginCheck};
 pub use audit::{AuditLog, AuditReason, AuditRecord, AuditSink, DriftChange, Notice, Outcome};
+#[cfg(feature = "testing")]
+pub(crate) use blocking::block_on;
 pub use blocking::Blocking;
 pub use config::{LifecycleConfig, LifecycleConfigBuilder};
 pub use drift::{DriftEstimate, OffsetSeen};
