@@ -718,8 +718,13 @@ where
                     == (2, EventKind::VerifyTransaction, Outcome::Accepted)
             })
             && audit.iter().skip(2).all(|r| {
-                (r.version, r.event, r.outcome)
-                    == (2, EventKind::VerifyTransaction, Outcome::Refused)
+                (r.version, r.event, r.outcome, r.actor)
+                    == (
+                        2,
+                        EventKind::VerifyTransaction,
+                        Outcome::Refused,
+                        Actor::Customer,
+                    )
                     && r.reason == replay
             });
         check.ensure(good, || {
