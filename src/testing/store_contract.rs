@@ -170,7 +170,8 @@ impl AuditEntry {
         event: EventKind,
         outcome: Outcome,
         actor: Actor,
-        (from, to): (State, State),
+        from: State,
+        to: State,
         reason: impl Into<String>,
     ) -> Self {
         Self {
@@ -192,7 +193,8 @@ impl From<&AuditRecord> for AuditEntry {
             r.event,
             r.outcome,
             r.principal.actor(),
-            (r.from, r.to),
+            r.from,
+            r.to,
             r.reason.to_string(),
         )
     }

@@ -76,10 +76,8 @@ impl Phone {
     /// A phone whose 20-byte secret is made from `seed` (distinct seeds,
     /// distinct secrets).
     pub(super) fn new(check: Check, serial: &str, seed: u64) -> Result<Self, ContractViolation> {
-        let mut bytes = [0x5a_u8; 20];
-        if let Some(head) = bytes.first_chunk_mut::<8>() {
-            *head = seed.to_be_bytes();
-        }
+        let mut bytes = seed.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&[0x5a; 12]);
         let secret = check.setup(Secret::from_bytes(&bytes), "a phone's secret")?;
         Ok(Self {
             serial: check.setup(TokenSerial::new(serial), "a phone's serial")?,

@@ -34,7 +34,8 @@ fn entry(row: &PgRow) -> Result<AuditEntry, String> {
         column(row, "event")?,
         column(row, "outcome")?,
         column(row, "actor")?,
-        (column(row, "from_state")?, column(row, "to_state")?),
+        column(row, "from_state")?,
+        column(row, "to_state")?,
         column::<String>(row, "reason")?,
     ))
 }
