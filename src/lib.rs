@@ -17,6 +17,9 @@ pub mod replay;
 #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
 pub mod seal;
 mod secret;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod threat_model;
 mod totp;
 mod uri;

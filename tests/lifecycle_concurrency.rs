@@ -1,9 +1,11 @@
 //! The atomic-commit contract under real concurrency, on the real
-//! `MemoryStore`: 16 requests for one customer at once, through 16 threads
-//! (the blocking API) and through 16 tokio tasks (the async API), each
-//! property over hundreds of trials with a fresh store per trial; then the
-//! store's faults (an error before or after the commit, a failing audit
-//! sink, endless conflicts).
+//! `MemoryStore`: the public store contract suite
+//! (`otpguard::testing::store_contract`), whose properties race 16
+//! requests for one customer at once, through 16 threads (the blocking
+//! API) and through 16 tokio tasks (the async API), each property over
+//! hundreds of trials with a fresh customer per trial; then the store's
+//! faults (an error before or after the commit, a failing audit sink,
+//! endless conflicts).
 //!
 //! Run with `--nocapture` to see the totals of each property.
 
@@ -25,451 +27,86 @@ use std::sync::Arc;
 
 use otpguard::lifecycle::{
     audit::AuditLog, audit::AuditReason, audit::AuditRecord, audit::AuditSink, audit::Outcome,
-    rules::EventKind, store::Commit, store::CommitOutcome, store::TokenRecord, store::TokenStore,
-    Authorized, CustomerId, Event, LifecycleConfig, LifecycleError, MemoryStore, Principal, State,
-    SuspendReason, SwapTo,
+    store::Commit, store::CommitOutcome, store::TokenRecord, store::TokenStore, CustomerId, Event,
+    LifecycleConfig, LifecycleError, MemoryStore, SuspendReason, SwapTo,
 };
 use otpguard::StoreError;
-use store_support::{customer, operator, race_tasks, race_threads, web, Bank, Phone};
+use store_support::{customer, operator, race_threads, web, Bank, Phone};
 
 /// Concurrent requests per trial.
 const N: usize = 16;
-/// Trials per property and per mode (threads, tasks).
-const TRIALS: usize = 200;
 
-type Answer = Result<Authorized, LifecycleError>;
-
-// ---------------------------------------------------------------------------
-// Running N requests at once
-// ---------------------------------------------------------------------------
-
-/// What a property saw over its trials, printed for the report.
+/// What the fault races saw over their trials, printed for the report.
 #[derive(Default)]
 struct Totals {
     trials: usize,
     accepted: usize,
     replayed: usize,
-    /// Wrong codes counted (answered `WrongCode`).
-    counted: usize,
-    /// Answers that locked the token out (`WrongCode { locked_out: true }`).
-    locked_out: usize,
-    /// Answers refused because the token was already locked.
-    refused_locked: usize,
-    /// Sum over trials of the failure count left in the record.
-    final_failures: u64,
-    /// For a genuine code racing wrong ones: its place in the audit order,
-    /// summed and extremes (0: committed first).
-    genuine_rank_sum: usize,
-    genuine_rank_min: Option<usize>,
-    genuine_rank_max: usize,
 }
 
 impl Totals {
     fn print(&self, name: &str) {
-        let mut line = format!(
-            "{name}: trials={} accepted={} replayed={} failures_counted={} locked_out={} refused_as_locked={} final_failures_sum={}",
-            self.trials,
-            self.accepted,
-            self.replayed,
-            self.counted,
-            self.locked_out,
-            self.refused_locked,
-            self.final_failures,
+        println!(
+            "{name}: trials={} accepted={} replayed={}",
+            self.trials, self.accepted, self.replayed
         );
-        if let Some(min) = self.genuine_rank_min {
-            line.push_str(&format!(
-                " genuine_commit_rank(min/mean/max)={min}/{:.2}/{}",
-                self.genuine_rank_sum as f64 / self.trials as f64,
-                self.genuine_rank_max
-            ));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// a–c. The concurrency properties, through the public contract suite
+// ---------------------------------------------------------------------------
+
+/// a–c. need the `testing` feature (the public suite).
+#[cfg(feature = "testing")]
+mod contract {
+    use std::future::ready;
+    use std::sync::Arc;
+
+    use otpguard::lifecycle::MemoryStore;
+    use otpguard::testing::store_contract::{self, Contract, Executor, Inline};
+
+    use super::{store_support, N};
+
+    /// Trials per property and per mode (threads, tasks).
+    const TRIALS: usize = 200;
+
+    /// Runs every check of the public store contract suite on one fresh
+    /// `MemoryStore`, racing through `executor`, and checks the totals.
+    fn memory_store_keeps_the_contract(executor: &impl Executor, mode: &str) {
+        let store = Arc::new(MemoryStore::new());
+        let contract = Contract::new().trials(TRIALS).racers(N);
+        let report = store_contract::run(&contract, executor, || ready(Arc::clone(&store)))
+            .unwrap_or_else(|violation| panic!("{violation}"));
+        for (name, totals) in &report.properties {
+            println!("{name} x{N} ({mode}): {totals}");
         }
-        println!("{line}");
-    }
-}
-
-// ---------------------------------------------------------------------------
-// a. N submissions of one valid code
-// ---------------------------------------------------------------------------
-
-/// A fresh store with one registered customer, moved to the next step: the
-/// phone's code is fresh.
-fn registered(config: LifecycleConfig, seed: u32) -> (Bank, CustomerId, Phone) {
-    let bank = Bank::new(config);
-    let alice = customer("c-1");
-    let phone = Phone::new("SN-1", seed);
-    let applied = bank.register(&alice, &phone).unwrap();
-    assert_eq!(applied.version, 1);
-    bank.tick();
-    assert_eq!(bank.store().audit().take().len(), 1);
-    (bank, alice, phone)
-}
-
-fn check_one_code(bank: &Bank, alice: &CustomerId, step: u64, answers: &[Answer], t: &mut Totals) {
-    assert_eq!(answers.len(), N);
-    let accepted: Vec<&Authorized> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
-    assert_eq!(accepted.len(), 1, "exactly one acceptance: {answers:?}");
-    assert_eq!(accepted[0].claimed().value(), step);
-    assert_eq!(accepted[0].version(), 2);
-    for a in answers.iter().filter_map(|a| a.as_ref().err()) {
-        assert!(
-            matches!(a, LifecycleError::Replayed { step: s, last_accepted: l } if *s == step && *l == step),
-            "every other answer is a replay of the same step: {a:?}"
-        );
-    }
-
-    let record = bank.store().snapshot(alice).unwrap();
-    assert_eq!(record.failures(), 0);
-    assert_eq!(record.last_step(), Some(step));
-    assert_eq!(record.version(), 2, "replays change nothing");
-    assert_eq!(record.state(), State::Active);
-
-    let audit = bank.store().audit().take();
-    assert_eq!(audit.len(), N, "one audit record per answer");
-    // A replay can only be decided on the committed acceptance: it comes
-    // first in the audit order.
-    assert_eq!(audit[0].outcome, Outcome::Accepted);
-    assert_eq!(audit[0].event, EventKind::VerifyTransaction);
-    assert_eq!(audit[0].version, 2);
-    for r in &audit[1..] {
-        assert_eq!(r.outcome, Outcome::Refused);
+        let [(_, one), (_, genuine), (_, lockout)] = report.properties.as_slice() else {
+            panic!("three properties: {report}");
+        };
+        assert_eq!((one.accepted, one.replayed), (TRIALS, TRIALS * (N - 1)));
         assert_eq!(
-            r.reason,
-            AuditReason::Replayed {
-                step,
-                last_accepted: step
-            }
+            (genuine.accepted, genuine.counted),
+            (TRIALS, TRIALS * (N - 1))
         );
-        assert_eq!(r.version, 2);
-        assert_eq!(r.principal, web());
-    }
-
-    t.trials += 1;
-    t.accepted += accepted.len();
-    t.replayed += answers.iter().filter(|a| a.is_err()).count();
-    t.final_failures += u64::from(record.failures());
-}
-
-#[test]
-fn one_code_many_times_threads() {
-    let mut t = Totals::default();
-    for trial in 0..TRIALS {
-        let (bank, alice, phone) = registered(LifecycleConfig::default(), trial as u32);
-        let (code, step) = (phone.code(bank.now()), phone.step(bank.now()));
-        let answers = race_threads(N, |_| bank.verify(&alice, &code));
-        check_one_code(&bank, &alice, step, &answers, &mut t);
-    }
-    t.print("a. one valid code x16 (threads)");
-    assert_eq!((t.accepted, t.replayed), (TRIALS, TRIALS * (N - 1)));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn one_code_many_times_tasks() {
-    let mut t = Totals::default();
-    for trial in 0..TRIALS {
-        let (bank, alice, phone) = registered(LifecycleConfig::default(), trial as u32);
-        let (code, step) = (phone.code(bank.now()), phone.step(bank.now()));
-        let bank = Arc::new(bank);
-        let answers = race_tasks(N, |_| {
-            let (bank, alice, code) = (Arc::clone(&bank), alice.clone(), code.clone());
-            async move {
-                bank.lc
-                    .verify_transaction(&alice, &web(), &code, &store_support::ctx())
-                    .await
-            }
-        })
-        .await;
-        check_one_code(&bank, &alice, step, &answers, &mut t);
-    }
-    t.print("a. one valid code x16 (tasks)");
-    assert_eq!((t.accepted, t.replayed), (TRIALS, TRIALS * (N - 1)));
-}
-
-// ---------------------------------------------------------------------------
-// b. A genuine code racing wrong codes
-// ---------------------------------------------------------------------------
-
-fn generous() -> LifecycleConfig {
-    LifecycleConfig::builder().max_failures(20).build().unwrap()
-}
-
-/// The codes of one trial: the genuine one at `genuine`, wrong ones
-/// elsewhere.
-fn mixed_codes(bank: &Bank, phone: &Phone, genuine: usize) -> Vec<String> {
-    let now = bank.now();
-    (0..N)
-        .map(|i| {
-            if i == genuine {
-                phone.code(now)
-            } else {
-                phone.wrong_code(now, i)
-            }
-        })
-        .collect()
-}
-
-fn wrong_count(r: &AuditRecord) -> Option<u32> {
-    match r.reason {
-        AuditReason::WrongCode { failures, max } => {
-            assert_eq!(max, 20);
-            Some(failures)
-        }
-        _ => None,
-    }
-}
-
-fn check_genuine_wins(
-    bank: &Bank,
-    alice: &CustomerId,
-    step: u64,
-    genuine: usize,
-    answers: &[Answer],
-    t: &mut Totals,
-) {
-    assert_eq!(answers.len(), N);
-    let proof = answers[genuine]
-        .as_ref()
-        .unwrap_or_else(|e| panic!("the genuine code was refused: {e:?}"));
-    assert_eq!(proof.claimed().value(), step);
-    let mut answered: Vec<u32> = Vec::new();
-    for (i, a) in answers.iter().enumerate().filter(|(i, _)| *i != genuine) {
-        match a {
-            Err(LifecycleError::WrongCode {
-                failures,
-                max: 20,
-                locked_out: false,
-                ..
-            }) => answered.push(*failures),
-            other => panic!("wrong code #{i} answered {other:?}"),
-        }
-    }
-
-    let audit = bank.store().audit().take();
-    assert_eq!(audit.len(), N, "one audit record per answer");
-    let accepted: Vec<usize> = audit
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.outcome == Outcome::Accepted)
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(accepted.len(), 1);
-    let rank = accepted[0];
-    assert_eq!(audit[rank].event, EventKind::VerifyTransaction);
-    // Before the acceptance the count runs 1, 2, ...; the acceptance
-    // resets it; after it, it runs 1, 2, ... again.
-    let before: Vec<u32> = audit[..rank]
-        .iter()
-        .map(|r| wrong_count(r).unwrap())
-        .collect();
-    let after: Vec<u32> = audit[rank + 1..]
-        .iter()
-        .map(|r| wrong_count(r).unwrap())
-        .collect();
-    assert_eq!(before, (1..=rank as u32).collect::<Vec<_>>());
-    assert_eq!(after, (1..=after.len() as u32).collect::<Vec<_>>());
-    // The answers given are the counts audited.
-    let mut audited: Vec<u32> = before.iter().chain(&after).copied().collect();
-    audited.sort_unstable();
-    answered.sort_unstable();
-    assert_eq!(answered, audited);
-    // Versions follow the audit order one by one.
-    for (i, r) in audit.iter().enumerate() {
-        assert_eq!(r.version, 2 + i as u64);
-    }
-
-    let record = bank.store().snapshot(alice).unwrap();
-    assert_eq!(
-        u64::from(record.failures()),
-        after.len() as u64,
-        "failures left = wrong codes committed after the genuine one"
-    );
-    assert_eq!(record.last_step(), Some(step));
-    assert_eq!(record.state(), State::Active);
-    assert_eq!(record.version(), 1 + N as u64);
-
-    t.trials += 1;
-    t.accepted += 1;
-    t.counted += answered.len();
-    t.final_failures += u64::from(record.failures());
-    t.genuine_rank_sum += rank;
-    t.genuine_rank_min = Some(t.genuine_rank_min.map_or(rank, |m| m.min(rank)));
-    t.genuine_rank_max = t.genuine_rank_max.max(rank);
-}
-
-#[test]
-fn genuine_code_racing_wrong_codes_threads() {
-    let mut t = Totals::default();
-    for trial in 0..TRIALS {
-        let (bank, alice, phone) = registered(generous(), trial as u32);
-        let genuine = trial % N;
-        let codes = mixed_codes(&bank, &phone, genuine);
-        let step = phone.step(bank.now());
-        let answers = race_threads(N, |i| bank.verify(&alice, &codes[i]));
-        check_genuine_wins(&bank, &alice, step, genuine, &answers, &mut t);
-    }
-    t.print("b. genuine code vs 15 wrong codes (threads)");
-    assert_eq!((t.accepted, t.counted), (TRIALS, TRIALS * (N - 1)));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn genuine_code_racing_wrong_codes_tasks() {
-    let mut t = Totals::default();
-    for trial in 0..TRIALS {
-        let (bank, alice, phone) = registered(generous(), trial as u32);
-        let genuine = trial % N;
-        let codes = mixed_codes(&bank, &phone, genuine);
-        let step = phone.step(bank.now());
-        let bank = Arc::new(bank);
-        let answers = race_tasks(N, |i| {
-            let (bank, alice, code) = (Arc::clone(&bank), alice.clone(), codes[i].clone());
-            async move {
-                bank.lc
-                    .verify_transaction(&alice, &web(), &code, &store_support::ctx())
-                    .await
-            }
-        })
-        .await;
-        check_genuine_wins(&bank, &alice, step, genuine, &answers, &mut t);
-    }
-    t.print("b. genuine code vs 15 wrong codes (tasks)");
-    assert_eq!((t.accepted, t.counted), (TRIALS, TRIALS * (N - 1)));
-}
-
-// ---------------------------------------------------------------------------
-// c. N wrong codes against the lock-out
-// ---------------------------------------------------------------------------
-
-const MAX_FAILURES: u32 = 5;
-
-fn strict() -> LifecycleConfig {
-    LifecycleConfig::builder()
-        .max_failures(MAX_FAILURES)
-        .build()
-        .unwrap()
-}
-
-fn wrong_codes(bank: &Bank, phone: &Phone) -> Vec<String> {
-    (0..N).map(|i| phone.wrong_code(bank.now(), i)).collect()
-}
-
-fn check_lockout(bank: &Bank, alice: &CustomerId, answers: &[Answer], t: &mut Totals) {
-    const LOCKED: State = State::Suspended(SuspendReason::TooManyFailures);
-    assert_eq!(answers.len(), N);
-    assert!(answers.iter().all(Result::is_err), "no wrong code accepted");
-    let mut counted = Vec::new();
-    let mut locking = 0;
-    let mut refused_locked = 0;
-    for a in answers.iter().filter_map(|a| a.as_ref().err()) {
-        match a {
-            LifecycleError::WrongCode {
-                failures,
-                max,
-                locked_out,
-                ..
-            } => {
-                assert_eq!(*max, MAX_FAILURES);
-                assert_eq!(*locked_out, *failures == MAX_FAILURES);
-                assert_eq!(a.is_locked_out(), *locked_out);
-                counted.push(*failures);
-                locking += usize::from(*locked_out);
-            }
-            LifecycleError::NotPermitted {
-                state,
-                event: EventKind::VerifyTransaction,
-                ..
-            } => {
-                assert_eq!(*state, LOCKED);
-                assert!(a.is_locked_out());
-                refused_locked += 1;
-            }
-            other => panic!("unexpected answer to a wrong code: {other:?}"),
-        }
-    }
-    counted.sort_unstable();
-    assert_eq!(counted, (1..=MAX_FAILURES).collect::<Vec<_>>());
-    assert_eq!(locking, 1, "exactly one answer locks the token out");
-    assert_eq!(refused_locked, N - MAX_FAILURES as usize);
-
-    let record = bank.store().snapshot(alice).unwrap();
-    assert_eq!(record.state(), LOCKED);
-    assert_eq!(record.failures(), MAX_FAILURES);
-    // Registration, five counted codes, the System's suspension.
-    assert_eq!(record.version(), 1 + u64::from(MAX_FAILURES) + 1);
-
-    // The audit order: five counted codes, the suspension in the same
-    // commit as the fifth, then the refusals of a locked token.
-    let audit = bank.store().audit().take();
-    assert_eq!(audit.len(), N + 1);
-    for (i, r) in audit[..MAX_FAILURES as usize].iter().enumerate() {
         assert_eq!(
-            r.reason,
-            AuditReason::WrongCode {
-                failures: i as u32 + 1,
-                max: MAX_FAILURES
-            }
+            (lockout.counted, lockout.locked_out, lockout.refused_locked),
+            (TRIALS * 5, TRIALS, TRIALS * (N - 5))
         );
-        assert_eq!(r.principal, web());
-    }
-    let suspensions: Vec<&AuditRecord> = audit
-        .iter()
-        .filter(|r| matches!(r.event, EventKind::Suspend(_)))
-        .collect();
-    assert_eq!(suspensions.len(), 1, "exactly one suspension");
-    let lock = &audit[MAX_FAILURES as usize];
-    assert_eq!(
-        lock.event,
-        EventKind::Suspend(SuspendReason::TooManyFailures)
-    );
-    assert_eq!(lock.principal, Principal::System);
-    assert_eq!(lock.outcome, Outcome::Accepted);
-    assert_eq!((lock.from, lock.to), (State::Active, LOCKED));
-    for r in &audit[MAX_FAILURES as usize + 1..] {
-        assert_eq!(r.outcome, Outcome::Refused);
-        assert_eq!(r.event, EventKind::VerifyTransaction);
-        assert_eq!(r.from, LOCKED);
-        assert!(matches!(r.reason, AuditReason::Refused(_)), "{r}");
-        assert_eq!(r.version, record.version());
     }
 
-    t.trials += 1;
-    t.counted += counted.len();
-    t.locked_out += locking;
-    t.refused_locked += refused_locked;
-    t.final_failures += u64::from(record.failures());
-}
-
-#[test]
-fn wrong_codes_against_the_lockout_threads() {
-    let mut t = Totals::default();
-    for trial in 0..TRIALS {
-        let (bank, alice, phone) = registered(strict(), trial as u32);
-        let codes = wrong_codes(&bank, &phone);
-        let answers = race_threads(N, |i| bank.verify(&alice, &codes[i]));
-        check_lockout(&bank, &alice, &answers, &mut t);
+    /// a–c. with every request on an OS thread of its own (the blocking API).
+    #[test]
+    fn the_memory_store_keeps_the_contract_threads() {
+        memory_store_keeps_the_contract(&Inline, "threads");
     }
-    t.print("c. 16 wrong codes, max_failures=5 (threads)");
-    assert_eq!((t.counted, t.locked_out), (TRIALS * 5, TRIALS));
-}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn wrong_codes_against_the_lockout_tasks() {
-    let mut t = Totals::default();
-    for trial in 0..TRIALS {
-        let (bank, alice, phone) = registered(strict(), trial as u32);
-        let codes = wrong_codes(&bank, &phone);
-        let bank = Arc::new(bank);
-        let answers = race_tasks(N, |i| {
-            let (bank, alice, code) = (Arc::clone(&bank), alice.clone(), codes[i].clone());
-            async move {
-                bank.lc
-                    .verify_transaction(&alice, &web(), &code, &store_support::ctx())
-                    .await
-            }
-        })
-        .await;
-        check_lockout(&bank, &alice, &answers, &mut t);
+    /// a–c. with every request a task of a multi-threaded tokio runtime (the
+    /// async API).
+    #[test]
+    fn the_memory_store_keeps_the_contract_tasks() {
+        memory_store_keeps_the_contract(&store_support::executors::Tasks::new(), "tokio tasks");
     }
-    t.print("c. 16 wrong codes, max_failures=5 (tasks)");
-    assert_eq!((t.counted, t.locked_out), (TRIALS * 5, TRIALS));
 }
 
 // ---------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 //! The lifecycle on `PostgresStore`, against a real PostgreSQL server that
 //! each test starts for itself (`tests/support/postgres_server.rs`): the
-//! schema and its migrations, the append-only audit table, serial
-//! uniqueness, the atomic-commit properties under concurrency across two
-//! pools (two backend processes), faults (the server stopped mid-request,
+//! schema and its migrations, the append-only audit table, the public
+//! store contract suite (`otpguard::testing::store_contract`: commits,
+//! records, serials, and the atomic-commit properties under concurrency
+//! across two pools, as two backend processes), faults (the server stopped mid-request,
 //! a conflict storm, a sealed secret moved to another row), re-sealing
 //! after a key rotation, and a dump of the database that holds no secret.
 //!
@@ -32,12 +33,10 @@ use otpguard::lifecycle::{
 use otpguard::seal::{KeyId, Keyring};
 use otpguard::{Clock, FixedClock};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use store_support::{
-    ctx, customer, operator, serials_belong_to_their_customer, web, Phone, START, STEP,
-};
+use store_support::{ctx, customer, operator, web, Phone, START, STEP};
 use support::pg_lifecycle::{
-    assert_corrupt_load, audit_rows, keys, lifecycle, lockout, migrated, pool_on, race_tasks,
-    race_threads, register, runtime, with_server, Pg,
+    assert_corrupt_load, audit_rows, keys, lifecycle, migrated, pool_on, register, runtime,
+    with_server, Pg,
 };
 use support::postgres_server::PostgresServer;
 
@@ -131,12 +130,6 @@ fn schema_flow_and_guards() {
         }
         assert_eq!(audit_rows(store.pool(), &alice).await.len(), 4);
 
-        // A serial is its customer's own, as in every store: another
-        // customer registers under the same serial.
-        let (_, bob) = serials_belong_to_their_customer(&lc, &clock).await;
-        let rows = audit_rows(store.pool(), &bob).await;
-        assert_eq!(rows.len(), 3, "registered, a wrong code, a transfer");
-
         // The ledger refuses a schema newer than the library, and an
         // applied migration that differs from the shipped one.
         pg.psql("INSERT INTO otpguard_schema_migrations (version, name, checksum) VALUES (99, 'future', '\\x00')");
@@ -149,257 +142,101 @@ fn schema_flow_and_guards() {
 }
 
 // ---------------------------------------------------------------------------
-// Concurrency: 16 requests at once through two backends of 8 connections
+// The public store contract suite: commits, records, serials, and 16
+// requests at once through two backends of 8 connections
 // ---------------------------------------------------------------------------
 
-/// Concurrent requests per trial, half through each backend.
-const N: usize = 16;
-/// Connections per backend's pool.
-const CONNECTIONS: u32 = 8;
-/// Trials per property.
-const TRIALS: usize = 200;
+/// The suite's checks on `PostgresStore` (they need the `testing` feature).
+#[cfg(feature = "testing")]
+mod contract {
+    use otpguard::lifecycle::postgres::PostgresStore;
+    use otpguard::testing::store_contract::{self, Contract, Executor, Totals};
 
-type Answer = Result<Authorized, LifecycleError>;
+    use super::pool;
+    use super::store_support::executors::{Tasks, Threads};
+    use super::support::pg_lifecycle::keys;
+    use super::support::postgres_server::PostgresServer;
 
-/// Sends `codes[i]` for `i` in `0..N`, all released together, even ones
-/// through backend `a`, odd ones through `b`: as tokio tasks, or as OS
-/// threads calling the blocking API.
-fn race(
-    rt: &tokio::runtime::Runtime,
-    mode: Mode,
-    (a, b): (&Arc<Pg>, &Arc<Pg>),
-    c: &CustomerId,
-    codes: &[String],
-) -> Vec<Answer> {
-    match mode {
-        Mode::Tasks => rt.block_on(race_tasks(a, b, N, |lc, i| {
-            let (c, code) = (c.clone(), codes[i].clone());
-            async move { verify(&lc, &c, &code).await }
-        })),
-        Mode::Threads => race_threads(rt, a, b, N, |lc, i| {
-            lc.blocking()
-                .verify_transaction(c, &web(), &codes[i], &ctx())
-        }),
+    /// Connections per backend's pool.
+    const CONNECTIONS: u32 = 8;
+    /// Concurrent requests per trial, half through each backend.
+    const N: usize = 16;
+    /// Trials per property (with tasks; a quarter with threads).
+    const TRIALS: usize = 200;
+
+    /// A backend process: a store on a pool of its own.
+    async fn backend(pg: &PostgresServer) -> PostgresStore {
+        PostgresStore::new(pool(pg, CONNECTIONS).await, keys())
     }
-}
 
-#[derive(Default, Debug)]
-struct Totals {
-    trials: usize,
-    accepted: usize,
-    replayed: usize,
-    counted: usize,
-    locked_out: usize,
-    refused_locked: usize,
-    audit_rows: usize,
-}
-
-/// a. One valid code 16 times: exactly one acceptance, 15 replays, nothing
-/// counted, one audit row per answer.
-async fn check_one_code(
-    pool: &PgPool,
-    lc: &Pg,
-    c: &CustomerId,
-    step: u64,
-    answers: &[Answer],
-    t: &mut Totals,
-) {
-    let accepted: Vec<_> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
-    assert_eq!(accepted.len(), 1, "exactly one acceptance: {answers:?}");
-    assert_eq!(
-        (accepted[0].claimed().value(), accepted[0].version()),
-        (step, 2)
-    );
-    for e in answers.iter().filter_map(|a| a.as_ref().err()) {
-        assert!(
-            matches!(e, LifecycleError::Replayed { step: s, .. } if *s == step),
-            "{e:?}"
-        );
+    /// A new server with the schema.
+    fn migrated(executor: &impl Executor) -> PostgresServer {
+        let pg = PostgresServer::start();
+        executor.block_on(async { backend(&pg).await.migrate().await.unwrap() });
+        pg
     }
-    let record = lc.store().load(c).await.unwrap().unwrap();
-    assert_eq!(
-        (record.version(), record.failures(), record.last_step()),
-        (2, 0, Some(step))
-    );
-    let rows = audit_rows(pool, c).await;
-    assert_eq!(rows.len(), 1 + N, "registration + one row per answer");
-    assert_eq!((rows[1].version, rows[1].outcome.as_str()), (2, "accepted"));
-    assert!(rows[2..]
-        .iter()
-        .all(|r| r.version == 2 && r.outcome == "refused" && r.reason.starts_with("replay")));
-    t.trials += 1;
-    t.accepted += accepted.len();
-    t.replayed += N - 1;
-    t.audit_rows += rows.len() - 1;
-}
 
-/// b. A genuine code racing 15 wrong ones: the genuine one accepted, every
-/// wrong one counted, the failures left equal to the wrong codes committed
-/// after the genuine one.
-async fn check_genuine(
-    pool: &PgPool,
-    lc: &Pg,
-    c: &CustomerId,
-    genuine: usize,
-    answers: &[Answer],
-    t: &mut Totals,
-) {
-    assert!(
-        answers[genuine].is_ok(),
-        "the genuine code was refused: {:?}",
-        answers[genuine]
-    );
-    for (i, a) in answers.iter().enumerate().filter(|(i, _)| *i != genuine) {
-        assert!(
-            matches!(
-                a,
-                Err(LifecycleError::WrongCode {
-                    locked_out: false,
-                    ..
-                })
-            ),
-            "#{i}: {a:?}"
-        );
+    #[test]
+    fn commits_records_and_serials() {
+        let executor = Threads::new();
+        let pg = migrated(&executor);
+        let backends = || backend(&pg);
+        store_contract::commits(&executor, backends)
+            .and_then(|()| store_contract::records_round_trip(&executor, backends))
+            .and_then(|()| store_contract::serials_belong_to_their_customer(&executor, backends))
+            .unwrap_or_else(|violation| panic!("{violation}"));
     }
-    let rows = audit_rows(pool, c).await;
-    assert_eq!(rows.len(), 1 + N);
-    let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
-    assert_eq!(
-        versions,
-        (1..=1 + N as i64).collect::<Vec<_>>(),
-        "every answer its own version"
-    );
-    let rank = rows
-        .iter()
-        .position(|r| r.outcome == "accepted" && r.event == "VerifyTransaction")
-        .unwrap();
-    let record = lc.store().load(c).await.unwrap().unwrap();
-    assert_eq!(record.failures() as usize, rows.len() - 1 - rank);
-    assert_eq!(record.version(), 1 + N as u64);
-    t.trials += 1;
-    t.accepted += 1;
-    t.counted += N - 1;
-    t.audit_rows += rows.len() - 1;
-}
 
-const MAX_FAILURES: u32 = 5;
+    #[derive(Clone, Copy, Debug)]
+    enum Property {
+        OneCode,
+        Genuine,
+        Lockout,
+    }
 
-/// c. 16 wrong codes against a maximum of 5: exactly 5 counted, one
-/// lock-out, the rest refused as locked.
-async fn check_lockout(pool: &PgPool, lc: &Pg, c: &CustomerId, answers: &[Answer], t: &mut Totals) {
-    let seen = lockout(answers, "a wrong code");
-    assert_eq!(seen.failures, (1..=MAX_FAILURES).collect::<Vec<_>>());
-    assert_eq!(seen.locked_at.len(), 1);
-    let record = lc.store().load(c).await.unwrap().unwrap();
-    assert_eq!(
-        record.state(),
-        State::Suspended(SuspendReason::TooManyFailures)
-    );
-    assert_eq!(record.failures(), MAX_FAILURES);
-    let rows = audit_rows(pool, c).await;
-    // Registration, one row per answer, and the System's lock-out.
-    assert_eq!(rows.len(), 1 + N + 1);
-    assert_eq!(rows.iter().filter(|r| r.actor == "System").count(), 1);
-    t.trials += 1;
-    t.counted += seen.failures.len();
-    t.locked_out += seen.locked_at.len();
-    t.refused_locked += seen.not_permitted;
-    t.audit_rows += rows.len() - 1;
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Property {
-    OneCode,
-    Genuine,
-    Lockout,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
-    Tasks,
-    Threads,
-}
-
-fn run_property(property: Property, mode: Mode, trials: usize) -> Totals {
-    let pg = PostgresServer::start();
-    let rt = runtime();
-    let config = match property {
-        Property::Genuine => LifecycleConfig::builder().max_failures(20).build().unwrap(),
-        Property::Lockout => LifecycleConfig::builder()
-            .max_failures(MAX_FAILURES)
-            .build()
-            .unwrap(),
-        Property::OneCode => LifecycleConfig::default(),
-    };
-    let clock = Arc::new(FixedClock::new(START));
-    let (a, b) = rt.block_on(async {
-        (
-            backend(&pg, CONNECTIONS, config.clone(), &clock).await,
-            backend(&pg, CONNECTIONS, config.clone(), &clock).await,
-        )
-    });
-    let pool = a.store().pool().clone();
-    let mut t = Totals::default();
-    for trial in 0..trials {
-        let c = customer(&format!("c-{trial}"));
-        let phone = Phone::new(&format!("SN-{trial}"), trial as u32);
-        rt.block_on(register(&a, &c, phone.register(clock.now())))
-            .unwrap();
-        clock.advance(STEP);
-        let now = clock.now();
-        let genuine = trial % N;
-        let codes: Vec<String> = (0..N)
-            .map(|i| match property {
-                Property::OneCode => phone.code(now),
-                Property::Genuine if i == genuine => phone.code(now),
-                _ => phone.wrong_code(now, i),
-            })
-            .collect();
-        let answers = race(&rt, mode, (&a, &b), &c, &codes);
-        rt.block_on(async {
-            match property {
-                Property::OneCode => {
-                    check_one_code(&pool, &a, &c, phone.step(now), &answers, &mut t).await
-                }
-                Property::Genuine => check_genuine(&pool, &a, &c, genuine, &answers, &mut t).await,
-                Property::Lockout => check_lockout(&pool, &a, &c, &answers, &mut t).await,
+    /// `property` over `trials` fresh customers on a new server, racing
+    /// through `executor`.
+    fn race(property: Property, executor: &impl Executor, trials: usize) -> Totals {
+        let pg = migrated(executor);
+        let backends = || backend(&pg);
+        let contract = Contract::new().trials(trials).racers(N);
+        let totals = match property {
+            Property::OneCode => store_contract::one_code_many_times(&contract, executor, backends),
+            Property::Genuine => {
+                store_contract::genuine_code_racing_wrong_codes(&contract, executor, backends)
             }
-        });
+            Property::Lockout => {
+                store_contract::wrong_codes_against_the_lockout(&contract, executor, backends)
+            }
+        }
+        .unwrap_or_else(|violation| panic!("{violation}"));
+        println!("{property:?}, 2 pools x {CONNECTIONS}: {totals}");
+        totals
     }
-    t
-}
 
-#[test]
-fn one_code_sixteen_times_across_two_pools() {
-    let t = run_property(Property::OneCode, Mode::Tasks, TRIALS);
-    println!("a. one valid code x16, tasks, 2 pools x {CONNECTIONS}: {t:?}");
-    assert_eq!((t.accepted, t.replayed), (TRIALS, TRIALS * (N - 1)));
-    let t = run_property(Property::OneCode, Mode::Threads, TRIALS / 4);
-    println!("a. one valid code x16, threads, 2 pools x {CONNECTIONS}: {t:?}");
-    assert_eq!(t.accepted, TRIALS / 4);
-}
+    #[test]
+    fn one_code_sixteen_times_across_two_pools() {
+        let t = race(Property::OneCode, &Tasks::new(), TRIALS);
+        assert_eq!((t.accepted, t.replayed), (TRIALS, TRIALS * (N - 1)));
+        let t = race(Property::OneCode, &Threads::new(), TRIALS / 4);
+        assert_eq!(t.accepted, TRIALS / 4);
+    }
 
-#[test]
-fn genuine_code_racing_wrong_codes_across_two_pools() {
-    let t = run_property(Property::Genuine, Mode::Tasks, TRIALS);
-    println!("b. genuine vs 15 wrong, tasks, 2 pools x {CONNECTIONS}: {t:?}");
-    assert_eq!((t.accepted, t.counted), (TRIALS, TRIALS * (N - 1)));
-    let t = run_property(Property::Genuine, Mode::Threads, TRIALS / 4);
-    println!("b. genuine vs 15 wrong, threads, 2 pools x {CONNECTIONS}: {t:?}");
-    assert_eq!(t.accepted, TRIALS / 4);
-}
+    #[test]
+    fn genuine_code_racing_wrong_codes_across_two_pools() {
+        let t = race(Property::Genuine, &Tasks::new(), TRIALS);
+        assert_eq!((t.accepted, t.counted), (TRIALS, TRIALS * (N - 1)));
+        let t = race(Property::Genuine, &Threads::new(), TRIALS / 4);
+        assert_eq!(t.accepted, TRIALS / 4);
+    }
 
-#[test]
-fn wrong_codes_against_the_lockout_across_two_pools() {
-    let t = run_property(Property::Lockout, Mode::Tasks, TRIALS);
-    println!("c. 16 wrong, max {MAX_FAILURES}, tasks, 2 pools x {CONNECTIONS}: {t:?}");
-    assert_eq!(
-        (t.counted, t.locked_out),
-        (TRIALS * MAX_FAILURES as usize, TRIALS)
-    );
-    let t = run_property(Property::Lockout, Mode::Threads, TRIALS / 4);
-    println!("c. 16 wrong, max {MAX_FAILURES}, threads, 2 pools x {CONNECTIONS}: {t:?}");
-    assert_eq!(t.locked_out, TRIALS / 4);
+    #[test]
+    fn wrong_codes_against_the_lockout_across_two_pools() {
+        let t = race(Property::Lockout, &Tasks::new(), TRIALS);
+        assert_eq!((t.counted, t.locked_out), (TRIALS * 5, TRIALS));
+        let t = race(Property::Lockout, &Threads::new(), TRIALS / 4);
+        assert_eq!(t.locked_out, TRIALS / 4);
+    }
 }
 
 // ---------------------------------------------------------------------------

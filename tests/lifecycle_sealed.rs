@@ -1,9 +1,17 @@
 //! The lifecycle over a store that keeps only sealed records (the shape a
 //! database store takes): every secret sealed on commit and opened on load,
-//! bound to its customer, token and slot.
+//! bound to its customer, token and slot; and sealed records as bytes
+//! (`SealedRecord::to_bytes`, `from_bytes`): real records round trip and
+//! hold no secret, inconsistent ones are refused when opened, and no byte
+//! string makes the reader panic.
 
 #![cfg(feature = "seal")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::HashMap;
 use std::future::{ready, Future};
@@ -245,4 +253,174 @@ fn rotation_reseals_on_the_next_commit() {
     let resealed = rotated.row(&c).unwrap();
     assert!(!resealed.needs_reseal(KeyId(2)));
     assert_eq!(resealed.token.unwrap().secret.key(), KeyId(2));
+}
+
+/// The encodings a leaked secret would show up in.
+fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let b32 = base32::encode(base32::Alphabet::Rfc4648 { padding: false }, secret);
+    vec![
+        secret.to_vec(),
+        hex.clone().into_bytes(),
+        hex.to_uppercase().into_bytes(),
+        b32.clone().into_bytes(),
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .encode(secret)
+            .into_bytes(),
+    ]
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every slot filled: a token, a pending swap's secret, retired serials
+/// with their fingerprints and key, the login OTP on, a counted failure.
+#[test]
+fn records_as_bytes_round_trip_and_hold_only_sealed_secrets() {
+    let store = SealedStore::new(Keyring::new(KeyId(1), &[0x11; 32]));
+    let clock = FixedClock::new(START);
+    let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
+    let alice = CustomerId::new("alice").unwrap();
+    let first = Secret::from_bytes(&[0x21; 20]).unwrap();
+    let second = Secret::from_bytes(&[0x22; 20]).unwrap();
+    let third = Secret::from_bytes(&[0x23; 20]).unwrap();
+    let (web, ctx) = (web(), RequestContext::new());
+    register(&lc, &alice, "SN-1", &first, clock.now()).unwrap();
+    let mut rows = vec![store.row(&alice).unwrap()];
+    clock.set(START + 30);
+    let on = Event::SetLoginOtp {
+        on: true,
+        code: code(&first, clock.now()).as_str().into(),
+    };
+    lc.blocking().submit(&alice, &web, on, &ctx).unwrap();
+    clock.set(START + 60);
+    let swap = Event::BeginSwap {
+        code: code(&first, clock.now()).as_str().into(),
+        to: otpguard::lifecycle::SwapTo::Given(second.clone()),
+    };
+    lc.blocking().submit(&alice, &web, swap, &ctx).unwrap();
+    rows.push(store.row(&alice).unwrap());
+    let complete = Event::CompleteSwap {
+        serial: TokenSerial::new("SN-2").unwrap(),
+        code: code(&second, clock.now()).as_str().into(),
+    };
+    lc.blocking().submit(&alice, &web, complete, &ctx).unwrap();
+    clock.set(START + 90);
+    let swap = Event::BeginSwap {
+        code: code(&second, clock.now()).as_str().into(),
+        to: otpguard::lifecycle::SwapTo::Given(third.clone()),
+    };
+    lc.blocking().submit(&alice, &web, swap, &ctx).unwrap();
+    let wrong = lc
+        .blocking()
+        .verify_transaction(&alice, &web, "000000", &ctx);
+    assert!(
+        matches!(wrong, Err(LifecycleError::WrongCode { .. })),
+        "{wrong:?}"
+    );
+    let last = store.row(&alice).unwrap();
+    assert_eq!(last.state, State::Swapping);
+    assert!(last.enrollment.is_some() && last.fingerprint_key.is_some());
+    assert_eq!(last.retired_serials.len(), 1);
+    assert_eq!(last.failures, 1);
+    assert!(last.login_otp);
+    rows.push(last);
+
+    for row in &rows {
+        let bytes = row.to_bytes();
+        assert_eq!(&bytes[..5], b"OGSR\x01");
+        let back = SealedRecord::from_bytes(&bytes).unwrap();
+        assert_eq!(&back, row);
+        assert_eq!(back.to_bytes(), bytes);
+        assert_eq!(
+            back.open(&alice, &store.keys).unwrap().summary(),
+            row.open(&alice, &store.keys).unwrap().summary()
+        );
+        for secret in [&first, &second, &third] {
+            for form in encodings(secret.expose_secret()) {
+                assert!(!contains(&bytes, &form), "a secret in the bytes");
+            }
+        }
+        // Under another customer, the bytes do not open.
+        let bob = CustomerId::new("bob").unwrap();
+        assert_eq!(
+            back.open(&bob, &store.keys).err(),
+            Some(SealError::Unauthentic)
+        );
+    }
+}
+
+/// Fields that do not make a record together are refused when the record
+/// is opened, whichever way it was stored: the state without its token,
+/// the login OTP without a token.
+#[test]
+fn inconsistent_bytes_are_refused_when_opened() {
+    let store = SealedStore::new(Keyring::new(KeyId(1), &[0x11; 32]));
+    let clock = FixedClock::new(START);
+    let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
+    let alice = CustomerId::new("alice").unwrap();
+    register(
+        &lc,
+        &alice,
+        "SN-1",
+        &Secret::from_bytes(&[0x21; 20]).unwrap(),
+        clock.now(),
+    )
+    .unwrap();
+    let row = store.row(&alice).unwrap();
+    let mut no_token = row.clone();
+    no_token.token = None;
+    let mut login_alone = row.clone();
+    login_alone.token = None;
+    login_alone.state = State::Reissued;
+    login_alone.login_otp = true;
+    for (forged, why) in [
+        (no_token, "the state and its token or pending swap disagree"),
+        (login_alone, "login OTP on without a token"),
+    ] {
+        let read = SealedRecord::from_bytes(&forged.to_bytes()).unwrap();
+        assert_eq!(
+            read.open(&alice, &store.keys).err(),
+            Some(SealError::Inconsistent(why))
+        );
+    }
+}
+
+proptest::proptest! {
+    /// Arbitrary bytes, and a real record's bytes with bytes changed, are
+    /// refused as corrupt or read as a record that writes them back
+    /// exactly; nothing panics.
+    #[test]
+    fn bytes_never_panic(
+        junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 1..4),
+    ) {
+        for bytes in [junk.clone(), [b"OGSR\x01".as_slice(), &junk].concat()] {
+            match SealedRecord::from_bytes(&bytes) {
+                Ok(read) => proptest::prop_assert_eq!(read.to_bytes(), bytes),
+                Err(e) => proptest::prop_assert!(e.is_corrupt()),
+            }
+        }
+        let keys = Keyring::new(KeyId(1), &[0x11; 32]);
+        let alice = CustomerId::new("alice").unwrap();
+        let store = SealedStore::new(Keyring::new(KeyId(1), &[0x11; 32]));
+        let clock = FixedClock::new(START);
+        let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
+        register(&lc, &alice, "SN-1", &Secret::from_bytes(&[0x21; 20]).unwrap(), clock.now()).unwrap();
+        let mut bytes = store.row(&alice).unwrap().to_bytes();
+        for (at, value) in &edits {
+            let i = at.index(bytes.len());
+            bytes[i] = *value;
+        }
+        match SealedRecord::from_bytes(&bytes) {
+            Ok(read) => {
+                proptest::prop_assert_eq!(read.to_bytes(), bytes);
+                // Opening may refuse it, never panic.
+                let _ = read.open(&alice, &keys);
+            }
+            Err(e) => proptest::prop_assert!(e.is_corrupt()),
+        }
+    }
 }

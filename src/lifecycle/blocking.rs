@@ -145,7 +145,7 @@ thread_local! {
 /// Why not a crate: `pollster` allocates a waker on every call, and
 /// `futures-executor` panics when called from inside another of its
 /// executors; this needs neither.
-fn block_on<F: Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let mut run = |waker: &Waker| {
         let mut cx = Context::from_waker(waker);

@@ -8,6 +8,8 @@ use std::sync::{Arc, OnceLock};
 use subtle::ConstantTimeEq;
 use zeroize::ZeroizeOnDrop;
 
+#[cfg(any(feature = "seal", feature = "serde"))]
+use super::config::check_signing_suite;
 use super::fingerprint::{Fingerprint, FingerprintKey};
 use super::{DriftEstimate, State, SuspendReason, TokenId, TokenSerial};
 use crate::ocra::{Ocra, Suite};
@@ -160,7 +162,7 @@ impl SignedInStep {
     /// none twice. None kept for a step that has a last signature is a
     /// record written before they were kept: `Unknown`.
     #[cfg(any(feature = "seal", feature = "serde"))]
-    pub(crate) fn from_stored(
+    fn from_stored(
         digests: Vec<[u8; 32]>,
         signing: Option<Suite>,
         last: Option<u64>,
@@ -228,8 +230,8 @@ impl Stage {
     }
 
     /// The stage for `state` from stored parts, if they fit together.
-    #[cfg_attr(not(any(feature = "serde", feature = "seal")), allow(dead_code))]
-    pub(crate) fn from_parts(
+    #[cfg(any(feature = "seal", feature = "serde"))]
+    fn from_parts(
         state: State,
         token: Option<Token>,
         pending: Option<PendingSwap>,
@@ -311,14 +313,14 @@ impl RetiredTokens {
     ///
     /// # Errors
     /// If fingerprints come without the key they were made with.
-    #[cfg_attr(not(any(feature = "serde", feature = "seal")), allow(dead_code))]
-    pub(crate) fn from_parts(
+    #[cfg(any(feature = "seal", feature = "serde"))]
+    fn from_parts(
         serials: Vec<TokenSerial>,
         fingerprints: Vec<Fingerprint>,
         key: Option<FingerprintKey>,
-    ) -> Result<Self, &'static str> {
+    ) -> Result<Self, RecordInvalid> {
         if key.is_none() && !fingerprints.is_empty() {
-            return Err("retired fingerprints without their key");
+            return Err(RecordInvalid("retired fingerprints without their key"));
         }
         if serials.is_empty() && fingerprints.is_empty() && key.is_none() {
             return Ok(Self::default());
@@ -572,6 +574,162 @@ impl fmt::Debug for TokenRecord {
             .field("version", &self.version)
             .field("retired_serials", &self.retired.serials)
             .finish_non_exhaustive()
+    }
+}
+
+/// A record's fields as a stored form gives them back, its secrets opened:
+/// what [`TokenRecord::from_parts`] checks and assembles. Every loader
+/// (a sealed record, the plain-text serde form) reads its own format into
+/// these parts and leaves every rule across fields to that one constructor.
+#[cfg(any(feature = "seal", feature = "serde"))]
+pub(crate) struct RecordParts {
+    pub(crate) state: State,
+    pub(crate) version: u64,
+    pub(crate) token: Option<TokenParts>,
+    pub(crate) pending_swap: Option<PendingSwap>,
+    pub(crate) enrollment: Option<EnrollmentParts>,
+    pub(crate) failures: u32,
+    pub(crate) throttled_until: Option<u64>,
+    pub(crate) login_otp: bool,
+    pub(crate) retired_serials: Vec<TokenSerial>,
+    pub(crate) retired_fingerprints: Vec<[u8; 32]>,
+    pub(crate) fingerprint_key: Option<FingerprintKey>,
+}
+
+/// The current token's fields, its secret opened.
+#[cfg(any(feature = "seal", feature = "serde"))]
+pub(crate) struct TokenParts {
+    pub(crate) id: TokenId,
+    pub(crate) serial: TokenSerial,
+    pub(crate) secret: Secret,
+    pub(crate) totp: TotpParams,
+    pub(crate) signing: Option<Suite>,
+    pub(crate) last_step: u64,
+    pub(crate) drift: i64,
+    pub(crate) last_signature: Option<u64>,
+    pub(crate) signed_in_last_step: Vec<[u8; 32]>,
+    /// `None` in records written before estimates were kept: one is made
+    /// from `last_step` and `drift`.
+    pub(crate) drift_estimate: Option<DriftEstimate>,
+}
+
+/// A pending enrollment's fields, its secret opened.
+#[cfg(any(feature = "seal", feature = "serde"))]
+pub(crate) struct EnrollmentParts {
+    pub(crate) secret: Secret,
+    pub(crate) deadline: u64,
+    pub(crate) totp: TotpParams,
+    pub(crate) signing: Option<Suite>,
+}
+
+/// Why stored parts do not make a record: the rule they break.
+#[cfg(any(feature = "seal", feature = "serde"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RecordInvalid(&'static str);
+
+#[cfg(any(feature = "seal", feature = "serde"))]
+impl RecordInvalid {
+    /// The rule broken, in words.
+    pub(crate) const fn reason(self) -> &'static str {
+        self.0
+    }
+}
+
+/// Refuses a stored signing suite the lifecycle could not sign with.
+#[cfg(any(feature = "seal", feature = "serde"))]
+fn signing_fits(signing: Option<Suite>) -> Result<(), RecordInvalid> {
+    match signing {
+        Some(suite) => check_signing_suite(&suite)
+            .map_err(|_| RecordInvalid("a signing suite the lifecycle cannot use")),
+        None => Ok(()),
+    }
+}
+
+#[cfg(any(feature = "seal", feature = "serde"))]
+impl TokenParts {
+    /// The token, if its fields fit together.
+    fn into_token(self) -> Result<Token, RecordInvalid> {
+        signing_fits(self.signing)?;
+        if self.signing.is_none() && self.last_signature.is_some() {
+            return Err(RecordInvalid(
+                "a last signature for a token without a signing suite",
+            ));
+        }
+        let signed_in_step =
+            SignedInStep::from_stored(self.signed_in_last_step, self.signing, self.last_signature)
+                .ok_or(RecordInvalid(
+                    "transactions signed in a step for a token that cannot have them",
+                ))?;
+        let estimate = match self.drift_estimate {
+            Some(estimate) => estimate,
+            None => DriftEstimate::from_steps(self.last_step, self.drift, self.totp)
+                .ok_or(RecordInvalid("a last step and drift beyond any time"))?,
+        };
+        Ok(Token {
+            key: Arc::new(TokenKey::new(
+                self.id,
+                self.serial,
+                self.secret,
+                self.totp,
+                self.signing,
+            )),
+            last_step: self.last_step,
+            drift: self.drift,
+            last_signature: self.last_signature,
+            signed_in_step,
+            estimate,
+        })
+    }
+}
+
+#[cfg(any(feature = "seal", feature = "serde"))]
+impl TokenRecord {
+    /// The record stored `parts` describe, every rule across its fields
+    /// checked here and nowhere else: a usable signing suite, a last
+    /// signature only with a suite, questions answered in a step only where
+    /// a step can have them, a drift estimate (or a last step and drift it
+    /// can be made from), a token and a pending swap exactly where the
+    /// state has them, the login OTP on only with a token, and retired
+    /// fingerprints only with their key.
+    ///
+    /// # Errors
+    /// [`RecordInvalid`] naming the first rule the parts break.
+    pub(crate) fn from_parts(parts: RecordParts) -> Result<Self, RecordInvalid> {
+        let token = parts.token.map(TokenParts::into_token).transpose()?;
+        let stage = Stage::from_parts(parts.state, token, parts.pending_swap).ok_or(
+            RecordInvalid("the state and its token or pending swap disagree"),
+        )?;
+        if parts.login_otp && stage.token().is_none() {
+            return Err(RecordInvalid("login OTP on without a token"));
+        }
+        let enrollment = match parts.enrollment {
+            Some(e) => {
+                signing_fits(e.signing)?;
+                Some(Arc::new(Enrollment {
+                    secret: e.secret,
+                    deadline: e.deadline,
+                    params: e.totp,
+                    signing: e.signing,
+                }))
+            }
+            None => None,
+        };
+        let fingerprints = parts
+            .retired_fingerprints
+            .into_iter()
+            .map(Fingerprint::from_bytes)
+            .collect();
+        let retired =
+            RetiredTokens::from_parts(parts.retired_serials, fingerprints, parts.fingerprint_key)?;
+        Ok(Self {
+            stage,
+            enrollment,
+            failures: parts.failures,
+            throttled_until: parts.throttled_until,
+            login_otp: parts.login_otp,
+            version: parts.version,
+            retired,
+        })
     }
 }
 

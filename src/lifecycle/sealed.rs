@@ -3,28 +3,104 @@
 //! customer, the token and the slot it belongs to. This is what a store
 //! writes; nothing in it opens without the keys.
 
-use std::sync::Arc;
-
-use super::config::check_signing_suite;
-use super::fingerprint::{Fingerprint, FingerprintKey};
-use super::record::{Enrollment, RetiredTokens, SignedInStep, Stage, Token, TokenKey};
+use super::fingerprint::FingerprintKey;
+use super::record::{EnrollmentParts, RecordParts, TokenParts};
 use super::{CustomerId, DriftEstimate, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::Suite;
 use crate::seal::{Purpose, SealContext, SealError, SealedSecret, Sealer};
-use crate::{Secret, TotpParams};
+use crate::{Secret, StoreError, TotpParams};
+
+mod bytes;
 
 /// A record with its secrets sealed: what a store writes and reads back.
 ///
+/// A store seals each record it commits ([`TokenRecord::seal`]), keeps
+/// [`SealedRecord::to_bytes`] (or the fields, as columns) under the
+/// customer's id with the record's `version` beside it for its
+/// compare-and-swap, and on `load` reads the bytes back
+/// ([`SealedRecord::from_bytes`]) and opens them ([`SealedRecord::open`]).
+///
 /// ```
-/// use otpguard::lifecycle::{CustomerId, store::TokenRecord};
+/// use otpguard::lifecycle::{CustomerId, store::SealedRecord, store::TokenRecord};
 /// use otpguard::seal::{KeyId, Keyring};
 ///
 /// let keys = Keyring::new(KeyId(1), &[7u8; 32]);
 /// let alice = CustomerId::new("c-1")?;
 /// let stored = TokenRecord::new().seal(&alice, &keys)?;
 /// assert_eq!(stored.open(&alice, &keys)?.summary(), TokenRecord::new().summary());
+///
+/// let bytes = stored.to_bytes(); // a BLOB, a bytea, a key-value store's value
+/// let read = SealedRecord::from_bytes(&bytes)?;
+/// assert_eq!(read, stored);
+/// assert_eq!(read.open(&alice, &keys)?.version(), 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// # As bytes
+///
+/// [`SealedRecord::to_bytes`] writes the record as one byte string, in a
+/// versioned format a later version of the library keeps reading. Secrets
+/// appear in it only sealed (the [`SealedSecret::to_bytes`] form: format
+/// byte, key id, nonce, ciphertext and tag), so the bytes hold nothing
+/// secret. The customer's id is not in them: the store keys the bytes by
+/// it, and every sealed secret is bound to it, so bytes copied under
+/// another customer do not open.
+///
+/// Integers are big-endian (`i64` in two's complement). A *length* or a
+/// *count* is a `u64`. An *optional* field is a presence byte, `0`
+/// (absent, nothing follows) or `1` (the field follows); a flag is `0` or
+/// `1`. Format 1, in order:
+///
+/// | field | bytes |
+/// |---|---|
+/// | magic | `OGSR` (4 bytes) |
+/// | format | `u8`: `1` |
+/// | state | `u8`: `0` `Unregistered`, `1` `Active`, `2` `Swapping`, `3` `Suspended(LostDevice)`, `4` `Suspended(TooManyFailures)`, `5` `Suspended(Operator)`, `6` `Reissued` |
+/// | version | `u64` |
+/// | failures | `u32` |
+/// | throttled until | optional `u64` |
+/// | login OTP | flag |
+/// | pending swap | optional: started at `u64`, deadline `u64` |
+/// | token | optional *token* |
+/// | enrollment | optional *enrollment* |
+/// | retired serials | count, then each a *serial* |
+/// | retired fingerprints | count, then 32 bytes each |
+/// | fingerprint key | optional *sealed secret* |
+///
+/// A *token*:
+///
+/// | field | bytes |
+/// |---|---|
+/// | id | 16 bytes |
+/// | serial | *serial* |
+/// | TOTP profile | *profile* |
+/// | secret | *sealed secret* |
+/// | last step | `u64` |
+/// | drift | `i64` |
+/// | signing suite | optional *suite* |
+/// | last signature | optional `u64` |
+/// | questions signed in the last step | count (at most 16), then 32 bytes each |
+/// | drift estimate | optional: anchor, then last, each at `u64`, low `i64`, high `i64` |
+///
+/// An *enrollment*: secret (*sealed secret*), deadline (`u64`), TOTP
+/// profile (*profile*), signing suite (optional *suite*).
+///
+/// | element | bytes |
+/// |---|---|
+/// | *serial* | length (1 to 64), then its ASCII text |
+/// | *suite* | length (at most 64), then the suite's text as `Display` writes it (RFC 6287 §6) |
+/// | *sealed secret* | length (at most 512), then [`SealedSecret::to_bytes`] |
+/// | *profile* | algorithm `u8` (`1` SHA-1, `2` SHA-256, `3` SHA-512), digits `u32`, period `u64`, T0 `u64` |
+///
+/// [`SealedRecord::from_bytes`] reads exactly this: it refuses other magic,
+/// an unknown format, a tag, flag or presence byte out of range, a length
+/// over its bound or beyond the input (nothing is allocated for more than
+/// the input holds), a field that is not valid on its own (a serial, a
+/// suite not in its canonical text, a profile, a sealed secret, an empty
+/// drift interval), and any byte after the last field. So the bytes it
+/// accepts are the bytes `to_bytes` writes for what it returns. Whether the
+/// fields make a record together (a token where the state has one, say)
+/// is checked when the record is opened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SealedRecord {
@@ -175,15 +251,6 @@ impl TokenRecord {
     }
 }
 
-/// Refuses a stored signing suite the lifecycle could not sign with.
-fn signing_fits(signing: Option<Suite>) -> Result<(), SealError> {
-    match signing {
-        Some(suite) => check_signing_suite(&suite)
-            .map_err(|_| SealError::Inconsistent("a signing suite the lifecycle cannot use")),
-        None => Ok(()),
-    }
-}
-
 impl SealedRecord {
     /// The record, its secrets opened by `sealer` for `customer`.
     ///
@@ -200,64 +267,34 @@ impl SealedRecord {
         let token = match &self.token {
             Some(t) => {
                 let here = SealContext::new(customer, Some(t.id), Purpose::Current);
-                signing_fits(t.signing)?;
-                if t.signing.is_none() && t.last_signature.is_some() {
-                    return Err(SealError::Inconsistent(
-                        "a last signature for a token without a signing suite",
-                    ));
-                }
-                let signed_in_step = SignedInStep::from_stored(
-                    t.signed_in_last_step.clone(),
-                    t.signing,
-                    t.last_signature,
-                )
-                .ok_or(SealError::Inconsistent(
-                    "transactions signed in a step for a token that cannot have them",
-                ))?;
-                let estimate = match t.drift_estimate {
-                    Some(estimate) => estimate,
-                    None => DriftEstimate::from_steps(t.last_step, t.drift, t.totp).ok_or(
-                        SealError::Inconsistent("a last step and drift beyond any time"),
-                    )?,
-                };
-                let secret = sealer.open(&t.secret, &here)?;
-                Some(Token {
-                    key: Arc::new(TokenKey::new(
-                        t.id,
-                        t.serial.clone(),
-                        secret,
-                        t.totp,
-                        t.signing,
-                    )),
+                Some(TokenParts {
+                    id: t.id,
+                    serial: t.serial.clone(),
+                    secret: sealer.open(&t.secret, &here)?,
+                    totp: t.totp,
+                    signing: t.signing,
                     last_step: t.last_step,
                     drift: t.drift,
                     last_signature: t.last_signature,
-                    signed_in_step,
-                    estimate,
+                    signed_in_last_step: t.signed_in_last_step.clone(),
+                    drift_estimate: t.drift_estimate,
                 })
             }
             None => None,
         };
-        let stage = Stage::from_parts(self.state, token, self.pending_swap).ok_or(
-            SealError::Inconsistent("the state and its token or pending swap disagree"),
-        )?;
-        if self.login_otp && stage.token().is_none() {
-            return Err(SealError::Inconsistent("login OTP on without a token"));
-        }
         let enrollment = match &self.enrollment {
             Some(e) => {
-                signing_fits(e.signing)?;
                 let here = SealContext::new(customer, None, enrollment_purpose(self.state));
-                Some(Arc::new(Enrollment {
+                Some(EnrollmentParts {
                     secret: sealer.open(&e.secret, &here)?,
                     deadline: e.deadline,
-                    params: e.totp,
+                    totp: e.totp,
                     signing: e.signing,
-                }))
+                })
             }
             None => None,
         };
-        let key = match &self.fingerprint_key {
+        let fingerprint_key = match &self.fingerprint_key {
             Some(sealed) => {
                 let here = SealContext::new(customer, None, Purpose::FingerprintKey);
                 let opened = sealer.open(sealed, &here)?;
@@ -268,22 +305,39 @@ impl SealedRecord {
             }
             None => None,
         };
-        let fingerprints = self
-            .retired_fingerprints
-            .iter()
-            .map(|f| Fingerprint::from_bytes(*f))
-            .collect();
-        let retired = RetiredTokens::from_parts(self.retired_serials.clone(), fingerprints, key)
-            .map_err(SealError::Inconsistent)?;
-        Ok(TokenRecord {
-            stage,
+        TokenRecord::from_parts(RecordParts {
+            state: self.state,
+            version: self.version,
+            token,
+            pending_swap: self.pending_swap,
             enrollment,
             failures: self.failures,
             throttled_until: self.throttled_until,
             login_otp: self.login_otp,
-            version: self.version,
-            retired,
+            retired_serials: self.retired_serials.clone(),
+            retired_fingerprints: self.retired_fingerprints.clone(),
+            fingerprint_key,
         })
+        .map_err(|invalid| SealError::Inconsistent(invalid.reason()))
+    }
+
+    /// The record as one byte string, in the format the type's
+    /// documentation tables ([As bytes](SealedRecord#as-bytes)): what a
+    /// store keeps. It holds secrets only sealed.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bytes::write(self)
+    }
+
+    /// Reads a record written by [`SealedRecord::to_bytes`].
+    ///
+    /// # Errors
+    /// A [`StoreError`] made with [`StoreError::corrupt`] if `bytes` are
+    /// not a record in a format this library reads (see
+    /// [As bytes](SealedRecord#as-bytes) for what is refused). It never
+    /// panics, and allocates no more than the input holds.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        bytes::read(bytes)
     }
 
     /// Whether a secret in it is sealed under a key other than `primary`

@@ -15,11 +15,8 @@ use core::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroizing;
 
-use std::sync::Arc;
-
-use super::config::check_signing_suite;
-use super::fingerprint::{Fingerprint, FingerprintKey};
-use super::record::{Enrollment, RetiredTokens, SignedInStep, Stage, Token, TokenKey};
+use super::fingerprint::FingerprintKey;
+use super::record::{EnrollmentParts, RecordParts, TokenParts};
 use super::{DriftEstimate, OffsetSeen, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::Suite;
 use crate::{Secret, TotpParams};
@@ -93,7 +90,9 @@ struct EnrollmentOut<'a> {
     signing_suite: Option<SuiteText>,
 }
 
-/// A signing suite as its text (RFC 6287 §6), read back strictly.
+/// A signing suite as its text (RFC 6287 §6). Whether the lifecycle can
+/// sign with it is checked with the rest of the record
+/// (`TokenRecord::from_parts`).
 struct SuiteText(Suite);
 
 impl Serialize for SuiteText {
@@ -106,9 +105,7 @@ impl<'de> Deserialize<'de> for SuiteText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let text = String::deserialize(deserializer)?;
-        let suite = Suite::parse(&text).map_err(D::Error::custom)?;
-        check_signing_suite(&suite).map_err(D::Error::custom)?;
-        Ok(Self(suite))
+        Suite::parse(&text).map(Self).map_err(D::Error::custom)
     }
 }
 
@@ -251,86 +248,73 @@ impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
         let token = s
             .token
             .map(|t| {
-                if t.signing_suite.is_none() && t.last_signature.is_some() {
-                    return Err(D::Error::custom(
-                        "token record: a last signature for a token without a signing suite",
-                    ));
-                }
-                let digests = t
+                let signed_in_last_step = t
                     .signed_in_last_step
                     .iter()
                     .map(|hex| digest_from_hex(hex))
                     .collect::<Option<Vec<_>>>()
                     .ok_or_else(|| {
-                        D::Error::custom("token record: a signed transaction's digest is not 64 hex digits")
-                    })?;
-                let signing = t.signing_suite.as_ref().map(|s| s.0);
-                let signed_in_step =
-                    SignedInStep::from_stored(digests, signing, t.last_signature).ok_or_else(|| {
                         D::Error::custom(
-                            "token record: transactions signed in a step for a token that cannot have them",
+                            "token record: a signed transaction's digest is not 64 hex digits",
                         )
                     })?;
-                let estimate = match t.drift_estimate {
-                    Some([anchor, last]) => estimate_from(anchor, last),
-                    None => DriftEstimate::from_steps(t.last_step, t.drift, t.totp),
-                }
-                .ok_or_else(|| D::Error::custom("token record: an impossible drift estimate"))?;
-                Ok::<_, D::Error>(Token {
-                    key: Arc::new(TokenKey::new(
-                        t.id,
-                        t.serial,
-                        t.secret_base32.secret()?,
-                        t.totp,
-                        signing,
-                    )),
+                let drift_estimate = t
+                    .drift_estimate
+                    .map(|[anchor, last]| {
+                        estimate_from(anchor, last).ok_or_else(|| {
+                            D::Error::custom("token record: an impossible drift estimate")
+                        })
+                    })
+                    .transpose()?;
+                Ok::<_, D::Error>(TokenParts {
+                    id: t.id,
+                    serial: t.serial,
+                    secret: t.secret_base32.secret()?,
+                    totp: t.totp,
+                    signing: t.signing_suite.map(|s| s.0),
                     last_step: t.last_step,
                     drift: t.drift,
                     last_signature: t.last_signature,
-                    signed_in_step,
-                    estimate,
+                    signed_in_last_step,
+                    drift_estimate,
                 })
             })
             .transpose()?;
-        let stage = Stage::from_parts(s.state, token, s.pending_swap).ok_or_else(|| {
-            D::Error::custom("token record: the state and its token or pending swap disagree")
-        })?;
-        if s.login_otp && stage.token().is_none() {
-            return Err(D::Error::custom(
-                "token record: login OTP on without a token",
-            ));
-        }
         let enrollment = s
             .enrollment
             .map(|e| {
-                Ok::<_, D::Error>(Arc::new(Enrollment {
+                Ok::<_, D::Error>(EnrollmentParts {
                     secret: e.secret_base32.secret()?,
                     deadline: e.deadline,
-                    params: e.totp,
+                    totp: e.totp,
                     signing: e.signing_suite.map(|s| s.0),
-                }))
+                })
             })
             .transpose()?;
-        let fingerprints = s
+        let retired_fingerprints = s
             .retired_fingerprints
             .iter()
-            .map(|f| f.array().map(Fingerprint::from_bytes))
+            .map(BytesIn::array)
             .collect::<Result<Vec<_>, D::Error>>()?;
-        let key = s
+        let fingerprint_key = s
             .fingerprint_key
             .map(|k| k.array().map(FingerprintKey::from_bytes))
             .transpose()?;
-        let retired = RetiredTokens::from_parts(s.retired_serials, fingerprints, key)
-            .map_err(|e| D::Error::custom(format_args!("token record: {e}")))?;
-        Ok(Self(TokenRecord {
-            stage,
+        TokenRecord::from_parts(RecordParts {
+            state: s.state,
+            version: s.version,
+            token,
+            pending_swap: s.pending_swap,
             enrollment,
             failures: s.failures,
             throttled_until: s.throttled_until,
             login_otp: s.login_otp,
-            version: s.version,
-            retired,
-        }))
+            retired_serials: s.retired_serials,
+            retired_fingerprints,
+            fingerprint_key,
+        })
+        .map(Self)
+        .map_err(|invalid| D::Error::custom(format_args!("token record: {}", invalid.reason())))
     }
 }
 

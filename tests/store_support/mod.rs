@@ -1,8 +1,9 @@
 //! Fixtures shared by the tests of the atomic-commit contract
 //! (`lifecycle_concurrency.rs`, `lifecycle_attacks.rs`,
 //! `lifecycle_throttle.rs`): phones that show codes, principals, a bank on
-//! a real `MemoryStore` with a clock the test moves, and requests raced on
-//! threads or tasks.
+//! a real `MemoryStore` with a clock the test moves, requests raced on
+//! threads or tasks, and executors of the public store contract suite on a
+//! tokio runtime.
 
 #![allow(
     dead_code,
@@ -331,4 +332,79 @@ pub async fn serials_belong_to_their_customer<S: TokenStore>(
     assert_ne!(records.0.token_id(), records.1.token_id());
     assert_eq!((records.0.failures(), records.1.failures()), (0, 0));
     (alice, bob)
+}
+
+/// Executors of the public store contract suite on a multi-threaded tokio
+/// runtime (4 workers): each request raced as a task, or on an OS thread
+/// of its own inside the runtime (what a store on an async driver needs).
+#[cfg(feature = "testing")]
+pub mod executors {
+    use core::future::Future;
+    use std::sync::Arc;
+
+    use otpguard::testing::store_contract::Executor;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Raced requests are tokio tasks released together by a barrier.
+    pub struct Tasks(tokio::runtime::Runtime);
+
+    impl Tasks {
+        pub fn new() -> Self {
+            Self(runtime())
+        }
+    }
+
+    impl Executor for Tasks {
+        fn block_on<F: Future>(&self, future: F) -> F::Output {
+            self.0.block_on(future)
+        }
+
+        fn race<F>(&self, requests: Vec<F>) -> Vec<Option<F::Output>>
+        where
+            F: Future + Send + 'static,
+            F::Output: Send + 'static,
+        {
+            self.0.block_on(async {
+                let barrier = Arc::new(tokio::sync::Barrier::new(requests.len()));
+                let handles: Vec<_> = requests
+                    .into_iter()
+                    .map(|request| {
+                        let barrier = Arc::clone(&barrier);
+                        tokio::spawn(async move {
+                            barrier.wait().await;
+                            request.await
+                        })
+                    })
+                    .collect();
+                let mut answers = Vec::with_capacity(handles.len());
+                for h in handles {
+                    answers.push(h.await.ok());
+                }
+                answers
+            })
+        }
+    }
+
+    /// Raced requests each run on an OS thread of its own, driven inside
+    /// the runtime (the suite's default race).
+    pub struct Threads(tokio::runtime::Runtime);
+
+    impl Threads {
+        pub fn new() -> Self {
+            Self(runtime())
+        }
+    }
+
+    impl Executor for Threads {
+        fn block_on<F: Future>(&self, future: F) -> F::Output {
+            self.0.block_on(future)
+        }
+    }
 }

@@ -310,7 +310,10 @@ fn profile(row: &PgRow, prefix: &str) -> Result<Option<TotpParams>, String> {
 }
 
 /// Reads a row of `otpguard_token_records` back; a message says what is
-/// wrong with a row that does not decode.
+/// wrong with a row that does not decode. Only the columns are checked
+/// here (types, ranges, what must come together); whether the fields make
+/// a record is checked once, for every stored form, when the record is
+/// opened ([`SealedRecord::open`]).
 pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
     let state: String = column(row, "state")?;
     let state = state.parse::<State>().map_err(|e| e.to_string())?;
