@@ -310,6 +310,12 @@ fn inconsistent_or_tampered_records_are_rejected() {
         edit(&|v| v["token"]["id"] = "abcd".into()),
         edit(&|v| v["token"] = serde_json::Value::Null),
         edit(&|v| v["pending_swap"] = serde_json::Value::Null),
+        // Active, with the swap's new secret left behind: an active record
+        // holds no pending secret.
+        edit(&|v| {
+            v["state"] = "Active".into();
+            v["pending_swap"] = serde_json::Value::Null;
+        }),
         edit(&|v| {
             v["state"] = "Reissued".into();
             v["token"] = serde_json::Value::Null;
@@ -335,6 +341,16 @@ fn inconsistent_or_tampered_records_are_rejected() {
     let WithPlaintextSecrets(r): WithPlaintextSecrets<TokenRecord> =
         serde_json::from_str(&valid).unwrap();
     assert_eq!(r.state(), State::Reissued);
+    // Without the pending secret, the active record is valid: the check
+    // above was the secret's.
+    let active = edit(&|v| {
+        v["state"] = "Active".into();
+        v["pending_swap"] = serde_json::Value::Null;
+        v["enrollment"] = serde_json::Value::Null;
+    });
+    let WithPlaintextSecrets(r): WithPlaintextSecrets<TokenRecord> =
+        serde_json::from_str(&active).unwrap();
+    assert_eq!((r.state(), r.enrollment_deadline()), (State::Active, None));
 }
 
 #[test]

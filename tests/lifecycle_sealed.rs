@@ -377,7 +377,10 @@ fn inconsistent_bytes_are_refused_when_opened() {
     login_alone.state = State::Reissued;
     login_alone.login_otp = true;
     for (forged, why) in [
-        (no_token, "the state and its token or pending swap disagree"),
+        (
+            no_token,
+            "the state and its token, pending swap or pending secret disagree",
+        ),
         (login_alone, "login OTP on without a token"),
     ] {
         let read = SealedRecord::from_bytes(&forged.to_bytes()).unwrap();

@@ -360,7 +360,7 @@ fn wrong_code(
     // maximum of tries at one secret, and the customer provisions again.
     let lockable = lookup(record.state(), lock.kind(), Actor::System).is_some();
     if failures >= max && !lockable {
-        counted.enrollment = None;
+        counted.drop_pending_secret();
     }
     let locked = if failures >= max && lockable {
         match take_row(&counted, Actor::System, &lock, header.now, config) {

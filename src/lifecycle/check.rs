@@ -379,6 +379,7 @@ fn new_token(
         estimate,
         last_signature: None,
         signed_in_step: SignedInStep::default(),
+        login_otp: false,
     };
     Ok((token, proof))
 }

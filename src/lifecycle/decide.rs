@@ -104,7 +104,7 @@ pub(crate) fn decide<'e>(
             Check::Current(code)
         }
         (Guard::LoginCode, Event::VerifyLogin { code }) => {
-            if !record.login_otp {
+            if !record.login_otp() {
                 return Err(LifecycleError::LoginOtpOff);
             }
             not_throttled(record, now)?;
@@ -211,7 +211,7 @@ pub(crate) fn login<'c>(
             rule: None,
         });
     }
-    if !record.login_otp {
+    if !record.login_otp() {
         return Ok(None);
     }
     code.map(Some).ok_or(LifecycleError::CodeRequired)
@@ -241,8 +241,7 @@ fn registered_token<'e>(
         NewSecret::Given(secret) => (secret, config.totp(), config.signing()),
         NewSecret::Provisioned => {
             let enrollment = record
-                .enrollment
-                .as_ref()
+                .pending_secret()
                 .ok_or(LifecycleError::NoEnrollment)?;
             if now >= enrollment.deadline {
                 return Err(LifecycleError::EnrollmentExpired {
@@ -277,8 +276,7 @@ fn swapped_in_token<'e>(
     // A swap begun before its secret was fixed by `BeginSwap` has none:
     // it is cancelled (or times out) and begun again.
     let enrollment = record
-        .enrollment
-        .as_ref()
+        .pending_secret()
         .ok_or(LifecycleError::NoEnrollment)?;
     unused_secret(record, &enrollment.secret)?;
     Ok(Check::New {

@@ -11,9 +11,7 @@ use super::event::SwapTo;
 use super::fingerprint::FingerprintKey;
 use super::record::{Enrollment, Retired, SignedInStep, Stage, Token};
 use super::rules::{Effect, Transition};
-use super::{
-    DriftEstimate, Event, LifecycleConfig, LifecycleError, PendingSwap, State, TokenRecord,
-};
+use super::{DriftEstimate, Event, LifecycleConfig, LifecycleError, PendingSwap, TokenRecord};
 use crate::{KeyUri, Secret};
 
 // The table's index (`table.rs`) fails the build for a row whose effect
@@ -47,18 +45,17 @@ pub(crate) fn apply(
     // Built field by field, not cloned: the stage is replaced below, and
     // cloning it first would count the token's key up and down for nothing.
     let mut next = TokenRecord {
-        stage: Stage::Unregistered,
-        enrollment: before.enrollment.clone(),
+        stage: Stage::Unregistered(None),
         failures: before.failures,
         throttled_until: before.throttled_until,
-        login_otp: before.login_otp,
         version: bump(before)?,
         retired: before.retired.clone(),
     };
     let current = before.stage.token().cloned();
     let pending = before.stage.pending();
+    let secret = before.stage.pending_secret().cloned();
     let mut key_uri = None;
-    let (token, pending) = match (row.effect, evidence) {
+    let (token, pending, secret) = match (row.effect, evidence) {
         (Effect::Provision, Evidence::Nothing) => {
             // A new secret gets fresh tries (only a record without a token
             // provisions: there is no token whose lock-out this could lift).
@@ -66,23 +63,24 @@ pub(crate) fn apply(
             let deadline = now.saturating_add(config.enrollment_timeout());
             let enrollment = pending_secret(generated(config)?, deadline, config);
             key_uri = key_uri_for(event, &enrollment, config)?;
-            next.enrollment = Some(enrollment);
-            (current, pending)
+            (current, pending, Some(enrollment))
         }
         (Effect::InstallToken, Evidence::New(token, _)) => {
             next.clear_failures();
-            next.enrollment = None;
-            (Some(token), None)
+            (Some(token), None, None)
         }
-        (Effect::SwapIn, Evidence::New(token, _)) => {
-            retire(&mut next, current.ok_or(NO_TOKEN)?)?;
+        // The new token keeps the customer's login-OTP choice.
+        (Effect::SwapIn, Evidence::New(mut token, _)) => {
+            let old = current.ok_or(NO_TOKEN)?;
+            token.login_otp = old.login_otp;
+            retire(&mut next, old)?;
             next.clear_failures();
-            next.enrollment = None;
-            (Some(token), None)
+            (Some(token), None, None)
         }
         (Effect::RecordUse, Evidence::Current(proof)) => {
             next.clear_failures();
-            (Some(after_code(current, proof, config, now)?), pending)
+            let token = after_code(current, proof, config, now)?;
+            (Some(token), pending, secret)
         }
         // A pair found far from the estimate: the estimate starts again
         // from the pair's later code.
@@ -91,7 +89,7 @@ pub(crate) fn apply(
             let mut token = after_code(current, proof, config, now)?;
             token.estimate =
                 DriftEstimate::from_code(now, proof.step(), token.key.params).ok_or(FAR)?;
-            (Some(token), pending)
+            (Some(token), pending, secret)
         }
         (Effect::RecordSignature, Evidence::Signature(proof, question)) => {
             next.clear_failures();
@@ -106,64 +104,63 @@ pub(crate) fn apply(
                 (true, false) => SignedInStep::only(question),
             };
             token.last_signature = Some(proof.step());
-            (Some(token), pending)
+            (Some(token), pending, secret)
         }
         (Effect::ResetDrift, Evidence::Nothing) => {
             let mut token = current.ok_or(NO_TOKEN)?;
             token.drift = 0;
             token.estimate = DriftEstimate::reset(now, token.key.params).ok_or(FAR)?;
-            (Some(token), pending)
+            (Some(token), pending, secret)
         }
         (Effect::StartSwap, Evidence::Current(proof)) => {
             let Event::BeginSwap { to, .. } = event else {
                 return Err(MISMATCH);
             };
             let deadline = now.saturating_add(config.swap_timeout());
-            let secret = match to {
+            let new_secret = match to {
                 SwapTo::Generated { .. } => generated(config)?,
                 SwapTo::Given(secret) => secret.clone(),
             };
-            let enrollment = pending_secret(secret, deadline, config);
+            let enrollment = pending_secret(new_secret, deadline, config);
             key_uri = key_uri_for(event, &enrollment, config)?;
-            next.enrollment = Some(enrollment);
             next.clear_failures();
             let swap = PendingSwap {
                 started_at: now,
                 deadline,
             };
-            (Some(after_code(current, proof, config, now)?), Some(swap))
+            let token = after_code(current, proof, config, now)?;
+            (Some(token), Some(swap), Some(enrollment))
         }
         (Effect::SetLoginOtp, Evidence::Current(proof)) => {
             let Event::SetLoginOtp { on, .. } = event else {
                 return Err(MISMATCH);
             };
-            next.login_otp = *on;
             next.clear_failures();
-            (Some(after_code(current, proof, config, now)?), pending)
+            let mut token = after_code(current, proof, config, now)?;
+            token.login_otp = *on;
+            (Some(token), pending, secret)
         }
         (Effect::EndSwap, Evidence::Current(proof)) => {
-            next.enrollment = None;
             next.clear_failures();
-            (Some(after_code(current, proof, config, now)?), None)
+            (Some(after_code(current, proof, config, now)?), None, None)
         }
-        (Effect::EndSwap | Effect::Suspend, Evidence::Nothing) => {
-            next.enrollment = None;
-            (current, None)
-        }
+        (Effect::EndSwap | Effect::Suspend, Evidence::Nothing) => (current, None, None),
         (Effect::Resume, Evidence::Nothing) => {
             next.clear_failures();
-            (current, None)
+            (current, None, None)
         }
+        // The token retired takes its login-OTP choice along.
         (Effect::RetireToken, Evidence::Nothing | Evidence::Current(_)) => {
             retire(&mut next, current.ok_or(NO_TOKEN)?)?;
-            next.login_otp = false;
             next.clear_failures();
-            next.enrollment = None;
-            (None, None)
+            (None, None, None)
         }
         _ => return Err(MISMATCH),
     };
-    next.stage = stage(row.to, token, pending)?;
+    // Ruled out at compile time by the table's index, as `MISMATCH`.
+    next.stage = Stage::from_parts(row.to, token, pending, secret).ok_or(
+        LifecycleError::Internal("the row's target state and the record's data disagree"),
+    )?;
     Ok((next, key_uri))
 }
 
@@ -274,23 +271,4 @@ fn retire(record: &mut TokenRecord, old: Token) -> Result<(), LifecycleError> {
         .extend(key.fingerprints(&old.key.secret));
     retired.serials.push(old.key.serial.clone());
     Ok(())
-}
-
-/// The stage for the row's target state, from what the effect left.
-fn stage(
-    to: State,
-    token: Option<Token>,
-    pending: Option<PendingSwap>,
-) -> Result<Stage, LifecycleError> {
-    match (to, token, pending) {
-        (State::Unregistered, None, None) => Ok(Stage::Unregistered),
-        (State::Reissued, None, None) => Ok(Stage::Reissued),
-        (State::Active, Some(t), None) => Ok(Stage::Active(t)),
-        (State::Swapping, Some(t), Some(p)) => Ok(Stage::Swapping(t, p)),
-        (State::Suspended(reason), Some(t), None) => Ok(Stage::Suspended(t, reason)),
-        // Ruled out at compile time by the table's index, as `MISMATCH`.
-        _ => Err(LifecycleError::Internal(
-            "the row's target state and the record's data disagree",
-        )),
-    }
 }

@@ -95,6 +95,9 @@ pub(crate) struct Token {
     /// For a suite without a counter, the questions answered at the time
     /// step `last_signature` names; empty otherwise.
     pub(crate) signed_in_step: SignedInStep,
+    /// Whether the customer asks for this token's code at login. A new
+    /// token swapped in keeps the choice; a retired token takes it along.
+    pub(crate) login_otp: bool,
 }
 
 /// The SHA-256 digests of the questions answered in one time step, for a
@@ -201,54 +204,68 @@ pub struct PendingSwap {
     pub deadline: u64,
 }
 
-/// The state of the record with what each state holds.
+/// The state of the record with what each state holds: a token where
+/// there is one, a pending secret only where one can wait (for `Register`
+/// in a state without a token, for `CompleteSwap` while swapping), the
+/// swap's times only while swapping.
 #[derive(Clone)]
 pub(crate) enum Stage {
-    Unregistered,
+    Unregistered(Option<Arc<Enrollment>>),
     Active(Token),
-    Swapping(Token, PendingSwap),
+    /// The old token, the swap, and the new token's secret `BeginSwap`
+    /// fixed (none in a record whose swap began before it was fixed).
+    Swapping(Token, PendingSwap, Option<Arc<Enrollment>>),
     Suspended(Token, SuspendReason),
-    Reissued,
+    Reissued(Option<Arc<Enrollment>>),
 }
 
 impl Stage {
     pub(crate) const fn state(&self) -> State {
         match self {
-            Self::Unregistered => State::Unregistered,
+            Self::Unregistered(_) => State::Unregistered,
             Self::Active(_) => State::Active,
             Self::Swapping(..) => State::Swapping,
             Self::Suspended(_, reason) => State::Suspended(*reason),
-            Self::Reissued => State::Reissued,
+            Self::Reissued(_) => State::Reissued,
         }
     }
 
     pub(crate) const fn token(&self) -> Option<&Token> {
         match self {
-            Self::Active(t) | Self::Swapping(t, _) | Self::Suspended(t, _) => Some(t),
-            Self::Unregistered | Self::Reissued => None,
+            Self::Active(t) | Self::Swapping(t, ..) | Self::Suspended(t, _) => Some(t),
+            Self::Unregistered(_) | Self::Reissued(_) => None,
         }
     }
 
-    /// The stage for `state` from stored parts, if they fit together.
-    #[cfg(any(feature = "seal", feature = "serde"))]
-    fn from_parts(
+    /// The secret waiting for its first code, if one is.
+    pub(crate) fn pending_secret(&self) -> Option<&Arc<Enrollment>> {
+        match self {
+            Self::Unregistered(e) | Self::Reissued(e) | Self::Swapping(_, _, e) => e.as_ref(),
+            Self::Active(_) | Self::Suspended(..) => None,
+        }
+    }
+
+    /// The stage for `state` from its parts, if they fit together: what
+    /// the stores load and what an effect leaves.
+    pub(crate) fn from_parts(
         state: State,
         token: Option<Token>,
         pending: Option<PendingSwap>,
+        secret: Option<Arc<Enrollment>>,
     ) -> Option<Self> {
-        match (state, token, pending) {
-            (State::Unregistered, None, None) => Some(Self::Unregistered),
-            (State::Reissued, None, None) => Some(Self::Reissued),
-            (State::Active, Some(t), None) => Some(Self::Active(t)),
-            (State::Swapping, Some(t), Some(p)) => Some(Self::Swapping(t, p)),
-            (State::Suspended(reason), Some(t), None) => Some(Self::Suspended(t, reason)),
+        match (state, token, pending, secret) {
+            (State::Unregistered, None, None, e) => Some(Self::Unregistered(e)),
+            (State::Reissued, None, None, e) => Some(Self::Reissued(e)),
+            (State::Active, Some(t), None, None) => Some(Self::Active(t)),
+            (State::Swapping, Some(t), Some(p), e) => Some(Self::Swapping(t, p, e)),
+            (State::Suspended(reason), Some(t), None, None) => Some(Self::Suspended(t, reason)),
             _ => None,
         }
     }
 
     pub(crate) const fn pending(&self) -> Option<PendingSwap> {
         match self {
-            Self::Swapping(_, p) => Some(*p),
+            Self::Swapping(_, p, _) => Some(*p),
             _ => None,
         }
     }
@@ -363,14 +380,13 @@ impl core::ops::Deref for RetiredTokens {
 /// ```
 #[derive(Clone)]
 pub struct TokenRecord {
+    /// The state, with what it holds (the token, a pending secret, a swap).
     pub(crate) stage: Stage,
-    /// Shared between snapshots, as the token's key is: the record stays
-    /// small to move.
-    pub(crate) enrollment: Option<Arc<Enrollment>>,
+    /// Consecutive wrong codes (of the token, or of a new token's first
+    /// code where there is none).
     pub(crate) failures: u32,
     /// No code of the token is evaluated before this time (throttling).
     pub(crate) throttled_until: Option<u64>,
-    pub(crate) login_otp: bool,
     pub(crate) version: u64,
     pub(crate) retired: RetiredTokens,
 }
@@ -387,11 +403,9 @@ impl TokenRecord {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            stage: Stage::Unregistered,
-            enrollment: None,
+            stage: Stage::Unregistered(None),
             failures: 0,
             throttled_until: None,
-            login_otp: false,
             version: 0,
             retired: RetiredTokens::default(),
         }
@@ -465,7 +479,7 @@ impl TokenRecord {
     /// is pending.
     #[must_use]
     pub fn enrollment_deadline(&self) -> Option<u64> {
-        self.enrollment.as_ref().map(|e| e.deadline)
+        self.stage.pending_secret().map(|e| e.deadline)
     }
 
     /// Consecutive wrong codes of the current token since its last accepted
@@ -483,10 +497,11 @@ impl TokenRecord {
         self.throttled_until
     }
 
-    /// Whether the customer turned the login OTP on.
+    /// Whether the customer turned the login OTP on (for the current
+    /// token: a record without one has it off).
     #[must_use]
-    pub const fn login_otp(&self) -> bool {
-        self.login_otp
+    pub fn login_otp(&self) -> bool {
+        self.stage.token().is_some_and(|t| t.login_otp)
     }
 
     /// The last time step accepted for the current token.
@@ -534,11 +549,24 @@ impl TokenRecord {
             enrollment_deadline: self.enrollment_deadline(),
             failures: self.failures,
             throttled_until: self.throttled_until,
-            login_otp: self.login_otp,
+            login_otp: self.login_otp(),
             last_step: self.last_step(),
             last_drift: self.last_drift(),
             version: self.version,
             retired_serials: self.retired.serials.clone(),
+        }
+    }
+
+    /// The secret waiting for its first code, if one is.
+    pub(crate) fn pending_secret(&self) -> Option<&Enrollment> {
+        self.stage.pending_secret().map(Arc::as_ref)
+    }
+
+    /// Drops a secret waiting for its first code in a state without a
+    /// token (its tries are used up).
+    pub(crate) fn drop_pending_secret(&mut self) {
+        if let Stage::Unregistered(e) | Stage::Reissued(e) = &mut self.stage {
+            *e = None;
         }
     }
 
@@ -567,7 +595,7 @@ impl fmt::Debug for TokenRecord {
             .field("enrollment_deadline", &self.enrollment_deadline())
             .field("failures", &self.failures)
             .field("throttled_until", &self.throttled_until)
-            .field("login_otp", &self.login_otp)
+            .field("login_otp", &self.login_otp())
             .field("last_step", &self.last_step())
             .field("signing_suite", &self.signing_suite())
             .field("last_signature", &self.last_signature())
@@ -678,6 +706,8 @@ impl TokenParts {
             last_signature: self.last_signature,
             signed_in_step,
             estimate,
+            // Set from the record's flag by `TokenRecord::from_parts`.
+            login_otp: false,
         })
     }
 }
@@ -695,12 +725,11 @@ impl TokenRecord {
     /// # Errors
     /// [`RecordInvalid`] naming the first rule the parts break.
     pub(crate) fn from_parts(parts: RecordParts) -> Result<Self, RecordInvalid> {
-        let token = parts.token.map(TokenParts::into_token).transpose()?;
-        let stage = Stage::from_parts(parts.state, token, parts.pending_swap).ok_or(
-            RecordInvalid("the state and its token or pending swap disagree"),
-        )?;
-        if parts.login_otp && stage.token().is_none() {
-            return Err(RecordInvalid("login OTP on without a token"));
+        let mut token = parts.token.map(TokenParts::into_token).transpose()?;
+        match (&mut token, parts.login_otp) {
+            (Some(t), on) => t.login_otp = on,
+            (None, true) => return Err(RecordInvalid("login OTP on without a token")),
+            (None, false) => {}
         }
         let enrollment = match parts.enrollment {
             Some(e) => {
@@ -714,6 +743,9 @@ impl TokenRecord {
             }
             None => None,
         };
+        let stage = Stage::from_parts(parts.state, token, parts.pending_swap, enrollment).ok_or(
+            RecordInvalid("the state and its token, pending swap or pending secret disagree"),
+        )?;
         let fingerprints = parts
             .retired_fingerprints
             .into_iter()
@@ -723,10 +755,8 @@ impl TokenRecord {
             RetiredTokens::from_parts(parts.retired_serials, fingerprints, parts.fingerprint_key)?;
         Ok(Self {
             stage,
-            enrollment,
             failures: parts.failures,
             throttled_until: parts.throttled_until,
-            login_otp: parts.login_otp,
             version: parts.version,
             retired,
         })

@@ -209,7 +209,7 @@ impl TokenRecord {
             }
             None => None,
         };
-        let enrollment = match &self.enrollment {
+        let enrollment = match self.pending_secret() {
             Some(e) => {
                 let here = SealContext::new(customer, None, enrollment_purpose(state));
                 Some(SealedEnrollment {
@@ -238,7 +238,7 @@ impl TokenRecord {
             enrollment,
             failures: self.failures,
             throttled_until: self.throttled_until,
-            login_otp: self.login_otp,
+            login_otp: self.login_otp(),
             retired_serials: self.retired.serials.clone(),
             retired_fingerprints: self
                 .retired

@@ -215,7 +215,7 @@ impl Serialize for WithPlaintextSecrets<&TokenRecord> {
                     .map(|o| (o.at(), o.low(), o.high())),
             }),
             pending_swap: r.pending_swap(),
-            enrollment: r.enrollment.as_ref().map(|e| EnrollmentOut {
+            enrollment: r.pending_secret().map(|e| EnrollmentOut {
                 secret_base32: BytesOut(e.secret.expose_secret()),
                 deadline: e.deadline,
                 totp: e.params,
@@ -223,7 +223,7 @@ impl Serialize for WithPlaintextSecrets<&TokenRecord> {
             }),
             failures: r.failures,
             throttled_until: r.throttled_until,
-            login_otp: r.login_otp,
+            login_otp: r.login_otp(),
             version: r.version,
             retired_serials: &r.retired.serials,
             retired_fingerprints: r
