@@ -55,7 +55,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use otpguard::ocra::{self, Input, Ocra, Suite, VerifyWindow};
-use otpguard::{Algorithm, CheckError, Match, Secret, Totp, Window};
+use otpguard::{Algorithm, CheckError, Match, PairError, Secret, Totp, Window};
 
 /// dudect's threshold for "definitely not constant time".
 const THRESHOLD: f64 = 4.5;
@@ -278,6 +278,7 @@ impl OcraCheck {
 /// What one check answered.
 enum Outcome {
     Totp(Result<Match, CheckError>),
+    Pair(Result<Match, PairError>),
     Ocra(Result<ocra::ResponseMatch, ocra::ResponseError>),
 }
 
@@ -286,6 +287,7 @@ impl Outcome {
     fn offset(&self) -> Option<i64> {
         match self {
             Self::Totp(r) => r.as_ref().ok().map(Match::offset),
+            Self::Pair(r) => r.as_ref().ok().map(Match::offset),
             Self::Ocra(r) => r.as_ref().ok().and_then(ocra::ResponseMatch::time_offset),
         }
     }
@@ -299,10 +301,12 @@ fn check(totp: &Totp, ocra: &OcraCheck, input: &str, time: u64, window: Window) 
         let question = Input::new(OCRA_QUESTION).time(ocra.time);
         return Outcome::Ocra(ocra.ocra.verify(response, &question, ocra.window));
     }
-    Outcome::Totp(match input.split_once(':') {
-        Some((first, second)) => totp.verify_pair(first, second, time, RESYNC as u32),
-        None => totp.verify(input, time, window),
-    })
+    match input.split_once(':') {
+        Some((first, second)) => {
+            Outcome::Pair(totp.verify_pair(first, second, time, RESYNC as u32))
+        }
+        None => Outcome::Totp(totp.verify(input, time, window)),
+    }
 }
 
 /// Times `samples` verifications of each class, in a random interleaved

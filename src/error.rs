@@ -177,7 +177,7 @@ impl StoreError {
 }
 
 /// A TOTP code did not verify: what checking it against the window can find
-/// ([`Totp::verify`](crate::Totp::verify),
+/// ([`Totp::verify`](crate::Totp::verify), and within a [`PairError`]
 /// [`Totp::verify_pair`](crate::Totp::verify_pair)).
 ///
 /// ```
@@ -200,6 +200,23 @@ pub enum CheckError {
     /// The time has no time step (it is before T0).
     #[error(transparent)]
     Time(#[from] TimeError),
+}
+
+/// A pair of consecutive codes did not verify
+/// ([`Totp::verify_pair`](crate::Totp::verify_pair)): the check of the
+/// codes failed, or the radius asked for is above the cap.
+///
+/// ```
+/// use otpguard::{CheckError, PairError};
+/// assert!(PairError::from(CheckError::Mismatch).is_wrong_code());
+/// assert!(!PairError::RadiusTooLarge { radius: 1_000, max: 100 }.is_wrong_code());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PairError {
+    /// The codes did not verify.
+    #[error(transparent)]
+    Check(#[from] CheckError),
     /// A resynchronisation radius above the cap.
     #[error("a resynchronisation radius of {radius} steps exceeds the cap of {max}")]
     RadiusTooLarge {
@@ -208,6 +225,18 @@ pub enum CheckError {
         /// The cap.
         max: u32,
     },
+}
+
+impl PairError {
+    /// Whether the user entered a wrong pair (malformed or not matching),
+    /// the rule of [`CheckError::is_wrong_code`].
+    #[must_use]
+    pub const fn is_wrong_code(&self) -> bool {
+        match self {
+            Self::Check(e) => e.is_wrong_code(),
+            Self::RadiusTooLarge { .. } => false,
+        }
+    }
 }
 
 impl CheckError {
@@ -256,7 +285,7 @@ impl HotpCheckError {
 
 /// Checking a code against steps (TOTP time steps or HOTP counters) finds
 /// the same two faults with the code whatever the steps are; TOTP adds its
-/// own ([`CheckError::Time`], [`CheckError::RadiusTooLarge`]).
+/// own ([`CheckError::Time`]).
 impl From<HotpCheckError> for CheckError {
     fn from(e: HotpCheckError) -> Self {
         match e {

@@ -29,8 +29,8 @@ pub use algorithm::Algorithm;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use code::Code;
 pub use error::{
-    CheckError, ClaimError, HotpCheckError, HotpVerifyError, ParamError, SecretError, StoreError,
-    TimeError, UriError, VerifyError,
+    CheckError, ClaimError, HotpCheckError, HotpVerifyError, PairError, ParamError, SecretError,
+    StoreError, TimeError, UriError, VerifyError,
 };
 pub use hotp::Hotp;
 pub use params::TotpParams;

@@ -7,7 +7,9 @@ use zeroize::ZeroizeOnDrop;
 
 use crate::key::{Digits, OtpKey};
 use crate::verify::{scan, scan_pair, Match};
-use crate::{Algorithm, CheckError, Code, ParamError, Secret, TimeError, TotpParams, Window};
+use crate::{
+    Algorithm, CheckError, Code, PairError, ParamError, Secret, TimeError, TotpParams, Window,
+};
 
 /// A time-based code generator and verifier (RFC 6238).
 ///
@@ -358,7 +360,7 @@ impl Totp {
     /// match, so that neither code can be used again.
     ///
     /// ```
-    /// # use otpguard::{Secret, Totp};
+    /// # use otpguard::{CheckError, PairError, Secret, Totp};
     /// # let secret = Secret::from_bytes(b"12345678901234567890")?;
     /// let totp = Totp::builder(&secret).build()?;
     /// let now = 1_700_000_000;
@@ -366,37 +368,34 @@ impl Totp {
     /// let first = totp.generate(now - 41 * 30)?.to_string();
     /// let second = totp.generate(now - 40 * 30)?.to_string();
     /// assert_eq!(totp.verify_pair(&first, &second, now, 100)?.offset(), -40);
-    /// assert!(totp.verify_pair(&second, &first, now, 100).is_err());
+    /// assert_eq!(totp.verify_pair(&second, &first, now, 100), Err(PairError::Check(CheckError::Mismatch)));
+    /// // A radius above the cap is the caller's fault, not a wrong pair.
+    /// assert!(matches!(totp.verify_pair(&first, &second, now, 1_001), Err(PairError::RadiusTooLarge { radius: 1_001, .. })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
-    /// [`CheckError::Malformed`] if either code is not the configured
-    /// number of digits; [`CheckError::RadiusTooLarge`] above
-    /// [`Totp::MAX_PAIR_RADIUS`]; [`CheckError::Time`] before T0;
-    /// [`CheckError::Mismatch`] if no two consecutive steps show the pair.
+    /// [`PairError::RadiusTooLarge`] above [`Totp::MAX_PAIR_RADIUS`];
+    /// otherwise [`PairError::Check`] with [`CheckError::Malformed`] if
+    /// either code is not the configured number of digits,
+    /// [`CheckError::Time`] before T0, [`CheckError::Mismatch`] if no two
+    /// consecutive steps show the pair.
     pub fn verify_pair(
         &self,
         first: &str,
         second: &str,
         unix_seconds: u64,
         radius: u32,
-    ) -> Result<Match, CheckError> {
+    ) -> Result<Match, PairError> {
         if radius > Self::MAX_PAIR_RADIUS {
-            return Err(CheckError::RadiusTooLarge {
+            return Err(PairError::RadiusTooLarge {
                 radius,
                 max: Self::MAX_PAIR_RADIUS,
             });
         }
-        let now = self.step_at(unix_seconds)?;
-        Ok(scan_pair(
-            &self.key,
-            self.digits,
-            first,
-            second,
-            now,
-            radius,
-        )?)
+        let now = self.step_at(unix_seconds).map_err(CheckError::from)?;
+        let found = scan_pair(&self.key, self.digits, first, second, now, radius);
+        Ok(found.map_err(CheckError::from)?)
     }
 
     /// The hash function in use.

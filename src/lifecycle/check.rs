@@ -13,7 +13,7 @@ use super::event::EnteredCode;
 use super::record::{SignedInStep, Token, TokenKey};
 use super::{DriftEstimate, LifecycleConfig, LifecycleError, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::{Input, Suite, VerifyWindow};
-use crate::{CheckError, Match, Secret, TotpParams, Window};
+use crate::{CheckError, Match, PairError, Secret, TotpParams, Window};
 
 /// A code that verified and whose step is newer than any accepted for its
 /// token. Its fields are private to this module: only a check builds one.
@@ -169,10 +169,21 @@ fn pair(
     let (Some(a), Some(b)) = (first.as_input(), second.as_input()) else {
         return Err(Refusal::WrongCode(malformed(token.key.params).into()));
     };
-    let found = token
+    let found = match token
         .key
         .totp()
-        .verify_pair(a, b, now, config.resync_window());
+        .verify_pair(a, b, now, config.resync_window())
+    {
+        Ok(m) => Ok(m),
+        Err(PairError::Check(e)) => Err(e),
+        // The settings cap the resynchronisation window at the radius
+        // `verify_pair` accepts (`LifecycleConfig::RESYNC_WINDOW_LIMIT`).
+        Err(_) => {
+            return Err(Refusal::Refused(LifecycleError::Internal(
+                "a resynchronisation window past the cap the settings enforce",
+            )))
+        }
+    };
     let proof = newer_than_accepted(token, found)?;
     let max = config.max_drift();
     if proof.drift.unsigned_abs() > u64::from(max) {
