@@ -116,10 +116,10 @@ mod transaction;
 mod verify;
 
 pub use compute::Ocra;
-pub use error::{Field, InputError, ResponseError, SuiteError, WindowError};
+pub use error::{Field, InputError, ResponseError, WindowError};
 pub use input::{Input, Pin};
 pub use response::Response;
-pub use suite::{QuestionFormat, Suite, TimeStep, TimeUnit};
+pub use suite::{QuestionFormat, Suite, SuiteError, TimeStep, TimeUnit};
 pub use transaction::{
     Amount, BatchError, Currency, CurrencyError, PayeeAccount, PayeeError, Payment, QuestionError,
     Transaction,

@@ -3,8 +3,8 @@
 use core::fmt;
 use core::str::FromStr;
 
-use super::error::SuiteError;
 use crate::Algorithm;
+use thiserror::Error;
 
 /// An OCRA suite (RFC 6287 §6): `OCRA-1:HOTP-<hash>-<t>:<DataInput>`.
 ///
@@ -647,4 +647,88 @@ mod tests {
         assert_eq!(TimeStep::new(0, TimeUnit::Seconds), None);
         assert_eq!(TimeStep::new(60, TimeUnit::Minutes), None);
     }
+}
+
+/// A suite string is not one RFC 6287 §6 allows. Each variant names the part
+/// that is wrong and quotes it (a suite is configuration, not a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SuiteError {
+    /// The text is longer than any valid suite.
+    #[error("an OCRA suite has at most {max} characters, not {len}")]
+    TooLong {
+        /// Length given, in bytes.
+        len: usize,
+        /// [`Suite::MAX_LEN`](super::Suite::MAX_LEN).
+        max: usize,
+    },
+    /// Not three `:`-separated parts (`OCRA-1:CryptoFunction:DataInput`).
+    #[error("an OCRA suite is OCRA-1:CryptoFunction:DataInput (three parts separated by ':')")]
+    Shape,
+    /// The first part is not `OCRA-1`.
+    #[error("unknown OCRA version `{found}` (expected OCRA-1)")]
+    Version {
+        /// The first part.
+        found: String,
+    },
+    /// The CryptoFunction is not `HOTP-<hash>-<digits>`.
+    #[error("the crypto function `{found}` is not HOTP-<hash>-<digits>")]
+    CryptoFunction {
+        /// The second part.
+        found: String,
+    },
+    /// The CryptoFunction's hash is not SHA1, SHA256 or SHA512.
+    #[error("unknown hash `{found}` in the crypto function (expected SHA1, SHA256 or SHA512)")]
+    Hash {
+        /// The hash name given.
+        found: String,
+    },
+    /// The truncation length is not 0 or 4 to 10 (without leading zeros).
+    #[error("truncation `{found}` is not 0 or 4 to 10 digits")]
+    Digits {
+        /// The truncation given.
+        found: String,
+    },
+    /// The DataInput's first element is neither `C` nor a question `QA`,
+    /// `QN` or `QH` (the question is mandatory, and comes first or after
+    /// `C`).
+    #[error(
+        "expected the challenge question QAxx, QNxx or QHxx (optionally after C-), found `{found}`"
+    )]
+    Question {
+        /// The element found where the question should be.
+        found: String,
+    },
+    /// The question's length is not two digits from 04 to 64.
+    #[error("the question length in `{found}` is not two digits from 04 to 64")]
+    QuestionLength {
+        /// The question element.
+        found: String,
+    },
+    /// The PIN element is not `PSHA1`, `PSHA256` or `PSHA512`.
+    #[error("the PIN element `{found}` is not PSHA1, PSHA256 or PSHA512")]
+    Pin {
+        /// The PIN element.
+        found: String,
+    },
+    /// The session element is not `S` and three digits from 001 to 999.
+    #[error("the session element `{found}` is not S followed by three digits from 001 to 999")]
+    Session {
+        /// The session element.
+        found: String,
+    },
+    /// The time element is not `T` and 1-59 `S`, 1-59 `M` or 1-48 `H`
+    /// (without leading zeros).
+    #[error("the time step `{found}` is not T followed by 1-59S, 1-59M or 1-48H")]
+    TimeStep {
+        /// The time element.
+        found: String,
+    },
+    /// An element after the question that is unknown, repeated, empty or
+    /// out of order (the order is `C`, `Q`, `P`, `S`, `T`).
+    #[error("unexpected DataInput element `{found}` (the order is [C-]QFxx[-PH][-Snnn][-TG])")]
+    Element {
+        /// The element.
+        found: String,
+    },
 }
