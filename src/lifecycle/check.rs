@@ -46,24 +46,25 @@ impl Proof {
     }
 }
 
-/// What the guard established, handed to the effect.
+/// What the guard established, handed to the effect: the token whose code
+/// was checked, as it was when checked, with the proof.
 pub(crate) enum Evidence {
     /// The row needed no code.
     Nothing,
     /// A code (or pair) of the current token.
-    Current(Proof),
+    Current(Token, Proof),
     /// A new token, bound by its first code.
     New(Token, Proof),
     /// A transaction signature of the current token, with the SHA-256
     /// digest of the question it answered.
-    Signature(Proof, [u8; 32]),
+    Signature(Token, Proof, [u8; 32]),
 }
 
 impl Evidence {
     /// The proof of the code checked, if the row checked one.
     pub(crate) const fn proof(&self) -> Option<Proof> {
         match self {
-            Self::Current(p) | Self::New(_, p) | Self::Signature(p, _) => Some(*p),
+            Self::Current(_, p) | Self::New(_, p) | Self::Signature(_, p, _) => Some(*p),
             Self::Nothing => None,
         }
     }
@@ -95,17 +96,26 @@ pub(crate) fn run(
 ) -> Result<Evidence, Refusal> {
     match check {
         Check::Nothing => Ok(Evidence::Nothing),
-        Check::Current(code) => current(record, code, now, config).map(Evidence::Current),
+        Check::Current(code) => {
+            let token = current_token(record)?;
+            let proof = current(token, code, now, config)?;
+            Ok(Evidence::Current(token.clone(), proof))
+        }
         Check::Pair(first, second) => {
-            pair(record, first, second, now, config).map(Evidence::Current)
+            let token = current_token(record)?;
+            let proof = pair(token, first, second, now, config)?;
+            Ok(Evidence::Current(token.clone(), proof))
         }
         Check::Signature {
             question,
             digest,
             response,
             window,
-        } => signature(record, &question, &digest, response, window, now, config)
-            .map(|proof| Evidence::Signature(proof, digest)),
+        } => {
+            let token = current_token(record)?;
+            let proof = signature(token, &question, &digest, response, window, now, config)?;
+            Ok(Evidence::Signature(token.clone(), proof, digest))
+        }
         Check::New {
             serial,
             secret,
@@ -122,12 +132,11 @@ pub(crate) fn run(
 /// phone's clock, within the drift bound), then single use against the
 /// step the record last accepted.
 fn current(
-    record: &TokenRecord,
+    token: &Token,
     code: &EnteredCode,
     now: u64,
     config: &LifecycleConfig,
 ) -> Result<Proof, Refusal> {
-    let token = current_token(record)?;
     let totp = token.key.totp();
     let Some(input) = code.as_input() else {
         return Err(Refusal::WrongCode(malformed(token.key.params).into()));
@@ -159,13 +168,12 @@ fn current(
 /// other within the resynchronisation window (constant time), the later
 /// step newer than any accepted and within the drift bound.
 fn pair(
-    record: &TokenRecord,
+    token: &Token,
     first: &EnteredCode,
     second: &EnteredCode,
     now: u64,
     config: &LifecycleConfig,
 ) -> Result<Proof, Refusal> {
-    let token = current_token(record)?;
     let (Some(a), Some(b)) = (first.as_input(), second.as_input()) else {
         return Err(Refusal::WrongCode(malformed(token.key.params).into()));
     };
@@ -224,7 +232,7 @@ fn newer_than_accepted(token: &Token, found: Result<Match, CheckError>) -> Resul
 /// last accepted. The time window is centred where the phone's clock is:
 /// the token's drift (in its TOTP steps, within the bound), as seconds.
 fn signature(
-    record: &TokenRecord,
+    token: &Token,
     question: &str,
     digest: &[u8; 32],
     response: &EnteredCode,
@@ -241,7 +249,6 @@ fn signature(
     // rebuilt from one that was valid is valid.
     const FAR: LifecycleError =
         LifecycleError::Internal("a signature's time step beyond any offset from now");
-    let token = current_token(record)?;
     let ocra = token.key.signing().ok_or(LifecycleError::NoSigningSuite)?;
     let suite = ocra.suite();
     let step_seconds = suite.time_step().ok_or(NO_MARK)?.seconds();

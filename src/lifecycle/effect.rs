@@ -22,10 +22,6 @@ const MISMATCH: LifecycleError =
     LifecycleError::Internal("the row's effect and the evidence of its guard disagree");
 const NO_TOKEN: LifecycleError =
     LifecycleError::Internal("an effect on the current token for a record without one");
-// A proof is built in the same attempt from the token of the record the
-// effect is applied to.
-const OTHER_TOKEN: LifecycleError =
-    LifecycleError::Internal("a proof for another token than the current one");
 // The drift estimate covers every step a code can match at a time a clock
 // can return; a step beyond it is a clock or a profile out of range.
 const FAR: LifecycleError =
@@ -51,7 +47,9 @@ pub(crate) fn apply(
         version: bump(before)?,
         retired: before.retired.clone(),
     };
-    let current = before.stage.token().cloned();
+    // The current token, for the rows that checked no code of it (those
+    // that did take it from their evidence).
+    let current = || before.stage.token().cloned().ok_or(NO_TOKEN);
     let pending = before.stage.pending();
     let secret = before.stage.pending_secret().cloned();
     let mut key_uri = None;
@@ -63,7 +61,7 @@ pub(crate) fn apply(
             let deadline = now.saturating_add(config.enrollment_timeout());
             let enrollment = pending_secret(generated(config)?, deadline, config);
             key_uri = key_uri_for(event, &enrollment, config)?;
-            (current, pending, Some(enrollment))
+            (None, pending, Some(enrollment))
         }
         (Effect::InstallToken, Evidence::New(token, _)) => {
             next.clear_failures();
@@ -71,32 +69,28 @@ pub(crate) fn apply(
         }
         // The new token keeps the customer's login-OTP choice.
         (Effect::SwapIn, Evidence::New(mut token, _)) => {
-            let old = current.ok_or(NO_TOKEN)?;
+            let old = current()?;
             token.login_otp = old.login_otp;
             retire(&mut next, old)?;
             next.clear_failures();
             (Some(token), None, None)
         }
-        (Effect::RecordUse, Evidence::Current(proof)) => {
+        (Effect::RecordUse, Evidence::Current(token, proof)) => {
             next.clear_failures();
-            let token = after_code(current, proof, config, now)?;
+            let token = after_code(token, proof, config, now)?;
             (Some(token), pending, secret)
         }
         // A pair found far from the estimate: the estimate starts again
         // from the pair's later code.
-        (Effect::Resync, Evidence::Current(proof)) => {
+        (Effect::Resync, Evidence::Current(token, proof)) => {
             next.clear_failures();
-            let mut token = after_code(current, proof, config, now)?;
+            let mut token = after_code(token, proof, config, now)?;
             token.estimate =
                 DriftEstimate::from_code(now, proof.step(), token.key.params).ok_or(FAR)?;
             (Some(token), pending, secret)
         }
-        (Effect::RecordSignature, Evidence::Signature(proof, question)) => {
+        (Effect::RecordSignature, Evidence::Signature(mut token, proof, question)) => {
             next.clear_failures();
-            let mut token = current.ok_or(NO_TOKEN)?;
-            if token.key.id != proof.token() {
-                return Err(OTHER_TOKEN);
-            }
             let per_step = token.key.signing.is_some_and(|s| !s.has_counter());
             token.signed_in_step = match (per_step, token.last_signature == Some(proof.step())) {
                 (false, _) => SignedInStep::default(),
@@ -107,12 +101,12 @@ pub(crate) fn apply(
             (Some(token), pending, secret)
         }
         (Effect::ResetDrift, Evidence::Nothing) => {
-            let mut token = current.ok_or(NO_TOKEN)?;
+            let mut token = current()?;
             token.drift = 0;
             token.estimate = DriftEstimate::reset(now, token.key.params).ok_or(FAR)?;
             (Some(token), pending, secret)
         }
-        (Effect::StartSwap, Evidence::Current(proof)) => {
+        (Effect::StartSwap, Evidence::Current(token, proof)) => {
             let Event::BeginSwap { to, .. } = event else {
                 return Err(MISMATCH);
             };
@@ -128,30 +122,35 @@ pub(crate) fn apply(
                 started_at: now,
                 deadline,
             };
-            let token = after_code(current, proof, config, now)?;
+            let token = after_code(token, proof, config, now)?;
             (Some(token), Some(swap), Some(enrollment))
         }
-        (Effect::SetLoginOtp, Evidence::Current(proof)) => {
+        (Effect::SetLoginOtp, Evidence::Current(token, proof)) => {
             let Event::SetLoginOtp { on, .. } = event else {
                 return Err(MISMATCH);
             };
             next.clear_failures();
-            let mut token = after_code(current, proof, config, now)?;
+            let mut token = after_code(token, proof, config, now)?;
             token.login_otp = *on;
             (Some(token), pending, secret)
         }
-        (Effect::EndSwap, Evidence::Current(proof)) => {
+        (Effect::EndSwap, Evidence::Current(token, proof)) => {
             next.clear_failures();
-            (Some(after_code(current, proof, config, now)?), None, None)
+            (Some(after_code(token, proof, config, now)?), None, None)
         }
-        (Effect::EndSwap | Effect::Suspend, Evidence::Nothing) => (current, None, None),
+        (Effect::EndSwap | Effect::Suspend, Evidence::Nothing) => (Some(current()?), None, None),
         (Effect::Resume, Evidence::Nothing) => {
             next.clear_failures();
-            (current, None, None)
+            (Some(current()?), None, None)
         }
         // The token retired takes its login-OTP choice along.
-        (Effect::RetireToken, Evidence::Nothing | Evidence::Current(_)) => {
-            retire(&mut next, current.ok_or(NO_TOKEN)?)?;
+        (Effect::RetireToken, Evidence::Current(token, _)) => {
+            retire(&mut next, token)?;
+            next.clear_failures();
+            (None, None, None)
+        }
+        (Effect::RetireToken, Evidence::Nothing) => {
+            retire(&mut next, current()?)?;
             next.clear_failures();
             (None, None, None)
         }
@@ -237,15 +236,11 @@ fn bump(record: &TokenRecord) -> Result<u64, LifecycleError> {
 /// step claimed, the drift re-centred on the code (within the bound), the
 /// estimate of the phone's clock narrowed by it.
 fn after_code(
-    current: Option<Token>,
+    mut token: Token,
     proof: Proof,
     config: &LifecycleConfig,
     now: u64,
 ) -> Result<Token, LifecycleError> {
-    let mut token = current.ok_or(NO_TOKEN)?;
-    if token.key.id != proof.token() {
-        return Err(OTHER_TOKEN);
-    }
     token.last_step = proof.step();
     token.drift = config.bounded_drift(proof.drift());
     token.estimate = token

@@ -9,7 +9,7 @@ use super::store::{Commit, CommitOutcome, TokenStore};
 use super::{CustomerId, LifecycleConfig, LifecycleError, Principal, RequestContext};
 use crate::{Clock, SystemClock};
 
-/// The token lifecycle of every customer in one [`TokenStore`].
+/// The token lifecycle of every customer in one [`TokenStore`](super::store::TokenStore).
 ///
 /// The backend says "this principal caused this event for this customer";
 /// the lifecycle loads the customer's record, decides by the

@@ -85,7 +85,7 @@ impl<'de> serde::Deserialize<'de> for Label {
 }
 
 /// The bank's identifier of a customer: the key under which a
-/// [`TokenStore`](super::TokenStore) keeps the customer's record.
+/// [`TokenStore`](super::store::TokenStore) keeps the customer's record.
 ///
 /// ```
 /// use otpguard::lifecycle::CustomerId;

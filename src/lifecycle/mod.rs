@@ -1,12 +1,12 @@
 //! The token lifecycle: each customer's token through registration, use,
 //! swap, suspension and reissue, as one atomic call per event.
 //!
-//! A backend needs one [`Lifecycle`] (settings, a [`TokenStore`], a
+//! A backend needs one [`Lifecycle`] (settings, a [`TokenStore`](store::TokenStore), a
 //! [`Clock`](crate::Clock)) and a handler per endpoint. Each handler says
 //! who ([`Principal`]) caused which [`Event`] for which customer
 //! ([`CustomerId`]); the lifecycle loads the record, decides by the
 //! [transition table](rules), checks the code, and commits the new record
-//! and the event's [`AuditRecord`]s in one atomic store operation,
+//! and the event's [`AuditRecord`](audit::AuditRecord)s in one atomic store operation,
 //! retrying by itself when another request committed first. What it
 //! returns was committed; an [`Authorized`] exists only for a committed
 //! code.
@@ -20,7 +20,7 @@
 //!   [`LifecycleError::Replayed`]: audited as a replay, not counted, record
 //!   unchanged.
 //! - **Concurrency.** Whatever the number of concurrent requests for one
-//!   customer, on any store that keeps the [`TokenStore`] contract:
+//!   customer, on any store that keeps the [`TokenStore`](store::TokenStore) contract:
 //!   - N submissions of one valid code: exactly one is accepted, the others
 //!     are `Replayed`, and no failure is counted;
 //!   - a genuine code racing wrong codes is accepted (a lost commit is
@@ -138,12 +138,11 @@ pub use store::MemoryStore;
 
 // The names the lifecycle's own files use from here.
 use actor::Actor;
-use audit::{AuditRecord, Outcome};
-use drift::{DriftEstimate, OffsetSeen};
+use audit::Outcome;
+use drift::DriftEstimate;
 use event::EventKind;
 use identity::TokenId;
 use record::{PendingSwap, TokenRecord};
-use store::{Commit, CommitOutcome, TokenStore};
 
 /// What auditors read: the transition table, its lookup, and the page
 /// generated from it. The engine applies this table and nothing else,

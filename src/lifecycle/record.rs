@@ -364,7 +364,7 @@ impl core::ops::Deref for RetiredTokens {
 }
 
 /// Everything the lifecycle knows about one customer's token. A
-/// [`TokenStore`](super::TokenStore) keeps it; only the
+/// [`TokenStore`](super::store::TokenStore) keeps it; only the
 /// [`Lifecycle`](super::Lifecycle) changes it, and a backend never saves
 /// one by hand.
 ///

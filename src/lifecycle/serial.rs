@@ -10,7 +10,7 @@ use thiserror::Error;
 /// Not secret: it appears in audit records and errors. It is a label, not
 /// the token's identity: the lifecycle knows a token by its random
 /// [`TokenId`](super::TokenId), and two customers may hold the same serial
-/// (see [`TokenStore`](super::TokenStore)). So that it
+/// (see [`TokenStore`](super::store::TokenStore)). So that it
 /// cannot forge or break a log line, it is 1 to [`TokenSerial::MAX_LEN`] characters of ASCII
 /// letters, digits, `-`, `_` and `.`.
 ///

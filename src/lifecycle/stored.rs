@@ -15,9 +15,10 @@ use core::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroizing;
 
+use super::drift::OffsetSeen;
 use super::fingerprint::FingerprintKey;
 use super::record::{EnrollmentParts, RecordParts, TokenParts};
-use super::{DriftEstimate, OffsetSeen, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
+use super::{DriftEstimate, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::Suite;
 use crate::{Secret, TotpParams};
 

@@ -6,10 +6,10 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{Postgres, Row};
 
+use super::super::audit::AuditRecord;
+use super::super::drift::OffsetSeen;
 use super::super::sealed::{SealedEnrollment, SealedRecord, SealedToken};
-use super::super::{
-    AuditRecord, DriftEstimate, OffsetSeen, PendingSwap, Principal, State, TokenId, TokenSerial,
-};
+use super::super::{DriftEstimate, PendingSwap, Principal, State, TokenId, TokenSerial};
 use crate::ocra::Suite;
 use crate::seal::SealedSecret;
 use crate::{Algorithm, StoreError, TotpParams};

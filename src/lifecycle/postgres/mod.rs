@@ -114,7 +114,8 @@ use std::sync::LazyLock;
 use sqlx::PgPool;
 
 use super::sealed::SealedRecord;
-use super::{Commit, CommitOutcome, CustomerId, TokenRecord, TokenStore};
+use super::store::{Commit, CommitOutcome, TokenStore};
+use super::{CustomerId, TokenRecord};
 use crate::seal::{KeyId, Keyring, Sealer};
 use crate::StoreError;
 use columns::{AuditColumns, RecordColumns, RowHeader, AUDIT_COLUMNS, RECORD_COLUMNS};
