@@ -89,6 +89,21 @@
 //! The auditors' view, the table and its page, is [`rules`]; the bank's
 //! flows it serves are in `docs/bank-flows.md`.
 
+// Where things live, in the order a request passes through them:
+//   calls.rs     the methods a handler calls
+//   engine.rs    load, decide, commit; again on a conflict
+//   attempt.rs   one attempt: a due swap time-out, login, the row, a wrong
+//                code counted, the audit records (pure)
+//   decide.rs    the row of the table and the check it needs (pure)
+//   table.rs     THE transition table, its types checked at compile time
+//   check.rs     the code, pair or signature; the only place a proof is built
+//   effect.rs    the next record (pure)
+//   store.rs     the store contract and the in-memory store
+// The record and its stored forms: record.rs, drift.rs, fingerprint.rs,
+// sealed.rs, stored.rs, postgres/. The words the table speaks: event.rs,
+// state.rs, actor.rs, identity.rs, serial.rs, answer.rs, audit.rs,
+// error.rs, config.rs, throttle.rs, names.rs. The auditors' page:
+// diagram.rs, generated from table.rs.
 mod actor;
 mod answer;
 mod attempt;
