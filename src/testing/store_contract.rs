@@ -141,6 +141,32 @@ pub trait ContractStore: TokenStore + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 }
 
+/// Where the suite gets its store handles: a function that opens a new
+/// handle on the same store each time it is called (`|| async { .. }`
+/// does), so that racers go through handles of their own.
+pub trait Stores {
+    /// The store the handles open.
+    type Store: ContractStore;
+    /// The handle, once opened.
+    type Next: Future<Output = Self::Store>;
+    /// Opens one more handle.
+    fn next(&self) -> Self::Next;
+}
+
+impl<S, F, M> Stores for M
+where
+    S: ContractStore,
+    F: Future<Output = S>,
+    M: Fn() -> F,
+{
+    type Store = S;
+    type Next = F;
+
+    fn next(&self) -> F {
+        self()
+    }
+}
+
 /// What the suite reads of one audit record: enough to check the order,
 /// the versions and the reasons, and what every store keeps (a database
 /// store may keep the reason as its text only).
@@ -445,33 +471,27 @@ impl ContractViolation {
 ///
 /// # Errors
 /// The first [`ContractViolation`] found.
-pub fn run<S, E, M, Fut>(
-    contract: &Contract,
-    executor: &E,
-    stores: M,
-) -> Result<Report, ContractViolation>
+pub fn run<E, M>(contract: &Contract, executor: &E, stores: M) -> Result<Report, ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
-    commits(executor, &stores)?;
-    records_round_trip(executor, &stores)?;
-    serials_belong_to_their_customer(executor, &stores)?;
+    commits(executor, || stores.next())?;
+    records_round_trip(executor, || stores.next())?;
+    serials_belong_to_their_customer(executor, || stores.next())?;
     Ok(Report {
         properties: vec![
             (
                 checks::ONE_CODE,
-                one_code_many_times(contract, executor, &stores)?,
+                one_code_many_times(contract, executor, || stores.next())?,
             ),
             (
                 checks::GENUINE,
-                genuine_code_racing_wrong_codes(contract, executor, &stores)?,
+                genuine_code_racing_wrong_codes(contract, executor, || stores.next())?,
             ),
             (
                 checks::LOCKOUT,
-                wrong_codes_against_the_lockout(contract, executor, &stores)?,
+                wrong_codes_against_the_lockout(contract, executor, || stores.next())?,
             ),
         ],
     })
@@ -481,12 +501,10 @@ where
 ///
 /// # Errors
 /// A [`ContractViolation`] naming what the store did wrong.
-pub fn commits<S, E, M, Fut>(executor: &E, stores: M) -> Result<(), ContractViolation>
+pub fn commits<E, M>(executor: &E, stores: M) -> Result<(), ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     checks::commits(executor, &stores)
 }
@@ -497,12 +515,10 @@ where
 ///
 /// # Errors
 /// A [`ContractViolation`] naming the step and the difference.
-pub fn records_round_trip<S, E, M, Fut>(executor: &E, stores: M) -> Result<(), ContractViolation>
+pub fn records_round_trip<E, M>(executor: &E, stores: M) -> Result<(), ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     checks::records_round_trip(executor, &stores)
 }
@@ -513,15 +529,13 @@ where
 ///
 /// # Errors
 /// A [`ContractViolation`] naming what the store did wrong.
-pub fn serials_belong_to_their_customer<S, E, M, Fut>(
+pub fn serials_belong_to_their_customer<E, M>(
     executor: &E,
     stores: M,
 ) -> Result<(), ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     checks::serials(executor, &stores)
 }
@@ -532,16 +546,14 @@ where
 ///
 /// # Errors
 /// A [`ContractViolation`] naming the trial and what went wrong.
-pub fn one_code_many_times<S, E, M, Fut>(
+pub fn one_code_many_times<E, M>(
     contract: &Contract,
     executor: &E,
     stores: M,
 ) -> Result<Totals, ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     checks::one_code(contract, executor, &stores)
 }
@@ -553,16 +565,14 @@ where
 ///
 /// # Errors
 /// A [`ContractViolation`] naming the trial and what went wrong.
-pub fn genuine_code_racing_wrong_codes<S, E, M, Fut>(
+pub fn genuine_code_racing_wrong_codes<E, M>(
     contract: &Contract,
     executor: &E,
     stores: M,
 ) -> Result<Totals, ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     checks::genuine(contract, executor, &stores)
 }
@@ -573,16 +583,14 @@ where
 ///
 /// # Errors
 /// A [`ContractViolation`] naming the trial and what went wrong.
-pub fn wrong_codes_against_the_lockout<S, E, M, Fut>(
+pub fn wrong_codes_against_the_lockout<E, M>(
     contract: &Contract,
     executor: &E,
     stores: M,
 ) -> Result<Totals, ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     checks::lockout(contract, executor, &stores)
 }

@@ -3,10 +3,9 @@
 //! show codes, and answers as comparable text.
 
 use core::fmt::Display;
-use core::future::Future;
 use std::sync::Arc;
 
-use super::{AuditEntry, ContractStore, ContractViolation, Executor};
+use super::{AuditEntry, ContractStore, ContractViolation, Executor, Stores};
 use crate::lifecycle::{
     store::TokenRecord, store::TokenStore, Applied, Authorized, CustomerId, Event, Label,
     Lifecycle, LifecycleConfig, LifecycleError, NewSecret, Principal, RequestContext, SwapTo,
@@ -198,23 +197,22 @@ pub(super) struct Bench<'e, S, E: ?Sized> {
 
 impl<'e, S: ContractStore, E: Executor + ?Sized> Bench<'e, S, E> {
     /// Two handles from `stores`, the clock at [`START`], a new run id.
-    pub(super) fn new<M, Fut>(
+    pub(super) fn new<M>(
         check: Check,
         executor: &'e E,
         stores: &M,
         config: &LifecycleConfig,
     ) -> Result<Self, ContractViolation>
     where
-        M: Fn() -> Fut,
-        Fut: Future<Output = S>,
+        M: Stores<Store = S>,
     {
         let clock = Arc::new(FixedClock::new(START));
         let mut id = [0u8; 4];
         check.setup(getrandom::fill(&mut id), "a run id")?;
         let run: String = id.iter().map(|b| format!("{b:02x}")).collect();
         let lifecycle = |store| Arc::new(Lifecycle::new(config.clone(), store, Arc::clone(&clock)));
-        let a = lifecycle(executor.block_on(stores()));
-        let b = lifecycle(executor.block_on(stores()));
+        let a = lifecycle(executor.block_on(stores.next()));
+        let b = lifecycle(executor.block_on(stores.next()));
         Ok(Self {
             check,
             executor,

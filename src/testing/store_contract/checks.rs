@@ -1,12 +1,12 @@
 //! The checks of the store contract suite.
 
 use core::fmt::Debug;
-use core::future::Future;
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::bench::{applied_text, proof_text, Bench, Check, Lc, Phone};
-use super::{AuditEntry, Contract, ContractStore, ContractViolation, Executor, Totals};
+use super::{AuditEntry, Contract, ContractStore, ContractViolation, Executor, Stores, Totals};
+use crate::lifecycle::store::TokenStore;
 use crate::lifecycle::{
     audit::AuditReason, audit::AuditRecord, audit::Outcome, rules::Actor, rules::EventKind,
     store::Commit, store::CommitOutcome, store::TokenRecord, Authorized, CustomerId, Event,
@@ -102,12 +102,10 @@ fn unchanged<S: ContractStore, E: Executor + ?Sized>(
     })
 }
 
-pub(super) fn commits<S, E, M, Fut>(executor: &E, stores: &M) -> Result<(), ContractViolation>
+pub(super) fn commits<E, M>(executor: &E, stores: &M) -> Result<(), ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     let check = Check("commits");
     let bench = Bench::new(check, executor, stores, &LifecycleConfig::default())?;
@@ -441,15 +439,10 @@ impl<S: ContractStore, E: Executor + ?Sized> Journey<'_, '_, S, E> {
     }
 }
 
-pub(super) fn records_round_trip<S, E, M, Fut>(
-    executor: &E,
-    stores: &M,
-) -> Result<(), ContractViolation>
+pub(super) fn records_round_trip<E, M>(executor: &E, stores: &M) -> Result<(), ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     let check = Check("records round trip");
     let suite = check.setup(Suite::parse(SIGNING), "the signing suite")?;
@@ -566,12 +559,10 @@ where
 // Serials
 // ---------------------------------------------------------------------------
 
-pub(super) fn serials<S, E, M, Fut>(executor: &E, stores: &M) -> Result<(), ContractViolation>
+pub(super) fn serials<E, M>(executor: &E, stores: &M) -> Result<(), ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     let check = Check("serials belong to their customer");
     let bench = Bench::new(check, executor, stores, &LifecycleConfig::default())?;
@@ -658,16 +649,14 @@ fn refused_errors<T: Debug>(answers: &[Result<T, LifecycleError>]) -> Vec<&Lifec
     answers.iter().filter_map(|a| a.as_ref().err()).collect()
 }
 
-pub(super) fn one_code<S, E, M, Fut>(
+pub(super) fn one_code<E, M>(
     contract: &Contract,
     executor: &E,
     stores: &M,
 ) -> Result<Totals, ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     let check = Check(ONE_CODE);
     let bench = Bench::new(check, executor, stores, &LifecycleConfig::default())?;
@@ -739,16 +728,14 @@ where
     Ok(t)
 }
 
-pub(super) fn genuine<S, E, M, Fut>(
+pub(super) fn genuine<E, M>(
     contract: &Contract,
     executor: &E,
     stores: &M,
 ) -> Result<Totals, ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     let check = Check(GENUINE);
     let n = contract.racers;
@@ -856,16 +843,14 @@ where
     Ok(t)
 }
 
-pub(super) fn lockout<S, E, M, Fut>(
+pub(super) fn lockout<E, M>(
     contract: &Contract,
     executor: &E,
     stores: &M,
 ) -> Result<Totals, ContractViolation>
 where
-    S: ContractStore,
     E: Executor + ?Sized,
-    M: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    M: Stores,
 {
     let check = Check(LOCKOUT);
     let config = check.setup(
