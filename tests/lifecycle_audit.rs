@@ -25,7 +25,7 @@ use otpguard::lifecycle::{
     store::TokenStore, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
     MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, State, SuspendReason, SwapTo,
 };
-use otpguard::{Algorithm, Clock, FixedClock, StoreError, TotpParams};
+use otpguard::{Algorithm, Clock, FixedClock, StoreError, Totp, TotpParams};
 
 /// Every string a log could get from a journey through every kind of
 /// event, and the codes and secrets used on the way.
@@ -694,6 +694,49 @@ fn time_before_t0_is_unverifiable_not_a_wrong_code() {
     let log = lc.store().audit().take();
     assert_eq!(log.len(), 1);
     assert_eq!((log[0].outcome, log[0].version), (Outcome::Refused, 0));
+}
+
+/// Before the token's T0 no code is verifiable: an input too long to keep
+/// is refused as unverifiable and not counted, as a code of the right
+/// length is; after T0 the same input is a wrong code, counted.
+#[test]
+fn an_input_too_long_to_keep_is_not_counted_before_t0() {
+    let clock = FixedClock::new(2_000);
+    let params = TotpParams::new(Algorithm::Sha1, 6, 30, 1_000).unwrap();
+    let config = LifecycleConfig::builder().totp(params).build().unwrap();
+    let lc = Lifecycle::new(config, MemoryStore::new(), &clock);
+    let alice = CustomerId::new("c-1").unwrap();
+    let web = principal(Actor::Customer);
+    let ctx = RequestContext::new();
+    let phone = Phone::new("SN-1", 1);
+    let code = Totp::new(&phone.secret(), params)
+        .generate(clock.now())
+        .unwrap()
+        .to_string();
+    let register = Event::Register {
+        serial: phone.serial.clone(),
+        secret: phone.given(),
+        code: code.as_str().into(),
+    };
+    lc.blocking().submit(&alice, &web, register, &ctx).unwrap();
+    let too_long = "12345678901234567890";
+    clock.set(5);
+    for input in [too_long, "123456"] {
+        let r = lc.blocking().verify_transaction(&alice, &web, input, &ctx);
+        assert!(
+            matches!(r, Err(LifecycleError::Unverifiable { .. })),
+            "{input}: {r:?}"
+        );
+    }
+    assert_eq!(lc.store().snapshot(&alice).unwrap().failures(), 0);
+    clock.set(2_060);
+    let r = lc
+        .blocking()
+        .verify_transaction(&alice, &web, too_long, &ctx);
+    assert!(
+        matches!(r, Err(LifecycleError::WrongCode { failures: 1, .. })),
+        "{r:?}"
+    );
 }
 
 #[test]

@@ -138,8 +138,13 @@ fn current(
     config: &LifecycleConfig,
 ) -> Result<Proof, Refusal> {
     let totp = token.key.totp();
+    // An input too long to keep is malformed, as any input of the wrong
+    // length is; before the token's T0 nothing is verifiable at all.
     let Some(input) = code.as_input() else {
-        return Err(Refusal::WrongCode(malformed(token.key.params).into()));
+        return Err(match totp.step_at(now) {
+            Ok(_) => Refusal::WrongCode(malformed(token.key.params).into()),
+            Err(e) => unverifiable(CheckError::from(e)),
+        });
     };
     let found = match token.estimate.steps(now, token.key.params, config) {
         Some(steps) => totp.verify_steps(input, now, steps),

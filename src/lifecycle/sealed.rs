@@ -335,7 +335,8 @@ impl SealedRecord {
     /// A [`StoreError`] made with [`StoreError::corrupt`] if `bytes` are
     /// not a record in a format this library reads (see
     /// [As bytes](SealedRecord#as-bytes) for what is refused). It never
-    /// panics, and allocates no more than the input holds.
+    /// panics, and allocates in proportion to the input (every count is
+    /// bounded by the bytes left).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
         bytes::read(bytes)
     }

@@ -489,7 +489,7 @@ impl Effect {
     /// one before.
     const fn leaves_token(self, had: bool) -> bool {
         match self {
-            Self::RetireToken => false,
+            Self::RetireToken | Self::Provision => false,
             Self::InstallToken | Self::SwapIn => true,
             _ => had,
         }
@@ -530,14 +530,25 @@ const fn well_typed(r: &Transition) -> bool {
         r.guard,
         Guard::NewTokenCodeBeforeDeadline | Guard::DeadlinePassed
     ) || matches!(r.from, State::Swapping);
-    // The effects that read their event's own data (the swap's new secret,
-    // the login-OTP choice) are taken only for that event.
+    // The effects and guards that read their event's own data (the
+    // account of a Key URI, the swap's new secret, the login-OTP choice, a
+    // login's code) are taken only for that event.
     let reads = match r.effect {
+        Effect::Provision => matches!(r.event, EventKind::Provision),
         Effect::StartSwap => matches!(r.event, EventKind::BeginSwap),
         Effect::SetLoginOtp => matches!(r.event, EventKind::SetLoginOtp),
         _ => true,
+    } && (!matches!(r.guard, Guard::LoginCode)
+        || matches!(r.event, EventKind::VerifyLogin));
+    // A new token is installed only where there is none (a token in place
+    // would be dropped without being retired), and swapped in only to
+    // complete a swap begun under the current token's code.
+    let new_token = match r.effect {
+        Effect::InstallToken | Effect::Provision => !r.from.has_token(),
+        Effect::SwapIn => matches!(r.guard, Guard::NewTokenCodeBeforeDeadline),
+        _ => true,
     };
-    brings && token && swap && leaves && reads && r.effect.takes(r.guard.proves())
+    brings && token && swap && leaves && reads && new_token && r.effect.takes(r.guard.proves())
 }
 
 /// Why `(state, event)` is absent from the table, if [`NEVER`] says.
