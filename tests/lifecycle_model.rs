@@ -82,9 +82,9 @@ use otpguard::lifecycle::rules::TABLE;
 use otpguard::lifecycle::{
     audit::AuditReason, audit::Notice, audit::Outcome, config::LifecycleConfigBuilder,
     config::Throttle, error::CodeError, error::ConfigError, rules::Actor, rules::EventKind,
-    store::OffsetSeen, store::PendingSwap, store::TokenId, Event, Label, LifecycleConfig,
-    LifecycleError, LoginCheck, NewSecret, Principal, ReissueReason, RequestContext, State,
-    SuspendReason, SwapTo, TokenSerial,
+    store::OffsetSeen, store::PendingSwap, store::RecordSummary, store::TokenId, Event, Label,
+    LifecycleConfig, LifecycleError, LoginCheck, NewSecret, Principal, ReissueReason,
+    RequestContext, State, SuspendReason, SwapTo, TokenSerial,
 };
 use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction};
 use otpguard::{KeyUri, Secret, Totp};
@@ -1466,18 +1466,46 @@ impl Model {
 
     fn apply(&mut self, sent: &Sent<'_>, secrets: &[Secret]) -> (Answer, Effects) {
         let mut fx = Effects::default();
-        let answer = self.decide(sent, secrets, &mut fx);
+        let answer = match self.decide(sent, secrets, &mut fx) {
+            Ok(answer) | Err(answer) => answer,
+        };
         (answer, fx)
     }
 
-    fn decide(&mut self, sent: &Sent<'_>, secrets: &[Secret], fx: &mut Effects) -> Answer {
-        let (op, actor, now) = (sent.op, sent.actor, sent.now);
-        let kind = op.kind();
+    /// The answer to what was sent: `Err` for one given before the event
+    /// is applied (after whatever the call changed on the way: a swap
+    /// timed out, a wrong code counted).
+    fn decide(
+        &mut self,
+        sent: &Sent<'_>,
+        secrets: &[Secret],
+        fx: &mut Effects,
+    ) -> Result<Answer, Answer> {
+        let (kind, actor) = (sent.op.kind(), sent.actor);
+        self.time_out_swap(sent, fx)?;
+        self.login_gate(sent)?;
+        let from = self.state;
+        let Some(to) = self.permitted(kind, actor) else {
+            return Err(Answer::NotPermitted {
+                state: from,
+                event: kind,
+                actor,
+            });
+        };
+        let new_secret = self.guard(sent)?;
+        let proof = self.check_code(sent, secrets, new_secret, fx)?;
+        self.effects(sent, secrets, fx);
+        self.state = to;
+        self.version += 1;
+        Ok(Answer::Accepted { from, to, proof })
+    }
 
-        // A swap past its deadline ends first, by the System, unless this
-        // is the System's own time-out; the swap's new secret goes with it.
-        let own_timeout = kind == EventKind::SwapTimeout && actor == Actor::System;
-        if !own_timeout && self.pending.is_some_and(|p| now >= p.deadline) {
+    /// A swap past its deadline ends first, by the System, unless this is
+    /// the System's own time-out; the swap's new secret goes with it.
+    fn time_out_swap(&mut self, sent: &Sent<'_>, fx: &mut Effects) -> Result<(), Answer> {
+        let (op, actor) = (sent.op, sent.actor);
+        let own_timeout = op.kind() == EventKind::SwapTimeout && actor == Actor::System;
+        if !own_timeout && self.pending.is_some_and(|p| sent.now >= p.deadline) {
             self.state = State::Active;
             self.pending = None;
             self.enrollment = None;
@@ -1486,271 +1514,331 @@ impl Model {
             // The swap the customer would complete just ended: too late.
             // (For anyone else the table has no row, as without a swap.)
             if let (Op::CompleteSwap { .. }, Actor::Customer) = (op, actor) {
-                return Answer::SwapExpired;
+                return Err(Answer::SwapExpired);
             }
         }
+        Ok(())
+    }
 
-        if let Op::Login(code) = op {
-            // A login is the customer's alone, whether or not it asks for
-            // a code.
-            if actor != Actor::Customer {
-                return Answer::NotPermitted {
-                    state: self.state,
-                    event: kind,
-                    actor,
-                };
-            }
-            if !self.login {
-                return Answer::NotRequired;
-            }
-            if code.is_none() {
-                return Answer::CodeRequired;
-            }
-        }
-
-        let from = self.state;
-        let Some(to) = self.permitted(kind, actor) else {
-            return Answer::NotPermitted {
-                state: from,
-                event: kind,
-                actor,
-            };
+    /// A login is the customer's alone, whether or not it asks for a code;
+    /// it needs none while the login OTP is off, and one while it is on.
+    fn login_gate(&self, sent: &Sent<'_>) -> Result<(), Answer> {
+        let Op::Login(code) = sent.op else {
+            return Ok(());
         };
+        if sent.actor != Actor::Customer {
+            return Err(Answer::NotPermitted {
+                state: self.state,
+                event: sent.op.kind(),
+                actor: sent.actor,
+            });
+        }
+        if !self.login {
+            return Err(Answer::NotRequired);
+        }
+        if code.is_none() {
+            return Err(Answer::CodeRequired);
+        }
+        Ok(())
+    }
 
-        // Guards other than the code.
-        let mut new_secret = None;
-        match op {
-            Op::VerifyLogin(_) | Op::Login(_) if !self.login => return Answer::LoginOtpOff,
-            Op::Register { .. } => {
-                if self.retired_serials.contains(&sent.serial) {
-                    return Answer::SerialRetired(sent.serial);
-                }
-                // A given secret takes the deployment's suite, a
-                // provisioned one the suite it was provisioned with.
-                let (secret, suite) = match sent.given {
-                    Some(k) => (k, self.deploy),
-                    None => match self.enrollment {
-                        None => return Answer::NoEnrollment,
-                        Some((_, deadline, _)) if now >= deadline => {
-                            return Answer::EnrollmentExpired
-                        }
-                        Some((k, _, suite)) => (k, suite),
-                    },
-                };
-                if self.used_secret(secret) {
-                    return Answer::SecretReused;
-                }
-                new_secret = Some((secret, suite));
-            }
-            Op::CompleteSwap { .. } => {
-                // Before the deadline: a swap past it timed out above.
-                if self.retired_serials.contains(&sent.serial) {
-                    return Answer::SerialRetired(sent.serial);
-                }
-                if self.token.is_some_and(|t| t.serial == sent.serial) {
-                    return Answer::SameSerial;
-                }
-                // The secret BeginSwap fixed, with the suite of the
-                // deployment that began the swap.
-                let Some((secret, _, suite)) = self.enrollment else {
-                    return Answer::NoEnrollment;
-                };
-                if self.used_secret(secret) {
-                    return Answer::SecretReused;
-                }
-                new_secret = Some((secret, suite));
-            }
-            Op::BeginSwap { .. } => {
-                // The new secret is judged before the code, so that a
-                // refusal of it leaves the code unspent.
-                if let Some(retry_at) = self.held_back(now) {
-                    return Answer::Throttled(retry_at);
-                }
-                match (sent.given, sent.account) {
-                    (Some(k), _) if self.used_secret(k) => return Answer::SecretReused,
-                    (None, Some(a)) if !ACCOUNTS[a].1 => return Answer::Provisioning,
-                    _ => {}
-                }
-            }
-            Op::Provision { .. } if !ACCOUNTS[sent.account.unwrap()].1 => {
-                return Answer::Provisioning
-            }
-            Op::SignTransaction { .. } => {
-                let Some(suite) = self.token.unwrap().suite else {
-                    return Answer::NoSigningSuite;
-                };
-                if model_question(suite, sent.transaction.unwrap()).is_none() {
-                    return Answer::Unsignable;
-                }
-                // The token's own suite, under today's settings.
-                if let Some(candidates) = model_guessable(suite, self.ahead, self.max) {
-                    return Answer::SigningSuiteGuessable {
-                        candidates,
-                        max: self.max,
-                        digits: u32::try_from(SUITE_MODEL[suite].2).unwrap(),
-                    };
-                }
-            }
-            Op::SwapTimeout if now < self.pending.unwrap().deadline => {
-                return Answer::SwapNotExpired
+    /// The guards other than the code; for an event that brings a new
+    /// token, the secret of its first code and the suite it binds.
+    fn guard(&self, sent: &Sent<'_>) -> Result<Option<(usize, Option<usize>)>, Answer> {
+        match sent.op {
+            Op::VerifyLogin(_) | Op::Login(_) if !self.login => Err(Answer::LoginOtpOff),
+            Op::Register { .. } => self.register_guard(sent).map(Some),
+            Op::CompleteSwap { .. } => self.complete_swap_guard(sent).map(Some),
+            Op::BeginSwap { .. } => self.begin_swap_guard(sent).map(|()| None),
+            Op::Provision { .. } if !ACCOUNTS[sent.account.unwrap()].1 => Err(Answer::Provisioning),
+            Op::SignTransaction { .. } => self.signing_guard(sent).map(|()| None),
+            Op::SwapTimeout if sent.now < self.pending.unwrap().deadline => {
+                Err(Answer::SwapNotExpired)
             }
             Op::Suspend(SuspendReason::TooManyFailures) if self.failures < self.max => {
-                return Answer::BelowMaxFailures
+                Err(Answer::BelowMaxFailures)
             }
-            _ => {}
+            _ => Ok(None),
         }
+    }
 
-        // The code.
-        let mut proof = None;
-        if let Some((secret, suite)) = new_secret {
-            // A new token's first code is held back and counted like any.
-            if let Some(retry_at) = self.held_back(now) {
-                return Answer::Throttled(retry_at);
-            }
-            let Some((step, rel)) = Self::matches(&secrets[secret], sent.code.unwrap(), now) else {
-                return self.wrong_code(now, true, fx);
-            };
-            proof = Some((step, rel));
-            if let Op::CompleteSwap { .. } = op {
-                self.retire_token();
-            }
-            self.token = Some(ModelToken {
-                serial: sent.serial,
-                secret,
-                last_step: step,
-                drift: rel.clamp(-MAX_DRIFT, MAX_DRIFT),
-                estimate: Estimate::from_code(now, step),
-                suite,
-                last_signature: None,
+    /// A registration's serial and secret. A given secret takes the
+    /// deployment's suite, a provisioned one the suite it was provisioned
+    /// with.
+    fn register_guard(&self, sent: &Sent<'_>) -> Result<(usize, Option<usize>), Answer> {
+        if self.retired_serials.contains(&sent.serial) {
+            return Err(Answer::SerialRetired(sent.serial));
+        }
+        let (secret, suite) = match sent.given {
+            Some(k) => (k, self.deploy),
+            None => match self.enrollment {
+                None => return Err(Answer::NoEnrollment),
+                Some((_, deadline, _)) if sent.now >= deadline => {
+                    return Err(Answer::EnrollmentExpired)
+                }
+                Some((k, _, suite)) => (k, suite),
+            },
+        };
+        if self.used_secret(secret) {
+            return Err(Answer::SecretReused);
+        }
+        Ok((secret, suite))
+    }
+
+    /// A swap's completion (before the deadline: a swap past it timed out
+    /// first): the secret `BeginSwap` fixed, with the suite of the
+    /// deployment that began the swap.
+    fn complete_swap_guard(&self, sent: &Sent<'_>) -> Result<(usize, Option<usize>), Answer> {
+        if self.retired_serials.contains(&sent.serial) {
+            return Err(Answer::SerialRetired(sent.serial));
+        }
+        if self.token.is_some_and(|t| t.serial == sent.serial) {
+            return Err(Answer::SameSerial);
+        }
+        let Some((secret, _, suite)) = self.enrollment else {
+            return Err(Answer::NoEnrollment);
+        };
+        if self.used_secret(secret) {
+            return Err(Answer::SecretReused);
+        }
+        Ok((secret, suite))
+    }
+
+    /// A swap's new secret is judged before the code, so that a refusal of
+    /// it leaves the code unspent.
+    fn begin_swap_guard(&self, sent: &Sent<'_>) -> Result<(), Answer> {
+        if let Some(retry_at) = self.held_back(sent.now) {
+            return Err(Answer::Throttled(retry_at));
+        }
+        match (sent.given, sent.account) {
+            (Some(k), _) if self.used_secret(k) => Err(Answer::SecretReused),
+            (None, Some(a)) if !ACCOUNTS[a].1 => Err(Answer::Provisioning),
+            _ => Ok(()),
+        }
+    }
+
+    /// A signature needs a token bound with a suite that carries the
+    /// transaction and that today's settings do not make guessable.
+    fn signing_guard(&self, sent: &Sent<'_>) -> Result<(), Answer> {
+        let Some(suite) = self.token.unwrap().suite else {
+            return Err(Answer::NoSigningSuite);
+        };
+        if model_question(suite, sent.transaction.unwrap()).is_none() {
+            return Err(Answer::Unsignable);
+        }
+        // The token's own suite, under today's settings.
+        if let Some(candidates) = model_guessable(suite, self.ahead, self.max) {
+            return Err(Answer::SigningSuiteGuessable {
+                candidates,
+                max: self.max,
+                digits: u32::try_from(SUITE_MODEL[suite].2).unwrap(),
             });
-            fx.new_token = true;
-            self.signed_in_step.clear();
-            self.clear_failures();
-            self.enrollment = None;
-            self.pending = None;
-        } else if let Op::SignTransaction { .. } = op {
-            if let Some(retry_at) = self.held_back(now) {
-                return Answer::Throttled(retry_at);
-            }
-            let ahead = self.ahead;
-            let token = self.token.as_mut().unwrap();
-            let suite = token.suite.unwrap();
-            let counter = SUITE_MODEL[suite].0;
-            let question = model_question(suite, sent.transaction.unwrap()).unwrap();
-            let found = |expired| {
-                Self::signature_matches(
-                    &secrets[token.secret],
-                    suite,
-                    &question,
-                    sent.code.unwrap(),
-                    now,
-                    token.last_signature,
-                    token.drift,
-                    ahead,
-                    expired,
-                )
-            };
-            let Some((mark, rel)) = found(false) else {
-                // Only too late: expired, not wrong; at the time step it
-                // was computed for.
-                if let Some((_, rel)) = found(true) {
-                    let step_now = now / SUITE_MODEL[suite].1;
-                    return Answer::SignatureExpired(step_now.checked_add_signed(rel).unwrap());
-                }
-                return self.wrong_code(now, false, fx);
-            };
-            // Single use: a newer counter, or without one a newer time
-            // step or, in the step of the last signature, a question not
-            // signed in it yet.
-            let again_in_step = !counter && token.last_signature == Some(mark);
-            match token.last_signature {
-                Some(_) if again_in_step && !self.signed_in_step.contains(&question) => {
-                    if self.signed_in_step.len() >= SIGNED_IN_STEP {
-                        return Answer::TooManySignaturesInStep(mark);
-                    }
-                    fx.signed_again_in_step = true;
-                }
-                Some(last) if mark <= last => {
-                    return Answer::Replayed {
-                        step: mark,
-                        last_accepted: last,
-                    }
-                }
-                _ => self.signed_in_step.clear(),
-            }
-            if !counter {
-                self.signed_in_step.push(question);
-            }
-            token.last_signature = Some(mark);
-            proof = Some((mark, rel));
-            self.clear_failures();
-        } else if op.code_src().is_some() || matches!(op, Op::Resync(_)) {
-            // Held back after wrong codes: not evaluated.
-            if let Some(retry_at) = self.held_back(now) {
-                return Answer::Throttled(retry_at);
-            }
-            let token = self.token.as_mut().unwrap();
-            let secret = &secrets[token.secret];
-            let found = match (op, sent.code, sent.second) {
-                (Op::Resync(_), Some(first), Some(second)) => {
-                    Self::pair_matches(secret, first, second, now)
-                }
-                // The steps where the estimate puts the phone's clock.
-                (_, Some(code), _) => token
-                    .estimate
-                    .steps(now)
-                    .and_then(|steps| Self::matches_steps(secret, code, now, steps)),
-                _ => unreachable!(),
-            };
-            match found {
-                Some((step, rel))
-                    if step > token.last_step
-                        && matches!(op, Op::Resync(_))
-                        && rel.abs() > MAX_DRIFT =>
-                {
-                    return Answer::DriftBeyondBound(rel);
-                }
-                Some((step, rel)) if step > token.last_step => {
-                    let drift = rel.clamp(-MAX_DRIFT, MAX_DRIFT);
-                    // Audited where the token stays (a Stop retires it).
-                    if token.drift.abs_diff(drift) > 1 && !matches!(op, Op::Stop(_)) {
-                        fx.drift_change = Some((token.drift, drift));
-                    }
-                    fx.widened = step.abs_diff(token.estimate.centre(now)) > 1;
-                    token.last_step = step;
-                    token.drift = drift;
-                    // The estimate narrowed by the code; a pair starts it
-                    // again from its later code.
-                    token.estimate = match op {
-                        Op::Resync(_) => Estimate::from_code(now, step),
-                        _ => token.estimate.seen(now, step),
-                    };
-                    proof = Some((step, rel));
-                    self.clear_failures();
-                }
-                Some((step, _)) => {
-                    return Answer::Replayed {
-                        step,
-                        last_accepted: token.last_step,
-                    }
-                }
-                // A single code outside the window that is the code of the
-                // step last accepted: sent again, not a wrong one.
-                None if !matches!(op, Op::Resync(_))
-                    && sent.code == Some(code_at(secret, token.last_step * PERIOD).as_str()) =>
-                {
-                    fx.replayed_outside = true;
-                    return Answer::Replayed {
-                        step: token.last_step,
-                        last_accepted: token.last_step,
-                    };
-                }
-                None => return self.wrong_code(now, false, fx),
-            }
         }
+        Ok(())
+    }
 
-        // Effects.
-        match op {
+    /// The code the event carries, if any: a new token's first code, a
+    /// signature, or a code (or pair) of the current token. The proof of
+    /// an accepted one.
+    fn check_code(
+        &mut self,
+        sent: &Sent<'_>,
+        secrets: &[Secret],
+        new_secret: Option<(usize, Option<usize>)>,
+        fx: &mut Effects,
+    ) -> Result<Option<(u64, i64)>, Answer> {
+        if let Some((secret, suite)) = new_secret {
+            self.first_code(sent, secrets, (secret, suite), fx)
+                .map(Some)
+        } else if let Op::SignTransaction { .. } = sent.op {
+            self.check_signature(sent, secrets, fx).map(Some)
+        } else if sent.op.code_src().is_some() || matches!(sent.op, Op::Resync(_)) {
+            self.current_code(sent, secrets, fx).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// A new token's first code, held back and counted like any; once it
+    /// matches, the token (a swap's retires the current one).
+    fn first_code(
+        &mut self,
+        sent: &Sent<'_>,
+        secrets: &[Secret],
+        (secret, suite): (usize, Option<usize>),
+        fx: &mut Effects,
+    ) -> Result<(u64, i64), Answer> {
+        let now = sent.now;
+        if let Some(retry_at) = self.held_back(now) {
+            return Err(Answer::Throttled(retry_at));
+        }
+        let Some((step, rel)) = Self::matches(&secrets[secret], sent.code.unwrap(), now) else {
+            return Err(self.wrong_code(now, true, fx));
+        };
+        if let Op::CompleteSwap { .. } = sent.op {
+            self.retire_token();
+        }
+        self.token = Some(ModelToken {
+            serial: sent.serial,
+            secret,
+            last_step: step,
+            drift: rel.clamp(-MAX_DRIFT, MAX_DRIFT),
+            estimate: Estimate::from_code(now, step),
+            suite,
+            last_signature: None,
+        });
+        fx.new_token = true;
+        self.signed_in_step.clear();
+        self.clear_failures();
+        self.enrollment = None;
+        self.pending = None;
+        Ok((step, rel))
+    }
+
+    /// A `SignTransaction`'s response: held back after wrong ones, matched
+    /// within the window (or, only too late, expired), then claimed.
+    fn check_signature(
+        &mut self,
+        sent: &Sent<'_>,
+        secrets: &[Secret],
+        fx: &mut Effects,
+    ) -> Result<(u64, i64), Answer> {
+        let now = sent.now;
+        if let Some(retry_at) = self.held_back(now) {
+            return Err(Answer::Throttled(retry_at));
+        }
+        let ahead = self.ahead;
+        let token = self.token.unwrap();
+        let suite = token.suite.unwrap();
+        let question = model_question(suite, sent.transaction.unwrap()).unwrap();
+        let found = |expired| {
+            Self::signature_matches(
+                &secrets[token.secret],
+                suite,
+                &question,
+                sent.code.unwrap(),
+                now,
+                token.last_signature,
+                token.drift,
+                ahead,
+                expired,
+            )
+        };
+        let Some((mark, rel)) = found(false) else {
+            // Only too late: expired, not wrong; at the time step it
+            // was computed for.
+            if let Some((_, rel)) = found(true) {
+                let step_now = now / SUITE_MODEL[suite].1;
+                return Err(Answer::SignatureExpired(
+                    step_now.checked_add_signed(rel).unwrap(),
+                ));
+            }
+            return Err(self.wrong_code(now, false, fx));
+        };
+        self.claim_signature(suite, question, mark, fx)?;
+        Ok((mark, rel))
+    }
+
+    /// Single use of a matched signature: a newer counter, or without one
+    /// a newer time step or, in the step of the last signature, a question
+    /// not signed in it yet.
+    fn claim_signature(
+        &mut self,
+        suite: usize,
+        question: String,
+        mark: u64,
+        fx: &mut Effects,
+    ) -> Result<(), Answer> {
+        let counter = SUITE_MODEL[suite].0;
+        let token = self.token.as_mut().unwrap();
+        let again_in_step = !counter && token.last_signature == Some(mark);
+        match token.last_signature {
+            Some(_) if again_in_step && !self.signed_in_step.contains(&question) => {
+                if self.signed_in_step.len() >= SIGNED_IN_STEP {
+                    return Err(Answer::TooManySignaturesInStep(mark));
+                }
+                fx.signed_again_in_step = true;
+            }
+            Some(last) if mark <= last => {
+                return Err(Answer::Replayed {
+                    step: mark,
+                    last_accepted: last,
+                })
+            }
+            _ => self.signed_in_step.clear(),
+        }
+        if !counter {
+            self.signed_in_step.push(question);
+        }
+        token.last_signature = Some(mark);
+        self.clear_failures();
+        Ok(())
+    }
+
+    /// A code (or a `Resync` pair) of the current token: held back after
+    /// wrong codes, matched where the estimate puts the phone's clock (a
+    /// pair over the resynchronisation window), and claimed if newer than
+    /// the last accepted step.
+    fn current_code(
+        &mut self,
+        sent: &Sent<'_>,
+        secrets: &[Secret],
+        fx: &mut Effects,
+    ) -> Result<(u64, i64), Answer> {
+        let (op, now) = (sent.op, sent.now);
+        // Held back after wrong codes: not evaluated.
+        if let Some(retry_at) = self.held_back(now) {
+            return Err(Answer::Throttled(retry_at));
+        }
+        let token = self.token.as_mut().unwrap();
+        let secret = &secrets[token.secret];
+        let found = match (op, sent.code, sent.second) {
+            (Op::Resync(_), Some(first), Some(second)) => {
+                Self::pair_matches(secret, first, second, now)
+            }
+            // The steps where the estimate puts the phone's clock.
+            (_, Some(code), _) => token
+                .estimate
+                .steps(now)
+                .and_then(|steps| Self::matches_steps(secret, code, now, steps)),
+            _ => unreachable!(),
+        };
+        match found {
+            Some((step, rel))
+                if step > token.last_step
+                    && matches!(op, Op::Resync(_))
+                    && rel.abs() > MAX_DRIFT =>
+            {
+                Err(Answer::DriftBeyondBound(rel))
+            }
+            Some((step, rel)) if step > token.last_step => {
+                token.claim(op, now, step, rel, fx);
+                self.clear_failures();
+                Ok((step, rel))
+            }
+            Some((step, _)) => Err(Answer::Replayed {
+                step,
+                last_accepted: token.last_step,
+            }),
+            // A single code outside the window that is the code of the
+            // step last accepted: sent again, not a wrong one.
+            None if !matches!(op, Op::Resync(_))
+                && sent.code == Some(code_at(secret, token.last_step * PERIOD).as_str()) =>
+            {
+                fx.replayed_outside = true;
+                Err(Answer::Replayed {
+                    step: token.last_step,
+                    last_accepted: token.last_step,
+                })
+            }
+            None => Err(self.wrong_code(now, false, fx)),
+        }
+    }
+
+    /// What an accepted event does besides its code and its state.
+    fn effects(&mut self, sent: &Sent<'_>, secrets: &[Secret], fx: &mut Effects) {
+        let now = sent.now;
+        match sent.op {
             Op::Provision { .. } => {
                 // A new secret gets fresh tries (there is no token whose
                 // lock-out this could lift).
@@ -1797,15 +1885,20 @@ impl Model {
             }
             _ => {}
         }
-        self.state = to;
-        self.version += 1;
-        Answer::Accepted { from, to, proof }
     }
 
+    /// The committed record is what the model says, and the invariants
+    /// hold.
     fn check(&self, bank: &Bank, serials: &[TokenSerial], context: &str) {
         let snapshot = bank.snapshot();
         assert_eq!(snapshot.is_none(), self.version == 0, "{context}");
         let s = bank.summary();
+        self.check_summary(&s, serials, context);
+        self.check_clock_and_signing(&s, context);
+        self.check_invariants(&s, context);
+    }
+
+    fn check_summary(&self, s: &RecordSummary, serials: &[TokenSerial], context: &str) {
         assert_eq!(s.state, self.state, "{context}");
         assert_eq!(
             s.serial.as_ref(),
@@ -1824,7 +1917,17 @@ impl Model {
         assert_eq!(s.login_otp, self.login, "{context}");
         assert_eq!(s.last_step, self.token.map(|t| t.last_step), "{context}");
         assert_eq!(s.last_drift, self.token.map(|t| t.drift), "{context}");
-        // Where the estimate puts the phone's clock.
+        assert_eq!(s.version, self.version, "{context}");
+        let retired: Vec<_> = self
+            .retired_serials
+            .iter()
+            .map(|&i| serials[i].clone())
+            .collect();
+        assert_eq!(s.retired_serials, retired, "{context}");
+    }
+
+    /// Where the estimate puts the phone's clock, and what the token signed.
+    fn check_clock_and_signing(&self, s: &RecordSummary, context: &str) {
         let seen = |o: OffsetSeen| Seen {
             at: o.at(),
             low: o.low(),
@@ -1855,15 +1958,10 @@ impl Model {
             .map(|q| Sha256::digest(q.as_bytes()).into())
             .collect();
         assert_eq!(s.signed_in_last_step, digests, "{context}");
-        assert_eq!(s.version, self.version, "{context}");
-        let retired: Vec<_> = self
-            .retired_serials
-            .iter()
-            .map(|&i| serials[i].clone())
-            .collect();
-        assert_eq!(s.retired_serials, retired, "{context}");
+    }
 
-        // Invariants, whatever the model says.
+    /// Invariants, whatever the model says.
+    fn check_invariants(&self, s: &RecordSummary, context: &str) {
         assert!(s.failures <= self.max, "{context}");
         assert_eq!(s.token_id.is_some(), s.state.has_token(), "{context}");
         assert_eq!(
@@ -1890,6 +1988,26 @@ impl Model {
         if s.state.accepts_codes() {
             assert!(s.failures < self.max, "{context}");
         }
+    }
+}
+
+impl ModelToken {
+    /// A code for `step`, `rel` steps from the server's, accepted at `now`
+    /// by `op`: the drift follows it (audited where the token stays: a
+    /// `Stop` retires it), and the estimate is narrowed by the code (a pair
+    /// starts it again from its later code).
+    fn claim(&mut self, op: &Op, now: u64, step: u64, rel: i64, fx: &mut Effects) {
+        let drift = rel.clamp(-MAX_DRIFT, MAX_DRIFT);
+        if self.drift.abs_diff(drift) > 1 && !matches!(op, Op::Stop(_)) {
+            fx.drift_change = Some((self.drift, drift));
+        }
+        fx.widened = step.abs_diff(self.estimate.centre(now)) > 1;
+        self.last_step = step;
+        self.drift = drift;
+        self.estimate = match op {
+            Op::Resync(_) => Estimate::from_code(now, step),
+            _ => self.estimate.seen(now, step),
+        };
     }
 }
 
