@@ -80,11 +80,12 @@ use std::sync::Arc;
 use lifecycle_support::{principal, Bank, Engine};
 use otpguard::lifecycle::rules::TABLE;
 use otpguard::lifecycle::{
-    audit::AuditReason, audit::Notice, audit::Outcome, config::LifecycleConfigBuilder,
-    config::Throttle, error::CodeError, error::ConfigError, rules::Actor, rules::EventKind,
-    store::OffsetSeen, store::PendingSwap, store::RecordSummary, store::TokenId, Event, Label,
-    LifecycleConfig, LifecycleError, LoginCheck, NewSecret, Principal, ReissueReason,
-    RequestContext, State, SuspendReason, SwapTo, TokenSerial,
+    audit::AuditReason, audit::AuditRecord, audit::Notice, audit::Outcome,
+    config::LifecycleConfigBuilder, config::Throttle, error::CodeError, error::ConfigError,
+    rules::Actor, rules::EventKind, store::OffsetSeen, store::PendingSwap, store::RecordSummary,
+    store::TokenId, store::TokenRecord, Authorized, Event, Label, LifecycleConfig, LifecycleError,
+    LoginCheck, NewSecret, Principal, ReissueReason, RequestContext, State, SuspendReason, SwapTo,
+    TokenSerial,
 };
 use otpguard::ocra::{Amount, Currency, Input, Ocra, PayeeAccount, Suite, Transaction};
 use otpguard::{KeyUri, Secret, Totp};
@@ -2137,6 +2138,56 @@ impl World {
     }
 }
 
+impl World {
+    /// What the harness learns of the current token from an answer to
+    /// `call`.
+    fn learn(&mut self, call: &Call<'_>, got: &Answer) {
+        let Answer::Accepted { to, proof, .. } = got else {
+            return;
+        };
+        let (op, out) = (call.op, &call.out);
+        match op {
+            Op::Register { .. } => self.current = Some(out.code_secret),
+            // The new phone holds the secret the swap fixed.
+            Op::CompleteSwap { .. } => self.current = self.swap,
+            Op::BeginSwap { .. } if out.given.is_some() => self.swap = out.given,
+            _ => {}
+        }
+        if matches!(op, Op::Register { .. } | Op::CompleteSwap { .. }) {
+            self.phone_counter = 0;
+            self.last_signed = None;
+        } else if !to.has_token() {
+            self.current = None;
+        }
+        match (proof, &out.signed) {
+            (Some((step, _)), Some(signed)) => {
+                self.phone_counter = step + 1;
+                self.last_signed = Some(signed.clone());
+            }
+            // The code of the step now last accepted: a pair's later
+            // one.
+            (Some(_), None) => self.last_code = out.second.clone().or_else(|| out.code.clone()),
+            (None, _) => {}
+        }
+        if !to.has_token() {
+            self.last_code = None;
+        }
+    }
+
+    /// Token identity: fresh for each new token, stable otherwise.
+    fn check_token_id(&mut self, context: &str, new_token: bool, id: Option<TokenId>) {
+        match (new_token, id) {
+            (true, Some(id)) => {
+                assert!(!self.ids.contains(&id), "a token id came back: {context}");
+                self.ids.push(id);
+                self.current_id = Some(id);
+            }
+            (false, Some(id)) => assert_eq!(Some(id), self.current_id, "{context}"),
+            (_, None) => self.current_id = None,
+        }
+    }
+}
+
 /// What a run gave: every answer (one per event), each row of the table an
 /// accepted event took, as its audit record names it, how many codes
 /// outside the window were refused as the last accepted one sent again,
@@ -2150,54 +2201,245 @@ struct Run {
     widened: usize,
 }
 
+impl Run {
+    /// What one call did that the run counts.
+    fn count(&mut self, fx: &Effects) {
+        self.replayed_outside += usize::from(fx.replayed_outside);
+        self.signed_again_in_step += usize::from(fx.signed_again_in_step);
+        self.widened += usize::from(fx.widened);
+    }
+}
+
+/// What the harness sends with one event, made from what it knows.
+struct Outgoing {
+    /// The serial of `Register` / `CompleteSwap`.
+    serial: usize,
+    /// The secret the first code of `Register` / `CompleteSwap` is made
+    /// from.
+    code_secret: usize,
+    /// The secret given with a `Register` (`None`: provisioned) or a
+    /// `BeginSwap` (`None`: generated).
+    given: Option<usize>,
+    /// The account name (of `ACCOUNTS`) of a `Provision` or a swap to a
+    /// generated secret.
+    account: Option<usize>,
+    /// The code, the first code of a pair, or a signature's response.
+    code: Option<String>,
+    /// The second code of a `Resync`.
+    second: Option<String>,
+    /// The transaction a signature is sent with, and its response.
+    signed: Option<(usize, String)>,
+}
+
+impl Outgoing {
+    /// The transaction a `SignTransaction` carries.
+    fn tx(&self) -> Option<usize> {
+        self.signed.as_ref().map(|(t, _)| *t)
+    }
+
+    /// That transaction's digest.
+    fn digest(&self) -> Option<[u8; 32]> {
+        self.tx().map(|t| transaction(t).digest())
+    }
+
+    /// The event `op` submits (`None`: a login).
+    fn event(&self, op: &Op, world: &World) -> Option<Event> {
+        let entered = || self.code.as_deref().unwrap().into();
+        let new_secret = || match self.given {
+            Some(k) => NewSecret::Given(world.secrets[k].clone()),
+            None => NewSecret::Provisioned,
+        };
+        let swap_to = || match (self.given, self.account) {
+            (Some(k), _) => SwapTo::Given(world.secrets[k].clone()),
+            (None, Some(a)) => SwapTo::Generated {
+                account: ACCOUNTS[a].0.to_owned(),
+            },
+            (None, None) => unreachable!(),
+        };
+        let event = match op {
+            Op::Tick(_) | Op::Deploy { .. } | Op::Login(_) => return None,
+            Op::Provision { account } => Event::Provision {
+                account: ACCOUNTS[*account].0.to_owned(),
+            },
+            Op::Register { .. } => Event::Register {
+                serial: world.serials[self.serial].clone(),
+                secret: new_secret(),
+                code: entered(),
+            },
+            Op::CompleteSwap { .. } => Event::CompleteSwap {
+                serial: world.serials[self.serial].clone(),
+                code: entered(),
+            },
+            Op::SetLogin { on, .. } => Event::SetLoginOtp {
+                on: *on,
+                code: entered(),
+            },
+            Op::BeginSwap { .. } => Event::BeginSwap {
+                code: entered(),
+                to: swap_to(),
+            },
+            Op::CancelSwap(_) => Event::CancelSwap { code: entered() },
+            Op::SwapTimeout => Event::SwapTimeout,
+            Op::Stop(_) => Event::Stop { code: entered() },
+            Op::Suspend(reason) => Event::Suspend { reason: *reason },
+            Op::Resume => Event::Resume,
+            Op::Reissue => Event::Reissue {
+                reason: ReissueReason::AppRemoved,
+            },
+            Op::VerifyTransaction(_) => Event::VerifyTransaction { code: entered() },
+            Op::VerifyLogin(_) => Event::VerifyLogin { code: entered() },
+            Op::Resync(_) => Event::Resync {
+                first: entered(),
+                second: self.second.as_deref().unwrap().into(),
+            },
+            Op::ResetDrift => Event::ResetDrift,
+            Op::SignTransaction { .. } => Event::SignTransaction {
+                transaction: transaction(self.tx().unwrap()),
+                response: entered(),
+            },
+        };
+        Some(event)
+    }
+}
+
+/// One call: the event, who sent it, when, and with what.
+struct Call<'a> {
+    op: &'a Op,
+    actor: Actor,
+    by: Principal,
+    ctx: RequestContext,
+    now: u64,
+    out: Outgoing,
+}
+
+impl Call<'_> {
+    /// What the model is told about the call.
+    fn sent(&self) -> Sent<'_> {
+        Sent {
+            op: self.op,
+            actor: self.actor,
+            now: self.now,
+            serial: self.out.serial,
+            given: self.out.given,
+            account: self.out.account,
+            code: self.out.code.as_deref(),
+            second: self.out.second.as_deref(),
+            transaction: self.out.tx(),
+        }
+    }
+}
+
+/// What a proof names: the token, the committed version, the event and
+/// the transaction.
+type Named = (TokenId, u64, EventKind, Option<[u8; 32]>);
+
+fn named(a: &Authorized) -> Named {
+    (a.token(), a.version(), a.event(), a.transaction())
+}
+
+/// What the lifecycle answered a call, the Key URI it returned, what the
+/// proof of an accepted code names, and the record committed after it.
+struct Reply {
+    got: Answer,
+    key_uri: Option<KeyUri>,
+    authorized: Option<Named>,
+    after: TokenRecord,
+}
+
+/// A run in progress: the bank and the deployment now serving it, what the
+/// harness knows, the model, and what the run gave so far.
+struct Harness {
+    bank: Bank,
+    engine: Arc<Engine>,
+    world: World,
+    model: Model,
+    max: u32,
+    ran: Run,
+}
+
 /// Runs `steps` against the lifecycle (first deployed signing with
 /// `deploy`) and the model.
 fn run(max: u32, deploy: Option<usize>, steps: &[(Op, Option<Actor>)]) -> Run {
     let bank = Bank::with_config(config(max, deploy, SIGNING_AHEAD));
-    let mut engine: Arc<Engine> = Arc::clone(&bank.lc);
-    let mut world = World::new();
-    let mut model = Model::new(max, deploy);
-    let mut answers = Vec::new();
-    let mut rows = HashSet::new();
-    let mut replayed_outside = 0;
-    let mut signed_again_in_step = 0;
-    let mut widened = 0;
-
+    let mut harness = Harness {
+        engine: Arc::clone(&bank.lc),
+        bank,
+        world: World::new(),
+        model: Model::new(max, deploy),
+        max,
+        ran: Run {
+            answers: Vec::new(),
+            rows: HashSet::new(),
+            replayed_outside: 0,
+            signed_again_in_step: 0,
+            widened: 0,
+        },
+    };
     for (n, (op, actor)) in steps.iter().enumerate() {
         match op {
-            Op::Tick(secs) => {
-                bank.clock.advance(*secs);
-                continue;
-            }
-            Op::Deploy {
-                suite: signing,
-                ahead,
-            } => {
-                // Settings under which the deployment's own suite would be
-                // guessable are refused; the running deployment stays.
-                let guessable = signing.and_then(|i| model_guessable(i, *ahead, max));
-                match builder(max, *signing, *ahead).build() {
-                    Ok(config) => {
-                        assert_eq!(guessable, None, "step {n}: {op:?} built");
-                        engine = Arc::new(bank.reconfigured(config));
-                        model.deploy = *signing;
-                        model.ahead = *ahead;
-                    }
-                    Err(ConfigError::SignatureGuessable { candidates, .. }) => {
-                        assert_eq!(guessable, Some(candidates), "step {n}: {op:?}");
-                    }
-                    Err(e) => panic!("step {n}: {op:?} refused: {e}"),
-                }
-                continue;
-            }
-            _ => {}
+            Op::Tick(secs) => harness.bank.clock.advance(*secs),
+            Op::Deploy { suite, ahead } => harness.deploy(n, op, *suite, *ahead),
+            _ => harness.event(n, op, actor.unwrap_or_else(|| op.natural_actor())),
         }
-        let now = bank.now();
-        let actor = actor.unwrap_or_else(|| op.natural_actor());
-        let by = principal(actor);
-        let ctx = RequestContext::new().request_id(Label::new(&format!("req-{n}")).unwrap());
+    }
+    harness.ran
+}
 
-        // What is sent.
+impl Harness {
+    /// A new deployment over the same store. Settings under which its own
+    /// suite would be guessable are refused; the running deployment stays.
+    fn deploy(&mut self, n: usize, op: &Op, signing: Option<usize>, ahead: u64) {
+        let guessable = signing.and_then(|i| model_guessable(i, ahead, self.max));
+        match builder(self.max, signing, ahead).build() {
+            Ok(config) => {
+                assert_eq!(guessable, None, "step {n}: {op:?} built");
+                self.engine = Arc::new(self.bank.reconfigured(config));
+                self.model.deploy = signing;
+                self.model.ahead = ahead;
+            }
+            Err(ConfigError::SignatureGuessable { candidates, .. }) => {
+                assert_eq!(guessable, Some(candidates), "step {n}: {op:?}");
+            }
+            Err(e) => panic!("step {n}: {op:?} refused: {e}"),
+        }
+    }
+
+    /// Event `n`, sent to the lifecycle by `actor` and told to the model:
+    /// the answers agree, and so do the proof, the Key URI, the token's
+    /// identity, the audit and the committed record.
+    fn event(&mut self, n: usize, op: &Op, actor: Actor) {
+        let now = self.bank.now();
+        let call = Call {
+            op,
+            actor,
+            by: principal(actor),
+            ctx: RequestContext::new().request_id(Label::new(&format!("req-{n}")).unwrap()),
+            now,
+            out: self.outgoing(op, now),
+        };
+        let before = self.bank.summary();
+        let audit_before = self.bank.audit_len();
+        let reply = self.submit(&call);
+        let (expected, fx) = self.model.apply(&call.sent(), &self.world.secrets);
+        let (got, code) = (&reply.got, &call.out.code);
+        let context = format!(
+            "step {n}: {op:?} by {actor} at {now} (code {code:?}) from {before:?}: got {got:?}, model {expected:?}"
+        );
+        assert_eq!(*got, expected, "model and lifecycle disagree: {context}");
+        check_proof(&context, &call, &reply, &fx, self.world.current_id);
+        self.check_key_uri(&context, &call, &fx, reply.key_uri.as_ref());
+        self.world.learn(&call, got);
+        self.ran.count(&fx);
+        self.world
+            .check_token_id(&context, fx.new_token, reply.after.token_id());
+        self.check_audit(&context, &call, &fx, got, audit_before);
+        self.model.check(&self.bank, &self.world.serials, &context);
+        self.ran.answers.push(reply.got);
+    }
+
+    /// What is sent with `op` at `now`, made from what the harness knows.
+    fn outgoing(&self, op: &Op, now: u64) -> Outgoing {
+        let world = &self.world;
         let (serial, code_secret, given, right) = match op {
             Op::Register {
                 serial,
@@ -2239,106 +2481,63 @@ fn run(max: u32, deploy: Option<usize>, steps: &[(Op, Option<Actor>)]) -> Run {
             Op::Resync(src) => Some(world.pair(*src, now).1),
             _ => None,
         };
-        // The transaction a signature is sent with, and its response, made
-        // with the suite the record says the token has.
-        let signed = match op {
-            Op::SignTransaction { tx, response } => {
-                let bound = bank.record().signing_suite();
-                let i = (0..SUITES.len())
-                    .find(|&i| Some(suite(i)) == bound)
-                    .unwrap_or(0);
-                Some(world.signature(*response, *tx, now, i))
-            }
-            _ => None,
-        };
+        let signed = self.signed(op, now);
         let code = match &signed {
             Some((_, response)) => Some(response.clone()),
             None => code,
         };
-        let sent_tx = signed.as_ref().map(|(t, _)| *t);
-        let digest = sent_tx.map(|t| transaction(t).digest());
-        let entered = || code.as_deref().unwrap().into();
-        let new_secret = || match given {
-            Some(k) => NewSecret::Given(world.secrets[k].clone()),
-            None => NewSecret::Provisioned,
-        };
-        let swap_to = || match (given, account) {
-            (Some(k), _) => SwapTo::Given(world.secrets[k].clone()),
-            (None, Some(a)) => SwapTo::Generated {
-                account: ACCOUNTS[a].0.to_owned(),
-            },
-            (None, None) => unreachable!(),
-        };
-        let event = match op {
-            Op::Tick(_) | Op::Deploy { .. } | Op::Login(_) => None,
-            Op::Provision { account } => Some(Event::Provision {
-                account: ACCOUNTS[*account].0.to_owned(),
-            }),
-            Op::Register { .. } => Some(Event::Register {
-                serial: world.serials[serial].clone(),
-                secret: new_secret(),
-                code: entered(),
-            }),
-            Op::CompleteSwap { .. } => Some(Event::CompleteSwap {
-                serial: world.serials[serial].clone(),
-                code: entered(),
-            }),
-            Op::SetLogin { on, .. } => Some(Event::SetLoginOtp {
-                on: *on,
-                code: entered(),
-            }),
-            Op::BeginSwap { .. } => Some(Event::BeginSwap {
-                code: entered(),
-                to: swap_to(),
-            }),
-            Op::CancelSwap(_) => Some(Event::CancelSwap { code: entered() }),
-            Op::SwapTimeout => Some(Event::SwapTimeout),
-            Op::Stop(_) => Some(Event::Stop { code: entered() }),
-            Op::Suspend(reason) => Some(Event::Suspend { reason: *reason }),
-            Op::Resume => Some(Event::Resume),
-            Op::Reissue => Some(Event::Reissue {
-                reason: ReissueReason::AppRemoved,
-            }),
-            Op::VerifyTransaction(_) => Some(Event::VerifyTransaction { code: entered() }),
-            Op::VerifyLogin(_) => Some(Event::VerifyLogin { code: entered() }),
-            Op::Resync(_) => Some(Event::Resync {
-                first: entered(),
-                second: second.as_deref().unwrap().into(),
-            }),
-            Op::ResetDrift => Some(Event::ResetDrift),
-            Op::SignTransaction { .. } => Some(Event::SignTransaction {
-                transaction: transaction(sent_tx.unwrap()),
-                response: entered(),
-            }),
-        };
+        Outgoing {
+            serial,
+            code_secret,
+            given,
+            account,
+            code,
+            second,
+            signed,
+        }
+    }
 
-        let before = bank.summary();
-        let audit_before = bank.audit_len();
-        let lc = engine.blocking();
+    /// The transaction a signature is sent with, and its response, made
+    /// with the suite the record says the token has.
+    fn signed(&self, op: &Op, now: u64) -> Option<(usize, String)> {
+        let Op::SignTransaction { tx, response } = op else {
+            return None;
+        };
+        let bound = self.bank.record().signing_suite();
+        let i = (0..SUITES.len())
+            .find(|&i| Some(suite(i)) == bound)
+            .unwrap_or(0);
+        Some(self.world.signature(*response, *tx, now, i))
+    }
+
+    /// The call submitted to the deployment now running.
+    fn submit(&self, call: &Call<'_>) -> Reply {
+        let lc = self.engine.blocking();
+        let customer = &self.bank.customer;
         let mut key_uri: Option<KeyUri> = None;
         let mut authorized = None;
-        let result = match event {
-            Some(event) => lc.submit(&bank.customer, &by, event, &ctx).map(|applied| {
-                key_uri = applied.key_uri;
-                let proof = applied
-                    .authorized
-                    .as_ref()
-                    .map(|a| (a.claimed().value(), a.drift()));
-                authorized = applied
-                    .authorized
-                    .map(|a| (a.token(), a.version(), a.event(), a.transaction()));
-                Answer::Accepted {
-                    from: applied.from,
-                    to: applied.to,
-                    proof,
-                }
-            }),
+        let result = match call.out.event(call.op, &self.world) {
+            Some(event) => lc
+                .submit(customer, &call.by, event, &call.ctx)
+                .map(|applied| {
+                    key_uri = applied.key_uri;
+                    let proof = applied
+                        .authorized
+                        .as_ref()
+                        .map(|a| (a.claimed().value(), a.drift()));
+                    authorized = applied.authorized.as_ref().map(named);
+                    Answer::Accepted {
+                        from: applied.from,
+                        to: applied.to,
+                        proof,
+                    }
+                }),
             None => lc
-                .login(&bank.customer, &by, code.as_deref(), &ctx)
+                .login(customer, &call.by, call.out.code.as_deref(), &call.ctx)
                 .map(|check| match check {
                     LoginCheck::NotRequired => Answer::NotRequired,
                     LoginCheck::Verified(a) => {
-                        authorized = Some((a.token(), a.version(), a.event(), a.transaction()));
+                        authorized = Some(named(&a));
                         // The state is read from the record below.
                         Answer::Accepted {
                             from: State::Active,
@@ -2349,71 +2548,47 @@ fn run(max: u32, deploy: Option<usize>, steps: &[(Op, Option<Actor>)]) -> Run {
                     other => Answer::Other(format!("{other:?}")),
                 }),
         };
-        let after = bank.record();
+        let after = self.bank.record();
         let got = match result {
             // A login's proof does not say the state: the record does.
-            Ok(Answer::Accepted { proof, .. }) if matches!(op, Op::Login(_)) => Answer::Accepted {
-                from: after.state(),
-                to: after.state(),
-                proof,
-            },
+            Ok(Answer::Accepted { proof, .. }) if matches!(call.op, Op::Login(_)) => {
+                Answer::Accepted {
+                    from: after.state(),
+                    to: after.state(),
+                    proof,
+                }
+            }
             Ok(other) => other,
-            Err(e) => answer_of_error(&e, &world.serials),
+            Err(e) => answer_of_error(&e, &self.world.serials),
         };
-
-        let (expected, fx) = model.apply(
-            &Sent {
-                op,
-                actor,
-                now,
-                serial,
-                given,
-                account,
-                code: code.as_deref(),
-                second: second.as_deref(),
-                transaction: sent_tx,
-            },
-            &world.secrets,
-        );
-        let context = format!(
-            "step {n}: {op:?} by {actor} at {now} (code {code:?}) from {before:?}: got {got:?}, model {expected:?}"
-        );
-        assert_eq!(got, expected, "model and lifecycle disagree: {context}");
-
-        // The proof names the token whose code it was, and the committed
-        // version.
-        if let Some((token, version, event, transaction)) = authorized {
-            let expected_token = if fx.new_token {
-                after.token_id()
-            } else {
-                world.current_id
-            };
-            assert_eq!(Some(token), expected_token, "{context}");
-            assert_eq!(version, after.version(), "{context}");
-            assert_eq!(event, op.kind(), "{context}");
-            assert_eq!(
-                transaction, digest,
-                "{context}: a signature's proof names the transaction"
-            );
-        } else {
-            assert!(
-                !matches!(got, Answer::Accepted { proof: Some(_), .. }),
-                "{context}"
-            );
+        Reply {
+            got,
+            key_uri,
+            authorized,
+            after,
         }
-        // A provisioning, or a swap to a generated secret, returns the Key
-        // URI of the secret it keeps pending: made out to the account sent,
-        // with the suite of the deployment that generated it.
+    }
+
+    /// A provisioning, or a swap to a generated secret, returns the Key URI
+    /// of the secret it keeps pending: made out to the account sent, with
+    /// the suite of the deployment that generated it. The harness keeps it.
+    fn check_key_uri(
+        &mut self,
+        context: &str,
+        call: &Call<'_>,
+        fx: &Effects,
+        key_uri: Option<&KeyUri>,
+    ) {
         match (fx.provisioned, key_uri) {
             (Some(next), Some(uri)) => {
-                assert_eq!(next, world.secrets.len(), "{context}");
+                assert_eq!(next, self.world.secrets.len(), "{context}");
                 assert_eq!(uri.issuer(), Some("Model Bank"), "{context}");
                 assert_eq!(
                     Some(uri.account()),
-                    account.map(|a| ACCOUNTS[a].0),
+                    call.out.account.map(|a| ACCOUNTS[a].0),
                     "{context}"
                 );
-                let (pending, _, signing) = model.enrollment.unwrap();
+                let (pending, _, signing) = self.model.enrollment.unwrap();
                 assert_eq!(pending, next, "{context}");
                 assert_eq!(uri.ocra_suite(), signing.map(suite), "{context}");
                 let totp = uri.to_totp().unwrap();
@@ -2422,104 +2597,51 @@ fn run(max: u32, deploy: Option<usize>, steps: &[(Op, Option<Actor>)]) -> Run {
                     (6, PERIOD),
                     "{context}"
                 );
-                world.secrets.push(uri.secret().clone());
-                match op {
-                    Op::Provision { .. } => world.provisioned = Some(next),
-                    _ => world.swap = Some(next),
+                self.world.secrets.push(uri.secret().clone());
+                match call.op {
+                    Op::Provision { .. } => self.world.provisioned = Some(next),
+                    _ => self.world.swap = Some(next),
                 }
             }
             (None, None) => {}
             (p, uri) => panic!("{context}: provisioned {p:?}, Key URI {}", uri.is_some()),
         }
-        // What the harness learns of the current token from the answers.
-        if let Answer::Accepted { to, proof, .. } = &got {
-            match op {
-                Op::Register { .. } => world.current = Some(code_secret),
-                // The new phone holds the secret the swap fixed.
-                Op::CompleteSwap { .. } => world.current = world.swap,
-                Op::BeginSwap { .. } if given.is_some() => world.swap = given,
-                _ => {}
-            }
-            if matches!(op, Op::Register { .. } | Op::CompleteSwap { .. }) {
-                world.phone_counter = 0;
-                world.last_signed = None;
-            } else if !to.has_token() {
-                world.current = None;
-            }
-            match (proof, &signed) {
-                (Some((step, _)), Some(signed)) => {
-                    world.phone_counter = step + 1;
-                    world.last_signed = Some(signed.clone());
-                }
-                // The code of the step now last accepted: a pair's later
-                // one.
-                (Some(_), None) => world.last_code = second.clone().or_else(|| code.clone()),
-                (None, _) => {}
-            }
-            if !to.has_token() {
-                world.last_code = None;
-            }
-        }
-        replayed_outside += usize::from(fx.replayed_outside);
-        signed_again_in_step += usize::from(fx.signed_again_in_step);
-        widened += usize::from(fx.widened);
-        // Token identity: fresh for each new token, stable otherwise.
-        match (fx.new_token, after.token_id()) {
-            (true, Some(id)) => {
-                assert!(!world.ids.contains(&id), "a token id came back: {context}");
-                world.ids.push(id);
-                world.current_id = Some(id);
-            }
-            (false, Some(id)) => assert_eq!(Some(id), world.current_id, "{context}"),
-            (_, None) => world.current_id = None,
-        }
+    }
 
-        // The audit records this call added: a System time-out first if
-        // one was due, the event's own, then a System lock-out if it
-        // locked; all with the request's context and customer.
-        let audit = bank.audit_log();
+    /// The audit records this call added: a System time-out first if one
+    /// was due, the event's own, then a System lock-out if it locked; all
+    /// with the request's context and customer. The rows of the table the
+    /// accepted ones took are kept.
+    fn check_audit(
+        &mut self,
+        context: &str,
+        call: &Call<'_>,
+        fx: &Effects,
+        got: &Answer,
+        audit_before: usize,
+    ) {
+        let audit = self.bank.audit_log();
         let added = &audit[audit_before..];
         let expected_len = usize::from(fx.timed_out) + 1 + usize::from(fx.locked_out);
         assert_eq!(added.len(), expected_len, "{context}: {added:#?}");
         for r in added {
             assert_eq!(
                 (&r.customer, &r.context),
-                (&bank.customer, &ctx),
+                (&self.bank.customer, &call.ctx),
                 "{context}"
             );
             if r.outcome == Outcome::Accepted {
                 if let AuditReason::Applied { .. } = r.reason {
-                    rows.insert((r.from, r.event, r.principal.actor()));
+                    self.ran.rows.insert((r.from, r.event, r.principal.actor()));
                 }
             }
         }
         let mut records = added.iter();
         if fx.timed_out {
-            let r = records.next().unwrap();
-            assert_eq!(
-                (&r.principal, r.event, r.from, r.to, r.outcome),
-                (
-                    &Principal::System,
-                    EventKind::SwapTimeout,
-                    State::Swapping,
-                    State::Active,
-                    Outcome::Accepted
-                ),
-                "{context}"
-            );
+            check_time_out_record(context, records.next().unwrap());
         }
         let own = records.next().unwrap();
-        assert_eq!((&own.principal, own.event), (&by, op.kind()), "{context}");
-        // The new token an event brings is named, whatever its answer.
-        let new_serial = match op {
-            Op::Register { .. } | Op::CompleteSwap { .. } => Some(&world.serials[serial]),
-            _ => None,
-        };
-        assert_eq!(own.new_serial.as_ref(), new_serial, "{context}");
-        assert_eq!(
-            own.transaction, digest,
-            "{context}: a signature is audited with its transaction's digest"
-        );
+        check_own_record(context, call, fx, got, own, &self.world.serials);
         assert!(
             added
                 .iter()
@@ -2527,99 +2649,172 @@ fn run(max: u32, deploy: Option<usize>, steps: &[(Op, Option<Actor>)]) -> Run {
                 .all(|r| r.transaction.is_none()),
             "{context}"
         );
-        assert_eq!(
-            own.drift.map(|d| (d.from, d.to)),
-            fx.drift_change,
-            "{context}: the audit says when the drift moved"
-        );
-        let notice = match (&got, op) {
-            (Answer::Accepted { .. }, Op::Register { .. }) => Some(Notice::TokenBound),
-            (Answer::Accepted { .. }, Op::CompleteSwap { .. }) => Some(Notice::SwapCompleted),
-            (Answer::Accepted { .. }, Op::Reissue) => Some(Notice::Reissued),
-            (Answer::Accepted { .. }, Op::Suspend(SuspendReason::TooManyFailures)) => {
-                Some(Notice::LockedOut)
-            }
-            _ => None,
-        };
-        assert_eq!(own.notice, notice, "{context}: the customer is told");
-        let accepted = matches!(got, Answer::Accepted { .. } | Answer::NotRequired);
-        assert_eq!(
-            own.outcome,
-            if accepted {
-                Outcome::Accepted
-            } else {
-                Outcome::Refused
-            },
-            "{context}"
-        );
-        match (&got, &own.reason) {
-            (Answer::Accepted { .. }, AuditReason::Applied { .. })
-            | (Answer::NotRequired, AuditReason::LoginOtpOff) => {}
-            // The very step last accepted is a replay; an older one is
-            // audited as behind it.
-            (
-                Answer::Replayed {
-                    step,
-                    last_accepted,
-                },
-                AuditReason::Replayed {
-                    step: s,
-                    last_accepted: l,
-                },
-            ) if step == last_accepted => assert_eq!((step, last_accepted), (s, l), "{context}"),
-            (
-                Answer::Replayed {
-                    step,
-                    last_accepted,
-                },
-                AuditReason::BehindLastAccepted {
-                    step: s,
-                    last_accepted: l,
-                },
-            ) if step < last_accepted => assert_eq!((step, last_accepted), (s, l), "{context}"),
-            (
-                Answer::WrongCode { failures, .. },
-                AuditReason::WrongCode {
-                    failures: f,
-                    max: m,
-                },
-            ) => {
-                assert_eq!((failures, &max), (f, m), "{context}");
-            }
-            (got, AuditReason::Refused(why))
-                if !accepted
-                    && !matches!(got, Answer::Replayed { .. } | Answer::WrongCode { .. }) =>
-            {
-                assert!(!why.is_empty(), "{context}");
-            }
-            (got, reason) => panic!("{context}: answer {got:?} audited as {reason:?}"),
-        }
-        let own_version = model.version - u64::from(fx.locked_out);
+        check_reason(context, got, &own.reason, self.max);
+        let own_version = self.model.version - u64::from(fx.locked_out);
         assert_eq!(own.version, own_version, "{context}");
         if fx.locked_out {
-            let r = records.next().unwrap();
-            assert_eq!(
-                (&r.principal, r.event, r.to, r.version),
-                (
-                    &Principal::System,
-                    EventKind::Suspend(SuspendReason::TooManyFailures),
-                    State::Suspended(SuspendReason::TooManyFailures),
-                    model.version
-                ),
-                "{context}"
-            );
-            assert_eq!(r.notice, Some(Notice::LockedOut), "{context}");
+            check_lock_out_record(context, records.next().unwrap(), self.model.version);
         }
-
-        model.check(&bank, &world.serials, &context);
-        answers.push(got);
     }
-    Run {
-        answers,
-        rows,
-        replayed_outside,
-        signed_again_in_step,
-        widened,
+}
+
+/// The proof names the token whose code it was, and the committed version.
+fn check_proof(
+    context: &str,
+    call: &Call<'_>,
+    reply: &Reply,
+    fx: &Effects,
+    current_id: Option<TokenId>,
+) {
+    if let Some((token, version, event, transaction)) = reply.authorized {
+        let expected_token = if fx.new_token {
+            reply.after.token_id()
+        } else {
+            current_id
+        };
+        assert_eq!(Some(token), expected_token, "{context}");
+        assert_eq!(version, reply.after.version(), "{context}");
+        assert_eq!(event, call.op.kind(), "{context}");
+        assert_eq!(
+            transaction,
+            call.out.digest(),
+            "{context}: a signature's proof names the transaction"
+        );
+    } else {
+        assert!(
+            !matches!(reply.got, Answer::Accepted { proof: Some(_), .. }),
+            "{context}"
+        );
+    }
+}
+
+/// A swap timed out by the System before the event was decided.
+fn check_time_out_record(context: &str, r: &AuditRecord) {
+    assert_eq!(
+        (&r.principal, r.event, r.from, r.to, r.outcome),
+        (
+            &Principal::System,
+            EventKind::SwapTimeout,
+            State::Swapping,
+            State::Active,
+            Outcome::Accepted
+        ),
+        "{context}"
+    );
+}
+
+/// A token locked by the System at the maximum, in the same commit.
+fn check_lock_out_record(context: &str, r: &AuditRecord, version: u64) {
+    assert_eq!(
+        (&r.principal, r.event, r.to, r.version),
+        (
+            &Principal::System,
+            EventKind::Suspend(SuspendReason::TooManyFailures),
+            State::Suspended(SuspendReason::TooManyFailures),
+            version
+        ),
+        "{context}"
+    );
+    assert_eq!(r.notice, Some(Notice::LockedOut), "{context}");
+}
+
+/// The event's own audit record: who, what, the new token it brings, the
+/// transaction, the drift, what the customer is told and the outcome.
+fn check_own_record(
+    context: &str,
+    call: &Call<'_>,
+    fx: &Effects,
+    got: &Answer,
+    own: &AuditRecord,
+    serials: &[TokenSerial],
+) {
+    let op = call.op;
+    assert_eq!(
+        (&own.principal, own.event),
+        (&call.by, op.kind()),
+        "{context}"
+    );
+    // The new token an event brings is named, whatever its answer.
+    let new_serial = match op {
+        Op::Register { .. } | Op::CompleteSwap { .. } => Some(&serials[call.out.serial]),
+        _ => None,
+    };
+    assert_eq!(own.new_serial.as_ref(), new_serial, "{context}");
+    assert_eq!(
+        own.transaction,
+        call.out.digest(),
+        "{context}: a signature is audited with its transaction's digest"
+    );
+    assert_eq!(
+        own.drift.map(|d| (d.from, d.to)),
+        fx.drift_change,
+        "{context}: the audit says when the drift moved"
+    );
+    let notice = match (got, op) {
+        (Answer::Accepted { .. }, Op::Register { .. }) => Some(Notice::TokenBound),
+        (Answer::Accepted { .. }, Op::CompleteSwap { .. }) => Some(Notice::SwapCompleted),
+        (Answer::Accepted { .. }, Op::Reissue) => Some(Notice::Reissued),
+        (Answer::Accepted { .. }, Op::Suspend(SuspendReason::TooManyFailures)) => {
+            Some(Notice::LockedOut)
+        }
+        _ => None,
+    };
+    assert_eq!(own.notice, notice, "{context}: the customer is told");
+    let accepted = matches!(got, Answer::Accepted { .. } | Answer::NotRequired);
+    assert_eq!(
+        own.outcome,
+        if accepted {
+            Outcome::Accepted
+        } else {
+            Outcome::Refused
+        },
+        "{context}"
+    );
+}
+
+/// The reason the event's own audit record gives for its answer.
+fn check_reason(context: &str, got: &Answer, reason: &AuditReason, max: u32) {
+    let accepted = matches!(got, Answer::Accepted { .. } | Answer::NotRequired);
+    match (got, reason) {
+        (Answer::Accepted { .. }, AuditReason::Applied { .. })
+        | (Answer::NotRequired, AuditReason::LoginOtpOff) => {}
+        // The very step last accepted is a replay; an older one is
+        // audited as behind it.
+        (
+            Answer::Replayed {
+                step,
+                last_accepted,
+            },
+            AuditReason::Replayed {
+                step: s,
+                last_accepted: l,
+            },
+        ) if step == last_accepted => assert_eq!((step, last_accepted), (s, l), "{context}"),
+        (
+            Answer::Replayed {
+                step,
+                last_accepted,
+            },
+            AuditReason::BehindLastAccepted {
+                step: s,
+                last_accepted: l,
+            },
+        ) if step < last_accepted => assert_eq!((step, last_accepted), (s, l), "{context}"),
+        (
+            Answer::WrongCode { failures, .. },
+            AuditReason::WrongCode {
+                failures: f,
+                max: m,
+            },
+        ) => {
+            assert_eq!((failures, &max), (f, m), "{context}");
+        }
+        (got, AuditReason::Refused(why))
+            if !accepted && !matches!(got, Answer::Replayed { .. } | Answer::WrongCode { .. }) =>
+        {
+            assert!(!why.is_empty(), "{context}");
+        }
+        (got, reason) => panic!("{context}: answer {got:?} audited as {reason:?}"),
     }
 }
 
