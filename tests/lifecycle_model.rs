@@ -613,141 +613,183 @@ fn step() -> impl Strategy<Value = (Op, Option<Actor>)> {
 /// time or late), a swap left to time out before some other event, a run
 /// of wrong codes, a double submit, a code sent again later.
 fn flow() -> impl Strategy<Value = Vec<Op>> {
-    let gap = 0u64..=700;
     prop_oneof![
-        (0..SERIALS, secret_src(), account()).prop_map(|(serial, secret, account)| {
-            let mut ops = Vec::new();
-            if matches!(secret, SecretSrc::Provisioned) {
-                ops.push(Op::Provision { account });
-            }
-            ops.push(Op::Register {
-                serial,
-                secret,
-                right: true,
-            });
-            ops
-        }),
-        (swap_begun(), swapped_in(), gap).prop_map(|(begin, complete, gap)| {
-            vec![Op::Tick(30), begin, Op::Tick(gap), complete]
-        }),
-        (SWAP_TIMEOUT - 60..SWAP_TIMEOUT + 300, swap_begun(), op())
-            .prop_map(|(gap, begin, then)| vec![Op::Tick(30), begin, Op::Tick(gap), then]),
-        // A run of wrong codes, during a swap or not.
-        (any::<bool>(), swap_begun(), 1usize..=6).prop_map(|(swap, begin, n)| {
-            let mut ops = if swap {
-                vec![Op::Tick(30), begin]
-            } else {
-                Vec::new()
-            };
-            ops.extend(vec![Op::VerifyTransaction(CodeSrc::Wrong); n]);
-            ops
-        }),
-        // Wrong first codes of a new token, with pauses or not: after the
-        // token is stopped or reissued, or of the swap's new one; then the
-        // right one, held back or not.
-        (
-            0usize..3,
-            1usize..=6,
-            (0..SERIALS, secret_src()),
-            swap_begun(),
-            0u64..=200,
-            prop_oneof![Just(0u64), 0u64..=100],
-        )
-            .prop_map(|(how, n, (serial, secret), begin, wait, pause)| {
-                let wrong = Op::Register {
-                    serial,
-                    secret,
-                    right: false,
-                };
-                let right = Op::Register {
-                    serial,
-                    secret,
-                    right: true,
-                };
-                let mut ops = vec![Op::Tick(30)];
-                let (wrong, right) = match how {
-                    0 => {
-                        ops.push(Op::Stop(CodeSrc::Current));
-                        (wrong, right)
-                    }
-                    1 => {
-                        ops.push(Op::Reissue);
-                        (wrong, right)
-                    }
-                    _ => {
-                        ops.push(begin);
-                        let complete = |right| Op::CompleteSwap {
-                            serial,
-                            phone: PhoneSrc::Swap,
-                            right,
-                        };
-                        (complete(false), complete(true))
-                    }
-                };
-                if matches!(secret, SecretSrc::Provisioned) && how < 2 {
-                    ops.push(Op::Provision { account: 0 });
-                }
-                // Held back from the second on, unless they pause.
-                for _ in 0..n {
-                    ops.extend([wrong.clone(), Op::Tick(pause)]);
-                }
-                ops.extend([Op::Tick(wait), right]);
-                ops
-            }),
+        registration(),
+        swap_completed(),
+        swap_timed_out(),
+        wrong_codes(),
+        wrong_first_codes(),
         Just(vec![
             Op::Tick(30),
             Op::VerifyTransaction(CodeSrc::Current),
             Op::VerifyTransaction(CodeSrc::Current),
         ]),
-        // A code accepted, then sent again later with a weakening step (or
-        // another code): a replay inside the window or past it.
-        (0u64..=150, 0usize..5, any::<bool>(), swap_src(), op()).prop_map(
-            |(wait, which, flag, to, then)| {
-                let again = CodeSrc::Again;
-                let (first, resent) = match which {
-                    0 => (
-                        Op::VerifyTransaction(CodeSrc::Current),
-                        Op::SetLogin {
-                            on: flag,
-                            code: again,
-                        },
-                    ),
-                    1 => (
-                        Op::BeginSwap {
-                            code: CodeSrc::Current,
-                            to: SwapSrc::Generated { account: 0 },
-                        },
-                        Op::CancelSwap(again),
-                    ),
-                    2 => (
-                        Op::VerifyTransaction(CodeSrc::Current),
-                        Op::BeginSwap { code: again, to },
-                    ),
-                    3 => (Op::VerifyTransaction(CodeSrc::Current), Op::Stop(again)),
-                    _ => (
-                        Op::VerifyTransaction(CodeSrc::Current),
-                        Op::VerifyTransaction(again),
-                    ),
-                };
-                vec![Op::Tick(30), first, Op::Tick(wait), resent, then]
+        code_sent_again(),
+        drifting_phone(),
+        phone_running_ahead(),
+        while_swapping(),
+        operator_hold(),
+        login_codes(),
+        signature_sent_again(),
+        wide_look_ahead(),
+        other_payee(),
+    ]
+}
+
+/// A registration, of a provisioned secret or a given one.
+fn registration() -> impl Strategy<Value = Vec<Op>> {
+    (0..SERIALS, secret_src(), account()).prop_map(|(serial, secret, account)| {
+        let mut ops = Vec::new();
+        if matches!(secret, SecretSrc::Provisioned) {
+            ops.push(Op::Provision { account });
+        }
+        ops.push(Op::Register {
+            serial,
+            secret,
+            right: true,
+        });
+        ops
+    })
+}
+
+/// A swap, completed in time or late.
+fn swap_completed() -> impl Strategy<Value = Vec<Op>> {
+    let gap = 0u64..=700;
+    (swap_begun(), swapped_in(), gap)
+        .prop_map(|(begin, complete, gap)| vec![Op::Tick(30), begin, Op::Tick(gap), complete])
+}
+
+/// A swap left to time out (or nearly) before some other event.
+fn swap_timed_out() -> impl Strategy<Value = Vec<Op>> {
+    (SWAP_TIMEOUT - 60..SWAP_TIMEOUT + 300, swap_begun(), op())
+        .prop_map(|(gap, begin, then)| vec![Op::Tick(30), begin, Op::Tick(gap), then])
+}
+
+/// A run of wrong codes, during a swap or not.
+fn wrong_codes() -> impl Strategy<Value = Vec<Op>> {
+    (any::<bool>(), swap_begun(), 1usize..=6).prop_map(|(swap, begin, n)| {
+        let mut ops = if swap {
+            vec![Op::Tick(30), begin]
+        } else {
+            Vec::new()
+        };
+        ops.extend(vec![Op::VerifyTransaction(CodeSrc::Wrong); n]);
+        ops
+    })
+}
+
+/// Wrong first codes of a new token, with pauses or not: after the token
+/// is stopped or reissued, or of the swap's new one; then the right one,
+/// held back or not.
+fn wrong_first_codes() -> impl Strategy<Value = Vec<Op>> {
+    (
+        0usize..3,
+        1usize..=6,
+        (0..SERIALS, secret_src()),
+        swap_begun(),
+        0u64..=200,
+        prop_oneof![Just(0u64), 0u64..=100],
+    )
+        .prop_map(|(how, n, (serial, secret), begin, wait, pause)| {
+            let wrong = Op::Register {
+                serial,
+                secret,
+                right: false,
+            };
+            let right = Op::Register {
+                serial,
+                secret,
+                right: true,
+            };
+            let mut ops = vec![Op::Tick(30)];
+            let (wrong, right) = match how {
+                0 => {
+                    ops.push(Op::Stop(CodeSrc::Current));
+                    (wrong, right)
+                }
+                1 => {
+                    ops.push(Op::Reissue);
+                    (wrong, right)
+                }
+                _ => {
+                    ops.push(begin);
+                    let complete = |right| Op::CompleteSwap {
+                        serial,
+                        phone: PhoneSrc::Swap,
+                        right,
+                    };
+                    (complete(false), complete(true))
+                }
+            };
+            if matches!(secret, SecretSrc::Provisioned) && how < 2 {
+                ops.push(Op::Provision { account: 0 });
             }
-        ),
-        // A phone whose clock drifts `rate` seconds a day (up to beyond the
-        // maximum the settings expect), used every `days` days, its codes
-        // sent up to 25 s after they were shown: the window follows it,
-        // widened while the estimate is uncertain.
-        (-9i64..=9, 1i64..=12, 2usize..=6, 0i64..=25).prop_map(|(rate, days, n, late)| {
-            (1..=i64::try_from(n).unwrap())
-                .flat_map(|i| {
-                    [
-                        Op::Tick((days * DAY).unsigned_abs()),
-                        Op::VerifyTransaction(CodeSrc::Clock(rate * days * i - late)),
-                    ]
-                })
-                .collect()
-        }),
-        // A phone running ahead, re-centred step by step, then a resync.
-        (1i64..=5, pair_src()).prop_map(|(k, pair)| vec![
+            // Held back from the second on, unless they pause.
+            for _ in 0..n {
+                ops.extend([wrong.clone(), Op::Tick(pause)]);
+            }
+            ops.extend([Op::Tick(wait), right]);
+            ops
+        })
+}
+
+/// A code accepted, then sent again later with a weakening step (or
+/// another code): a replay inside the window or past it.
+fn code_sent_again() -> impl Strategy<Value = Vec<Op>> {
+    (0u64..=150, 0usize..5, any::<bool>(), swap_src(), op()).prop_map(
+        |(wait, which, flag, to, then)| {
+            let again = CodeSrc::Again;
+            let (first, resent) = match which {
+                0 => (
+                    Op::VerifyTransaction(CodeSrc::Current),
+                    Op::SetLogin {
+                        on: flag,
+                        code: again,
+                    },
+                ),
+                1 => (
+                    Op::BeginSwap {
+                        code: CodeSrc::Current,
+                        to: SwapSrc::Generated { account: 0 },
+                    },
+                    Op::CancelSwap(again),
+                ),
+                2 => (
+                    Op::VerifyTransaction(CodeSrc::Current),
+                    Op::BeginSwap { code: again, to },
+                ),
+                3 => (Op::VerifyTransaction(CodeSrc::Current), Op::Stop(again)),
+                _ => (
+                    Op::VerifyTransaction(CodeSrc::Current),
+                    Op::VerifyTransaction(again),
+                ),
+            };
+            vec![Op::Tick(30), first, Op::Tick(wait), resent, then]
+        },
+    )
+}
+
+/// A phone whose clock drifts `rate` seconds a day (up to beyond the
+/// maximum the settings expect), used every `days` days, its codes sent up
+/// to 25 s after they were shown: the window follows it, widened while the
+/// estimate is uncertain.
+fn drifting_phone() -> impl Strategy<Value = Vec<Op>> {
+    (-9i64..=9, 1i64..=12, 2usize..=6, 0i64..=25).prop_map(|(rate, days, n, late)| {
+        (1..=i64::try_from(n).unwrap())
+            .flat_map(|i| {
+                [
+                    Op::Tick((days * DAY).unsigned_abs()),
+                    Op::VerifyTransaction(CodeSrc::Clock(rate * days * i - late)),
+                ]
+            })
+            .collect()
+    })
+}
+
+/// A phone running ahead, re-centred step by step, then a resync.
+fn phone_running_ahead() -> impl Strategy<Value = Vec<Op>> {
+    (1i64..=5, pair_src()).prop_map(|(k, pair)| {
+        vec![
             Op::Tick(30),
             Op::VerifyTransaction(CodeSrc::Offset(k)),
             Op::Tick(30),
@@ -755,107 +797,106 @@ fn flow() -> impl Strategy<Value = Vec<Op>> {
             Op::Tick(30),
             Op::Resync(pair),
             Op::VerifyTransaction(CodeSrc::Offset(pair.later)),
-        ]),
-        // Codes, pairs, signatures, an operator's events or anything while
-        // a swap is pending.
-        (
-            swap_begun(),
-            prop_oneof![
-                3 => op(),
-                1 => (0..=MAX_DRIFT).prop_map(|later| Op::Resync(PairSrc {
-                    later,
-                    consecutive: true
-                })),
-                1 => (tx(), sig_src())
-                    .prop_map(|(tx, response)| Op::SignTransaction { tx, response }),
-                1 => prop::sample::select(vec![
-                    Op::Suspend(SuspendReason::LostDevice),
-                    Op::Suspend(SuspendReason::Operator),
-                    Op::Reissue,
-                    Op::ResetDrift,
-                    Op::Provision { account: 0 },
-                ]),
-                2 => code_src().prop_map(Op::CancelSwap),
-            ],
-            op(),
-        )
-            .prop_map(|(begin, first, then)| vec![
-                Op::Tick(30),
-                begin,
-                Op::Tick(30),
-                first,
-                then,
-            ]),
-        // An operator's hold, what an operator does with it, then anything.
-        (
-            prop::sample::select(vec![
+        ]
+    })
+}
+
+/// Codes, pairs, signatures, an operator's events or anything while a
+/// swap is pending.
+fn while_swapping() -> impl Strategy<Value = Vec<Op>> {
+    (
+        swap_begun(),
+        prop_oneof![
+            3 => op(),
+            1 => (0..=MAX_DRIFT).prop_map(|later| Op::Resync(PairSrc {
+                later,
+                consecutive: true
+            })),
+            1 => (tx(), sig_src())
+                .prop_map(|(tx, response)| Op::SignTransaction { tx, response }),
+            1 => prop::sample::select(vec![
                 Op::Suspend(SuspendReason::LostDevice),
-                Op::ResetDrift,
-                Op::Resume,
-                Op::Reissue,
-            ]),
-            op(),
-        )
-            .prop_map(|(first, then)| vec![
                 Op::Suspend(SuspendReason::Operator),
-                first,
-                then,
+                Op::Reissue,
+                Op::ResetDrift,
+                Op::Provision { account: 0 },
             ]),
-        // The login OTP turned on (or off, or not: a wrong code), then codes
-        // at login, during a swap or not.
-        (
-            any::<bool>(),
-            prop_oneof![3 => Just(CodeSrc::Current), 1 => code_src()],
-            any::<bool>(),
-            swap_begun(),
-            code_src(),
-        )
-            .prop_map(|(on, set, swap, begin, src)| {
-                let mut ops = vec![Op::Tick(30), Op::SetLogin { on, code: set }, Op::Tick(30)];
-                if swap {
-                    ops.extend([begin, Op::Tick(30)]);
-                }
-                ops.extend([
-                    Op::Login(Some(CodeSrc::Current)),
-                    Op::Tick(30),
-                    Op::VerifyLogin(src),
-                ]);
-                ops
-            }),
-        // A signature, sent again, another in the same step, then any.
-        (tx(), tx(), sig_src()).prop_map(|(first, second, then)| vec![
-            Op::Tick(30),
-            Op::SignTransaction {
-                tx: first,
-                response: SigSrc::Right,
-            },
-            Op::SignTransaction {
-                tx: first,
-                response: SigSrc::Again,
-            },
-            Op::SignTransaction {
-                tx: second,
-                response: SigSrc::Right,
-            },
-            Op::SignTransaction {
-                tx: first,
-                response: then,
-            },
+            2 => code_src().prop_map(Op::CancelSwap),
+        ],
+        op(),
+    )
+        .prop_map(|(begin, first, then)| vec![Op::Tick(30), begin, Op::Tick(30), first, then])
+}
+
+/// An operator's hold, what an operator does with it, then anything.
+fn operator_hold() -> impl Strategy<Value = Vec<Op>> {
+    (
+        prop::sample::select(vec![
+            Op::Suspend(SuspendReason::LostDevice),
+            Op::ResetDrift,
+            Op::Resume,
+            Op::Reissue,
         ]),
-        // A token bound with the counter suite, then signing under a
-        // deployment with a wide look-ahead (guessable from 4 attempts on),
-        // then under the usual one again.
-        (
-            any::<usize>(),
-            prop::option::of(prop_oneof![Just(0usize), Just(2)]),
-            (tx(), sig_src()),
-            (tx(), sig_src()),
-        )
-            .prop_map(|(k, other, (tx, response), (tx2, response2))| vec![
-                Op::Deploy {
-                    suite: Some(1),
-                    ahead: SIGNING_AHEAD,
-                },
+        op(),
+    )
+        .prop_map(|(first, then)| vec![Op::Suspend(SuspendReason::Operator), first, then])
+}
+
+/// The login OTP turned on (or off, or not: a wrong code), then codes at
+/// login, during a swap or not.
+fn login_codes() -> impl Strategy<Value = Vec<Op>> {
+    (
+        any::<bool>(),
+        prop_oneof![3 => Just(CodeSrc::Current), 1 => code_src()],
+        any::<bool>(),
+        swap_begun(),
+        code_src(),
+    )
+        .prop_map(|(on, set, swap, begin, src)| {
+            let mut ops = vec![Op::Tick(30), Op::SetLogin { on, code: set }, Op::Tick(30)];
+            if swap {
+                ops.extend([begin, Op::Tick(30)]);
+            }
+            ops.extend([
+                Op::Login(Some(CodeSrc::Current)),
+                Op::Tick(30),
+                Op::VerifyLogin(src),
+            ]);
+            ops
+        })
+}
+
+/// A signature, sent again, another in the same step, then any.
+fn signature_sent_again() -> impl Strategy<Value = Vec<Op>> {
+    let sign = |tx, response| Op::SignTransaction { tx, response };
+    (tx(), tx(), sig_src()).prop_map(move |(first, second, then)| {
+        vec![
+            Op::Tick(30),
+            sign(first, SigSrc::Right),
+            sign(first, SigSrc::Again),
+            sign(second, SigSrc::Right),
+            sign(first, then),
+        ]
+    })
+}
+
+/// A token bound with the counter suite, then signing under a deployment
+/// with a wide look-ahead (guessable from 4 attempts on), then under the
+/// usual one again.
+fn wide_look_ahead() -> impl Strategy<Value = Vec<Op>> {
+    (
+        any::<usize>(),
+        prop::option::of(prop_oneof![Just(0usize), Just(2)]),
+        (tx(), sig_src()),
+        (tx(), sig_src()),
+    )
+        .prop_map(|(k, other, (tx, response), (tx2, response2))| {
+            let counter_suite = Op::Deploy {
+                suite: Some(1),
+                ahead: SIGNING_AHEAD,
+            };
+            vec![
+                counter_suite.clone(),
                 Op::Reissue,
                 Op::Register {
                     serial: k % SERIALS,
@@ -868,24 +909,26 @@ fn flow() -> impl Strategy<Value = Vec<Op>> {
                     ahead: WIDE_AHEAD,
                 },
                 Op::SignTransaction { tx, response },
-                Op::Deploy {
-                    suite: Some(1),
-                    ahead: SIGNING_AHEAD,
-                },
+                counter_suite,
                 Op::SignTransaction {
                     tx: tx2,
                     response: response2,
                 },
-            ]),
-        // A run of responses made for another payee.
-        (1usize..=6).prop_map(|n| vec![
+            ]
+        })
+}
+
+/// A run of responses made for another payee.
+fn other_payee() -> impl Strategy<Value = Vec<Op>> {
+    (1usize..=6).prop_map(|n| {
+        vec![
             Op::SignTransaction {
                 tx: 0,
                 response: SigSrc::Other(1),
             };
             n
-        ]),
-    ]
+        ]
+    })
 }
 
 /// Up to 80 events: single random ones mixed with flows, most often after
