@@ -68,7 +68,6 @@
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,
     clippy::unreachable,
-    clippy::too_many_lines,
     clippy::cast_possible_truncation
 )]
 
@@ -2874,19 +2873,21 @@ proptest! {
     }
 }
 
-/// The model's expectations pinned by hand on one journey, so that the
-/// model itself cannot drift from the design unnoticed.
-#[test]
-fn a_hand_written_journey_agrees_with_the_model_and_the_design() {
-    use CodeSrc::{Again, Current, Previous, Wrong};
-    let customer = |op: Op| (op, None);
-    let register = |serial, secret, right| {
-        customer(Op::Register {
-            serial,
-            secret,
-            right,
-        })
-    };
+/// An event the customer causes, by its natural actor.
+fn customer(op: Op) -> (Op, Option<Actor>) {
+    (op, None)
+}
+
+/// A `SignTransaction` of transaction `tx` with a response from `response`.
+fn sign(tx: usize, response: SigSrc) -> (Op, Option<Actor>) {
+    customer(Op::SignTransaction { tx, response })
+}
+
+/// The hand-written journey's first token: codes accepted, replayed and
+/// wrong, swaps refused and begun, completed with the current serial, the
+/// old phone's code and the new phone's, then the retired secret's code.
+fn journey_first_token() -> Vec<(Op, Option<Actor>)> {
+    use CodeSrc::{Current, Previous, Wrong};
     let complete = |serial, phone| {
         customer(Op::CompleteSwap {
             serial,
@@ -2895,8 +2896,12 @@ fn a_hand_written_journey_agrees_with_the_model_and_the_design() {
         })
     };
     let generated = |account| SwapSrc::Generated { account };
-    let steps = [
-        register(0, SecretSrc::Known(0), true),
+    vec![
+        customer(Op::Register {
+            serial: 0,
+            secret: SecretSrc::Known(0),
+            right: true,
+        }),
         customer(Op::Tick(30)),
         customer(Op::VerifyTransaction(Current)),
         customer(Op::VerifyTransaction(Current)), // replay: not counted
@@ -2922,6 +2927,29 @@ fn a_hand_written_journey_agrees_with_the_model_and_the_design() {
         complete(1, PhoneSrc::Swap),     // the generated secret, secret 4
         customer(Op::Tick(30)),
         customer(Op::VerifyTransaction(CodeSrc::Known(0))), // retired: wrong
+    ]
+}
+
+/// The hand-written journey after a reissue: registrations refused and
+/// wrong, the login OTP turned on and off, a swap cancelled and one timed
+/// out.
+fn journey_after_reissue() -> Vec<(Op, Option<Actor>)> {
+    use CodeSrc::{Again, Current, Wrong};
+    let register = |serial, secret, right| {
+        customer(Op::Register {
+            serial,
+            secret,
+            right,
+        })
+    };
+    let set_login = |on, code| customer(Op::SetLogin { on, code });
+    let begin_swap = || {
+        customer(Op::BeginSwap {
+            code: Current,
+            to: SwapSrc::Given(3),
+        })
+    };
+    vec![
         customer(Op::Reissue),
         register(0, SecretSrc::Known(2), true), // retired serial
         register(2, SecretSrc::Known(4), true), // the retired swapped-in secret
@@ -2934,56 +2962,54 @@ fn a_hand_written_journey_agrees_with_the_model_and_the_design() {
         customer(Op::Tick(90)),
         register(2, SecretSrc::Known(2), true),
         customer(Op::Tick(30)),
-        customer(Op::SetLogin {
-            on: true,
-            code: Wrong,
-        }),
-        customer(Op::SetLogin {
-            on: true,
-            code: Current,
-        }),
-        customer(Op::SetLogin {
-            on: false,
-            code: Current, // the step just claimed
-        }),
+        set_login(true, Wrong),
+        set_login(true, Current),
+        set_login(false, Current), // the step just claimed
         customer(Op::Tick(30)),
-        customer(Op::BeginSwap {
-            code: Current,
-            to: SwapSrc::Given(3),
-        }),
+        begin_swap(),
         customer(Op::Tick(90)),
         customer(Op::CancelSwap(Again)), // outside the window, still a replay
         customer(Op::CancelSwap(Current)),
         customer(Op::Tick(30)),
-        customer(Op::BeginSwap {
-            code: Current,
-            to: SwapSrc::Given(3),
-        }),
+        begin_swap(),
         customer(Op::Tick(SWAP_TIMEOUT)),
-        complete(3, PhoneSrc::Swap), // times the swap out first: too late
-        customer(Op::Login(None)),   // the login OTP is on
+        customer(Op::CompleteSwap {
+            serial: 3,
+            phone: PhoneSrc::Swap,
+            right: true,
+        }), // times the swap out first: too late
+        customer(Op::Login(None)), // the login OTP is on
         customer(Op::VerifyTransaction(Current)),
-    ];
+    ]
+}
+
+/// What the hand-written journey's answers are called.
+fn journey_word(answer: &Answer) -> &'static str {
+    match answer {
+        Answer::Accepted { .. } => "accepted",
+        Answer::Replayed { .. } => "replayed",
+        Answer::WrongCode { .. } => "wrong",
+        Answer::SecretReused => "secret reused",
+        Answer::SerialRetired(_) => "serial retired",
+        Answer::SameSerial => "same serial",
+        Answer::NoEnrollment => "no enrollment",
+        Answer::Provisioning => "provisioning",
+        Answer::NotPermitted { .. } => "not permitted",
+        Answer::Throttled(_) => "throttled",
+        Answer::SwapExpired => "swap expired",
+        Answer::CodeRequired => "code required",
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The model's expectations pinned by hand on one journey, so that the
+/// model itself cannot drift from the design unnoticed.
+#[test]
+fn a_hand_written_journey_agrees_with_the_model_and_the_design() {
+    let steps = [journey_first_token(), journey_after_reissue()].concat();
     let ran = run(3, None, &steps);
     let answers = ran.answers;
-    let summary: Vec<&str> = answers
-        .iter()
-        .map(|a| match a {
-            Answer::Accepted { .. } => "accepted",
-            Answer::Replayed { .. } => "replayed",
-            Answer::WrongCode { .. } => "wrong",
-            Answer::SecretReused => "secret reused",
-            Answer::SerialRetired(_) => "serial retired",
-            Answer::SameSerial => "same serial",
-            Answer::NoEnrollment => "no enrollment",
-            Answer::Provisioning => "provisioning",
-            Answer::NotPermitted { .. } => "not permitted",
-            Answer::Throttled(_) => "throttled",
-            Answer::SwapExpired => "swap expired",
-            Answer::CodeRequired => "code required",
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let summary: Vec<&str> = answers.iter().map(journey_word).collect();
     assert_eq!(
         summary,
         [
@@ -3046,7 +3072,6 @@ fn a_hand_written_journey_agrees_with_the_model_and_the_design() {
 /// `Provision` starts afresh.
 #[test]
 fn wrong_first_codes_drop_the_pending_secret_at_the_maximum() {
-    let customer = |op: Op| (op, None);
     let register = |right| {
         customer(Op::Register {
             serial: 0,
@@ -3088,7 +3113,6 @@ fn wrong_first_codes_drop_the_pending_secret_at_the_maximum() {
 #[test]
 fn a_drifting_phone_agrees_with_the_model_and_the_design() {
     use CodeSrc::Offset;
-    let customer = |op: Op| (op, None);
     let pair = |later, consecutive| Op::Resync(PairSrc { later, consecutive });
     let steps = [
         customer(Op::Register {
@@ -3148,60 +3172,50 @@ fn a_drifting_phone_agrees_with_the_model_and_the_design() {
     );
 }
 
-/// Transaction signing pinned by hand: with a counter suite, a response
-/// accepted once, the next counter in the same step, a response for
-/// another payee counted, transactions the suite cannot carry refused
+/// The signing journey's first token, bound with the counter suite: a
+/// response accepted once, the next counter in the same step, a response
+/// for another payee counted, transactions the suite cannot carry refused
 /// uncounted, the look-ahead's edge, a response from before the validity
-/// expired (not counted); a token keeps the suite it was bound with (none;
-/// a provisioned secret, the suite of the deployment that provisioned it);
-/// without a counter, each question signs once per time step; a numeric
-/// question binds the payee only.
-#[test]
-fn a_signing_journey_agrees_with_the_model_and_the_design() {
-    let customer = |op: Op| (op, None);
-    let operator = |op: Op| (op, Some(Actor::Operator));
-    let sign = |tx: usize, response: SigSrc| customer(Op::SignTransaction { tx, response });
+/// expired (not counted).
+fn signing_with_a_counter() -> Vec<(Op, Option<Actor>)> {
     let ahead = i64::try_from(SIGNING_AHEAD).unwrap();
-    let steps = [
+    let off = |steps, counters| SigSrc::Off { steps, counters };
+    vec![
         customer(Op::Register {
             serial: 0,
             secret: SecretSrc::Known(0),
             right: true,
         }),
         customer(Op::Tick(30)),
-        sign(0, SigSrc::Right),    // counter 0
-        sign(0, SigSrc::Again),    // replay: not counted
-        sign(1, SigSrc::Right),    // counter 1, the same step
-        sign(0, SigSrc::Other(1)), // made for another payee: wrong
-        sign(3, SigSrc::Right),    // an IBAN: unsignable, not counted
-        sign(2, SigSrc::Right),    // a multiple of 16: unsignable
-        sign(
-            0,
-            SigSrc::Off {
-                steps: 0,
-                counters: ahead + 1, // past the look-ahead: wrong, held back
-            },
-        ),
-        sign(0, SigSrc::Right), // held back
+        sign(0, SigSrc::Right),     // counter 0
+        sign(0, SigSrc::Again),     // replay: not counted
+        sign(1, SigSrc::Right),     // counter 1, the same step
+        sign(0, SigSrc::Other(1)),  // made for another payee: wrong
+        sign(3, SigSrc::Right),     // an IBAN: unsignable, not counted
+        sign(2, SigSrc::Right),     // a multiple of 16: unsignable
+        sign(0, off(0, ahead + 1)), // past the look-ahead: wrong, held back
+        sign(0, SigSrc::Right),     // held back
         customer(Op::Tick(60)),
-        sign(
-            0,
-            SigSrc::Off {
-                steps: 0,
-                counters: ahead, // the look-ahead's edge: counter 2 + 3
-            },
-        ),
-        sign(
-            1,
-            SigSrc::Off {
-                steps: -4, // 120 s old: expired, not counted
-                counters: 0,
-            },
-        ),
+        sign(0, off(0, ahead)), // the look-ahead's edge: counter 2 + 3
+        sign(1, off(-4, 0)),    // 120 s old: expired, not counted
+    ]
+}
+
+/// The signing journey's later tokens: each keeps the suite it was bound
+/// with (none; a provisioned secret, the suite of the deployment that
+/// provisioned it); without a counter, each question signs once per time
+/// step; a numeric question binds the payee only.
+fn signing_with_the_bound_suite() -> Vec<(Op, Option<Actor>)> {
+    let operator = |op: Op| (op, Some(Actor::Operator));
+    let deploy = |suite| {
         customer(Op::Deploy {
-            suite: None,
+            suite,
             ahead: SIGNING_AHEAD,
-        }),
+        })
+    };
+    let off = |steps| SigSrc::Off { steps, counters: 0 };
+    vec![
+        deploy(None),
         operator(Op::Reissue),
         customer(Op::Register {
             serial: 1,
@@ -3209,16 +3223,10 @@ fn a_signing_journey_agrees_with_the_model_and_the_design() {
             right: true,
         }),
         sign(0, SigSrc::Right), // bound without a suite
-        customer(Op::Deploy {
-            suite: Some(0),
-            ahead: SIGNING_AHEAD,
-        }),
+        deploy(Some(0)),
         operator(Op::Reissue),
         customer(Op::Provision { account: 1 }),
-        customer(Op::Deploy {
-            suite: None,
-            ahead: SIGNING_AHEAD,
-        }),
+        deploy(None),
         customer(Op::Register {
             serial: 2,
             secret: SecretSrc::Provisioned, // bound with the time-only suite
@@ -3231,45 +3239,48 @@ fn a_signing_journey_agrees_with_the_model_and_the_design() {
         sign(5, SigSrc::Right), // another amount to it: the same question
         customer(Op::Tick(30)),
         sign(4, SigSrc::Right),
-        sign(
-            0,
-            SigSrc::Off {
-                steps: -7, // before the window of 3 steps, by as many again
-                counters: 0,
-            },
-        ),
-        sign(
-            0,
-            SigSrc::Off {
-                steps: -8, // before that: wrong
-                counters: 0,
-            },
-        ),
-    ];
+        sign(0, off(-7)), // before the window of 3 steps, by as many again
+        sign(0, off(-8)), // before that: wrong
+    ]
+}
+
+/// What the signing tests call an answer: a signature's counter (or
+/// step), a replayed one's against the last accepted.
+fn signing_word(answer: &Answer) -> String {
+    match answer {
+        Answer::Accepted {
+            proof: Some((step, drift)),
+            ..
+        } if *step < 1_000 => format!("signed {step} {drift}"),
+        Answer::Accepted { .. } => "accepted".to_owned(),
+        Answer::Replayed {
+            step,
+            last_accepted,
+        } if *step < 1_000 => format!("replayed {step} {last_accepted}"),
+        Answer::Replayed { .. } => "replayed".to_owned(),
+        Answer::WrongCode { failures, .. } => format!("wrong {failures}"),
+        Answer::Throttled(_) => "throttled".to_owned(),
+        Answer::Unsignable => "unsignable".to_owned(),
+        Answer::NoSigningSuite => "no signing suite".to_owned(),
+        Answer::SignatureExpired(_) => "expired".to_owned(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Transaction signing pinned by hand: with a counter suite, a response
+/// accepted once, the next counter in the same step, a response for
+/// another payee counted, transactions the suite cannot carry refused
+/// uncounted, the look-ahead's edge, a response from before the validity
+/// expired (not counted); a token keeps the suite it was bound with (none;
+/// a provisioned secret, the suite of the deployment that provisioned it);
+/// without a counter, each question signs once per time step; a numeric
+/// question binds the payee only.
+#[test]
+fn a_signing_journey_agrees_with_the_model_and_the_design() {
+    let steps = [signing_with_a_counter(), signing_with_the_bound_suite()].concat();
     let ran = run(3, Some(1), &steps);
     assert_eq!(ran.signed_again_in_step, 1);
-    let answers = ran.answers;
-    let summary: Vec<String> = answers
-        .iter()
-        .map(|a| match a {
-            Answer::Accepted {
-                proof: Some((step, drift)),
-                ..
-            } if *step < 1_000 => format!("signed {step} {drift}"),
-            Answer::Accepted { .. } => "accepted".to_owned(),
-            Answer::Replayed {
-                step,
-                last_accepted,
-            } if *step < 1_000 => format!("replayed {step} {last_accepted}"),
-            Answer::Replayed { .. } => "replayed".to_owned(),
-            Answer::WrongCode { failures, .. } => format!("wrong {failures}"),
-            Answer::Throttled(_) => "throttled".to_owned(),
-            Answer::Unsignable => "unsignable".to_owned(),
-            Answer::NoSigningSuite => "no signing suite".to_owned(),
-            Answer::SignatureExpired(_) => "expired".to_owned(),
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let summary: Vec<String> = ran.answers.iter().map(signing_word).collect();
     assert_eq!(
         summary,
         [
@@ -3302,36 +3313,38 @@ fn a_signing_journey_agrees_with_the_model_and_the_design() {
     );
 }
 
-/// A token keeps the suite it was bound with, and today's settings judge
-/// it: under a wide counter look-ahead a counter suite's token is checked
-/// over all of it while the lock-out keeps a guesser below 1 in 1,000, and
-/// signs nothing (not counted) once it would not; settings that make the
-/// configured suite itself guessable are refused.
-#[test]
-fn a_token_whose_suite_today_s_settings_make_guessable_signs_nothing() {
-    let customer = |op: Op| (op, None);
-    let sign = |tx: usize, response: SigSrc| customer(Op::SignTransaction { tx, response });
-    let deploy = |suite, ahead| customer(Op::Deploy { suite, ahead });
-    let wide = i64::try_from(WIDE_AHEAD).unwrap();
-    let register = customer(Op::Register {
-        serial: 0,
-        secret: SecretSrc::Known(0),
-        right: true,
-    });
-    let off = |counters| SigSrc::Off { steps: 0, counters };
-
-    // Three attempts: 5 steps by 61 counters stays below the bound.
-    let steps = [
-        register.clone(),
+/// A token bound with the counter suite, registered and moved on a step.
+fn counter_suite_token() -> [(Op, Option<Actor>); 2] {
+    [
+        customer(Op::Register {
+            serial: 0,
+            secret: SecretSrc::Known(0),
+            right: true,
+        }),
         customer(Op::Tick(30)),
-        deploy(Some(1), WIDE_AHEAD),
+    ]
+}
+
+/// A deployment signing with `suite`, with look-ahead `ahead`.
+fn deployment(suite: Option<usize>, ahead: u64) -> (Op, Option<Actor>) {
+    customer(Op::Deploy { suite, ahead })
+}
+
+/// Three attempts: 5 steps by 61 counters stays below the bound, and the
+/// token is checked over the whole wide look-ahead.
+fn wide_look_ahead_below_the_bound() {
+    let wide = i64::try_from(WIDE_AHEAD).unwrap();
+    let off = |counters| SigSrc::Off { steps: 0, counters };
+    let mut steps = counter_suite_token().to_vec();
+    steps.extend([
+        deployment(Some(1), WIDE_AHEAD),
         sign(0, off(50)),       // within the wide look-ahead
         sign(1, off(wide + 1)), // past it: wrong
-        deploy(Some(1), SIGNING_AHEAD),
+        deployment(Some(1), SIGNING_AHEAD),
         sign(0, off(10)), // past the usual look-ahead: wrong, held back
         customer(Op::Tick(60)),
         sign(0, SigSrc::Right),
-    ];
+    ]);
     let summary: Vec<String> = run(3, Some(1), &steps)
         .answers
         .iter()
@@ -3349,23 +3362,26 @@ fn a_token_whose_suite_today_s_settings_make_guessable_signs_nothing() {
         summary,
         ["accepted", "signed 50", "wrong 1", "wrong 2", "signed 51"]
     );
+}
 
-    // Four attempts: above it.
-    let steps = [
-        register,
-        customer(Op::Tick(30)),
+/// Four attempts: above the bound, the token signs nothing (not counted)
+/// under the wide look-ahead, and settings that make the configured suite
+/// itself guessable are refused.
+fn wide_look_ahead_above_the_bound() {
+    let mut steps = counter_suite_token().to_vec();
+    steps.extend([
         sign(0, SigSrc::Right),
-        deploy(None, WIDE_AHEAD), // no suite of its own to refuse
+        deployment(None, WIDE_AHEAD), // no suite of its own to refuse
         sign(1, SigSrc::Right),
-        sign(1, SigSrc::Malformed),  // refused before the response is read
-        deploy(Some(1), WIDE_AHEAD), // refused: the deployment stays
+        sign(1, SigSrc::Malformed), // refused before the response is read
+        deployment(Some(1), WIDE_AHEAD), // refused: the deployment stays
         sign(1, SigSrc::Right),
-        deploy(Some(0), WIDE_AHEAD), // a time-only suite has no counter
+        deployment(Some(0), WIDE_AHEAD), // a time-only suite has no counter
         sign(1, SigSrc::Right),
         customer(Op::VerifyTransaction(CodeSrc::Current)),
-        deploy(Some(1), SIGNING_AHEAD),
+        deployment(Some(1), SIGNING_AHEAD),
         sign(1, SigSrc::Right),
-    ];
+    ]);
     let guessable = Answer::SigningSuiteGuessable {
         candidates: 5 * (WIDE_AHEAD + 1),
         max: 4,
@@ -3394,6 +3410,136 @@ fn a_token_whose_suite_today_s_settings_make_guessable_signs_nothing() {
             },
         ]
     ));
+}
+
+/// A token keeps the suite it was bound with, and today's settings judge
+/// it: under a wide counter look-ahead a counter suite's token is checked
+/// over all of it while the lock-out keeps a guesser below 1 in 1,000, and
+/// signs nothing (not counted) once it would not; settings that make the
+/// configured suite itself guessable are refused.
+#[test]
+fn a_token_whose_suite_today_s_settings_make_guessable_signs_nothing() {
+    wide_look_ahead_below_the_bound();
+    wide_look_ahead_above_the_bound();
+}
+
+/// What an answer to `op` shows the random sequences reached, if anything
+/// the test looks for.
+fn outcome(answer: &Answer, op: &Op) -> Option<&'static str> {
+    let signing = matches!(op, Op::SignTransaction { .. });
+    let first = matches!(op, Op::Register { .. } | Op::CompleteSwap { .. });
+    let weakening = matches!(op, Op::SetLogin { .. } | Op::CancelSwap(_));
+    let what = match answer {
+        Answer::Throttled(_) if signing => "signature throttled",
+        Answer::Throttled(_) if first => "first code throttled",
+        Answer::Throttled(_) => "throttled",
+        Answer::DriftBeyondBound(_) => "beyond bound",
+        Answer::Accepted {
+            proof: Some((step, _)),
+            ..
+        } if signing && *step < 1_000 => "signed with a counter",
+        Answer::Accepted { .. } if signing => "signed",
+        Answer::Accepted {
+            proof: Some((_, d)),
+            ..
+        } if d.abs() > 1 => "re-centred",
+        Answer::Replayed { .. } if signing => "signature replayed",
+        Answer::Replayed { .. } if weakening => "weakening step replayed",
+        Answer::Replayed {
+            step,
+            last_accepted,
+        } if step < last_accepted => "replayed behind",
+        Answer::Replayed { .. } => "replayed",
+        Answer::WrongCode {
+            locked_out: true,
+            first: true,
+            ..
+        } => "locked out by a first code",
+        Answer::WrongCode {
+            locked_out: true, ..
+        } if signing => "locked out by signatures",
+        Answer::WrongCode {
+            locked_out: true, ..
+        } => "locked out",
+        Answer::WrongCode { first: true, .. } if matches!(op, Op::Register { .. }) => {
+            "first code wrong, nothing to lock"
+        }
+        Answer::WrongCode { first: true, .. } => "swap code wrong",
+        Answer::WrongCode { .. } if signing => "signature wrong",
+        Answer::WrongCode { .. } if weakening => "weakening step wrong",
+        Answer::NoSigningSuite => "no signing suite",
+        Answer::Unsignable => "unsignable",
+        Answer::SigningSuiteGuessable { .. } => "signing suite guessable",
+        Answer::Provisioning => "account refused",
+        Answer::SignatureExpired(_) => "signature expired",
+        Answer::SecretReused if matches!(op, Op::BeginSwap { .. }) => "swap to a used secret",
+        Answer::SwapExpired => "swap expired",
+        _ => return None,
+    };
+    Some(what)
+}
+
+/// What an accepted `op` shows the random sequences reached, if anything
+/// the test looks for.
+fn accepted_outcome(op: &Op) -> Option<&'static str> {
+    match op {
+        Op::ResetDrift => Some("drift reset"),
+        Op::BeginSwap {
+            to: SwapSrc::Generated { .. },
+            ..
+        } => Some("swap to a generated secret"),
+        Op::BeginSwap { .. } => Some("swap to a given secret"),
+        Op::CompleteSwap { .. } => Some("swap completed"),
+        Op::CancelSwap(_) => Some("swap cancelled"),
+        Op::SetLogin { on: true, .. } => Some("login OTP on"),
+        Op::SetLogin { on: false, .. } => Some("login OTP off"),
+        Op::Resync(_) => Some("resync accepted"),
+        _ => None,
+    }
+}
+
+/// Everything the random sequences must reach, in order.
+fn every_outcome() -> Vec<&'static str> {
+    let mut expected = vec![
+        "accepted in a widened window",
+        "account refused",
+        "beyond bound",
+        "drift reset",
+        "first code throttled",
+        "first code wrong, nothing to lock",
+        "locked out",
+        "locked out by a first code",
+        "locked out by signatures",
+        "login OTP off",
+        "login OTP on",
+        "no signing suite",
+        "re-centred",
+        "replayed",
+        "replayed behind",
+        "replayed outside the window",
+        "resync accepted",
+        "signature replayed",
+        "signature throttled",
+        "signature wrong",
+        "signature expired",
+        "signed",
+        "signed again in the step",
+        "signed with a counter",
+        "signing suite guessable",
+        "swap cancelled",
+        "swap code wrong",
+        "swap completed",
+        "swap expired",
+        "swap to a generated secret",
+        "swap to a given secret",
+        "swap to a used secret",
+        "throttled",
+        "unsignable",
+        "weakening step replayed",
+        "weakening step wrong",
+    ];
+    expected.sort_unstable();
+    expected
 }
 
 /// The random sequences reach what the model is about: throttled codes
@@ -3442,120 +3588,13 @@ fn random_sequences_reach_every_outcome() {
             .iter()
             .filter(|(op, _)| !matches!(op, Op::Tick(_) | Op::Deploy { .. }));
         for (answer, (op, _)) in ran.answers.iter().zip(events) {
-            let signing = matches!(op, Op::SignTransaction { .. });
-            let first = matches!(op, Op::Register { .. } | Op::CompleteSwap { .. });
-            let weakening = matches!(op, Op::SetLogin { .. } | Op::CancelSwap(_));
-            let mut what = Vec::new();
-            match answer {
-                Answer::Throttled(_) if signing => what.push("signature throttled"),
-                Answer::Throttled(_) if first => what.push("first code throttled"),
-                Answer::Throttled(_) => what.push("throttled"),
-                Answer::DriftBeyondBound(_) => what.push("beyond bound"),
-                Answer::Accepted {
-                    proof: Some((step, _)),
-                    ..
-                } if signing && *step < 1_000 => what.push("signed with a counter"),
-                Answer::Accepted { .. } if signing => what.push("signed"),
-                Answer::Accepted {
-                    proof: Some((_, d)),
-                    ..
-                } if d.abs() > 1 => what.push("re-centred"),
-                Answer::Replayed { .. } if signing => what.push("signature replayed"),
-                Answer::Replayed { .. } if weakening => what.push("weakening step replayed"),
-                Answer::Replayed {
-                    step,
-                    last_accepted,
-                } if step < last_accepted => what.push("replayed behind"),
-                Answer::Replayed { .. } => what.push("replayed"),
-                Answer::WrongCode {
-                    locked_out: true,
-                    first: true,
-                    ..
-                } => what.push("locked out by a first code"),
-                Answer::WrongCode {
-                    locked_out: true, ..
-                } if signing => {
-                    what.push("locked out by signatures");
-                }
-                Answer::WrongCode {
-                    locked_out: true, ..
-                } => what.push("locked out"),
-                Answer::WrongCode { first: true, .. } if matches!(op, Op::Register { .. }) => {
-                    what.push("first code wrong, nothing to lock");
-                }
-                Answer::WrongCode { first: true, .. } => what.push("swap code wrong"),
-                Answer::WrongCode { .. } if signing => what.push("signature wrong"),
-                Answer::WrongCode { .. } if weakening => what.push("weakening step wrong"),
-                Answer::NoSigningSuite => what.push("no signing suite"),
-                Answer::Unsignable => what.push("unsignable"),
-                Answer::SigningSuiteGuessable { .. } => what.push("signing suite guessable"),
-                Answer::Provisioning => what.push("account refused"),
-                Answer::SignatureExpired(_) => what.push("signature expired"),
-                Answer::SecretReused if matches!(op, Op::BeginSwap { .. }) => {
-                    what.push("swap to a used secret");
-                }
-                Answer::SwapExpired => what.push("swap expired"),
-                _ => {}
-            }
+            seen.extend(outcome(answer, op));
             if let Answer::Accepted { .. } = answer {
-                match op {
-                    Op::ResetDrift => what.push("drift reset"),
-                    Op::BeginSwap {
-                        to: SwapSrc::Generated { .. },
-                        ..
-                    } => what.push("swap to a generated secret"),
-                    Op::BeginSwap { .. } => what.push("swap to a given secret"),
-                    Op::CompleteSwap { .. } => what.push("swap completed"),
-                    Op::CancelSwap(_) => what.push("swap cancelled"),
-                    Op::SetLogin { on: true, .. } => what.push("login OTP on"),
-                    Op::SetLogin { on: false, .. } => what.push("login OTP off"),
-                    Op::Resync(_) => what.push("resync accepted"),
-                    _ => {}
-                }
+                seen.extend(accepted_outcome(op));
             }
-            seen.extend(what);
         }
     }
-    let mut expected = vec![
-        "accepted in a widened window",
-        "account refused",
-        "beyond bound",
-        "drift reset",
-        "first code throttled",
-        "first code wrong, nothing to lock",
-        "locked out",
-        "locked out by a first code",
-        "locked out by signatures",
-        "login OTP off",
-        "login OTP on",
-        "no signing suite",
-        "re-centred",
-        "replayed",
-        "replayed behind",
-        "replayed outside the window",
-        "resync accepted",
-        "signature replayed",
-        "signature throttled",
-        "signature wrong",
-        "signature expired",
-        "signed",
-        "signed again in the step",
-        "signed with a counter",
-        "signing suite guessable",
-        "swap cancelled",
-        "swap code wrong",
-        "swap completed",
-        "swap expired",
-        "swap to a generated secret",
-        "swap to a given secret",
-        "swap to a used secret",
-        "throttled",
-        "unsignable",
-        "weakening step replayed",
-        "weakening step wrong",
-    ];
-    expected.sort_unstable();
-    assert_eq!(seen.into_iter().collect::<Vec<_>>(), expected);
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), every_outcome());
     let missed: Vec<_> = TABLE
         .iter()
         .filter(|r| !rows.contains(&(r.from, r.event, r.actor)))
