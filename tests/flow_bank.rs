@@ -3,14 +3,6 @@
 //! store: every answer was committed, and the committed record and audit
 //! log are what is checked.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing
-)]
-
 mod lifecycle_support;
 
 use lifecycle_support::{signing_suite, transfer_to, Bank, Phone};

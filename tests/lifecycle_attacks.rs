@@ -3,13 +3,7 @@
 //! reused and retired secrets and serials, the audit trail one record per
 //! call, provisioning, and the lazy swap time-out.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::arithmetic_side_effects)]
 
 mod store_support;
 

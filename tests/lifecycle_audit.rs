@@ -4,13 +4,7 @@
 //! committed (a lost conflict, a failing store or sink) leaves nothing; and
 //! no record, error or `Debug` output carries a secret or a code.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
 
 mod lifecycle_support;
 

@@ -63,12 +63,10 @@
 
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,
-    clippy::unreachable,
-    clippy::cast_possible_truncation
+    clippy::unreachable
 )]
 
 mod lifecycle_support;

@@ -10,14 +10,7 @@
 //! Run with `--nocapture` to see the totals of each property.
 
 #![cfg(feature = "postgres")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod store_support;
 mod support;

@@ -6,12 +6,7 @@
 //! string makes the reader panic.
 
 #![cfg(feature = "seal")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::future::{ready, Future};

@@ -4,13 +4,7 @@
 //! signature validity, counted towards the lock-out like any code, and
 //! audited with the transaction's digest (never the response).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used)]
 
 mod lifecycle_support;
 

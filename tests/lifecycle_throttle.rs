@@ -17,8 +17,7 @@
     clippy::panic,
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,
-    clippy::cast_possible_truncation,
-    clippy::cast_precision_loss
+    clippy::cast_possible_truncation
 )]
 
 mod lifecycle_support;

@@ -3,13 +3,6 @@
 //! every block freed under a watch), and `Debug` never prints them. Each
 //! wiping test first shows that the scanner finds a plain copy.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
-
 use std::hint::black_box;
 
 use otpguard::ocra::{Input, Ocra, Pin, Suite};

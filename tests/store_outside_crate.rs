@@ -9,13 +9,7 @@
 //! catch.
 
 #![cfg(all(feature = "seal", feature = "testing"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::future::{ready, Future};

@@ -3,12 +3,7 @@
 //! key-holding type is dropped under a watch for its key. Every test first
 //! shows that the scanner finds a plain copy, so a pass is not an accident.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
 
 use std::hint::black_box;
 

@@ -1,10 +1,8 @@
 //! Helpers shared by integration tests.
 #![allow(
-    clippy::cast_possible_truncation,
     clippy::arithmetic_side_effects,
     dead_code,
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic
 )]
 
