@@ -2881,6 +2881,19 @@ fn sign(tx: usize, response: SigSrc) -> (Op, Option<Actor>) {
     customer(Op::SignTransaction { tx, response })
 }
 
+/// The customer's first token (serial 0, secret 0) registered, then a
+/// step later.
+fn first_token() -> [(Op, Option<Actor>); 2] {
+    [
+        customer(Op::Register {
+            serial: 0,
+            secret: SecretSrc::Known(0),
+            right: true,
+        }),
+        customer(Op::Tick(30)),
+    ]
+}
+
 /// The hand-written journey's first token: codes accepted, replayed and
 /// wrong, swaps refused and begun, completed with the current serial, the
 /// old phone's code and the new phone's, then the retired secret's code.
@@ -2894,13 +2907,8 @@ fn journey_first_token() -> Vec<(Op, Option<Actor>)> {
         })
     };
     let generated = |account| SwapSrc::Generated { account };
-    vec![
-        customer(Op::Register {
-            serial: 0,
-            secret: SecretSrc::Known(0),
-            right: true,
-        }),
-        customer(Op::Tick(30)),
+    let mut steps = first_token().to_vec();
+    steps.extend([
         customer(Op::VerifyTransaction(Current)),
         customer(Op::VerifyTransaction(Current)), // replay: not counted
         customer(Op::VerifyTransaction(Previous)), // older step: a replay too
@@ -2925,7 +2933,8 @@ fn journey_first_token() -> Vec<(Op, Option<Actor>)> {
         complete(1, PhoneSrc::Swap),     // the generated secret, secret 4
         customer(Op::Tick(30)),
         customer(Op::VerifyTransaction(CodeSrc::Known(0))), // retired: wrong
-    ]
+    ]);
+    steps
 }
 
 /// The hand-written journey after a reissue: registrations refused and
@@ -3112,13 +3121,8 @@ fn wrong_first_codes_drop_the_pending_secret_at_the_maximum() {
 fn a_drifting_phone_agrees_with_the_model_and_the_design() {
     use CodeSrc::Offset;
     let pair = |later, consecutive| Op::Resync(PairSrc { later, consecutive });
-    let steps = [
-        customer(Op::Register {
-            serial: 0,
-            secret: SecretSrc::Known(0),
-            right: true,
-        }),
-        customer(Op::Tick(30)),
+    let mut steps = first_token().to_vec();
+    steps.extend([
         customer(Op::VerifyTransaction(Offset(1))), // drift 1
         customer(Op::Tick(30)),
         customer(Op::VerifyTransaction(Offset(2))), // window re-centred on 1
@@ -3135,7 +3139,7 @@ fn a_drifting_phone_agrees_with_the_model_and_the_design() {
         customer(Op::VerifyTransaction(Offset(1))), // a step already claimed
         customer(Op::Tick(90)),
         customer(Op::VerifyTransaction(Offset(1))),
-    ];
+    ]);
     let answers = run(3, None, &steps).answers;
     let summary: Vec<String> = answers
         .iter()
@@ -3178,13 +3182,8 @@ fn a_drifting_phone_agrees_with_the_model_and_the_design() {
 fn signing_with_a_counter() -> Vec<(Op, Option<Actor>)> {
     let ahead = i64::try_from(SIGNING_AHEAD).unwrap();
     let off = |steps, counters| SigSrc::Off { steps, counters };
-    vec![
-        customer(Op::Register {
-            serial: 0,
-            secret: SecretSrc::Known(0),
-            right: true,
-        }),
-        customer(Op::Tick(30)),
+    let mut steps = first_token().to_vec();
+    steps.extend([
         sign(0, SigSrc::Right),     // counter 0
         sign(0, SigSrc::Again),     // replay: not counted
         sign(1, SigSrc::Right),     // counter 1, the same step
@@ -3196,7 +3195,8 @@ fn signing_with_a_counter() -> Vec<(Op, Option<Actor>)> {
         customer(Op::Tick(60)),
         sign(0, off(0, ahead)), // the look-ahead's edge: counter 2 + 3
         sign(1, off(-4, 0)),    // 120 s old: expired, not counted
-    ]
+    ]);
+    steps
 }
 
 /// The signing journey's later tokens: each keeps the suite it was bound
@@ -3311,18 +3311,6 @@ fn a_signing_journey_agrees_with_the_model_and_the_design() {
     );
 }
 
-/// A token bound with the counter suite, registered and moved on a step.
-fn counter_suite_token() -> [(Op, Option<Actor>); 2] {
-    [
-        customer(Op::Register {
-            serial: 0,
-            secret: SecretSrc::Known(0),
-            right: true,
-        }),
-        customer(Op::Tick(30)),
-    ]
-}
-
 /// A deployment signing with `suite`, with look-ahead `ahead`.
 fn deployment(suite: Option<usize>, ahead: u64) -> (Op, Option<Actor>) {
     customer(Op::Deploy { suite, ahead })
@@ -3333,7 +3321,7 @@ fn deployment(suite: Option<usize>, ahead: u64) -> (Op, Option<Actor>) {
 fn wide_look_ahead_below_the_bound() {
     let wide = i64::try_from(WIDE_AHEAD).unwrap();
     let off = |counters| SigSrc::Off { steps: 0, counters };
-    let mut steps = counter_suite_token().to_vec();
+    let mut steps = first_token().to_vec();
     steps.extend([
         deployment(Some(1), WIDE_AHEAD),
         sign(0, off(50)),       // within the wide look-ahead
@@ -3366,7 +3354,7 @@ fn wide_look_ahead_below_the_bound() {
 /// under the wide look-ahead, and settings that make the configured suite
 /// itself guessable are refused.
 fn wide_look_ahead_above_the_bound() {
-    let mut steps = counter_suite_token().to_vec();
+    let mut steps = first_token().to_vec();
     steps.extend([
         sign(0, SigSrc::Right),
         deployment(None, WIDE_AHEAD), // no suite of its own to refuse
