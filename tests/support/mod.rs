@@ -11,3 +11,4 @@ pub mod pg_lifecycle;
 pub mod postgres_server;
 #[cfg(feature = "redis")]
 pub mod redis_server;
+pub mod wipe;
