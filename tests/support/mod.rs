@@ -11,4 +11,5 @@ pub mod pg_lifecycle;
 pub mod postgres_server;
 #[cfg(feature = "redis")]
 pub mod redis_server;
+pub mod vectors;
 pub mod wipe;
