@@ -5,7 +5,7 @@
 
 mod lifecycle_support;
 
-use lifecycle_support::{signing_suite, transfer_to, Bank, Phone};
+use lifecycle_support::{assert_replayed, signing_suite, transfer_to, Bank, Phone};
 use otpguard::lifecycle::{
     audit::AuditReason, audit::Outcome, error::CodeError, rules::Actor, rules::EventKind, Event,
     LifecycleConfig, LifecycleError, LoginCheck, NewSecret, Principal, ReissueReason, State,
@@ -189,16 +189,8 @@ fn transfers_and_login_with_the_otp() {
 
     // The same code again (a double submit): a replay, refused but neither
     // counted nor written; audited as a replay.
-    match bank.verify(&code) {
-        Err(LifecycleError::Replayed {
-            step,
-            last_accepted,
-        }) => assert_eq!(
-            (step, last_accepted),
-            (accepted.claimed().value(), accepted.claimed().value())
-        ),
-        other => panic!("{other:?}"),
-    }
+    let claimed = accepted.claimed().value();
+    assert_replayed(bank.verify(&code), claimed, claimed);
     assert_eq!(bank.summary(), after_use);
     let last = bank.audit_log().pop().unwrap();
     assert_eq!(
@@ -213,16 +205,11 @@ fn transfers_and_login_with_the_otp() {
         )
     );
     // So is a code of an earlier step still in the window.
-    match bank.verify(&phone.code(bank.now() - 30)) {
-        Err(LifecycleError::Replayed {
-            step,
-            last_accepted,
-        }) => assert_eq!(
-            (step + 1, last_accepted),
-            (accepted.claimed().value(), accepted.claimed().value())
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert_replayed(
+        bank.verify(&phone.code(bank.now() - 30)),
+        claimed - 1,
+        claimed,
+    );
     assert_eq!(bank.summary(), after_use);
 
     // A code from one step ago (a slow customer) is accepted, drift -1.
