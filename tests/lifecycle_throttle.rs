@@ -52,6 +52,29 @@ fn right(bank: &Bank, phone: &Phone) -> Answer {
     bank.verify(&phone.code(bank.now()))
 }
 
+/// `lock` is the System's lock-out: the token suspended for too many
+/// failures, and the customer told.
+fn assert_system_lock_out(lock: &AuditRecord) {
+    assert_eq!(
+        (lock.event, lock.outcome, lock.to, lock.notice),
+        (
+            EventKind::Suspend(SuspendReason::TooManyFailures),
+            Outcome::Accepted,
+            LOCKED,
+            Some(Notice::LockedOut)
+        )
+    );
+    assert_eq!(lock.principal, Principal::System);
+}
+
+/// `answer` is refused because the token is locked out.
+fn assert_locked_out(answer: &Answer) {
+    assert!(
+        matches!(answer, Err(e @ LifecycleError::NotPermitted { .. }) if e.is_locked_out()),
+        "{answer:?}"
+    );
+}
+
 /// The code the phone shows now, which must be accepted: its step is the
 /// record's last, and the record holds no failure and no wait.
 fn accepted(bank: &Bank, phone: &Phone) {
@@ -506,24 +529,11 @@ fn nist_at_most_100_failures_with_delays_from_30_s_to_an_hour() {
     assert_eq!(bank.state(), LOCKED);
     let audit = bank.audit_log();
     let lock = audit.last().unwrap();
-    assert_eq!(
-        (lock.event, lock.outcome, lock.to, lock.notice),
-        (
-            EventKind::Suspend(SuspendReason::TooManyFailures),
-            Outcome::Accepted,
-            LOCKED,
-            Some(Notice::LockedOut)
-        )
-    );
-    assert_eq!(lock.principal, Principal::System);
+    assert_system_lock_out(lock);
 
     // Waiting does not unlock it, nor does the customer.
     bank.clock.advance(30 * DAY);
-    let answer = right(&bank, &phone);
-    assert!(
-        matches!(&answer, Err(e @ LifecycleError::NotPermitted { .. }) if e.is_locked_out()),
-        "{answer:?}"
-    );
+    assert_locked_out(&right(&bank, &phone));
     assert!(bank.customer_event(Event::Resume).is_err());
     assert_eq!((bank.state(), bank.record().failures()), (LOCKED, NIST_MAX));
     // An operator does.
@@ -659,26 +669,13 @@ fn psd2_to_lockout(bank: &Bank, phone: &Phone, blocks: u32) {
             max: lock_at
         }
     );
-    assert_eq!(
-        (lock.event, lock.outcome, lock.to, lock.notice),
-        (
-            EventKind::Suspend(SuspendReason::TooManyFailures),
-            Outcome::Accepted,
-            LOCKED,
-            Some(Notice::LockedOut)
-        )
-    );
-    assert_eq!(lock.principal, Principal::System);
+    assert_system_lock_out(lock);
     assert_eq!(bank.state(), LOCKED);
 
     // Permanent: no wait, and no customer, unlocks it.
     for _ in 0..2 {
         bank.clock.advance(30 * DAY);
-        let answer = right(bank, phone);
-        assert!(
-            matches!(&answer, Err(e @ LifecycleError::NotPermitted { .. }) if e.is_locked_out()),
-            "{answer:?}"
-        );
+        assert_locked_out(&right(bank, phone));
     }
     assert!(bank.customer_event(Event::Resume).is_err());
     assert_eq!((bank.state(), bank.record().failures()), (LOCKED, lock_at));
