@@ -168,10 +168,7 @@ impl TokenStore for FaultyStore {
 /// next step. No fault is on.
 fn faulty(config: LifecycleConfig, seed: u32) -> (Bank<FaultyStore>, CustomerId, Phone) {
     let bank = Bank::with_store(config, FaultyStore::new(Arc::new(MemoryStore::new())));
-    let alice = customer("c-1");
-    let phone = Phone::new("SN-1", seed);
-    bank.register(&alice, &phone).unwrap();
-    bank.tick();
+    let (alice, phone) = bank.alice_registered(seed);
     (bank, alice, phone)
 }
 
@@ -339,10 +336,7 @@ fn a_failing_audit_sink_fails_the_event_and_changes_nothing() {
         MemoryStore::with_sink(SwitchSink::default()),
     );
     let store = bank.lc.store();
-    let alice = customer("c-1");
-    let phone = Phone::new("SN-1", 3);
-    bank.register(&alice, &phone).unwrap();
-    bank.tick();
+    let (alice, phone) = bank.alice_registered(3);
     let (code, step) = (phone.code(bank.now()), phone.step(bank.now()));
     let record = store.snapshot(&alice).unwrap().summary();
     let audit = store.audit().log.records();

@@ -784,10 +784,7 @@ fn race_config() -> LifecycleConfig {
 /// A fresh store with one registered customer, moved to the next step.
 fn registered(seed: u32) -> (Arc<store_support::Bank>, CustomerId, store_support::Phone) {
     let bank = store_support::Bank::new(race_config());
-    let alice = store_support::customer("c-1");
-    let phone = store_support::Phone::new("SN-1", seed);
-    bank.register(&alice, &phone).unwrap();
-    bank.tick();
+    let (alice, phone) = bank.alice_registered(seed);
     assert_eq!(bank.store().audit().take().len(), 1);
     (Arc::new(bank), alice, phone)
 }
