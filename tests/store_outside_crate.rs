@@ -197,6 +197,18 @@ fn keys() -> Keyring {
     Keyring::new(KeyId(1), &[0x11; 32])
 }
 
+/// A lifecycle with the default settings over `store`, on `clock`.
+fn lifecycle(
+    store: &Arc<BytesStore>,
+    clock: &Arc<FixedClock>,
+) -> Lifecycle<Arc<BytesStore>, Arc<FixedClock>> {
+    Lifecycle::new(
+        LifecycleConfig::default(),
+        Arc::clone(store),
+        Arc::clone(clock),
+    )
+}
+
 /// A factory of handles on one store.
 fn handles<S: Send + Sync + 'static>(
     store: &Arc<S>,
@@ -287,11 +299,7 @@ fn code(secret: &Secret, now: u64) -> String {
 fn a_bank_journey_on_bytes() {
     let store = Arc::new(BytesStore::new(keys()));
     let clock = Arc::new(FixedClock::new(START));
-    let lc = Lifecycle::new(
-        LifecycleConfig::default(),
-        Arc::clone(&store),
-        Arc::clone(&clock),
-    );
+    let lc = lifecycle(&store, &clock);
     let bank = lc.blocking();
     let (web, ctx) = (web(), RequestContext::new());
     let alice = CustomerId::new("alice").unwrap();
@@ -448,11 +456,7 @@ fn a_bank_journey_on_bytes() {
 fn tampered_or_moved_bytes_are_refused_as_corrupt() {
     let store = Arc::new(BytesStore::new(keys()));
     let clock = Arc::new(FixedClock::new(START));
-    let lc = Lifecycle::new(
-        LifecycleConfig::default(),
-        Arc::clone(&store),
-        Arc::clone(&clock),
-    );
+    let lc = lifecycle(&store, &clock);
     let (web, ctx) = (web(), RequestContext::new());
     let (alice, bob) = (
         CustomerId::new("alice").unwrap(),
@@ -520,11 +524,7 @@ fn a_key_rotation_reseals_on_the_next_commit() {
     let clock = Arc::new(FixedClock::new(START));
     let alice = CustomerId::new("alice").unwrap();
     let secret = Secret::from_bytes(&[0x43; 20]).unwrap();
-    let lc = Lifecycle::new(
-        LifecycleConfig::default(),
-        Arc::clone(&old),
-        Arc::clone(&clock),
-    );
+    let lc = lifecycle(&old, &clock);
     let register = Event::Register {
         serial: TokenSerial::new("SN-A").unwrap(),
         secret: NewSecret::Given(secret.clone()),
@@ -539,11 +539,7 @@ fn a_key_rotation_reseals_on_the_next_commit() {
     *store.rows.lock().unwrap() = old.rows.lock().unwrap().clone();
     let before = SealedRecord::from_bytes(&store.bytes(&alice).unwrap().1).unwrap();
     assert!(before.needs_reseal(KeyId(2)));
-    let lc = Lifecycle::new(
-        LifecycleConfig::default(),
-        Arc::clone(&store),
-        Arc::clone(&clock),
-    );
+    let lc = lifecycle(&store, &clock);
     clock.advance(30);
     let _proof = lc
         .blocking()
