@@ -537,14 +537,7 @@ fn nist_at_most_100_failures_with_delays_from_30_s_to_an_hour() {
     assert!(bank.customer_event(Event::Resume).is_err());
     assert_eq!((bank.state(), bank.record().failures()), (LOCKED, NIST_MAX));
     // An operator does.
-    bank.operator(Event::Resume).unwrap();
-    let record = bank.record();
-    assert_eq!(
-        (record.state(), record.failures(), record.throttled_until()),
-        (State::Active, 0, None)
-    );
-    bank.tick();
-    accepted(&bank, &phone);
+    operator_resumes(&bank, &phone);
 }
 
 #[test]
