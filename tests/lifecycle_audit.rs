@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
 
 mod lifecycle_support;
+mod support;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -14,12 +15,13 @@ use std::sync::{Arc, Mutex};
 
 use lifecycle_support::{principal, Bank, Phone, START};
 use otpguard::lifecycle::{
-    audit::AuditLog, audit::AuditReason, audit::AuditRecord, audit::AuditSink, audit::Outcome,
-    rules::Actor, rules::EventKind, store::Commit, store::CommitOutcome, store::TokenRecord,
-    store::TokenStore, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
-    MemoryStore, NewSecret, Principal, ReissueReason, RequestContext, State, SuspendReason, SwapTo,
+    audit::AuditReason, audit::Outcome, rules::Actor, rules::EventKind, store::Commit,
+    store::CommitOutcome, store::TokenRecord, store::TokenStore, CustomerId, Event, Label,
+    Lifecycle, LifecycleConfig, LifecycleError, MemoryStore, NewSecret, Principal, ReissueReason,
+    RequestContext, State, SuspendReason, SwapTo,
 };
 use otpguard::{Algorithm, Clock, FixedClock, StoreError, TotpParams};
+use support::audit_sink::SwitchSink;
 
 /// Every string a log could get from a journey through every kind of
 /// event, and the codes and secrets used on the way.
@@ -464,28 +466,12 @@ fn a_failing_store_refuses_the_event_without_counting_or_spending_the_code() {
     assert_eq!(store.inner.audit().len(), audit_before + 1);
 }
 
-/// An audit sink that can refuse writes.
-#[derive(Default)]
-struct Sink {
-    log: AuditLog,
-    failing: AtomicBool,
-}
-
-impl AuditSink for Sink {
-    fn write(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(StoreError::new("audit disk full"));
-        }
-        self.log.write(records)
-    }
-}
-
 #[test]
 fn if_the_audit_cannot_be_written_nothing_is_committed() {
     let clock = FixedClock::new(START);
     let lc = Lifecycle::new(
         LifecycleConfig::default(),
-        MemoryStore::with_sink(Sink::default()),
+        MemoryStore::with_sink(SwitchSink::default()),
         &clock,
     );
     let alice = CustomerId::new("c-1").unwrap();

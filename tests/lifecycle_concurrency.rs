@@ -12,18 +12,20 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::cast_possible_truncation)]
 
 mod store_support;
+mod support;
 
 use core::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use otpguard::lifecycle::{
-    audit::AuditLog, audit::AuditReason, audit::AuditRecord, audit::AuditSink, audit::Outcome,
-    store::Commit, store::CommitOutcome, store::TokenRecord, store::TokenStore, CustomerId, Event,
-    LifecycleConfig, LifecycleError, MemoryStore, SuspendReason, SwapTo,
+    audit::AuditReason, audit::Outcome, store::Commit, store::CommitOutcome, store::TokenRecord,
+    store::TokenStore, CustomerId, Event, LifecycleConfig, LifecycleError, MemoryStore,
+    SuspendReason, SwapTo,
 };
 use otpguard::StoreError;
 use store_support::{customer, operator, race_threads, web, Bank, Phone};
+use support::audit_sink::SwitchSink;
 
 /// Concurrent requests per trial.
 const N: usize = 16;
@@ -311,22 +313,6 @@ fn store_faults_during_a_race() {
     refused_before.print("d. one code x16, one commit refused before the store (threads)");
     assert_eq!(lost_reply.accepted, 0);
     assert_eq!(refused_before.accepted, FAULT_TRIALS);
-}
-
-/// An audit sink the test can make fail; otherwise an `AuditLog`.
-#[derive(Default)]
-struct SwitchSink {
-    failing: AtomicBool,
-    log: AuditLog,
-}
-
-impl AuditSink for SwitchSink {
-    fn write(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(StoreError::new("audit log unavailable"));
-        }
-        self.log.write(records)
-    }
 }
 
 #[test]

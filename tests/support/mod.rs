@@ -6,6 +6,7 @@
     clippy::panic
 )]
 
+pub mod audit_sink;
 pub mod leaks;
 #[cfg(feature = "postgres")]
 pub mod pg_lifecycle;
