@@ -1456,9 +1456,13 @@ impl Model {
         self.throttled_until = None;
     }
 
-    /// Codes held back after wrong ones: when the next one is evaluated.
-    fn held_back(&self, now: u64) -> Option<u64> {
-        self.throttled_until.filter(|&t| now < t)
+    /// Codes held back after wrong ones are not evaluated: the answer says
+    /// when the next one is.
+    fn not_held_back(&self, now: u64) -> Result<(), Answer> {
+        match self.throttled_until.filter(|&t| now < t) {
+            Some(retry_at) => Err(Answer::Throttled(retry_at)),
+            None => Ok(()),
+        }
     }
 
     /// One more wrong code (or response) at `now`, of the current token or
@@ -1648,9 +1652,7 @@ impl Model {
     /// A swap's new secret is judged before the code, so that a refusal of
     /// it leaves the code unspent.
     fn begin_swap_guard(&self, sent: &Sent<'_>) -> Result<(), Answer> {
-        if let Some(retry_at) = self.held_back(sent.now) {
-            return Err(Answer::Throttled(retry_at));
-        }
+        self.not_held_back(sent.now)?;
         match (sent.given, sent.account) {
             (Some(k), _) if self.used_secret(k) => Err(Answer::SecretReused),
             (None, Some(a)) if !ACCOUNTS[a].1 => Err(Answer::Provisioning),
@@ -1710,9 +1712,7 @@ impl Model {
         fx: &mut Effects,
     ) -> Result<(u64, i64), Answer> {
         let now = sent.now;
-        if let Some(retry_at) = self.held_back(now) {
-            return Err(Answer::Throttled(retry_at));
-        }
+        self.not_held_back(now)?;
         let Some((step, rel)) = Self::matches(&secrets[secret], sent.code.unwrap(), now) else {
             return Err(self.wrong_code(now, true, fx));
         };
@@ -1745,9 +1745,7 @@ impl Model {
         fx: &mut Effects,
     ) -> Result<(u64, i64), Answer> {
         let now = sent.now;
-        if let Some(retry_at) = self.held_back(now) {
-            return Err(Answer::Throttled(retry_at));
-        }
+        self.not_held_back(now)?;
         let ahead = self.ahead;
         let token = self.token.unwrap();
         let suite = token.suite.unwrap();
@@ -1828,9 +1826,7 @@ impl Model {
     ) -> Result<(u64, i64), Answer> {
         let (op, now) = (sent.op, sent.now);
         // Held back after wrong codes: not evaluated.
-        if let Some(retry_at) = self.held_back(now) {
-            return Err(Answer::Throttled(retry_at));
-        }
+        self.not_held_back(now)?;
         let token = self.token.as_mut().unwrap();
         let secret = &secrets[token.secret];
         let found = match (op, sent.code, sent.second) {
