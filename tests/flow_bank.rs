@@ -174,10 +174,8 @@ fn start_using_a_vendor_token_that_shows_its_serial() {
 
 #[test]
 fn transfers_and_login_with_the_otp() {
-    let bank = Bank::new();
     let phone = Phone::new("SN-0001", 1);
-    bank.register(&phone).unwrap();
-    bank.tick();
+    let bank = Bank::with_token(&phone);
 
     // A transfer with the code shown now.
     let code = phone.code(bank.now());
@@ -273,10 +271,8 @@ fn transfers_and_login_with_the_otp() {
 
 #[test]
 fn swap_to_a_new_phone_whose_secret_the_swap_generates() {
-    let bank = Bank::new();
     let old = Phone::new("SN-OLD", 1);
-    bank.register(&old).unwrap();
-    bank.tick();
+    let bank = Bank::with_token(&old);
 
     // The old token's code proves the holder and starts the swap; its
     // answer carries the Key URI the new phone scans.
@@ -469,10 +465,8 @@ fn cancel_a_swap_or_let_it_time_out() {
 
 #[test]
 fn stop_using_the_token() {
-    let bank = Bank::new();
     let phone = Phone::new("SN-0001", 1);
-    bank.register(&phone).unwrap();
-    bank.tick();
+    let bank = Bank::with_token(&phone);
     bank.set_login_otp(&phone, true).unwrap();
 
     // Stop needs the code the token shows now.

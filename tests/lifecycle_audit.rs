@@ -678,10 +678,8 @@ fn time_before_t0_is_unverifiable_not_a_wrong_code() {
 
 #[test]
 fn refusals_for_other_reasons_do_not_spend_the_code() {
-    let bank = Bank::new();
     let old = Phone::new("SN-OLD", 1);
-    bank.register(&old).unwrap();
-    bank.tick();
+    let bank = Bank::with_token(&old);
     bank.begin_swap(&old, &Phone::new("SN-NEW", 5)).unwrap();
     bank.tick();
     // Completing with the current serial is refused before any code check ...

@@ -190,6 +190,15 @@ impl Bank {
         }
     }
 
+    /// A bank with the default settings whose customer registered `phone`
+    /// one step ago.
+    pub fn with_token(phone: &Phone) -> Self {
+        let bank = Self::new();
+        bank.register(phone).unwrap();
+        bank.tick();
+        bank
+    }
+
     /// The same bank (lifecycle, store, clock), serving another customer.
     pub fn other_customer(&self, id: &str) -> Self {
         Self {
