@@ -12,11 +12,7 @@
 //! block, so hashed first) must give the same MAC as the `hmac` crate on
 //! 8-byte counters.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 #[path = "../src/key/block_hmac.rs"]
 mod block_hmac;

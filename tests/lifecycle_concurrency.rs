@@ -9,7 +9,7 @@
 //!
 //! Run with `--nocapture` to see the totals of each property.
 
-#![allow(clippy::unwrap_used, clippy::panic, clippy::cast_possible_truncation)]
+#![allow(clippy::panic, clippy::cast_possible_truncation)]
 
 mod store_support;
 mod support;
