@@ -9,29 +9,23 @@
 //!
 //! Run with `--nocapture` to see the totals of each property.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation,
-    clippy::cast_precision_loss
-)]
+#![allow(clippy::panic, clippy::cast_possible_truncation)]
 
 mod store_support;
+mod support;
 
 use core::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use otpguard::lifecycle::{
-    audit::AuditLog, audit::AuditReason, audit::AuditRecord, audit::AuditSink, audit::Outcome,
-    store::Commit, store::CommitOutcome, store::TokenRecord, store::TokenStore, CustomerId, Event,
-    LifecycleConfig, LifecycleError, MemoryStore, SuspendReason, SwapTo,
+    audit::AuditReason, audit::Outcome, store::Commit, store::CommitOutcome, store::TokenRecord,
+    store::TokenStore, CustomerId, Event, LifecycleConfig, LifecycleError, MemoryStore,
+    SuspendReason, SwapTo,
 };
 use otpguard::StoreError;
 use store_support::{customer, operator, race_threads, web, Bank, Phone};
+use support::audit_sink::SwitchSink;
 
 /// Concurrent requests per trial.
 const N: usize = 16;
@@ -176,10 +170,7 @@ impl TokenStore for FaultyStore {
 /// next step. No fault is on.
 fn faulty(config: LifecycleConfig, seed: u32) -> (Bank<FaultyStore>, CustomerId, Phone) {
     let bank = Bank::with_store(config, FaultyStore::new(Arc::new(MemoryStore::new())));
-    let alice = customer("c-1");
-    let phone = Phone::new("SN-1", seed);
-    bank.register(&alice, &phone).unwrap();
-    bank.tick();
+    let (alice, phone) = bank.alice_registered(seed);
     (bank, alice, phone)
 }
 
@@ -324,22 +315,6 @@ fn store_faults_during_a_race() {
     assert_eq!(refused_before.accepted, FAULT_TRIALS);
 }
 
-/// An audit sink the test can make fail; otherwise an `AuditLog`.
-#[derive(Default)]
-struct SwitchSink {
-    failing: AtomicBool,
-    log: AuditLog,
-}
-
-impl AuditSink for SwitchSink {
-    fn write(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(StoreError::new("audit log unavailable"));
-        }
-        self.log.write(records)
-    }
-}
-
 #[test]
 fn a_failing_audit_sink_fails_the_event_and_changes_nothing() {
     let bank = Bank::with_store(
@@ -347,10 +322,7 @@ fn a_failing_audit_sink_fails_the_event_and_changes_nothing() {
         MemoryStore::with_sink(SwitchSink::default()),
     );
     let store = bank.lc.store();
-    let alice = customer("c-1");
-    let phone = Phone::new("SN-1", 3);
-    bank.register(&alice, &phone).unwrap();
-    bank.tick();
+    let (alice, phone) = bank.alice_registered(3);
     let (code, step) = (phone.code(bank.now()), phone.step(bank.now()));
     let record = store.snapshot(&alice).unwrap().summary();
     let audit = store.audit().log.records();

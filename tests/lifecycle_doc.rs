@@ -1,8 +1,6 @@
 //! Golden test: `docs/lifecycle.md` is exactly what the transition table
 //! generates, so the auditors' page cannot drift from the code.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::Path;
 
 #[test]

@@ -7,16 +7,7 @@
 //! days, for two years each. Run with `--nocapture` to see its table
 //! (rate × interval: accepted / genuine).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss
-)]
+#![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
 
 use otpguard::lifecycle::{
     CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError, MemoryStore, NewSecret,

@@ -5,12 +5,7 @@
 //! with its own profile, whichever lifecycle checks it; tokens bound after
 //! the change get the new profile.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use otpguard::lifecycle::{
     rules::Actor, Authorized, Claimed, CustomerId, Event, Label, Lifecycle, LifecycleConfig,

@@ -3,7 +3,7 @@
 //! text, and reads back to the same value.
 
 #![cfg(feature = "serde")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashSet;
 use std::fmt::Display;

@@ -10,14 +10,7 @@
 //! Run with `--nocapture` to see the totals of each property.
 
 #![cfg(feature = "postgres")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod store_support;
 mod support;
@@ -34,6 +27,7 @@ use otpguard::seal::{KeyId, Keyring};
 use otpguard::{Clock, FixedClock};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use store_support::{ctx, customer, operator, web, Phone, START, STEP};
+use support::leaks::{contains, encodings};
 use support::pg_lifecycle::{
     assert_corrupt_load, audit_rows, keys, lifecycle, migrated, pool_on, register, runtime,
     with_server, Pg,
@@ -406,30 +400,6 @@ fn moved_secret_is_refused_as_corrupt_and_audited() {
 // ---------------------------------------------------------------------------
 // Rotation and what a dump holds
 // ---------------------------------------------------------------------------
-
-/// The encodings a leaked secret would show up in.
-fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
-    use base64::Engine as _;
-    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    let b32 = base32::encode(base32::Alphabet::Rfc4648 { padding: false }, secret);
-    vec![
-        secret.to_vec(),
-        hex.clone().into_bytes(),
-        hex.to_uppercase().into_bytes(),
-        b32.clone().into_bytes(),
-        b32.to_lowercase().into_bytes(),
-        base64::engine::general_purpose::STANDARD_NO_PAD
-            .encode(secret)
-            .into_bytes(),
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(secret)
-            .into_bytes(),
-    ]
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
 
 /// A rotation re-seals every row (by the next commit or by the re-seal
 /// pass); afterwards a dump of the database holds none of the secrets in

@@ -6,12 +6,9 @@
 //! string makes the reader panic.
 
 #![cfg(feature = "seal")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used)]
+
+mod support;
 
 use std::collections::HashMap;
 use std::future::{ready, Future};
@@ -25,6 +22,7 @@ use otpguard::lifecycle::{
 };
 use otpguard::seal::{KeyId, Keyring, SealError};
 use otpguard::{Clock, FixedClock, Secret, StoreError, Totp, TotpParams};
+use support::leaks::{contains, encodings};
 
 /// Sealed rows in memory, as a database would hold them.
 struct SealedStore {
@@ -253,26 +251,6 @@ fn rotation_reseals_on_the_next_commit() {
     let resealed = rotated.row(&c).unwrap();
     assert!(!resealed.needs_reseal(KeyId(2)));
     assert_eq!(resealed.token.unwrap().secret.key(), KeyId(2));
-}
-
-/// The encodings a leaked secret would show up in.
-fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
-    use base64::Engine as _;
-    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    let b32 = base32::encode(base32::Alphabet::Rfc4648 { padding: false }, secret);
-    vec![
-        secret.to_vec(),
-        hex.clone().into_bytes(),
-        hex.to_uppercase().into_bytes(),
-        b32.clone().into_bytes(),
-        base64::engine::general_purpose::STANDARD_NO_PAD
-            .encode(secret)
-            .into_bytes(),
-    ]
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Every slot filled: a token, a pending swap's secret, retired serials

@@ -3,13 +3,7 @@
 //! state; everything else is refused with an error naming all three, changes
 //! nothing in the committed record, and leaves exactly one audit record.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::arithmetic_side_effects)]
 
 mod lifecycle_support;
 

@@ -17,8 +17,7 @@
     clippy::panic,
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,
-    clippy::cast_possible_truncation,
-    clippy::cast_precision_loss
+    clippy::cast_possible_truncation
 )]
 
 mod lifecycle_support;
@@ -51,6 +50,29 @@ fn wrong(bank: &Bank, phone: &Phone) -> Answer {
 /// The code the phone shows now.
 fn right(bank: &Bank, phone: &Phone) -> Answer {
     bank.verify(&phone.code(bank.now()))
+}
+
+/// `lock` is the System's lock-out: the token suspended for too many
+/// failures, and the customer told.
+fn assert_system_lock_out(lock: &AuditRecord) {
+    assert_eq!(
+        (lock.event, lock.outcome, lock.to, lock.notice),
+        (
+            EventKind::Suspend(SuspendReason::TooManyFailures),
+            Outcome::Accepted,
+            LOCKED,
+            Some(Notice::LockedOut)
+        )
+    );
+    assert_eq!(lock.principal, Principal::System);
+}
+
+/// `answer` is refused because the token is locked out.
+fn assert_locked_out(answer: &Answer) {
+    assert!(
+        matches!(answer, Err(e @ LifecycleError::NotPermitted { .. }) if e.is_locked_out()),
+        "{answer:?}"
+    );
 }
 
 /// The code the phone shows now, which must be accepted: its step is the
@@ -507,35 +529,15 @@ fn nist_at_most_100_failures_with_delays_from_30_s_to_an_hour() {
     assert_eq!(bank.state(), LOCKED);
     let audit = bank.audit_log();
     let lock = audit.last().unwrap();
-    assert_eq!(
-        (lock.event, lock.outcome, lock.to, lock.notice),
-        (
-            EventKind::Suspend(SuspendReason::TooManyFailures),
-            Outcome::Accepted,
-            LOCKED,
-            Some(Notice::LockedOut)
-        )
-    );
-    assert_eq!(lock.principal, Principal::System);
+    assert_system_lock_out(lock);
 
     // Waiting does not unlock it, nor does the customer.
     bank.clock.advance(30 * DAY);
-    let answer = right(&bank, &phone);
-    assert!(
-        matches!(&answer, Err(e @ LifecycleError::NotPermitted { .. }) if e.is_locked_out()),
-        "{answer:?}"
-    );
+    assert_locked_out(&right(&bank, &phone));
     assert!(bank.customer_event(Event::Resume).is_err());
     assert_eq!((bank.state(), bank.record().failures()), (LOCKED, NIST_MAX));
     // An operator does.
-    bank.operator(Event::Resume).unwrap();
-    let record = bank.record();
-    assert_eq!(
-        (record.state(), record.failures(), record.throttled_until()),
-        (State::Active, 0, None)
-    );
-    bank.tick();
-    accepted(&bank, &phone);
+    operator_resumes(&bank, &phone);
 }
 
 #[test]
@@ -660,26 +662,13 @@ fn psd2_to_lockout(bank: &Bank, phone: &Phone, blocks: u32) {
             max: lock_at
         }
     );
-    assert_eq!(
-        (lock.event, lock.outcome, lock.to, lock.notice),
-        (
-            EventKind::Suspend(SuspendReason::TooManyFailures),
-            Outcome::Accepted,
-            LOCKED,
-            Some(Notice::LockedOut)
-        )
-    );
-    assert_eq!(lock.principal, Principal::System);
+    assert_system_lock_out(lock);
     assert_eq!(bank.state(), LOCKED);
 
     // Permanent: no wait, and no customer, unlocks it.
     for _ in 0..2 {
         bank.clock.advance(30 * DAY);
-        let answer = right(bank, phone);
-        assert!(
-            matches!(&answer, Err(e @ LifecycleError::NotPermitted { .. }) if e.is_locked_out()),
-            "{answer:?}"
-        );
+        assert_locked_out(&right(bank, phone));
     }
     assert!(bank.customer_event(Event::Resume).is_err());
     assert_eq!((bank.state(), bank.record().failures()), (LOCKED, lock_at));
@@ -788,10 +777,7 @@ fn race_config() -> LifecycleConfig {
 /// A fresh store with one registered customer, moved to the next step.
 fn registered(seed: u32) -> (Arc<store_support::Bank>, CustomerId, store_support::Phone) {
     let bank = store_support::Bank::new(race_config());
-    let alice = store_support::customer("c-1");
-    let phone = store_support::Phone::new("SN-1", seed);
-    bank.register(&alice, &phone).unwrap();
-    bank.tick();
+    let (alice, phone) = bank.alice_registered(seed);
     assert_eq!(bank.store().audit().take().len(), 1);
     (Arc::new(bank), alice, phone)
 }

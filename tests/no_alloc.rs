@@ -15,11 +15,8 @@
 
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
     clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
+    clippy::arithmetic_side_effects
 )]
 
 use otpguard::CheckError;

@@ -1,12 +1,7 @@
 //! Arbitrary bytes and values thrown at every public constructor, parser and
 //! verification function: none panics, and each failure is the typed error
 //! its documentation names, for exactly the inputs it names.
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
 
 use otpguard::lifecycle::{
     error::ConfigError, error::LabelError, CustomerId, EnteredCode, Event, Label, Lifecycle,

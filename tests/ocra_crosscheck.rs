@@ -10,24 +10,17 @@
 
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects
 )]
 
+mod support;
+
 use otpguard::ocra::{Input, Ocra, Pin, ResponseError, Suite, VerifyWindow};
 use otpguard::Secret;
+use support::vectors::{hex, DataFile};
 
 const HEADER: &str = "suite,key_hex,counter,question,question2,pin_kind,pin_hex,session_hex,unix_time,response,source";
-
-fn hex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "odd-length hex");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 /// `response` with the character at `i` changed to another of its kind.
 fn changed(response: &str, i: usize) -> String {
@@ -42,24 +35,12 @@ fn changed(response: &str, i: usize) -> String {
 
 #[test]
 fn agrees_with_oath() {
-    let path = format!(
-        "{}/tests/data/ocra_crosscheck.csv",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty());
-    assert_eq!(lines.next().map(|(_, h)| h), Some(HEADER));
+    let file = DataFile::read("ocra_crosscheck.csv");
 
     let mut rows = 0usize;
     let mut mismatches = Vec::new();
     let mut by_source = std::collections::BTreeMap::<String, usize>::new();
-    for (line, l) in lines {
-        let f: Vec<&str> = l.split(',').collect();
-        assert_eq!(f.len(), 11, "line {line}: expected 11 fields");
+    for (line, f) in file.rows(HEADER) {
         let suite = Suite::parse(f[0]).unwrap_or_else(|e| panic!("line {line}: {e}"));
         assert_eq!(
             suite.to_string(),

@@ -3,12 +3,7 @@
 //! every block freed under a watch), and `Debug` never prints them. Each
 //! wiping test first shows that the scanner finds a plain copy.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
+mod support;
 
 use std::hint::black_box;
 
@@ -16,38 +11,12 @@ use otpguard::ocra::{Input, Ocra, Pin, Suite};
 use otpguard::Secret;
 use otpguard_wipe_check::{watch, ScanFreed};
 use sha1::Digest;
+use support::wipe::{inner_state, scanner_sees};
 
 #[global_allocator]
 static ALLOC: ScanFreed = ScanFreed;
 
 const PIN: &[u8] = b"ocra-pin-7c1e93d4";
-
-fn scanner_sees(needle: &[u8]) {
-    let w = watch(&[needle]);
-    drop(black_box(needle.to_vec()));
-    assert!(w.hits() >= 1, "the scanner missed a plain copy");
-}
-
-/// The HMAC-SHA-1 inner state after `key ^ ipad`, as a keyed HMAC holds it.
-fn inner_state(key: &[u8; 20]) -> [u8; 20] {
-    let mut block = [0x36u8; 64];
-    for (b, k) in block.iter_mut().zip(key) {
-        *b ^= k;
-    }
-    let mut state: [u32; 5] = [
-        0x6745_2301,
-        0xefcd_ab89,
-        0x98ba_dcfe,
-        0x1032_5476,
-        0xc3d2_e1f0,
-    ];
-    sha1::block_api::compress(&mut state, core::slice::from_ref(&block));
-    let mut bytes = [0u8; 20];
-    for (chunk, word) in bytes.chunks_exact_mut(4).zip(state) {
-        chunk.copy_from_slice(&word.to_ne_bytes());
-    }
-    bytes
-}
 
 #[test]
 fn a_pin_and_its_hash_leave_nothing_in_freed_memory() {

@@ -10,16 +10,18 @@
 
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects
 )]
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use otpguard::ocra::{Input, Ocra, Pin, ResponseError, Suite, VerifyWindow};
 use otpguard::{Secret, Window};
+use support::vectors::{hex, DataFile};
 
 const HEADER: &str = "section,suite,key_hex,counter,question,question2,pin,time_step,response";
 
@@ -42,44 +44,25 @@ struct Row {
     response: String,
 }
 
-fn hex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "odd-length hex");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
 fn load() -> Vec<Row> {
-    let path = format!("{}/tests/data/ocra_rfc6287.csv", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty());
-    let (_, header) = lines.next().expect("no header");
-    assert_eq!(header, HEADER);
-    lines
-        .map(|(line, l)| {
-            let f: Vec<&str> = l.split(',').collect();
-            assert_eq!(f.len(), 9, "line {line}: expected 9 fields");
-            Row {
-                line,
-                section: f[0].into(),
-                suite: Suite::parse(f[1]).unwrap_or_else(|e| panic!("line {line}: {e}")),
-                key: hex(f[2]),
-                counter: non_empty(f[3]).map(|c| c.parse().unwrap()),
-                question: f[4].into(),
-                question2: non_empty(f[5]).map(Into::into),
-                pin: non_empty(f[6]).map(Into::into),
-                time_step: non_empty(f[7]).map(|t| u64::from_str_radix(t, 16).unwrap()),
-                response: f[8].into(),
-            }
+    DataFile::read("ocra_rfc6287.csv")
+        .rows(HEADER)
+        .into_iter()
+        .map(|(line, f)| Row {
+            line,
+            section: f[0].into(),
+            suite: Suite::parse(f[1]).unwrap_or_else(|e| panic!("line {line}: {e}")),
+            key: hex(f[2]),
+            counter: non_empty(f[3]).map(|c| c.parse().unwrap()),
+            question: f[4].into(),
+            question2: non_empty(f[5]).map(Into::into),
+            pin: non_empty(f[6]).map(Into::into),
+            time_step: non_empty(f[7]).map(|t| u64::from_str_radix(t, 16).unwrap()),
+            response: f[8].into(),
         })
         .collect()
 }

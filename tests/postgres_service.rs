@@ -12,7 +12,6 @@
 #![cfg(feature = "postgres")]
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing

@@ -4,14 +4,6 @@
 //! `cargo test --all-features --test replay_memory_size -- --nocapture`
 //! prints the figures. Counted are the bytes the guard asked the allocator
 //! for; the allocator's own per-block bookkeeping comes on top.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_precision_loss
-)]
 
 use otpguard::replay::{ClaimOutcome, MemoryGuard};
 

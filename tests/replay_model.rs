@@ -1,13 +1,6 @@
 //! The in-memory guard against a simple sequential model, for any
 //! interleaving of claims on several tokens.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::arithmetic_side_effects)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};

@@ -1,13 +1,5 @@
 //! Many threads submit the same valid code for the same token at the same
 //! moment: exactly one of them may be accepted.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use otpguard::replay::ReplayKey;
 use std::sync::{Arc, Barrier};

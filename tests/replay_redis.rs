@@ -2,14 +2,7 @@
 //! starts on a free loopback port (see `support/redis_server.rs`). Without
 //! `redis-server` installed these tests fail, saying how to install it.
 #![cfg(feature = "redis")]
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::cast_possible_truncation, clippy::unwrap_used)]
 
 mod support;
 

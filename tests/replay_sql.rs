@@ -4,12 +4,7 @@
 //! with its skew margin, and why the update-only variant must never be
 //! cleaned up.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

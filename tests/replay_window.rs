@@ -1,11 +1,5 @@
 //! Replays inside the verification window, and stores that fail.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
+#![allow(clippy::arithmetic_side_effects, clippy::unwrap_used)]
 
 use otpguard::replay::ReplayKey;
 use otpguard::ClaimError;

@@ -7,16 +7,18 @@
 
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects
 )]
 
+mod support;
+
 use otpguard::CheckError;
 use std::collections::BTreeSet;
 
 use otpguard::{Algorithm, Hotp, Secret, Totp, Window};
+use support::vectors::{hex, DataFile};
 
 const HEADER: &str = "kind,algorithm,digits,period,t0,time,counter,secret_hex,code";
 
@@ -35,28 +37,12 @@ struct Row {
     code: String,
 }
 
-fn hex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "odd-length hex");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn load(name: &str) -> Vec<Row> {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty());
-    let (_, header) = lines.next().unwrap_or_else(|| panic!("{path}: no header"));
-    assert_eq!(header, HEADER, "{path}: unexpected header");
-    lines
-        .map(|(line, l)| {
-            let f: Vec<&str> = l.split(',').collect();
-            assert_eq!(f.len(), 9, "{path}:{line}: expected 9 fields");
+    let file = DataFile::read(name);
+    let path = &file.path;
+    file.rows(HEADER)
+        .into_iter()
+        .map(|(line, f)| {
             let algorithm = match f[1] {
                 "sha1" => Algorithm::Sha1,
                 "sha256" => Algorithm::Sha256,

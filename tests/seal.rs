@@ -1,7 +1,7 @@
 //! Sealed secrets: AES-256-GCM bound to customer, token, slot and key.
 
 #![cfg(feature = "seal")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used)]
 
 use otpguard::lifecycle::{store::TokenId, CustomerId};
 use otpguard::seal::{KeyId, Keyring, Purpose, SealContext, SealError, SealedSecret, Sealer};

@@ -1,14 +1,7 @@
 //! `Secret`: base32 import as people type it, the typed rejections,
 //! base32 export, generation, and that it never prints itself.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use otpguard::{Algorithm, Secret, SecretError};
 use proptest::collection::vec;

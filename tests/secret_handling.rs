@@ -11,7 +11,6 @@
 //! serialized is proven by the compile-fail tests in `tests/compile_fail/`.
 #![allow(
     clippy::unwrap_used,
-    clippy::panic,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects
 )]

@@ -8,14 +8,7 @@
 //! input and expect what the documented rule (the latest such step wins)
 //! says.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::arithmetic_side_effects)]
 
 use otpguard::CheckError;
 use otpguard::{Algorithm, Hotp, Match, Secret, TimeError, Totp, Window};

@@ -3,12 +3,9 @@
 //! key-holding type is dropped under a watch for its key. Every test first
 //! shows that the scanner finds a plain copy, so a pass is not an accident.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+
+mod support;
 
 use std::hint::black_box;
 
@@ -18,6 +15,7 @@ use otpguard::lifecycle::{
 };
 use otpguard::{Algorithm, FixedClock, Hotp, KeyUri, Secret, Totp};
 use otpguard_wipe_check::{watch, ScanFreed};
+use support::wipe::{inner_state, scanner_sees};
 
 #[global_allocator]
 static ALLOC: ScanFreed = ScanFreed;
@@ -31,39 +29,10 @@ fn key(seed: u8) -> [u8; 20] {
     })
 }
 
-/// The HMAC-SHA-1 inner state after `key ^ ipad`, as it lies in memory:
-/// what a keyed `Totp` or `Hotp` holds instead of the key.
-fn inner_state(key: &[u8; 20]) -> [u8; 20] {
-    let mut block = [0x36u8; 64];
-    for (b, k) in block.iter_mut().zip(key) {
-        *b ^= k;
-    }
-    let mut state: [u32; 5] = [
-        0x6745_2301,
-        0xefcd_ab89,
-        0x98ba_dcfe,
-        0x1032_5476,
-        0xc3d2_e1f0,
-    ];
-    sha1::block_api::compress(&mut state, core::slice::from_ref(&block));
-    let mut bytes = [0u8; 20];
-    for (chunk, word) in bytes.chunks_exact_mut(4).zip(state) {
-        chunk.copy_from_slice(&word.to_ne_bytes());
-    }
-    bytes
-}
-
 /// The unpadded base32 text of a 20-byte key, on the stack.
 fn base32_text(key: &[u8; 20]) -> [u8; 32] {
     let text = base32::encode(base32::Alphabet::Rfc4648 { padding: false }, key);
     text.as_bytes().try_into().unwrap()
-}
-
-/// The scanner finds a copy that nobody wiped.
-fn scanner_sees(needle: &[u8]) {
-    let w = watch(&[needle]);
-    drop(black_box(needle.to_vec()));
-    assert!(w.hits() >= 1, "the scanner missed a plain copy");
 }
 
 #[test]

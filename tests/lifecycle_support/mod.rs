@@ -54,6 +54,22 @@ pub fn principal(actor: Actor) -> Principal {
     }
 }
 
+/// `answer` refuses a replay: a code (or signature) for `step` when the
+/// token's last accepted step (or counter) is `last_accepted`.
+pub fn assert_replayed<T: std::fmt::Debug>(
+    answer: Result<T, LifecycleError>,
+    step: u64,
+    last_accepted: u64,
+) {
+    match answer {
+        Err(LifecycleError::Replayed {
+            step: s,
+            last_accepted: l,
+        }) => assert_eq!((s, l), (step, last_accepted)),
+        other => panic!("a replay of {step} (last accepted {last_accepted}) expected: {other:?}"),
+    }
+}
+
 /// A phone with a token: a serial, a secret and the profile of the app that
 /// shows its codes.
 #[derive(Clone)]
@@ -172,6 +188,15 @@ impl Bank {
             op: principal(Actor::Operator),
             ctx: RequestContext::new(),
         }
+    }
+
+    /// A bank with the default settings whose customer registered `phone`
+    /// one step ago.
+    pub fn with_token(phone: &Phone) -> Self {
+        let bank = Self::new();
+        bank.register(phone).unwrap();
+        bank.tick();
+        bank
     }
 
     /// The same bank (lifecycle, store, clock), serving another customer.

@@ -10,7 +10,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::arithmetic_side_effects
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing
 )]
 
 use core::future::Future;
@@ -193,6 +194,16 @@ impl<S: TokenStore> Bank<S> {
         self.lc
             .blocking()
             .submit(customer, &web(), phone.register(self.now()), &ctx())
+    }
+
+    /// Customer `c-1` registers phone `SN-1` (its secret from `seed`), and
+    /// the clock moves on one step.
+    pub fn alice_registered(&self, seed: u32) -> (CustomerId, Phone) {
+        let alice = customer("c-1");
+        let phone = Phone::new("SN-1", seed);
+        self.register(&alice, &phone).unwrap();
+        self.tick();
+        (alice, phone)
     }
 
     /// `VerifyTransaction` by the customer through the web channel.

@@ -1,15 +1,17 @@
 //! Helpers shared by integration tests.
 #![allow(
-    clippy::cast_possible_truncation,
     clippy::arithmetic_side_effects,
     dead_code,
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic
 )]
 
+pub mod audit_sink;
+pub mod leaks;
 #[cfg(feature = "postgres")]
 pub mod pg_lifecycle;
 pub mod postgres_server;
 #[cfg(feature = "redis")]
 pub mod redis_server;
+pub mod vectors;
+pub mod wipe;
