@@ -142,6 +142,9 @@ impl<'a> SealContext<'a> {
 }
 
 const AAD_DOMAIN: &[u8] = b"otpguard/seal/v1";
+/// Distinct from [`AAD_DOMAIN`]: a record's tag never verifies as a
+/// secret's, nor the reverse.
+const TAG_DOMAIN: &[u8] = b"otpguard/record-tag/v1";
 const FORMAT: u8 = 1;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
@@ -242,6 +245,10 @@ pub enum SealError {
     /// The fields of a sealed record do not make a record.
     #[error("the sealed record is inconsistent: {0}")]
     Inconsistent(&'static str),
+    /// A sealed record without the tag that authenticates it (written
+    /// before records carried one, or stripped).
+    #[error("the sealed record carries no tag")]
+    Untagged,
 }
 
 /// Seals and opens secrets. [`Keyring`] is the built-in one; an HSM or KMS
@@ -263,6 +270,115 @@ pub trait Sealer {
     /// The key [`seal`](Sealer::seal) seals under now: a stored secret
     /// sealed under any other key is due for re-sealing.
     fn primary(&self) -> KeyId;
+
+    /// Authenticates `record` (a whole record's canonical bytes, see
+    /// [`SealedRecord::to_bytes`](crate::lifecycle::store::SealedRecord::to_bytes))
+    /// for `customer` under the primary key.
+    ///
+    /// # Errors
+    /// [`SealError`] if it cannot (no randomness, a key refused).
+    fn tag(&self, record: &[u8], customer: &CustomerId) -> Result<RecordTag, SealError>;
+
+    /// Checks that `tag` authenticates `record` for `customer`.
+    ///
+    /// # Errors
+    /// [`SealError::Unauthentic`] if it does not (the record was changed,
+    /// or moved from another customer); [`SealError::UnknownKey`] if its
+    /// key is not known.
+    fn check_tag(
+        &self,
+        tag: &RecordTag,
+        record: &[u8],
+        customer: &CustomerId,
+    ) -> Result<(), SealError>;
+}
+
+/// A tag that authenticates a whole record: AES-256-GCM over no plaintext,
+/// the record's canonical bytes and its customer as the associated data
+/// (GMAC), under a key of the keyring. Holds nothing secret.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RecordTag {
+    key: KeyId,
+    nonce: [u8; NONCE_LEN],
+    tag: [u8; TAG_LEN],
+}
+
+impl RecordTag {
+    /// The length of its stored form.
+    pub const LEN: usize = HEADER_LEN + TAG_LEN;
+
+    /// The key that made it.
+    #[must_use]
+    pub const fn key(&self) -> KeyId {
+        self.key
+    }
+
+    /// The stored form: format byte, key id, nonce and tag.
+    #[must_use]
+    pub fn to_bytes(&self) -> [u8; Self::LEN] {
+        let mut out = [0u8; Self::LEN];
+        let (format, rest) = out.split_at_mut(1);
+        let (key, rest) = rest.split_at_mut(4);
+        let (nonce, tag) = rest.split_at_mut(NONCE_LEN);
+        format.copy_from_slice(&[FORMAT]);
+        key.copy_from_slice(&self.key.0.to_be_bytes());
+        nonce.copy_from_slice(&self.nonce);
+        tag.copy_from_slice(&self.tag);
+        out
+    }
+
+    /// Reads the stored form.
+    ///
+    /// # Errors
+    /// [`SealError::Malformed`] if it is not one.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
+        let (&format, rest) = bytes.split_first().ok_or(SealError::Malformed)?;
+        let (key, rest) = rest.split_first_chunk::<4>().ok_or(SealError::Malformed)?;
+        let (nonce, rest) = rest
+            .split_first_chunk::<NONCE_LEN>()
+            .ok_or(SealError::Malformed)?;
+        let tag = <[u8; TAG_LEN]>::try_from(rest).map_err(|_| SealError::Malformed)?;
+        if format != FORMAT {
+            return Err(SealError::Malformed);
+        }
+        Ok(Self {
+            key: KeyId(u32::from_be_bytes(*key)),
+            nonce: *nonce,
+            tag,
+        })
+    }
+}
+
+impl fmt::Debug for RecordTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordTag")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The associated data of a record's tag: the domain, the key id and the
+/// customer (length-prefixed), then the record's bytes.
+fn record_associated_data(
+    key: KeyId,
+    record: &[u8],
+    customer: &CustomerId,
+) -> Result<Vec<u8>, SealError> {
+    let customer = customer.as_str().as_bytes();
+    let len = u8::try_from(customer.len()).map_err(|_| SealError::Malformed)?;
+    let mut aad = Vec::with_capacity(
+        TAG_DOMAIN
+            .len()
+            .saturating_add(5)
+            .saturating_add(customer.len())
+            .saturating_add(record.len()),
+    );
+    aad.extend_from_slice(TAG_DOMAIN);
+    aad.extend_from_slice(&key.0.to_be_bytes());
+    aad.push(len);
+    aad.extend_from_slice(customer);
+    aad.extend_from_slice(record);
+    Ok(aad)
 }
 
 /// AES-256-GCM keys by id: one primary that seals, all able to open. The
@@ -346,6 +462,39 @@ fn cipher(key: &[u8; 32]) -> Aes256Gcm {
 impl Sealer for Keyring {
     fn primary(&self) -> KeyId {
         self.primary
+    }
+
+    fn tag(&self, record: &[u8], customer: &CustomerId) -> Result<RecordTag, SealError> {
+        let cipher = self.key(self.primary)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|_| SealError::Randomness)?;
+        let aad = record_associated_data(self.primary, record, customer)?;
+        let tag = cipher
+            .encrypt_inout_detached(&Nonce::from(nonce), &aad, (&mut [][..]).into())
+            .map_err(|_| SealError::Cipher)?;
+        Ok(RecordTag {
+            key: self.primary,
+            nonce,
+            tag: tag.into(),
+        })
+    }
+
+    fn check_tag(
+        &self,
+        tag: &RecordTag,
+        record: &[u8],
+        customer: &CustomerId,
+    ) -> Result<(), SealError> {
+        let cipher = self.key(tag.key)?;
+        let aad = record_associated_data(tag.key, record, customer)?;
+        cipher
+            .decrypt_inout_detached(
+                &Nonce::from(tag.nonce),
+                &aad,
+                (&mut [][..]).into(),
+                &Tag::from(tag.tag),
+            )
+            .map_err(|_| SealError::Unauthentic)
     }
 
     fn seal(&self, secret: &Secret, context: &SealContext<'_>) -> Result<SealedSecret, SealError> {

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use otpguard::lifecycle::postgres::PostgresStore;
-use otpguard::lifecycle::{store::TokenStore, Lifecycle, LifecycleConfig, LifecycleError};
+use otpguard::lifecycle::{
+    store::TokenStore, CustomerId, Lifecycle, LifecycleConfig, LifecycleError,
+};
 use otpguard::seal::{KeyId, Keyring};
 use otpguard::{Clock, FixedClock};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -41,6 +43,23 @@ async fn pool_as(pg: &PostgresServer, user: &str, settings: &[(&str, &str)]) -> 
         .connect_with(options)
         .await
         .unwrap()
+}
+
+/// The statement a concurrent commit of `customer`'s record would run: the
+/// row moved on one version, tagged as the library tags it.
+async fn moved_on(
+    store: &PostgresStore,
+    customer: &CustomerId,
+) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let mut row = store.load_sealed(customer).await.unwrap().unwrap();
+    row.version += 1;
+    let row = row.tagged(customer, &keys()).unwrap();
+    sqlx::query(
+        "UPDATE otpguard_token_records SET version = $2, record_tag = $3 WHERE customer_id = $1",
+    )
+    .bind(customer.as_str().to_owned())
+    .bind(i64::try_from(row.version).unwrap())
+    .bind(row.tag.unwrap().to_bytes().to_vec())
 }
 
 async fn pool(pg: &PostgresServer, settings: &[(&str, &str)]) -> PgPool {
@@ -206,13 +225,9 @@ fn decided_on_a_version_replaced_meanwhile(isolation: &str) {
             [(code.clone(), 3_i64), (phone.wrong_code(clock.now(), 0), 4)]
         {
             let raw = pool(pg, &[]).await;
+            let moved = moved_on(lc.store(), &alice).await;
             let mut tx = raw.begin().await.unwrap();
-            sqlx::query(
-                "UPDATE otpguard_token_records SET version = version + 1 WHERE customer_id = 'alice'",
-            )
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+            moved.execute(&mut *tx).await.unwrap();
             let request = {
                 let (lc, alice, attempt) = (Arc::clone(&lc), alice.clone(), attempt.clone());
                 tokio::spawn(async move {
@@ -465,13 +480,9 @@ fn reseal_racing_a_commit(isolation: &str) {
         let settings = [("default_transaction_isolation", isolation)];
         let resealer = Arc::new(PostgresStore::new(pool(pg, &settings).await, rotated));
         let raw = pool(pg, &[]).await;
+        let moved = moved_on(lc.store(), &customer("c-0")).await;
         let mut tx = raw.begin().await.unwrap();
-        sqlx::query(
-            "UPDATE otpguard_token_records SET version = version + 1 WHERE customer_id = 'c-0'",
-        )
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+        moved.execute(&mut *tx).await.unwrap();
         let pass = {
             let resealer = Arc::clone(&resealer);
             tokio::spawn(async move { resealer.reseal(KeyId(1), 10).await })

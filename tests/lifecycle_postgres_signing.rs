@@ -1013,7 +1013,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
         }
         assert_eq!(audit.len(), 2);
 
-        // A current process starts: migrate applies 0005 to 0008.
+        // A current process starts: migrate applies 0005 to 0009.
         let store = PostgresStore::new(pool.clone(), keys());
         store.migrate().await.unwrap();
         assert_eq!(
@@ -1021,8 +1021,12 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
                 "SELECT string_agg(version::text, ',' ORDER BY version) \
                  FROM otpguard_schema_migrations"
             ),
-            "1,2,3,4,5,6,7,8"
+            "1,2,3,4,5,6,7,8,9"
         );
+        // The row has no tag: it is tagged, once, as the database holds it.
+        let tagged = store.tag_untagged(10).await.unwrap();
+        assert_eq!((tagged.resealed, tagged.corrupt), (1, 0));
+        assert_eq!(store.tag_untagged(10).await.unwrap().resealed, 0);
         assert_eq!(signing_columns(pg, "alice"), "-|-|-");
         assert_eq!(
             pg.psql("SELECT count(*) FROM otpguard_audit WHERE transaction_digest IS NULL"),

@@ -308,7 +308,7 @@ fn records_as_bytes_round_trip_and_hold_only_sealed_secrets() {
 
     for row in &rows {
         let bytes = row.to_bytes();
-        assert_eq!(&bytes[..5], b"OGSR\x01");
+        assert_eq!(&bytes[..5], b"OGSR\x02");
         let back = SealedRecord::from_bytes(&bytes).unwrap();
         assert_eq!(&back, row);
         assert_eq!(back.to_bytes(), bytes);
@@ -348,6 +348,13 @@ fn inconsistent_bytes_are_refused_when_opened() {
     )
     .unwrap();
     let row = store.row(&alice).unwrap();
+    // A record without its tag does not open, whatever else it holds.
+    let mut untagged = row.clone();
+    untagged.tag = None;
+    assert_eq!(
+        untagged.open(&alice, &store.keys).err(),
+        Some(SealError::Untagged)
+    );
     let mut no_token = row.clone();
     no_token.token = None;
     let mut login_alone = row.clone();
@@ -362,8 +369,16 @@ fn inconsistent_bytes_are_refused_when_opened() {
         (login_alone, "login OTP on without a token"),
     ] {
         let read = SealedRecord::from_bytes(&forged.to_bytes()).unwrap();
+        // Changed without the keys, the record does not open at all.
         assert_eq!(
             read.open(&alice, &store.keys).err(),
+            Some(SealError::Unauthentic)
+        );
+        // Tagged again by a holder of the keys, its fields still do not
+        // make a record.
+        let retagged = read.tagged(&alice, &store.keys).unwrap();
+        assert_eq!(
+            retagged.open(&alice, &store.keys).err(),
             Some(SealError::Inconsistent(why))
         );
     }
@@ -378,7 +393,7 @@ proptest::proptest! {
         junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
         edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 1..4),
     ) {
-        for bytes in [junk.clone(), [b"OGSR\x01".as_slice(), &junk].concat()] {
+        for bytes in [junk.clone(), [b"OGSR\x02".as_slice(), &junk].concat()] {
             match SealedRecord::from_bytes(&bytes) {
                 Ok(read) => proptest::prop_assert_eq!(read.to_bytes(), bytes),
                 Err(e) => proptest::prop_assert!(e.is_corrupt()),

@@ -7,7 +7,7 @@ use super::fingerprint::FingerprintKey;
 use super::record::{EnrollmentParts, RecordParts, TokenParts};
 use super::{CustomerId, DriftEstimate, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::Suite;
-use crate::seal::{Purpose, SealContext, SealError, SealedSecret, Sealer};
+use crate::seal::{Purpose, RecordTag, SealContext, SealError, SealedSecret, Sealer};
 use crate::{Secret, StoreError, TotpParams};
 
 mod bytes;
@@ -66,6 +66,7 @@ mod bytes;
 /// | retired serials | count, then each a *serial* |
 /// | retired fingerprints | count, then 32 bytes each |
 /// | fingerprint key | optional *sealed secret* |
+/// | record tag | optional: 33 bytes, [`RecordTag::to_bytes`] (format 2; format 1 ends before it and is read as a record without a tag) |
 ///
 /// A *token*:
 ///
@@ -126,6 +127,11 @@ pub struct SealedRecord {
     pub retired_fingerprints: Vec<[u8; 32]>,
     /// The key of those fingerprints, sealed.
     pub fingerprint_key: Option<SealedSecret>,
+    /// The tag that authenticates every field above for the customer
+    /// ([`Sealer::tag`] over the bytes of the record without it). A record
+    /// without one, or whose fields changed since it was made, does not
+    /// open.
+    pub tag: Option<RecordTag>,
 }
 
 /// The current token of a [`SealedRecord`].
@@ -230,7 +236,7 @@ impl TokenRecord {
             }
             None => None,
         };
-        Ok(SealedRecord {
+        let untagged = SealedRecord {
             state,
             version: self.version,
             token,
@@ -247,7 +253,9 @@ impl TokenRecord {
                 .map(|f| *f.as_bytes())
                 .collect(),
             fingerprint_key,
-        })
+            tag: None,
+        };
+        untagged.tagged(customer, sealer)
     }
 }
 
@@ -260,6 +268,20 @@ impl SealedRecord {
     /// [`SealError::Inconsistent`] if the fields do not make a record; the
     /// other [`SealError`]s as [`Sealer::open`].
     pub fn open<S: Sealer + ?Sized>(
+        &self,
+        customer: &CustomerId,
+        sealer: &S,
+    ) -> Result<TokenRecord, SealError> {
+        // Every field is authenticated before any is used.
+        let tag = self.tag.as_ref().ok_or(SealError::Untagged)?;
+        sealer.check_tag(tag, &self.untagged_bytes(), customer)?;
+        self.open_untagged(customer, sealer)
+    }
+
+    /// The record, its secrets opened, its tag not checked: only for a row
+    /// written before records carried one, while it is tagged
+    /// (`PostgresStore::tag_untagged`).
+    pub(crate) fn open_untagged<S: Sealer + ?Sized>(
         &self,
         customer: &CustomerId,
         sealer: &S,
@@ -319,6 +341,29 @@ impl SealedRecord {
             fingerprint_key,
         })
         .map_err(|invalid| SealError::Inconsistent(invalid.reason()))
+    }
+
+    /// This record with a new tag, made by `sealer` for `customer` over
+    /// every other field: what [`TokenRecord::seal`] returns. A store has
+    /// no use for it; a holder of the keys who changed a field on purpose
+    /// (a repair, a test) tags the record again with it.
+    ///
+    /// # Errors
+    /// A [`SealError`] if the tag cannot be made.
+    pub fn tagged<S: Sealer + ?Sized>(
+        mut self,
+        customer: &CustomerId,
+        sealer: &S,
+    ) -> Result<Self, SealError> {
+        self.tag = None;
+        let tag = sealer.tag(&self.untagged_bytes(), customer)?;
+        self.tag = Some(tag);
+        Ok(self)
+    }
+
+    /// The bytes the tag covers: the record's, without the tag.
+    fn untagged_bytes(&self) -> Vec<u8> {
+        bytes::write_untagged(self)
     }
 
     /// The record as one byte string, in the format the type's

@@ -11,11 +11,11 @@ use super::super::drift::OffsetSeen;
 use super::super::sealed::{SealedEnrollment, SealedRecord, SealedToken};
 use super::super::{DriftEstimate, PendingSwap, Principal, State, TokenId, TokenSerial};
 use crate::ocra::Suite;
-use crate::seal::SealedSecret;
+use crate::seal::{RecordTag, SealedSecret};
 use crate::{Algorithm, StoreError, TotpParams};
 
 /// The record columns, in the order [`RecordColumns::bind`] binds them.
-pub(super) const RECORD_COLUMNS: [&str; 31] = [
+pub(super) const RECORD_COLUMNS: [&str; 32] = [
     "state",
     "version",
     "token_id",
@@ -47,6 +47,7 @@ pub(super) const RECORD_COLUMNS: [&str; 31] = [
     "enrollment_signing_suite",
     "token_signed_in_step",
     "token_drift_estimate",
+    "record_tag",
 ];
 
 /// The audit columns after `customer_id`, in the order
@@ -132,6 +133,7 @@ pub(super) struct RecordColumns {
     enrollment_signing_suite: Option<String>,
     token_signed_in_step: Option<Vec<u8>>,
     token_drift_estimate: Option<Vec<i64>>,
+    record_tag: Option<Vec<u8>>,
 }
 
 impl RecordColumns {
@@ -140,12 +142,14 @@ impl RecordColumns {
     pub(super) fn new(record: &SealedRecord) -> Result<Self, StoreError> {
         let token = record.token.as_ref();
         let enrollment = record.enrollment.as_ref();
-        // Every key that sealed a secret of the row, each once.
+        // Every key that sealed a secret of the row or made its tag, each
+        // once: a key rotation re-seals every row that names the old one.
         let mut sealed_with: Vec<i64> = token
             .map(|t| t.secret.key())
             .into_iter()
             .chain(enrollment.map(|e| e.secret.key()))
             .chain(record.fingerprint_key.as_ref().map(SealedSecret::key))
+            .chain(record.tag.map(|t| t.key()))
             .map(|k| i64::from(k.0))
             .collect();
         sealed_with.sort_unstable();
@@ -208,6 +212,7 @@ impl RecordColumns {
                 .and_then(|t| t.drift_estimate)
                 .map(estimate_columns)
                 .transpose()?,
+            record_tag: record.tag.map(|t| t.to_bytes().to_vec()),
         })
     }
 
@@ -247,6 +252,7 @@ impl RecordColumns {
             .bind(self.enrollment_signing_suite.as_deref())
             .bind(self.token_signed_in_step.as_deref())
             .bind(self.token_drift_estimate.as_deref())
+            .bind(self.record_tag.as_deref())
     }
 }
 
@@ -392,6 +398,7 @@ pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
     let serials: Vec<String> = column(row, "retired_serials")?;
     let fingerprints: Vec<Vec<u8>> = column(row, "retired_fingerprints")?;
     let key: Option<Vec<u8>> = column(row, "fingerprint_key")?;
+    let tag: Option<Vec<u8>> = column(row, "record_tag")?;
     Ok(SealedRecord {
         state,
         version,
@@ -416,6 +423,9 @@ pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
             })
             .collect::<Result<_, _>>()?,
         fingerprint_key: key.map(|k| sealed(&k, "fingerprint key")).transpose()?,
+        tag: tag
+            .map(|t| RecordTag::from_bytes(&t).map_err(|_| "record tag: not a tag".to_owned()))
+            .transpose()?,
     })
 }
 

@@ -98,7 +98,16 @@
 //! 2. Make it the primary everywhere (`rotate_to`): every commit now seals
 //!    under it.
 //! 3. Run [`PostgresStore::reseal`] naming the old key, until it reports no
-//!    row re-sealed; then drop the old key.
+//!    row re-sealed; then drop the old key. Each row's tag is made again
+//!    with its secrets.
+//!
+//! # Upgrading to schema 9 (record tags)
+//!
+//! Schema 9 gives every row a tag that authenticates the whole record
+//! (see [`SealedRecord::tag`](crate::lifecycle::store::SealedRecord::tag)).
+//! Rows written before it have none and are refused as corrupt until
+//! [`PostgresStore::tag_untagged`] has tagged them: run it once, right
+//! after [`PostgresStore::migrate`], before serving requests.
 //!
 //! # TLS
 //!
@@ -129,14 +138,14 @@ pub use sqlx;
 /// as arrays (one element per audit record, in
 /// `version, seq, at, actor, principal, source, request_id, token_id,
 /// token_serial, new_serial, event, from_state, to_state, outcome, reason,
-/// drift_from, drift_to, notice, transaction_digest` order), `$21`–`$51`
+/// drift_from, drift_to, notice, transaction_digest` order), `$21`–`$52`
 /// the record's columns in [`Sql::load`]'s order, and the last one the
 /// expected version.
 ///
 /// ```
 /// use otpguard::lifecycle::postgres::PostgresStore;
 /// let sql = PostgresStore::<otpguard::seal::Keyring>::sql();
-/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $52"));
+/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $53"));
 /// ```
 #[derive(Debug)]
 pub struct Sql {
@@ -148,6 +157,7 @@ pub struct Sql {
     reseal: String,
     audit_corrupt: &'static str,
     due_for_reseal: &'static str,
+    untagged: &'static str,
 }
 
 impl Sql {
@@ -166,7 +176,7 @@ impl Sql {
     }
 
     /// A new version of the record and its audit rows, on the condition of
-    /// the expected version (`$52`).
+    /// the expected version (`$53`).
     #[must_use]
     pub fn update(&self) -> &str {
         &self.update
@@ -249,6 +259,9 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         due_for_reseal: "SELECT customer_id FROM otpguard_token_records \
              WHERE sealed_with @> ARRAY[$1]::bigint[] AND customer_id > $2 \
              ORDER BY customer_id LIMIT $3",
+        untagged: "SELECT customer_id FROM otpguard_token_records \
+             WHERE record_tag IS NULL AND customer_id > $1 \
+             ORDER BY customer_id LIMIT $2",
     }
 });
 
@@ -273,6 +286,15 @@ impl<S> core::fmt::Debug for PostgresStore<S> {
 }
 
 /// What became of one row in a re-seal pass.
+/// What a re-seal trusts a row by.
+#[derive(Clone, Copy)]
+enum Trust {
+    /// Its tag: a row without one, or changed, is corrupt.
+    Tag,
+    /// Nothing but its own consistency: a row from before tags.
+    Untagged,
+}
+
 enum ResealOutcome {
     Resealed,
     ChangedMeanwhile,
@@ -388,7 +410,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             };
             after.clone_from(last);
             for id in &ids {
-                let outcome = self.reseal_one(id).await?;
+                let outcome = self.reseal_one(id, Trust::Tag).await?;
                 let count = match outcome {
                     ResealOutcome::Resealed => &mut done.resealed,
                     ResealOutcome::ChangedMeanwhile => &mut done.changed_meanwhile,
@@ -399,13 +421,60 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         }
     }
 
-    async fn reseal_one(&self, id: &str) -> Result<ResealOutcome, StoreError> {
+    /// Tags every row written before records carried a tag (schema 9),
+    /// `batch` rows per query, so that it opens again: each is read as it
+    /// stands, checked as any record is but for the tag, and written back
+    /// sealed and tagged, on the condition of its version. Until it has
+    /// been tagged, a row is refused as corrupt.
+    ///
+    /// Run it once, right after migrating to schema 9: it trusts the rows
+    /// as the database holds them then, as every earlier version of this
+    /// library did. A row changed outside the library after that is refused
+    /// for good.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the database fails or a record cannot be
+    /// sealed; rows already tagged stay so.
+    pub async fn tag_untagged(&self, batch: u32) -> Result<Resealed, StoreError> {
+        let batch = i64::from(batch.max(1));
+        let mut done = Resealed::default();
+        let mut after = String::new();
+        loop {
+            let ids: Vec<String> = sqlx::query_scalar(SQL.untagged)
+                .bind(&after)
+                .bind(batch)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| {
+                    StoreError::with_source("PostgreSQL: untagged rows query failed", e)
+                })?;
+            let Some(last) = ids.last() else {
+                return Ok(done);
+            };
+            after.clone_from(last);
+            for id in &ids {
+                let outcome = self.reseal_one(id, Trust::Untagged).await?;
+                let count = match outcome {
+                    ResealOutcome::Resealed => &mut done.resealed,
+                    ResealOutcome::ChangedMeanwhile => &mut done.changed_meanwhile,
+                    ResealOutcome::Corrupt => &mut done.corrupt,
+                };
+                *count = count.saturating_add(1);
+            }
+        }
+    }
+
+    async fn reseal_one(&self, id: &str, trust: Trust) -> Result<ResealOutcome, StoreError> {
         let Ok(customer) = CustomerId::new(id) else {
             self.audit_corrupt(id, None, "the customer id is not a valid label")
                 .await?;
             return Ok(ResealOutcome::Corrupt);
         };
-        let record = match self.load(&customer).await {
+        let loaded = match trust {
+            Trust::Tag => self.load(&customer).await,
+            Trust::Untagged => self.load_untagged(&customer).await,
+        };
+        let record = match loaded {
             Ok(Some(record)) => record,
             Ok(None) => return Ok(ResealOutcome::ChangedMeanwhile),
             Err(e) if e.is_corrupt() => return Ok(ResealOutcome::Corrupt),
@@ -427,6 +496,34 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             // is a serialization failure, not zero rows).
             Err(e) if lost_race(&e) => Ok(ResealOutcome::ChangedMeanwhile),
             Err(e) => Err(StoreError::with_source("PostgreSQL: re-seal failed", e)),
+        }
+    }
+
+    /// A row without a tag, opened as it stands (see
+    /// [`PostgresStore::tag_untagged`]); a tagged row as [`TokenStore::load`]
+    /// opens it.
+    async fn load_untagged(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let Some(sealed) = self.load_sealed(customer).await? else {
+            return Ok(None);
+        };
+        let opened = match sealed.tag {
+            Some(_) => sealed.open(customer, &self.sealer),
+            None => sealed.open_untagged(customer, &self.sealer),
+        };
+        match opened {
+            Ok(record) => Ok(Some(record)),
+            Err(e) => {
+                let header = RowHeader {
+                    version: values_version(&sealed)?,
+                    state: sealed.state.to_string(),
+                };
+                Err(self
+                    .refuse_corrupt(customer, Some(header), e.to_string())
+                    .await)
+            }
         }
     }
 
@@ -548,12 +645,12 @@ mod tests {
     fn placeholders_match_the_columns() {
         let count = |sql: &str| sql.matches('$').count();
         assert_eq!(count(&SQL.select), 1);
-        // The customer twice (record and audit), 19 audit arrays, 31
+        // The customer twice (record and audit), 19 audit arrays, 32
         // record values, and for an update the expected version.
-        assert_eq!(count(&SQL.insert_first), 2 + 19 + 31);
-        assert_eq!(count(&SQL.update), 2 + 19 + 31 + 1);
-        assert!(SQL.update.contains("version = $52") && !SQL.update.contains("$53"));
+        assert_eq!(count(&SQL.insert_first), 2 + 19 + 32);
+        assert_eq!(count(&SQL.update), 2 + 19 + 32 + 1);
+        assert!(SQL.update.contains("version = $53") && !SQL.update.contains("$54"));
         assert!(SQL.refuse.contains("version = $21"));
-        assert!(SQL.reseal.contains("version = $33"));
+        assert!(SQL.reseal.contains("version = $34"));
     }
 }

@@ -1,4 +1,4 @@
-//! A [`SealedRecord`] as one byte string (format 1), the layout the type's
+//! A [`SealedRecord`] as one byte string (format 2), the layout the type's
 //! documentation tables: written by [`SealedRecord::to_bytes`], read back,
 //! with every length bounded and every slice checked, by
 //! [`SealedRecord::from_bytes`].
@@ -12,13 +12,17 @@ use crate::lifecycle::{
     SuspendReason, TokenSerial,
 };
 use crate::ocra::Suite;
-use crate::seal::SealedSecret;
+use crate::seal::{RecordTag, SealedSecret};
 use crate::{Algorithm, StoreError, TotpParams};
 
 /// The first bytes of every encoded record.
 pub(super) const MAGIC: [u8; 4] = *b"OGSR";
-/// The layout written by this version of the library.
-pub(super) const FORMAT: u8 = 1;
+/// The layout written by this version of the library: format 1 and the
+/// record's tag after it.
+pub(super) const FORMAT: u8 = 2;
+/// The layout before records carried a tag: read (as a record without a
+/// tag, which does not open), never written.
+const FORMAT_UNTAGGED: u8 = 1;
 /// The most bytes a sealed secret's stored form is read with: its header
 /// (17 bytes), the longest secret (256) and its tag (16) fit with room to
 /// spare; [`SealedSecret::from_bytes`] checks the exact bounds.
@@ -148,8 +152,18 @@ impl Writer {
     }
 }
 
+/// The bytes a record's tag covers: its bytes with no tag.
+pub(super) fn write_untagged(r: &SealedRecord) -> Vec<u8> {
+    write_with(r, None)
+}
+
 /// The record's bytes, in format [`FORMAT`].
 pub(super) fn write(r: &SealedRecord) -> Vec<u8> {
+    write_with(r, r.tag.as_ref())
+}
+
+/// The record's fields, then `tag`.
+fn write_with(r: &SealedRecord, tag: Option<&RecordTag>) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(256));
     w.0.extend_from_slice(&MAGIC);
     w.u8(FORMAT);
@@ -173,6 +187,7 @@ pub(super) fn write(r: &SealedRecord) -> Vec<u8> {
         w.0.extend_from_slice(fingerprint);
     }
     w.option(r.fingerprint_key.as_ref(), Writer::sealed);
+    w.option(tag, |w, tag| w.0.extend_from_slice(&tag.to_bytes()));
     w.0
 }
 
@@ -345,7 +360,7 @@ impl<'a> Reader<'a> {
             return Err(Malformed::Magic);
         }
         let format = self.u8("format")?;
-        if format != FORMAT {
+        if format != FORMAT && format != FORMAT_UNTAGGED {
             return Err(Malformed::Format(format));
         }
         let state = state_of(self.u8("state")?).ok_or(Malformed::Field("state"))?;
@@ -370,6 +385,13 @@ impl<'a> Reader<'a> {
             .map(|_| self.array::<32>("retired fingerprints"))
             .collect::<Read<Vec<_>>>()?;
         let fingerprint_key = self.option("fingerprint key", |r| r.sealed("fingerprint key"))?;
+        let tag = match format {
+            FORMAT => self.option("record tag", |r| {
+                let bytes = r.array::<{ RecordTag::LEN }>("record tag")?;
+                RecordTag::from_bytes(&bytes).map_err(|_| Malformed::Field("record tag"))
+            })?,
+            _ => None,
+        };
         if !self.0.is_empty() {
             return Err(Malformed::Field("bytes after the last field"));
         }
@@ -385,6 +407,7 @@ impl<'a> Reader<'a> {
             retired_serials,
             retired_fingerprints,
             fingerprint_key,
+            tag,
         })
     }
 }
@@ -548,6 +571,7 @@ mod tests {
             retired_serials in vec(serial(), 0..4),
             retired_fingerprints in vec(any::<[u8; 32]>(), 0..4),
             fingerprint_key in proptest::option::of(sealed_secret()),
+            tag in proptest::option::of((any::<u32>(), any::<[u8; 12]>(), any::<[u8; 16]>())),
         ) -> SealedRecord {
             SealedRecord {
                 state,
@@ -561,6 +585,13 @@ mod tests {
                 retired_serials,
                 retired_fingerprints,
                 fingerprint_key,
+                tag: tag.map(|(key, nonce, tag)| {
+                    let mut bytes = vec![1];
+                    bytes.extend_from_slice(&key.to_be_bytes());
+                    bytes.extend_from_slice(&nonce);
+                    bytes.extend_from_slice(&tag);
+                    RecordTag::from_bytes(&bytes).unwrap()
+                }),
             }
         }
     }
@@ -634,10 +665,12 @@ mod tests {
             retired_serials: Vec::new(),
             retired_fingerprints: Vec::new(),
             fingerprint_key: None,
+            tag: None,
         };
         let bytes = write(&empty);
-        // The two counts and the key's presence byte close the record.
-        let counts = bytes.len() - 17;
+        // The two counts and the key's and the tag's presence bytes close
+        // the record.
+        let counts = bytes.len() - 18;
         for (count, what) in [(0, "retired serials"), (8, "retired fingerprints")] {
             for huge in [u64::MAX, 1 << 40, 1 << 20] {
                 let mut forged = bytes.clone();
@@ -662,15 +695,21 @@ mod tests {
             retired_serials: Vec::new(),
             retired_fingerprints: Vec::new(),
             fingerprint_key: None,
+            tag: None,
         });
         assert_eq!(
             bytes.len(),
-            4 + 1 + 1 + 8 + 4 + 1 + 1 + 1 + 1 + 1 + 8 + 8 + 1
+            4 + 1 + 1 + 8 + 4 + 1 + 1 + 1 + 1 + 1 + 8 + 8 + 1 + 1
         );
-        bytes[4] = 2;
+        // Format 1 ends before the tag and reads as a record without one.
+        let mut untagged = bytes.clone();
+        untagged[4] = 1;
+        untagged.pop();
+        assert_eq!(read(&untagged).unwrap().tag, None);
+        bytes[4] = 3;
         let e = read(&bytes).unwrap_err();
         assert!(
-            e.is_corrupt() && e.to_string().contains("unknown sealed record format 2"),
+            e.is_corrupt() && e.to_string().contains("unknown sealed record format 3"),
             "{e}"
         );
         bytes[0] = b'X';

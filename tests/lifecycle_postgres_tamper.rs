@@ -1,0 +1,221 @@
+//! A database writer without the sealing keys cannot change a record to
+//! their advantage: every column that decides an answer is covered by the
+//! record's tag, so a row changed outside the library is refused as
+//! `Corrupt` on its next load (audited by the System) and nothing is
+//! accepted from it. Against a real PostgreSQL server, one tamper per
+//! decision column, each the change an attacker would want.
+
+#![cfg(feature = "postgres")]
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod store_support;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use otpguard::lifecycle::{CustomerId, Event, LifecycleConfig, LifecycleError, SuspendReason};
+use otpguard::{Clock, FixedClock};
+use store_support::{ctx, customer, operator, web, Phone, START, STEP};
+use support::pg_lifecycle::{assert_corrupt_load, audit_rows, migrated, pool_on, register, Pg};
+use support::postgres_server::PostgresServer;
+
+/// Where the customer's record stands before the tamper.
+#[derive(Clone, Copy, Debug)]
+enum Before {
+    /// Active, login OTP on, one code accepted, two wrong codes counted
+    /// and held back.
+    Active,
+    /// Locked out by wrong codes.
+    Locked,
+    /// Suspended by an operator as a lost device.
+    Lost,
+    /// Reissued: its token retired.
+    Reissued,
+}
+
+/// One row of the table: the record it starts from, the column changed
+/// and what the change would buy.
+struct Tamper {
+    before: Before,
+    set: &'static str,
+    buys: &'static str,
+}
+
+const TAMPERS: &[Tamper] = &[
+    Tamper {
+        before: Before::Locked,
+        set: "state = 'Active', failures = 0",
+        buys: "unlock a locked token",
+    },
+    Tamper {
+        before: Before::Lost,
+        set: "state = 'Active'",
+        buys: "un-suspend a lost device",
+    },
+    Tamper {
+        before: Before::Active,
+        set: "failures = 0",
+        buys: "reset the failure count",
+    },
+    Tamper {
+        before: Before::Active,
+        set: "throttled_until = 1",
+        buys: "lift the hold-back",
+    },
+    Tamper {
+        before: Before::Active,
+        set: "token_last_step = token_last_step - 1",
+        buys: "replay the last code",
+    },
+    Tamper {
+        before: Before::Active,
+        set: "token_signing_suite = 'OCRA-1:HOTP-SHA1-6:QN08-T30S', token_last_signature = 0",
+        buys: "a suite and a last signature of one's choosing",
+    },
+    Tamper {
+        before: Before::Active,
+        set: "token_signing_suite = 'OCRA-1:HOTP-SHA1-6:QN08-T30S'",
+        buys: "give the token a suite",
+    },
+    Tamper {
+        before: Before::Active,
+        set: "token_drift = 5",
+        buys: "widen the drift",
+    },
+    Tamper {
+        before: Before::Active,
+        set: "token_drift_estimate = NULL",
+        buys: "drop the drift estimate",
+    },
+    Tamper {
+        before: Before::Active,
+        set: "login_otp = false",
+        buys: "turn the login OTP off",
+    },
+    Tamper {
+        before: Before::Active,
+        set: "version = version + 1",
+        buys: "change the version",
+    },
+    Tamper {
+        before: Before::Reissued,
+        set: "retired_serials = '{}', retired_fingerprints = '{}'",
+        buys: "revive a retired token",
+    },
+    Tamper {
+        before: Before::Active,
+        set: "record_tag = NULL",
+        buys: "strip the tag",
+    },
+];
+
+fn with_server(test: impl AsyncFnOnce(&PostgresServer)) {
+    support::pg_lifecycle::with_server(test);
+}
+
+/// The customer's record brought to `before`; returns the phone, whose
+/// next code is fresh.
+async fn bring(lc: &Pg, clock: &FixedClock, c: &CustomerId, n: u8, before: Before) -> Phone {
+    let phone = Phone::new(&format!("SN-{n}"), u32::from(n));
+    register(lc, c, phone.register(clock.now())).await.unwrap();
+    clock.advance(STEP);
+    match before {
+        Before::Active => {
+            let on = Event::SetLoginOtp {
+                on: true,
+                code: phone.code(clock.now()).as_str().into(),
+            };
+            lc.submit(c, &web(), on, &ctx()).await.unwrap();
+            clock.advance(STEP);
+            for i in 0..2 {
+                let wrong = phone.wrong_code(clock.now(), i);
+                let answer = lc.verify_transaction(c, &web(), &wrong, &ctx()).await;
+                assert!(
+                    matches!(answer, Err(LifecycleError::WrongCode { .. })),
+                    "{answer:?}"
+                );
+            }
+        }
+        Before::Locked => {
+            for i in 0..LifecycleConfig::default().max_failures() {
+                let wrong = phone.wrong_code(clock.now(), i as usize);
+                let _ = lc.verify_transaction(c, &web(), &wrong, &ctx()).await;
+            }
+        }
+        Before::Lost => {
+            let lost = Event::Suspend {
+                reason: SuspendReason::LostDevice,
+            };
+            lc.submit(c, &operator(), lost, &ctx()).await.unwrap();
+        }
+        Before::Reissued => {
+            let reissue = Event::Reissue {
+                reason: otpguard::lifecycle::ReissueReason::LostDevice,
+            };
+            lc.submit(c, &operator(), reissue, &ctx()).await.unwrap();
+        }
+    }
+    phone
+}
+
+#[test]
+fn every_decision_column_changed_without_the_keys_is_refused() {
+    with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let pool = pool_on(pg, "postgres", 4, Duration::from_secs(5)).await;
+        // The hold-back after two wrong codes is what one tamper lifts.
+        let config = LifecycleConfig::default();
+        let lc = migrated(&pool, config, &clock).await;
+        let mut table = Vec::new();
+        for (n, tamper) in TAMPERS.iter().enumerate() {
+            let n = u8::try_from(n).unwrap();
+            let c = customer(&format!("c-{n}"));
+            let phone = bring(&lc, &clock, &c, n, tamper.before).await;
+            let audit_before = audit_rows(lc.store().pool(), &c).await.len();
+            let changed = pg.affected(&format!(
+                "UPDATE otpguard_token_records SET {} WHERE customer_id = '{c}'",
+                tamper.set
+            ));
+            assert_eq!(changed, 1, "{}", tamper.buys);
+
+            // What the attacker wanted next: a code of the token (fresh,
+            // and the last one again), a re-registration of a retired
+            // token, a login without a code.
+            clock.advance(STEP);
+            let fresh = lc
+                .verify_transaction(&c, &web(), &phone.code(clock.now()), &ctx())
+                .await;
+            let again = lc
+                .submit(&c, &web(), phone.register(clock.now()), &ctx())
+                .await;
+            let login = lc.login(&c, &web(), None, &ctx()).await;
+            for (what, corrupt) in [
+                ("a code", matches!(fresh, Err(LifecycleError::Corrupt(_)))),
+                (
+                    "a registration",
+                    matches!(again, Err(LifecycleError::Corrupt(_))),
+                ),
+                ("a login", matches!(login, Err(LifecycleError::Corrupt(_)))),
+            ] {
+                assert!(
+                    corrupt,
+                    "{}: {what} was not refused as corrupt",
+                    tamper.buys
+                );
+            }
+            // Nothing accepted since: only the System's refusal of the row,
+            // audited once for its version.
+            let rows = audit_rows(lc.store().pool(), &c).await;
+            let added = &rows[audit_before..];
+            assert_eq!(added.len(), 1, "{}: {added:?}", tamper.buys);
+            assert_corrupt_load(&added[0]);
+            assert!(added.iter().all(|r| r.outcome != "accepted"));
+            table.push(format!("{:<55} {:<45} Corrupt", tamper.set, tamper.buys));
+        }
+        println!("column changed | what it would buy | answer");
+        for line in &table {
+            println!("{line}");
+        }
+    });
+}
