@@ -103,11 +103,6 @@ const TAMPERS: &[Tamper] = &[
         set: "retired_serials = '{}', retired_fingerprints = '{}'",
         buys: "revive a retired token",
     },
-    Tamper {
-        before: Before::Active,
-        set: "record_tag = NULL",
-        buys: "strip the tag",
-    },
 ];
 
 fn with_server(test: impl AsyncFnOnce(&PostgresServer)) {
@@ -217,5 +212,39 @@ fn every_decision_column_changed_without_the_keys_is_refused() {
         for line in &table {
             println!("{line}");
         }
+    });
+}
+
+/// A tag cannot be stripped to pass a changed row off as one written
+/// before tags: the database refuses to write a row without one, while
+/// the rows written before stay readable for `tag_untagged`.
+#[test]
+fn no_row_is_written_without_a_tag() {
+    with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
+        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let c = customer("c-strip");
+        let phone = bring(&lc, &clock, &c, 40, Before::Active).await;
+        let refused = pg.psql_error(&format!(
+            "UPDATE otpguard_token_records SET record_tag = NULL, failures = 0 \
+             WHERE customer_id = '{c}'"
+        ));
+        assert!(refused.contains("otpguard_record_tagged"), "{refused}");
+        // A copy of the row without its tag, under another customer.
+        let refused = pg.psql_error(&format!(
+            "CREATE TEMP TABLE copy AS SELECT * FROM otpguard_token_records \
+             WHERE customer_id = '{c}'; \
+             UPDATE copy SET customer_id = 'c-new', record_tag = NULL; \
+             INSERT INTO otpguard_token_records SELECT * FROM copy"
+        ));
+        assert!(refused.contains("otpguard_record_tagged"), "{refused}");
+        // The row is as the library wrote it: its next code is accepted.
+        clock.advance(STEP);
+        let proof = lc
+            .verify_transaction(&c, &web(), &phone.code(clock.now()), &ctx())
+            .await
+            .unwrap();
+        assert_eq!(proof.version(), 5);
     });
 }

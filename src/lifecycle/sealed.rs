@@ -99,7 +99,7 @@ mod bytes;
 /// the input holds), a field that is not valid on its own (a serial, a
 /// suite not in its canonical text, a profile, a sealed secret, an empty
 /// drift interval), and any byte after the last field. So the bytes it
-/// accepts are the bytes `to_bytes` writes for what it returns. Whether the
+/// accepts in format 2 are the bytes `to_bytes` writes for what it returns. Whether the
 /// fields make a record together (a token where the state has one, say)
 /// is checked when the record is opened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -386,17 +386,21 @@ impl SealedRecord {
         bytes::read(bytes)
     }
 
-    /// Whether a secret in it is sealed under a key other than `primary`
-    /// (then seal the opened record again at its next commit, or in a
-    /// re-seal pass).
+    /// Whether a secret in it is sealed, or its tag made, under a key
+    /// other than `primary` (then seal the opened record again at its next
+    /// commit, or in a re-seal pass).
     #[must_use]
     pub fn needs_reseal(&self, primary: crate::seal::KeyId) -> bool {
-        let keys = self
-            .token
+        self.keys().any(|k| k != primary)
+    }
+
+    /// Every key that sealed a secret of it or made its tag.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = crate::seal::KeyId> + '_ {
+        self.token
             .iter()
             .map(|t| t.secret.key())
             .chain(self.enrollment.iter().map(|e| e.secret.key()))
-            .chain(self.fingerprint_key.iter().map(SealedSecret::key));
-        keys.into_iter().any(|k| k != primary)
+            .chain(self.fingerprint_key.iter().map(SealedSecret::key))
+            .chain(self.tag.iter().map(RecordTag::key))
     }
 }

@@ -142,18 +142,7 @@ impl RecordColumns {
     pub(super) fn new(record: &SealedRecord) -> Result<Self, StoreError> {
         let token = record.token.as_ref();
         let enrollment = record.enrollment.as_ref();
-        // Every key that sealed a secret of the row or made its tag, each
-        // once: a key rotation re-seals every row that names the old one.
-        let mut sealed_with: Vec<i64> = token
-            .map(|t| t.secret.key())
-            .into_iter()
-            .chain(enrollment.map(|e| e.secret.key()))
-            .chain(record.fingerprint_key.as_ref().map(SealedSecret::key))
-            .chain(record.tag.map(|t| t.key()))
-            .map(|k| i64::from(k.0))
-            .collect();
-        sealed_with.sort_unstable();
-        sealed_with.dedup();
+        let sealed_with = sealed_with(record);
         Ok(Self {
             state: record.state.to_string(),
             version: bigint(record.version, "version")?,
@@ -254,6 +243,15 @@ impl RecordColumns {
             .bind(self.token_drift_estimate.as_deref())
             .bind(self.record_tag.as_deref())
     }
+}
+
+/// Every key that sealed a secret of the row or made its tag, each once,
+/// in order: a key rotation re-seals every row that names the old one.
+fn sealed_with(record: &SealedRecord) -> Vec<i64> {
+    let mut keys: Vec<i64> = record.keys().map(|k| i64::from(k.0)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// What a row says before it is decoded: enough to audit a row that does
@@ -399,7 +397,7 @@ pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
     let fingerprints: Vec<Vec<u8>> = column(row, "retired_fingerprints")?;
     let key: Option<Vec<u8>> = column(row, "fingerprint_key")?;
     let tag: Option<Vec<u8>> = column(row, "record_tag")?;
-    Ok(SealedRecord {
+    let record = SealedRecord {
         state,
         version,
         token,
@@ -426,7 +424,14 @@ pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
         tag: tag
             .map(|t| RecordTag::from_bytes(&t).map_err(|_| "record tag: not a tag".to_owned()))
             .transpose()?,
-    })
+    };
+    // The keys the row names for key rotation are the record's own: a row
+    // whose list was edited would escape a re-seal pass.
+    let named: Vec<i64> = column(row, "sealed_with")?;
+    if named != sealed_with(&record) {
+        return Err("sealed_with does not list the keys of the record".to_owned());
+    }
+    Ok(record)
 }
 
 /// The audit records of one commit as column arrays, for one `UNNEST`.

@@ -285,7 +285,6 @@ impl<S> core::fmt::Debug for PostgresStore<S> {
     }
 }
 
-/// What became of one row in a re-seal pass.
 /// What a re-seal trusts a row by.
 #[derive(Clone, Copy)]
 enum Trust {
@@ -295,6 +294,7 @@ enum Trust {
     Untagged,
 }
 
+/// What became of one row in a re-seal pass.
 enum ResealOutcome {
     Resealed,
     ChangedMeanwhile,
@@ -427,10 +427,13 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// sealed and tagged, on the condition of its version. Until it has
     /// been tagged, a row is refused as corrupt.
     ///
-    /// Run it once, right after migrating to schema 9: it trusts the rows
-    /// as the database holds them then, as every earlier version of this
-    /// library did. A row changed outside the library after that is refused
-    /// for good.
+    /// Run it once, right after migrating to schema 9 and before serving
+    /// requests, with every process of an older version stopped: it trusts
+    /// the rows as the database holds them then, as every earlier version
+    /// of this library did. From migration 0009 on, the database refuses to
+    /// write a row without a tag (a check on every insert and update), so
+    /// no row can become untagged again short of the table's owner
+    /// dropping that check.
     ///
     /// # Errors
     /// A [`StoreError`] if the database fails or a record cannot be

@@ -641,7 +641,7 @@ mod tests {
         /// exactly, never a panic.
         #[test]
         fn arbitrary_bytes_never_panic(tail in vec(any::<u8>(), 0..512), header in any::<bool>()) {
-            let mut bytes = if header { b"OGSR\x01".to_vec() } else { Vec::new() };
+            let mut bytes = if header { b"OGSR\x02".to_vec() } else { Vec::new() };
             bytes.extend_from_slice(&tail);
             if let Ok(back) = read(&bytes) {
                 prop_assert_eq!(write(&back), bytes);
