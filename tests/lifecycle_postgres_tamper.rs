@@ -248,3 +248,108 @@ fn no_row_is_written_without_a_tag() {
         assert_eq!(proof.version(), 5);
     });
 }
+
+/// A row replaced by an older genuine copy of itself (its tag valid, its
+/// version behind) is refused: the append-only audit trail has seen a
+/// later version committed. Every version a journey wrote is restored in
+/// turn; none is accepted, nor any code used after it.
+#[test]
+fn a_row_restored_from_an_older_copy_is_refused() {
+    with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
+        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let c = customer("c-roll");
+        let phone = Phone::new("SN-R", 7);
+        let mut saved = 0;
+        let save = |n: usize| {
+            pg.psql(&format!(
+                "CREATE TABLE saved_{n} AS SELECT * FROM otpguard_token_records \
+                 WHERE customer_id = '{c}'"
+            ));
+        };
+        let mut used = Vec::new();
+
+        register(&lc, &c, phone.register(clock.now()))
+            .await
+            .unwrap();
+        used.push(phone.code(clock.now()));
+        save(saved);
+        saved += 1;
+        for round in 0..2 {
+            clock.advance(STEP);
+            let code = phone.code(clock.now());
+            let proof = lc
+                .verify_transaction(&c, &web(), &code, &ctx())
+                .await
+                .unwrap();
+            assert_eq!(proof.drift(), 0);
+            used.push(code);
+            save(saved);
+            saved += 1;
+            let wrong = phone.wrong_code(clock.now(), round);
+            let _ = lc.verify_transaction(&c, &web(), &wrong, &ctx()).await;
+            save(saved);
+            saved += 1;
+        }
+        // Locked out, then reissued, then a new token registered.
+        for i in 0..LifecycleConfig::default().max_failures() {
+            let wrong = phone.wrong_code(clock.now(), 10 + i as usize);
+            let _ = lc.verify_transaction(&c, &web(), &wrong, &ctx()).await;
+        }
+        save(saved);
+        saved += 1;
+        let reissue = Event::Reissue {
+            reason: otpguard::lifecycle::ReissueReason::LostDevice,
+        };
+        lc.submit(&c, &operator(), reissue, &ctx()).await.unwrap();
+        save(saved);
+        saved += 1;
+        let next = Phone::new("SN-R2", 8);
+        clock.advance(STEP);
+        register(&lc, &c, next.register(clock.now())).await.unwrap();
+        save(saved);
+        let latest = saved;
+
+        for n in 0..latest {
+            pg.psql(&format!(
+                "DELETE FROM otpguard_token_records WHERE customer_id = '{c}'; \
+                 INSERT INTO otpguard_token_records SELECT * FROM saved_{n}"
+            ));
+            clock.advance(STEP);
+            let answers = [
+                lc.verify_transaction(&c, &web(), &phone.code(clock.now()), &ctx())
+                    .await,
+                lc.verify_transaction(&c, &web(), &next.code(clock.now()), &ctx())
+                    .await,
+            ];
+            for code in &used {
+                let replay = lc.verify_transaction(&c, &web(), code, &ctx()).await;
+                assert!(
+                    matches!(replay, Err(LifecycleError::Corrupt(_))),
+                    "version {n}: {replay:?}"
+                );
+            }
+            for answer in answers {
+                assert!(
+                    matches!(answer, Err(LifecycleError::Corrupt(ref e)) if e.to_string().contains("older copy")),
+                    "version {n}: {answer:?}"
+                );
+            }
+        }
+        // The latest copy is the record itself: it is served again.
+        pg.psql(&format!(
+            "DELETE FROM otpguard_token_records WHERE customer_id = '{c}'; \
+             INSERT INTO otpguard_token_records SELECT * FROM saved_{latest}"
+        ));
+        clock.advance(STEP);
+        let proof = lc
+            .verify_transaction(&c, &web(), &next.code(clock.now()), &ctx())
+            .await
+            .unwrap();
+        assert_eq!(
+            proof.event(),
+            otpguard::lifecycle::rules::EventKind::VerifyTransaction
+        );
+    });
+}

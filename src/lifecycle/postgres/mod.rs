@@ -162,7 +162,8 @@ pub struct Sql {
 
 impl Sql {
     /// Loads a customer's row: its columns, in the order the commit
-    /// statements bind them.
+    /// statements bind them, and the latest version its audit trail has
+    /// committed (`audited_version`).
     #[must_use]
     pub fn load(&self) -> &str {
         &self.select
@@ -222,7 +223,15 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let values = placeholders(first_record, RECORD_COLUMNS.len());
     let expected = first_record.saturating_add(RECORD_COLUMNS.len());
     Sql {
-        select: format!("SELECT {columns} FROM otpguard_token_records WHERE customer_id = $1"),
+        // With the row, in the same round trip, the latest version its
+        // append-only audit trail has seen committed (the System's refusals
+        // of corrupt rows aside): a row older than that was restored from
+        // an older copy.
+        select: format!(
+            "SELECT {columns}, (SELECT max(a.version) FROM otpguard_audit a \
+             WHERE a.customer_id = $1 AND a.event <> 'Load') AS audited_version \
+             FROM otpguard_token_records WHERE customer_id = $1"
+        ),
         insert_first: format!(
             "WITH written AS (INSERT INTO otpguard_token_records (customer_id, {columns}) \
              VALUES ($1, {values}) ON CONFLICT (customer_id) DO NOTHING RETURNING 1) \
@@ -365,7 +374,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         let Some(row) = row else {
             return Ok(None);
         };
-        match columns::read_record(&row) {
+        match columns::read_record(&row).and_then(|record| not_rolled_back(&row, record)) {
             Ok(record) => Ok(Some(record)),
             Err(why) => Err(self
                 .refuse_corrupt(customer, RowHeader::read(&row).ok(), why)
@@ -603,6 +612,29 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     }
 }
 
+/// `record`, if it is not older than what its row's audit trail has seen
+/// committed: every commit writes its audit rows with the version it
+/// commits, and the trail is append-only, so a row whose version is
+/// behind it was replaced by an older copy of itself (a restore of one
+/// row), which its tag alone cannot tell.
+fn not_rolled_back(
+    row: &sqlx::postgres::PgRow,
+    record: SealedRecord,
+) -> Result<SealedRecord, String> {
+    use sqlx::Row;
+    let audited: Option<i64> = row
+        .try_get("audited_version")
+        .map_err(|e| format!("audited_version: {e}"))?;
+    let version = i64::try_from(record.version).map_err(|_| "version out of range".to_owned())?;
+    match audited {
+        Some(audited) if audited > version => Err(format!(
+            "the record is at version {version} but its audit trail has version {audited} \
+             committed: an older copy of the row was restored"
+        )),
+        _ => Ok(record),
+    }
+}
+
 /// The version column of `sealed`, as bound.
 fn values_version(sealed: &SealedRecord) -> Result<i64, StoreError> {
     i64::try_from(sealed.version).map_err(|_| StoreError::new("version does not fit a bigint"))
@@ -647,7 +679,8 @@ mod tests {
     #[test]
     fn placeholders_match_the_columns() {
         let count = |sql: &str| sql.matches('$').count();
-        assert_eq!(count(&SQL.select), 1);
+        // The customer for the row and for its audit trail's latest version.
+        assert_eq!(count(&SQL.select), 2);
         // The customer twice (record and audit), 19 audit arrays, 32
         // record values, and for an update the expected version.
         assert_eq!(count(&SQL.insert_first), 2 + 19 + 32);
