@@ -353,3 +353,40 @@ fn a_row_restored_from_an_older_copy_is_refused() {
         );
     });
 }
+
+/// A deleted row is refused, not read as a customer without a token: its
+/// audit trail has a version committed. A customer never committed is
+/// served as before.
+#[test]
+fn a_deleted_row_is_refused() {
+    with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
+        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let c = customer("c-gone");
+        let phone = bring(&lc, &clock, &c, 50, Before::Reissued).await;
+        assert_eq!(
+            pg.affected(&format!(
+                "DELETE FROM otpguard_token_records WHERE customer_id = '{c}'"
+            )),
+            1
+        );
+        clock.advance(STEP);
+        // The retired token, registered again: what the deletion would buy.
+        let again = register(&lc, &c, phone.register(clock.now())).await;
+        assert!(
+            matches!(again, Err(LifecycleError::Corrupt(ref e)) if e.to_string().contains("deleted")),
+            "{again:?}"
+        );
+        // Audited by the System (at version 0: there is no row to read one
+        // from).
+        let rows = audit_rows(lc.store().pool(), &c).await;
+        assert_corrupt_load(rows.iter().find(|r| r.event == "Load").unwrap());
+        // Someone never seen registers as always.
+        let fresh = customer("c-new");
+        let newcomer = Phone::new("SN-N", 51);
+        register(&lc, &fresh, newcomer.register(clock.now()))
+            .await
+            .unwrap();
+    });
+}

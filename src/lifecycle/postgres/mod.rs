@@ -223,14 +223,17 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let values = placeholders(first_record, RECORD_COLUMNS.len());
     let expected = first_record.saturating_add(RECORD_COLUMNS.len());
     Sql {
-        // With the row, in the same round trip, the latest version its
-        // append-only audit trail has seen committed (the System's refusals
-        // of corrupt rows aside): a row older than that was restored from
-        // an older copy.
+        // With the row (if any), in the same round trip, the latest
+        // version the customer's append-only audit trail has seen committed
+        // (the System's refusals of corrupt rows aside): a row older than
+        // that was restored from an older copy, and a missing row behind a
+        // trail that committed one was deleted.
         select: format!(
-            "SELECT {columns}, (SELECT max(a.version) FROM otpguard_audit a \
-             WHERE a.customer_id = $1 AND a.event <> 'Load') AS audited_version \
-             FROM otpguard_token_records WHERE customer_id = $1"
+            "SELECT {columns}, r.customer_id AS present, \
+             (SELECT max(a.version) FROM otpguard_audit a \
+             WHERE a.customer_id = k.wanted AND a.event <> 'Load') AS audited_version \
+             FROM (SELECT $1::text AS wanted) k \
+             LEFT JOIN otpguard_token_records r ON r.customer_id = k.wanted"
         ),
         insert_first: format!(
             "WITH written AS (INSERT INTO otpguard_token_records (customer_id, {columns}) \
@@ -368,12 +371,14 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     ) -> Result<Option<SealedRecord>, StoreError> {
         let row = sqlx::query(&SQL.select)
             .bind(customer.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_one(&self.pool)
             .await
             .map_err(|e| StoreError::with_source("PostgreSQL: loading the record failed", e))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
+        match deleted(&row) {
+            Ok(false) => {}
+            Ok(true) => return Ok(None),
+            Err(why) => return Err(self.refuse_corrupt(customer, None, why).await),
+        }
         match columns::read_record(&row).and_then(|record| not_rolled_back(&row, record)) {
             Ok(record) => Ok(Some(record)),
             Err(why) => Err(self
@@ -612,6 +617,27 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     }
 }
 
+/// Whether the customer has no row (`Ok(true)`: none was ever committed),
+/// or an error if it had one: its audit trail has a committed version, so
+/// the row was deleted (which would bring the customer back to "no token"
+/// and forget the retired ones).
+fn deleted(row: &sqlx::postgres::PgRow) -> Result<bool, String> {
+    use sqlx::Row;
+    let present: Option<String> = row
+        .try_get("present")
+        .map_err(|e| format!("present: {e}"))?;
+    let audited: Option<i64> = row
+        .try_get("audited_version")
+        .map_err(|e| format!("audited_version: {e}"))?;
+    match (present, audited) {
+        (Some(_), _) => Ok(false),
+        (None, Some(audited)) if audited > 0 => Err(format!(
+            "no record, but its audit trail has version {audited} committed: the row was deleted"
+        )),
+        (None, _) => Ok(true),
+    }
+}
+
 /// `record`, if it is not older than what its row's audit trail has seen
 /// committed: every commit writes its audit rows with the version it
 /// commits, and the trail is append-only, so a row whose version is
@@ -679,8 +705,7 @@ mod tests {
     #[test]
     fn placeholders_match_the_columns() {
         let count = |sql: &str| sql.matches('$').count();
-        // The customer for the row and for its audit trail's latest version.
-        assert_eq!(count(&SQL.select), 2);
+        assert_eq!(count(&SQL.select), 1);
         // The customer twice (record and audit), 19 audit arrays, 32
         // record values, and for an update the expected version.
         assert_eq!(count(&SQL.insert_first), 2 + 19 + 32);
