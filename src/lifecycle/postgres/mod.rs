@@ -487,11 +487,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 .await?;
             return Ok(ResealOutcome::Corrupt);
         };
-        let loaded = match trust {
-            Trust::Tag => self.load(&customer).await,
-            Trust::Untagged => self.load_untagged(&customer).await,
-        };
-        let record = match loaded {
+        let record = match self.load_opened(&customer, trust).await {
             Ok(Some(record)) => record,
             Ok(None) => return Ok(ResealOutcome::ChangedMeanwhile),
             Err(e) if e.is_corrupt() => return Ok(ResealOutcome::Corrupt),
@@ -516,19 +512,21 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         }
     }
 
-    /// A row without a tag, opened as it stands (see
-    /// [`PostgresStore::tag_untagged`]); a tagged row as [`TokenStore::load`]
-    /// opens it.
-    async fn load_untagged(
+    /// The customer's record, opened: its tag checked, or (`Trust::Untagged`,
+    /// for [`PostgresStore::tag_untagged`] only) a row without one opened
+    /// as it stands. A row that does not open is refused as corrupt and
+    /// audited.
+    async fn load_opened(
         &self,
         customer: &CustomerId,
+        trust: Trust,
     ) -> Result<Option<TokenRecord>, StoreError> {
         let Some(sealed) = self.load_sealed(customer).await? else {
             return Ok(None);
         };
-        let opened = match sealed.tag {
-            Some(_) => sealed.open(customer, &self.sealer),
-            None => sealed.open_untagged(customer, &self.sealer),
+        let opened = match (trust, sealed.tag) {
+            (Trust::Untagged, None) => sealed.open_untagged(customer, &self.sealer),
+            _ => sealed.open(customer, &self.sealer),
         };
         match opened {
             Ok(record) => Ok(Some(record)),
@@ -676,21 +674,7 @@ fn lost_race(e: &sqlx::Error) -> bool {
 
 impl<S: Sealer + Sync> TokenStore for PostgresStore<S> {
     async fn load(&self, customer: &CustomerId) -> Result<Option<TokenRecord>, StoreError> {
-        let Some(sealed) = self.load_sealed(customer).await? else {
-            return Ok(None);
-        };
-        match sealed.open(customer, &self.sealer) {
-            Ok(record) => Ok(Some(record)),
-            Err(e) => {
-                let header = RowHeader {
-                    version: values_version(&sealed)?,
-                    state: sealed.state.to_string(),
-                };
-                Err(self
-                    .refuse_corrupt(customer, Some(header), e.to_string())
-                    .await)
-            }
-        }
+        self.load_opened(customer, Trust::Tag).await
     }
 
     async fn commit(&self, commit: Commit<'_>) -> Result<CommitOutcome, StoreError> {
