@@ -150,6 +150,31 @@ const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 1 + 4 + NONCE_LEN;
 
+/// What a sealed secret's and a record tag's stored forms begin with: the
+/// format byte, the key id and the nonce.
+fn header(key: KeyId, nonce: &[u8; NONCE_LEN]) -> [u8; HEADER_LEN] {
+    let mut out = [0u8; HEADER_LEN];
+    let (format, rest) = out.split_at_mut(1);
+    let (id, n) = rest.split_at_mut(4);
+    format.copy_from_slice(&[FORMAT]);
+    id.copy_from_slice(&key.0.to_be_bytes());
+    n.copy_from_slice(nonce);
+    out
+}
+
+/// The key id and nonce of a stored form in [`FORMAT`], and what follows.
+fn read_header(bytes: &[u8]) -> Result<(KeyId, [u8; NONCE_LEN], &[u8]), SealError> {
+    let (&format, rest) = bytes.split_first().ok_or(SealError::Malformed)?;
+    if format != FORMAT {
+        return Err(SealError::Malformed);
+    }
+    let (key, rest) = rest.split_first_chunk::<4>().ok_or(SealError::Malformed)?;
+    let (nonce, rest) = rest
+        .split_first_chunk::<NONCE_LEN>()
+        .ok_or(SealError::Malformed)?;
+    Ok((KeyId(u32::from_be_bytes(*key)), *nonce, rest))
+}
+
 /// A secret sealed with AES-256-GCM: the key id, the nonce and the
 /// ciphertext with its tag. Holds nothing secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -171,9 +196,7 @@ impl SealedSecret {
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_LEN.saturating_add(self.sealed.len()));
-        out.push(FORMAT);
-        out.extend_from_slice(&self.key.0.to_be_bytes());
-        out.extend_from_slice(&self.nonce);
+        out.extend_from_slice(&header(self.key, &self.nonce));
         out.extend_from_slice(&self.sealed);
         out
     }
@@ -183,22 +206,15 @@ impl SealedSecret {
     /// # Errors
     /// [`SealError::Malformed`] if it is not one.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
-        let (&format, rest) = bytes.split_first().ok_or(SealError::Malformed)?;
-        if format != FORMAT {
-            return Err(SealError::Malformed);
-        }
-        let (key, rest) = rest.split_first_chunk::<4>().ok_or(SealError::Malformed)?;
-        let (nonce, sealed) = rest
-            .split_first_chunk::<NONCE_LEN>()
-            .ok_or(SealError::Malformed)?;
+        let (key, nonce, sealed) = read_header(bytes)?;
         let shortest = Secret::MIN_LEN.saturating_add(TAG_LEN);
         let longest = Secret::MAX_LEN.saturating_add(TAG_LEN);
         if !(shortest..=longest).contains(&sealed.len()) {
             return Err(SealError::Malformed);
         }
         Ok(Self {
-            key: KeyId(u32::from_be_bytes(*key)),
-            nonce: *nonce,
+            key,
+            nonce,
             sealed: sealed.to_vec(),
         })
     }
@@ -317,12 +333,8 @@ impl RecordTag {
     #[must_use]
     pub fn to_bytes(&self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];
-        let (format, rest) = out.split_at_mut(1);
-        let (key, rest) = rest.split_at_mut(4);
-        let (nonce, tag) = rest.split_at_mut(NONCE_LEN);
-        format.copy_from_slice(&[FORMAT]);
-        key.copy_from_slice(&self.key.0.to_be_bytes());
-        nonce.copy_from_slice(&self.nonce);
+        let (head, tag) = out.split_at_mut(HEADER_LEN);
+        head.copy_from_slice(&header(self.key, &self.nonce));
         tag.copy_from_slice(&self.tag);
         out
     }
@@ -332,20 +344,9 @@ impl RecordTag {
     /// # Errors
     /// [`SealError::Malformed`] if it is not one.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
-        let (&format, rest) = bytes.split_first().ok_or(SealError::Malformed)?;
-        let (key, rest) = rest.split_first_chunk::<4>().ok_or(SealError::Malformed)?;
-        let (nonce, rest) = rest
-            .split_first_chunk::<NONCE_LEN>()
-            .ok_or(SealError::Malformed)?;
+        let (key, nonce, rest) = read_header(bytes)?;
         let tag = <[u8; TAG_LEN]>::try_from(rest).map_err(|_| SealError::Malformed)?;
-        if format != FORMAT {
-            return Err(SealError::Malformed);
-        }
-        Ok(Self {
-            key: KeyId(u32::from_be_bytes(*key)),
-            nonce: *nonce,
-            tag,
-        })
+        Ok(Self { key, nonce, tag })
     }
 }
 
