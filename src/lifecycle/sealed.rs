@@ -355,9 +355,7 @@ impl SealedRecord {
         customer: &CustomerId,
         sealer: &S,
     ) -> Result<Self, SealError> {
-        self.tag = None;
-        let tag = sealer.tag(&self.untagged_bytes(), customer)?;
-        self.tag = Some(tag);
+        self.tag = Some(sealer.tag(&self.untagged_bytes(), customer)?);
         Ok(self)
     }
 

@@ -96,15 +96,7 @@ impl Guard {
     /// ```
     #[must_use]
     pub const fn needs_code(self) -> bool {
-        matches!(
-            self,
-            Self::CurrentCode
-                | Self::LoginCode
-                | Self::NewTokenCode
-                | Self::NewTokenCodeBeforeDeadline
-                | Self::ConsecutiveCodes
-                | Self::SignedTransaction
-        )
+        !matches!(self.needs(), Brings::Nothing)
     }
 }
 
