@@ -234,7 +234,7 @@ impl Bench {
                 .unwrap();
             let store = Arc::new(PostgresStore::new(
                 pool.clone(),
-                Keyring::new(KeyId(1), &[0x42; 32]),
+                Keyring::new(KeyId(1), &[0x42; 32]).unwrap(),
             ));
             store.migrate().await.unwrap();
             let mut lanes = Vec::new();

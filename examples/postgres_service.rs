@@ -356,7 +356,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
     let port: u16 = port.parse().map_err(|_| "PORT must be a port number")?;
     let pool = sqlx::PgPool::connect(&url).await?;
-    let store = PostgresStore::new(pool, Keyring::new(KeyId(1), &key));
+    let store = PostgresStore::new(pool, Keyring::new(KeyId(1), &key)?);
     store.migrate().await?; // creates or upgrades the schema; safe at every start
     let bank = Arc::new(Lifecycle::new(config()?, store, SystemClock));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

@@ -26,7 +26,7 @@
 //! use otpguard::lifecycle::{CustomerId, store::TokenId};
 //! use otpguard::Secret;
 //!
-//! let keyring = Keyring::new(KeyId(1), &[7u8; 32]); // from your KMS or vault
+//! let keyring = Keyring::new(KeyId(1), &[7u8; 32])?; // from your KMS or vault
 //! let alice = CustomerId::new("c-1")?;
 //! let token = TokenId::from_bytes([1; 16]);
 //! let here = SealContext::new(&alice, Some(token), Purpose::Current);
@@ -142,9 +142,17 @@ impl<'a> SealContext<'a> {
 }
 
 const AAD_DOMAIN: &[u8] = b"otpguard/seal/v1";
-/// Distinct from [`AAD_DOMAIN`]: a record's tag never verifies as a
-/// secret's, nor the reverse.
-const TAG_DOMAIN: &[u8] = b"otpguard/record-tag/v1";
+/// The first bytes of a record tag's message: distinct from the audit
+/// chain's and a checkpoint's, so none passes for another.
+const TAG_DOMAIN: &[u8] = b"otpguard/record-tag/v2";
+/// The HKDF `info` that derives a key's MAC key: the MAC key is
+/// independent of the AES-GCM key it comes from.
+const MAC_KEY_INFO: &[u8] = b"otpguard/mac-key/v1";
+/// The format byte of a [`KeyedMac`]'s stored form (distinct from a sealed
+/// secret's).
+const MAC_FORMAT: u8 = 2;
+/// HMAC-SHA-256's output.
+pub const MAC_LEN: usize = 32;
 const FORMAT: u8 = 1;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
@@ -287,41 +295,43 @@ pub trait Sealer {
     /// sealed under any other key is due for re-sealing.
     fn primary(&self) -> KeyId;
 
-    /// Authenticates `record` (a whole record's canonical bytes, see
-    /// [`SealedRecord::to_bytes`](crate::lifecycle::store::SealedRecord::to_bytes))
-    /// for `customer` under the primary key.
+    /// A MAC of `message` under the primary key: HMAC-SHA-256 under a key
+    /// used for nothing else (the [`Keyring`] derives it from the key with
+    /// HKDF), deterministic, 32 bytes. The library builds every message it
+    /// MACs with its own domain label first (a record's tag, a link of the
+    /// audit chain, a checkpoint), so one never passes for another.
     ///
     /// # Errors
-    /// [`SealError`] if it cannot (no randomness, a key refused).
-    fn tag(&self, record: &[u8], customer: &CustomerId) -> Result<RecordTag, SealError>;
+    /// [`SealError`] if it cannot (a key refused, an HSM unreachable).
+    fn mac(&self, message: &[u8]) -> Result<KeyedMac, SealError>;
 
-    /// Checks that `tag` authenticates `record` for `customer`.
+    /// Checks, in constant time, that `mac` is the MAC of `message` under
+    /// its key.
     ///
     /// # Errors
-    /// [`SealError::Unauthentic`] if it does not (the record was changed,
-    /// or moved from another customer); [`SealError::UnknownKey`] if its
-    /// key is not known.
-    fn check_tag(
-        &self,
-        tag: &RecordTag,
-        record: &[u8],
-        customer: &CustomerId,
-    ) -> Result<(), SealError>;
+    /// [`SealError::Unauthentic`] if it is not (the message was changed);
+    /// [`SealError::UnknownKey`] if its key is not known.
+    fn check_mac(&self, mac: &KeyedMac, message: &[u8]) -> Result<(), SealError>;
 }
 
-/// A tag that authenticates a whole record: AES-256-GCM over no plaintext,
-/// the record's canonical bytes and its customer as the associated data
-/// (GMAC), under a key of the keyring. Holds nothing secret.
+/// A MAC under a key of the keyring (see [`Sealer::mac`]): what
+/// authenticates a whole record, a link of the audit chain and a
+/// checkpoint. Holds nothing secret.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct RecordTag {
+pub struct KeyedMac {
     key: KeyId,
-    nonce: [u8; NONCE_LEN],
-    tag: [u8; TAG_LEN],
+    mac: [u8; MAC_LEN],
 }
 
-impl RecordTag {
+impl KeyedMac {
     /// The length of its stored form.
-    pub const LEN: usize = HEADER_LEN + TAG_LEN;
+    pub const LEN: usize = 1 + 4 + MAC_LEN;
+
+    /// A MAC made under `key` (for a [`Sealer`] of an HSM or KMS).
+    #[must_use]
+    pub const fn new(key: KeyId, mac: [u8; MAC_LEN]) -> Self {
+        Self { key, mac }
+    }
 
     /// The key that made it.
     #[must_use]
@@ -329,13 +339,22 @@ impl RecordTag {
         self.key
     }
 
-    /// The stored form: format byte, key id, nonce and tag.
+    /// The MAC's 32 bytes (to compare with [`ConstantTimeEq`](subtle::ConstantTimeEq) in a
+    /// [`Sealer`] of one's own).
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; MAC_LEN] {
+        &self.mac
+    }
+
+    /// The stored form: format byte, key id, MAC.
     #[must_use]
     pub fn to_bytes(&self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];
-        let (head, tag) = out.split_at_mut(HEADER_LEN);
-        head.copy_from_slice(&header(self.key, &self.nonce));
-        tag.copy_from_slice(&self.tag);
+        let (format, rest) = out.split_at_mut(1);
+        let (id, mac) = rest.split_at_mut(4);
+        format.copy_from_slice(&[MAC_FORMAT]);
+        id.copy_from_slice(&self.key.0.to_be_bytes());
+        mac.copy_from_slice(&self.mac);
         out
     }
 
@@ -344,59 +363,92 @@ impl RecordTag {
     /// # Errors
     /// [`SealError::Malformed`] if it is not one.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
-        let (key, nonce, rest) = read_header(bytes)?;
-        let tag = <[u8; TAG_LEN]>::try_from(rest).map_err(|_| SealError::Malformed)?;
-        Ok(Self { key, nonce, tag })
+        let (&format, rest) = bytes.split_first().ok_or(SealError::Malformed)?;
+        if format != MAC_FORMAT {
+            return Err(SealError::Malformed);
+        }
+        let (key, mac) = rest.split_first_chunk::<4>().ok_or(SealError::Malformed)?;
+        let mac = <[u8; MAC_LEN]>::try_from(mac).map_err(|_| SealError::Malformed)?;
+        Ok(Self {
+            key: KeyId(u32::from_be_bytes(*key)),
+            mac,
+        })
     }
 }
 
-impl fmt::Debug for RecordTag {
+impl fmt::Debug for KeyedMac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordTag")
+        f.debug_struct("KeyedMac")
             .field("key", &self.key)
             .finish_non_exhaustive()
     }
 }
 
-/// The associated data of a record's tag: the domain, the key id and the
-/// customer (length-prefixed), then the record's bytes.
-fn record_associated_data(
-    key: KeyId,
-    record: &[u8],
-    customer: &CustomerId,
-) -> Result<Vec<u8>, SealError> {
+/// The message a record's tag is the MAC of: the domain, the customer
+/// (length-prefixed), then the record's bytes.
+pub(crate) fn record_message(record: &[u8], customer: &CustomerId) -> Result<Vec<u8>, SealError> {
     let customer = customer.as_str().as_bytes();
     let len = u8::try_from(customer.len()).map_err(|_| SealError::Malformed)?;
-    let mut aad = Vec::with_capacity(
+    let mut message = Vec::with_capacity(
         TAG_DOMAIN
             .len()
-            .saturating_add(5)
+            .saturating_add(1)
             .saturating_add(customer.len())
             .saturating_add(record.len()),
     );
-    aad.extend_from_slice(TAG_DOMAIN);
-    aad.extend_from_slice(&key.0.to_be_bytes());
-    aad.push(len);
-    aad.extend_from_slice(customer);
-    aad.extend_from_slice(record);
-    Ok(aad)
+    message.extend_from_slice(TAG_DOMAIN);
+    message.push(len);
+    message.extend_from_slice(customer);
+    message.extend_from_slice(record);
+    Ok(message)
 }
 
-/// AES-256-GCM keys by id: one primary that seals, all able to open. The
-/// keys' expanded schedules are wiped on drop.
+/// AES-256-GCM keys by id: one primary that seals, all able to open. Each
+/// key also yields, through HKDF-SHA-256, an HMAC-SHA-256 key for
+/// [`Sealer::mac`] (record tags, the audit chain, checkpoints): MACs use
+/// no nonce, so there is no nonce budget to run out of however many
+/// records are written. The keys' expanded schedules are wiped on drop.
 pub struct Keyring {
     primary: KeyId,
-    keys: Vec<(KeyId, Aes256Gcm)>,
+    keys: Vec<RingKey>,
+}
+
+/// One key of a [`Keyring`]: its cipher and its MAC, both keyed.
+struct RingKey {
+    id: KeyId,
+    cipher: Aes256Gcm,
+    mac: HmacSha256,
+}
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+impl RingKey {
+    fn new(id: KeyId, key: &[u8; 32]) -> Result<Self, SealError> {
+        let mut mac_key = Zeroizing::new([0u8; 32]);
+        hkdf::Hkdf::<sha2::Sha256>::new(None, key)
+            .expand(MAC_KEY_INFO, mac_key.as_mut_slice())
+            .map_err(|_| SealError::Cipher)?;
+        let mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(mac_key.as_slice())
+            .map_err(|_| SealError::Cipher)?;
+        Ok(Self {
+            id,
+            cipher: cipher(key),
+            mac,
+        })
+    }
 }
 
 impl Keyring {
     /// A keyring with one key, the primary.
-    #[must_use]
-    pub fn new(primary: KeyId, key: &[u8; 32]) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// [`SealError::Cipher`] if the MAC key cannot be derived (HKDF and
+    /// HMAC-SHA-256 accept any 32-byte key, so this does not happen).
+    pub fn new(primary: KeyId, key: &[u8; 32]) -> Result<Self, SealError> {
+        Ok(Self {
             primary,
-            keys: vec![(primary, cipher(key))],
-        }
+            keys: vec![RingKey::new(primary, key)?],
+        })
     }
 
     /// Adds a key that can open secrets sealed under it.
@@ -404,10 +456,10 @@ impl Keyring {
     /// # Errors
     /// [`SealError::DuplicateKey`] if the id is taken.
     pub fn with_key(mut self, id: KeyId, key: &[u8; 32]) -> Result<Self, SealError> {
-        if self.keys.iter().any(|(k, _)| *k == id) {
+        if self.keys.iter().any(|k| k.id == id) {
             return Err(SealError::DuplicateKey(id));
         }
-        self.keys.push((id, cipher(key)));
+        self.keys.push(RingKey::new(id, key)?);
         Ok(self)
     }
 
@@ -444,12 +496,15 @@ impl Keyring {
         self.seal(&secret, context).map(Some)
     }
 
-    fn key(&self, id: KeyId) -> Result<&Aes256Gcm, SealError> {
+    fn ring_key(&self, id: KeyId) -> Result<&RingKey, SealError> {
         self.keys
             .iter()
-            .find(|(k, _)| *k == id)
-            .map(|(_, c)| c)
+            .find(|k| k.id == id)
             .ok_or(SealError::UnknownKey(id))
+    }
+
+    fn key(&self, id: KeyId) -> Result<&Aes256Gcm, SealError> {
+        self.ring_key(id).map(|k| &k.cipher)
     }
 }
 
@@ -465,37 +520,21 @@ impl Sealer for Keyring {
         self.primary
     }
 
-    fn tag(&self, record: &[u8], customer: &CustomerId) -> Result<RecordTag, SealError> {
-        let cipher = self.key(self.primary)?;
-        let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|_| SealError::Randomness)?;
-        let aad = record_associated_data(self.primary, record, customer)?;
-        let tag = cipher
-            .encrypt_inout_detached(&Nonce::from(nonce), &aad, (&mut [][..]).into())
-            .map_err(|_| SealError::Cipher)?;
-        Ok(RecordTag {
+    fn mac(&self, message: &[u8]) -> Result<KeyedMac, SealError> {
+        let key = self.ring_key(self.primary)?;
+        let mut mac = key.mac.clone();
+        hmac::Mac::update(&mut mac, message);
+        Ok(KeyedMac {
             key: self.primary,
-            nonce,
-            tag: tag.into(),
+            mac: hmac::Mac::finalize(mac).into_bytes().into(),
         })
     }
 
-    fn check_tag(
-        &self,
-        tag: &RecordTag,
-        record: &[u8],
-        customer: &CustomerId,
-    ) -> Result<(), SealError> {
-        let cipher = self.key(tag.key)?;
-        let aad = record_associated_data(tag.key, record, customer)?;
-        cipher
-            .decrypt_inout_detached(
-                &Nonce::from(tag.nonce),
-                &aad,
-                (&mut [][..]).into(),
-                &Tag::from(tag.tag),
-            )
-            .map_err(|_| SealError::Unauthentic)
+    fn check_mac(&self, mac: &KeyedMac, message: &[u8]) -> Result<(), SealError> {
+        let key = self.ring_key(mac.key)?;
+        let mut expected = key.mac.clone();
+        hmac::Mac::update(&mut expected, message);
+        hmac::Mac::verify_slice(expected, &mac.mac).map_err(|_| SealError::Unauthentic)
     }
 
     fn seal(&self, secret: &Secret, context: &SealContext<'_>) -> Result<SealedSecret, SealError> {
@@ -546,7 +585,7 @@ impl Sealer for Keyring {
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ids: Vec<KeyId> = self.keys.iter().map(|(k, _)| *k).collect();
+        let ids: Vec<KeyId> = self.keys.iter().map(|k| k.id).collect();
         f.debug_struct("Keyring")
             .field("primary", &self.primary)
             .field("keys", &ids)

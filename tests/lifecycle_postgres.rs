@@ -68,8 +68,8 @@ fn schema_flow_and_guards() {
         a.unwrap();
         b.unwrap();
         let ledger = pg.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM otpguard_schema_migrations");
-        assert_eq!(ledger, "1,2,3,4,5,6,7,8,9");
-        assert_eq!(SCHEMA_VERSION, 9);
+        assert_eq!(ledger, "1,2,3,4,5,6,7,8,9,10");
+        assert_eq!(SCHEMA_VERSION, 10);
 
         // The bank's journey: register, pay, replay refused, wrong code
         // counted.
@@ -446,6 +446,7 @@ fn rotation_reseals_and_the_dump_holds_no_secret() {
     // Rotate: a second backend with key 2 primary. One commit re-seals its
     // row; the pass does the rest.
     let rotated = Keyring::new(KeyId(1), &[0x11; 32])
+        .unwrap()
         .rotate_to(KeyId(2), &[0x22; 32])
         .unwrap();
     let store2 = PostgresStore::new(lc.store().pool().clone(), rotated);
@@ -482,7 +483,7 @@ fn rotation_reseals_and_the_dump_holds_no_secret() {
     // Every record still opens and works under the new ring alone.
     let only_new = PostgresStore::new(
         lc.store().pool().clone(),
-        Keyring::new(KeyId(2), &[0x22; 32]),
+        Keyring::new(KeyId(2), &[0x22; 32]).unwrap(),
     );
     for n in 0..20u32 {
         let record = rt
@@ -543,7 +544,7 @@ fn throttle_and_notices_persist() {
             let _ = verify(&lc, &alice, &phone.wrong_code(clock.now(), n)).await;
         }
         let notices = pg.psql(
-            "SELECT string_agg(event || ':' || notice, ',' ORDER BY version, id) \
+            "SELECT string_agg(event || ':' || notice, ',' ORDER BY link NULLS FIRST, id) \
              FROM otpguard_audit WHERE customer_id = 'alice' AND notice IS NOT NULL",
         );
         assert_eq!(

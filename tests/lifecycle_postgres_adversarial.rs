@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use otpguard::lifecycle::postgres::PostgresStore;
+use otpguard::lifecycle::postgres::{PostgresStore, TrailError};
 use otpguard::lifecycle::{
     store::TokenStore, CustomerId, Lifecycle, LifecycleConfig, LifecycleError,
 };
@@ -386,9 +386,9 @@ fn least_privilege_app_role_cannot_backdate_audit_rows() {
             .unwrap();
         sqlx::query(
             "INSERT INTO otpguard_audit (id, customer_id, version, seq, at, recorded_at, actor, \
-             event, from_state, to_state, outcome, reason) OVERRIDING SYSTEM VALUE VALUES \
-             (-1, 'alice', 1, 0, 1, '2001-01-01', 'Operator', 'Register', 'Unregistered', \
-             'Active', 'accepted', 'forged')",
+             event, from_state, to_state, outcome, reason, link, chain) OVERRIDING SYSTEM VALUE \
+             VALUES (-1, 'alice', 1, 0, 1, '2001-01-01', 'Operator', 'Register', 'Unregistered', \
+             'Active', 'accepted', 'forged', 1000, decode(repeat('02', 37), 'hex'))",
         )
         .execute(&app)
         .await
@@ -403,6 +403,14 @@ fn least_privilege_app_role_cannot_backdate_audit_rows() {
         assert!(
             id > before && recent,
             "the row kept its chosen id {id} or date"
+        );
+        // And the row does not pass for one the library wrote.
+        let verified = PostgresStore::new(app, keys())
+            .verify_audit(&customer("alice"), None)
+            .await;
+        assert!(
+            matches!(verified, Err(TrailError::Broken { .. })),
+            "{verified:?}"
         );
     });
 }
@@ -475,6 +483,7 @@ fn reseal_racing_a_commit(isolation: &str) {
                 .unwrap();
         }
         let rotated = Keyring::new(KeyId(1), &[0x11; 32])
+            .unwrap()
             .rotate_to(KeyId(2), &[0x22; 32])
             .unwrap();
         let settings = [("default_transaction_isolation", isolation)];
@@ -520,6 +529,7 @@ fn reseal_never_moves_rows_back_to_an_older_key() {
     with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
         let rotated = Keyring::new(KeyId(1), &[0x11; 32])
+            .unwrap()
             .rotate_to(KeyId(2), &[0x22; 32])
             .unwrap();
         let store = PostgresStore::new(pool(pg, &[]).await, rotated);
@@ -536,6 +546,7 @@ fn reseal_never_moves_rows_back_to_an_older_key() {
         let old_config = PostgresStore::new(
             lc.store().pool().clone(),
             Keyring::new(KeyId(1), &[0x11; 32])
+                .unwrap()
                 .with_key(KeyId(2), &[0x22; 32])
                 .unwrap(),
         );

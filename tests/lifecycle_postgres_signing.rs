@@ -851,9 +851,10 @@ fn rows_with_a_suite_the_lifecycle_cannot_use_are_refused_as_corrupt() {
         let audit_insert = |event: &str, digest: &str| {
             format!(
                 "INSERT INTO otpguard_audit (customer_id, version, seq, at, actor, event, \
-                 from_state, to_state, outcome, reason, transaction_digest) VALUES \
+                 from_state, to_state, outcome, reason, transaction_digest, link, chain) VALUES \
                  ('forged', 1, 0, 0, 'System', '{event}', 'Active', 'Active', 'refused', \
-                 'forged', {digest})"
+                 'forged', {digest}, (SELECT coalesce(max(link), 0) + 1 FROM otpguard_audit \
+                 WHERE customer_id = 'forged'), decode(repeat('02', 37), 'hex'))"
             )
         };
         let of_length = |n: usize| format!("'\\x{}'::bytea", "ab".repeat(n));
@@ -1013,7 +1014,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
         }
         assert_eq!(audit.len(), 2);
 
-        // A current process starts: migrate applies 0005 to 0009.
+        // A current process starts: migrate applies 0005 to 0010.
         let store = PostgresStore::new(pool.clone(), keys());
         store.migrate().await.unwrap();
         assert_eq!(
@@ -1021,7 +1022,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
                 "SELECT string_agg(version::text, ',' ORDER BY version) \
                  FROM otpguard_schema_migrations"
             ),
-            "1,2,3,4,5,6,7,8,9"
+            "1,2,3,4,5,6,7,8,9,10"
         );
         // The row has no tag: it is tagged, once, as the database holds it.
         let tagged = store.tag_untagged(10).await.unwrap();

@@ -119,7 +119,7 @@ fn register(
 
 #[test]
 fn the_lifecycle_runs_on_sealed_records_and_a_moved_secret_does_not_open() {
-    let store = SealedStore::new(Keyring::new(KeyId(1), &[0x11; 32]));
+    let store = SealedStore::new(Keyring::new(KeyId(1), &[0x11; 32]).unwrap());
     let clock = FixedClock::new(START);
     let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
     let alice = CustomerId::new("alice").unwrap();
@@ -217,7 +217,7 @@ fn the_lifecycle_runs_on_sealed_records_and_a_moved_secret_does_not_open() {
 
 #[test]
 fn rotation_reseals_on_the_next_commit() {
-    let old = Keyring::new(KeyId(1), &[0x41; 32]);
+    let old = Keyring::new(KeyId(1), &[0x41; 32]).unwrap();
     let store = SealedStore::new(old);
     let clock = FixedClock::new(START);
     let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
@@ -231,6 +231,7 @@ fn rotation_reseals_on_the_next_commit() {
     // commit seals under the new primary.
     let rotated = SealedStore {
         keys: Keyring::new(KeyId(1), &[0x41; 32])
+            .unwrap()
             .rotate_to(KeyId(2), &[0x42; 32])
             .unwrap(),
         rows: Mutex::new(store.rows.lock().unwrap().clone()),
@@ -257,7 +258,7 @@ fn rotation_reseals_on_the_next_commit() {
 /// with their fingerprints and key, the login OTP on, a counted failure.
 #[test]
 fn records_as_bytes_round_trip_and_hold_only_sealed_secrets() {
-    let store = SealedStore::new(Keyring::new(KeyId(1), &[0x11; 32]));
+    let store = SealedStore::new(Keyring::new(KeyId(1), &[0x11; 32]).unwrap());
     let clock = FixedClock::new(START);
     let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
     let alice = CustomerId::new("alice").unwrap();
@@ -335,7 +336,7 @@ fn records_as_bytes_round_trip_and_hold_only_sealed_secrets() {
 /// the login OTP without a token.
 #[test]
 fn inconsistent_bytes_are_refused_when_opened() {
-    let store = SealedStore::new(Keyring::new(KeyId(1), &[0x11; 32]));
+    let store = SealedStore::new(Keyring::new(KeyId(1), &[0x11; 32]).unwrap());
     let clock = FixedClock::new(START);
     let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
     let alice = CustomerId::new("alice").unwrap();
@@ -399,9 +400,9 @@ proptest::proptest! {
                 Err(e) => proptest::prop_assert!(e.is_corrupt()),
             }
         }
-        let keys = Keyring::new(KeyId(1), &[0x11; 32]);
+        let keys = Keyring::new(KeyId(1), &[0x11; 32]).unwrap();
         let alice = CustomerId::new("alice").unwrap();
-        let store = SealedStore::new(Keyring::new(KeyId(1), &[0x11; 32]));
+        let store = SealedStore::new(Keyring::new(KeyId(1), &[0x11; 32]).unwrap());
         let clock = FixedClock::new(START);
         let lc = Lifecycle::new(LifecycleConfig::default(), &store, &clock);
         register(&lc, &alice, "SN-1", &Secret::from_bytes(&[0x21; 20]).unwrap(), clock.now()).unwrap();

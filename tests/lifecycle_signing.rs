@@ -584,7 +584,7 @@ fn a_stored_signature_mark_without_a_suite_does_not_open() {
     let transfer = transfer_to("12345671", 1);
     let response = phone.signature(&signing_suite(), &transfer, None, bank.now());
     let _proof = sign(&bank, &transfer, &response).unwrap();
-    let keys = Keyring::new(KeyId(1), &[0x11; 32]);
+    let keys = Keyring::new(KeyId(1), &[0x11; 32]).unwrap();
     let sealed = bank.record().seal(&bank.customer, &keys).unwrap();
     let opened = sealed.open(&bank.customer, &keys).unwrap();
     assert_eq!(opened.summary(), bank.summary());

@@ -90,7 +90,7 @@ type Row = (String, String, String, Option<String>, Option<String>);
 async fn audit(pool: &sqlx::PgPool) -> Vec<Row> {
     sqlx::query_as(
         "SELECT event, outcome, reason, principal, request_id FROM otpguard_audit \
-         WHERE customer_id = $1 ORDER BY version, id",
+         WHERE customer_id = $1 ORDER BY link NULLS FIRST, id",
     )
     .bind(CUSTOMER)
     .fetch_all(pool)
@@ -103,7 +103,7 @@ async fn audit(pool: &sqlx::PgPool) -> Vec<Row> {
 async fn start() -> (PostgresServer, sqlx::PgPool, Router) {
     let pg = PostgresServer::start();
     let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
-    let store = PostgresStore::new(pool.clone(), Keyring::new(KeyId(1), &[0x42; 32]));
+    let store = PostgresStore::new(pool.clone(), Keyring::new(KeyId(1), &[0x42; 32]).unwrap());
     store.migrate().await.unwrap();
     let config = service::config().unwrap();
     let app = service::app(Arc::new(Lifecycle::new(config, store, SystemClock)));
@@ -409,7 +409,7 @@ async fn a_transfer_signed_with_the_payee_account_number() {
 
     let rows: Vec<(String, String, Option<Vec<u8>>)> = sqlx::query_as(
         "SELECT event, outcome, transaction_digest FROM otpguard_audit \
-         WHERE customer_id = $1 AND event = 'SignTransaction' ORDER BY version, id",
+         WHERE customer_id = $1 AND event = 'SignTransaction' ORDER BY link NULLS FIRST, id",
     )
     .bind(CUSTOMER)
     .fetch_all(&pool)

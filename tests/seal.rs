@@ -13,7 +13,7 @@ fn secret() -> Secret {
 
 #[test]
 fn opens_only_where_it_was_sealed() {
-    let ring = Keyring::new(KeyId(1), &[1u8; 32]);
+    let ring = Keyring::new(KeyId(1), &[1u8; 32]).unwrap();
     let alice = CustomerId::new("alice").unwrap();
     let bob = CustomerId::new("bob").unwrap();
     let t1 = TokenId::from_bytes([1; 16]);
@@ -41,6 +41,7 @@ fn opens_only_where_it_was_sealed() {
 #[test]
 fn every_changed_byte_is_refused_and_nothing_secret_is_stored() {
     let ring = Keyring::new(KeyId(7), &[9u8; 32])
+        .unwrap()
         .with_key(KeyId(8), &[8u8; 32])
         .unwrap();
     let c = CustomerId::new("c-1").unwrap();
@@ -73,7 +74,7 @@ fn every_changed_byte_is_refused_and_nothing_secret_is_stored() {
 
 #[test]
 fn each_seal_has_a_fresh_nonce() {
-    let ring = Keyring::new(KeyId(1), &[3u8; 32]);
+    let ring = Keyring::new(KeyId(1), &[3u8; 32]).unwrap();
     let c = CustomerId::new("c-1").unwrap();
     let here = SealContext::new(&c, None, Purpose::Enrollment);
     let a = ring.seal(&secret(), &here).unwrap().to_bytes();
@@ -85,9 +86,10 @@ fn each_seal_has_a_fresh_nonce() {
 fn rotation_opens_old_secrets_and_reseals_them_under_the_primary() {
     let c = CustomerId::new("c-1").unwrap();
     let here = SealContext::new(&c, Some(TokenId::from_bytes([5; 16])), Purpose::Current);
-    let old = Keyring::new(KeyId(1), &[1u8; 32]);
+    let old = Keyring::new(KeyId(1), &[1u8; 32]).unwrap();
     let sealed = old.seal(&secret(), &here).unwrap();
     let rotated = Keyring::new(KeyId(1), &[1u8; 32])
+        .unwrap()
         .rotate_to(KeyId(2), &[2u8; 32])
         .unwrap();
     assert_eq!(rotated.primary(), KeyId(2));
@@ -99,27 +101,29 @@ fn rotation_opens_old_secrets_and_reseals_them_under_the_primary() {
     assert_eq!(resealed.key(), KeyId(2));
     assert!(rotated.reseal(&resealed, &here).unwrap().is_none());
     // Once the old key is gone, only the resealed one opens.
-    let new_only = Keyring::new(KeyId(2), &[2u8; 32]);
+    let new_only = Keyring::new(KeyId(2), &[2u8; 32]).unwrap();
     assert_eq!(
         new_only.open(&sealed, &here).err(),
         Some(SealError::UnknownKey(KeyId(1)))
     );
     assert!(new_only.open(&resealed, &here).is_ok());
     // A different key under the same id does not open it.
-    let impostor = Keyring::new(KeyId(2), &[9u8; 32]);
+    let impostor = Keyring::new(KeyId(2), &[9u8; 32]).unwrap();
     assert_eq!(
         impostor.open(&resealed, &here).err(),
         Some(SealError::Unauthentic)
     );
     assert!(matches!(
-        Keyring::new(KeyId(1), &[1u8; 32]).with_key(KeyId(1), &[2u8; 32]),
+        Keyring::new(KeyId(1), &[1u8; 32])
+            .unwrap()
+            .with_key(KeyId(1), &[2u8; 32]),
         Err(SealError::DuplicateKey(KeyId(1)))
     ));
 }
 
 #[test]
 fn debug_shows_no_key_material() {
-    let ring = Keyring::new(KeyId(4), &[0xab; 32]);
+    let ring = Keyring::new(KeyId(4), &[0xab; 32]).unwrap();
     let text = format!("{ring:?}");
     assert!(
         text.contains("KeyId(4)")

@@ -194,7 +194,7 @@ impl<K: Sealer + Send + Sync + 'static> ContractStore for BytesStore<K> {
 }
 
 fn keys() -> Keyring {
-    Keyring::new(KeyId(1), &[0x11; 32])
+    Keyring::new(KeyId(1), &[0x11; 32]).unwrap()
 }
 
 /// A lifecycle with the default settings over `store`, on `clock`.

@@ -175,7 +175,7 @@ fn sealing_and_opening_leave_nothing_in_freed_memory() {
     let customer = CustomerId::new("wipe-seal").unwrap();
     let w = watch(&[&k, &kek]);
     {
-        let ring = Keyring::new(KeyId(1), &kek);
+        let ring = Keyring::new(KeyId(1), &kek).unwrap();
         let here = SealContext::new(&customer, None, Purpose::Enrollment);
         let secret = Secret::from_bytes(&k).unwrap();
         let sealed = ring.seal(&secret, &here).unwrap();
@@ -209,7 +209,7 @@ fn sealed_records_leave_nothing_in_freed_memory() {
         .to_string();
     let customer = CustomerId::new("wipe-sealed").unwrap();
     let web = Principal::customer(Label::new("web").unwrap());
-    let keys = Keyring::new(KeyId(1), &[0x6b; 32]);
+    let keys = Keyring::new(KeyId(1), &[0x6b; 32]).unwrap();
     let w = watch(&[&k, &state]);
     {
         let clock = FixedClock::new(now);

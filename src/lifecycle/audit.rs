@@ -9,6 +9,10 @@ use super::rules::{Effect, Guard};
 use super::{CustomerId, EventKind, Principal, RequestContext, State, TokenId, TokenSerial};
 use crate::StoreError;
 
+#[cfg(feature = "seal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+pub use super::chain::{BrokenLink, ChainCheck, ChainField, ChainLink, ChainReport, Checkpoint};
+
 /// Whether an event was accepted.
 ///
 /// ```

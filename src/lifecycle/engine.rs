@@ -104,17 +104,28 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         // its window by the retries.
         let now = self.clock.now();
         for _ in 0..attempts {
+            let corrupt_or_store = |e: crate::StoreError| {
+                if e.is_corrupt() {
+                    LifecycleError::Corrupt(e)
+                } else {
+                    LifecycleError::Store(e)
+                }
+            };
+            #[cfg(feature = "seal")]
+            let (loaded, audit_head) = {
+                let loaded = self
+                    .store
+                    .load_with_head(customer)
+                    .await
+                    .map_err(corrupt_or_store)?;
+                (loaded.record.unwrap_or_default(), loaded.audit_head)
+            };
+            #[cfg(not(feature = "seal"))]
             let loaded = self
                 .store
                 .load(customer)
                 .await
-                .map_err(|e| {
-                    if e.is_corrupt() {
-                        LifecycleError::Corrupt(e)
-                    } else {
-                        LifecycleError::Store(e)
-                    }
-                })?
+                .map_err(corrupt_or_store)?
                 .unwrap_or_default();
             let header = AuditHeader {
                 customer,
@@ -135,6 +146,8 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 expected_version: expected,
                 record,
                 audit: audit.as_slice(),
+                #[cfg(feature = "seal")]
+                audit_head,
             };
             let outcome = self
                 .store

@@ -110,6 +110,8 @@ mod attempt;
 pub mod audit;
 mod blocking;
 mod calls;
+#[cfg(feature = "seal")]
+mod chain;
 mod check;
 pub mod config;
 mod decide;

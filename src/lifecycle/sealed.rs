@@ -7,7 +7,9 @@ use super::fingerprint::FingerprintKey;
 use super::record::{EnrollmentParts, RecordParts, TokenParts};
 use super::{CustomerId, DriftEstimate, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::Suite;
-use crate::seal::{Purpose, RecordTag, SealContext, SealError, SealedSecret, Sealer};
+use crate::seal::{
+    record_message, KeyedMac, Purpose, SealContext, SealError, SealedSecret, Sealer,
+};
 use crate::{Secret, StoreError, TotpParams};
 
 mod bytes;
@@ -24,7 +26,7 @@ mod bytes;
 /// use otpguard::lifecycle::{CustomerId, store::SealedRecord, store::TokenRecord};
 /// use otpguard::seal::{KeyId, Keyring};
 ///
-/// let keys = Keyring::new(KeyId(1), &[7u8; 32]);
+/// let keys = Keyring::new(KeyId(1), &[7u8; 32])?;
 /// let alice = CustomerId::new("c-1")?;
 /// let stored = TokenRecord::new().seal(&alice, &keys)?;
 /// assert_eq!(stored.open(&alice, &keys)?.summary(), TokenRecord::new().summary());
@@ -66,7 +68,7 @@ mod bytes;
 /// | retired serials | count, then each a *serial* |
 /// | retired fingerprints | count, then 32 bytes each |
 /// | fingerprint key | optional *sealed secret* |
-/// | record tag | optional: 33 bytes, [`RecordTag::to_bytes`] (format 2; format 1 ends before it and is read as a record without a tag) |
+/// | record tag | optional: 37 bytes, [`KeyedMac::to_bytes`] (format 2; format 1 ends before it and is read as a record without a tag) |
 ///
 /// A *token*:
 ///
@@ -128,10 +130,10 @@ pub struct SealedRecord {
     /// The key of those fingerprints, sealed.
     pub fingerprint_key: Option<SealedSecret>,
     /// The tag that authenticates every field above for the customer
-    /// ([`Sealer::tag`] over the bytes of the record without it). A record
+    /// ([`Sealer::mac`] over the bytes of the record without it). A record
     /// without one, or whose fields changed since it was made, does not
     /// open.
-    pub tag: Option<RecordTag>,
+    pub tag: Option<KeyedMac>,
 }
 
 /// The current token of a [`SealedRecord`].
@@ -274,7 +276,7 @@ impl SealedRecord {
     ) -> Result<TokenRecord, SealError> {
         // Every field is authenticated before any is used.
         let tag = self.tag.as_ref().ok_or(SealError::Untagged)?;
-        sealer.check_tag(tag, &self.untagged_bytes(), customer)?;
+        sealer.check_mac(tag, &record_message(&self.untagged_bytes(), customer)?)?;
         self.open_untagged(customer, sealer)
     }
 
@@ -355,7 +357,7 @@ impl SealedRecord {
         customer: &CustomerId,
         sealer: &S,
     ) -> Result<Self, SealError> {
-        self.tag = Some(sealer.tag(&self.untagged_bytes(), customer)?);
+        self.tag = Some(sealer.mac(&record_message(&self.untagged_bytes(), customer)?)?);
         Ok(self)
     }
 
@@ -399,6 +401,6 @@ impl SealedRecord {
             .map(|t| t.secret.key())
             .chain(self.enrollment.iter().map(|e| e.secret.key()))
             .chain(self.fingerprint_key.iter().map(SealedSecret::key))
-            .chain(self.tag.iter().map(RecordTag::key))
+            .chain(self.tag.iter().map(KeyedMac::key))
     }
 }

@@ -20,6 +20,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::audit::{AuditLog, AuditRecord, AuditSink};
+#[cfg(feature = "seal")]
+use super::chain::ChainLink;
 use super::CustomerId;
 use crate::StoreError;
 
@@ -38,6 +40,37 @@ pub struct Commit<'a> {
     pub record: Option<TokenRecord>,
     /// The event's audit records, in order: at least one.
     pub audit: &'a [AuditRecord],
+    /// The head of the customer's audit chain as
+    /// [`TokenStore::load_with_head`] read it with the record (`None`:
+    /// no chained row yet, or a store that keeps no chain). A store that
+    /// keeps the chain links the new audit rows after it, and answers
+    /// [`CommitOutcome::Conflict`] if another row took the next position
+    /// first.
+    #[cfg(feature = "seal")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+    pub audit_head: Option<ChainLink>,
+}
+
+/// What [`TokenStore::load_with_head`] read.
+#[cfg(feature = "seal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Loaded {
+    /// The customer's last committed record, if any.
+    pub record: Option<TokenRecord>,
+    /// The head of the customer's audit chain, if the store keeps one and
+    /// it has a row.
+    pub audit_head: Option<ChainLink>,
+}
+
+#[cfg(feature = "seal")]
+impl Loaded {
+    /// What a store read: the record and the chain's head.
+    #[must_use]
+    pub const fn new(record: Option<TokenRecord>, audit_head: Option<ChainLink>) -> Self {
+        Self { record, audit_head }
+    }
 }
 
 /// What a store did with a [`Commit`].
@@ -117,6 +150,24 @@ pub trait TokenStore {
         &self,
         commit: Commit<'_>,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+
+    /// The record, with the head of the customer's audit chain for a
+    /// store that keeps one (read in the same round trip): what the
+    /// lifecycle loads, and hands back in [`Commit::audit_head`]. The
+    /// default, for a store without a chain, is [`load`](Self::load) with
+    /// no head.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    #[cfg(feature = "seal")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+    fn load_with_head(
+        &self,
+        customer: &CustomerId,
+    ) -> impl Future<Output = Result<Loaded, StoreError>> + Send {
+        let record = self.load(customer);
+        async move { Ok(Loaded::new(record.await?, None)) }
+    }
 }
 
 impl<S: TokenStore + Sync + ?Sized> TokenStore for &S {
@@ -133,6 +184,14 @@ impl<S: TokenStore + Sync + ?Sized> TokenStore for &S {
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send {
         (**self).commit(commit)
     }
+
+    #[cfg(feature = "seal")]
+    fn load_with_head(
+        &self,
+        customer: &CustomerId,
+    ) -> impl Future<Output = Result<Loaded, StoreError>> + Send {
+        (**self).load_with_head(customer)
+    }
 }
 
 impl<S: TokenStore + Send + Sync + ?Sized> TokenStore for std::sync::Arc<S> {
@@ -148,6 +207,14 @@ impl<S: TokenStore + Send + Sync + ?Sized> TokenStore for std::sync::Arc<S> {
         commit: Commit<'_>,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send {
         (**self).commit(commit)
+    }
+
+    #[cfg(feature = "seal")]
+    fn load_with_head(
+        &self,
+        customer: &CustomerId,
+    ) -> impl Future<Output = Result<Loaded, StoreError>> + Send {
+        (**self).load_with_head(customer)
     }
 }
 

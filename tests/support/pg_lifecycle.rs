@@ -41,7 +41,7 @@ pub fn with_server(test: impl AsyncFnOnce(&PostgresServer)) {
 
 /// The sealing keys: key 1 alone.
 pub fn keys() -> Keyring {
-    Keyring::new(KeyId(1), &[0x11; 32])
+    Keyring::new(KeyId(1), &[0x11; 32]).unwrap()
 }
 
 /// A pool of `connections` on database `db` of `pg`, as user `postgres`,
@@ -205,11 +205,11 @@ pub struct AuditRow {
     pub digest: Option<Vec<u8>>,
 }
 
-/// One customer's audit rows in commit order.
+/// One customer's audit rows in commit order (the order of their chain).
 pub async fn audit_rows(pool: &PgPool, c: &CustomerId) -> Vec<AuditRow> {
     sqlx::query(
         "SELECT version, event, outcome, actor, reason, transaction_digest FROM otpguard_audit \
-         WHERE customer_id = $1 ORDER BY version, id",
+         WHERE customer_id = $1 ORDER BY link NULLS FIRST, id",
     )
     .bind(c.as_str())
     .fetch_all(pool)

@@ -7,11 +7,13 @@ use sqlx::query::Query;
 use sqlx::{Postgres, Row};
 
 use super::super::audit::AuditRecord;
+use super::super::chain::{ChainField, ChainLink};
 use super::super::drift::OffsetSeen;
 use super::super::sealed::{SealedEnrollment, SealedRecord, SealedToken};
+use super::super::CustomerId;
 use super::super::{DriftEstimate, PendingSwap, Principal, State, TokenId, TokenSerial};
 use crate::ocra::Suite;
-use crate::seal::{RecordTag, SealedSecret};
+use crate::seal::{KeyedMac, SealedSecret, Sealer};
 use crate::{Algorithm, StoreError, TotpParams};
 
 /// The record columns, in the order [`RecordColumns::bind`] binds them.
@@ -52,7 +54,9 @@ pub(super) const RECORD_COLUMNS: [&str; 32] = [
 
 /// The audit columns after `customer_id`, in the order
 /// [`AuditColumns::bind`] binds them, with their array types.
-pub(super) const AUDIT_COLUMNS: [(&str, &str); 19] = [
+/// The first 19 are the row's content, which its chain link covers; the
+/// last two are the link (`link`, its position, and `chain`, its MAC).
+pub(super) const AUDIT_COLUMNS: [(&str, &str); 21] = [
     ("version", "bigint"),
     ("seq", "integer"),
     ("at", "bigint"),
@@ -72,7 +76,12 @@ pub(super) const AUDIT_COLUMNS: [(&str, &str); 19] = [
     ("drift_to", "bigint"),
     ("notice", "text"),
     ("transaction_digest", "bytea"),
+    ("link", "bigint"),
+    ("chain", "bytea"),
 ];
+
+/// How many of [`AUDIT_COLUMNS`] a link covers.
+pub(super) const CHAINED_COLUMNS: usize = 19;
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
@@ -422,7 +431,7 @@ pub(super) fn read_record(row: &PgRow) -> Result<SealedRecord, String> {
             .collect::<Result<_, _>>()?,
         fingerprint_key: key.map(|k| sealed(&k, "fingerprint key")).transpose()?,
         tag: tag
-            .map(|t| RecordTag::from_bytes(&t).map_err(|_| "record tag: not a tag".to_owned()))
+            .map(|t| KeyedMac::from_bytes(&t).map_err(|_| "record tag: not a tag".to_owned()))
             .transpose()?,
     };
     // The keys the row names for key rotation are the record's own: a row
@@ -456,9 +465,128 @@ pub(super) struct AuditColumns {
     drift_to: Vec<Option<i64>>,
     notice: Vec<Option<String>>,
     transaction_digest: Vec<Option<Vec<u8>>>,
+    link: Vec<i64>,
+    chain: Vec<Vec<u8>>,
 }
 
 impl AuditColumns {
+    /// The row a load writes for a record refused as corrupt: by the
+    /// System, event `Load`, at `version`, in `state`.
+    pub(super) fn corrupt_load(version: i64, at: i64, state: String, reason: String) -> Self {
+        let mut c = Self::default();
+        c.version.push(version);
+        c.seq.push(0);
+        c.at.push(at);
+        c.actor.push("System".to_owned());
+        c.principal.push(None);
+        c.source.push(None);
+        c.request_id.push(None);
+        c.token_id.push(None);
+        c.token_serial.push(None);
+        c.new_serial.push(None);
+        c.event.push("Load".to_owned());
+        c.from_state.push(state.clone());
+        c.to_state.push(state);
+        c.outcome.push("refused".to_owned());
+        c.reason.push(reason);
+        c.drift_from.push(None);
+        c.drift_to.push(None);
+        c.notice.push(None);
+        c.transaction_digest.push(None);
+        c
+    }
+
+    /// Appends a row read back from `otpguard_audit` (for verifying the
+    /// chain), with its link, if it has one.
+    pub(super) fn push_read(&mut self, row: &PgRow) -> Result<Option<ChainLink>, String> {
+        self.version.push(column(row, "version")?);
+        self.seq.push(column(row, "seq")?);
+        self.at.push(column(row, "at")?);
+        self.actor.push(column(row, "actor")?);
+        self.principal.push(column(row, "principal")?);
+        self.source.push(column(row, "source")?);
+        self.request_id.push(column(row, "request_id")?);
+        self.token_id.push(column(row, "token_id")?);
+        self.token_serial.push(column(row, "token_serial")?);
+        self.new_serial.push(column(row, "new_serial")?);
+        self.event.push(column(row, "event")?);
+        self.from_state.push(column(row, "from_state")?);
+        self.to_state.push(column(row, "to_state")?);
+        self.outcome.push(column(row, "outcome")?);
+        self.reason.push(column(row, "reason")?);
+        self.drift_from.push(column(row, "drift_from")?);
+        self.drift_to.push(column(row, "drift_to")?);
+        self.notice.push(column(row, "notice")?);
+        self.transaction_digest
+            .push(column(row, "transaction_digest")?);
+        read_link(row, "link", "chain")
+    }
+
+    /// The content of row `i`, as its link covers it, in
+    /// [`AUDIT_COLUMNS`] order.
+    pub(super) fn fields(&self, i: usize) -> Option<[ChainField<'_>; CHAINED_COLUMNS]> {
+        fn text(v: &str) -> ChainField<'_> {
+            ChainField::Text(v)
+        }
+        fn some_text(v: &Option<String>) -> ChainField<'_> {
+            v.as_deref().map_or(ChainField::Null, ChainField::Text)
+        }
+        fn some_int(v: &Option<i64>) -> ChainField<'_> {
+            v.map_or(ChainField::Null, ChainField::Int)
+        }
+        fn some_bytes(v: &Option<Vec<u8>>) -> ChainField<'_> {
+            v.as_deref().map_or(ChainField::Null, ChainField::Bytes)
+        }
+        let int = ChainField::Int;
+        Some([
+            int(*self.version.get(i)?),
+            int(i64::from(*self.seq.get(i)?)),
+            int(*self.at.get(i)?),
+            text(self.actor.get(i)?),
+            some_text(self.principal.get(i)?),
+            some_text(self.source.get(i)?),
+            some_text(self.request_id.get(i)?),
+            some_bytes(self.token_id.get(i)?),
+            some_text(self.token_serial.get(i)?),
+            some_text(self.new_serial.get(i)?),
+            text(self.event.get(i)?),
+            text(self.from_state.get(i)?),
+            text(self.to_state.get(i)?),
+            text(self.outcome.get(i)?),
+            text(self.reason.get(i)?),
+            some_int(self.drift_from.get(i)?),
+            some_int(self.drift_to.get(i)?),
+            some_text(self.notice.get(i)?),
+            some_bytes(self.transaction_digest.get(i)?),
+        ])
+    }
+
+    /// Links every row, in order, after `head` in `customer`'s chain, and
+    /// returns the new head.
+    pub(super) fn link<S: Sealer + ?Sized>(
+        &mut self,
+        head: Option<ChainLink>,
+        sealer: &S,
+        customer: &CustomerId,
+    ) -> Result<Option<ChainLink>, StoreError> {
+        let mut head = head;
+        let mut links = Vec::with_capacity(self.version.len());
+        for i in 0..self.version.len() {
+            let fields = self
+                .fields(i)
+                .ok_or_else(|| StoreError::new("audit columns of unequal length"))?;
+            let link = ChainLink::next(head.as_ref(), sealer, customer, &fields)
+                .map_err(|e| StoreError::with_source("linking an audit row failed", e))?;
+            links.push(link);
+            head = Some(link);
+        }
+        for link in links {
+            self.link
+                .push(bigint(link.position(), "audit chain position")?);
+            self.chain.push(link.mac().to_bytes().to_vec());
+        }
+        Ok(head)
+    }
     pub(super) fn new(records: &[AuditRecord]) -> Result<Self, StoreError> {
         let mut c = Self::default();
         for (seq, r) in records.iter().enumerate() {
@@ -516,6 +644,8 @@ impl AuditColumns {
             .bind(&self.drift_to)
             .bind(&self.notice)
             .bind(&self.transaction_digest)
+            .bind(&self.link)
+            .bind(&self.chain)
     }
 }
 
@@ -541,4 +671,20 @@ fn estimate_of(values: &[i64]) -> Result<DriftEstimate, String> {
     let anchor = seen(*anchor_at, *anchor_low, *anchor_high).ok_or_else(bad)?;
     let last = seen(*last_at, *last_low, *last_high).ok_or_else(bad)?;
     DriftEstimate::new(anchor, last).ok_or_else(bad)
+}
+
+/// A chain link from its two columns: both or neither.
+pub(super) fn read_link(row: &PgRow, link: &str, chain: &str) -> Result<Option<ChainLink>, String> {
+    let position: Option<i64> = column(row, link)?;
+    let mac: Option<Vec<u8>> = column(row, chain)?;
+    match (position, mac) {
+        (None, None) => Ok(None),
+        (Some(position), Some(mac)) => {
+            let position = u64::try_from(position)
+                .map_err(|_| format!("{link}: negative position {position}"))?;
+            let mac = KeyedMac::from_bytes(&mac).map_err(|_| format!("{chain}: not a MAC"))?;
+            Ok(Some(ChainLink::from_parts(position, mac)))
+        }
+        _ => Err(format!("{link} and {chain}: one without the other")),
+    }
 }

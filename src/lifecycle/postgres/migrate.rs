@@ -20,7 +20,7 @@ struct Migration {
 
 /// Every migration, in order. A released migration is never edited: a
 /// change is a new file (the checksum check refuses an edited one).
-const MIGRATIONS: [Migration; 9] = [
+const MIGRATIONS: [Migration; 10] = [
     Migration {
         version: 1,
         name: "token_records",
@@ -66,11 +66,16 @@ const MIGRATIONS: [Migration; 9] = [
         name: "record_tag",
         sql: include_str!("../../../migrations/postgres/0009_record_tag.sql"),
     },
+    Migration {
+        version: 10,
+        name: "audit_chain",
+        sql: include_str!("../../../migrations/postgres/0010_audit_chain.sql"),
+    },
 ];
 
 /// The latest schema version this library knows.
-pub const SCHEMA_VERSION: i32 = 9;
-const _: () = assert!(MIGRATIONS.len() == 9 && MIGRATIONS[8].version == SCHEMA_VERSION);
+pub const SCHEMA_VERSION: i32 = 10;
+const _: () = assert!(MIGRATIONS.len() == 10 && MIGRATIONS[9].version == SCHEMA_VERSION);
 
 /// Serializes concurrent `migrate` calls (two processes starting at once):
 /// a transaction-scoped advisory lock on this key ("otpguard" in ASCII).

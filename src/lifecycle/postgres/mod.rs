@@ -12,7 +12,7 @@
 //!
 //! # async fn run(key_from_kms: [u8; 32]) -> Result<(), Box<dyn std::error::Error>> {
 //! let pool = sqlx::PgPool::connect("postgres://otp@db.internal/bank").await?;
-//! let store = PostgresStore::new(pool, Keyring::new(KeyId(1), &key_from_kms));
+//! let store = PostgresStore::new(pool, Keyring::new(KeyId(1), &key_from_kms)?);
 //! store.migrate().await?; // creates or upgrades the schema; safe to run at every start
 //! let lifecycle = Lifecycle::new(LifecycleConfig::default(), store, SystemClock);
 //! # let _ = lifecycle;
@@ -34,9 +34,12 @@
 //!   customer, token and slot; `sealed_with` names the key. A serial is
 //!   its customer's own: two customers' rows may hold the same one.
 //! - `otpguard_audit`: one row per audit record. A customer's rows in
-//!   commit order: `ORDER BY version, id` (refusals keep the version they
-//!   were decided on and are inserted after the commit that made it). A
-//!   trigger refuses `UPDATE`, `DELETE` and `TRUNCATE`.
+//!   commit order: `ORDER BY link` (`link` is the row's position in the
+//!   customer's keyed chain, `chain` its MAC over the previous row's link
+//!   and its own content; rows written before schema 10 have neither and
+//!   come first). A trigger refuses `UPDATE`, `DELETE` and `TRUNCATE`, and
+//!   the chain shows what its owner did anyway: see
+//!   [`PostgresStore::verify_audit`].
 //!
 //! # How a commit is made
 //!
@@ -86,8 +89,38 @@
 //! The application may still call [`PostgresStore::migrate`] at every
 //! start: on a current schema it only reads the ledger. The database
 //! numbers and dates audit rows itself, so a row inserted with a chosen id
-//! or date cannot sort before older ones. For evidence that survives the
-//! database's owner, ship the audit rows to write-once storage as well.
+//! or date cannot sort before older ones.
+//!
+//! # The audit chain, and what survives the database's owner
+//!
+//! Each audit row is linked to the one before it under a key of the
+//! sealer (see [`audit::ChainLink`](crate::lifecycle::audit::ChainLink)):
+//! someone who can write the table but has no key (its owner, a DBA, a
+//! restored backup) cannot delete, edit, move or insert a row without
+//! [`PostgresStore::verify_audit`] (one customer) or
+//! [`PostgresStore::verify_audits`] (all) reporting the first broken link.
+//! Cutting rows off the end of a trail, or restoring the whole database to
+//! an earlier state, leaves a shorter chain that is still whole; to detect
+//! it, export [`PostgresStore::checkpoints`] regularly to storage the
+//! database's owner cannot rewrite, and verify through them:
+//!
+//! ```no_run
+//! # async fn run(store: otpguard::lifecycle::postgres::PostgresStore) -> Result<(), Box<dyn std::error::Error>> {
+//! // Nightly: every customer's head, MACed, to write-once storage.
+//! let mut after = None;
+//! loop {
+//!     let batch = store.checkpoints(after.as_ref(), 1_000).await?;
+//!     let Some(last) = batch.last() else { break };
+//!     after = Some(last.customer().clone());
+//!     for checkpoint in &batch {
+//!         let _kept: Vec<u8> = checkpoint.to_bytes()?; // ship it
+//!     }
+//! }
+//! // An audit: the trail must still pass through what was kept.
+//! # let kept = otpguard::lifecycle::audit::Checkpoint::from_bytes(&[])?;
+//! store.verify_audit(kept.customer(), Some(&kept)).await?;
+//! # Ok(()) }
+//! ```
 //! The tables are unqualified: keep the application's `search_path` on the
 //! schema that holds them.
 //!
@@ -117,13 +150,15 @@
 
 mod columns;
 mod migrate;
+mod trail;
 
 use std::sync::LazyLock;
 
 use sqlx::PgPool;
 
+use super::chain::ChainLink;
 use super::sealed::SealedRecord;
-use super::store::{Commit, CommitOutcome, TokenStore};
+use super::store::{Commit, CommitOutcome, Loaded, TokenStore};
 use super::{CustomerId, TokenRecord};
 use crate::seal::{KeyId, Keyring, Sealer};
 use crate::StoreError;
@@ -131,21 +166,22 @@ use columns::{AuditColumns, RecordColumns, RowHeader, AUDIT_COLUMNS, RECORD_COLU
 pub use migrate::SCHEMA_VERSION;
 /// The sqlx this store is built on, to build its [`PgPool`] with.
 pub use sqlx;
+pub use trail::{TrailError, TrailsReport};
 
 /// The exact SQL the store runs, for review (and for measuring the store
 /// against the same statements issued directly). Parameters: `$1` is the
-/// customer id; in the commit statements `$2`–`$20` are the audit columns
+/// customer id; in the commit statements `$2`–`$22` are the audit columns
 /// as arrays (one element per audit record, in
 /// `version, seq, at, actor, principal, source, request_id, token_id,
 /// token_serial, new_serial, event, from_state, to_state, outcome, reason,
-/// drift_from, drift_to, notice, transaction_digest` order), `$21`–`$52`
-/// the record's columns in [`Sql::load`]'s order, and the last one the
-/// expected version.
+/// drift_from, drift_to, notice, transaction_digest, link, chain` order),
+/// `$23`–`$54` the record's columns in [`Sql::load`]'s order, and the last
+/// one the expected version.
 ///
 /// ```
 /// use otpguard::lifecycle::postgres::PostgresStore;
 /// let sql = PostgresStore::<otpguard::seal::Keyring>::sql();
-/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $53"));
+/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $55"));
 /// ```
 #[derive(Debug)]
 pub struct Sql {
@@ -155,15 +191,22 @@ pub struct Sql {
     refuse_new: String,
     refuse: String,
     reseal: String,
-    audit_corrupt: &'static str,
+    audit_corrupt: String,
+    corrupt_head: &'static str,
     due_for_reseal: &'static str,
     untagged: &'static str,
+    trail_unchained: &'static str,
+    trail_page: &'static str,
+    trail_end: &'static str,
+    trail_customers: &'static str,
+    heads: &'static str,
 }
 
 impl Sql {
     /// Loads a customer's row: its columns, in the order the commit
-    /// statements bind them, and the latest version its audit trail has
-    /// committed (`audited_version`).
+    /// statements bind them, the latest version its audit trail has
+    /// committed (`audited_version`), and the head of its audit chain
+    /// (`head_link`, `head_chain`).
     #[must_use]
     pub fn load(&self) -> &str {
         &self.select
@@ -177,7 +220,7 @@ impl Sql {
     }
 
     /// A new version of the record and its audit rows, on the condition of
-    /// the expected version (`$53`).
+    /// the expected version (`$55`).
     #[must_use]
     pub fn update(&self) -> &str {
         &self.update
@@ -190,7 +233,7 @@ impl Sql {
     }
 
     /// The audit rows of a refusal, on the condition that the record still
-    /// has the version it was decided on (`$21`, read `FOR SHARE`).
+    /// has the version it was decided on (`$23`, read `FOR SHARE`).
     #[must_use]
     pub fn refuse(&self) -> &str {
         &self.refuse
@@ -208,7 +251,7 @@ fn placeholders(from: usize, count: usize) -> String {
 static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let columns = RECORD_COLUMNS.join(", ");
     let audit_names = AUDIT_COLUMNS.map(|(name, _)| name).join(", ");
-    // $1 is the customer id, $2..=$19 the audit arrays.
+    // $1 is the customer id, $2..=$22 the audit arrays.
     let arrays = AUDIT_COLUMNS
         .iter()
         .zip(2..)
@@ -231,9 +274,13 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         select: format!(
             "SELECT {columns}, r.customer_id AS present, \
              (SELECT max(a.version) FROM otpguard_audit a \
-             WHERE a.customer_id = k.wanted AND a.event <> 'Load') AS audited_version \
+             WHERE a.customer_id = k.wanted AND a.event <> 'Load') AS audited_version, \
+             h.link AS head_link, h.chain AS head_chain \
              FROM (SELECT $1::text AS wanted) k \
-             LEFT JOIN otpguard_token_records r ON r.customer_id = k.wanted"
+             LEFT JOIN otpguard_token_records r ON r.customer_id = k.wanted \
+             LEFT JOIN LATERAL (SELECT a.link, a.chain FROM otpguard_audit a \
+             WHERE a.customer_id = k.wanted AND a.link IS NOT NULL \
+             ORDER BY a.link DESC LIMIT 1) h ON true"
         ),
         insert_first: format!(
             "WITH written AS (INSERT INTO otpguard_token_records (customer_id, {columns}) \
@@ -260,20 +307,37 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
             placeholders(2, RECORD_COLUMNS.len()),
             RECORD_COLUMNS.len().saturating_add(2)
         ),
-        // Once per corrupt version: a row read again and again while it is
-        // corrupt does not grow the audit table.
-        audit_corrupt: "INSERT INTO otpguard_audit \
-             (customer_id, version, seq, at, actor, event, from_state, to_state, outcome, reason) \
-             SELECT $1, $2, 0, floor(extract(epoch FROM now()))::bigint, 'System', 'Load', $3, $3, \
-             'refused', $4 \
-             WHERE NOT EXISTS (SELECT 1 FROM otpguard_audit \
-             WHERE customer_id = $1 AND version = $2 AND event = 'Load')",
+        // Once per corrupt version (`corrupt_head` says whether it was
+        // audited already): a row read again and again while it is corrupt
+        // does not grow the audit table. A row that lost the chain's next
+        // position to another writer is left out; the next load audits it.
+        audit_corrupt: format!("{audit} ON CONFLICT DO NOTHING"),
+        corrupt_head: "SELECT floor(extract(epoch FROM now()))::bigint AS now, \
+             EXISTS (SELECT 1 FROM otpguard_audit \
+             WHERE customer_id = $1 AND version = $2 AND event = 'Load') AS audited, \
+             h.link AS head_link, h.chain AS head_chain \
+             FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT link, chain FROM otpguard_audit \
+             WHERE customer_id = $1 AND link IS NOT NULL ORDER BY link DESC LIMIT 1) h ON true",
         due_for_reseal: "SELECT customer_id FROM otpguard_token_records \
              WHERE sealed_with @> ARRAY[$1]::bigint[] AND customer_id > $2 \
              ORDER BY customer_id LIMIT $3",
         untagged: "SELECT customer_id FROM otpguard_token_records \
              WHERE record_tag IS NULL AND customer_id > $1 \
              ORDER BY customer_id LIMIT $2",
+        trail_unchained: "SELECT id FROM otpguard_audit \
+             WHERE customer_id = $1 AND link IS NULL ORDER BY id",
+        trail_page: "SELECT * FROM otpguard_audit \
+             WHERE customer_id = $1 AND link IS NOT NULL AND (link, id) > ($2, $3) \
+             ORDER BY link, id LIMIT $4",
+        trail_end: "SELECT (SELECT version FROM otpguard_token_records WHERE customer_id = $1) \
+             AS record_version, (SELECT max(version) FROM otpguard_audit \
+             WHERE customer_id = $1 AND event <> 'Load') AS trail_version",
+        trail_customers: "SELECT DISTINCT customer_id FROM otpguard_audit \
+             WHERE customer_id > $1 ORDER BY customer_id LIMIT $2",
+        heads: "SELECT DISTINCT ON (customer_id) customer_id, link, chain, \
+             floor(extract(epoch FROM now()))::bigint AS now FROM otpguard_audit \
+             WHERE link IS NOT NULL AND customer_id > $1 AND ($2::text IS NULL OR customer_id = $2) \
+             ORDER BY customer_id, link DESC LIMIT $3",
     }
 });
 
@@ -369,18 +433,34 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         &self,
         customer: &CustomerId,
     ) -> Result<Option<SealedRecord>, StoreError> {
+        self.load_row(customer).await.map(|(record, _)| record)
+    }
+
+    /// The customer's row, sealed, and the head of its audit chain, in one
+    /// round trip.
+    async fn load_row(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<(Option<SealedRecord>, Option<ChainLink>), StoreError> {
         let row = sqlx::query(&SQL.select)
             .bind(customer.as_str())
             .fetch_one(&self.pool)
             .await
             .map_err(|e| StoreError::with_source("PostgreSQL: loading the record failed", e))?;
+        let head = match columns::read_link(&row, "head_link", "head_chain") {
+            Ok(head) => head,
+            Err(why) => {
+                let why = format!("the head of its audit chain: {why}");
+                return Err(self.refuse_corrupt(customer, None, why).await);
+            }
+        };
         match deleted(&row) {
             Ok(false) => {}
-            Ok(true) => return Ok(None),
+            Ok(true) => return Ok((None, head)),
             Err(why) => return Err(self.refuse_corrupt(customer, None, why).await),
         }
         match columns::read_record(&row).and_then(|record| not_rolled_back(&row, record)) {
-            Ok(record) => Ok(Some(record)),
+            Ok(record) => Ok((Some(record), head)),
             Err(why) => Err(self
                 .refuse_corrupt(customer, RowHeader::read(&row).ok(), why)
                 .await),
@@ -482,12 +562,12 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     }
 
     async fn reseal_one(&self, id: &str, trust: Trust) -> Result<ResealOutcome, StoreError> {
+        // A row whose id is not a valid customer id cannot be audited in a
+        // chain (whose links are bound to the customer); it is counted.
         let Ok(customer) = CustomerId::new(id) else {
-            self.audit_corrupt(id, None, "the customer id is not a valid label")
-                .await?;
             return Ok(ResealOutcome::Corrupt);
         };
-        let record = match self.load_opened(&customer, trust).await {
+        let record = match self.load_opened(&customer, trust).await.map(|l| l.record) {
             Ok(Some(record)) => record,
             Ok(None) => return Ok(ResealOutcome::ChangedMeanwhile),
             Err(e) if e.is_corrupt() => return Ok(ResealOutcome::Corrupt),
@@ -516,20 +596,16 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// for [`PostgresStore::tag_untagged`] only) a row without one opened
     /// as it stands. A row that does not open is refused as corrupt and
     /// audited.
-    async fn load_opened(
-        &self,
-        customer: &CustomerId,
-        trust: Trust,
-    ) -> Result<Option<TokenRecord>, StoreError> {
-        let Some(sealed) = self.load_sealed(customer).await? else {
-            return Ok(None);
+    async fn load_opened(&self, customer: &CustomerId, trust: Trust) -> Result<Loaded, StoreError> {
+        let (Some(sealed), head) = self.load_row(customer).await? else {
+            return Ok(Loaded::new(None, None));
         };
         let opened = match (trust, sealed.tag) {
             (Trust::Untagged, None) => sealed.open_untagged(customer, &self.sealer),
             _ => sealed.open(customer, &self.sealer),
         };
         match opened {
-            Ok(record) => Ok(Some(record)),
+            Ok(record) => Ok(Loaded::new(Some(record), head)),
             Err(e) => {
                 let header = RowHeader {
                     version: values_version(&sealed)?,
@@ -550,30 +626,54 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         why: String,
     ) -> StoreError {
         let message = format!("record of customer {customer}: {why}");
-        match self.audit_corrupt(customer.as_str(), header, &why).await {
+        match self.audit_corrupt(customer, header, &why).await {
             Ok(()) => StoreError::corrupt(message),
             Err(e) => StoreError::corrupt(format!("{message} (and its audit failed: {e})")),
         }
     }
 
-    /// Writes the audit row of a row refused as corrupt (once per version).
+    /// Writes the audit row of a row refused as corrupt (once per version),
+    /// linked at the head of the customer's chain.
     async fn audit_corrupt(
         &self,
-        customer: &str,
+        customer: &CustomerId,
         header: Option<RowHeader>,
         why: &str,
     ) -> Result<(), StoreError> {
+        use sqlx::Row;
+        let failed = |e| StoreError::with_source("PostgreSQL: audit of a corrupt row failed", e);
         let (version, state) =
             header.map_or((0, "unreadable".to_owned()), |h| (h.version, h.state));
-        sqlx::query(SQL.audit_corrupt)
-            .bind(customer)
+        let row = sqlx::query(SQL.corrupt_head)
+            .bind(customer.as_str())
             .bind(version)
-            .bind(state)
-            .bind(format!("record refused as corrupt: {why}"))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(failed)?;
+        let audited: bool = row.try_get("audited").map_err(failed)?;
+        if audited {
+            return Ok(());
+        }
+        let now: i64 = row.try_get("now").map_err(failed)?;
+        // The head as it stands, even if unreadable: the row is then
+        // linked as the chain's first, and the unique position refuses it
+        // if that is taken.
+        let head = columns::read_link(&row, "head_link", "head_chain")
+            .ok()
+            .flatten();
+        let mut audit = AuditColumns::corrupt_load(
+            version,
+            now,
+            state,
+            format!("record refused as corrupt: {why}"),
+        );
+        audit.link(head, &self.sealer, customer)?;
+        audit
+            .bind(sqlx::query(&SQL.audit_corrupt).bind(customer.as_str()))
             .execute(&self.pool)
             .await
             .map(|_| ())
-            .map_err(|e| StoreError::with_source("PostgreSQL: audit of a corrupt row failed", e))
+            .map_err(failed)
     }
 
     async fn commit_sql(&self, commit: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
@@ -581,7 +681,8 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         if commit.audit.is_empty() {
             return Err(StoreError::new("a commit without audit records"));
         }
-        let audit = AuditColumns::new(commit.audit)?;
+        let mut audit = AuditColumns::new(commit.audit)?;
+        audit.link(commit.audit_head, &self.sealer, commit.customer)?;
         let customer = commit.customer.as_str();
         let expected = i64::try_from(commit.expected_version)
             .map_err(|_| StoreError::new("expected version does not fit a bigint"))?;
@@ -667,13 +768,25 @@ fn values_version(sealed: &SealedRecord) -> Result<i64, StoreError> {
 /// Whether `e` is a race lost to another transaction: a serialization
 /// failure, a deadlock, a lock not granted in time. The statement was
 /// rolled back, so nothing was written.
+///
+/// A unique violation of the audit chain's position is one too: another
+/// request linked its row at the position this commit computed from the
+/// head it loaded.
 fn lost_race(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db)
-        if matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03")))
+        if matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03"))
+            || (db.code().as_deref() == Some("23505")
+                && db.constraint() == Some("otpguard_audit_chain")))
 }
 
 impl<S: Sealer + Sync> TokenStore for PostgresStore<S> {
     async fn load(&self, customer: &CustomerId) -> Result<Option<TokenRecord>, StoreError> {
+        self.load_opened(customer, Trust::Tag)
+            .await
+            .map(|loaded| loaded.record)
+    }
+
+    async fn load_with_head(&self, customer: &CustomerId) -> Result<Loaded, StoreError> {
         self.load_opened(customer, Trust::Tag).await
     }
 

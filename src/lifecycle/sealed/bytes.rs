@@ -12,7 +12,7 @@ use crate::lifecycle::{
     SuspendReason, TokenSerial,
 };
 use crate::ocra::Suite;
-use crate::seal::{RecordTag, SealedSecret};
+use crate::seal::{KeyedMac, SealedSecret};
 use crate::{Algorithm, StoreError, TotpParams};
 
 /// The first bytes of every encoded record.
@@ -163,7 +163,7 @@ pub(super) fn write(r: &SealedRecord) -> Vec<u8> {
 }
 
 /// The record's fields, then `tag`.
-fn write_with(r: &SealedRecord, tag: Option<&RecordTag>) -> Vec<u8> {
+fn write_with(r: &SealedRecord, tag: Option<&KeyedMac>) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(256));
     w.0.extend_from_slice(&MAGIC);
     w.u8(FORMAT);
@@ -387,8 +387,8 @@ impl<'a> Reader<'a> {
         let fingerprint_key = self.option("fingerprint key", |r| r.sealed("fingerprint key"))?;
         let tag = match format {
             FORMAT => self.option("record tag", |r| {
-                let bytes = r.array::<{ RecordTag::LEN }>("record tag")?;
-                RecordTag::from_bytes(&bytes).map_err(|_| Malformed::Field("record tag"))
+                let bytes = r.array::<{ KeyedMac::LEN }>("record tag")?;
+                KeyedMac::from_bytes(&bytes).map_err(|_| Malformed::Field("record tag"))
             })?,
             _ => None,
         };
@@ -590,7 +590,7 @@ mod tests {
                     bytes.extend_from_slice(&key.to_be_bytes());
                     bytes.extend_from_slice(&nonce);
                     bytes.extend_from_slice(&tag);
-                    RecordTag::from_bytes(&bytes).unwrap()
+                    KeyedMac::from_bytes(&bytes).unwrap()
                 }),
             }
         }

@@ -68,13 +68,24 @@ fn commit<S: ContractStore, E: Executor + ?Sized>(
     record: Option<TokenRecord>,
     audit: &[AuditRecord],
 ) -> Result<CommitOutcome, ContractViolation> {
+    let what = format!("committing on version {expected_version} for {c}");
+    // The chain's head as the lifecycle would have loaded it.
+    #[cfg(feature = "seal")]
+    let audit_head = bench
+        .check
+        .store(
+            bench.executor.block_on(lc.store().load_with_head(c)),
+            &format!("loading {c} before {what}"),
+        )?
+        .audit_head;
     let commit = Commit {
         customer: c,
         expected_version,
         record,
         audit,
+        #[cfg(feature = "seal")]
+        audit_head,
     };
-    let what = format!("committing on version {expected_version} for {c}");
     bench
         .check
         .store(bench.executor.block_on(lc.store().commit(commit)), &what)

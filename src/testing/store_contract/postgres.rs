@@ -13,7 +13,7 @@ use crate::StoreError;
 
 /// A customer's rows of `otpguard_audit` in commit order.
 const AUDIT: &str = "SELECT version, event, outcome, actor, from_state, to_state, reason \
-     FROM otpguard_audit WHERE customer_id = $1 ORDER BY version, id";
+     FROM otpguard_audit WHERE customer_id = $1 ORDER BY link NULLS FIRST, id";
 
 /// One audit row as an entry; a message says which column does not read.
 fn entry(row: &PgRow) -> Result<AuditEntry, String> {

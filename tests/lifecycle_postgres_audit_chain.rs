@@ -1,0 +1,387 @@
+//! The audit trail is tamper-evident: every row is linked to the one
+//! before it under the sealing keys, so the table's owner (who can disable
+//! the append-only trigger) cannot delete, edit, re-order or insert a row
+//! without `verify_audit` reporting the first broken link at its place. A
+//! checkpoint kept outside the database shows a trail cut back or
+//! restored. Against a real PostgreSQL server.
+
+#![cfg(feature = "postgres")]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::too_many_lines)]
+
+mod store_support;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use otpguard::lifecycle::audit::{BrokenLink, ChainReport, Checkpoint};
+use otpguard::lifecycle::postgres::TrailError;
+use otpguard::lifecycle::{CustomerId, LifecycleConfig, LifecycleError};
+use otpguard::{Clock, FixedClock};
+use store_support::{ctx, customer, web, Phone, START, STEP};
+use support::pg_lifecycle::{audit_rows, migrated, pool_on, race_tasks, register, Pg};
+use support::postgres_server::PostgresServer;
+
+/// Rows the journey leaves: a registration, three rounds of an accepted
+/// code, a wrong code and a replay, and a last accepted code.
+const JOURNEY_ROWS: u64 = 11;
+
+/// The journey: positions 1 (Register), then 2/3/4, 5/6/7, 8/9/10
+/// (accepted, wrong code, replay), then 11 (accepted). Returns the phone.
+async fn journey(lc: &Pg, clock: &FixedClock, c: &CustomerId, seed: u32) -> Phone {
+    let phone = Phone::new(&format!("SN-{seed}"), seed);
+    register(lc, c, phone.register(clock.now())).await.unwrap();
+    for round in 0..3 {
+        clock.advance(STEP);
+        let code = phone.code(clock.now());
+        accept(lc, c, &code).await;
+        let wrong = phone.wrong_code(clock.now(), round);
+        let answer = lc.verify_transaction(c, &web(), &wrong, &ctx()).await;
+        assert!(matches!(answer, Err(LifecycleError::WrongCode { .. })));
+        let again = lc.verify_transaction(c, &web(), &code, &ctx()).await;
+        assert!(matches!(again, Err(LifecycleError::Replayed { .. })));
+    }
+    clock.advance(STEP);
+    accept(lc, c, &phone.code(clock.now())).await;
+    phone
+}
+
+/// `code` verified for `c`, which must be accepted.
+async fn accept(lc: &Pg, c: &CustomerId, code: &str) {
+    let proof = lc
+        .verify_transaction(c, &web(), code, &ctx())
+        .await
+        .unwrap();
+    assert!(proof.version() > 0);
+}
+
+/// `sql` run as the table's owner with the append-only triggers off.
+fn as_owner(pg: &PostgresServer, sql: &str) {
+    pg.psql(&format!(
+        "ALTER TABLE otpguard_audit DISABLE TRIGGER USER; {sql}; \
+         ALTER TABLE otpguard_audit ENABLE TRIGGER USER"
+    ));
+}
+
+/// The columns of an audit row but its id, for copying one.
+const COPY: &str = "customer_id, version, seq, at, recorded_at, actor, principal, source, \
+    request_id, token_id, token_serial, new_serial, event, from_state, to_state, outcome, \
+    reason, drift_from, drift_to, notice, transaction_digest";
+
+/// One tamper of a trail, and where the verification must report it.
+struct Tamper {
+    what: &'static str,
+    /// The SQL, with `{c}` for the customer (and `{other}` for a second
+    /// customer with the same journey).
+    sql: &'static str,
+    expected: fn(&BrokenLink) -> bool,
+}
+
+const TAMPERS: &[Tamper] = &[
+    Tamper {
+        what: "delete row 5 (an accepted code)",
+        sql: "DELETE FROM otpguard_audit WHERE customer_id = '{c}' AND link = 5",
+        expected: |b| *b == BrokenLink::Missing { position: 5 },
+    },
+    Tamper {
+        what: "edit row 3: a wrong code becomes accepted",
+        sql: "UPDATE otpguard_audit SET outcome = 'accepted' WHERE customer_id = '{c}' AND link = 3",
+        expected: |b| *b == BrokenLink::Unauthentic { position: 3 },
+    },
+    Tamper {
+        what: "edit row 4: its time only",
+        sql: "UPDATE otpguard_audit SET at = at - 3600 WHERE customer_id = '{c}' AND link = 4",
+        expected: |b| *b == BrokenLink::Unauthentic { position: 4 },
+    },
+    Tamper {
+        what: "re-order rows 6 and 7",
+        sql: "UPDATE otpguard_audit SET link = 1000 WHERE customer_id = '{c}' AND link = 6; \
+              UPDATE otpguard_audit SET link = 6 WHERE customer_id = '{c}' AND link = 7; \
+              UPDATE otpguard_audit SET link = 7 WHERE customer_id = '{c}' AND link = 1000",
+        expected: |b| *b == BrokenLink::Unauthentic { position: 6 },
+    },
+    Tamper {
+        what: "insert a copy of row 5 after it, the rest moved up",
+        sql: "UPDATE otpguard_audit SET link = link + 1000 WHERE customer_id = '{c}' AND link >= 6; \
+              UPDATE otpguard_audit SET link = link - 999 WHERE customer_id = '{c}' AND link >= 1006; \
+              INSERT INTO otpguard_audit (COPY, link, chain) SELECT COPY, 6, chain \
+              FROM otpguard_audit WHERE customer_id = '{c}' AND link = 5",
+        expected: |b| *b == BrokenLink::Unauthentic { position: 6 },
+    },
+    Tamper {
+        what: "append a copy of the last row",
+        sql: "INSERT INTO otpguard_audit (COPY, link, chain) SELECT COPY, 12, chain \
+              FROM otpguard_audit WHERE customer_id = '{c}' AND link = 11",
+        expected: |b| *b == BrokenLink::Unauthentic { position: 12 },
+    },
+    Tamper {
+        what: "replace row 3 by another customer's row 3, link and all",
+        sql: "DELETE FROM otpguard_audit WHERE customer_id = '{c}' AND link = 3; \
+              INSERT INTO otpguard_audit (COPY, link, chain) \
+              SELECT '{c}', version, seq, at, recorded_at, actor, principal, source, request_id, \
+              token_id, token_serial, new_serial, event, from_state, to_state, outcome, reason, \
+              drift_from, drift_to, notice, transaction_digest, link, chain \
+              FROM otpguard_audit WHERE customer_id = '{other}' AND link = 3",
+        expected: |b| *b == BrokenLink::Unauthentic { position: 3 },
+    },
+    Tamper {
+        what: "delete the last row (the commit of the record's version)",
+        sql: "DELETE FROM otpguard_audit WHERE customer_id = '{c}' AND link = 11",
+        expected: |b| matches!(b, BrokenLink::EndsBeforeRecord { trail_version, record_version }
+            if trail_version < record_version),
+    },
+    Tamper {
+        what: "insert a row without a link (its check dropped)",
+        sql: "ALTER TABLE otpguard_audit DROP CONSTRAINT otpguard_audit_linked; \
+              INSERT INTO otpguard_audit (customer_id, version, seq, at, actor, event, \
+              from_state, to_state, outcome, reason) VALUES ('{c}', 9, 0, 1, 'Operator', \
+              'Resume', 'Suspended', 'Active', 'accepted', 'forged'); \
+              ALTER TABLE otpguard_audit ADD CONSTRAINT otpguard_audit_linked \
+              CHECK (link IS NOT NULL AND chain IS NOT NULL) NOT VALID",
+        expected: |b| matches!(b, BrokenLink::Unchained { .. }),
+    },
+];
+
+fn broken(result: Result<ChainReport, TrailError>) -> BrokenLink {
+    match result {
+        Err(TrailError::Broken { link, .. }) => link,
+        other => panic!("not a broken trail: {other:?}"),
+    }
+}
+
+#[test]
+fn every_tamper_of_the_trail_is_reported_where_it_happened() {
+    support::pg_lifecycle::with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let pool = pool_on(pg, "postgres", 4, Duration::from_secs(5)).await;
+        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let store = lc.store();
+
+        let clean = customer("c-clean");
+        journey(&lc, &clock, &clean, 100).await;
+        let report = store.verify_audit(&clean, None).await.unwrap();
+        assert_eq!((report.rows, report.unchained), (JOURNEY_ROWS, 0));
+        assert_eq!(
+            report.head.map(|h| h.position()),
+            Some(JOURNEY_ROWS),
+            "{report:?}"
+        );
+        assert_eq!(audit_rows(&pool, &clean).await.len() as u64, JOURNEY_ROWS);
+
+        let mut expected_broken = Vec::new();
+        println!("tamper | reported");
+        for (n, tamper) in TAMPERS.iter().enumerate() {
+            let c = customer(&format!("c-{n}"));
+            journey(&lc, &clock, &c, u32::try_from(n).unwrap()).await;
+            assert_eq!(
+                store.verify_audit(&c, None).await.unwrap().rows,
+                JOURNEY_ROWS
+            );
+            let sql = tamper
+                .sql
+                .replace("COPY", COPY)
+                .replace("{c}", c.as_str())
+                .replace("{other}", clean.as_str());
+            as_owner(pg, &sql);
+            let link = broken(store.verify_audit(&c, None).await);
+            assert!((tamper.expected)(&link), "{}: {link:?}", tamper.what);
+            println!("{} | {link}", tamper.what);
+            expected_broken.push((c.as_str().to_owned(), link));
+        }
+
+        // The pass over every customer finds the same, and only those.
+        let all = store.verify_audits(3).await.unwrap();
+        assert_eq!(all.customers, TAMPERS.len() as u64 + 1);
+        let mut found = all.broken.clone();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        expected_broken.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(found, expected_broken);
+        // The clean trail still verifies.
+        assert_eq!(
+            store.verify_audit(&clean, None).await.unwrap().rows,
+            JOURNEY_ROWS
+        );
+    });
+}
+
+/// A whole-customer restore (the record and the end of its trail, as a
+/// restored backup would leave them) is a shorter chain that is still
+/// whole: only a checkpoint kept outside the database shows it, and shows
+/// the history that grew from it afterwards as rewritten.
+#[test]
+fn a_checkpoint_shows_a_restore_the_chain_alone_cannot() {
+    support::pg_lifecycle::with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
+        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let store = lc.store();
+        let c = customer("c-restore");
+        let phone = Phone::new("SN-R", 9);
+        register(&lc, &c, phone.register(clock.now()))
+            .await
+            .unwrap();
+        clock.advance(STEP);
+        accept(&lc, &c, &phone.code(clock.now())).await;
+        // The backup: the record, with the trail at position 2.
+        pg.psql(&format!(
+            "CREATE TABLE backup AS SELECT * FROM otpguard_token_records WHERE customer_id = '{c}'"
+        ));
+        let mut used = Vec::new();
+        for _ in 0..2 {
+            clock.advance(STEP);
+            let code = phone.code(clock.now());
+            accept(&lc, &c, &code).await;
+            used.push(code);
+        }
+        let checkpoint = store.checkpoint(&c).await.unwrap().unwrap();
+        assert_eq!(checkpoint.head().position(), 4);
+        // Kept outside, read back.
+        let kept = Checkpoint::from_bytes(&checkpoint.to_bytes().unwrap()).unwrap();
+        assert_eq!(kept, checkpoint);
+        store.verify_audit(&c, Some(&kept)).await.unwrap();
+
+        // The restore.
+        as_owner(
+            pg,
+            &format!(
+                "DELETE FROM otpguard_audit WHERE customer_id = '{c}' AND link > 2; \
+                 DELETE FROM otpguard_token_records WHERE customer_id = '{c}'; \
+                 INSERT INTO otpguard_token_records SELECT * FROM backup"
+            ),
+        );
+        // The chain alone is whole...
+        assert_eq!(store.verify_audit(&c, None).await.unwrap().rows, 2);
+        // ...and the codes used after the backup are accepted again: what
+        // a restore allows, and what the checkpoint must reveal.
+        let replayed = lc.verify_transaction(&c, &web(), &used[1], &ctx()).await;
+        assert!(replayed.is_ok(), "{replayed:?}");
+        // Position 3 is taken again, by another row: the history diverges
+        // from what the checkpoint saw before it even reaches position 4.
+        let link = broken(store.verify_audit(&c, Some(&kept)).await);
+        assert_eq!(
+            link,
+            BrokenLink::BehindCheckpoint {
+                checkpoint: 4,
+                head: 3
+            }
+        );
+        clock.advance(STEP);
+        accept(&lc, &c, &phone.code(clock.now())).await;
+        let link = broken(store.verify_audit(&c, Some(&kept)).await);
+        assert_eq!(link, BrokenLink::DivergesFromCheckpoint { position: 4 });
+        println!("restore: without a checkpoint the chain verifies; through it: {link}");
+
+        // A checkpoint changed outside, or another customer's, is refused.
+        let mut bytes = kept.to_bytes().unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let forged = Checkpoint::from_bytes(&bytes).unwrap();
+        assert!(matches!(
+            broken(store.verify_audit(&c, Some(&forged)).await),
+            BrokenLink::Unreadable { .. }
+        ));
+        let other = customer("c-other");
+        register(&lc, &other, Phone::new("SN-O", 10).register(clock.now()))
+            .await
+            .unwrap();
+        assert!(matches!(
+            broken(store.verify_audit(&other, Some(&kept)).await),
+            BrokenLink::Unreadable { .. }
+        ));
+        // Every head, exported in pages.
+        let first = store.checkpoints(None, 1).await.unwrap();
+        let rest = store
+            .checkpoints(Some(first[0].customer()), 10)
+            .await
+            .unwrap();
+        let mut customers: Vec<_> = first
+            .iter()
+            .chain(&rest)
+            .map(|k| k.customer().clone())
+            .collect();
+        customers.sort();
+        assert_eq!(customers, vec![other.clone(), c.clone()]);
+    });
+}
+
+/// Requests racing for one customer through two pools never fork the
+/// chain: each links after the head it loaded, and the one that loses the
+/// position decides again.
+#[test]
+fn racing_requests_keep_one_chain() {
+    const TRIALS: u32 = 20;
+    const N: usize = 16;
+    support::pg_lifecycle::with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let a = migrated(
+            &pool_on(pg, "postgres", 8, Duration::from_secs(10)).await,
+            LifecycleConfig::default(),
+            &clock,
+        )
+        .await;
+        let b = migrated(
+            &pool_on(pg, "postgres", 8, Duration::from_secs(10)).await,
+            LifecycleConfig::default(),
+            &clock,
+        )
+        .await;
+        for trial in 0..TRIALS {
+            let c = customer(&format!("c-race-{trial}"));
+            let phone = Phone::new(&format!("SN-{trial}"), trial);
+            register(&a, &c, phone.register(clock.now())).await.unwrap();
+            clock.advance(STEP);
+            let now = clock.now();
+            // Half the genuine code, half wrong codes.
+            let answers = race_tasks(&a, &b, N, |lc, i| {
+                let c = c.clone();
+                let code = if i % 2 == 0 {
+                    phone.code(now)
+                } else {
+                    phone.wrong_code(now, i)
+                };
+                async move { lc.verify_transaction(&c, &web(), &code, &ctx()).await }
+            })
+            .await;
+            assert!(
+                answers.iter().all(|a| !matches!(
+                    a,
+                    Err(LifecycleError::Contended { .. } | LifecycleError::Store(_))
+                )),
+                "trial {trial}: {answers:?}"
+            );
+            let rows = audit_rows(a.store().pool(), &c).await.len() as u64;
+            let report = a.store().verify_audit(&c, None).await.unwrap();
+            assert_eq!(report.rows, rows, "trial {trial}");
+            // One row per answer, and the System's lock-out if there was one.
+            assert!(rows > N as u64, "trial {trial}: {rows} rows");
+        }
+    });
+}
+
+/// A clean trail of 10,000 events verifies, read a page at a time.
+#[test]
+fn a_clean_trail_of_ten_thousand_events_verifies() {
+    const EVENTS: u64 = 10_000;
+    support::pg_lifecycle::with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
+        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let c = customer("c-long");
+        let phone = Phone::new("SN-L", 11);
+        register(&lc, &c, phone.register(clock.now()))
+            .await
+            .unwrap();
+        for _ in 1..EVENTS {
+            clock.advance(STEP);
+            accept(&lc, &c, &phone.code(clock.now())).await;
+        }
+        let started = std::time::Instant::now();
+        let report = lc.store().verify_audit(&c, None).await.unwrap();
+        assert_eq!((report.rows, report.unchained), (EVENTS, 0));
+        assert_eq!(report.head.map(|h| h.position()), Some(EVENTS));
+        println!(
+            "{EVENTS} events verified in {:?} (debug build)",
+            started.elapsed()
+        );
+    });
+}
