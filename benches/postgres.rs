@@ -135,9 +135,11 @@ async fn floor(pool: &PgPool, customer: &CustomerId) {
         .await
         .unwrap();
     let version: i64 = row.get("version");
+    let head: Option<i64> = row.get("head_link");
     let query = bind_audit(
         sqlx::query(sql.update()).bind(customer.as_str()),
         version + 1,
+        head.unwrap_or(0) + 1,
     );
     let done = bind_record(query, &row, version + 1)
         .bind(version)
@@ -149,7 +151,7 @@ async fn floor(pool: &PgPool, customer: &CustomerId) {
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
-fn bind_audit(q: PgQuery<'_>, version: i64) -> PgQuery<'_> {
+fn bind_audit(q: PgQuery<'_>, version: i64, link: i64) -> PgQuery<'_> {
     let text = |s: &str| vec![s.to_owned()];
     q.bind(vec![version])
         .bind(vec![0_i32])
@@ -170,6 +172,9 @@ fn bind_audit(q: PgQuery<'_>, version: i64) -> PgQuery<'_> {
         .bind(vec![None::<i64>])
         .bind(vec![None::<String>])
         .bind(vec![None::<Vec<u8>>])
+        // The chain's position and as many bytes as a link's MAC.
+        .bind(vec![link])
+        .bind(vec![vec![2_u8; 37]])
 }
 
 fn bind_record<'q>(q: PgQuery<'q>, row: &PgRow, version: i64) -> PgQuery<'q> {

@@ -145,6 +145,9 @@ const AAD_DOMAIN: &[u8] = b"otpguard/seal/v1";
 /// The first bytes of a record tag's message: distinct from the audit
 /// chain's and a checkpoint's, so none passes for another.
 const TAG_DOMAIN: &[u8] = b"otpguard/record-tag/v2";
+/// The first bytes of a record tag's message in the plaintext form.
+#[cfg(feature = "serde")]
+const PLAINTEXT_DOMAIN: &[u8] = b"otpguard/plaintext-record/v1";
 /// The HKDF `info` that derives a key's MAC key: the MAC key is
 /// independent of the AES-GCM key it comes from.
 const MAC_KEY_INFO: &[u8] = b"otpguard/mac-key/v1";
@@ -581,6 +584,57 @@ impl Sealer for Keyring {
             .map_err(|_| SealError::Unauthentic)?;
         Secret::from_bytes(&plain).map_err(|_| SealError::InvalidSecret)
     }
+}
+
+/// A [`Sealer`] that "seals" a secret as the SHA-256 digest of its
+/// context and bytes, and MACs with the sealer it wraps: what a record's
+/// tag in its plaintext form covers. The digest stands in for the secret
+/// in the MACed bytes (a changed secret changes the digest), so no copy of
+/// the secret is made; nothing it seals can be opened.
+#[cfg(feature = "serde")]
+pub(crate) struct Digesting<'a, S: ?Sized>(pub(crate) &'a S);
+
+#[cfg(feature = "serde")]
+impl<S: Sealer + ?Sized> Sealer for Digesting<'_, S> {
+    fn seal(&self, secret: &Secret, context: &SealContext<'_>) -> Result<SealedSecret, SealError> {
+        use sha2::Digest;
+        let mut digest = sha2::Sha256::new();
+        digest.update(context.associated_data(KeyId(0))?);
+        digest.update(secret.expose_secret());
+        Ok(SealedSecret {
+            key: KeyId(0),
+            nonce: [0; NONCE_LEN],
+            sealed: digest.finalize().to_vec(),
+        })
+    }
+
+    fn open(&self, _: &SealedSecret, _: &SealContext<'_>) -> Result<Secret, SealError> {
+        Err(SealError::Inconsistent(
+            "a digest of a secret does not open",
+        ))
+    }
+
+    fn primary(&self) -> KeyId {
+        self.0.primary()
+    }
+
+    fn mac(&self, message: &[u8]) -> Result<KeyedMac, SealError> {
+        self.0.mac(&plaintext_message(message))
+    }
+
+    fn check_mac(&self, mac: &KeyedMac, message: &[u8]) -> Result<(), SealError> {
+        self.0.check_mac(mac, &plaintext_message(message))
+    }
+}
+
+/// A message MACed for a record's plaintext form: its own domain first, so
+/// that its tag never passes for a sealed record's.
+#[cfg(feature = "serde")]
+fn plaintext_message(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(PLAINTEXT_DOMAIN.len().saturating_add(message.len()));
+    out.extend_from_slice(PLAINTEXT_DOMAIN);
+    out.extend_from_slice(message);
+    out
 }
 
 impl fmt::Debug for Keyring {

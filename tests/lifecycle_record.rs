@@ -488,3 +488,96 @@ fn questions_answered_in_a_step_round_trip_and_are_checked() {
         "{again:?}"
     );
 }
+
+/// The tagged plaintext form: every field that decides an answer, edited
+/// by hand in the JSON, is refused when the record is opened; so is the
+/// record without its tag or under another customer. A rotated keyring
+/// still opens it.
+#[cfg(feature = "seal")]
+#[test]
+fn a_tagged_plaintext_record_edited_by_hand_is_refused() {
+    use otpguard::lifecycle::store::TaggedWithPlaintextSecrets;
+    use otpguard::seal::{KeyId, Keyring, SealError};
+    use serde_json::{json, Value};
+
+    let (bank, _) = rich_record();
+    bank.tick();
+    let record = bank.record();
+    let keys = Keyring::new(KeyId(1), &[0x33; 32]).unwrap();
+    let json = serde_json::to_value(
+        TaggedWithPlaintextSecrets::new(&record, &bank.customer, &keys).unwrap(),
+    )
+    .unwrap();
+    let open = |value: &Value, customer: &CustomerId, keys: &Keyring| {
+        let read: TaggedWithPlaintextSecrets<TokenRecord> =
+            serde_json::from_value(value.clone()).unwrap();
+        read.open(customer, keys)
+    };
+    assert_eq!(
+        open(&json, &bank.customer, &keys).unwrap().summary(),
+        record.summary()
+    );
+    // Rotated: the old key still opens what it tagged.
+    let rotated = Keyring::new(KeyId(1), &[0x33; 32])
+        .unwrap()
+        .rotate_to(KeyId(2), &[0x44; 32])
+        .unwrap();
+    assert!(open(&json, &bank.customer, &rotated).is_ok());
+
+    type Edit = (&'static str, fn(&mut Value));
+    let edits: [Edit; 10] = [
+        ("state", |v| v["state"] = json!("Active")),
+        ("failures", |v| v["failures"] = json!(2)),
+        ("hold-back", |v| v["throttled_until"] = json!(1_700_000_000)),
+        ("login OTP", |v| v["login_otp"] = json!(false)),
+        ("version", |v| v["version"] = json!(1)),
+        ("last step", |v| {
+            v["token"]["last_step"] = json!(0);
+        }),
+        ("drift", |v| v["token"]["drift"] = json!(5)),
+        ("retired serials", |v| v["retired_serials"] = json!([])),
+        ("pending swap", |v| v["pending_swap"]["deadline"] = json!(1_800_000_000)),
+        ("secret", |v| {
+            v["token"]["secret_base32"] = json!("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP");
+        }),
+    ];
+    let mut tag_refused = 0;
+    for (what, edit) in edits {
+        let mut edited = json.clone();
+        edit(&mut edited);
+        assert_ne!(edited, json, "{what}: the edit changed nothing");
+        // Either the record no longer holds together, or it does and its
+        // tag refuses it.
+        let read: Result<TaggedWithPlaintextSecrets<TokenRecord>, _> =
+            serde_json::from_value(edited);
+        if let Ok(read) = read {
+            assert_eq!(
+                read.open(&bank.customer, &keys).unwrap_err(),
+                SealError::Unauthentic,
+                "{what}"
+            );
+            tag_refused += 1;
+        }
+    }
+    // Only the state changed alone breaks the record's consistency first.
+    assert_eq!(tag_refused, edits.len() - 1);
+    let mut untagged = json.clone();
+    untagged.as_object_mut().unwrap().remove("tag");
+    assert_eq!(
+        open(&untagged, &bank.customer, &keys).unwrap_err(),
+        SealError::Untagged
+    );
+    let other = CustomerId::new("someone-else").unwrap();
+    assert_eq!(
+        open(&json, &other, &keys).unwrap_err(),
+        SealError::Unauthentic
+    );
+    let stranger = Keyring::new(KeyId(1), &[0x55; 32]).unwrap();
+    assert_eq!(
+        open(&json, &bank.customer, &stranger).unwrap_err(),
+        SealError::Unauthentic
+    );
+    // The plain form carries no tag.
+    let plain = serde_json::to_value(WithPlaintextSecrets(&record)).unwrap();
+    assert!(plain.get("tag").is_none());
+}

@@ -189,11 +189,51 @@ const fn enrollment_purpose(state: State) -> Purpose {
 }
 
 impl TokenRecord {
+    /// The tag of this record in its plaintext form
+    /// ([`TaggedWithPlaintextSecrets`](super::store::TaggedWithPlaintextSecrets)):
+    /// the MAC, under `sealer`'s primary key and bound to `customer`, of
+    /// the record's canonical bytes with a SHA-256 digest in each secret's
+    /// place (so no copy of a secret is made to compute it).
+    #[cfg(feature = "serde")]
+    pub(crate) fn plaintext_tag<S: Sealer + ?Sized>(
+        &self,
+        customer: &CustomerId,
+        sealer: &S,
+    ) -> Result<KeyedMac, SealError> {
+        let digesting = crate::seal::Digesting(sealer);
+        let bytes = self.seal_untagged(customer, &digesting)?.untagged_bytes();
+        digesting.mac(&record_message(&bytes, customer)?)
+    }
+
+    /// Checks that `tag` is this record's tag in its plaintext form, for
+    /// `customer`, under one of `sealer`'s keys.
+    #[cfg(feature = "serde")]
+    pub(crate) fn check_plaintext_tag<S: Sealer + ?Sized>(
+        &self,
+        tag: &KeyedMac,
+        customer: &CustomerId,
+        sealer: &S,
+    ) -> Result<(), SealError> {
+        let digesting = crate::seal::Digesting(sealer);
+        let bytes = self.seal_untagged(customer, &digesting)?.untagged_bytes();
+        digesting.check_mac(tag, &record_message(&bytes, customer)?)
+    }
+
     /// This record with its secrets sealed by `sealer` for `customer`.
     ///
     /// # Errors
     /// A [`SealError`] if sealing failed.
     pub fn seal<S: Sealer + ?Sized>(
+        &self,
+        customer: &CustomerId,
+        sealer: &S,
+    ) -> Result<SealedRecord, SealError> {
+        self.seal_untagged(customer, sealer)?
+            .tagged(customer, sealer)
+    }
+
+    /// This record with its secrets sealed, without its tag.
+    fn seal_untagged<S: Sealer + ?Sized>(
         &self,
         customer: &CustomerId,
         sealer: &S,
@@ -257,7 +297,7 @@ impl TokenRecord {
             fingerprint_key,
             tag: None,
         };
-        untagged.tagged(customer, sealer)
+        Ok(untagged)
     }
 }
 

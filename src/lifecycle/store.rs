@@ -9,6 +9,9 @@ pub use super::record::{PendingSwap, RecordSummary, TokenRecord};
 #[cfg(feature = "seal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
 pub use super::sealed::{SealedEnrollment, SealedRecord, SealedToken};
+#[cfg(all(feature = "serde", feature = "seal"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "serde", feature = "seal"))))]
+pub use super::stored::TaggedWithPlaintextSecrets;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use super::stored::WithPlaintextSecrets;

@@ -18,8 +18,12 @@ use zeroize::Zeroizing;
 use super::drift::OffsetSeen;
 use super::fingerprint::FingerprintKey;
 use super::record::{EnrollmentParts, RecordParts, TokenParts};
+#[cfg(feature = "seal")]
+use super::CustomerId;
 use super::{DriftEstimate, PendingSwap, State, TokenId, TokenRecord, TokenSerial};
 use crate::ocra::Suite;
+#[cfg(feature = "seal")]
+use crate::seal::{KeyedMac, SealError, Sealer};
 use crate::{Secret, TotpParams};
 
 /// **Plaintext secrets.** Serializes a `&TokenRecord` with its secrets in
@@ -64,6 +68,9 @@ struct StoredOut<'a> {
     retired_serials: &'a [TokenSerial],
     retired_fingerprints: Vec<BytesOut<'a>>,
     fingerprint_key: Option<BytesOut<'a>>,
+    /// Hex of the tag's stored form, in the tagged form only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -135,6 +142,10 @@ struct StoredIn {
     retired_serials: Vec<TokenSerial>,
     retired_fingerprints: Vec<BytesIn>,
     fingerprint_key: Option<BytesIn>,
+    /// Present in the tagged form only (which the plain reader ignores).
+    #[serde(default)]
+    #[cfg_attr(not(feature = "seal"), allow(dead_code))]
+    tag: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -193,130 +204,133 @@ const FORMAT: u32 = 2;
 
 impl Serialize for WithPlaintextSecrets<&TokenRecord> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let r = self.0;
-        StoredOut {
-            format: FORMAT,
-            state: r.state(),
-            token: r.stage.token().map(|t| TokenOut {
-                id: t.key.id,
-                serial: &t.key.serial,
-                totp: t.key.params,
-                secret_base32: BytesOut(t.key.secret.expose_secret()),
-                last_step: t.last_step,
-                drift: t.drift,
-                signing_suite: t.key.signing.map(SuiteText),
-                last_signature: t.last_signature,
-                signed_in_last_step: t
-                    .signed_in_step
-                    .digests()
-                    .iter()
-                    .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
-                    .collect(),
-                drift_estimate: [t.estimate.anchor(), t.estimate.last()]
-                    .map(|o| (o.at(), o.low(), o.high())),
-            }),
-            pending_swap: r.pending_swap(),
-            enrollment: r.pending_secret().map(|e| EnrollmentOut {
-                secret_base32: BytesOut(e.secret.expose_secret()),
-                deadline: e.deadline,
-                totp: e.params,
-                signing_suite: e.signing.map(SuiteText),
-            }),
-            failures: r.failures,
-            throttled_until: r.throttled_until,
-            login_otp: r.login_otp(),
-            version: r.version,
-            retired_serials: &r.retired.serials,
-            retired_fingerprints: r
-                .retired
-                .fingerprints
+        stored_out(self.0, None).serialize(serializer)
+    }
+}
+
+/// The stored layout of `r`, with `tag` (hex) if given.
+fn stored_out(r: &TokenRecord, tag: Option<String>) -> StoredOut<'_> {
+    StoredOut {
+        format: FORMAT,
+        state: r.state(),
+        token: r.stage.token().map(|t| TokenOut {
+            id: t.key.id,
+            serial: &t.key.serial,
+            totp: t.key.params,
+            secret_base32: BytesOut(t.key.secret.expose_secret()),
+            last_step: t.last_step,
+            drift: t.drift,
+            signing_suite: t.key.signing.map(SuiteText),
+            last_signature: t.last_signature,
+            signed_in_last_step: t
+                .signed_in_step
+                .digests()
                 .iter()
-                .map(|f| BytesOut(f.as_bytes()))
+                .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
                 .collect(),
-            fingerprint_key: r.retired.key.as_ref().map(|k| BytesOut(k.as_bytes())),
-        }
-        .serialize(serializer)
+            drift_estimate: [t.estimate.anchor(), t.estimate.last()]
+                .map(|o| (o.at(), o.low(), o.high())),
+        }),
+        pending_swap: r.pending_swap(),
+        enrollment: r.pending_secret().map(|e| EnrollmentOut {
+            secret_base32: BytesOut(e.secret.expose_secret()),
+            deadline: e.deadline,
+            totp: e.params,
+            signing_suite: e.signing.map(SuiteText),
+        }),
+        failures: r.failures,
+        throttled_until: r.throttled_until,
+        login_otp: r.login_otp(),
+        version: r.version,
+        retired_serials: &r.retired.serials,
+        retired_fingerprints: r
+            .retired
+            .fingerprints
+            .iter()
+            .map(|f| BytesOut(f.as_bytes()))
+            .collect(),
+        fingerprint_key: r.retired.key.as_ref().map(|k| BytesOut(k.as_bytes())),
+        tag,
     }
 }
 
 impl<'de> Deserialize<'de> for WithPlaintextSecrets<TokenRecord> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let s = StoredIn::deserialize(deserializer)?;
-        if s.format != FORMAT {
-            return Err(D::Error::custom("unknown token record format"));
-        }
-        let token = s
-            .token
-            .map(|t| {
-                let signed_in_last_step = t
-                    .signed_in_last_step
-                    .iter()
-                    .map(|hex| digest_from_hex(hex))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| {
-                        D::Error::custom(
-                            "token record: a signed transaction's digest is not 64 hex digits",
-                        )
-                    })?;
-                let drift_estimate = t
-                    .drift_estimate
-                    .map(|[anchor, last]| {
-                        estimate_from(anchor, last).ok_or_else(|| {
-                            D::Error::custom("token record: an impossible drift estimate")
-                        })
-                    })
-                    .transpose()?;
-                Ok::<_, D::Error>(TokenParts {
-                    id: t.id,
-                    serial: t.serial,
-                    secret: t.secret_base32.secret()?,
-                    totp: t.totp,
-                    signing: t.signing_suite.map(|s| s.0),
-                    last_step: t.last_step,
-                    drift: t.drift,
-                    last_signature: t.last_signature,
-                    signed_in_last_step,
-                    drift_estimate,
-                })
-            })
-            .transpose()?;
-        let enrollment = s
-            .enrollment
-            .map(|e| {
-                Ok::<_, D::Error>(EnrollmentParts {
-                    secret: e.secret_base32.secret()?,
-                    deadline: e.deadline,
-                    totp: e.totp,
-                    signing: e.signing_suite.map(|s| s.0),
-                })
-            })
-            .transpose()?;
-        let retired_fingerprints = s
-            .retired_fingerprints
-            .iter()
-            .map(BytesIn::array)
-            .collect::<Result<Vec<_>, D::Error>>()?;
-        let fingerprint_key = s
-            .fingerprint_key
-            .map(|k| k.array().map(FingerprintKey::from_bytes))
-            .transpose()?;
-        TokenRecord::from_parts(RecordParts {
-            state: s.state,
-            version: s.version,
-            token,
-            pending_swap: s.pending_swap,
-            enrollment,
-            failures: s.failures,
-            throttled_until: s.throttled_until,
-            login_otp: s.login_otp,
-            retired_serials: s.retired_serials,
-            retired_fingerprints,
-            fingerprint_key,
-        })
-        .map(Self)
-        .map_err(|invalid| D::Error::custom(format_args!("token record: {}", invalid.reason())))
+        record_in::<D::Error>(StoredIn::deserialize(deserializer)?).map(Self)
     }
+}
+
+/// The record a stored layout holds, checked for consistency.
+fn record_in<E: serde::de::Error>(s: StoredIn) -> Result<TokenRecord, E> {
+    if s.format != FORMAT {
+        return Err(E::custom("unknown token record format"));
+    }
+    let token = s
+        .token
+        .map(|t| {
+            let signed_in_last_step = t
+                .signed_in_last_step
+                .iter()
+                .map(|hex| digest_from_hex(hex))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    E::custom("token record: a signed transaction's digest is not 64 hex digits")
+                })?;
+            let drift_estimate = t
+                .drift_estimate
+                .map(|[anchor, last]| {
+                    estimate_from(anchor, last)
+                        .ok_or_else(|| E::custom("token record: an impossible drift estimate"))
+                })
+                .transpose()?;
+            Ok::<_, E>(TokenParts {
+                id: t.id,
+                serial: t.serial,
+                secret: t.secret_base32.secret()?,
+                totp: t.totp,
+                signing: t.signing_suite.map(|s| s.0),
+                last_step: t.last_step,
+                drift: t.drift,
+                last_signature: t.last_signature,
+                signed_in_last_step,
+                drift_estimate,
+            })
+        })
+        .transpose()?;
+    let enrollment = s
+        .enrollment
+        .map(|e| {
+            Ok::<_, E>(EnrollmentParts {
+                secret: e.secret_base32.secret()?,
+                deadline: e.deadline,
+                totp: e.totp,
+                signing: e.signing_suite.map(|s| s.0),
+            })
+        })
+        .transpose()?;
+    let retired_fingerprints = s
+        .retired_fingerprints
+        .iter()
+        .map(BytesIn::array)
+        .collect::<Result<Vec<_>, E>>()?;
+    let fingerprint_key = s
+        .fingerprint_key
+        .map(|k| k.array().map(FingerprintKey::from_bytes))
+        .transpose()?;
+    TokenRecord::from_parts(RecordParts {
+        state: s.state,
+        version: s.version,
+        token,
+        pending_swap: s.pending_swap,
+        enrollment,
+        failures: s.failures,
+        throttled_until: s.throttled_until,
+        login_otp: s.login_otp,
+        retired_serials: s.retired_serials,
+        retired_fingerprints,
+        fingerprint_key,
+    })
+    .map_err(|invalid| E::custom(format_args!("token record: {}", invalid.reason())))
 }
 
 /// A SHA-256 digest written as 64 hex digits.
@@ -336,4 +350,134 @@ fn digest_from_hex(hex: &str) -> Option<[u8; 32]> {
 fn estimate_from(anchor: (u64, i64, i64), last: (u64, i64, i64)) -> Option<DriftEstimate> {
     let seen = |(at, low, high)| OffsetSeen::new(at, low, high);
     DriftEstimate::new(seen(anchor)?, seen(last)?)
+}
+
+/// **Plaintext secrets, authenticated.** The plaintext form of
+/// [`WithPlaintextSecrets`] with a tag, as sealed records carry one: the
+/// MAC, under a [`Sealer`]'s primary key and bound to the customer, of
+/// every field (each secret through its SHA-256 digest). A record edited
+/// by hand, or moved to another customer, is refused when it is opened
+/// (`SealError::Unauthentic`); one without a tag too
+/// (`SealError::Untagged`). The secrets are still in the clear: this
+/// protects what decides an answer (state, counts, last step, retired
+/// tokens) for a backend that keeps records this way, not the secrets.
+///
+/// ```
+/// use otpguard::lifecycle::{store::TokenRecord, store::TaggedWithPlaintextSecrets, CustomerId};
+/// use otpguard::seal::{KeyId, Keyring};
+///
+/// let keys = Keyring::new(KeyId(1), &[7u8; 32])?;
+/// let alice = CustomerId::new("c-1")?;
+/// let record = TokenRecord::new();
+/// let json = serde_json::to_string(&TaggedWithPlaintextSecrets::new(&record, &alice, &keys)?)?;
+///
+/// let read: TaggedWithPlaintextSecrets<TokenRecord> = serde_json::from_str(&json)?;
+/// assert_eq!(read.open(&alice, &keys)?.summary(), record.summary());
+///
+/// // Edited by hand: refused.
+/// let edited = json.replace("\"failures\":0", "\"failures\":1");
+/// let read: TaggedWithPlaintextSecrets<TokenRecord> = serde_json::from_str(&edited)?;
+/// assert!(read.open(&alice, &keys).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "seal")]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "serde", feature = "seal"))))]
+pub struct TaggedWithPlaintextSecrets<R> {
+    record: R,
+    tag: Option<KeyedMac>,
+}
+
+#[cfg(feature = "seal")]
+impl<R> fmt::Debug for TaggedWithPlaintextSecrets<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TaggedWithPlaintextSecrets(..)")
+    }
+}
+
+#[cfg(feature = "seal")]
+impl<'a> TaggedWithPlaintextSecrets<&'a TokenRecord> {
+    /// `record`, tagged by `sealer` for `customer`, to serialize.
+    ///
+    /// # Errors
+    /// A [`SealError`] if the tag cannot be made.
+    pub fn new<S: Sealer + ?Sized>(
+        record: &'a TokenRecord,
+        customer: &CustomerId,
+        sealer: &S,
+    ) -> Result<Self, SealError> {
+        Ok(Self {
+            record,
+            tag: Some(record.plaintext_tag(customer, sealer)?),
+        })
+    }
+}
+
+#[cfg(feature = "seal")]
+impl TaggedWithPlaintextSecrets<TokenRecord> {
+    /// The record, once its tag is checked for `customer` under `sealer`'s
+    /// keys.
+    ///
+    /// # Errors
+    /// [`SealError::Untagged`] if it carries no tag;
+    /// [`SealError::Unauthentic`] if it was changed or is another
+    /// customer's; [`SealError::UnknownKey`] if its key is not known.
+    pub fn open<S: Sealer + ?Sized>(
+        self,
+        customer: &CustomerId,
+        sealer: &S,
+    ) -> Result<TokenRecord, SealError> {
+        let tag = self.tag.ok_or(SealError::Untagged)?;
+        self.record.check_plaintext_tag(&tag, customer, sealer)?;
+        Ok(self.record)
+    }
+}
+
+#[cfg(feature = "seal")]
+impl Serialize for TaggedWithPlaintextSecrets<&TokenRecord> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let tag = self.tag.map(|t| {
+            t.to_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        });
+        stored_out(self.record, tag).serialize(serializer)
+    }
+}
+
+#[cfg(feature = "seal")]
+impl<'de> Deserialize<'de> for TaggedWithPlaintextSecrets<TokenRecord> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut stored = StoredIn::deserialize(deserializer)?;
+        let tag = stored
+            .tag
+            .take()
+            .map(|hex| {
+                hex_bytes(&hex)
+                    .and_then(|bytes| KeyedMac::from_bytes(&bytes).ok())
+                    .ok_or_else(|| D::Error::custom("token record: the tag is not a tag"))
+            })
+            .transpose()?;
+        Ok(Self {
+            record: record_in(stored)?,
+            tag,
+        })
+    }
+}
+
+/// Bytes written as hex digits.
+#[cfg(feature = "seal")]
+fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 || !hex.is_ascii() {
+        return None;
+    }
+    hex.as_bytes()
+        .chunks_exact(2)
+        .map(|pair| {
+            core::str::from_utf8(pair)
+                .ok()
+                .and_then(|text| u8::from_str_radix(text, 16).ok())
+        })
+        .collect()
 }

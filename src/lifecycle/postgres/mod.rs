@@ -803,12 +803,12 @@ mod tests {
     fn placeholders_match_the_columns() {
         let count = |sql: &str| sql.matches('$').count();
         assert_eq!(count(&SQL.select), 1);
-        // The customer twice (record and audit), 19 audit arrays, 32
+        // The customer twice (record and audit), 21 audit arrays, 32
         // record values, and for an update the expected version.
-        assert_eq!(count(&SQL.insert_first), 2 + 19 + 32);
-        assert_eq!(count(&SQL.update), 2 + 19 + 32 + 1);
-        assert!(SQL.update.contains("version = $53") && !SQL.update.contains("$54"));
-        assert!(SQL.refuse.contains("version = $21"));
+        assert_eq!(count(&SQL.insert_first), 2 + 21 + 32);
+        assert_eq!(count(&SQL.update), 2 + 21 + 32 + 1);
+        assert!(SQL.update.contains("version = $55") && !SQL.update.contains("$56"));
+        assert!(SQL.refuse.contains("version = $23"));
         assert!(SQL.reseal.contains("version = $34"));
     }
 }

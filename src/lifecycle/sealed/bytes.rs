@@ -469,6 +469,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::seal::KeyId;
 
     /// Suites in their canonical text, with and without a counter or a time
     /// step (the format keeps any suite; whether the lifecycle can sign
@@ -571,7 +572,7 @@ mod tests {
             retired_serials in vec(serial(), 0..4),
             retired_fingerprints in vec(any::<[u8; 32]>(), 0..4),
             fingerprint_key in proptest::option::of(sealed_secret()),
-            tag in proptest::option::of((any::<u32>(), any::<[u8; 12]>(), any::<[u8; 16]>())),
+            tag in proptest::option::of((any::<u32>(), any::<[u8; 32]>())),
         ) -> SealedRecord {
             SealedRecord {
                 state,
@@ -585,13 +586,7 @@ mod tests {
                 retired_serials,
                 retired_fingerprints,
                 fingerprint_key,
-                tag: tag.map(|(key, nonce, tag)| {
-                    let mut bytes = vec![1];
-                    bytes.extend_from_slice(&key.to_be_bytes());
-                    bytes.extend_from_slice(&nonce);
-                    bytes.extend_from_slice(&tag);
-                    KeyedMac::from_bytes(&bytes).unwrap()
-                }),
+                tag: tag.map(|(key, mac)| KeyedMac::new(KeyId(key), mac)),
             }
         }
     }
