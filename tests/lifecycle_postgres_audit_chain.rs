@@ -140,6 +140,28 @@ const TAMPERS: &[Tamper] = &[
               CHECK (link IS NOT NULL AND chain IS NOT NULL) NOT VALID",
         expected: |b| matches!(b, BrokenLink::Unchained { .. }),
     },
+    Tamper {
+        what: "strip the link of every row (its checks dropped)",
+        sql: "ALTER TABLE otpguard_audit DROP CONSTRAINT otpguard_audit_linked; \
+              UPDATE otpguard_audit SET link = NULL, chain = NULL WHERE customer_id = '{c}'; \
+              ALTER TABLE otpguard_audit ADD CONSTRAINT otpguard_audit_linked \
+              CHECK (link IS NOT NULL AND chain IS NOT NULL) NOT VALID",
+        expected: |b| matches!(b, BrokenLink::Unchained { .. }),
+    },
+    Tamper {
+        what: "cut the last row, and hide its version in a row at position -1",
+        sql: "DELETE FROM otpguard_audit WHERE customer_id = '{c}' AND link = 11; \
+              ALTER TABLE otpguard_audit DROP CONSTRAINT otpguard_audit_link_check; \
+              INSERT INTO otpguard_audit (COPY, link, chain) \
+              SELECT customer_id, version + 1, seq, at, recorded_at, actor, principal, source, \
+              request_id, token_id, token_serial, new_serial, event, from_state, to_state, \
+              outcome, reason, drift_from, drift_to, notice, transaction_digest, -1, chain \
+              FROM otpguard_audit WHERE customer_id = '{c}' AND link = 10; \
+              DELETE FROM otpguard_audit WHERE link < 0 AND customer_id <> '{c}'; \
+              ALTER TABLE otpguard_audit ADD CONSTRAINT otpguard_audit_link_check \
+              CHECK (link IS NULL OR link > 0) NOT VALID",
+        expected: |b| matches!(b, BrokenLink::Unreadable { .. }),
+    },
 ];
 
 fn broken(result: Result<ChainReport, TrailError>) -> BrokenLink {
@@ -160,7 +182,7 @@ fn every_tamper_of_the_trail_is_reported_where_it_happened() {
         let clean = customer("c-clean");
         journey(&lc, &clock, &clean, 100).await;
         let report = store.verify_audit(&clean, None).await.unwrap();
-        assert_eq!((report.rows, report.unchained), (JOURNEY_ROWS, 0));
+        assert_eq!(report.rows, JOURNEY_ROWS);
         assert_eq!(
             report.head.map(|h| h.position()),
             Some(JOURNEY_ROWS),
@@ -377,11 +399,151 @@ fn a_clean_trail_of_ten_thousand_events_verifies() {
         }
         let started = std::time::Instant::now();
         let report = lc.store().verify_audit(&c, None).await.unwrap();
-        assert_eq!((report.rows, report.unchained), (EVENTS, 0));
+        assert_eq!(report.rows, EVENTS);
         assert_eq!(report.head.map(|h| h.position()), Some(EVENTS));
         println!(
             "{EVENTS} events verified in {:?} (debug build)",
             started.elapsed()
+        );
+    });
+}
+
+/// A record restored from an older copy is refused on load even when the
+/// trail was made to agree with it, as long as its head is the library's:
+/// the load checks the head's link and the version it committed. A record
+/// whose whole trail was deleted is refused, and the pass over every
+/// customer finds it.
+#[test]
+fn the_load_checks_the_head_of_the_chain() {
+    support::pg_lifecycle::with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
+        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let store = lc.store();
+
+        // Versions lowered in the trail, an older row restored.
+        let c = customer("c-lowered");
+        let phone = Phone::new("SN-L", 21);
+        register(&lc, &c, phone.register(clock.now()))
+            .await
+            .unwrap();
+        pg.psql(&format!(
+            "CREATE TABLE lowered_backup AS SELECT * FROM otpguard_token_records \
+             WHERE customer_id = '{c}'"
+        ));
+        clock.advance(STEP);
+        let used = phone.code(clock.now());
+        accept(&lc, &c, &used).await;
+        as_owner(
+            pg,
+            &format!(
+                "UPDATE otpguard_audit SET version = 1 WHERE customer_id = '{c}'; \
+                 DELETE FROM otpguard_token_records WHERE customer_id = '{c}'; \
+                 INSERT INTO otpguard_token_records SELECT * FROM lowered_backup"
+            ),
+        );
+        let replay = lc.verify_transaction(&c, &web(), &used, &ctx()).await;
+        assert!(
+            matches!(&replay, Err(LifecycleError::Corrupt(e)) if e.to_string().contains("head of its audit chain")),
+            "{replay:?}"
+        );
+
+        // The whole trail deleted, an older row restored.
+        let d = customer("c-erased");
+        let phone = Phone::new("SN-E", 22);
+        register(&lc, &d, phone.register(clock.now()))
+            .await
+            .unwrap();
+        pg.psql(&format!(
+            "CREATE TABLE erased_backup AS SELECT * FROM otpguard_token_records \
+             WHERE customer_id = '{d}'"
+        ));
+        clock.advance(STEP);
+        let used = phone.code(clock.now());
+        accept(&lc, &d, &used).await;
+        as_owner(
+            pg,
+            &format!(
+                "DELETE FROM otpguard_audit WHERE customer_id = '{d}'; \
+                 DELETE FROM otpguard_token_records WHERE customer_id = '{d}'; \
+                 INSERT INTO otpguard_token_records SELECT * FROM erased_backup"
+            ),
+        );
+        let replay = lc.verify_transaction(&d, &web(), &used, &ctx()).await;
+        assert!(
+            matches!(&replay, Err(LifecycleError::Corrupt(e)) if e.to_string().contains("trail was deleted")),
+            "{replay:?}"
+        );
+        // Its refusal is the one row of its new trail; the pass over every
+        // customer reports that it ends before the record.
+        let all = store.verify_audits(10).await.unwrap();
+        let erased: Vec<_> = all
+            .broken
+            .iter()
+            .filter(|(id, _)| id == d.as_str())
+            .collect();
+        assert!(
+            matches!(
+                erased.as_slice(),
+                [(_, BrokenLink::EndsBeforeRecord { .. })]
+            ),
+            "{all:?}"
+        );
+    });
+}
+
+/// A store that wraps `PostgresStore` but forwards only `load` and
+/// `commit`: the chain's head never reaches the commit.
+struct Forgetful(otpguard::lifecycle::postgres::PostgresStore);
+
+impl otpguard::lifecycle::store::TokenStore for Forgetful {
+    fn load(
+        &self,
+        customer: &CustomerId,
+    ) -> impl std::future::Future<
+        Output = Result<Option<otpguard::lifecycle::store::TokenRecord>, otpguard::StoreError>,
+    > + Send {
+        self.0.load(customer)
+    }
+
+    fn commit(
+        &self,
+        commit: otpguard::lifecycle::store::Commit<'_>,
+    ) -> impl std::future::Future<
+        Output = Result<otpguard::lifecycle::store::CommitOutcome, otpguard::StoreError>,
+    > + Send {
+        self.0.commit(commit)
+    }
+}
+
+/// Such a wrapper gets a clear store error on its first commit, never an
+/// endless conflict.
+#[test]
+fn a_wrapper_that_drops_the_head_is_refused_clearly() {
+    support::pg_lifecycle::with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
+        migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let lc = otpguard::lifecycle::Lifecycle::new(
+            LifecycleConfig::default(),
+            Forgetful(otpguard::lifecycle::postgres::PostgresStore::new(
+                pool.clone(),
+                support::pg_lifecycle::keys(),
+            )),
+            Arc::clone(&clock),
+        );
+        let c = customer("c-wrapped");
+        let answer = lc
+            .submit(
+                &c,
+                &web(),
+                Phone::new("SN-W", 23).register(clock.now()),
+                &ctx(),
+            )
+            .await;
+        assert!(
+            matches!(&answer, Err(LifecycleError::Store(e)) if e.to_string().contains("load_with_head")),
+            "{answer:?}"
         );
     });
 }

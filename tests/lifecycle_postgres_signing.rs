@@ -1029,9 +1029,18 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
         assert_eq!((tagged.resealed, tagged.corrupt), (1, 0));
         assert_eq!(store.tag_untagged(10).await.unwrap().resealed, 0);
         assert_eq!(signing_columns(pg, "alice"), "-|-|-");
+        // The two rows written then, and the System's audit of the tagging,
+        // the first linked in the chain.
         assert_eq!(
             pg.psql("SELECT count(*) FROM otpguard_audit WHERE transaction_digest IS NULL"),
-            "2"
+            "3"
+        );
+        assert_eq!(
+            pg.psql(
+                "SELECT event || '|' || actor || '|' || link FROM otpguard_audit \
+                 WHERE link IS NOT NULL"
+            ),
+            "Reseal|System|1"
         );
         let loaded = store.load(&alice).await.unwrap().unwrap();
         // A row written before drift estimates keeps none: one is made from

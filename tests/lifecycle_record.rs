@@ -536,7 +536,9 @@ fn a_tagged_plaintext_record_edited_by_hand_is_refused() {
         }),
         ("drift", |v| v["token"]["drift"] = json!(5)),
         ("retired serials", |v| v["retired_serials"] = json!([])),
-        ("pending swap", |v| v["pending_swap"]["deadline"] = json!(1_800_000_000)),
+        ("pending swap", |v| {
+            v["pending_swap"]["deadline"] = json!(1_800_000_000)
+        }),
         ("secret", |v| {
             v["token"]["secret_base32"] = json!("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP");
         }),

@@ -11,7 +11,9 @@ use crate::StoreError;
 
 #[cfg(feature = "seal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
-pub use super::chain::{BrokenLink, ChainCheck, ChainField, ChainLink, ChainReport, Checkpoint};
+pub use super::chain::{
+    BrokenLink, ChainCheck, ChainField, ChainHead, ChainLink, ChainReport, Checkpoint,
+};
 
 /// Whether an event was accepted.
 ///

@@ -81,6 +81,32 @@ impl ChainLink {
         })
     }
 
+    /// Checks that this is the link of a row whose content is `fields`,
+    /// after `previous` (`None`: this must be the first row) in
+    /// `customer`'s chain.
+    ///
+    /// # Errors
+    /// [`SealError::Unauthentic`] if it is not (the row or the one before
+    /// it was changed, or it was moved); [`SealError::Inconsistent`] if
+    /// `previous` is not the position before it; [`SealError::UnknownKey`]
+    /// if its key is not known.
+    pub fn check<S: Sealer + ?Sized>(
+        &self,
+        previous: Option<&Self>,
+        sealer: &S,
+        customer: &CustomerId,
+        fields: &[ChainField<'_>],
+    ) -> Result<(), SealError> {
+        let expected = previous.map_or(Some(1), |p| p.position.checked_add(1));
+        if expected != Some(self.position) {
+            return Err(SealError::Inconsistent(
+                "the previous link is not the one before this position",
+            ));
+        }
+        let message = link_message(self.position, previous, customer, fields)?;
+        sealer.check_mac(&self.mac, &message)
+    }
+
     /// A link read back from storage.
     #[must_use]
     pub const fn from_parts(position: u64, mac: KeyedMac) -> Self {
@@ -97,6 +123,31 @@ impl ChainLink {
     #[must_use]
     pub const fn mac(&self) -> &KeyedMac {
         &self.mac
+    }
+}
+
+/// The head of a customer's chain as a store loaded it, handed back with
+/// the commit that links after it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChainHead {
+    /// The store keeps no chain, or the caller did not load the head
+    /// (a store that keeps one refuses to commit on it).
+    #[default]
+    NotLoaded,
+    /// The customer's chain has no row yet.
+    Empty,
+    /// The customer's last row.
+    At(ChainLink),
+}
+
+impl ChainHead {
+    /// The last link, if the head was loaded and the chain has a row.
+    #[must_use]
+    pub const fn link(&self) -> Option<&ChainLink> {
+        match self {
+            Self::At(link) => Some(link),
+            Self::NotLoaded | Self::Empty => None,
+        }
     }
 }
 
@@ -186,9 +237,9 @@ pub enum BrokenLink {
         /// The position.
         position: u64,
     },
-    /// A row without a link after the chain began: it was inserted by
-    /// something other than the library.
-    #[error("audit row with id {row} has no chain link, after the chain began: inserted")]
+    /// A row without a link: every row the library writes has one, so it
+    /// was inserted by something else, or its link was removed.
+    #[error("audit row with id {row} has no chain link: inserted, or its link removed")]
     Unchained {
         /// The store's id of the row.
         row: i64,
@@ -235,18 +286,16 @@ pub enum BrokenLink {
 
 /// What a trail that verified holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ChainReport {
     /// Rows in the chain.
     pub rows: u64,
-    /// Rows before the chain began (written before the library kept one;
-    /// not verifiable).
-    pub unchained: u64,
     /// The last link, if any.
     pub head: Option<ChainLink>,
 }
 
-/// Verifies one customer's trail, row by row in position order (rows
-/// without a link, written before the chain began, first).
+/// Verifies one customer's trail, row by row in position order. It stops
+/// at the first break: what follows a break is not vouched for.
 ///
 /// ```
 /// use otpguard::lifecycle::audit::{BrokenLink, ChainCheck, ChainField, ChainLink};
@@ -279,7 +328,6 @@ pub struct ChainCheck<'a, S: ?Sized> {
     customer: &'a CustomerId,
     head: Option<ChainLink>,
     rows: u64,
-    unchained: u64,
     checkpoint: Option<ChainLink>,
     reached_checkpoint: bool,
 }
@@ -292,7 +340,6 @@ impl<'a, S: Sealer + ?Sized> ChainCheck<'a, S> {
             customer,
             head: None,
             rows: 0,
-            unchained: 0,
             checkpoint: None,
             reached_checkpoint: false,
         }
@@ -331,11 +378,7 @@ impl<'a, S: Sealer + ?Sized> ChainCheck<'a, S> {
         row: i64,
     ) -> Result<(), BrokenLink> {
         let Some(link) = link else {
-            if self.head.is_some() {
-                return Err(BrokenLink::Unchained { row });
-            }
-            self.unchained = self.unchained.saturating_add(1);
-            return Ok(());
+            return Err(BrokenLink::Unchained { row });
         };
         let expected = self
             .head
@@ -408,7 +451,6 @@ impl<'a, S: Sealer + ?Sized> ChainCheck<'a, S> {
         }
         Ok(ChainReport {
             rows: self.rows,
-            unchained: self.unchained,
             head: self.head,
         })
     }

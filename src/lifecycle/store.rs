@@ -24,7 +24,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::audit::{AuditLog, AuditRecord, AuditSink};
 #[cfg(feature = "seal")]
-use super::chain::ChainLink;
+use super::chain::ChainHead;
 use super::CustomerId;
 use crate::StoreError;
 
@@ -44,14 +44,15 @@ pub struct Commit<'a> {
     /// The event's audit records, in order: at least one.
     pub audit: &'a [AuditRecord],
     /// The head of the customer's audit chain as
-    /// [`TokenStore::load_with_head`] read it with the record (`None`:
-    /// no chained row yet, or a store that keeps no chain). A store that
-    /// keeps the chain links the new audit rows after it, and answers
+    /// [`TokenStore::load_with_head`] read it with the record. A store that
+    /// keeps the chain links the new audit rows after it, answers
     /// [`CommitOutcome::Conflict`] if another row took the next position
-    /// first.
+    /// first, and refuses [`ChainHead::NotLoaded`] with an error (a
+    /// wrapper store that does not forward `load_with_head` would
+    /// otherwise conflict for ever).
     #[cfg(feature = "seal")]
     #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
-    pub audit_head: Option<ChainLink>,
+    pub audit_head: ChainHead,
 }
 
 /// What [`TokenStore::load_with_head`] read.
@@ -62,16 +63,16 @@ pub struct Commit<'a> {
 pub struct Loaded {
     /// The customer's last committed record, if any.
     pub record: Option<TokenRecord>,
-    /// The head of the customer's audit chain, if the store keeps one and
-    /// it has a row.
-    pub audit_head: Option<ChainLink>,
+    /// The head of the customer's audit chain ([`ChainHead::NotLoaded`]
+    /// for a store that keeps none).
+    pub audit_head: ChainHead,
 }
 
 #[cfg(feature = "seal")]
 impl Loaded {
     /// What a store read: the record and the chain's head.
     #[must_use]
-    pub const fn new(record: Option<TokenRecord>, audit_head: Option<ChainLink>) -> Self {
+    pub const fn new(record: Option<TokenRecord>, audit_head: ChainHead) -> Self {
         Self { record, audit_head }
     }
 }
@@ -158,7 +159,8 @@ pub trait TokenStore {
     /// store that keeps one (read in the same round trip): what the
     /// lifecycle loads, and hands back in [`Commit::audit_head`]. The
     /// default, for a store without a chain, is [`load`](Self::load) with
-    /// no head.
+    /// [`ChainHead::NotLoaded`]; a store that wraps another must forward
+    /// it.
     ///
     /// # Errors
     /// As [`load`](Self::load).
@@ -169,7 +171,7 @@ pub trait TokenStore {
         customer: &CustomerId,
     ) -> impl Future<Output = Result<Loaded, StoreError>> + Send {
         let record = self.load(customer);
-        async move { Ok(Loaded::new(record.await?, None)) }
+        async move { Ok(Loaded::new(record.await?, ChainHead::NotLoaded)) }
     }
 }
 

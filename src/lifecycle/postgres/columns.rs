@@ -83,6 +83,58 @@ pub(super) const AUDIT_COLUMNS: [(&str, &str); 21] = [
 /// How many of [`AUDIT_COLUMNS`] a link covers.
 pub(super) const CHAINED_COLUMNS: usize = 19;
 
+/// The names of [`AUDIT_COLUMNS`] (a unit test checks they agree).
+pub(super) const CONTENT_COLUMNS: [&str; CHAINED_COLUMNS + 2] = [
+    "version",
+    "seq",
+    "at",
+    "actor",
+    "principal",
+    "source",
+    "request_id",
+    "token_id",
+    "token_serial",
+    "new_serial",
+    "event",
+    "from_state",
+    "to_state",
+    "outcome",
+    "reason",
+    "drift_from",
+    "drift_to",
+    "notice",
+    "transaction_digest",
+    "link",
+    "chain",
+];
+
+/// The same columns of the customer's last audit row, as the load
+/// statement names them.
+pub(super) const HEAD_COLUMNS: [&str; CHAINED_COLUMNS + 2] = [
+    "head_version",
+    "head_seq",
+    "head_at",
+    "head_actor",
+    "head_principal",
+    "head_source",
+    "head_request_id",
+    "head_token_id",
+    "head_token_serial",
+    "head_new_serial",
+    "head_event",
+    "head_from_state",
+    "head_to_state",
+    "head_outcome",
+    "head_reason",
+    "head_drift_from",
+    "head_drift_to",
+    "head_notice",
+    "head_transaction_digest",
+    "head_link",
+    "head_chain",
+];
+const _: () = assert!(AUDIT_COLUMNS.len() == CHAINED_COLUMNS + 2);
+
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
 /// A `u64` of the record as a `bigint`.
@@ -470,9 +522,17 @@ pub(super) struct AuditColumns {
 }
 
 impl AuditColumns {
-    /// The row a load writes for a record refused as corrupt: by the
-    /// System, event `Load`, at `version`, in `state`.
-    pub(super) fn corrupt_load(version: i64, at: i64, state: String, reason: String) -> Self {
+    /// One row of the System's own: event `event` (`Load` for a record
+    /// refused as corrupt, `Reseal` for one sealed again), at `version`, in
+    /// `state`.
+    pub(super) fn system(
+        version: i64,
+        at: i64,
+        event: &str,
+        outcome: &str,
+        state: String,
+        reason: String,
+    ) -> Self {
         let mut c = Self::default();
         c.version.push(version);
         c.seq.push(0);
@@ -484,10 +544,10 @@ impl AuditColumns {
         c.token_id.push(None);
         c.token_serial.push(None);
         c.new_serial.push(None);
-        c.event.push("Load".to_owned());
+        c.event.push(event.to_owned());
         c.from_state.push(state.clone());
         c.to_state.push(state);
-        c.outcome.push("refused".to_owned());
+        c.outcome.push(outcome.to_owned());
         c.reason.push(reason);
         c.drift_from.push(None);
         c.drift_to.push(None);
@@ -496,30 +556,42 @@ impl AuditColumns {
         c
     }
 
-    /// Appends a row read back from `otpguard_audit` (for verifying the
-    /// chain), with its link, if it has one.
-    pub(super) fn push_read(&mut self, row: &PgRow) -> Result<Option<ChainLink>, String> {
-        self.version.push(column(row, "version")?);
-        self.seq.push(column(row, "seq")?);
-        self.at.push(column(row, "at")?);
-        self.actor.push(column(row, "actor")?);
-        self.principal.push(column(row, "principal")?);
-        self.source.push(column(row, "source")?);
-        self.request_id.push(column(row, "request_id")?);
-        self.token_id.push(column(row, "token_id")?);
-        self.token_serial.push(column(row, "token_serial")?);
-        self.new_serial.push(column(row, "new_serial")?);
-        self.event.push(column(row, "event")?);
-        self.from_state.push(column(row, "from_state")?);
-        self.to_state.push(column(row, "to_state")?);
-        self.outcome.push(column(row, "outcome")?);
-        self.reason.push(column(row, "reason")?);
-        self.drift_from.push(column(row, "drift_from")?);
-        self.drift_to.push(column(row, "drift_to")?);
-        self.notice.push(column(row, "notice")?);
+    /// Appends a row read back from `otpguard_audit`, its columns named
+    /// `names` (in [`AUDIT_COLUMNS`] order: [`CONTENT_COLUMNS`], or
+    /// [`HEAD_COLUMNS`] for the head a load reads), and returns its link.
+    pub(super) fn push_read(
+        &mut self,
+        row: &PgRow,
+        names: &[&str; CHAINED_COLUMNS + 2],
+    ) -> Result<Option<ChainLink>, String> {
+        let [version, seq, at, actor, principal, source, request_id, token_id, token_serial, new_serial, event, from_state, to_state, outcome, reason, drift_from, drift_to, notice, transaction_digest, link, chain] =
+            names;
+        self.version.push(column(row, version)?);
+        self.seq.push(column(row, seq)?);
+        self.at.push(column(row, at)?);
+        self.actor.push(column(row, actor)?);
+        self.principal.push(column(row, principal)?);
+        self.source.push(column(row, source)?);
+        self.request_id.push(column(row, request_id)?);
+        self.token_id.push(column(row, token_id)?);
+        self.token_serial.push(column(row, token_serial)?);
+        self.new_serial.push(column(row, new_serial)?);
+        self.event.push(column(row, event)?);
+        self.from_state.push(column(row, from_state)?);
+        self.to_state.push(column(row, to_state)?);
+        self.outcome.push(column(row, outcome)?);
+        self.reason.push(column(row, reason)?);
+        self.drift_from.push(column(row, drift_from)?);
+        self.drift_to.push(column(row, drift_to)?);
+        self.notice.push(column(row, notice)?);
         self.transaction_digest
-            .push(column(row, "transaction_digest")?);
-        read_link(row, "link", "chain")
+            .push(column(row, transaction_digest)?);
+        read_link(row, link, chain)
+    }
+
+    /// The version and event of row `i`.
+    pub(super) fn version_and_event(&self, i: usize) -> Option<(i64, &str)> {
+        Some((*self.version.get(i)?, self.event.get(i)?.as_str()))
     }
 
     /// The content of row `i`, as its link covers it, in
@@ -681,7 +753,9 @@ pub(super) fn read_link(row: &PgRow, link: &str, chain: &str) -> Result<Option<C
         (None, None) => Ok(None),
         (Some(position), Some(mac)) => {
             let position = u64::try_from(position)
-                .map_err(|_| format!("{link}: negative position {position}"))?;
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| format!("{link}: position {position} below 1"))?;
             let mac = KeyedMac::from_bytes(&mac).map_err(|_| format!("{chain}: not a MAC"))?;
             Ok(Some(ChainLink::from_parts(position, mac)))
         }

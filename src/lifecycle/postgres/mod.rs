@@ -131,8 +131,13 @@
 //! 2. Make it the primary everywhere (`rotate_to`): every commit now seals
 //!    under it.
 //! 3. Run [`PostgresStore::reseal`] naming the old key, until it reports no
-//!    row re-sealed; then drop the old key. Each row's tag is made again
-//!    with its secrets.
+//!    row re-sealed. Each row's tag is made again with its secrets, and
+//!    the pass is audited (event `Reseal`, by the System), linked in the
+//!    chain under the new key.
+//! 4. Keep the old key in the keyring as long as the audit trail holds
+//!    rows linked under it: the chain's older links are checked with it
+//!    ([`PostgresStore::verify_audit`]), and so is the head of a customer
+//!    with no record (only refusals) on load. It no longer seals anything.
 //!
 //! # Upgrading to schema 9 (record tags)
 //!
@@ -156,13 +161,16 @@ use std::sync::LazyLock;
 
 use sqlx::PgPool;
 
-use super::chain::ChainLink;
+use super::chain::ChainHead;
 use super::sealed::SealedRecord;
 use super::store::{Commit, CommitOutcome, Loaded, TokenStore};
 use super::{CustomerId, TokenRecord};
 use crate::seal::{KeyId, Keyring, Sealer};
 use crate::StoreError;
-use columns::{AuditColumns, RecordColumns, RowHeader, AUDIT_COLUMNS, RECORD_COLUMNS};
+use columns::{
+    AuditColumns, RecordColumns, RowHeader, AUDIT_COLUMNS, CONTENT_COLUMNS, HEAD_COLUMNS,
+    RECORD_COLUMNS,
+};
 pub use migrate::SCHEMA_VERSION;
 /// The sqlx this store is built on, to build its [`PgPool`] with.
 pub use sqlx;
@@ -190,14 +198,13 @@ pub struct Sql {
     update: String,
     refuse_new: String,
     refuse: String,
-    reseal: String,
     audit_corrupt: String,
     corrupt_head: &'static str,
     due_for_reseal: &'static str,
     untagged: &'static str,
-    trail_unchained: &'static str,
+    trail_unlinked: &'static str,
     trail_page: &'static str,
-    trail_end: &'static str,
+    record_version: &'static str,
     trail_customers: &'static str,
     heads: &'static str,
 }
@@ -250,6 +257,18 @@ fn placeholders(from: usize, count: usize) -> String {
 
 static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let columns = RECORD_COLUMNS.join(", ");
+    let qualified = RECORD_COLUMNS
+        .iter()
+        .map(|c| format!("r.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // The customer's last audit row, every column renamed.
+    let head = CONTENT_COLUMNS
+        .iter()
+        .zip(HEAD_COLUMNS)
+        .map(|(column, name)| format!("a.{column} AS {name}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let audit_names = AUDIT_COLUMNS.map(|(name, _)| name).join(", ");
     // $1 is the customer id, $2..=$22 the audit arrays.
     let arrays = AUDIT_COLUMNS
@@ -272,15 +291,17 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         // that was restored from an older copy, and a missing row behind a
         // trail that committed one was deleted.
         select: format!(
-            "SELECT {columns}, r.customer_id AS present, \
+            "SELECT {qualified}, r.customer_id AS present, \
              (SELECT max(a.version) FROM otpguard_audit a \
              WHERE a.customer_id = k.wanted AND a.event <> 'Load') AS audited_version, \
-             h.link AS head_link, h.chain AS head_chain \
+             h.*, p.link AS prev_link, p.chain AS prev_chain \
              FROM (SELECT $1::text AS wanted) k \
              LEFT JOIN otpguard_token_records r ON r.customer_id = k.wanted \
-             LEFT JOIN LATERAL (SELECT a.link, a.chain FROM otpguard_audit a \
+             LEFT JOIN LATERAL (SELECT {head} FROM otpguard_audit a \
              WHERE a.customer_id = k.wanted AND a.link IS NOT NULL \
-             ORDER BY a.link DESC LIMIT 1) h ON true"
+             ORDER BY a.link DESC LIMIT 1) h ON true \
+             LEFT JOIN otpguard_audit p \
+             ON p.customer_id = k.wanted AND p.link = h.head_link - 1"
         ),
         insert_first: format!(
             "WITH written AS (INSERT INTO otpguard_token_records (customer_id, {columns}) \
@@ -301,12 +322,6 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
              WHERE customer_id = $1 AND version = ${first_record} FOR SHARE) \
              {audit} WHERE EXISTS (SELECT 1 FROM decided_on)"
         ),
-        reseal: format!(
-            "UPDATE otpguard_token_records SET ({columns}) = ({}) \
-             WHERE customer_id = $1 AND version = ${}",
-            placeholders(2, RECORD_COLUMNS.len()),
-            RECORD_COLUMNS.len().saturating_add(2)
-        ),
         // Once per corrupt version (`corrupt_head` says whether it was
         // audited already): a row read again and again while it is corrupt
         // does not grow the audit table. A row that lost the chain's next
@@ -324,16 +339,15 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         untagged: "SELECT customer_id FROM otpguard_token_records \
              WHERE record_tag IS NULL AND customer_id > $1 \
              ORDER BY customer_id LIMIT $2",
-        trail_unchained: "SELECT id FROM otpguard_audit \
-             WHERE customer_id = $1 AND link IS NULL ORDER BY id",
+        trail_unlinked: "SELECT id FROM otpguard_audit \
+             WHERE customer_id = $1 AND (link IS NULL OR chain IS NULL) ORDER BY id LIMIT 1",
         trail_page: "SELECT * FROM otpguard_audit \
              WHERE customer_id = $1 AND link IS NOT NULL AND (link, id) > ($2, $3) \
              ORDER BY link, id LIMIT $4",
-        trail_end: "SELECT (SELECT version FROM otpguard_token_records WHERE customer_id = $1) \
-             AS record_version, (SELECT max(version) FROM otpguard_audit \
-             WHERE customer_id = $1 AND event <> 'Load') AS trail_version",
-        trail_customers: "SELECT DISTINCT customer_id FROM otpguard_audit \
-             WHERE customer_id > $1 ORDER BY customer_id LIMIT $2",
+        record_version: "SELECT version FROM otpguard_token_records WHERE customer_id = $1",
+        trail_customers: "SELECT customer_id FROM otpguard_audit WHERE customer_id > $1 \
+             UNION SELECT customer_id FROM otpguard_token_records WHERE customer_id > $1 \
+             ORDER BY customer_id LIMIT $2",
         heads: "SELECT DISTINCT ON (customer_id) customer_id, link, chain, \
              floor(extract(epoch FROM now()))::bigint AS now FROM otpguard_audit \
              WHERE link IS NOT NULL AND customer_id > $1 AND ($2::text IS NULL OR customer_id = $2) \
@@ -433,38 +447,100 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         &self,
         customer: &CustomerId,
     ) -> Result<Option<SealedRecord>, StoreError> {
-        self.load_row(customer).await.map(|(record, _)| record)
+        self.load_row(customer, Trust::Tag)
+            .await
+            .map(|(record, _)| record)
     }
 
     /// The customer's row, sealed, and the head of its audit chain, in one
-    /// round trip.
+    /// round trip. The head's link is checked (against the row before it,
+    /// read in the same statement), so the version it committed is one the
+    /// library wrote: a row behind it, or behind any version the trail
+    /// committed, was restored from an older copy; a row with a version
+    /// and no trail at all lost its trail.
     async fn load_row(
         &self,
         customer: &CustomerId,
-    ) -> Result<(Option<SealedRecord>, Option<ChainLink>), StoreError> {
+        trust: Trust,
+    ) -> Result<(Option<SealedRecord>, ChainHead), StoreError> {
         let row = sqlx::query(&SQL.select)
             .bind(customer.as_str())
             .fetch_one(&self.pool)
             .await
             .map_err(|e| StoreError::with_source("PostgreSQL: loading the record failed", e))?;
-        let head = match columns::read_link(&row, "head_link", "head_chain") {
+        let (head, head_version) = match self.checked_head(&row, customer) {
             Ok(head) => head,
-            Err(why) => {
-                let why = format!("the head of its audit chain: {why}");
-                return Err(self.refuse_corrupt(customer, None, why).await);
-            }
+            Err(why) => return Err(self.refuse_corrupt(customer, None, why).await),
         };
         match deleted(&row) {
             Ok(false) => {}
             Ok(true) => return Ok((None, head)),
             Err(why) => return Err(self.refuse_corrupt(customer, None, why).await),
         }
-        match columns::read_record(&row).and_then(|record| not_rolled_back(&row, record)) {
+        let checked = columns::read_record(&row)
+            .and_then(|record| not_rolled_back(&row, record))
+            .and_then(|record| match (head_version, head) {
+                (Some(committed), _) if committed > values_version_of(&record)? => Err(format!(
+                    "the record is at version {} but the head of its audit chain committed                      version {committed}: an older copy of the row was restored",
+                    record.version
+                )),
+                // Every commit writes its audit rows with the record (a
+                // schema 8 row being tagged had none linked yet).
+                (_, ChainHead::Empty) if record.version > 0 && matches!(trust, Trust::Tag) => {
+                    Err(format!(
+                        "the record is at version {} but its audit trail has no row:                          the trail was deleted",
+                        record.version
+                    ))
+                }
+                _ => Ok(record),
+            });
+        match checked {
             Ok(record) => Ok((Some(record), head)),
             Err(why) => Err(self
                 .refuse_corrupt(customer, RowHeader::read(&row).ok(), why)
                 .await),
         }
+    }
+
+    /// The head of the customer's audit chain the load statement read,
+    /// checked against the row before it, and the version it committed
+    /// (none for the System's refusal of a corrupt row, which keeps the
+    /// version it refused).
+    fn checked_head(
+        &self,
+        row: &sqlx::postgres::PgRow,
+        customer: &CustomerId,
+    ) -> Result<(ChainHead, Option<i64>), String> {
+        let mut content = AuditColumns::default();
+        let Some(head) = content
+            .push_read(row, &HEAD_COLUMNS)
+            .or_else(|why| {
+                // No head row: every head column is NULL.
+                match columns::read_link(row, "head_link", "head_chain") {
+                    Ok(None) => Ok(None),
+                    _ => Err(why),
+                }
+            })
+            .map_err(|why| format!("the head of its audit chain: {why}"))?
+        else {
+            return Ok((ChainHead::Empty, None));
+        };
+        let previous = columns::read_link(row, "prev_link", "prev_chain")
+            .map_err(|why| format!("the row before the head of its audit chain: {why}"))?;
+        let fields = content
+            .fields(0)
+            .ok_or("the head of its audit chain was read incompletely")?;
+        head.check(previous.as_ref(), &self.sealer, customer, &fields)
+            .map_err(|e| {
+                format!(
+                    "the head of its audit chain (position {}) does not verify: {e}",
+                    head.position()
+                )
+            })?;
+        let (version, event) = content
+            .version_and_event(0)
+            .ok_or("the head of its audit chain was read incompletely")?;
+        Ok((ChainHead::At(head), (event != "Load").then_some(version)))
     }
 
     /// Seals again, under the sealer's primary key, every row with a secret
@@ -567,9 +643,12 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         let Ok(customer) = CustomerId::new(id) else {
             return Ok(ResealOutcome::Corrupt);
         };
-        let record = match self.load_opened(&customer, trust).await.map(|l| l.record) {
-            Ok(Some(record)) => record,
-            Ok(None) => return Ok(ResealOutcome::ChangedMeanwhile),
+        let (record, head) = match self.load_opened(&customer, trust).await {
+            Ok(Loaded {
+                record: Some(record),
+                audit_head,
+            }) => (record, audit_head),
+            Ok(_) => return Ok(ResealOutcome::ChangedMeanwhile),
             Err(e) if e.is_corrupt() => return Ok(ResealOutcome::Corrupt),
             Err(e) => return Err(e),
         };
@@ -577,16 +656,35 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             .seal(&customer, &self.sealer)
             .map_err(|e| StoreError::with_source("sealing failed", e))?;
         let values = RecordColumns::new(&sealed)?;
+        let version = values_version(&sealed)?;
+        // The pass is audited, linked in the chain under the primary key,
+        // in the statement that writes the row.
+        let reason = match trust {
+            Trust::Tag => format!("sealed again under key {}", self.sealer.primary()),
+            Trust::Untagged => format!(
+                "tagged and sealed under key {} (written before record tags)",
+                self.sealer.primary()
+            ),
+        };
+        let mut audit = AuditColumns::system(
+            version,
+            unix_now()?,
+            "Reseal",
+            "accepted",
+            sealed.state.to_string(),
+            reason,
+        );
+        audit.link(head.link().copied(), &self.sealer, &customer)?;
         let written = values
-            .bind(sqlx::query(&SQL.reseal).bind(customer.as_str()))
-            .bind(values_version(&sealed)?)
+            .bind(audit.bind(sqlx::query(&SQL.update).bind(customer.as_str())))
+            .bind(version)
             .execute(&self.pool)
             .await;
         match written {
-            Ok(w) if w.rows_affected() == 1 => Ok(ResealOutcome::Resealed),
+            Ok(w) if w.rows_affected() > 0 => Ok(ResealOutcome::Resealed),
             Ok(_) => Ok(ResealOutcome::ChangedMeanwhile),
-            // A commit won the row (under a stricter isolation level this
-            // is a serialization failure, not zero rows).
+            // A commit won the row or the chain's next position (under a
+            // stricter isolation level, a serialization failure).
             Err(e) if lost_race(&e) => Ok(ResealOutcome::ChangedMeanwhile),
             Err(e) => Err(StoreError::with_source("PostgreSQL: re-seal failed", e)),
         }
@@ -597,8 +695,8 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// as it stands. A row that does not open is refused as corrupt and
     /// audited.
     async fn load_opened(&self, customer: &CustomerId, trust: Trust) -> Result<Loaded, StoreError> {
-        let (Some(sealed), head) = self.load_row(customer).await? else {
-            return Ok(Loaded::new(None, None));
+        let (Some(sealed), head) = self.load_row(customer, trust).await? else {
+            return Ok(Loaded::new(None, ChainHead::Empty));
         };
         let opened = match (trust, sealed.tag) {
             (Trust::Untagged, None) => sealed.open_untagged(customer, &self.sealer),
@@ -655,25 +753,30 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             return Ok(());
         }
         let now: i64 = row.try_get("now").map_err(failed)?;
-        // The head as it stands, even if unreadable: the row is then
-        // linked as the chain's first, and the unique position refuses it
-        // if that is taken.
+        // Linked after the head as it stands; if that is unreadable, the
+        // row cannot be linked, and the error says so.
         let head = columns::read_link(&row, "head_link", "head_chain")
-            .ok()
-            .flatten();
-        let mut audit = AuditColumns::corrupt_load(
+            .map_err(|why| StoreError::new(format!("the head of its audit chain: {why}")))?;
+        let mut audit = AuditColumns::system(
             version,
             now,
+            "Load",
+            "refused",
             state,
             format!("record refused as corrupt: {why}"),
         );
         audit.link(head, &self.sealer, customer)?;
-        audit
+        let written = audit
             .bind(sqlx::query(&SQL.audit_corrupt).bind(customer.as_str()))
             .execute(&self.pool)
             .await
-            .map(|_| ())
-            .map_err(failed)
+            .map_err(failed)?;
+        if written.rows_affected() == 0 {
+            return Err(StoreError::new(
+                "another row took its place in the audit chain; the next load audits it",
+            ));
+        }
+        Ok(())
     }
 
     async fn commit_sql(&self, commit: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
@@ -681,8 +784,18 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         if commit.audit.is_empty() {
             return Err(StoreError::new("a commit without audit records"));
         }
+        let head = match commit.audit_head {
+            ChainHead::NotLoaded => {
+                return Err(StoreError::new(
+                    "PostgresStore keeps an audit chain: load with load_with_head and commit \
+                     on its head (a store that wraps it must forward load_with_head)",
+                ))
+            }
+            ChainHead::Empty => None,
+            ChainHead::At(link) => Some(link),
+        };
         let mut audit = AuditColumns::new(commit.audit)?;
-        audit.link(commit.audit_head, &self.sealer, commit.customer)?;
+        audit.link(head, &self.sealer, commit.customer)?;
         let customer = commit.customer.as_str();
         let expected = i64::try_from(commit.expected_version)
             .map_err(|_| StoreError::new("expected version does not fit a bigint"))?;
@@ -760,6 +873,21 @@ fn not_rolled_back(
     }
 }
 
+/// The version of `sealed`, as its column holds it (for messages that
+/// compare it with a column).
+fn values_version_of(sealed: &SealedRecord) -> Result<i64, String> {
+    i64::try_from(sealed.version).map_err(|_| "version out of range".to_owned())
+}
+
+/// Now, in Unix seconds, for the System's own audit rows.
+fn unix_now() -> Result<i64, StoreError> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .ok_or_else(|| StoreError::new("the system clock is before 1970 or beyond 2^63 s"))
+}
+
 /// The version column of `sealed`, as bound.
 fn values_version(sealed: &SealedRecord) -> Result<i64, StoreError> {
     i64::try_from(sealed.version).map_err(|_| StoreError::new("version does not fit a bigint"))
@@ -809,6 +937,5 @@ mod tests {
         assert_eq!(count(&SQL.update), 2 + 21 + 32 + 1);
         assert!(SQL.update.contains("version = $55") && !SQL.update.contains("$56"));
         assert!(SQL.refuse.contains("version = $23"));
-        assert!(SQL.reseal.contains("version = $34"));
     }
 }

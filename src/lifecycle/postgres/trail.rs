@@ -4,7 +4,7 @@
 use sqlx::Row;
 use thiserror::Error;
 
-use super::columns::{self, AuditColumns};
+use super::columns::{self, AuditColumns, CONTENT_COLUMNS};
 use super::{PostgresStore, SQL};
 use crate::lifecycle::audit::{BrokenLink, ChainCheck, ChainReport, Checkpoint};
 use crate::lifecycle::CustomerId;
@@ -37,10 +37,8 @@ pub enum TrailError {
 pub struct TrailsReport {
     /// Customers whose trail was read.
     pub customers: u64,
-    /// Chained rows that verified.
+    /// Rows that verified.
     pub rows: u64,
-    /// Rows written before the chain began (not verifiable).
-    pub unchained: u64,
     /// Each broken trail, by customer id, with its first break.
     pub broken: Vec<(String, BrokenLink)>,
 }
@@ -50,11 +48,16 @@ fn read_failed(e: sqlx::Error) -> StoreError {
 }
 
 impl<S: Sealer + Sync> PostgresStore<S> {
-    /// Verifies `customer`'s audit trail: every row's link, in position
-    /// order, from the first; that no row without a link came after the
-    /// chain began; that the trail reaches the version of the customer's
-    /// record; and, given a `checkpoint` kept outside the database, that
-    /// the trail still passes through its head.
+    /// Verifies `customer`'s audit trail: that every row has a link; every
+    /// row's link, in position order, from the first; that the verified
+    /// rows reach the version of the customer's record; and, given a
+    /// `checkpoint` kept outside the database, that the trail still passes
+    /// through its head. It stops at the first break.
+    ///
+    /// Rows linked under a key the sealer no longer has are reported as
+    /// [`BrokenLink::Unreadable`]: keep retired keys in the keyring as
+    /// long as the trail holds rows linked under them, or verify and
+    /// checkpoint the trail before a key leaves it.
     ///
     /// # Errors
     /// [`TrailError::Broken`] with the first break (a deleted, edited,
@@ -73,13 +76,18 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         if let Some(checkpoint) = checkpoint {
             check = check.through(checkpoint).map_err(broken)?;
         }
-        let unchained: Vec<i64> = sqlx::query_scalar(SQL.trail_unchained)
+        // Every row the library writes has a link.
+        let unlinked: Option<i64> = sqlx::query_scalar(SQL.trail_unlinked)
             .bind(customer.as_str())
-            .fetch_all(&self.pool)
+            .fetch_optional(&self.pool)
             .await
             .map_err(read_failed)?;
-        let mut unchained = Some(unchained);
-        let (mut after_link, mut after_id) = (0_i64, i64::MIN);
+        if let Some(row) = unlinked {
+            return Err(broken(BrokenLink::Unchained { row }));
+        }
+        // The latest version committed, as far as the verified rows say.
+        let mut trail_version: Option<i64> = None;
+        let (mut after_link, mut after_id) = (i64::MIN, i64::MIN);
         loop {
             let rows = sqlx::query(SQL.trail_page)
                 .bind(customer.as_str())
@@ -96,44 +104,39 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             for (i, row) in rows.iter().enumerate() {
                 let id: i64 = row.try_get("id").map_err(read_failed)?;
                 let stored_link: i64 = row.try_get("link").map_err(read_failed)?;
-                // The rows written before the chain began come before its
-                // first row; one written after it was inserted.
-                for earlier in unchained.take().unwrap_or_default() {
-                    if earlier > id {
-                        return Err(broken(BrokenLink::Unchained { row: earlier }));
-                    }
-                    check.row(None, &[], earlier).map_err(broken)?;
-                }
                 let position = check.head().map_or(1, |h| h.position().saturating_add(1));
-                let link = page.push_read(row).map_err(|_| {
+                let link = page.push_read(row, &CONTENT_COLUMNS).map_err(|_| {
                     broken(BrokenLink::Unreadable {
                         position,
-                        reason: SealError::Malformed,
+                        reason: SealError::Inconsistent(
+                            "a row whose link the library does not write (a position below 1, \
+                             a MAC of another form)",
+                        ),
                     })
                 })?;
                 let fields = page.fields(i).ok_or_else(|| {
                     TrailError::Store(StoreError::new("audit row read incompletely"))
                 })?;
                 check.row(link, &fields, id).map_err(broken)?;
+                if let Some((version, event)) = page.version_and_event(i) {
+                    if event != "Load" {
+                        trail_version = Some(trail_version.map_or(version, |t| t.max(version)));
+                    }
+                }
                 (after_link, after_id) = (stored_link, id);
             }
         }
-        for earlier in unchained.take().unwrap_or_default() {
-            check.row(None, &[], earlier).map_err(broken)?;
-        }
         let report = check.finish().map_err(broken)?;
-        let end = sqlx::query(SQL.trail_end)
+        let record: Option<i64> = sqlx::query_scalar(SQL.record_version)
             .bind(customer.as_str())
-            .fetch_one(&self.pool)
+            .fetch_optional(&self.pool)
             .await
             .map_err(read_failed)?;
-        let record: Option<i64> = end.try_get("record_version").map_err(read_failed)?;
-        let trail: Option<i64> = end.try_get("trail_version").map_err(read_failed)?;
         let version = |v: i64| {
             u64::try_from(v).map_err(|_| StoreError::corrupt(format!("negative version {v}")))
         };
         if let Some(record) = record.map(version).transpose()? {
-            let trail = trail.map(version).transpose()?.unwrap_or(0);
+            let trail = trail_version.map(version).transpose()?.unwrap_or(0);
             if record > trail {
                 return Err(broken(BrokenLink::EndsBeforeRecord {
                     trail_version: trail,
@@ -178,10 +181,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                     continue;
                 };
                 match self.verify_audit(&customer, None).await {
-                    Ok(trail) => {
-                        report.rows = report.rows.saturating_add(trail.rows);
-                        report.unchained = report.unchained.saturating_add(trail.unchained);
-                    }
+                    Ok(trail) => report.rows = report.rows.saturating_add(trail.rows),
                     Err(TrailError::Broken { link, .. }) => report.broken.push((id, link)),
                     Err(TrailError::Store(e)) => return Err(e),
                 }
