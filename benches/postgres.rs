@@ -298,6 +298,44 @@ impl Bench {
     }
 }
 
+/// CPU time the server's processes have used so far: the sum of user and
+/// system time of every process `pg_stat_activity` lists (backends and
+/// background workers), from `/proc/<pid>/stat`, in clock ticks of 10 ms
+/// (Linux's `USER_HZ`).
+fn server_cpu(bench: &Bench) -> Duration {
+    let pids: Vec<i32> = bench.rt.block_on(async {
+        sqlx::query_scalar("SELECT pid FROM pg_stat_activity")
+            .fetch_all(&bench.pool)
+            .await
+            .unwrap()
+    });
+    let ticks: u64 = pids
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| {
+            // Fields after the command's closing parenthesis: utime and
+            // stime are the 12th and 13th.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// CPU per request, of this process (the service: the library and the
+/// driver) and of the server, for `ours` or the floor: `rounds` rounds of
+/// `per_round` requests at 1 task, interleaved by the caller.
+fn cpu_per_request(bench: &Bench, ours: bool, per_round: u64) -> (Duration, Duration) {
+    let client = cpu_time::ProcessTime::now();
+    let server = server_cpu(bench);
+    let _ = bench.run(1, per_round, ours);
+    let client = client.elapsed();
+    let server = server_cpu(bench).saturating_sub(server);
+    let n = per_round as u32;
+    (client / n, server / n)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -352,6 +390,28 @@ fn main() {
             us(percentile(&lat[0], 0.99)),
             us(percentile(&lat[1], 0.5)),
             us(percentile(&lat[1], 0.99)),
+        );
+    }
+
+    // CPU per accepted request at 1 task, interleaved rounds of both.
+    let (rounds, per_round) = if test_mode { (1, 64) } else { (5, 2_000) };
+    let mut cpu = [(Duration::ZERO, Duration::ZERO); 2];
+    for _ in 0..rounds {
+        for (k, ours) in [(0, true), (1, false)] {
+            let (c, s) = cpu_per_request(&bench, ours, per_round);
+            cpu[k].0 += c / rounds;
+            cpu[k].1 += s / rounds;
+        }
+    }
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!("\n| CPU per accepted request, 1 task | service | server | total |");
+    println!("|---|---|---|---|");
+    for (name, (c, s)) in [("lifecycle", cpu[0]), ("direct SQL", cpu[1])] {
+        println!(
+            "| {name} | {:.0} µs | {:.0} µs | {:.0} µs |",
+            us(c),
+            us(s),
+            us(c + s)
         );
     }
 }

@@ -422,26 +422,14 @@ fn the_load_checks_the_head_of_the_chain() {
         let store = lc.store();
 
         // Versions lowered in the trail, an older row restored.
-        let c = customer("c-lowered");
-        let phone = Phone::new("SN-L", 21);
-        register(&lc, &c, phone.register(clock.now()))
-            .await
-            .unwrap();
-        pg.psql(&format!(
-            "CREATE TABLE lowered_backup AS SELECT * FROM otpguard_token_records \
-             WHERE customer_id = '{c}'"
-        ));
-        clock.advance(STEP);
-        let used = phone.code(clock.now());
-        accept(&lc, &c, &used).await;
-        as_owner(
+        let (c, used) = restored_after_a_code(
             pg,
-            &format!(
-                "UPDATE otpguard_audit SET version = 1 WHERE customer_id = '{c}'; \
-                 DELETE FROM otpguard_token_records WHERE customer_id = '{c}'; \
-                 INSERT INTO otpguard_token_records SELECT * FROM lowered_backup"
-            ),
-        );
+            &lc,
+            &clock,
+            "c-lowered",
+            "UPDATE otpguard_audit SET version = 1 WHERE customer_id = '{c}'",
+        )
+        .await;
         let replay = lc.verify_transaction(&c, &web(), &used, &ctx()).await;
         assert!(
             matches!(&replay, Err(LifecycleError::Corrupt(e)) if e.to_string().contains("head of its audit chain")),
@@ -449,26 +437,14 @@ fn the_load_checks_the_head_of_the_chain() {
         );
 
         // The whole trail deleted, an older row restored.
-        let d = customer("c-erased");
-        let phone = Phone::new("SN-E", 22);
-        register(&lc, &d, phone.register(clock.now()))
-            .await
-            .unwrap();
-        pg.psql(&format!(
-            "CREATE TABLE erased_backup AS SELECT * FROM otpguard_token_records \
-             WHERE customer_id = '{d}'"
-        ));
-        clock.advance(STEP);
-        let used = phone.code(clock.now());
-        accept(&lc, &d, &used).await;
-        as_owner(
+        let (d, used) = restored_after_a_code(
             pg,
-            &format!(
-                "DELETE FROM otpguard_audit WHERE customer_id = '{d}'; \
-                 DELETE FROM otpguard_token_records WHERE customer_id = '{d}'; \
-                 INSERT INTO otpguard_token_records SELECT * FROM erased_backup"
-            ),
-        );
+            &lc,
+            &clock,
+            "c-erased",
+            "DELETE FROM otpguard_audit WHERE customer_id = '{c}'",
+        )
+        .await;
         let replay = lc.verify_transaction(&d, &web(), &used, &ctx()).await;
         assert!(
             matches!(&replay, Err(LifecycleError::Corrupt(e)) if e.to_string().contains("trail was deleted")),
@@ -490,6 +466,38 @@ fn the_load_checks_the_head_of_the_chain() {
             "{all:?}"
         );
     });
+}
+
+/// A customer `id` registered, its row copied, a code accepted; then, as
+/// the table's owner, `trail_sql` (with `{c}` for the customer) run and
+/// the copy restored. Returns the customer and the code used after the
+/// copy.
+async fn restored_after_a_code(
+    pg: &PostgresServer,
+    lc: &Pg,
+    clock: &FixedClock,
+    id: &str,
+    trail_sql: &str,
+) -> (CustomerId, String) {
+    let c = customer(id);
+    let phone = Phone::new(&format!("SN-{id}"), u32::try_from(id.len()).unwrap());
+    register(lc, &c, phone.register(clock.now())).await.unwrap();
+    let backup = format!("backup_{}", id.replace('-', "_"));
+    pg.psql(&format!(
+        "CREATE TABLE {backup} AS SELECT * FROM otpguard_token_records WHERE customer_id = '{c}'"
+    ));
+    clock.advance(STEP);
+    let used = phone.code(clock.now());
+    accept(lc, &c, &used).await;
+    as_owner(
+        pg,
+        &format!(
+            "{}; DELETE FROM otpguard_token_records WHERE customer_id = '{c}'; \
+             INSERT INTO otpguard_token_records SELECT * FROM {backup}",
+            trail_sql.replace("{c}", c.as_str())
+        ),
+    );
+    (c, used)
 }
 
 /// A store that wraps `PostgresStore` but forwards only `load` and

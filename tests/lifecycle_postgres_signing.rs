@@ -1147,3 +1147,64 @@ fn questions_answered_in_one_step_round_trip_through_postgres() {
         assert!(e.contains("check constraint"), "{e}");
     });
 }
+
+/// A signing token's row changed outside the library, the way an attacker
+/// would: its last signature lowered (to sign the same step again) or its
+/// suite dropped (to escape the suite's rules). The record's tag refuses
+/// both: the same signature again, and a fresh TOTP code, are `Corrupt`,
+/// and nothing is accepted.
+#[test]
+fn a_signing_token_changed_without_the_keys_is_refused() {
+    with_server(async |pg| {
+        let (clock, _pool, lc) = signing_backend(pg).await;
+        let tampers = [
+            (
+                "lower the last signature",
+                "token_last_signature = token_last_signature - 1",
+            ),
+            (
+                "drop the suite",
+                "token_signing_suite = NULL, token_last_signature = NULL, \
+                 token_signed_in_step = NULL",
+            ),
+        ];
+        for (n, (what, set)) in tampers.into_iter().enumerate() {
+            let c = customer(&format!("signer-{n}"));
+            let phone = Phone::new(&format!("SN-S{n}"), 40 + n as u8);
+            register(&lc, &c, &phone, clock.now()).await;
+            clock.advance(STEP);
+            let transfer = transfer_to("12345671", 700 + n as u64);
+            let response = phone.signature(&signing_suite(), &transfer, None, clock.now());
+            let proof = sign(&lc, &c, &transfer, &response).await.unwrap();
+            assert!(proof.version() > 0);
+            let changed = pg.affected(&format!(
+                "UPDATE otpguard_token_records SET {set} WHERE customer_id = '{c}'"
+            ));
+            assert_eq!(changed, 1, "{what}");
+            let again = sign(&lc, &c, &transfer, &response).await;
+            assert!(
+                matches!(again, Err(LifecycleError::Corrupt(_))),
+                "{what}: {again:?}"
+            );
+            clock.advance(STEP);
+            let totp = lc
+                .verify_transaction(
+                    &c,
+                    &principal(Actor::Customer),
+                    &phone.code(clock.now()),
+                    &ctx(),
+                )
+                .await;
+            assert!(
+                matches!(totp, Err(LifecycleError::Corrupt(_))),
+                "{what}: {totp:?}"
+            );
+            let rows = audit_rows(lc.store().pool(), &c).await;
+            assert_eq!(
+                rows.iter().filter(|r| r.outcome == "accepted").count(),
+                2,
+                "{what}: only the registration and the first signature: {rows:?}"
+            );
+        }
+    });
+}

@@ -286,10 +286,11 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let expected = first_record.saturating_add(RECORD_COLUMNS.len());
     Sql {
         // With the row (if any), in the same round trip, the latest
-        // version the customer's append-only audit trail has seen committed
-        // (the System's refusals of corrupt rows aside): a row older than
-        // that was restored from an older copy, and a missing row behind a
-        // trail that committed one was deleted.
+        // version the customer's audit trail has committed (the System's
+        // refusals of corrupt rows aside) and the head of its chain with
+        // the link before it (to check the head's MAC): a row older than
+        // either was restored from an older copy, and a missing row behind
+        // a trail that committed one was deleted.
         select: format!(
             "SELECT {qualified}, r.customer_id AS present, \
              (SELECT max(a.version) FROM otpguard_audit a \
