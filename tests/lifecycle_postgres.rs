@@ -559,3 +559,50 @@ fn throttle_and_notices_persist() {
         );
     });
 }
+
+/// The blocking API from a plain thread, outside any Tokio runtime: a
+/// store error that says what to do, nothing committed or audited; the
+/// same call with a multi-threaded runtime entered on the thread is
+/// accepted.
+#[test]
+fn blocking_calls_from_a_plain_thread_are_refused_clearly() {
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let lc = rt.block_on(backend(&pg, 2, LifecycleConfig::default(), &clock));
+    let alice = customer("alice");
+    let phone = Phone::new("SN-A", 9);
+    rt.block_on(register(&lc, &alice, phone.register(clock.now())))
+        .unwrap();
+    clock.advance(STEP);
+    let code = phone.code(clock.now());
+    let rows_before = rt.block_on(audit_rows(lc.store().pool(), &alice)).len();
+
+    let outside = std::thread::scope(|s| {
+        s.spawn(|| {
+            lc.blocking()
+                .verify_transaction(&alice, &web(), &code, &ctx())
+        })
+        .join()
+        .unwrap()
+    });
+    assert!(
+        matches!(&outside, Err(LifecycleError::Store(e)) if e.to_string().contains("Tokio runtime")),
+        "{outside:?}"
+    );
+    assert_eq!(
+        rt.block_on(audit_rows(lc.store().pool(), &alice)).len(),
+        rows_before
+    );
+
+    let inside = std::thread::scope(|s| {
+        s.spawn(|| {
+            let _guard = rt.enter();
+            lc.blocking()
+                .verify_transaction(&alice, &web(), &code, &ctx())
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(inside.unwrap().claimed().value(), clock.now() / STEP);
+}

@@ -20,7 +20,11 @@ use crate::{Clock, KeyUri};
 /// Use it with stores whose futures need no async runtime to make progress:
 /// the [`MemoryStore`](super::MemoryStore), or a store of the backend's on
 /// blocking I/O. A store on an async driver (tokio-based database clients)
-/// needs that runtime: call the async methods from it instead.
+/// needs that runtime: call the async methods from it instead, or enter
+/// a multi-threaded runtime on the calling thread first
+/// (`let _guard = runtime.enter();`). `PostgresStore` called from a thread
+/// outside any runtime answers a `StoreError` that says so, and nothing is
+/// committed.
 ///
 /// ```
 /// use otpguard::lifecycle::{CustomerId, Label, Lifecycle, LifecycleConfig, MemoryStore, Principal, RequestContext};

@@ -908,18 +908,36 @@ fn lost_race(e: &sqlx::Error) -> bool {
                 && db.constraint() == Some("otpguard_audit_chain")))
 }
 
+/// An error, rather than sqlx's panic, when the calling thread is outside
+/// a Tokio runtime (a blocking call from a plain thread): sqlx's sockets
+/// and timers live in one.
+fn in_runtime() -> Result<(), StoreError> {
+    tokio::runtime::Handle::try_current()
+        .map(|_| ())
+        .map_err(|_| {
+            StoreError::new(
+                "PostgresStore needs a Tokio runtime on the calling thread: call the lifecycle's \
+             async methods from one, or enter one (`let _guard = runtime.enter();`, a \
+             multi-threaded runtime) before the blocking API",
+            )
+        })
+}
+
 impl<S: Sealer + Sync> TokenStore for PostgresStore<S> {
     async fn load(&self, customer: &CustomerId) -> Result<Option<TokenRecord>, StoreError> {
+        in_runtime()?;
         self.load_opened(customer, Trust::Tag)
             .await
             .map(|loaded| loaded.record)
     }
 
     async fn load_with_head(&self, customer: &CustomerId) -> Result<Loaded, StoreError> {
+        in_runtime()?;
         self.load_opened(customer, Trust::Tag).await
     }
 
     async fn commit(&self, commit: Commit<'_>) -> Result<CommitOutcome, StoreError> {
+        in_runtime()?;
         self.commit_sql(&commit).await
     }
 }
