@@ -2845,10 +2845,14 @@ fn check_reason(context: &str, got: &Answer, reason: &AuditReason, max: u32) {
         ) => {
             assert_eq!((failures, &max), (f, m), "{context}");
         }
-        (got, AuditReason::Refused(why))
+        (got, AuditReason::Refused { code, message })
             if !accepted && !matches!(got, Answer::Replayed { .. } | Answer::WrongCode { .. }) =>
         {
-            assert!(!why.is_empty(), "{context}");
+            assert!(!message.is_empty(), "{context}");
+            assert!(
+                !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{context}: code {code:?}"
+            );
         }
         (got, reason) => panic!("{context}: answer {got:?} audited as {reason:?}"),
     }

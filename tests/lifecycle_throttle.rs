@@ -279,7 +279,7 @@ fn run_model(
                 prop_assert_eq!(&after, &before);
                 prop_assert_eq!(new.len(), 1);
                 prop_assert_eq!(new[0].outcome, Outcome::Refused);
-                prop_assert!(matches!(new[0].reason, AuditReason::Refused(_)));
+                prop_assert_eq!(new[0].reason.code(), "throttled");
                 prop_assert_eq!(new[0].version, before.version);
                 seen.throttled += 1;
                 seen.throttled_right += usize::from(matches!(what, Try::Right));
@@ -838,8 +838,9 @@ fn audit_matches_answers(audit: &[AuditRecord], ids: &[usize], answers: &[Answer
             (Err(LifecycleError::Replayed { step, .. }), AuditReason::Replayed { step: s, .. }) => {
                 assert_eq!(step, s);
             }
-            (Err(LifecycleError::Throttled { .. }), AuditReason::Refused(_)) => {
+            (Err(e @ LifecycleError::Throttled { .. }), reason @ AuditReason::Refused { .. }) => {
                 assert_eq!(r.outcome, Outcome::Refused);
+                assert_eq!(reason.code(), e.code());
             }
             (answer, reason) => panic!("request {i} answered {answer:?}, audited {reason:?}"),
         }
@@ -980,7 +981,7 @@ async fn race_sixteen_wrong_codes_the_delay_holds_back_the_rest() {
             );
         }
         for r in &audit[RACE_AFTER as usize..] {
-            assert!(matches!(r.reason, AuditReason::Refused(_)), "{r}");
+            assert!(matches!(r.reason, AuditReason::Refused { .. }), "{r}");
             assert_eq!(r.version, record.version());
         }
 

@@ -61,6 +61,9 @@ pub(crate) enum Answer {
 /// The audit records of one attempt. Nearly every event has exactly one,
 /// kept inline; a swap time-out or a lock-out adds the System's.
 #[derive(Default)]
+// Inline on purpose: the one record of an accepted code is not allocated
+// (tests/no_alloc.rs); the attempt lives on the stack for one request.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Audits {
     #[default]
     None,
@@ -421,7 +424,10 @@ fn refusal(
     timed_out: bool,
     error: LifecycleError,
 ) -> Attempt {
-    let reason = AuditReason::Refused(Cow::Owned(error.to_string()));
+    let reason = AuditReason::Refused {
+        code: Cow::Borrowed(error.code()),
+        message: Cow::Owned(error.to_string()),
+    };
     audit.push(header.refused(&record, request, reason));
     Attempt {
         record: timed_out.then_some(record),

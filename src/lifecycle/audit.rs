@@ -99,8 +99,38 @@ pub enum AuditReason {
     },
     /// Accepted: a login while the login OTP is off asks for no code.
     LoginOtpOff,
-    /// Refused for any other reason: the refusal's error message.
-    Refused(Cow<'static, str>),
+    /// Refused for any other reason: the refusal's stable code
+    /// ([`LifecycleError::code`](super::LifecycleError::code)) and its
+    /// error message.
+    Refused {
+        /// The refusal's stable code.
+        code: Cow<'static, str>,
+        /// The refusal's error message.
+        message: Cow<'static, str>,
+    },
+}
+
+impl AuditReason {
+    /// A stable, machine-readable name for the reason, part of the public
+    /// contract: `applied`, `wrong_code`, `replayed`,
+    /// `behind_last_accepted`, `login_otp_off`, or for any other refusal
+    /// the refusal's own code ([`LifecycleError::code`](super::LifecycleError::code)).
+    ///
+    /// ```
+    /// use otpguard::lifecycle::audit::AuditReason;
+    /// assert_eq!(AuditReason::WrongCode { failures: 1, max: 5 }.code(), "wrong_code");
+    /// ```
+    #[must_use]
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Applied { .. } => "applied",
+            Self::WrongCode { .. } => "wrong_code",
+            Self::Replayed { .. } => "replayed",
+            Self::BehindLastAccepted { .. } => "behind_last_accepted",
+            Self::LoginOtpOff => "login_otp_off",
+            Self::Refused { code, .. } => code,
+        }
+    }
 }
 
 impl fmt::Display for AuditReason {
@@ -132,7 +162,7 @@ impl fmt::Display for AuditReason {
                 "behind: the code matched step {step}, older than the last accepted step {last_accepted} (not counted)"
             ),
             Self::LoginOtpOff => f.write_str("login OTP is off: no code asked"),
-            Self::Refused(message) => f.write_str(message),
+            Self::Refused { message, .. } => f.write_str(message),
         }
     }
 }
@@ -156,7 +186,7 @@ impl fmt::Display for AuditReason {
 ///     from: State::Active,
 ///     to: State::Active,
 ///     outcome: Outcome::Refused,
-///     reason: AuditReason::Refused("not permitted".into()),
+///     reason: AuditReason::Refused { code: "not_permitted".into(), message: "not permitted".into() },
 ///     version: 3,
 ///     drift: None,
 ///     transaction: None,

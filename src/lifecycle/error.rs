@@ -405,6 +405,119 @@ impl LifecycleError {
         }
     }
 
+    /// A stable, machine-readable name for this refusal, part of the
+    /// public contract (it does not change between versions; a new
+    /// variant brings a new code): for metrics, fraud monitoring and
+    /// mapping to statuses without parsing English. The same code names
+    /// the refusal in its audit record
+    /// ([`AuditReason::code`](super::audit::AuditReason::code)).
+    ///
+    /// | code | category |
+    /// |---|---|
+    /// | `not_permitted` | caller |
+    /// | `wrong_code` | caller |
+    /// | `replayed` | caller |
+    /// | `unverifiable` | bank |
+    /// | `no_signing_suite` | caller |
+    /// | `signing_suite_guessable` | bank |
+    /// | `signature_expired` | caller |
+    /// | `too_many_signatures_in_step` | caller |
+    /// | `unsignable` | caller |
+    /// | `login_otp_off` | caller |
+    /// | `code_required` | caller |
+    /// | `swap_expired` | caller |
+    /// | `swap_not_expired` | caller |
+    /// | `below_max_failures` | caller |
+    /// | `serial_retired` | caller |
+    /// | `throttled` | caller |
+    /// | `drift_beyond_bound` | caller |
+    /// | `secret_reused` | caller |
+    /// | `same_serial` | caller |
+    /// | `no_enrollment` | caller |
+    /// | `enrollment_expired` | caller |
+    /// | `provisioning` | bank |
+    /// | `randomness` | bank |
+    /// | `version_exhausted` | bank |
+    /// | `store_unavailable` | retry |
+    /// | `contended` | retry |
+    /// | `corrupt` | bank |
+    /// | `internal` | bank |
+    ///
+    /// ```
+    /// use otpguard::lifecycle::{ErrorCategory, LifecycleError};
+    /// let replay = LifecycleError::Replayed { step: 7, last_accepted: 7 };
+    /// assert_eq!((replay.code(), replay.category()), ("replayed", ErrorCategory::Caller));
+    /// ```
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::NotPermitted { .. } => "not_permitted",
+            Self::WrongCode { .. } => "wrong_code",
+            Self::Replayed { .. } => "replayed",
+            Self::Unverifiable { .. } => "unverifiable",
+            Self::NoSigningSuite => "no_signing_suite",
+            Self::SigningSuiteGuessable { .. } => "signing_suite_guessable",
+            Self::SignatureExpired { .. } => "signature_expired",
+            Self::TooManySignaturesInStep { .. } => "too_many_signatures_in_step",
+            Self::Unsignable(_) => "unsignable",
+            Self::LoginOtpOff => "login_otp_off",
+            Self::CodeRequired => "code_required",
+            Self::SwapExpired { .. } => "swap_expired",
+            Self::SwapNotExpired { .. } => "swap_not_expired",
+            Self::BelowMaxFailures { .. } => "below_max_failures",
+            Self::SerialRetired { .. } => "serial_retired",
+            Self::Throttled { .. } => "throttled",
+            Self::DriftBeyondBound { .. } => "drift_beyond_bound",
+            Self::SecretReused => "secret_reused",
+            Self::SameSerial => "same_serial",
+            Self::NoEnrollment => "no_enrollment",
+            Self::EnrollmentExpired { .. } => "enrollment_expired",
+            Self::Provisioning(_) => "provisioning",
+            Self::Randomness => "randomness",
+            Self::VersionExhausted => "version_exhausted",
+            Self::Store(_) => "store_unavailable",
+            Self::Contended { .. } => "contended",
+            Self::Corrupt(_) => "corrupt",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// Whose doing the refusal is: the caller's (the rules or the code
+    /// refused the request), the bank's (a fault or a setting to fix), or
+    /// neither (the store could not decide now: retry).
+    #[must_use]
+    pub const fn category(&self) -> ErrorCategory {
+        match self {
+            Self::Unverifiable { .. }
+            | Self::SigningSuiteGuessable { .. }
+            | Self::Provisioning(_)
+            | Self::Randomness
+            | Self::VersionExhausted
+            | Self::Corrupt(_)
+            | Self::Internal(_) => ErrorCategory::Bank,
+            Self::Store(_) | Self::Contended { .. } => ErrorCategory::Retry,
+            Self::NotPermitted { .. }
+            | Self::WrongCode { .. }
+            | Self::Replayed { .. }
+            | Self::NoSigningSuite
+            | Self::SignatureExpired { .. }
+            | Self::TooManySignaturesInStep { .. }
+            | Self::Unsignable(_)
+            | Self::LoginOtpOff
+            | Self::CodeRequired
+            | Self::SwapExpired { .. }
+            | Self::SwapNotExpired { .. }
+            | Self::BelowMaxFailures { .. }
+            | Self::SerialRetired { .. }
+            | Self::Throttled { .. }
+            | Self::DriftBeyondBound { .. }
+            | Self::SecretReused
+            | Self::SameSerial
+            | Self::NoEnrollment
+            | Self::EnrollmentExpired { .. } => ErrorCategory::Caller,
+        }
+    }
+
     /// The coarse answer to give the customer: it tells them what to do,
     /// and never whether a refused code was wrong or already used (a replay
     /// answers exactly like a wrong code). Log the error itself.
@@ -453,6 +566,33 @@ impl LifecycleError {
             | Self::VersionExhausted
             | Self::Corrupt(_)
             | Self::Internal(_) => A::BankError,
+        }
+    }
+}
+
+/// Whose doing a refusal is ([`LifecycleError::category`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCategory {
+    /// The caller's: the rules or the code refused the request (a wrong
+    /// or replayed code, a step not permitted in this state, a hold-back).
+    Caller,
+    /// The bank's: a fault or a setting to fix (a corrupt record, a
+    /// guessable suite, no randomness).
+    Bank,
+    /// Neither: the store could not decide now; the same request may
+    /// succeed if sent again.
+    Retry,
+}
+
+impl ErrorCategory {
+    /// Its stable name: `caller`, `bank` or `retry`.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Caller => "caller",
+            Self::Bank => "bank",
+            Self::Retry => "retry",
         }
     }
 }
@@ -512,6 +652,7 @@ impl core::fmt::Display for CustomerAnswer {
 mod tests {
     use super::*;
     use crate::CheckError;
+    use crate::UriError;
 
     #[test]
     fn a_replay_answers_the_customer_exactly_like_a_wrong_code() {
@@ -549,5 +690,106 @@ mod tests {
         for answer in [wrong, replay, locking, held].map(|e| e.customer_answer().to_string()) {
             assert!(!answer.chars().any(|c| c.is_ascii_digit()), "{answer}");
         }
+    }
+
+    /// One of each variant (the match in `code` has no wildcard, so a new
+    /// variant must be given a code, and this list must grow with it).
+    fn every_variant() -> Vec<LifecycleError> {
+        use crate::ocra::QuestionError;
+        let store = || StoreError::new("down");
+        vec![
+            LifecycleError::NotPermitted {
+                state: State::Active,
+                event: EventKind::Resume,
+                actor: Actor::Customer,
+                rule: None,
+            },
+            LifecycleError::WrongCode {
+                failures: 1,
+                max: 5,
+                locked_out: false,
+                source: CheckError::Mismatch.into(),
+            },
+            LifecycleError::Replayed {
+                step: 1,
+                last_accepted: 1,
+            },
+            LifecycleError::Unverifiable {
+                source: CheckError::Mismatch.into(),
+            },
+            LifecycleError::NoSigningSuite,
+            LifecycleError::SigningSuiteGuessable {
+                candidates: 10,
+                max_failures: 5,
+                digits: 6,
+            },
+            LifecycleError::SignatureExpired { step: 1 },
+            LifecycleError::TooManySignaturesInStep { step: 1, max: 16 },
+            LifecycleError::Unsignable(QuestionError::HexTooShort { len: 8, min: 40 }),
+            LifecycleError::LoginOtpOff,
+            LifecycleError::CodeRequired,
+            LifecycleError::SwapExpired {
+                deadline: 1,
+                now: 2,
+            },
+            LifecycleError::SwapNotExpired {
+                deadline: 2,
+                now: 1,
+            },
+            LifecycleError::BelowMaxFailures {
+                failures: 1,
+                max: 5,
+            },
+            LifecycleError::SerialRetired {
+                serial: TokenSerial::new("SN-1").unwrap(),
+            },
+            LifecycleError::Throttled {
+                retry_at: 2,
+                now: 1,
+            },
+            LifecycleError::DriftBeyondBound { drift: 20, max: 10 },
+            LifecycleError::SecretReused,
+            LifecycleError::SameSerial,
+            LifecycleError::NoEnrollment,
+            LifecycleError::EnrollmentExpired {
+                deadline: 1,
+                now: 2,
+            },
+            LifecycleError::Provisioning(UriError::Scheme),
+            LifecycleError::Randomness,
+            LifecycleError::VersionExhausted,
+            LifecycleError::Store(store()),
+            LifecycleError::Contended { attempts: 64 },
+            LifecycleError::Corrupt(StoreError::corrupt("changed")),
+            LifecycleError::Internal("a case the table rules out"),
+        ]
+    }
+
+    #[test]
+    fn every_code_is_unique_snake_case_and_documented_with_its_category() {
+        let source = include_str!("error.rs");
+        let errors = every_variant();
+        let mut codes: Vec<&str> = errors.iter().map(LifecycleError::code).collect();
+        for e in &errors {
+            let code = e.code();
+            assert!(
+                !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+            let row = format!("/// | `{code}` | {} |", e.category().code());
+            assert!(source.contains(&row), "not documented: {row}");
+        }
+        let documented = source
+            .lines()
+            .filter(|l| l.trim_start().starts_with("/// | `"))
+            .count();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), errors.len(), "a code is used twice");
+        assert_eq!(
+            documented,
+            errors.len(),
+            "the table lists a code no variant has"
+        );
     }
 }

@@ -51,7 +51,10 @@ fn probe(c: &CustomerId, version: u64, state: State, note: &'static str) -> Audi
         from: state,
         to: state,
         outcome: Outcome::Refused,
-        reason: AuditReason::Refused(Cow::Borrowed(note)),
+        reason: AuditReason::Refused {
+            code: Cow::Borrowed("contract_check"),
+            message: Cow::Borrowed(note),
+        },
         version,
         drift: None,
         transaction: None,
