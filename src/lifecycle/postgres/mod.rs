@@ -580,15 +580,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 return Ok(done);
             };
             after.clone_from(last);
-            for id in &ids {
-                let outcome = self.reseal_one(id, Trust::Tag).await?;
-                let count = match outcome {
-                    ResealOutcome::Resealed => &mut done.resealed,
-                    ResealOutcome::ChangedMeanwhile => &mut done.changed_meanwhile,
-                    ResealOutcome::Corrupt => &mut done.corrupt,
-                };
-                *count = count.saturating_add(1);
-            }
+            self.reseal_each(&ids, Trust::Tag, &mut done).await?;
         }
     }
 
@@ -626,16 +618,27 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 return Ok(done);
             };
             after.clone_from(last);
-            for id in &ids {
-                let outcome = self.reseal_one(id, Trust::Untagged).await?;
-                let count = match outcome {
-                    ResealOutcome::Resealed => &mut done.resealed,
-                    ResealOutcome::ChangedMeanwhile => &mut done.changed_meanwhile,
-                    ResealOutcome::Corrupt => &mut done.corrupt,
-                };
-                *count = count.saturating_add(1);
-            }
+            self.reseal_each(&ids, Trust::Untagged, &mut done).await?;
         }
+    }
+
+    /// Re-seals each of `ids` (trusting it by `trust`) and counts what
+    /// became of it in `done`.
+    async fn reseal_each(
+        &self,
+        ids: &[String],
+        trust: Trust,
+        done: &mut Resealed,
+    ) -> Result<(), StoreError> {
+        for id in ids {
+            let count = match self.reseal_one(id, trust).await? {
+                ResealOutcome::Resealed => &mut done.resealed,
+                ResealOutcome::ChangedMeanwhile => &mut done.changed_meanwhile,
+                ResealOutcome::Corrupt => &mut done.corrupt,
+            };
+            *count = count.saturating_add(1);
+        }
+        Ok(())
     }
 
     async fn reseal_one(&self, id: &str, trust: Trust) -> Result<ResealOutcome, StoreError> {
