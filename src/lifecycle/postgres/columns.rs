@@ -138,7 +138,7 @@ const _: () = assert!(AUDIT_COLUMNS.len() == CHAINED_COLUMNS + 2);
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
 /// A `u64` of the record as a `bigint`.
-fn bigint(value: u64, what: &str) -> Result<i64, StoreError> {
+pub(super) fn bigint(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value)
         .map_err(|_| StoreError::new(format!("{what} {value} does not fit a PostgreSQL bigint")))
 }

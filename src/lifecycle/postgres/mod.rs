@@ -166,7 +166,7 @@ use super::sealed::SealedRecord;
 use super::store::{Commit, CommitOutcome, Loaded, TokenStore};
 use super::{CustomerId, TokenRecord};
 use crate::seal::{KeyId, Keyring, Sealer};
-use crate::StoreError;
+use crate::{Clock, StoreError, SystemClock};
 use columns::{
     AuditColumns, RecordColumns, RowHeader, AUDIT_COLUMNS, CONTENT_COLUMNS, HEAD_COLUMNS,
     RECORD_COLUMNS,
@@ -328,8 +328,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         // does not grow the audit table. A row that lost the chain's next
         // position to another writer is left out; the next load audits it.
         audit_corrupt: format!("{audit} ON CONFLICT DO NOTHING"),
-        corrupt_head: "SELECT floor(extract(epoch FROM now()))::bigint AS now, \
-             EXISTS (SELECT 1 FROM otpguard_audit \
+        corrupt_head: "SELECT EXISTS (SELECT 1 FROM otpguard_audit \
              WHERE customer_id = $1 AND version = $2 AND event = 'Load') AS audited, \
              h.link AS head_link, h.chain AS head_chain \
              FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT link, chain FROM otpguard_audit \
@@ -349,8 +348,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         trail_customers: "SELECT customer_id FROM otpguard_audit WHERE customer_id > $1 \
              UNION SELECT customer_id FROM otpguard_token_records WHERE customer_id > $1 \
              ORDER BY customer_id LIMIT $2",
-        heads: "SELECT DISTINCT ON (customer_id) customer_id, link, chain, \
-             floor(extract(epoch FROM now()))::bigint AS now FROM otpguard_audit \
+        heads: "SELECT DISTINCT ON (customer_id) customer_id, link, chain FROM otpguard_audit \
              WHERE link IS NOT NULL AND customer_id > $1 AND ($2::text IS NULL OR customer_id = $2) \
              ORDER BY customer_id, link DESC LIMIT $3",
     }
@@ -512,20 +510,14 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         row: &sqlx::postgres::PgRow,
         customer: &CustomerId,
     ) -> Result<(ChainHead, Option<i64>), String> {
-        let mut content = AuditColumns::default();
-        let Some(head) = content
-            .push_read(row, &HEAD_COLUMNS)
-            .or_else(|why| {
-                // No head row: every head column is NULL.
-                match columns::read_link(row, "head_link", "head_chain") {
-                    Ok(None) => Ok(None),
-                    _ => Err(why),
-                }
-            })
-            .map_err(|why| format!("the head of its audit chain: {why}"))?
+        let unreadable = |why: String| format!("the head of its audit chain: {why}");
+        let Some(head) = columns::read_link(row, "head_link", "head_chain").map_err(unreadable)?
         else {
             return Ok((ChainHead::Empty, None));
         };
+        let mut content = AuditColumns::default();
+        // Its link again, as read above.
+        let _ = content.push_read(row, &HEAD_COLUMNS).map_err(unreadable)?;
         let previous = columns::read_link(row, "prev_link", "prev_chain")
             .map_err(|why| format!("the row before the head of its audit chain: {why}"))?;
         let fields = content
@@ -672,7 +664,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         };
         let mut audit = AuditColumns::system(
             version,
-            unix_now()?,
+            system_now()?,
             "Reseal",
             "accepted",
             sealed.state.to_string(),
@@ -756,14 +748,13 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         if audited {
             return Ok(());
         }
-        let now: i64 = row.try_get("now").map_err(failed)?;
         // Linked after the head as it stands; if that is unreadable, the
         // row cannot be linked, and the error says so.
         let head = columns::read_link(&row, "head_link", "head_chain")
             .map_err(|why| StoreError::new(format!("the head of its audit chain: {why}")))?;
         let mut audit = AuditColumns::system(
             version,
-            now,
+            system_now()?,
             "Load",
             "refused",
             state,
@@ -883,13 +874,10 @@ fn values_version_of(sealed: &SealedRecord) -> Result<i64, String> {
     i64::try_from(sealed.version).map_err(|_| "version out of range".to_owned())
 }
 
-/// Now, in Unix seconds, for the System's own audit rows.
-fn unix_now() -> Result<i64, StoreError> {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .ok_or_else(|| StoreError::new("the system clock is before 1970 or beyond 2^63 s"))
+/// Now, by the system's clock (as the lifecycle's rows are dated by
+/// default), for the System's own audit rows.
+fn system_now() -> Result<i64, StoreError> {
+    columns::bigint(SystemClock.now(), "the system clock")
 }
 
 /// The version column of `sealed`, as bound.

@@ -9,7 +9,7 @@ use super::{PostgresStore, SQL};
 use crate::lifecycle::audit::{BrokenLink, ChainCheck, ChainReport, Checkpoint};
 use crate::lifecycle::CustomerId;
 use crate::seal::{SealError, Sealer};
-use crate::StoreError;
+use crate::{Clock, StoreError, SystemClock};
 
 /// Rows read per query while verifying a trail.
 const PAGE: i64 = 1_000;
@@ -232,20 +232,18 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             .fetch_all(&self.pool)
             .await
             .map_err(read_failed)?;
+        let now = SystemClock.now();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let id: String = row.try_get("customer_id").map_err(read_failed)?;
-            let now: i64 = row.try_get("now").map_err(read_failed)?;
             let customer = CustomerId::new(&id).map_err(|_| {
                 StoreError::corrupt(format!("audit rows under an invalid customer id {id:?}"))
             })?;
             let head = columns::read_link(&row, "link", "chain")
                 .map_err(|why| StoreError::corrupt(format!("the chain head of {id}: {why}")))?
                 .ok_or_else(|| StoreError::new("a chain head without a link"))?;
-            let at = u64::try_from(now)
-                .map_err(|_| StoreError::new("the database's clock is before 1970"))?;
             out.push(
-                Checkpoint::new(&self.sealer, &customer, head, at)
+                Checkpoint::new(&self.sealer, &customer, head, now)
                     .map_err(|e| StoreError::with_source("MACing a checkpoint failed", e))?,
             );
         }
