@@ -201,8 +201,7 @@ impl TokenRecord {
         sealer: &S,
     ) -> Result<KeyedMac, SealError> {
         let digesting = crate::seal::Digesting(sealer);
-        let bytes = self.seal_untagged(customer, &digesting)?.untagged_bytes();
-        digesting.mac(&record_message(&bytes, customer)?)
+        digesting.mac(&self.plaintext_message(customer, &digesting)?)
     }
 
     /// Checks that `tag` is this record's tag in its plaintext form, for
@@ -215,8 +214,19 @@ impl TokenRecord {
         sealer: &S,
     ) -> Result<(), SealError> {
         let digesting = crate::seal::Digesting(sealer);
-        let bytes = self.seal_untagged(customer, &digesting)?.untagged_bytes();
-        digesting.check_mac(tag, &record_message(&bytes, customer)?)
+        digesting.check_mac(tag, &self.plaintext_message(customer, &digesting)?)
+    }
+
+    /// What the plaintext form's tag is the MAC of: the record's tag
+    /// message, its secrets sealed as digests.
+    #[cfg(feature = "serde")]
+    fn plaintext_message<S: Sealer + ?Sized>(
+        &self,
+        customer: &CustomerId,
+        digesting: &crate::seal::Digesting<'_, S>,
+    ) -> Result<Vec<u8>, SealError> {
+        let bytes = self.seal_untagged(customer, digesting)?.untagged_bytes();
+        record_message(&bytes, customer)
     }
 
     /// This record with its secrets sealed by `sealer` for `customer`.
