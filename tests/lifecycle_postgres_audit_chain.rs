@@ -19,7 +19,7 @@ use otpguard::lifecycle::postgres::TrailError;
 use otpguard::lifecycle::{CustomerId, LifecycleConfig, LifecycleError};
 use otpguard::{Clock, FixedClock};
 use store_support::{ctx, customer, web, Phone, START, STEP};
-use support::pg_lifecycle::{audit_rows, migrated, pool_on, race_tasks, register, Pg};
+use support::pg_lifecycle::{audit_rows, backend_on, migrated, pool_on, race_tasks, register, Pg};
 use support::postgres_server::PostgresServer;
 
 /// Rows the journey leaves: a registration, three rounds of an accepted
@@ -175,8 +175,7 @@ fn broken(result: Result<ChainReport, TrailError>) -> BrokenLink {
 fn every_tamper_of_the_trail_is_reported_where_it_happened() {
     support::pg_lifecycle::with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let pool = pool_on(pg, "postgres", 4, Duration::from_secs(5)).await;
-        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let lc = backend_on(pg, 4, &clock).await;
         let store = lc.store();
 
         let clean = customer("c-clean");
@@ -188,7 +187,10 @@ fn every_tamper_of_the_trail_is_reported_where_it_happened() {
             Some(JOURNEY_ROWS),
             "{report:?}"
         );
-        assert_eq!(audit_rows(&pool, &clean).await.len() as u64, JOURNEY_ROWS);
+        assert_eq!(
+            audit_rows(lc.store().pool(), &clean).await.len() as u64,
+            JOURNEY_ROWS
+        );
 
         let mut expected_broken = Vec::new();
         println!("tamper | reported");
@@ -234,8 +236,7 @@ fn every_tamper_of_the_trail_is_reported_where_it_happened() {
 fn a_checkpoint_shows_a_restore_the_chain_alone_cannot() {
     support::pg_lifecycle::with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
-        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let lc = backend_on(pg, 2, &clock).await;
         let store = lc.store();
         let c = customer("c-restore");
         let phone = Phone::new("SN-R", 9);
@@ -386,8 +387,7 @@ fn a_clean_trail_of_ten_thousand_events_verifies() {
     const EVENTS: u64 = 10_000;
     support::pg_lifecycle::with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
-        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let lc = backend_on(pg, 2, &clock).await;
         let c = customer("c-long");
         let phone = Phone::new("SN-L", 11);
         register(&lc, &c, phone.register(clock.now()))
@@ -417,39 +417,31 @@ fn a_clean_trail_of_ten_thousand_events_verifies() {
 fn the_load_checks_the_head_of_the_chain() {
     support::pg_lifecycle::with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
-        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let lc = backend_on(pg, 2, &clock).await;
         let store = lc.store();
 
-        // Versions lowered in the trail, an older row restored.
-        let (c, used) = restored_after_a_code(
-            pg,
-            &lc,
-            &clock,
-            "c-lowered",
-            "UPDATE otpguard_audit SET version = 1 WHERE customer_id = '{c}'",
-        )
-        .await;
-        let replay = lc.verify_transaction(&c, &web(), &used, &ctx()).await;
-        assert!(
-            matches!(&replay, Err(LifecycleError::Corrupt(e)) if e.to_string().contains("head of its audit chain")),
-            "{replay:?}"
-        );
-
-        // The whole trail deleted, an older row restored.
-        let (d, used) = restored_after_a_code(
-            pg,
-            &lc,
-            &clock,
-            "c-erased",
-            "DELETE FROM otpguard_audit WHERE customer_id = '{c}'",
-        )
-        .await;
-        let replay = lc.verify_transaction(&d, &web(), &used, &ctx()).await;
-        assert!(
-            matches!(&replay, Err(LifecycleError::Corrupt(e)) if e.to_string().contains("trail was deleted")),
-            "{replay:?}"
-        );
+        // Versions lowered in the trail, or the whole trail deleted; then
+        // an older row restored.
+        for (id, trail_sql, why) in [
+            (
+                "c-lowered",
+                "UPDATE otpguard_audit SET version = 1 WHERE customer_id = '{c}'",
+                "head of its audit chain",
+            ),
+            (
+                "c-erased",
+                "DELETE FROM otpguard_audit WHERE customer_id = '{c}'",
+                "trail was deleted",
+            ),
+        ] {
+            let (c, used) = restored_after_a_code(pg, &lc, &clock, id, trail_sql).await;
+            let replay = lc.verify_transaction(&c, &web(), &used, &ctx()).await;
+            assert!(
+                matches!(&replay, Err(LifecycleError::Corrupt(e)) if e.to_string().contains(why)),
+                "{id}: {replay:?}"
+            );
+        }
+        let d = customer("c-erased");
         // Its refusal is the one row of its new trail; the pass over every
         // customer reports that it ends before the record.
         let all = store.verify_audits(10).await.unwrap();
@@ -530,12 +522,11 @@ impl otpguard::lifecycle::store::TokenStore for Forgetful {
 fn a_wrapper_that_drops_the_head_is_refused_clearly() {
     support::pg_lifecycle::with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
-        migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let migrated = backend_on(pg, 2, &clock).await;
         let lc = otpguard::lifecycle::Lifecycle::new(
             LifecycleConfig::default(),
             Forgetful(otpguard::lifecycle::postgres::PostgresStore::new(
-                pool.clone(),
+                migrated.store().pool().clone(),
                 support::pg_lifecycle::keys(),
             )),
             Arc::clone(&clock),

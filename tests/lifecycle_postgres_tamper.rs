@@ -17,7 +17,9 @@ use std::time::Duration;
 use otpguard::lifecycle::{CustomerId, Event, LifecycleConfig, LifecycleError, SuspendReason};
 use otpguard::{Clock, FixedClock};
 use store_support::{ctx, customer, operator, web, Phone, START, STEP};
-use support::pg_lifecycle::{assert_corrupt_load, audit_rows, migrated, pool_on, register, Pg};
+use support::pg_lifecycle::{
+    assert_corrupt_load, audit_rows, backend_on, migrated, pool_on, register, Pg,
+};
 use support::postgres_server::PostgresServer;
 
 /// Where the customer's record stands before the tamper.
@@ -222,8 +224,7 @@ fn every_decision_column_changed_without_the_keys_is_refused() {
 fn no_row_is_written_without_a_tag() {
     with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
-        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let lc = backend_on(pg, 2, &clock).await;
         let c = customer("c-strip");
         let phone = bring(&lc, &clock, &c, 40, Before::Active).await;
         let refused = pg.psql_error(&format!(
@@ -257,8 +258,7 @@ fn no_row_is_written_without_a_tag() {
 fn a_row_restored_from_an_older_copy_is_refused() {
     with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
-        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let lc = backend_on(pg, 2, &clock).await;
         let c = customer("c-roll");
         let phone = Phone::new("SN-R", 7);
         let mut saved = 0;
@@ -361,8 +361,7 @@ fn a_row_restored_from_an_older_copy_is_refused() {
 fn a_deleted_row_is_refused() {
     with_server(async |pg| {
         let clock = Arc::new(FixedClock::new(START));
-        let pool = pool_on(pg, "postgres", 2, Duration::from_secs(5)).await;
-        let lc = migrated(&pool, LifecycleConfig::default(), &clock).await;
+        let lc = backend_on(pg, 2, &clock).await;
         let c = customer("c-gone");
         let phone = bring(&lc, &clock, &c, 50, Before::Reissued).await;
         assert_eq!(

@@ -85,6 +85,13 @@ pub async fn migrated(pool: &PgPool, config: LifecycleConfig, clock: &Arc<FixedC
     lc
 }
 
+/// A backend with the default settings on a pool of `connections` to
+/// `pg` (waiting at most 5 s for one), the schema up to date.
+pub async fn backend_on(pg: &PostgresServer, connections: u32, clock: &Arc<FixedClock>) -> Arc<Pg> {
+    let pool = pool_on(pg, "postgres", connections, Duration::from_secs(5)).await;
+    migrated(&pool, LifecycleConfig::default(), clock).await
+}
+
 /// Submits the registration `event` for `c`, as the customer through the
 /// web channel.
 pub async fn register(lc: &Pg, c: &CustomerId, event: Event) -> Result<Applied, LifecycleError> {
