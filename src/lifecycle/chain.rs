@@ -396,12 +396,7 @@ impl<'a, S: Sealer + ?Sized> ChainCheck<'a, S> {
         if link.position > expected {
             return Err(BrokenLink::Missing { position: expected });
         }
-        let message = link_message(link.position, self.head.as_ref(), self.customer, fields)
-            .map_err(|reason| BrokenLink::Unreadable {
-                position: link.position,
-                reason,
-            })?;
-        match self.sealer.check_mac(&link.mac, &message) {
+        match link.check(self.head.as_ref(), self.sealer, self.customer, fields) {
             Ok(()) => {}
             Err(SealError::Unauthentic) => {
                 return Err(BrokenLink::Unauthentic {
