@@ -276,6 +276,10 @@ pub enum SealError {
     /// before records carried one, or stripped).
     #[error("the sealed record carries no tag")]
     Untagged,
+    /// A key given as text is not 64 hexadecimal digits (the text is not
+    /// repeated: it may be most of a key).
+    #[error("a key is 64 hexadecimal digits (32 bytes)")]
+    KeyNotHex,
 }
 
 /// Seals and opens secrets. [`Keyring`] is the built-in one; an HSM or KMS
@@ -441,6 +445,13 @@ impl RingKey {
     }
 }
 
+/// 32 key bytes from 64 hexadecimal digits, in a buffer wiped on drop.
+fn key_from_hex(hex: &str) -> Result<Zeroizing<[u8; 32]>, SealError> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(hex.trim(), key.as_mut_slice()).map_err(|_| SealError::KeyNotHex)?;
+    Ok(key)
+}
+
 impl Keyring {
     /// A keyring with one key, the primary.
     ///
@@ -452,6 +463,40 @@ impl Keyring {
             primary,
             keys: vec![RingKey::new(primary, key)?],
         })
+    }
+
+    /// A keyring with one key, the primary, given as 64 hexadecimal digits
+    /// (as a key read from a secret store or the environment usually is).
+    /// The key is decoded straight into a buffer that is wiped once the
+    /// keyring holds it; keep the text in a
+    /// [`Zeroizing`](zeroize::Zeroizing) `String` so that it is wiped too.
+    ///
+    /// ```
+    /// use otpguard::seal::{KeyId, Keyring, SealError};
+    /// use zeroize::Zeroizing;
+    /// let text = Zeroizing::new("00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF".to_owned());
+    /// let ring = Keyring::from_hex(KeyId(1), &text)?;
+    /// assert_eq!(ring.primary(), KeyId(1));
+    /// assert_eq!(Keyring::from_hex(KeyId(1), "00ff").err(), Some(SealError::KeyNotHex));
+    /// # Ok::<(), SealError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`SealError::KeyNotHex`] if `hex` is not 64 hexadecimal digits
+    /// (surrounding whitespace, such as a trailing newline, is ignored).
+    pub fn from_hex(primary: KeyId, hex: &str) -> Result<Self, SealError> {
+        let key = key_from_hex(hex)?;
+        Self::new(primary, &key)
+    }
+
+    /// Adds a key given as 64 hexadecimal digits ([`Keyring::from_hex`]).
+    ///
+    /// # Errors
+    /// [`SealError::KeyNotHex`] if it is not; [`SealError::DuplicateKey`]
+    /// if the id is taken.
+    pub fn with_hex_key(self, id: KeyId, hex: &str) -> Result<Self, SealError> {
+        let key = key_from_hex(hex)?;
+        self.with_key(id, &key)
     }
 
     /// Adds a key that can open secrets sealed under it.

@@ -654,7 +654,7 @@ fn a_token_bound_earlier_is_held_to_the_guess_bound_under_todays_settings() {
             max_failures: 1,
             digits: 6
         }
-        .customer_answer(),
+        .customer_answer(otpguard::lifecycle::AnswerPolicy::COARSE),
         otpguard::lifecycle::CustomerAnswer::BankError
     );
 
@@ -755,7 +755,7 @@ fn an_expired_signature_is_audited_as_expired_not_counted() {
     match sign(&bank, &transfer, &response) {
         Err(e @ LifecycleError::SignatureExpired { .. }) => {
             assert_eq!(
-                e.customer_answer(),
+                e.customer_answer(otpguard::lifecycle::AnswerPolicy::COARSE),
                 otpguard::lifecycle::CustomerAnswer::CodeNotAccepted
             );
         }

@@ -5,7 +5,7 @@ pub use super::throttle::Throttle;
 
 use std::sync::Arc;
 
-use super::error::ConfigError;
+use super::error::{AnswerPolicy, ConfigError};
 use crate::ocra::{QuestionFormat, Suite, Transaction, VerifyWindow};
 use crate::{TotpParams, Window};
 
@@ -36,6 +36,7 @@ pub struct LifecycleConfig {
     signing: Option<Suite>,
     signature_validity: u64,
     signing_counter_ahead: u32,
+    answers: AnswerPolicy,
 }
 
 impl LifecycleConfig {
@@ -113,7 +114,15 @@ impl LifecycleConfig {
             signing: None,
             signature_validity: Self::DEFAULT_SIGNATURE_VALIDITY,
             signing_counter_ahead: Self::DEFAULT_SIGNING_COUNTER_AHEAD,
+            answers: AnswerPolicy::COARSE,
         })
+    }
+
+    /// What customers may learn of a hold-back or a lock-out in the answer
+    /// to a refused request ([`AnswerPolicy::COARSE`] by default).
+    #[must_use]
+    pub const fn answers(&self) -> AnswerPolicy {
+        self.answers
     }
 
     /// Consecutive wrong codes that suspend a token.
@@ -466,6 +475,14 @@ impl LifecycleConfigBuilder {
     /// has no such state).
     pub fn signing_counter_ahead(mut self, ahead: u32) -> Self {
         self.0.signing_counter_ahead = ahead;
+        self
+    }
+
+    /// What customers may learn of a hold-back or a lock-out in the answer
+    /// to a refused request (see [`AnswerPolicy`]; default
+    /// [`AnswerPolicy::COARSE`]).
+    pub const fn answers(mut self, policy: AnswerPolicy) -> Self {
+        self.0.answers = policy;
         self
     }
 

@@ -85,6 +85,14 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         &self.store
     }
 
+    /// The answer to give the customer for `error`, under this
+    /// lifecycle's [`AnswerPolicy`](super::AnswerPolicy)
+    /// ([`LifecycleConfig::answers`]).
+    #[must_use]
+    pub const fn customer_answer(&self, error: &LifecycleError) -> super::CustomerAnswer {
+        error.customer_answer(self.config.answers())
+    }
+
     /// Load, decide, commit; again on a conflict. Answers with the
     /// committed version and the digest of the transaction signed, if any.
     pub(super) async fn run(

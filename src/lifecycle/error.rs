@@ -518,55 +518,137 @@ impl LifecycleError {
         }
     }
 
-    /// The coarse answer to give the customer: it tells them what to do,
-    /// and never whether a refused code was wrong or already used (a replay
-    /// answers exactly like a wrong code). Log the error itself.
+    /// The answer to give the customer under `policy`: what to do next,
+    /// never whether a refused code was wrong or already used (a replay
+    /// answers exactly like a wrong code), and of a hold-back or a lock-out
+    /// only what the bank's [`AnswerPolicy`] lets it tell. Log the error
+    /// itself ([`code`](Self::code)); [`Lifecycle::customer_answer`](super::Lifecycle::customer_answer)
+    /// answers under the lifecycle's own policy.
+    ///
+    /// Every refusal of the customer's doing that is not named below
+    /// answers [`CustomerAnswer::CodeNotAccepted`], so a refusal added in a
+    /// later version tells no more than that until it is given an answer
+    /// of its own. The bank's faults answer [`CustomerAnswer::BankError`]
+    /// and a store that could not decide [`CustomerAnswer::TryAgain`].
     ///
     /// ```
-    /// use otpguard::lifecycle::{CustomerAnswer, LifecycleError};
+    /// use otpguard::lifecycle::{AnswerPolicy, CustomerAnswer, LifecycleError};
     /// let replay = LifecycleError::Replayed { step: 7, last_accepted: 7 };
-    /// assert_eq!(replay.customer_answer(), CustomerAnswer::CodeNotAccepted);
+    /// assert_eq!(replay.customer_answer(AnswerPolicy::COARSE), CustomerAnswer::CodeNotAccepted);
+    /// let held = LifecycleError::Throttled { retry_at: 90, now: 30 };
+    /// assert_eq!(held.customer_answer(AnswerPolicy::COARSE), CustomerAnswer::CodeNotAccepted);
+    /// let telling = AnswerPolicy::COARSE.telling_hold_back();
+    /// assert_eq!(held.customer_answer(telling), CustomerAnswer::TryAgainAt { retry_at: 90 });
     /// assert_eq!(CustomerAnswer::CodeNotAccepted.to_string(), "the code was not accepted");
     /// ```
     #[must_use]
-    pub const fn customer_answer(&self) -> CustomerAnswer {
+    pub const fn customer_answer(&self, policy: AnswerPolicy) -> CustomerAnswer {
         use CustomerAnswer as A;
+        match self.category() {
+            ErrorCategory::Bank => return A::BankError,
+            ErrorCategory::Retry => return A::TryAgain,
+            ErrorCategory::Caller => {}
+        }
         match self {
+            Self::Throttled { retry_at, .. } if policy.tell_hold_back => A::TryAgainAt {
+                retry_at: *retry_at,
+            },
             Self::WrongCode {
                 locked_out: true, ..
-            } => A::ContactBank,
-            Self::WrongCode { .. } | Self::Replayed { .. } | Self::CodeRequired => {
-                A::CodeNotAccepted
             }
+            | Self::NotPermitted {
+                state: State::Suspended(_),
+                ..
+            } if policy.tell_lock_out => A::ContactBank,
+            // A suspended token answers as a wrong code would, unless the
+            // bank tells of lock-outs.
             Self::NotPermitted {
                 state: State::Suspended(_),
                 ..
-            } => A::ContactBank,
+            } => A::CodeNotAccepted,
             Self::NotPermitted { .. }
             | Self::LoginOtpOff
             | Self::SwapExpired { .. }
             | Self::SwapNotExpired { .. }
-            | Self::BelowMaxFailures { .. } => A::NotPossibleNow,
-            Self::Throttled { retry_at, .. } => A::TryAgainAt {
-                retry_at: *retry_at,
-            },
+            | Self::BelowMaxFailures { .. }
+            | Self::NoSigningSuite
+            | Self::Unsignable(_)
+            | Self::TooManySignaturesInStep { .. } => A::NotPossibleNow,
             Self::DriftBeyondBound { .. } => A::CheckPhoneClock,
             Self::SerialRetired { .. } | Self::SecretReused | Self::SameSerial => {
                 A::TokenNotAccepted
             }
             Self::NoEnrollment | Self::EnrollmentExpired { .. } => A::ProvisionAgain,
-            Self::NoSigningSuite | Self::Unsignable(_) => A::NotPossibleNow,
-            Self::SigningSuiteGuessable { .. } => A::BankError,
-            Self::SignatureExpired { .. } => A::CodeNotAccepted,
-            Self::TooManySignaturesInStep { .. } => A::NotPossibleNow,
-            Self::Store(_) | Self::Contended { .. } => A::TryAgain,
-            Self::Provisioning(_)
-            | Self::Unverifiable { .. }
-            | Self::Randomness
-            | Self::VersionExhausted
-            | Self::Corrupt(_)
-            | Self::Internal(_) => A::BankError,
+            // A wrong, replayed, expired or missing code, a hold-back or a
+            // lock-out the policy keeps quiet about, and any refusal not
+            // named above.
+            _ => A::CodeNotAccepted,
         }
+    }
+}
+
+/// What a bank lets its customers learn, in the answer to a refused
+/// request, about the protections that refused it
+/// ([`LifecycleError::customer_answer`]). The default,
+/// [`AnswerPolicy::COARSE`], tells neither a hold-back nor a lock-out: the
+/// customer reads "the code was not accepted" whatever the refusal, so
+/// someone holding the customer's session but not the phone learns nothing
+/// about the token by guessing. The customer still hears of a lock-out
+/// out of band: the audit record's [`Notice`](super::audit::Notice)
+/// (`LockedOut`, and under the PSD2 preset `LastTemporaryBlock` before the
+/// block becomes permanent, as PSD2 RTS Art. 4(3)(d) asks) is committed
+/// with the event for the bank's notifier.
+///
+/// A bank that prefers to tell in the answer too opts in, setting by
+/// setting:
+///
+/// ```
+/// use otpguard::lifecycle::{AnswerPolicy, LifecycleConfig};
+/// let config = LifecycleConfig::psd2_rts(1_800, 2)?
+///     .answers(AnswerPolicy::COARSE.telling_hold_back().telling_lock_out())
+///     .build()?;
+/// assert!(config.answers().tells_lock_out());
+/// # Ok::<(), otpguard::lifecycle::error::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AnswerPolicy {
+    tell_hold_back: bool,
+    tell_lock_out: bool,
+}
+
+impl AnswerPolicy {
+    /// One answer for every refused code: no hold-back, no lock-out told.
+    pub const COARSE: Self = Self {
+        tell_hold_back: false,
+        tell_lock_out: false,
+    };
+
+    /// Also tells a customer held back by the throttle when to try again
+    /// ([`CustomerAnswer::TryAgainAt`]).
+    #[must_use]
+    pub const fn telling_hold_back(mut self) -> Self {
+        self.tell_hold_back = true;
+        self
+    }
+
+    /// Also tells a customer whose token is locked or suspended to contact
+    /// the bank ([`CustomerAnswer::ContactBank`]).
+    #[must_use]
+    pub const fn telling_lock_out(mut self) -> Self {
+        self.tell_lock_out = true;
+        self
+    }
+
+    /// Whether a hold-back is told.
+    #[must_use]
+    pub const fn tells_hold_back(self) -> bool {
+        self.tell_hold_back
+    }
+
+    /// Whether a lock-out or suspension is told.
+    #[must_use]
+    pub const fn tells_lock_out(self) -> bool {
+        self.tell_lock_out
     }
 }
 
@@ -599,7 +681,8 @@ impl ErrorCategory {
 
 /// What to tell a customer whose request was refused
 /// ([`LifecycleError::customer_answer`]): what to do next, and nothing an
-/// attacker could learn from. Its `Display` is a plain English sentence; a
+/// attacker could learn from beyond what the bank's [`AnswerPolicy`]
+/// allows. Its `Display` is a plain English sentence; a
 /// bank translates by matching on the variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -666,29 +749,68 @@ mod tests {
             step: 9,
             last_accepted: 9,
         };
-        assert_eq!(wrong.customer_answer(), replay.customer_answer());
-        assert_eq!(
-            wrong.customer_answer().to_string(),
-            replay.customer_answer().to_string()
-        );
         let locking = LifecycleError::WrongCode {
             failures: 5,
             max: 5,
             locked_out: true,
             source: CheckError::Mismatch.into(),
         };
-        assert_eq!(locking.customer_answer(), CustomerAnswer::ContactBank);
+        let suspended = LifecycleError::NotPermitted {
+            state: State::Suspended(super::super::SuspendReason::TooManyFailures),
+            event: super::super::EventKind::VerifyTransaction,
+            actor: super::super::Actor::Customer,
+            rule: None,
+        };
         let held = LifecycleError::Throttled {
             retry_at: 90,
             now: 30,
         };
+        let errors = [wrong, replay, locking, suspended, held];
+        // Coarse: one answer, whatever the refusal.
+        for e in &errors {
+            assert_eq!(
+                e.customer_answer(AnswerPolicy::COARSE),
+                CustomerAnswer::CodeNotAccepted,
+                "{e}"
+            );
+        }
+        assert_eq!(AnswerPolicy::default(), AnswerPolicy::COARSE);
+        // Telling: the hold-back and the lock-out, each only when asked.
+        let [wrong, replay, locking, suspended, held] = &errors;
+        let hold = AnswerPolicy::COARSE.telling_hold_back();
+        let lock = AnswerPolicy::COARSE.telling_lock_out();
         assert_eq!(
-            held.customer_answer(),
+            held.customer_answer(hold),
             CustomerAnswer::TryAgainAt { retry_at: 90 }
         );
+        assert_eq!(held.customer_answer(lock), CustomerAnswer::CodeNotAccepted);
+        for e in [locking, suspended] {
+            assert_eq!(e.customer_answer(lock), CustomerAnswer::ContactBank);
+            assert_eq!(e.customer_answer(hold), CustomerAnswer::CodeNotAccepted);
+        }
+        let both = hold.telling_lock_out();
+        for e in [wrong, replay] {
+            assert_eq!(e.customer_answer(both), CustomerAnswer::CodeNotAccepted);
+        }
         // No answer names a count, a step or a secret.
-        for answer in [wrong, replay, locking, held].map(|e| e.customer_answer().to_string()) {
+        for e in &errors {
+            let answer = e.customer_answer(both).to_string();
             assert!(!answer.chars().any(|c| c.is_ascii_digit()), "{answer}");
+        }
+    }
+
+    #[test]
+    fn the_bank_s_faults_and_retries_answer_by_their_category() {
+        for e in every_variant() {
+            let answer = e.customer_answer(AnswerPolicy::COARSE.telling_hold_back().telling_lock_out());
+            match e.category() {
+                ErrorCategory::Bank => assert_eq!(answer, CustomerAnswer::BankError, "{e}"),
+                ErrorCategory::Retry => assert_eq!(answer, CustomerAnswer::TryAgain, "{e}"),
+                ErrorCategory::Caller => {
+                    assert_ne!(answer, CustomerAnswer::BankError, "{e}");
+                    assert_ne!(answer, CustomerAnswer::TryAgain, "{e}");
+                }
+            }
         }
     }
 

@@ -146,7 +146,7 @@ pub(crate) use blocking::block_on;
 pub use blocking::Blocking;
 pub use config::LifecycleConfig;
 pub use engine::Lifecycle;
-pub use error::{CustomerAnswer, ErrorCategory, LifecycleError};
+pub use error::{AnswerPolicy, CustomerAnswer, ErrorCategory, LifecycleError};
 pub use event::{EnteredCode, Event, NewSecret, ReissueReason, SwapTo};
 pub use identity::{CustomerId, Label, Principal, RequestContext};
 pub use serial::TokenSerial;
