@@ -318,7 +318,7 @@ fn refusal(status: StatusCode, message: &str) -> Refusal {
 fn for_customer(customer: &CustomerId, ctx: &RequestContext, e: LifecycleError) -> Refusal {
     use CustomerAnswer as A;
     eprintln!("customer {customer} [{ctx}]: refused: {e:?}");
-    let answer = e.customer_answer();
+    let answer = e.customer_answer(otpguard::lifecycle::AnswerPolicy::COARSE);
     let status = match answer {
         A::CodeNotAccepted => StatusCode::FORBIDDEN,
         A::TryAgainAt { .. } => StatusCode::TOO_MANY_REQUESTS,
