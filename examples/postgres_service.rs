@@ -1,45 +1,60 @@
 //! A reference web service for a bank's backend: axum routes over a
-//! [`Lifecycle`] on the PostgreSQL token store, one handler per endpoint,
-//! one lifecycle call each (the flows of `examples/bank_flow.rs`). Run with
-//! `DATABASE_URL` and `OTPGUARD_SEAL_KEY` (64 hex digits) set, `--features postgres`.
+//! [`Lifecycle`] on the PostgreSQL token store, one lifecycle call per
+//! request (the flows of `examples/bank_flow.rs`). Run with `DATABASE_URL`,
+//! `OTPGUARD_SEAL_KEY`, `OTPGUARD_SESSION_KEY` and `OTPGUARD_OPERATOR_KEY`
+//! (each key 64 hex digits, the last two different) and `--features postgres`.
 //!
-//! Customers: `POST /customers/{id}/...` (`provision`, `register`, `transfer`,
-//! `transfer/sign`, `login`, `swap/begin`, `swap/complete`, `stop`), the customer in the path
-//! already logged in by the bank's own authentication in front of this
-//! service. Operators: `POST /operator/customers/{id}/...` (`suspend`,
-//! `resume`, `reissue`) with `x-operator-id`, a header the staff gateway sets
-//! once it authenticated the operator and strips from internet requests.
-//! Customers get coarse refusals, operators the precise reason, the log the
-//! full error; `otpguard_audit` holds every answer, committed with it.
+//! Threat model: two routers on two listeners.
+//! - Customers (`OTPGUARD_CUSTOMER_ADDR`, on the internet behind the bank's
+//!   gateway): `POST /me/...`. The customer is the one the request's signed
+//!   session names ([`Sessions`]), never one the request chooses: no route
+//!   carries a customer id, and a request without a valid session gets 401
+//!   before the lifecycle sees it. Customers get coarse refusals.
+//! - Operators (`OTPGUARD_OPERATOR_ADDR`, on the staff network only):
+//!   `POST /customers/{id}/...` for any customer, each request carrying a
+//!   token signed under the operator key ([`OperatorAuth`]), which names the
+//!   operator the audit records. Operators get the precise refusal.
+//!
+//! No header but `Authorization` is trusted, and only once its tag verifies
+//! under the router's own key: no other header names a customer or an
+//! operator (`x-request-id` goes into the audit as a label, nothing more).
+//! The session here is a stand-in for the bank's own: a real login
+//! verifies the login OTP (`/me/login`) before it issues a full session
+//! ([`TokenKey::issue`]). `otpguard_audit` holds every answer, committed
+//! with it.
 
 use std::error::Error;
+use std::future::IntoFuture;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{request::Parts, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use otpguard::lifecycle::postgres::{sqlx, PostgresStore};
+use hmac::{Hmac, KeyInit, Mac};
+use otpguard::lifecycle::postgres::{sqlx::postgres::PgPoolOptions, PostgresStore};
 use otpguard::lifecycle::{
-    error::UnknownName, CustomerAnswer, CustomerId, Event, Label, Lifecycle, LifecycleConfig,
-    LifecycleError, LoginCheck, NewSecret, Principal, ReissueReason, RequestContext, SuspendReason,
-    SwapTo, TokenSerial,
+    error::UnknownName, Authorized, CustomerAnswer, CustomerId, ErrorCategory, Event, Label,
+    Lifecycle, LifecycleConfig, LifecycleError, LoginCheck, NewSecret, Principal, ReissueReason,
+    RequestContext, SuspendReason, SwapTo, TokenSerial,
 };
 use otpguard::ocra::{Amount, Currency, PayeeAccount, Suite, Transaction};
 use otpguard::seal::{KeyId, Keyring};
-use otpguard::SystemClock;
-use serde::Deserialize;
+use otpguard::{Clock, SystemClock};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use zeroize::Zeroizing;
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// The bank's lifecycle: records in PostgreSQL, the system's time.
 pub type Service = Lifecycle<PostgresStore, SystemClock>;
-type Bank = State<Arc<Service>>;
-type Id = Path<String>;
 /// A refusal: a status and `{"error": ...}`.
 type Refusal = (StatusCode, Json<Value>);
 type Reply = Result<Json<Value>, Refusal>;
-type Caller = (CustomerId, Principal, RequestContext);
 const FAULT: &str = "service error, contact the bank";
 
 /// The bank's settings: its name in the app, and transaction signing
@@ -55,21 +70,223 @@ pub fn config() -> Result<LifecycleConfig, Box<dyn Error>> {
         .build()?)
 }
 
-/// The routes, over one shared lifecycle.
-pub fn app(lifecycle: Arc<Service>) -> Router {
+/// The pool's settings: during a database outage a request waits at most
+/// two seconds for a connection, then answers 503.
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(2))
+}
+
+/// A request the authentication refused (answered 401).
+#[derive(Debug)]
+pub struct Unauthenticated;
+
+/// The bank's session layer: the customer a request's session belongs to.
+pub trait Sessions: Send + Sync + 'static {
+    /// The customer of the session the request carries.
+    ///
+    /// # Errors
+    /// [`Unauthenticated`] without a valid, unexpired session.
+    fn customer(&self, headers: &HeaderMap) -> Result<CustomerId, Unauthenticated>;
+}
+
+/// The staff's authentication: the operator who sent a request.
+pub trait OperatorAuth: Send + Sync + 'static {
+    /// The operator the request's credential names.
+    ///
+    /// # Errors
+    /// [`Unauthenticated`] without a valid, unexpired credential.
+    fn operator(&self, headers: &HeaderMap) -> Result<Label, Unauthenticated>;
+}
+
+/// Signs and checks `Authorization: Bearer <id>.<expiry>.<tag>`: `<tag>` is
+/// the hex HMAC-SHA-256 of `<id>.<expiry>` (Unix seconds) under this key.
+#[derive(Clone)]
+pub struct TokenKey(Hmac<Sha256>);
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(..)") // never the key
+    }
+}
+
+impl TokenKey {
+    /// The key from 64 hex digits (the text is the caller's to wipe).
+    ///
+    /// # Errors
+    /// If it is not 64 hex digits. The error never quotes it.
+    pub fn from_hex(text: &str) -> Result<Self, Box<dyn Error>> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(text.trim(), key.as_mut_slice())
+            .map_err(|_| "a session or operator key is not 64 hex digits")?;
+        Ok(Self(Hmac::new_from_slice(key.as_slice())?))
+    }
+
+    /// A bearer token for `id`, valid until `expiry` (Unix seconds).
+    pub fn issue(&self, id: &str, expiry: u64) -> String {
+        let signed = format!("{id}.{expiry}");
+        let tag = hex::encode(self.mac(&signed).finalize().into_bytes());
+        format!("{signed}.{tag}")
+    }
+
+    fn mac(&self, signed: &str) -> Hmac<Sha256> {
+        let mut mac = self.0.clone();
+        mac.update(signed.as_bytes());
+        mac
+    }
+
+    /// The id of the request's bearer token, if its tag verifies and it has
+    /// not expired.
+    fn check<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, Unauthenticated> {
+        let value = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = value
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(Unauthenticated)?;
+        let (signed, tag) = token.rsplit_once('.').ok_or(Unauthenticated)?;
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(tag, &mut bytes).map_err(|_| Unauthenticated)?;
+        self.mac(signed)
+            .verify_slice(&bytes)
+            .map_err(|_| Unauthenticated)?;
+        let (id, expiry) = signed.rsplit_once('.').ok_or(Unauthenticated)?;
+        let expiry: u64 = expiry.parse().map_err(|_| Unauthenticated)?;
+        (expiry > SystemClock.now())
+            .then_some(id)
+            .ok_or(Unauthenticated)
+    }
+}
+
+/// Customer sessions: tokens signed under the session key.
+#[derive(Debug)]
+pub struct SessionKey(pub TokenKey);
+
+impl Sessions for SessionKey {
+    fn customer(&self, headers: &HeaderMap) -> Result<CustomerId, Unauthenticated> {
+        CustomerId::new(self.0.check(headers)?).map_err(|_| Unauthenticated)
+    }
+}
+
+/// Operators: tokens signed under the operator key, naming the operator.
+#[derive(Debug)]
+pub struct OperatorKey(pub TokenKey);
+
+impl OperatorAuth for OperatorKey {
+    fn operator(&self, headers: &HeaderMap) -> Result<Label, Unauthenticated> {
+        Label::new(self.0.check(headers)?).map_err(|_| Unauthenticated)
+    }
+}
+
+/// A router's state: the lifecycle and the authentication in front of it.
+struct Guarded<A: ?Sized> {
+    bank: Arc<Service>,
+    auth: A,
+}
+
+type Customers = Arc<Guarded<dyn Sessions>>;
+type Operators = Arc<Guarded<dyn OperatorAuth>>;
+
+/// The customer routes (internet-facing): the customer is the session's.
+pub fn customer_app(bank: Arc<Service>, auth: impl Sessions) -> Router {
+    let state: Customers = Arc::new(Guarded { bank, auth });
     Router::new()
-        .route("/customers/{id}/provision", post(provision))
-        .route("/customers/{id}/register", post(register))
-        .route("/customers/{id}/transfer", post(transfer))
-        .route("/customers/{id}/transfer/sign", post(sign_transfer))
-        .route("/customers/{id}/login", post(login))
-        .route("/customers/{id}/swap/begin", post(begin_swap))
-        .route("/customers/{id}/swap/complete", post(finish_swap))
-        .route("/customers/{id}/stop", post(stop))
-        .route("/operator/customers/{id}/suspend", post(suspend))
-        .route("/operator/customers/{id}/resume", post(resume))
-        .route("/operator/customers/{id}/reissue", post(reissue))
-        .with_state(lifecycle)
+        .route("/me/provision", post(provision))
+        .route("/me/register", post(register))
+        .route("/me/transfer", post(transfer))
+        .route("/me/transfer/sign", post(sign_transfer))
+        .route("/me/login", post(login))
+        .route("/me/swap/begin", post(begin_swap))
+        .route("/me/swap/complete", post(finish_swap))
+        .route("/me/stop", post(stop))
+        .with_state(state)
+}
+
+/// The operator routes (staff network only), for any customer.
+pub fn operator_app(bank: Arc<Service>, auth: impl OperatorAuth) -> Router {
+    let state: Operators = Arc::new(Guarded { bank, auth });
+    Router::new()
+        .route("/customers/{id}/suspend", post(suspend))
+        .route("/customers/{id}/resume", post(resume))
+        .route("/customers/{id}/reissue", post(reissue))
+        .with_state(state)
+}
+
+/// A customer's request: the customer its session names, through the "web"
+/// channel, with the audit context. Extracted before the body is read.
+struct Me {
+    bank: Arc<Service>,
+    customer: CustomerId,
+    by: Principal,
+    ctx: RequestContext,
+}
+
+impl FromRequestParts<Customers> for Me {
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Customers) -> Result<Self, Refusal> {
+        let customer = state
+            .auth
+            .customer(&parts.headers)
+            .map_err(unauthenticated)?;
+        let web =
+            Label::new("web").map_err(|_| refusal(StatusCode::INTERNAL_SERVER_ERROR, FAULT))?;
+        let (bank, by, ctx) = (
+            state.bank.clone(),
+            Principal::customer(web),
+            context(&parts.headers)?,
+        );
+        Ok(Self {
+            bank,
+            customer,
+            by,
+            ctx,
+        })
+    }
+}
+
+impl Me {
+    /// Submits an event; answers the token's new state.
+    async fn submit(&self, event: Event) -> Reply {
+        let applied = self
+            .bank
+            .submit(&self.customer, &self.by, event, &self.ctx)
+            .await;
+        let applied = applied.map_err(|e| self.refused(&e))?;
+        Ok(Json(json!({ "state": applied.to.to_string() })))
+    }
+
+    /// What the customer is told: the library's answer under the bank's
+    /// policy (never whether a code was wrong or replayed, and by default
+    /// nothing of a hold-back or lock-out). The log gets the stable code.
+    fn refused(&self, e: &LifecycleError) -> Refusal {
+        use CustomerAnswer as A;
+        let (customer, ctx, category) = (&self.customer, &self.ctx, e.category().code());
+        eprintln!(
+            "customer {customer} [{ctx}]: refused: {} ({category}): {e}",
+            e.code()
+        );
+        let answer = self.bank.customer_answer(e);
+        let status = match answer {
+            A::CodeNotAccepted => StatusCode::FORBIDDEN,
+            A::TryAgainAt { .. } => StatusCode::TOO_MANY_REQUESTS,
+            A::ContactBank => StatusCode::LOCKED,
+            A::TryAgain => StatusCode::SERVICE_UNAVAILABLE,
+            A::BankError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::CONFLICT,
+        };
+        let body = match answer {
+            A::TryAgainAt { retry_at } => {
+                json!({ "error": answer.to_string(), "retry_at": retry_at })
+            }
+            _ => json!({ "error": answer.to_string() }),
+        };
+        (status, Json(body))
+    }
+
+    fn fault(&self, what: &str) -> Refusal {
+        eprintln!("customer {} [{}]: {what}", self.customer, self.ctx);
+        refusal(StatusCode::INTERNAL_SERVER_ERROR, FAULT)
+    }
 }
 
 #[derive(Deserialize)]
@@ -77,8 +294,9 @@ struct Account {
     account: String,
 }
 
-/// A code as typed; `register` and `swap/complete` add the new token's serial.
-#[derive(Deserialize)]
+/// A code as typed; `register` and `swap/complete` add the new token's
+/// serial. Wiped when dropped (hyper's copy of the body is beyond reach).
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
 struct Code {
     code: String,
     #[serde(default)]
@@ -87,7 +305,7 @@ struct Code {
 
 /// A transfer as the bank will execute it, and the response the customer's
 /// app showed for it.
-#[derive(Deserialize)]
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
 struct SignedTransfer {
     /// In the currency's minor unit (yen, cents).
     amount: u64,
@@ -96,15 +314,15 @@ struct SignedTransfer {
     response: String,
 }
 
-/// Login asks for a code only while the customer's login OTP is on.
-#[derive(Deserialize)]
+/// The old phone's code, and the name the new phone's app shows.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
 struct SwapStart {
     code: String,
-    /// The name the new phone's app shows.
     account: String,
 }
 
-#[derive(Deserialize)]
+/// Login asks for a code only while the customer's login OTP is on.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
 struct LoginCode {
     code: Option<String>,
 }
@@ -114,40 +332,43 @@ struct Reason {
     reason: String,
 }
 
-async fn provision(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Account>) -> Reply {
-    let (customer, web, ctx) = customer_call(&id, &h)?;
-    let uri = bank.provision(&customer, &web, &b.account, &ctx).await;
-    let uri = uri.map_err(|e| for_customer(&customer, &ctx, e))?;
-    // The QR code's text: it carries the secret; shown once, never logged.
-    Ok(Json(json!({ "key_uri": uri.to_uri().as_str() })))
-}
-
-async fn register(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Code>) -> Reply {
-    let event = Event::Register {
-        serial: serial(&b.serial)?,
-        secret: NewSecret::Provisioned, // the secret `provision` created
-        code: b.code.as_str().into(),
-    };
-    by_customer(&bank, &id, &h, event).await
-}
-
-async fn transfer(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Code>) -> Reply {
-    let (customer, web, ctx) = customer_call(&id, &h)?;
-    let proof = bank
-        .verify_transaction(&customer, &web, &b.code, &ctx)
+async fn provision(me: Me, Json(b): Json<Account>) -> Result<Response, Refusal> {
+    let uri = me
+        .bank
+        .provision(&me.customer, &me.by, &b.account, &me.ctx)
         .await;
-    let proof = proof.map_err(|e| for_customer(&customer, &ctx, e))?;
-    // A real backend hands `proof` to the payment it authorises.
+    let uri = uri.map_err(|e| me.refused(&e))?;
+    // The QR code's text: it carries the secret; shown once, never logged.
+    key_uri_reply(&uri.to_uri(), None).map_err(|_| me.fault("unwritable Key URI"))
+}
+
+async fn register(me: Me, Json(b): Json<Code>) -> Reply {
+    let serial = serial(&b.serial)?;
+    let code = b.code.as_str().into();
+    let secret = NewSecret::Provisioned; // the secret `provision` created
+    me.submit(Event::Register {
+        serial,
+        secret,
+        code,
+    })
+    .await
+}
+
+async fn transfer(me: Me, Json(b): Json<Code>) -> Reply {
+    let proof = me
+        .bank
+        .verify_transaction(&me.customer, &me.by, &b.code, &me.ctx)
+        .await;
+    book_transfer(&proof.map_err(|e| me.refused(&e))?)
+}
+
+/// Books the payment the code authorised, a step of its own: a real
+/// backend books it here, once, against `proof`.
+fn book_transfer(proof: &Authorized) -> Reply {
     Ok(Json(json!({ "authorized_step": proof.claimed().value() })))
 }
 
-async fn sign_transfer(
-    State(bank): Bank,
-    Path(id): Id,
-    h: HeaderMap,
-    Json(b): Json<SignedTransfer>,
-) -> Reply {
-    let (customer, web, ctx) = customer_call(&id, &h)?;
+async fn sign_transfer(me: Me, Json(b): Json<SignedTransfer>) -> Reply {
     let bad = |what: &str| refusal(StatusCode::BAD_REQUEST, &format!("invalid {what}"));
     let currency = Currency::new(&b.currency).map_err(|_| bad("currency"))?;
     let payee = PayeeAccount::new(&b.payee).map_err(|_| bad("payee account"))?;
@@ -156,119 +377,171 @@ async fn sign_transfer(
         currency,
     };
     let transfer = Transaction::transfer(amount, payee);
-    let proof = bank
-        .sign_transaction(&customer, &web, &transfer, &b.response, &ctx)
-        .await;
-    let proof = proof.map_err(|e| for_customer(&customer, &ctx, e))?;
+    let proof = me
+        .bank
+        .sign_transaction(&me.customer, &me.by, &transfer, &b.response, &me.ctx);
+    let proof = proof.await.map_err(|e| me.refused(&e))?;
     // A real backend executes exactly the transaction whose digest the
     // proof carries (the audit row has the same digest).
-    let digest = proof.transaction().ok_or_else(|| {
-        eprintln!("customer {customer} [{ctx}]: a signature without its digest");
-        refusal(StatusCode::INTERNAL_SERVER_ERROR, FAULT)
-    })?;
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Json(json!({ "signed": hex })))
+    let digest = proof
+        .transaction()
+        .ok_or_else(|| me.fault("a signature without its digest"))?;
+    Ok(Json(json!({ "signed": hex::encode(digest) })))
 }
 
-async fn login(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<LoginCode>) -> Reply {
-    let (customer, web, ctx) = customer_call(&id, &h)?;
-    let check = bank.login(&customer, &web, b.code.as_deref(), &ctx).await;
-    match check.map_err(|e| for_customer(&customer, &ctx, e))? {
+async fn login(me: Me, Json(b): Json<LoginCode>) -> Reply {
+    let check = me
+        .bank
+        .login(&me.customer, &me.by, b.code.as_deref(), &me.ctx)
+        .await;
+    match check.map_err(|e| me.refused(&e))? {
         LoginCheck::NotRequired => Ok(Json(json!({ "otp": "not_required" }))),
         LoginCheck::Verified(proof) => Ok(Json(
             json!({ "otp": "verified", "step": proof.claimed().value() }),
         )),
         // An answer this service does not know: fail closed.
-        other => {
-            eprintln!("customer {customer} [{ctx}]: unknown login answer {other:?}");
-            Err(refusal(StatusCode::INTERNAL_SERVER_ERROR, FAULT))
-        }
+        _ => Err(me.fault("unknown login answer")),
     }
 }
 
 /// Begins a swap with the old phone's code; the answer carries the Key URI
 /// of the new phone's secret, which the swap fixed (shown once, never logged).
-async fn begin_swap(
-    State(bank): Bank,
-    Path(id): Id,
-    h: HeaderMap,
-    Json(b): Json<SwapStart>,
-) -> Reply {
-    let (customer, web, ctx) = customer_call(&id, &h)?;
-    let to = SwapTo::Generated { account: b.account };
+async fn begin_swap(me: Me, Json(b): Json<SwapStart>) -> Result<Response, Refusal> {
+    let to = SwapTo::Generated {
+        account: b.account.clone(),
+    };
     let event = Event::BeginSwap {
         code: b.code.as_str().into(),
         to,
     };
-    let applied = bank.submit(&customer, &web, event, &ctx).await;
-    let applied = applied.map_err(|e| for_customer(&customer, &ctx, e))?;
-    let uri = applied.key_uri.ok_or_else(|| {
-        eprintln!("customer {customer} [{ctx}]: a swap begun without its Key URI");
-        refusal(StatusCode::INTERNAL_SERVER_ERROR, FAULT)
-    })?;
+    let applied = me.bank.submit(&me.customer, &me.by, event, &me.ctx).await;
+    let applied = applied.map_err(|e| me.refused(&e))?;
+    let uri = applied
+        .key_uri
+        .ok_or_else(|| me.fault("a swap begun without its Key URI"))?;
     let state = applied.to.to_string();
-    Ok(Json(
-        json!({ "state": state, "key_uri": uri.to_uri().as_str() }),
-    ))
+    key_uri_reply(&uri.to_uri(), Some(&state)).map_err(|_| me.fault("unwritable Key URI"))
 }
 
-async fn finish_swap(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Code>) -> Reply {
+async fn finish_swap(me: Me, Json(b): Json<Code>) -> Reply {
     // The secret is the one `swap/begin` fixed: nothing here can change it.
-    let event = Event::CompleteSwap {
-        serial: serial(&b.serial)?,
-        code: b.code.as_str().into(),
-    };
-    by_customer(&bank, &id, &h, event).await
+    let (serial, code) = (serial(&b.serial)?, b.code.as_str().into());
+    me.submit(Event::CompleteSwap { serial, code }).await
 }
 
 /// Stop using the token (利用中止), proven by its code: back to the transfer password.
-async fn stop(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Code>) -> Reply {
-    let code = b.code.as_str().into();
-    by_customer(&bank, &id, &h, Event::Stop { code }).await
+async fn stop(me: Me, Json(b): Json<Code>) -> Reply {
+    me.submit(Event::Stop {
+        code: b.code.as_str().into(),
+    })
+    .await
+}
+
+/// `{"key_uri": ..}` (and `"state"`), JSON-escaped into a buffer wiped when
+/// the response body is dropped: the Key URI carries the secret.
+///
+/// # Errors
+/// If serde_json fails to write it (writing into a `Vec` does not fail).
+pub fn key_uri_json(key_uri: &str, state: Option<&str>) -> serde_json::Result<Zeroizing<Vec<u8>>> {
+    #[derive(Serialize)]
+    struct Answer<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        state: Option<&'a str>,
+        key_uri: &'a str,
+    }
+    // Room for the worst case (each byte escaped as `\u00XX`): the buffer
+    // never grows, so no unwiped copy is left behind by a reallocation.
+    let text = key_uri.len().saturating_add(state.map_or(0, str::len));
+    let mut json = Zeroizing::new(Vec::with_capacity(
+        text.saturating_mul(6).saturating_add(64),
+    ));
+    serde_json::to_writer(&mut *json, &Answer { state, key_uri })?;
+    Ok(json)
+}
+
+/// The answer carrying a Key URI, never cached. Its bytes are wiped once
+/// hyper drops the body; what hyper's and TLS's write buffers (and the
+/// client) keep of it is beyond this service's reach.
+fn key_uri_reply(key_uri: &str, state: Option<&str>) -> serde_json::Result<Response> {
+    let body = Body::from(Bytes::from_owner(key_uri_json(key_uri, state)?));
+    let headers = [
+        (CONTENT_TYPE, "application/json"),
+        (CACHE_CONTROL, "no-store"),
+    ];
+    Ok((headers, body).into_response())
+}
+
+/// An operator's request: the operator the credential names (in the audit
+/// as `Principal::operator`), with the audit context.
+struct Staff {
+    bank: Arc<Service>,
+    by: Principal,
+    ctx: RequestContext,
+}
+
+impl FromRequestParts<Operators> for Staff {
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Operators) -> Result<Self, Refusal> {
+        let operator = state
+            .auth
+            .operator(&parts.headers)
+            .map_err(unauthenticated)?;
+        let (bank, ctx) = (state.bank.clone(), context(&parts.headers)?);
+        Ok(Self {
+            bank,
+            by: Principal::operator(operator),
+            ctx,
+        })
+    }
+}
+
+impl Staff {
+    /// Submits an event for customer `id`; answers the new state, or the
+    /// precise refusal (operators need it to help the customer on the phone).
+    async fn submit(&self, id: &str, event: Event) -> Reply {
+        let customer = CustomerId::new(id);
+        let customer =
+            customer.map_err(|_| refusal(StatusCode::BAD_REQUEST, "invalid customer id"))?;
+        let applied = self
+            .bank
+            .submit(&customer, &self.by, event, &self.ctx)
+            .await;
+        let applied = applied.map_err(|e| {
+            let (by, ctx, category) = (&self.by, &self.ctx, e.category());
+            eprintln!(
+                "customer {customer} by {by} [{ctx}]: refused: {} ({}): {e}",
+                e.code(),
+                category.code()
+            );
+            let status = match category {
+                ErrorCategory::Retry => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCategory::Bank => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::CONFLICT,
+            };
+            (
+                status,
+                Json(json!({ "error": e.to_string(), "code": e.code() })),
+            )
+        })?;
+        Ok(Json(json!({ "state": applied.to.to_string() })))
+    }
 }
 
 /// `LostDevice` or `Operator` (`TooManyFailures` is the System's alone).
-async fn suspend(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Reason>) -> Reply {
+async fn suspend(staff: Staff, Path(id): Path<String>, Json(b): Json<Reason>) -> Reply {
     let reason = b.reason.parse::<SuspendReason>().map_err(unknown)?;
-    by_operator(&bank, &id, &h, Event::Suspend { reason }).await
+    staff.submit(&id, Event::Suspend { reason }).await
 }
 
-async fn resume(State(bank): Bank, Path(id): Id, h: HeaderMap) -> Reply {
-    by_operator(&bank, &id, &h, Event::Resume).await
+async fn resume(staff: Staff, Path(id): Path<String>) -> Reply {
+    staff.submit(&id, Event::Resume).await
 }
 
 /// `LostDevice`, `AppRemoved` or `DeviceUnusable`.
-async fn reissue(State(bank): Bank, Path(id): Id, h: HeaderMap, Json(b): Json<Reason>) -> Reply {
+async fn reissue(staff: Staff, Path(id): Path<String>, Json(b): Json<Reason>) -> Reply {
     let reason = b.reason.parse::<ReissueReason>().map_err(unknown)?;
-    by_operator(&bank, &id, &h, Event::Reissue { reason }).await
-}
-
-/// Submits a customer's event; answers the token's new state.
-async fn by_customer(bank: &Service, id: &str, h: &HeaderMap, event: Event) -> Reply {
-    let (customer, web, ctx) = customer_call(id, h)?;
-    let applied = bank.submit(&customer, &web, event, &ctx).await;
-    let applied = applied.map_err(|e| for_customer(&customer, &ctx, e))?;
-    Ok(Json(json!({ "state": applied.to.to_string() })))
-}
-
-/// Submits an operator's event; answers the new state, or the precise
-/// refusal (operators need it to help the customer on the phone).
-async fn by_operator(bank: &Service, id: &str, h: &HeaderMap, event: Event) -> Reply {
-    use LifecycleError as E;
-    let operator = header(h, "x-operator-id")?;
-    let operator = operator.ok_or_else(|| refusal(StatusCode::FORBIDDEN, "operators only"))?;
-    let (operator, (customer, ctx)) = (Principal::operator(operator), request(id, h)?);
-    let applied = bank.submit(&customer, &operator, event, &ctx).await;
-    let applied = applied.map_err(|e| {
-        eprintln!("customer {customer} by {operator} [{ctx}]: refused: {e:?}");
-        let status = match e {
-            E::Store(_) | E::Contended { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            E::Corrupt(_) | E::Internal(_) | E::Randomness => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::CONFLICT,
-        };
-        refusal(status, &e.to_string())
-    })?;
-    Ok(Json(json!({ "state": applied.to.to_string() })))
+    staff.submit(&id, Event::Reissue { reason }).await
 }
 
 /// A reason that names none.
@@ -276,32 +549,20 @@ fn unknown(e: UnknownName) -> Refusal {
     refusal(StatusCode::BAD_REQUEST, &e.to_string())
 }
 
-/// Who and where on the customer channel: the customer in the path (whom
-/// the bank's login already authenticated), through the "web" channel.
-fn customer_call(id: &str, h: &HeaderMap) -> Result<Caller, Refusal> {
-    let web = Label::new("web").map_err(|_| refusal(StatusCode::INTERNAL_SERVER_ERROR, FAULT))?;
-    let (customer, ctx) = request(id, h)?;
-    Ok((customer, Principal::customer(web), ctx))
+fn unauthenticated(_: Unauthenticated) -> Refusal {
+    refusal(StatusCode::UNAUTHORIZED, "not authenticated")
 }
 
-/// The customer in the path, and the audit records' context: the
-/// gateway's `x-request-id`, if any (add the client's address as `source`).
-fn request(id: &str, h: &HeaderMap) -> Result<(CustomerId, RequestContext), Refusal> {
-    let customer = CustomerId::new(id);
-    let customer = customer.map_err(|_| refusal(StatusCode::BAD_REQUEST, "invalid customer id"))?;
+/// The audit records' context: the gateway's `x-request-id`, if any, as a
+/// checked label (add the client's address as `source`).
+fn context(h: &HeaderMap) -> Result<RequestContext, Refusal> {
     let mut ctx = RequestContext::new();
-    ctx.request_id = header(h, "x-request-id")?;
-    Ok((customer, ctx))
-}
-
-/// A header as a checked label (it goes into audit records): `None` if
-/// absent, a refusal if it is not a label.
-fn header(h: &HeaderMap, name: &str) -> Result<Option<Label>, Refusal> {
-    let invalid = || refusal(StatusCode::BAD_REQUEST, &format!("invalid {name}"));
-    let label = |value: &HeaderValue| value.to_str().ok().and_then(|text| Label::new(text).ok());
-    h.get(name)
-        .map(|value| label(value).ok_or_else(invalid))
-        .transpose()
+    if let Some(value) = h.get("x-request-id") {
+        let label = value.to_str().ok().and_then(|text| Label::new(text).ok());
+        let invalid = || refusal(StatusCode::BAD_REQUEST, "invalid x-request-id");
+        ctx.request_id = Some(label.ok_or_else(invalid)?);
+    }
+    Ok(ctx)
 }
 
 fn serial(text: &str) -> Result<TokenSerial, Refusal> {
@@ -312,55 +573,46 @@ fn refusal(status: StatusCode, message: &str) -> Refusal {
     (status, Json(json!({ "error": message })))
 }
 
-/// What a customer is told: the library's coarse answer (never whether a
-/// code was wrong or replayed, nor how many failures are counted), with an
-/// HTTP status. The log gets it all.
-fn for_customer(customer: &CustomerId, ctx: &RequestContext, e: LifecycleError) -> Refusal {
-    use CustomerAnswer as A;
-    eprintln!("customer {customer} [{ctx}]: refused: {e:?}");
-    let answer = e.customer_answer(otpguard::lifecycle::AnswerPolicy::COARSE);
-    let status = match answer {
-        A::CodeNotAccepted => StatusCode::FORBIDDEN,
-        A::TryAgainAt { .. } => StatusCode::TOO_MANY_REQUESTS,
-        A::ContactBank => StatusCode::LOCKED,
-        A::TryAgain => StatusCode::SERVICE_UNAVAILABLE,
-        A::BankError => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::CONFLICT,
-    };
-    let body = match answer {
-        A::TryAgainAt { retry_at } => json!({ "error": answer.to_string(), "retry_at": retry_at }),
-        _ => json!({ "error": answer.to_string() }),
-    };
-    (status, Json(body))
+/// An environment variable, read into a buffer wiped on drop.
+fn secret_env(name: &str) -> Result<Zeroizing<String>, String> {
+    std::env::var(name)
+        .map(Zeroizing::new)
+        .map_err(|_| format!("set {name}"))
 }
 
-/// The sealing key from 64 hex characters. The error never quotes it.
-fn seal_key(text: &str) -> Result<Zeroizing<[u8; 32]>, &'static str> {
-    const BAD: &str = "OTPGUARD_SEAL_KEY must be exactly 64 hex characters (32 bytes)";
-    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(BAD);
-    }
-    let mut key = Zeroizing::new([0u8; 32]);
-    for (byte, pair) in key.iter_mut().zip(text.as_bytes().chunks(2)) {
-        let pair = std::str::from_utf8(pair).map_err(|_| BAD)?;
-        *byte = u8::from_str_radix(pair, 16).map_err(|_| BAD)?;
-    }
-    Ok(key)
+fn addr_env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let url = Zeroizing::new(std::env::var("DATABASE_URL").map_err(|_| "set DATABASE_URL")?);
-    let hex = std::env::var("OTPGUARD_SEAL_KEY").map_err(|_| "set OTPGUARD_SEAL_KEY")?;
-    let key = seal_key(Zeroizing::new(hex).trim())?;
-    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
-    let port: u16 = port.parse().map_err(|_| "PORT must be a port number")?;
-    let pool = sqlx::PgPool::connect(&url).await?;
-    let store = PostgresStore::new(pool, Keyring::new(KeyId(1), &key)?);
+    let url = secret_env("DATABASE_URL")?;
+    let keyring = Keyring::from_hex(KeyId(1), &secret_env("OTPGUARD_SEAL_KEY")?)
+        .map_err(|_| "OTPGUARD_SEAL_KEY must be 64 hex digits")?;
+    let session = secret_env("OTPGUARD_SESSION_KEY")?;
+    let operator = secret_env("OTPGUARD_OPERATOR_KEY")?;
+    if session.trim().eq_ignore_ascii_case(operator.trim()) {
+        return Err("OTPGUARD_SESSION_KEY and OTPGUARD_OPERATOR_KEY must differ".into());
+    }
+    let (sessions, operators) = (
+        TokenKey::from_hex(&session)?,
+        TokenKey::from_hex(&operator)?,
+    );
+    let store = PostgresStore::new(pool_options().connect(&url).await?, keyring);
     store.migrate().await?; // creates or upgrades the schema; safe at every start
     let bank = Arc::new(Lifecycle::new(config()?, store, SystemClock));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    eprintln!("otpguard service listening on {}", listener.local_addr()?);
-    axum::serve(listener, app(bank)).await?;
+    let customers =
+        tokio::net::TcpListener::bind(addr_env("OTPGUARD_CUSTOMER_ADDR", "127.0.0.1:8080")).await?;
+    let staff =
+        tokio::net::TcpListener::bind(addr_env("OTPGUARD_OPERATOR_ADDR", "127.0.0.1:8081")).await?;
+    eprintln!(
+        "customers on {}, operators on {}",
+        customers.local_addr()?,
+        staff.local_addr()?
+    );
+    tokio::try_join!(
+        axum::serve(customers, customer_app(bank.clone(), SessionKey(sessions))).into_future(),
+        axum::serve(staff, operator_app(bank, OperatorKey(operators))).into_future(),
+    )?;
     Ok(())
 }
