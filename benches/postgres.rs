@@ -168,6 +168,7 @@ fn bind_audit(q: PgQuery<'_>, version: i64, link: i64) -> PgQuery<'_> {
         .bind(text("Active"))
         .bind(text("accepted"))
         .bind(text("code accepted; single use recorded"))
+        .bind(text("applied"))
         .bind(vec![None::<i64>])
         .bind(vec![None::<i64>])
         .bind(vec![None::<String>])

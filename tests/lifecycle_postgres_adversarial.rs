@@ -386,9 +386,10 @@ fn least_privilege_app_role_cannot_backdate_audit_rows() {
             .unwrap();
         sqlx::query(
             "INSERT INTO otpguard_audit (id, customer_id, version, seq, at, recorded_at, actor, \
-             event, from_state, to_state, outcome, reason, link, chain) OVERRIDING SYSTEM VALUE \
+             event, from_state, to_state, outcome, reason, reason_code, link, chain) \
+             OVERRIDING SYSTEM VALUE \
              VALUES (-1, 'alice', 1, 0, 1, '2001-01-01', 'Operator', 'Register', 'Unregistered', \
-             'Active', 'accepted', 'forged', 1000, decode(repeat('02', 37), 'hex'))",
+             'Active', 'accepted', 'forged', 'applied', 1000, decode(repeat('02', 37), 'hex'))",
         )
         .execute(&app)
         .await

@@ -66,7 +66,7 @@ fn as_owner(pg: &PostgresServer, sql: &str) {
 /// The columns of an audit row but its id, for copying one.
 const COPY: &str = "customer_id, version, seq, at, recorded_at, actor, principal, source, \
     request_id, token_id, token_serial, new_serial, event, from_state, to_state, outcome, \
-    reason, drift_from, drift_to, notice, transaction_digest";
+    reason, reason_code, drift_from, drift_to, notice, transaction_digest";
 
 /// One tamper of a trail, and where the verification must report it.
 struct Tamper {
@@ -155,7 +155,8 @@ const TAMPERS: &[Tamper] = &[
               INSERT INTO otpguard_audit (COPY, link, chain) \
               SELECT customer_id, version + 1, seq, at, recorded_at, actor, principal, source, \
               request_id, token_id, token_serial, new_serial, event, from_state, to_state, \
-              outcome, reason, drift_from, drift_to, notice, transaction_digest, -1, chain \
+              outcome, reason, reason_code, drift_from, drift_to, notice, transaction_digest, \
+              -1, chain \
               FROM otpguard_audit WHERE customer_id = '{c}' AND link = 10; \
               DELETE FROM otpguard_audit WHERE link < 0 AND customer_id <> '{c}'; \
               ALTER TABLE otpguard_audit ADD CONSTRAINT otpguard_audit_link_check \

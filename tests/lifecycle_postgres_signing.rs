@@ -851,9 +851,9 @@ fn rows_with_a_suite_the_lifecycle_cannot_use_are_refused_as_corrupt() {
         let audit_insert = |event: &str, digest: &str| {
             format!(
                 "INSERT INTO otpguard_audit (customer_id, version, seq, at, actor, event, \
-                 from_state, to_state, outcome, reason, transaction_digest, link, chain) VALUES \
-                 ('forged', 1, 0, 0, 'System', '{event}', 'Active', 'Active', 'refused', \
-                 'forged', {digest}, (SELECT coalesce(max(link), 0) + 1 FROM otpguard_audit \
+                 from_state, to_state, outcome, reason, reason_code, transaction_digest, link, \
+                 chain) VALUES ('forged', 1, 0, 0, 'System', '{event}', 'Active', 'Active', \
+                 'refused', 'forged', 'forged', {digest}, (SELECT coalesce(max(link), 0) + 1 FROM otpguard_audit \
                  WHERE customer_id = 'forged'), decode(repeat('02', 37), 'hex'))"
             )
         };

@@ -27,6 +27,13 @@ use crate::KeyUri;
 pub(crate) enum Request {
     Event(Event),
     Login(Option<EnteredCode>),
+    /// The bank's statements failed in the transaction that held the
+    /// acceptance of a code for an event of `kind`, and it was rolled
+    /// back: the refusal of that event, audited on the record as it is.
+    BookingFailed {
+        kind: EventKind,
+        transaction: Option<[u8; 32]>,
+    },
 }
 
 impl Request {
@@ -34,13 +41,14 @@ impl Request {
         match self {
             Self::Event(e) => e.kind(),
             Self::Login(_) => EventKind::VerifyLogin,
+            Self::BookingFailed { kind, .. } => *kind,
         }
     }
 
     fn new_serial(&self) -> Option<&TokenSerial> {
         match self {
             Self::Event(e) => e.new_serial(),
-            Self::Login(_) => None,
+            Self::Login(_) | Self::BookingFailed { .. } => None,
         }
     }
 }
@@ -230,6 +238,17 @@ pub(crate) fn attempt(
     loaded: TokenRecord,
 ) -> Attempt {
     let mut audit = Audits::None;
+    if let Request::BookingFailed { .. } = request {
+        // Nothing of the event was committed: only its refusal is.
+        return refusal(
+            header,
+            request,
+            loaded,
+            audit,
+            false,
+            LifecycleError::BookingFailed,
+        );
+    }
     let mut record = loaded;
     let mut timed_out = false;
     let sent_timeout =
@@ -265,6 +284,16 @@ pub(crate) fn attempt(
     }
     let event = match request {
         Request::Event(event) => Cow::Borrowed(event),
+        Request::BookingFailed { .. } => {
+            return refusal(
+                header,
+                request,
+                record,
+                audit,
+                timed_out,
+                LifecycleError::Internal("a failed booking decided as an event"),
+            )
+        }
         Request::Login(code) => match decide::login(&record, header.by.actor(), code.as_ref()) {
             Ok(Some(code)) => Cow::Owned(Event::VerifyLogin { code: code.clone() }),
             Ok(None) => {

@@ -229,7 +229,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
     }
 }
 
-fn authorize(
+pub(super) fn authorize(
     proof: Proof,
     event: EventKind,
     version: u64,

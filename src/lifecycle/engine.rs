@@ -102,9 +102,23 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
         request: &Request,
         ctx: &RequestContext,
     ) -> Result<(Answer, u64, Option<[u8; 32]>), LifecycleError> {
+        self.run_with(customer, by, request, ctx, &mut ThroughStore(&self.store))
+            .await
+    }
+
+    /// [`run`](Self::run), with each attempt's commit made by `committer`.
+    pub(super) async fn run_with<K: Committer>(
+        &self,
+        customer: &CustomerId,
+        by: &Principal,
+        request: &Request,
+        ctx: &RequestContext,
+        committer: &mut K,
+    ) -> Result<(Answer, u64, Option<[u8; 32]>), LifecycleError> {
         let transaction = match request {
             Request::Event(event) => event.transaction_digest(),
             Request::Login(_) => None,
+            Request::BookingFailed { transaction, .. } => *transaction,
         };
         let attempts = self.config.max_attempts();
         // One time for the whole request: a code decided again after a lost
@@ -157,8 +171,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 #[cfg(feature = "seal")]
                 audit_head,
             };
-            let outcome = self
-                .store
+            let outcome = committer
                 .commit(commit)
                 .await
                 .map_err(LifecycleError::Store)?;
@@ -170,5 +183,28 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
             }
         }
         Err(LifecycleError::Contended { attempts })
+    }
+}
+
+/// How the engine makes one attempt's commit: through the store (every
+/// request), or in a transaction left open for the bank's own statements
+/// (a booking on PostgreSQL).
+pub(super) trait Committer {
+    /// Commits as [`TokenStore::commit`] does.
+    fn commit(
+        &mut self,
+        commit: Commit<'_>,
+    ) -> impl core::future::Future<Output = Result<CommitOutcome, crate::StoreError>> + Send;
+}
+
+/// Commits through the store.
+struct ThroughStore<'s, S>(&'s S);
+
+impl<S: TokenStore> Committer for ThroughStore<'_, S> {
+    fn commit(
+        &mut self,
+        commit: Commit<'_>,
+    ) -> impl core::future::Future<Output = Result<CommitOutcome, crate::StoreError>> + Send {
+        self.0.commit(commit)
     }
 }

@@ -379,6 +379,13 @@ pub enum LifecycleError {
     /// [`StoreError::corrupt`]). Refused; retrying will not help.
     #[error("the stored record is corrupt")]
     Corrupt(#[source] StoreError),
+    /// The bank's own statements, run in the database transaction of an
+    /// accepted code ([`PostgresStore`](super::postgres::PostgresStore)'s
+    /// `verify_transaction_with`), failed: neither they nor the acceptance
+    /// committed, so the code was not spent. Audited as the refusal of the
+    /// code's event.
+    #[error("the bank's statements in the transaction of the accepted code failed: nothing was committed and the code was not spent")]
+    BookingFailed,
     /// A bug in this library: a case its own invariants rule out. Please
     /// report it; the event was refused, and only its audit record was
     /// committed.
@@ -441,6 +448,7 @@ impl LifecycleError {
     /// | `store_unavailable` | retry |
     /// | `contended` | retry |
     /// | `corrupt` | bank |
+    /// | `booking_failed` | bank |
     /// | `internal` | bank |
     ///
     /// ```
@@ -478,6 +486,7 @@ impl LifecycleError {
             Self::Store(_) => "store_unavailable",
             Self::Contended { .. } => "contended",
             Self::Corrupt(_) => "corrupt",
+            Self::BookingFailed => "booking_failed",
             Self::Internal(_) => "internal",
         }
     }
@@ -494,6 +503,7 @@ impl LifecycleError {
             | Self::Randomness
             | Self::VersionExhausted
             | Self::Corrupt(_)
+            | Self::BookingFailed
             | Self::Internal(_) => ErrorCategory::Bank,
             Self::Store(_) | Self::Contended { .. } => ErrorCategory::Retry,
             Self::NotPermitted { .. }
@@ -802,7 +812,8 @@ mod tests {
     #[test]
     fn the_bank_s_faults_and_retries_answer_by_their_category() {
         for e in every_variant() {
-            let answer = e.customer_answer(AnswerPolicy::COARSE.telling_hold_back().telling_lock_out());
+            let answer =
+                e.customer_answer(AnswerPolicy::COARSE.telling_hold_back().telling_lock_out());
             match e.category() {
                 ErrorCategory::Bank => assert_eq!(answer, CustomerAnswer::BankError, "{e}"),
                 ErrorCategory::Retry => assert_eq!(answer, CustomerAnswer::TryAgain, "{e}"),
@@ -883,6 +894,7 @@ mod tests {
             LifecycleError::Store(store()),
             LifecycleError::Contended { attempts: 64 },
             LifecycleError::Corrupt(StoreError::corrupt("changed")),
+            LifecycleError::BookingFailed,
             LifecycleError::Internal("a case the table rules out"),
         ]
     }

@@ -54,9 +54,9 @@ pub(super) const RECORD_COLUMNS: [&str; 32] = [
 
 /// The audit columns after `customer_id`, in the order
 /// [`AuditColumns::bind`] binds them, with their array types.
-/// The first 19 are the row's content, which its chain link covers; the
+/// The first 20 are the row's content, which its chain link covers; the
 /// last two are the link (`link`, its position, and `chain`, its MAC).
-pub(super) const AUDIT_COLUMNS: [(&str, &str); 21] = [
+pub(super) const AUDIT_COLUMNS: [(&str, &str); 22] = [
     ("version", "bigint"),
     ("seq", "integer"),
     ("at", "bigint"),
@@ -72,6 +72,7 @@ pub(super) const AUDIT_COLUMNS: [(&str, &str); 21] = [
     ("to_state", "text"),
     ("outcome", "text"),
     ("reason", "text"),
+    ("reason_code", "text"),
     ("drift_from", "bigint"),
     ("drift_to", "bigint"),
     ("notice", "text"),
@@ -81,7 +82,7 @@ pub(super) const AUDIT_COLUMNS: [(&str, &str); 21] = [
 ];
 
 /// How many of [`AUDIT_COLUMNS`] a link covers.
-pub(super) const CHAINED_COLUMNS: usize = 19;
+pub(super) const CHAINED_COLUMNS: usize = 20;
 
 /// The names of [`AUDIT_COLUMNS`] (a unit test checks they agree).
 pub(super) const CONTENT_COLUMNS: [&str; CHAINED_COLUMNS + 2] = [
@@ -100,6 +101,7 @@ pub(super) const CONTENT_COLUMNS: [&str; CHAINED_COLUMNS + 2] = [
     "to_state",
     "outcome",
     "reason",
+    "reason_code",
     "drift_from",
     "drift_to",
     "notice",
@@ -126,6 +128,7 @@ pub(super) const HEAD_COLUMNS: [&str; CHAINED_COLUMNS + 2] = [
     "head_to_state",
     "head_outcome",
     "head_reason",
+    "head_reason_code",
     "head_drift_from",
     "head_drift_to",
     "head_notice",
@@ -513,6 +516,7 @@ pub(super) struct AuditColumns {
     to_state: Vec<String>,
     outcome: Vec<String>,
     reason: Vec<String>,
+    reason_code: Vec<String>,
     drift_from: Vec<Option<i64>>,
     drift_to: Vec<Option<i64>>,
     notice: Vec<Option<String>>,
@@ -524,14 +528,14 @@ pub(super) struct AuditColumns {
 impl AuditColumns {
     /// One row of the System's own: event `event` (`Load` for a record
     /// refused as corrupt, `Reseal` for one sealed again), at `version`, in
-    /// `state`.
+    /// `state`, with its reason and the reason's stable code.
     pub(super) fn system(
         version: i64,
         at: i64,
         event: &str,
         outcome: &str,
         state: String,
-        reason: String,
+        (reason, code): (String, &str),
     ) -> Self {
         let mut c = Self::default();
         c.version.push(version);
@@ -549,6 +553,7 @@ impl AuditColumns {
         c.to_state.push(state);
         c.outcome.push(outcome.to_owned());
         c.reason.push(reason);
+        c.reason_code.push(code.to_owned());
         c.drift_from.push(None);
         c.drift_to.push(None);
         c.notice.push(None);
@@ -564,7 +569,7 @@ impl AuditColumns {
         row: &PgRow,
         names: &[&str; CHAINED_COLUMNS + 2],
     ) -> Result<Option<ChainLink>, String> {
-        let [version, seq, at, actor, principal, source, request_id, token_id, token_serial, new_serial, event, from_state, to_state, outcome, reason, drift_from, drift_to, notice, transaction_digest, link, chain] =
+        let [version, seq, at, actor, principal, source, request_id, token_id, token_serial, new_serial, event, from_state, to_state, outcome, reason, reason_code, drift_from, drift_to, notice, transaction_digest, link, chain] =
             names;
         self.version.push(column(row, version)?);
         self.seq.push(column(row, seq)?);
@@ -581,6 +586,7 @@ impl AuditColumns {
         self.to_state.push(column(row, to_state)?);
         self.outcome.push(column(row, outcome)?);
         self.reason.push(column(row, reason)?);
+        self.reason_code.push(column(row, reason_code)?);
         self.drift_from.push(column(row, drift_from)?);
         self.drift_to.push(column(row, drift_to)?);
         self.notice.push(column(row, notice)?);
@@ -626,6 +632,7 @@ impl AuditColumns {
             text(self.to_state.get(i)?),
             text(self.outcome.get(i)?),
             text(self.reason.get(i)?),
+            text(self.reason_code.get(i)?),
             some_int(self.drift_from.get(i)?),
             some_int(self.drift_to.get(i)?),
             some_text(self.notice.get(i)?),
@@ -686,6 +693,7 @@ impl AuditColumns {
             c.to_state.push(r.to.to_string());
             c.outcome.push(r.outcome.to_string());
             c.reason.push(r.reason.to_string());
+            c.reason_code.push(r.reason.code().to_owned());
             c.drift_from.push(r.drift.map(|d| d.from));
             c.drift_to.push(r.drift.map(|d| d.to));
             c.notice.push(r.notice.map(|n| n.to_string()));
@@ -712,6 +720,7 @@ impl AuditColumns {
             .bind(&self.to_state)
             .bind(&self.outcome)
             .bind(&self.reason)
+            .bind(&self.reason_code)
             .bind(&self.drift_from)
             .bind(&self.drift_to)
             .bind(&self.notice)

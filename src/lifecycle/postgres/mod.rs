@@ -153,6 +153,7 @@
 //! one of sqlx's TLS features (`tls-rustls-ring-webpki`, say) in your own
 //! `Cargo.toml` and put `sslmode=verify-full` in the URL.
 
+mod booking;
 mod columns;
 mod migrate;
 mod trail;
@@ -167,6 +168,7 @@ use super::store::{Commit, CommitOutcome, Loaded, TokenStore};
 use super::{CustomerId, TokenRecord};
 use crate::seal::{KeyId, Keyring, Sealer};
 use crate::{Clock, StoreError, SystemClock};
+pub use booking::{BookingError, BookingFuture};
 use columns::{
     AuditColumns, RecordColumns, RowHeader, AUDIT_COLUMNS, CONTENT_COLUMNS, HEAD_COLUMNS,
     RECORD_COLUMNS,
@@ -178,18 +180,18 @@ pub use trail::{TrailError, TrailsReport};
 
 /// The exact SQL the store runs, for review (and for measuring the store
 /// against the same statements issued directly). Parameters: `$1` is the
-/// customer id; in the commit statements `$2`–`$22` are the audit columns
+/// customer id; in the commit statements `$2`–`$23` are the audit columns
 /// as arrays (one element per audit record, in
 /// `version, seq, at, actor, principal, source, request_id, token_id,
 /// token_serial, new_serial, event, from_state, to_state, outcome, reason,
-/// drift_from, drift_to, notice, transaction_digest, link, chain` order),
-/// `$23`–`$54` the record's columns in [`Sql::load`]'s order, and the last
-/// one the expected version.
+/// reason_code, drift_from, drift_to, notice, transaction_digest, link,
+/// chain` order), `$24`–`$55` the record's columns in [`Sql::load`]'s
+/// order, and the last one the expected version.
 ///
 /// ```
 /// use otpguard::lifecycle::postgres::PostgresStore;
 /// let sql = PostgresStore::<otpguard::seal::Keyring>::sql();
-/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $55"));
+/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $56"));
 /// ```
 #[derive(Debug)]
 pub struct Sql {
@@ -227,7 +229,7 @@ impl Sql {
     }
 
     /// A new version of the record and its audit rows, on the condition of
-    /// the expected version (`$55`).
+    /// the expected version (`$56`).
     #[must_use]
     pub fn update(&self) -> &str {
         &self.update
@@ -240,7 +242,7 @@ impl Sql {
     }
 
     /// The audit rows of a refusal, on the condition that the record still
-    /// has the version it was decided on (`$23`, read `FOR SHARE`).
+    /// has the version it was decided on (`$24`, read `FOR SHARE`).
     #[must_use]
     pub fn refuse(&self) -> &str {
         &self.refuse
@@ -270,7 +272,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         .collect::<Vec<_>>()
         .join(", ");
     let audit_names = AUDIT_COLUMNS.map(|(name, _)| name).join(", ");
-    // $1 is the customer id, $2..=$22 the audit arrays.
+    // $1 is the customer id, $2..=$23 the audit arrays.
     let arrays = AUDIT_COLUMNS
         .iter()
         .zip(2..)
@@ -668,7 +670,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             "Reseal",
             "accepted",
             sealed.state.to_string(),
-            reason,
+            (reason, "resealed"),
         );
         audit.link(head.link().copied(), &self.sealer, &customer)?;
         let written = values
@@ -758,7 +760,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             "Load",
             "refused",
             state,
-            format!("record refused as corrupt: {why}"),
+            (format!("record refused as corrupt: {why}"), "corrupt"),
         );
         audit.link(head, &self.sealer, customer)?;
         let written = audit
@@ -774,7 +776,13 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         Ok(())
     }
 
-    async fn commit_sql(&self, commit: &Commit<'_>) -> Result<CommitOutcome, StoreError> {
+    /// Makes `commit` as one statement on `on`: the pool (a transaction of
+    /// its own), or a transaction the caller commits later.
+    async fn commit_on<'e, E: sqlx::PgExecutor<'e>>(
+        &self,
+        commit: &Commit<'_>,
+        on: E,
+    ) -> Result<CommitOutcome, StoreError> {
         // An empty audit would make a written record look like a conflict.
         if commit.audit.is_empty() {
             return Err(StoreError::new("a commit without audit records"));
@@ -815,7 +823,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 .bind(sqlx::query(&SQL.refuse).bind(customer))
                 .bind(expected),
         };
-        match query.execute(&self.pool).await {
+        match query.execute(on).await {
             Ok(done) if done.rows_affected() > 0 => Ok(CommitOutcome::Committed),
             Ok(_) => Ok(CommitOutcome::Conflict),
             Err(e) if lost_race(&e) => Ok(CommitOutcome::Conflict),
@@ -929,7 +937,7 @@ impl<S: Sealer + Sync> TokenStore for PostgresStore<S> {
 
     async fn commit(&self, commit: Commit<'_>) -> Result<CommitOutcome, StoreError> {
         in_runtime()?;
-        self.commit_sql(&commit).await
+        self.commit_on(&commit, &self.pool).await
     }
 }
 
@@ -941,11 +949,11 @@ mod tests {
     fn placeholders_match_the_columns() {
         let count = |sql: &str| sql.matches('$').count();
         assert_eq!(count(&SQL.select), 1);
-        // The customer twice (record and audit), 21 audit arrays, 32
+        // The customer twice (record and audit), 22 audit arrays, 32
         // record values, and for an update the expected version.
-        assert_eq!(count(&SQL.insert_first), 2 + 21 + 32);
-        assert_eq!(count(&SQL.update), 2 + 21 + 32 + 1);
-        assert!(SQL.update.contains("version = $55") && !SQL.update.contains("$56"));
-        assert!(SQL.refuse.contains("version = $23"));
+        assert_eq!(count(&SQL.insert_first), 2 + 22 + 32);
+        assert_eq!(count(&SQL.update), 2 + 22 + 32 + 1);
+        assert!(SQL.update.contains("version = $56") && !SQL.update.contains("$57"));
+        assert!(SQL.refuse.contains("version = $24"));
     }
 }
