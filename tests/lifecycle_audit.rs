@@ -781,3 +781,63 @@ fn lockout_maximum_is_configurable_within_bounds() {
         .collect();
     assert_eq!(principals, [bank.web.clone(), Principal::System]);
 }
+
+/// The in-memory store reads its log back as the PostgreSQL store reads its
+/// table: by customer, by time, page after page from a cursor, and a cursor
+/// keeps its place once records were taken.
+#[test]
+fn the_memory_store_reads_its_audit_back_by_customer_time_and_cursor() {
+    use otpguard::lifecycle::audit::{AuditCursor, AuditQuery, AuditReader};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let alice = Bank::with_token(&Phone::new("SN-A", 1));
+    let bob = alice.other_customer("c-bob");
+    bob.register(&Phone::new("SN-B", 2)).unwrap();
+    let middle = alice.now();
+    alice.tick();
+    let phone = Phone::new("SN-A", 1);
+    let _proof = alice.verify(&phone.code(alice.now())).unwrap();
+    assert!(alice.verify(&phone.code(alice.now())).is_err());
+    let log = alice.audit_log();
+    assert_eq!(log.len(), 4);
+
+    let store = &*alice.store;
+    let read = |q: AuditQuery| rt.block_on(store.read_audit(&q)).unwrap();
+    let page = read(AuditQuery::customer(alice.customer.clone()));
+    let records: Vec<_> = page.entries.iter().map(|e| e.record.clone()).collect();
+    let expected: Vec<_> = log
+        .iter()
+        .filter(|r| r.customer == alice.customer)
+        .cloned()
+        .collect();
+    assert_eq!(records, expected);
+    assert_eq!(records.len(), 3);
+    let later = read(AuditQuery::all().between(middle + 1, u64::MAX));
+    assert_eq!(later.entries.len(), 2);
+
+    // Two at a time: every record once, in order.
+    let first = read(AuditQuery::all().limit(2));
+    assert!(first.is_full(&AuditQuery::all().limit(2)));
+    let second = read(AuditQuery::all().after(first.next).limit(2));
+    let third = read(AuditQuery::all().after(second.next).limit(2));
+    assert!(third.entries.is_empty());
+    assert_eq!(third.next, second.next);
+    let streamed: Vec<_> = first
+        .entries
+        .iter()
+        .chain(&second.entries)
+        .map(|e| e.record.clone())
+        .collect();
+    assert_eq!(streamed, log);
+
+    // Taken from the log: the numbers go on.
+    let kept = second.next;
+    assert_eq!(store.audit().take().len(), 4);
+    assert!(read(AuditQuery::all().after(kept)).entries.is_empty());
+    alice.tick();
+    let _proof = alice.verify(&phone.code(alice.now())).unwrap();
+    let next = read(AuditQuery::all().after(kept));
+    assert_eq!(next.entries.len(), 1);
+    assert_eq!(next.entries[0].cursor, AuditCursor::new(0, 5));
+}

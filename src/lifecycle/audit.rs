@@ -9,6 +9,8 @@ use super::rules::{Effect, Guard};
 use super::{CustomerId, EventKind, Principal, RequestContext, State, TokenId, TokenSerial};
 use crate::StoreError;
 
+pub use super::reader::{AuditCursor, AuditEntry, AuditPage, AuditQuery, AuditReader, BadCursor};
+
 #[cfg(feature = "seal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
 pub use super::chain::{
@@ -108,6 +110,15 @@ pub enum AuditReason {
         /// The refusal's error message.
         message: Cow<'static, str>,
     },
+    /// A reason read back from a store that keeps it as its stable code
+    /// and its text only (PostgreSQL's `reason_code` and `reason`
+    /// columns), accepted or refused.
+    Recorded {
+        /// The reason's stable code ([`AuditReason::code`] when written).
+        code: Cow<'static, str>,
+        /// The reason's text (its `Display` when written).
+        message: Cow<'static, str>,
+    },
 }
 
 impl AuditReason {
@@ -128,7 +139,7 @@ impl AuditReason {
             Self::Replayed { .. } => "replayed",
             Self::BehindLastAccepted { .. } => "behind_last_accepted",
             Self::LoginOtpOff => "login_otp_off",
-            Self::Refused { code, .. } => code,
+            Self::Refused { code, .. } | Self::Recorded { code, .. } => code,
         }
     }
 }
@@ -162,7 +173,9 @@ impl fmt::Display for AuditReason {
                 "behind: the code matched step {step}, older than the last accepted step {last_accepted} (not counted)"
             ),
             Self::LoginOtpOff => f.write_str("login OTP is off: no code asked"),
-            Self::Refused { message, .. } => f.write_str(message),
+            Self::Refused { message, .. } | Self::Recorded { message, .. } => {
+                f.write_str(message)
+            }
         }
     }
 }
@@ -403,7 +416,8 @@ impl<S: AuditSink + ?Sized> AuditSink for std::sync::Arc<S> {
 }
 
 /// The default sink: keeps every record in memory, as an outbox the
-/// backend drains ([`AuditLog::take`]) or reads.
+/// backend drains ([`AuditLog::take`]) or reads (through the store's
+/// [`AuditReader`]).
 ///
 /// ```
 /// use otpguard::lifecycle::audit::AuditLog;
@@ -411,34 +425,71 @@ impl<S: AuditSink + ?Sized> AuditSink for std::sync::Arc<S> {
 /// assert!(log.take().is_empty());
 /// ```
 #[derive(Debug, Default)]
-pub struct AuditLog(Mutex<Vec<AuditRecord>>);
+pub struct AuditLog(Mutex<Kept>);
+
+/// The records held, and how many were taken before the first of them
+/// (their numbers go on from there).
+#[derive(Debug, Default)]
+struct Kept {
+    taken: u64,
+    records: Vec<AuditRecord>,
+}
 
 impl AuditLog {
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Removes and returns the records collected so far.
     #[must_use]
     pub fn take(&self) -> Vec<AuditRecord> {
-        core::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        let mut kept = self.kept();
+        let records = core::mem::take(&mut kept.records);
+        let count = u64::try_from(records.len()).unwrap_or(u64::MAX);
+        kept.taken = kept.taken.saturating_add(count);
+        records
     }
 
     /// A copy of the records collected so far.
     #[must_use]
     pub fn records(&self) -> Vec<AuditRecord> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.kept().records.clone()
     }
 
     /// How many records were collected (and not taken).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.kept().records.len()
     }
 
     /// Whether no record is held.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The page of the records held that `query` selects: each numbered
+    /// by its place in the log since it began (records taken included),
+    /// from 1.
+    pub(crate) fn page(&self, query: &AuditQuery) -> AuditPage {
+        let kept = self.kept();
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        // Numbers already passed are skipped without looking at them.
+        let skip = query.after.id().saturating_sub(kept.taken);
+        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+        let entries: Vec<AuditEntry> = (kept.taken.saturating_add(1)..)
+            .zip(kept.records.iter())
+            .skip(skip)
+            .filter(|(_, record)| query.selects(record))
+            .take(limit)
+            .map(|(id, record)| AuditEntry {
+                cursor: AuditCursor::new(0, id),
+                recorded_at: None,
+                record: record.clone(),
+            })
+            .collect();
+        let next = entries.last().map_or(query.after, |e| e.cursor);
+        AuditPage { entries, next }
     }
 }
 
@@ -447,10 +498,7 @@ impl AuditSink for AuditLog {
         // A panic elsewhere while the lock was held cannot leave a half-written
         // batch: `extend_from_slice` of clones either completes or the panic
         // propagates from here. The log stays readable.
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(records);
+        self.kept().records.extend_from_slice(records);
         Ok(())
     }
 }

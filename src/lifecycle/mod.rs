@@ -101,8 +101,8 @@
 //   store.rs     the store contract and the in-memory store
 // The record and its stored forms: record.rs, drift.rs, fingerprint.rs,
 // sealed.rs, stored.rs, postgres/. The words the table speaks: event.rs,
-// state.rs, actor.rs, identity.rs, serial.rs, answer.rs, audit.rs,
-// error.rs, config.rs, throttle.rs, names.rs. The auditors' page:
+// state.rs, actor.rs, identity.rs, serial.rs, answer.rs, audit.rs
+// (read back through reader.rs), error.rs, config.rs, throttle.rs, names.rs. The auditors' page:
 // diagram.rs, generated from table.rs.
 mod actor;
 mod answer;
@@ -127,6 +127,7 @@ mod names;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
+mod reader;
 mod record;
 #[cfg(feature = "seal")]
 mod sealed;

@@ -22,7 +22,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use super::audit::{AuditLog, AuditRecord, AuditSink};
+use super::audit::{AuditLog, AuditPage, AuditQuery, AuditReader, AuditRecord, AuditSink};
 #[cfg(feature = "seal")]
 use super::chain::ChainHead;
 use super::CustomerId;
@@ -311,6 +311,17 @@ impl<A> MemoryStore<A> {
         #[allow(clippy::indexing_slicing)]
         let shard = &self.shards[index];
         shard.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl AuditReader for MemoryStore<AuditLog> {
+    /// The records its [`AuditLog`] holds (none once taken), in the order
+    /// they were committed.
+    fn read_audit(
+        &self,
+        query: &AuditQuery,
+    ) -> impl Future<Output = Result<AuditPage, StoreError>> + Send {
+        ready(Ok(self.sink.page(query)))
     }
 }
 

@@ -6,12 +6,19 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{Postgres, Row};
 
-use super::super::audit::AuditRecord;
+use std::borrow::Cow;
+
+use super::super::audit::{
+    AuditCursor, AuditEntry, AuditReason, AuditRecord, DriftChange, Notice, Outcome,
+};
 use super::super::chain::{ChainField, ChainLink};
 use super::super::drift::OffsetSeen;
 use super::super::sealed::{SealedEnrollment, SealedRecord, SealedToken};
 use super::super::CustomerId;
-use super::super::{DriftEstimate, PendingSwap, Principal, State, TokenId, TokenSerial};
+use super::super::{
+    Actor, DriftEstimate, EventKind, Label, PendingSwap, Principal, RequestContext, State, TokenId,
+    TokenSerial,
+};
 use crate::ocra::Suite;
 use crate::seal::{KeyedMac, SealedSecret, Sealer};
 use crate::{Algorithm, StoreError, TotpParams};
@@ -770,4 +777,102 @@ pub(super) fn read_link(row: &PgRow, link: &str, chain: &str) -> Result<Option<C
         }
         _ => Err(format!("{link} and {chain}: one without the other")),
     }
+}
+
+/// An audit row read back (`SELECT a.*` with the reader's `writer` and
+/// `recorded` columns) as an [`AuditEntry`].
+pub(super) fn read_audit_entry(row: &PgRow) -> Result<AuditEntry, String> {
+    fn parse<T: core::str::FromStr>(row: &PgRow, name: &str) -> Result<T, String>
+    where
+        T::Err: core::fmt::Display,
+    {
+        let text: String = column(row, name)?;
+        text.parse().map_err(|e| format!("column {name}: {e}"))
+    }
+    fn label(text: Option<String>, name: &str) -> Result<Option<Label>, String> {
+        text.map(|t| Label::new(&t).map_err(|e| format!("column {name}: {e}")))
+            .transpose()
+    }
+    fn serial(text: Option<String>, name: &str) -> Result<Option<TokenSerial>, String> {
+        text.map(|t| TokenSerial::new(&t).map_err(|e| format!("column {name}: {e}")))
+            .transpose()
+    }
+    let writer: String = column(row, "writer")?;
+    let writer = writer
+        .parse::<u64>()
+        .map_err(|_| format!("column written_by: {writer:?} is not a transaction id"))?;
+    let id = unsigned(column(row, "id")?, "id")?;
+    let recorded: i64 = column(row, "recorded")?;
+    let actor: Actor = parse(row, "actor")?;
+    let named = label(column(row, "principal")?, "principal")?;
+    let principal = match (actor, named) {
+        (Actor::Customer, Some(channel)) => Principal::customer(channel),
+        (Actor::Operator, Some(id)) => Principal::operator(id),
+        (Actor::System, None) => Principal::System,
+        (actor, _) => return Err(format!("column principal does not fit actor {actor}")),
+    };
+    let customer: String = column(row, "customer_id")?;
+    let token: Option<Vec<u8>> = column(row, "token_id")?;
+    let token = token
+        .map(|t| {
+            <[u8; 16]>::try_from(t.as_slice())
+                .map(TokenId::from_bytes)
+                .map_err(|_| "column token_id is not 16 bytes".to_owned())
+        })
+        .transpose()?;
+    let drift_from: Option<i64> = column(row, "drift_from")?;
+    let drift_to: Option<i64> = column(row, "drift_to")?;
+    let drift = match (drift_from, drift_to) {
+        (Some(from), Some(to)) => Some(DriftChange { from, to }),
+        (None, None) => None,
+        _ => return Err("columns drift_from and drift_to: one without the other".to_owned()),
+    };
+    let notice: Option<String> = column(row, "notice")?;
+    let notice = notice
+        .map(|n| {
+            Notice::ALL
+                .into_iter()
+                .find(|known| known.to_string() == n)
+                .ok_or_else(|| format!("column notice: unknown notice {n:?}"))
+        })
+        .transpose()?;
+    let digest: Option<Vec<u8>> = column(row, "transaction_digest")?;
+    let transaction = digest
+        .map(|d| {
+            <[u8; 32]>::try_from(d.as_slice())
+                .map_err(|_| "column transaction_digest is not 32 bytes".to_owned())
+        })
+        .transpose()?;
+    let reason: String = column(row, "reason")?;
+    // Rows written before schema 10 have no code.
+    let code: Option<String> = column(row, "reason_code")?;
+    let record = AuditRecord {
+        time: unsigned(column(row, "at")?, "at")?,
+        customer: CustomerId::new(&customer).map_err(|e| format!("column customer_id: {e}"))?,
+        principal,
+        context: RequestContext {
+            source: label(column(row, "source")?, "source")?,
+            request_id: label(column(row, "request_id")?, "request_id")?,
+        },
+        token,
+        serial: serial(column(row, "token_serial")?, "token_serial")?,
+        new_serial: serial(column(row, "new_serial")?, "new_serial")?,
+        event: parse::<EventKind>(row, "event")?,
+        from: parse::<State>(row, "from_state")?,
+        to: parse::<State>(row, "to_state")?,
+        outcome: parse::<Outcome>(row, "outcome")?,
+        reason: AuditReason::Recorded {
+            code: code.map_or(Cow::Borrowed("unrecorded"), Cow::Owned),
+            message: Cow::Owned(reason),
+        },
+        version: unsigned(column(row, "version")?, "version")?,
+        drift,
+        transaction,
+        notice,
+    };
+    Ok(AuditEntry {
+        cursor: AuditCursor::new(writer, id),
+        recorded_at: u64::try_from(recorded).ok(),
+        record,
+    })
 }

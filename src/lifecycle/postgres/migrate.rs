@@ -20,7 +20,7 @@ struct Migration {
 
 /// Every migration, in order. A released migration is never edited: a
 /// change is a new file (the checksum check refuses an edited one).
-const MIGRATIONS: [Migration; 10] = [
+const MIGRATIONS: [Migration; 11] = [
     Migration {
         version: 1,
         name: "token_records",
@@ -71,11 +71,16 @@ const MIGRATIONS: [Migration; 10] = [
         name: "audit_chain",
         sql: include_str!("../../../migrations/postgres/0010_audit_chain.sql"),
     },
+    Migration {
+        version: 11,
+        name: "audit_reader",
+        sql: include_str!("../../../migrations/postgres/0011_audit_reader.sql"),
+    },
 ];
 
 /// The latest schema version this library knows.
-pub const SCHEMA_VERSION: i32 = 10;
-const _: () = assert!(MIGRATIONS.len() == 10 && MIGRATIONS[9].version == SCHEMA_VERSION);
+pub const SCHEMA_VERSION: i32 = 11;
+const _: () = assert!(MIGRATIONS.len() == 11 && MIGRATIONS[10].version == SCHEMA_VERSION);
 
 /// Serializes concurrent `migrate` calls (two processes starting at once):
 /// a transaction-scoped advisory lock on this key ("otpguard" in ASCII).

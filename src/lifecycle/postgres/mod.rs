@@ -156,6 +156,7 @@
 mod booking;
 mod columns;
 mod migrate;
+mod reader;
 mod trail;
 
 use std::sync::LazyLock;

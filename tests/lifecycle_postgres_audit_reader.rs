@@ -1,0 +1,378 @@
+//! The audit trail read back from PostgreSQL (`AuditReader`): every record
+//! the lifecycle committed comes back field for field; by customer, by
+//! time range, and page after page from a cursor, where a row committed
+//! late by a long transaction is never skipped. Against a real server.
+
+#![cfg(feature = "postgres")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing
+)]
+
+mod store_support;
+mod support;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use otpguard::lifecycle::audit::{AuditCursor, AuditQuery, AuditReader, AuditRecord, Outcome};
+use otpguard::lifecycle::postgres::{sqlx, BookingFuture, PostgresStore};
+use otpguard::lifecycle::store::{Commit, CommitOutcome, Loaded, TokenRecord, TokenStore};
+use otpguard::lifecycle::{
+    Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
+    RequestContext, State,
+};
+use otpguard::{Clock, FixedClock, StoreError};
+use sqlx::PgConnection;
+use store_support::{customer, operator, web, Phone, START, STEP};
+use support::pg_lifecycle::{keys, pool_on, runtime};
+use support::postgres_server::PostgresServer;
+
+/// A `PostgresStore` that keeps a copy of every audit record it committed,
+/// as the lifecycle built it.
+struct Capturing {
+    inner: PostgresStore,
+    committed: Mutex<Vec<AuditRecord>>,
+}
+
+impl TokenStore for Capturing {
+    fn load(
+        &self,
+        customer: &CustomerId,
+    ) -> impl std::future::Future<Output = Result<Option<TokenRecord>, StoreError>> + Send {
+        self.inner.load(customer)
+    }
+
+    fn load_with_head(
+        &self,
+        customer: &CustomerId,
+    ) -> impl std::future::Future<Output = Result<Loaded, StoreError>> + Send {
+        self.inner.load_with_head(customer)
+    }
+
+    async fn commit(&self, commit: Commit<'_>) -> Result<CommitOutcome, StoreError> {
+        let audit = commit.audit.to_vec();
+        let outcome = self.inner.commit(commit).await?;
+        if outcome == CommitOutcome::Committed {
+            self.committed.lock().unwrap().extend(audit);
+        }
+        Ok(outcome)
+    }
+}
+
+type Captured = Lifecycle<Capturing, Arc<FixedClock>>;
+
+/// A journey that writes every kind of column: a registration (notice), an
+/// accepted code, wrong codes up to the lock-out (the System's row and its
+/// notice), a replay, an operator's resume with a request context, and a
+/// code far ahead (drift moved).
+async fn journey(lc: &Captured, clock: &FixedClock, c: &CustomerId, seed: u32) {
+    let phone = Phone::new(&format!("SN-{seed}"), seed);
+    let with_context = RequestContext::new()
+        .source(Label::new("192.0.2.7").unwrap())
+        .request_id(Label::new(&format!("req-{seed}")).unwrap());
+    lc.submit(c, &web(), phone.register(clock.now()), &with_context)
+        .await
+        .unwrap();
+    clock.advance(STEP);
+    let code = phone.code(clock.now());
+    let _proof = lc
+        .verify_transaction(c, &web(), &code, &with_context)
+        .await
+        .unwrap();
+    let again = lc.verify_transaction(c, &web(), &code, &with_context).await;
+    assert!(matches!(again, Err(LifecycleError::Replayed { .. })));
+    for n in 0..5 {
+        let wrong = phone.wrong_code(clock.now(), n);
+        let refused = lc
+            .verify_transaction(c, &web(), &wrong, &with_context)
+            .await;
+        assert!(matches!(refused, Err(LifecycleError::WrongCode { .. })));
+    }
+    let resume = Event::Resume;
+    lc.submit(c, &operator(), resume, &with_context)
+        .await
+        .unwrap();
+    clock.advance(STEP);
+    // A phone running one step fast: accepted within the window.
+    let ahead = phone.code(clock.now() + STEP);
+    let _proof = lc
+        .verify_transaction(c, &web(), &ahead, &with_context)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn every_record_comes_back_as_committed_by_customer_time_and_cursor() {
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let pool = rt.block_on(pool_on(&pg, "postgres", 4, Duration::from_secs(5)));
+    let store = PostgresStore::new(pool, keys());
+    rt.block_on(store.migrate()).unwrap();
+    let lc: Captured = Lifecycle::new(
+        LifecycleConfig::default(),
+        Capturing {
+            inner: store,
+            committed: Mutex::new(Vec::new()),
+        },
+        Arc::clone(&clock),
+    );
+    let (alice, bob) = (customer("alice"), customer("bob"));
+    rt.block_on(journey(&lc, &clock, &alice, 1));
+    let middle = clock.now() + 1;
+    clock.advance(STEP);
+    rt.block_on(journey(&lc, &clock, &bob, 2));
+    let committed = lc.store().committed.lock().unwrap().clone();
+    assert_eq!(committed.len(), 2 * 11);
+    let store = &lc.store().inner;
+
+    // One customer's: exactly the records committed for it, in order, each
+    // field as the lifecycle built it; the reason as its code and text.
+    let page = rt
+        .block_on(store.read_audit(&AuditQuery::customer(alice.clone())))
+        .unwrap();
+    let of_alice: Vec<&AuditRecord> = committed.iter().filter(|r| r.customer == alice).collect();
+    assert_eq!(page.entries.len(), of_alice.len());
+    for (entry, original) in page.entries.iter().zip(&of_alice) {
+        let read = &entry.record;
+        assert_eq!(read.reason.code(), original.reason.code());
+        assert_eq!(read.reason.to_string(), original.reason.to_string());
+        let mut same = read.clone();
+        same.reason = original.reason.clone();
+        assert_eq!(&same, *original);
+        assert!(entry.recorded_at.is_some());
+    }
+    let codes: Vec<&str> = page
+        .entries
+        .iter()
+        .map(|e| e.record.reason.code())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "applied",
+            "applied",
+            "replayed",
+            "wrong_code",
+            "wrong_code",
+            "wrong_code",
+            "wrong_code",
+            "wrong_code",
+            "applied",
+            "applied",
+            "applied",
+        ]
+    );
+    let locked = &page.entries[8].record;
+    assert_eq!(
+        (locked.principal.actor().name(), locked.to),
+        (
+            "System",
+            State::Suspended(otpguard::lifecycle::SuspendReason::TooManyFailures)
+        )
+    );
+    assert!(page.entries.windows(2).all(|w| w[0].cursor < w[1].cursor));
+    assert_eq!(page.next, page.entries.last().unwrap().cursor);
+
+    // By time: only bob's journey lies after `middle`.
+    let later = rt
+        .block_on(store.read_audit(&AuditQuery::all().between(middle, u64::MAX >> 1)))
+        .unwrap();
+    assert_eq!(later.entries.len(), 11);
+    assert!(later.entries.iter().all(|e| e.record.customer == bob));
+    let refused_in_time = rt
+        .block_on(store.read_audit(&AuditQuery::customer(alice.clone()).between(START, middle)))
+        .unwrap()
+        .entries
+        .iter()
+        .filter(|e| e.record.outcome == Outcome::Refused)
+        .count();
+    assert_eq!(refused_in_time, 6);
+
+    // Everyone's, 4 at a time from the start: each record once, in commit
+    // order, and the last page short.
+    let mut cursor = AuditCursor::START;
+    let mut streamed = Vec::new();
+    let mut pages = 0;
+    loop {
+        let query = AuditQuery::all().after(cursor).limit(4);
+        let page = rt.block_on(store.read_audit(&query)).unwrap();
+        pages += 1;
+        if page.entries.is_empty() {
+            assert_eq!(page.next, cursor);
+            break;
+        }
+        cursor = page.next;
+        streamed.extend(page.entries);
+    }
+    assert_eq!(pages, 7, "22 rows in pages of 4, then an empty one");
+    let read: Vec<AuditRecord> = streamed
+        .iter()
+        .map(|e| {
+            let mut r = e.record.clone();
+            let original = committed
+                .iter()
+                .find(|o| {
+                    o.customer == r.customer
+                        && o.version == r.version
+                        && o.event == r.event
+                        && o.time == r.time
+                        && o.outcome == r.outcome
+                        && o.reason.to_string() == r.reason.to_string()
+                })
+                .unwrap();
+            r.reason = original.reason.clone();
+            r
+        })
+        .collect();
+    assert_eq!(read, committed);
+    // The cursor's text form resumes the same stream.
+    let resumed: AuditCursor = streamed[9].cursor.to_string().parse().unwrap();
+    let rest = rt
+        .block_on(store.read_audit(&AuditQuery::all().after(resumed)))
+        .unwrap();
+    assert_eq!(rest.entries.len(), 12);
+    assert_eq!(rest.entries[0].cursor, streamed[10].cursor);
+}
+
+/// The lifecycle on a plain `PostgresStore` over `pg`.
+async fn backend(
+    pg: &PostgresServer,
+    clock: &Arc<FixedClock>,
+) -> Arc<Lifecycle<PostgresStore, Arc<FixedClock>>> {
+    let pool = pool_on(pg, "postgres", 8, Duration::from_secs(5)).await;
+    let store = PostgresStore::new(pool, keys());
+    store.migrate().await.unwrap();
+    Arc::new(Lifecycle::new(
+        LifecycleConfig::default(),
+        store,
+        Arc::clone(clock),
+    ))
+}
+
+#[test]
+fn a_stream_never_skips_a_row_committed_late() {
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let lc = rt.block_on(backend(&pg, &clock));
+    let (alice, bob) = (customer("alice"), customer("bob"));
+    let (pa, pb) = (Phone::new("SN-A", 1), Phone::new("SN-B", 2));
+    for (c, p) in [(&alice, &pa), (&bob, &pb)] {
+        rt.block_on(lc.submit(c, &web(), p.register(clock.now()), &RequestContext::new()))
+            .unwrap();
+    }
+    clock.advance(STEP);
+    let start = rt
+        .block_on(lc.store().read_audit(&AuditQuery::all()))
+        .unwrap();
+    assert_eq!(start.entries.len(), 2);
+
+    let mut seen = HashSet::new();
+    let mut cursor = start.next;
+    for trial in 0..5 {
+        // Alice's payment holds its transaction open, its audit row written
+        // (a smaller id) ...
+        let (release, hold) = tokio::sync::oneshot::channel::<()>();
+        let (written_tx, written) = tokio::sync::oneshot::channel::<()>();
+        let code_a = pa.code(clock.now());
+        let slow = {
+            let (lc, alice) = (Arc::clone(&lc), alice.clone());
+            rt.spawn(async move {
+                lc.verify_transaction_with(
+                    &alice,
+                    &web(),
+                    &code_a,
+                    &RequestContext::new(),
+                    move |_tx: &mut PgConnection, _p: &Authorized| -> BookingFuture<'_, (), ()> {
+                        Box::pin(async move {
+                            written_tx.send(()).unwrap();
+                            hold.await.unwrap();
+                            Ok(())
+                        })
+                    },
+                )
+                .await
+            })
+        };
+        rt.block_on(written).unwrap();
+        // ... while Bob's commits at once (a larger id).
+        let code_b = pb.code(clock.now());
+        let _proof = rt
+            .block_on(lc.verify_transaction(&bob, &web(), &code_b, &RequestContext::new()))
+            .unwrap();
+        // Bob's row is held back while Alice's transaction is in flight:
+        // had it been returned, the cursor would pass Alice's row.
+        let during = rt
+            .block_on(lc.store().read_audit(&AuditQuery::all().after(cursor)))
+            .unwrap();
+        assert!(
+            during.entries.is_empty(),
+            "trial {trial}: {:?}",
+            during.entries
+        );
+        release.send(()).unwrap();
+        let (_proof, ()) = rt.block_on(slow).unwrap().unwrap();
+        // Both now, Alice's included.
+        let after = rt
+            .block_on(lc.store().read_audit(&AuditQuery::all().after(cursor)))
+            .unwrap();
+        let customers: Vec<String> = after
+            .entries
+            .iter()
+            .map(|e| e.record.customer.to_string())
+            .collect();
+        assert_eq!(customers, ["alice", "bob"], "trial {trial}");
+        for e in &after.entries {
+            assert!(
+                seen.insert(e.cursor),
+                "trial {trial}: {:?} read twice",
+                e.cursor
+            );
+        }
+        cursor = after.next;
+        clock.advance(STEP);
+    }
+    // Every accepted row read exactly once.
+    let all = rt
+        .block_on(lc.store().read_audit(&AuditQuery::all()))
+        .unwrap();
+    assert_eq!(all.entries.len(), 2 + 10);
+    assert_eq!(seen.len(), 10);
+}
+
+#[test]
+fn an_operator_s_summary_of_a_sealed_record() {
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let lc = rt.block_on(backend(&pg, &clock));
+    let alice = customer("alice");
+    assert_eq!(rt.block_on(lc.store().summary(&alice)).unwrap(), None);
+    let phone = Phone::new("SN-A", 1);
+    rt.block_on(lc.submit(
+        &alice,
+        &web(),
+        phone.register(clock.now()),
+        &RequestContext::new(),
+    ))
+    .unwrap();
+    let wrong = phone.wrong_code(clock.now(), 0);
+    let _ = rt.block_on(lc.verify_transaction(&alice, &web(), &wrong, &RequestContext::new()));
+    let summary = rt.block_on(lc.store().summary(&alice)).unwrap().unwrap();
+    assert_eq!(summary.state, State::Active);
+    assert_eq!(summary.failures, 1);
+    assert_eq!(summary.serial.as_ref().map(|s| s.as_str()), Some("SN-A"));
+    // A row changed without the keys is refused, not summarised.
+    pg.psql("UPDATE otpguard_token_records SET failures = 0 WHERE customer_id = 'alice'");
+    let refused = rt.block_on(lc.store().summary(&alice));
+    assert!(
+        refused.as_ref().is_err_and(StoreError::is_corrupt),
+        "{refused:?}"
+    );
+}
