@@ -29,14 +29,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{request::Parts, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use hmac::{Hmac, KeyInit, Mac};
-use otpguard::lifecycle::postgres::{sqlx::postgres::PgPoolOptions, PostgresStore};
+use otpguard::lifecycle::audit::{AuditCursor, AuditQuery, AuditReader};
+use otpguard::lifecycle::postgres::sqlx::{self, postgres::PgPoolOptions, PgConnection, PgPool};
+use otpguard::lifecycle::postgres::{BookingError, BookingFuture, PostgresStore};
 use otpguard::lifecycle::{
     error::UnknownName, Authorized, CustomerAnswer, CustomerId, ErrorCategory, Event, Label,
     Lifecycle, LifecycleConfig, LifecycleError, LoginCheck, NewSecret, Principal, ReissueReason,
@@ -76,6 +78,29 @@ pub fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(2))
+}
+
+/// The bank's own table beside otpguard's: the transfers it books, each in
+/// the database transaction of the code or signature that authorised it
+/// (created here for the example; a bank has its ledger already).
+///
+/// # Errors
+/// If the table cannot be created.
+pub async fn bank_schema(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS bank_transfers (
+            id bigserial PRIMARY KEY,
+            customer_id text NOT NULL,
+            amount_minor bigint NOT NULL CHECK (amount_minor > 0),
+            currency text NOT NULL,
+            payee text NOT NULL,
+            authorized_version bigint NOT NULL,
+            transaction_digest bytea
+        )",
+    )
+    .execute(pool)
+    .await
+    .map(|_| ())
 }
 
 /// A request the authentication refused (answered 401).
@@ -208,6 +233,8 @@ pub fn operator_app(bank: Arc<Service>, auth: impl OperatorAuth) -> Router {
         .route("/customers/{id}/suspend", post(suspend))
         .route("/customers/{id}/resume", post(resume))
         .route("/customers/{id}/reissue", post(reissue))
+        .route("/customers/{id}", get(summary))
+        .route("/customers/{id}/audit", get(audit))
         .with_state(state)
 }
 
@@ -283,6 +310,22 @@ impl Me {
         (status, Json(body))
     }
 
+    /// A transfer not booked: the code refused (the coarse answer), or the
+    /// booking failed (nothing committed, the code not spent: a fault).
+    fn not_booked(&self, e: BookingError<sqlx::Error>) -> Refusal {
+        match e {
+            BookingError::Lifecycle(e) => self.refused(&e),
+            BookingError::Booking { error, audit } => {
+                let unaudited = audit.map(|a| format!(" (refusal not audited: {a})"));
+                self.fault(&format!(
+                    "booking failed, code not spent: {error}{}",
+                    unaudited.unwrap_or_default()
+                ))
+            }
+            _ => self.fault("transfer not booked"),
+        }
+    }
+
     fn fault(&self, what: &str) -> Refusal {
         eprintln!("customer {} [{}]: {what}", self.customer, self.ctx);
         refusal(StatusCode::INTERNAL_SERVER_ERROR, FAULT)
@@ -303,6 +346,16 @@ struct Code {
     serial: String,
 }
 
+/// A transfer as the bank will execute it, and the code that confirms it.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+struct CodedTransfer {
+    /// In the currency's minor unit (yen, cents).
+    amount: u64,
+    currency: String,
+    payee: String,
+    code: String,
+}
+
 /// A transfer as the bank will execute it, and the response the customer's
 /// app showed for it.
 #[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
@@ -312,6 +365,33 @@ struct SignedTransfer {
     currency: String,
     payee: String,
     response: String,
+}
+
+/// The transfer a request describes, checked.
+fn transfer_of(amount: u64, currency: &str, payee: &str) -> Result<Transaction, Refusal> {
+    let bad = |what: &str| refusal(StatusCode::BAD_REQUEST, &format!("invalid {what}"));
+    let currency = Currency::new(currency).map_err(|_| bad("currency"))?;
+    let payee = PayeeAccount::new(payee).map_err(|_| bad("payee account"))?;
+    if amount == 0 {
+        return Err(bad("amount"));
+    }
+    let amount = Amount {
+        minor_units: amount,
+        currency,
+    };
+    Ok(Transaction::transfer(amount, payee))
+}
+
+impl CodedTransfer {
+    fn transfer(&self) -> Result<Transaction, Refusal> {
+        transfer_of(self.amount, &self.currency, &self.payee)
+    }
+}
+
+impl SignedTransfer {
+    fn transfer(&self) -> Result<Transaction, Refusal> {
+        transfer_of(self.amount, &self.currency, &self.payee)
+    }
 }
 
 /// The old phone's code, and the name the new phone's app shows.
@@ -354,39 +434,81 @@ async fn register(me: Me, Json(b): Json<Code>) -> Reply {
     .await
 }
 
-async fn transfer(me: Me, Json(b): Json<Code>) -> Reply {
-    let proof = me
+/// A transfer the customer confirms with a code: booked in the database
+/// transaction that spends the code, so both commit or neither does.
+async fn transfer(me: Me, Json(b): Json<CodedTransfer>) -> Reply {
+    let transfer = b.transfer()?;
+    let booked = me
         .bank
-        .verify_transaction(&me.customer, &me.by, &b.code, &me.ctx)
+        .verify_transaction_with(&me.customer, &me.by, &b.code, &me.ctx, book(&me, transfer))
         .await;
-    book_transfer(&proof.map_err(|e| me.refused(&e))?)
+    let (proof, id) = booked.map_err(|e| me.not_booked(e))?;
+    Ok(Json(
+        json!({ "transfer": id, "authorized_step": proof.claimed().value() }),
+    ))
 }
 
-/// Books the payment the code authorised, a step of its own: a real
-/// backend books it here, once, against `proof`.
-fn book_transfer(proof: &Authorized) -> Reply {
-    Ok(Json(json!({ "authorized_step": proof.claimed().value() })))
-}
-
+/// A transfer signed by the response the customer's app computed for its
+/// payee: booked in the transaction that accepts the signature, with the
+/// digest the proof carries (the audit row has the same).
 async fn sign_transfer(me: Me, Json(b): Json<SignedTransfer>) -> Reply {
-    let bad = |what: &str| refusal(StatusCode::BAD_REQUEST, &format!("invalid {what}"));
-    let currency = Currency::new(&b.currency).map_err(|_| bad("currency"))?;
-    let payee = PayeeAccount::new(&b.payee).map_err(|_| bad("payee account"))?;
-    let amount = Amount {
-        minor_units: b.amount,
-        currency,
-    };
-    let transfer = Transaction::transfer(amount, payee);
-    let proof = me
+    let (transfer, booking) = (b.transfer()?, b.transfer()?);
+    let booked = me
         .bank
-        .sign_transaction(&me.customer, &me.by, &transfer, &b.response, &me.ctx);
-    let proof = proof.await.map_err(|e| me.refused(&e))?;
-    // A real backend executes exactly the transaction whose digest the
-    // proof carries (the audit row has the same digest).
+        .sign_transaction_with(
+            &me.customer,
+            &me.by,
+            &transfer,
+            &b.response,
+            &me.ctx,
+            book(&me, booking),
+        )
+        .await;
+    let (proof, id) = booked.map_err(|e| me.not_booked(e))?;
     let digest = proof
         .transaction()
         .ok_or_else(|| me.fault("a signature without its digest"))?;
-    Ok(Json(json!({ "signed": hex::encode(digest) })))
+    Ok(Json(
+        json!({ "transfer": id, "signed": hex::encode(digest) }),
+    ))
+}
+
+/// Books `transfer` on the open transaction of the accepted code, against
+/// its proof; answers the booking's id.
+fn book(
+    me: &Me,
+    transfer: Transaction,
+) -> impl for<'c> FnOnce(&'c mut PgConnection, &'c Authorized) -> BookingFuture<'c, i64, sqlx::Error>
+{
+    let customer = me.customer.to_string();
+    move |tx, proof| {
+        let version = i64::try_from(proof.version());
+        let digest = proof.transaction().map(|d| d.to_vec());
+        let amount = transfer.total();
+        let payees: Vec<String> = transfer
+            .payments()
+            .iter()
+            .map(|p| p.payee.to_string())
+            .collect();
+        Box::pin(async move {
+            let too_large = |e| sqlx::Error::Encode(Box::new(e));
+            let version = version.map_err(too_large)?;
+            let minor_units = i64::try_from(amount.minor_units).map_err(too_large)?;
+            sqlx::query_scalar(
+                "INSERT INTO bank_transfers (customer_id, amount_minor, currency, payee, \
+                 authorized_version, transaction_digest) VALUES ($1, $2, $3, $4, $5, $6) \
+                 RETURNING id",
+            )
+            .bind(customer)
+            .bind(minor_units)
+            .bind(amount.currency.to_string())
+            .bind(payees.join(","))
+            .bind(version)
+            .bind(digest)
+            .fetch_one(&mut *tx)
+            .await
+        })
+    }
 }
 
 async fn login(me: Me, Json(b): Json<LoginCode>) -> Reply {
@@ -497,12 +619,30 @@ impl FromRequestParts<Operators> for Staff {
 }
 
 impl Staff {
+    fn customer(&self, id: &str) -> Result<CustomerId, Refusal> {
+        CustomerId::new(id).map_err(|_| refusal(StatusCode::BAD_REQUEST, "invalid customer id"))
+    }
+
+    /// A read that failed: the precise error to the log, 503 or 500.
+    fn store_fault(&self, customer: &CustomerId, e: &otpguard::StoreError) -> Refusal {
+        eprintln!(
+            "customer {customer} by {} [{}]: read failed: {e}",
+            self.by, self.ctx
+        );
+        if e.is_corrupt() {
+            refusal(StatusCode::INTERNAL_SERVER_ERROR, "the record is corrupt")
+        } else {
+            refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store could not be read",
+            )
+        }
+    }
+
     /// Submits an event for customer `id`; answers the new state, or the
     /// precise refusal (operators need it to help the customer on the phone).
     async fn submit(&self, id: &str, event: Event) -> Reply {
-        let customer = CustomerId::new(id);
-        let customer =
-            customer.map_err(|_| refusal(StatusCode::BAD_REQUEST, "invalid customer id"))?;
+        let customer = self.customer(id)?;
         let applied = self
             .bank
             .submit(&customer, &self.by, event, &self.ctx)
@@ -542,6 +682,69 @@ async fn resume(staff: Staff, Path(id): Path<String>) -> Reply {
 async fn reissue(staff: Staff, Path(id): Path<String>, Json(b): Json<Reason>) -> Reply {
     let reason = b.reason.parse::<ReissueReason>().map_err(unknown)?;
     staff.submit(&id, Event::Reissue { reason }).await
+}
+
+/// The customer's token as an operator's screen shows it: its state,
+/// serial, failures, hold-back, pending swap; no secret.
+async fn summary(staff: Staff, Path(id): Path<String>) -> Reply {
+    let customer = staff.customer(&id)?;
+    let summary = staff.bank.store().summary(&customer).await;
+    match summary.map_err(|e| staff.store_fault(&customer, &e))? {
+        None => Err(refusal(StatusCode::NOT_FOUND, "no token record")),
+        Some(s) => Ok(Json(json!({
+            "state": s.state.to_string(),
+            "serial": s.serial.map(|serial| serial.to_string()),
+            "failures": s.failures,
+            "throttled_until": s.throttled_until,
+            "login_otp": s.login_otp,
+            "swap_deadline": s.pending_swap.map(|p| p.deadline),
+        }))),
+    }
+}
+
+/// Paging through a customer's trail: `?after=<cursor>&limit=<n>`.
+#[derive(Deserialize)]
+struct Page {
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+/// The customer's audit trail, a page at a time, typed: the operator (and
+/// the SIEM export, with `AuditQuery::all()`) never writes SQL against
+/// otpguard's tables.
+async fn audit(staff: Staff, Path(id): Path<String>, Query(page): Query<Page>) -> Reply {
+    let customer = staff.customer(&id)?;
+    let after = match page.after.as_deref() {
+        Some(text) => text
+            .parse::<AuditCursor>()
+            .map_err(|e| refusal(StatusCode::BAD_REQUEST, &e.to_string()))?,
+        None => AuditCursor::START,
+    };
+    let query = AuditQuery::customer(customer.clone())
+        .after(after)
+        .limit(page.limit.unwrap_or(100));
+    let read = staff.bank.store().read_audit(&query).await;
+    let read = read.map_err(|e| staff.store_fault(&customer, &e))?;
+    let entries: Vec<Value> = read
+        .entries
+        .iter()
+        .map(|e| {
+            let r = &e.record;
+            json!({
+                "cursor": e.cursor.to_string(),
+                "time": r.time,
+                "by": r.principal.to_string(),
+                "event": r.event.to_string(),
+                "outcome": r.outcome.to_string(),
+                "code": r.reason.code(),
+                "reason": r.reason.to_string(),
+                "to": r.to.to_string(),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "entries": entries, "next": read.next.to_string() }),
+    ))
 }
 
 /// A reason that names none.
@@ -600,6 +803,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
     let store = PostgresStore::new(pool_options().connect(&url).await?, keyring);
     store.migrate().await?; // creates or upgrades the schema; safe at every start
+    bank_schema(store.pool()).await?;
     let bank = Arc::new(Lifecycle::new(config()?, store, SystemClock));
     let customers =
         tokio::net::TcpListener::bind(addr_env("OTPGUARD_CUSTOMER_ADDR", "127.0.0.1:8080")).await?;

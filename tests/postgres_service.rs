@@ -65,6 +65,7 @@ async fn start() -> Bank {
         Keyring::from_hex(KeyId(1), &"42".repeat(32)).unwrap(),
     );
     store.migrate().await.unwrap();
+    service::bank_schema(&pool).await.unwrap();
     let bank = Arc::new(Lifecycle::new(
         service::config().unwrap(),
         store,
@@ -134,6 +135,23 @@ async fn send<V: AsRef<str>>(
 async fn post(app: &Router, path: &str, auth: &str, body: Value) -> (StatusCode, Value) {
     let (status, _, answer) = send(app, path, &[("authorization", auth)], body).await;
     (status, answer)
+}
+
+/// GETs `path` as `auth`: the status and the JSON answer.
+async fn get(app: &Router, path: &str, auth: &str) -> (StatusCode, Value) {
+    let request = Request::get(path)
+        .header("authorization", auth)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 256 * 1024)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// The current time step of the phone's clock, plus `ahead`.
@@ -222,6 +240,24 @@ fn customer_paths() -> [&'static str; 8] {
     ]
 }
 
+/// A transfer of JPY 50,000 to account 12345671, confirmed by `code`.
+fn transfer(code: &str) -> Value {
+    json!({ "code": code, "amount": 50_000, "currency": "JPY", "payee": "12345671" })
+}
+
+/// The transfers the bank booked for `customer`: (amount, version of the
+/// acceptance that authorised it).
+async fn booked(pool: &sqlx::PgPool, customer: &str) -> Vec<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT amount_minor, authorized_version FROM bank_transfers \
+         WHERE customer_id = $1 ORDER BY id",
+    )
+    .bind(customer)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 fn coarse() -> (StatusCode, Value) {
     (
         StatusCode::FORBIDDEN,
@@ -241,23 +277,41 @@ async fn transfer_replay_and_the_operator_channel() {
     // A transfer with the next step's code (the registration spent this
     // one): accepted, and the answer names the step.
     let next = step(&phone, 1);
-    let body = json!({ "code": phone.generate_step(next).to_string() });
-    let answer = post(app, "/me/transfer", &me, body.clone()).await;
-    assert_eq!(answer, (StatusCode::OK, json!({ "authorized_step": next })));
+    let body = transfer(&phone.generate_step(next).to_string());
+    // A booking the bank's database refuses (an amount its column cannot
+    // hold): nothing committed, and the code not spent.
+    let mut too_large = body.clone();
+    too_large["amount"] = json!(u64::MAX);
+    let (status, _) = post(app, "/me/transfer", &me, too_large).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(booked(&bank.pool, CUSTOMER).await.is_empty());
+    let (status, answer) = post(app, "/me/transfer", &me, body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["authorized_step"], json!(next));
+    assert!(
+        answer["transfer"].as_i64().is_some_and(|id| id > 0),
+        "{answer}"
+    );
+    // Booked once, in the transaction of the acceptance (version 3:
+    // provisioned, registered, accepted).
+    assert_eq!(booked(&bank.pool, CUSTOMER).await, [(50_000, 3)]);
 
     // The double submit is refused, coarsely, exactly as a wrong code is:
     // the customer cannot tell a replay (a right code) from a wrong one.
     assert_eq!(post(app, "/me/transfer", &me, body).await, coarse());
-    let wrong = json!({ "code": wrong_code(&phone) });
+    let wrong = transfer(&wrong_code(&phone));
     assert_eq!(post(app, "/me/transfer", &me, wrong).await, coarse());
+    assert_eq!(booked(&bank.pool, CUSTOMER).await.len(), 1);
     let rows = audit(&bank.pool, CUSTOMER).await;
     let outcomes: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     assert_eq!(
         outcomes,
-        ["accepted", "accepted", "accepted", "refused", "refused"]
+        ["accepted", "accepted", "refused", "accepted", "refused", "refused"]
     );
     assert!(
-        rows[3].2.contains("replay") && rows[4].2.contains("wrong"),
+        rows[2].2.contains("not spent")
+            && rows[4].2.contains("replay")
+            && rows[5].2.contains("wrong"),
         "{rows:?}"
     );
     let web = (Some("web"), Some("req-42"));
@@ -275,8 +329,47 @@ async fn transfer_replay_and_the_operator_channel() {
         answer,
         (StatusCode::OK, json!({ "state": "Suspended(Operator)" }))
     );
-    let body = json!({ "code": code(&phone, 1) });
+    let body = transfer(&code(&phone, 1));
     assert_eq!(post(app, "/me/transfer", &me, body).await, coarse());
+
+    // The operator's screen: the token's summary, and its trail read back
+    // typed, a page at a time, each entry with its stable code.
+    let (status, summary) = get(&bank.operators, &format!("/customers/{CUSTOMER}"), &op).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(
+        (&summary["state"], &summary["serial"], &summary["failures"]),
+        (&json!("Suspended(Operator)"), &json!("SN-1001"), &json!(1))
+    );
+    let trail = |after: &str| format!("/customers/{CUSTOMER}/audit?limit=5{after}");
+    let (status, first) = get(&bank.operators, &trail(""), &op).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let next = first["next"].as_str().unwrap().to_owned();
+    let (_, second) = get(&bank.operators, &trail(&format!("&after={next}")), &op).await;
+    let codes: Vec<&str> = first["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["entries"].as_array().unwrap())
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "applied",
+            "applied",
+            "booking_failed",
+            "applied",
+            "replayed",
+            "wrong_code",
+            "applied",
+            "not_permitted"
+        ]
+    );
+    // Operators' reads are the operator router's alone.
+    let (status, _) = get(app, &format!("/customers/{CUSTOMER}/audit"), &me).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = get(&bank.operators, &trail(""), &me).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Resume, then the operator gets the precise refusal of a second one.
     let answer = post(&bank.operators, &ops("resume"), &op, json!({})).await;
@@ -294,7 +387,7 @@ async fn transfer_replay_and_the_operator_channel() {
     let reissue = json!({ "reason": "LostDevice" });
     let answer = post(&bank.operators, &ops("reissue"), &op, reissue).await;
     assert_eq!(answer, (StatusCode::OK, json!({ "state": "Reissued" })));
-    let body = json!({ "code": code(&phone, 1) });
+    let body = transfer(&code(&phone, 1));
     let answer = post(app, "/me/transfer", &me, body).await;
     assert_eq!(
         answer,
@@ -419,6 +512,17 @@ async fn a_transfer_signed_with_the_payee_account_number() {
         .map(|b| format!("{b:02x}"))
         .collect();
     assert_eq!(signed["signed"], json!(hex));
+    let digests: Vec<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT transaction_digest FROM bank_transfers WHERE customer_id = $1")
+            .bind(CUSTOMER)
+            .fetch_all(&bank.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        digests,
+        [Some(transfer.digest().to_vec())],
+        "booked once, with its digest"
+    );
     // The replay answers exactly as the changed payee did.
     assert_eq!(
         post(app, "/me/transfer/sign", &me, body("12345671")).await,
@@ -663,7 +767,7 @@ async fn an_outage_is_answered_within_the_acquire_timeout() {
     bank.pg.stop();
     for path in ["/me/login", "/me/transfer"] {
         let started = Instant::now();
-        let body = json!({ "code": code(&phone, 1) });
+        let body = transfer(&code(&phone, 1));
         let answer = post(&bank.customers, path, &me, body).await;
         let elapsed = started.elapsed();
         assert_eq!(
