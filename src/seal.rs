@@ -469,7 +469,7 @@ impl Keyring {
     /// (as a key read from a secret store or the environment usually is).
     /// The key is decoded straight into a buffer that is wiped once the
     /// keyring holds it; keep the text in a
-    /// [`Zeroizing`](zeroize::Zeroizing) `String` so that it is wiped too.
+    /// [`Zeroizing`] `String` so that it is wiped too.
     ///
     /// ```
     /// use otpguard::seal::{KeyId, Keyring, SealError};

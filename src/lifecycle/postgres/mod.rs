@@ -11,7 +11,12 @@
 //! use otpguard::SystemClock;
 //!
 //! # async fn run(key_from_kms: [u8; 32]) -> Result<(), Box<dyn std::error::Error>> {
-//! let pool = sqlx::PgPool::connect("postgres://otp@db.internal/bank").await?;
+//! // A request waits at most 2 s for a connection during an outage (sqlx's
+//! // default is 30 s): it is refused with a store error, and can be retried.
+//! let pool = sqlx::postgres::PgPoolOptions::new()
+//!     .acquire_timeout(std::time::Duration::from_secs(2))
+//!     .connect("postgres://otp@db.internal/bank")
+//!     .await?;
 //! let store = PostgresStore::new(pool, Keyring::new(KeyId(1), &key_from_kms)?);
 //! store.migrate().await?; // creates or upgrades the schema; safe to run at every start
 //! let lifecycle = Lifecycle::new(LifecycleConfig::default(), store, SystemClock);
@@ -39,7 +44,24 @@
 //!   and its own content; rows written before schema 10 have neither and
 //!   come first). A trigger refuses `UPDATE`, `DELETE` and `TRUNCATE`, and
 //!   the chain shows what its owner did anyway: see
-//!   [`PostgresStore::verify_audit`].
+//!   [`PostgresStore::verify_audit`]. `reason_code` is the reason's stable
+//!   code ([`AuditReason::code`](crate::lifecycle::audit::AuditReason::code)),
+//!   for counting refusals without parsing `reason`; `written_by` is the
+//!   writing transaction's id, which orders a stream of every customer's
+//!   rows. Read rows back typed with
+//!   [`AuditReader::read_audit`](crate::lifecycle::audit::AuditReader::read_audit)
+//!   rather than SQL.
+//!
+//! # The bank's statements in the transaction of the code
+//!
+//! [`Lifecycle::verify_transaction_with`](crate::lifecycle::Lifecycle::verify_transaction_with)
+//! and `sign_transaction_with` run the bank's own statements (booking the
+//! payment) on the transaction that accepts the code, so the payment and
+//! the spent code commit together or not at all; a booking that fails
+//! spends no code and is audited as `booking_failed`. Commit with
+//! `synchronous_commit` on (PostgreSQL's default): with it off, an
+//! acknowledged commit can be lost in a crash, and with it the code's
+//! acceptance (the code could be used again).
 //!
 //! # How a commit is made
 //!
