@@ -120,7 +120,7 @@ const TAMPERS: &[Tamper] = &[
               INSERT INTO otpguard_audit (COPY, link, chain) \
               SELECT '{c}', version, seq, at, recorded_at, actor, principal, source, request_id, \
               token_id, token_serial, new_serial, event, from_state, to_state, outcome, reason, \
-              drift_from, drift_to, notice, transaction_digest, link, chain \
+              reason_code, drift_from, drift_to, notice, transaction_digest, link, chain \
               FROM otpguard_audit WHERE customer_id = '{other}' AND link = 3",
         expected: |b| *b == BrokenLink::Unauthentic { position: 3 },
     },

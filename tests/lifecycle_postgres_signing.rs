@@ -1014,7 +1014,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
         }
         assert_eq!(audit.len(), 2);
 
-        // A current process starts: migrate applies 0005 to 0010.
+        // A current process starts: migrate applies 0005 to 0011.
         let store = PostgresStore::new(pool.clone(), keys());
         store.migrate().await.unwrap();
         assert_eq!(
@@ -1022,8 +1022,21 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
                 "SELECT string_agg(version::text, ',' ORDER BY version) \
                  FROM otpguard_schema_migrations"
             ),
-            "1,2,3,4,5,6,7,8,9,10"
+            "1,2,3,4,5,6,7,8,9,10,11"
         );
+        // The rows written then read back typed, first (their writer reads
+        // as 0), their reasons without a code.
+        let old = otpguard::lifecycle::audit::AuditReader::read_audit(
+            &store,
+            &otpguard::lifecycle::audit::AuditQuery::all(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(old.entries.len(), 2);
+        assert!(old
+            .entries
+            .iter()
+            .all(|e| e.cursor.writer() == 0 && e.record.reason.code() == "unrecorded"));
         // The row has no tag: it is tagged, once, as the database holds it.
         let tagged = store.tag_untagged(10).await.unwrap();
         assert_eq!((tagged.resealed, tagged.corrupt), (1, 0));

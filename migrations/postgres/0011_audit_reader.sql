@@ -1,7 +1,8 @@
 -- otpguard 0011: reading the audit trail back in commit order.
 --
 -- `written_by` is the id of the transaction that wrote the row, set by the
--- database (the stamping trigger, as it sets `id` and `recorded_at`). A
+-- database: by the stamping trigger, as it sets `id` and `recorded_at`,
+-- and by the column's default for a row inserted with the triggers off. A
 -- reader that streams every customer's rows (PostgresStore::read_audit)
 -- orders them by (written_by, id) and returns only rows of transactions
 -- older than every transaction still in flight: a row committed later can
@@ -9,21 +10,21 @@
 -- (written_by, id) read misses nothing. Ordering by `id` alone would: ids
 -- are drawn when a row is inserted, not when it commits.
 --
--- Rows written before have no transaction id; they are given 0, so they
--- come first. (The append-only trigger is set aside for that one update,
--- in this migration's transaction.)
+-- Rows written before have no transaction id and read as 0, so they come
+-- first. They are left as they are: no rewrite of a table that may hold
+-- years of rows, and the append-only rule is not set aside. From now on no
+-- row is written without one (NOT VALID: the check applies to every
+-- insert, not to the rows already there).
 --
 -- `at` gets a BRIN index for reads by time range: rows are appended in
 -- roughly increasing `at`, which a BRIN index summarises for a few bytes
 -- per block, at almost no cost to each insert.
 
-ALTER TABLE otpguard_audit ADD COLUMN written_by xid8;
+ALTER TABLE otpguard_audit
+    ADD COLUMN written_by xid8,
+    ADD CONSTRAINT otpguard_audit_written_by CHECK (written_by IS NOT NULL) NOT VALID;
 
-ALTER TABLE otpguard_audit DISABLE TRIGGER otpguard_audit_no_update_or_delete;
-UPDATE otpguard_audit SET written_by = '0'::xid8 WHERE written_by IS NULL;
-ALTER TABLE otpguard_audit ENABLE TRIGGER otpguard_audit_no_update_or_delete;
-
-ALTER TABLE otpguard_audit ALTER COLUMN written_by SET NOT NULL;
+ALTER TABLE otpguard_audit ALTER COLUMN written_by SET DEFAULT pg_current_xact_id();
 
 CREATE OR REPLACE FUNCTION otpguard_audit_stamp() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -35,5 +36,6 @@ BEGIN
 END;
 $$;
 
-CREATE INDEX otpguard_audit_stream ON otpguard_audit (written_by, id);
+CREATE INDEX otpguard_audit_stream
+    ON otpguard_audit ((coalesce(written_by, '0'::xid8)), id);
 CREATE INDEX otpguard_audit_at ON otpguard_audit USING brin (at);

@@ -14,23 +14,24 @@ use crate::StoreError;
 /// Every customer's rows after a cursor, in commit order: only rows of
 /// transactions older than every one still in flight (a row committed
 /// later can never sort before them).
-const STREAM: &str = "SELECT a.*, a.written_by::text AS writer, \
+/// (Rows written before schema 11 have no `written_by`: they read as 0.)
+const STREAM: &str = "SELECT a.*, coalesce(a.written_by, '0'::xid8)::text AS writer, \
      extract(epoch FROM a.recorded_at)::bigint AS recorded \
      FROM otpguard_audit a \
-     WHERE (a.written_by, a.id) > ($1::text::xid8, $2) \
-     AND a.written_by < pg_snapshot_xmin(pg_current_snapshot()) \
+     WHERE (coalesce(a.written_by, '0'::xid8), a.id) > ($1::text::xid8, $2) \
+     AND coalesce(a.written_by, '0'::xid8) < pg_snapshot_xmin(pg_current_snapshot()) \
      AND ($3::bigint IS NULL OR a.at >= $3) AND ($4::bigint IS NULL OR a.at < $4) \
-     ORDER BY a.written_by, a.id LIMIT $5";
+     ORDER BY coalesce(a.written_by, '0'::xid8), a.id LIMIT $5";
 
 /// One customer's rows after a cursor, in the order of its commits (each
 /// commit of a customer links after the row the one before it wrote, so it
 /// started after that one committed).
-const CUSTOMER: &str = "SELECT a.*, a.written_by::text AS writer, \
+const CUSTOMER: &str = "SELECT a.*, coalesce(a.written_by, '0'::xid8)::text AS writer, \
      extract(epoch FROM a.recorded_at)::bigint AS recorded \
      FROM otpguard_audit a \
-     WHERE a.customer_id = $6 AND (a.written_by, a.id) > ($1::text::xid8, $2) \
+     WHERE a.customer_id = $6 AND (coalesce(a.written_by, '0'::xid8), a.id) > ($1::text::xid8, $2) \
      AND ($3::bigint IS NULL OR a.at >= $3) AND ($4::bigint IS NULL OR a.at < $4) \
-     ORDER BY a.written_by, a.id LIMIT $5";
+     ORDER BY coalesce(a.written_by, '0'::xid8), a.id LIMIT $5";
 
 impl<S: Sealer + Sync> AuditReader for PostgresStore<S> {
     /// Reads `otpguard_audit`. Everyone's entries ([`AuditQuery::all`])
