@@ -36,12 +36,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hmac::{Hmac, KeyInit, Mac};
-use otpguard::lifecycle::audit::{AuditCursor, AuditQuery, AuditReader};
+use otpguard::lifecycle::audit::{AuditContent, AuditCursor, AuditQuery, AuditReader};
 use otpguard::lifecycle::postgres::sqlx::{self, postgres::PgPoolOptions, PgConnection, PgPool};
 use otpguard::lifecycle::postgres::{BookingError, BookingFuture, PostgresStore};
 use otpguard::lifecycle::{
-    error::UnknownName, Authorized, CustomerAnswer, CustomerId, ErrorCategory, Event, Label,
-    Lifecycle, LifecycleConfig, LifecycleError, LoginCheck, NewSecret, Principal, ReissueReason,
+    error::UnknownName, CustomerAnswer, CustomerId, ErrorCategory, Event, Label, Lifecycle,
+    LifecycleConfig, LifecycleError, LoginCheck, NewSecret, PendingProof, Principal, ReissueReason,
     RequestContext, SuspendReason, SwapTo, TokenSerial,
 };
 use otpguard::ocra::{Amount, Currency, PayeeAccount, Suite, Transaction};
@@ -126,9 +126,16 @@ pub trait OperatorAuth: Send + Sync + 'static {
 }
 
 /// Signs and checks `Authorization: Bearer <id>.<expiry>.<tag>`: `<tag>` is
-/// the hex HMAC-SHA-256 of `<id>.<expiry>` (Unix seconds) under this key.
+/// the hex HMAC-SHA-256 of the key's purpose (`session` or `operator`), a
+/// zero byte and `<id>.<expiry>` (Unix seconds), under this key: a token of
+/// one purpose never verifies for the other, even under the same key.
 #[derive(Clone)]
 pub struct TokenKey(Hmac<Sha256>);
+
+/// The purpose of customers' session tokens.
+pub const SESSION: &str = "session";
+/// The purpose of operators' tokens.
+pub const OPERATOR: &str = "operator";
 
 impl std::fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -137,15 +144,19 @@ impl std::fmt::Debug for TokenKey {
 }
 
 impl TokenKey {
-    /// The key from 64 hex digits (the text is the caller's to wipe).
+    /// The key for tokens of `purpose` ([`SESSION`] or [`OPERATOR`]) from
+    /// 64 hex digits (the text is the caller's to wipe).
     ///
     /// # Errors
     /// If it is not 64 hex digits. The error never quotes it.
-    pub fn from_hex(text: &str) -> Result<Self, Box<dyn Error>> {
+    pub fn from_hex(purpose: &str, text: &str) -> Result<Self, Box<dyn Error>> {
         let mut key = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(text.trim(), key.as_mut_slice())
             .map_err(|_| "a session or operator key is not 64 hex digits")?;
-        Ok(Self(Hmac::new_from_slice(key.as_slice())?))
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_slice())?;
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        Ok(Self(mac))
     }
 
     /// A bearer token for `id`, valid until `expiry` (Unix seconds).
@@ -322,6 +333,20 @@ impl Me {
                     unaudited.unwrap_or_default()
                 ))
             }
+            BookingError::RolledBack { error, .. } => {
+                self.fault(&format!("booking rolled back, code not spent: {error}"))
+            }
+            // Booked or not: the customer must not simply send it again.
+            BookingError::OutcomeUnknown(e) => {
+                eprintln!(
+                    "customer {} [{}]: outcome unknown: {e}",
+                    self.customer, self.ctx
+                );
+                refusal(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "we could not confirm this transfer: check your transfers before trying again",
+                )
+            }
             _ => self.fault("transfer not booked"),
         }
     }
@@ -372,7 +397,8 @@ fn transfer_of(amount: u64, currency: &str, payee: &str) -> Result<Transaction, 
     let bad = |what: &str| refusal(StatusCode::BAD_REQUEST, &format!("invalid {what}"));
     let currency = Currency::new(currency).map_err(|_| bad("currency"))?;
     let payee = PayeeAccount::new(payee).map_err(|_| bad("payee account"))?;
-    if amount == 0 {
+    // Within what the bank's ledger holds, checked before the code is.
+    if amount == 0 || i64::try_from(amount).is_err() {
         return Err(bad("amount"));
     }
     let amount = Amount {
@@ -478,7 +504,7 @@ async fn sign_transfer(me: Me, Json(b): Json<SignedTransfer>) -> Reply {
 fn book(
     me: &Me,
     transfer: Transaction,
-) -> impl for<'c> FnOnce(&'c mut PgConnection, &'c Authorized) -> BookingFuture<'c, i64, sqlx::Error>
+) -> impl for<'c> FnOnce(&'c mut PgConnection, &'c PendingProof) -> BookingFuture<'c, i64, sqlx::Error>
 {
     let customer = me.customer.to_string();
     move |tx, proof| {
@@ -728,10 +754,10 @@ async fn audit(staff: Staff, Path(id): Path<String>, Query(page): Query<Page>) -
     let entries: Vec<Value> = read
         .entries
         .iter()
-        .map(|e| {
-            let r = &e.record;
-            json!({
+        .map(|e| match &e.content {
+            AuditContent::Event(r) => json!({
                 "cursor": e.cursor.to_string(),
+                "position": e.position,
                 "time": r.time,
                 "by": r.principal.to_string(),
                 "event": r.event.to_string(),
@@ -739,7 +765,23 @@ async fn audit(staff: Staff, Path(id): Path<String>, Query(page): Query<Page>) -
                 "code": r.reason.code(),
                 "reason": r.reason.to_string(),
                 "to": r.to.to_string(),
-            })
+            }),
+            AuditContent::Store(r) => json!({
+                "cursor": e.cursor.to_string(),
+                "position": e.position,
+                "time": r.time,
+                "by": "System",
+                "event": r.event,
+                "outcome": r.outcome.to_string(),
+                "code": r.reason.code(),
+                "reason": r.reason.to_string(),
+            }),
+            // A row that does not decode: shown as such, never skipped.
+            _ => json!({
+                "cursor": e.cursor.to_string(),
+                "position": e.position,
+                "unreadable": true,
+            }),
         })
         .collect();
     Ok(Json(
@@ -798,8 +840,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         return Err("OTPGUARD_SESSION_KEY and OTPGUARD_OPERATOR_KEY must differ".into());
     }
     let (sessions, operators) = (
-        TokenKey::from_hex(&session)?,
-        TokenKey::from_hex(&operator)?,
+        TokenKey::from_hex(SESSION, &session)?,
+        TokenKey::from_hex(OPERATOR, &operator)?,
     );
     let store = PostgresStore::new(pool_options().connect(&url).await?, keyring);
     store.migrate().await?; // creates or upgrades the schema; safe at every start

@@ -805,7 +805,11 @@ fn the_memory_store_reads_its_audit_back_by_customer_time_and_cursor() {
     let store = &*alice.store;
     let read = |q: AuditQuery| rt.block_on(store.read_audit(&q)).unwrap();
     let page = read(AuditQuery::customer(alice.customer.clone()));
-    let records: Vec<_> = page.entries.iter().map(|e| e.record.clone()).collect();
+    let records: Vec<_> = page
+        .entries
+        .iter()
+        .map(|e| e.record().unwrap().clone())
+        .collect();
     let expected: Vec<_> = log
         .iter()
         .filter(|r| r.customer == alice.customer)
@@ -827,7 +831,7 @@ fn the_memory_store_reads_its_audit_back_by_customer_time_and_cursor() {
         .entries
         .iter()
         .chain(&second.entries)
-        .map(|e| e.record.clone())
+        .map(|e| e.record().unwrap().clone())
         .collect();
     assert_eq!(streamed, log);
 

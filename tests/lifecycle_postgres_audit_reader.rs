@@ -23,7 +23,7 @@ use otpguard::lifecycle::audit::{AuditCursor, AuditQuery, AuditReader, AuditReco
 use otpguard::lifecycle::postgres::{sqlx, BookingFuture, PostgresStore};
 use otpguard::lifecycle::store::{Commit, CommitOutcome, Loaded, TokenRecord, TokenStore};
 use otpguard::lifecycle::{
-    Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
+    CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError, PendingProof,
     RequestContext, State,
 };
 use otpguard::{Clock, FixedClock, StoreError};
@@ -139,7 +139,7 @@ fn every_record_comes_back_as_committed_by_customer_time_and_cursor() {
     let of_alice: Vec<&AuditRecord> = committed.iter().filter(|r| r.customer == alice).collect();
     assert_eq!(page.entries.len(), of_alice.len());
     for (entry, original) in page.entries.iter().zip(&of_alice) {
-        let read = &entry.record;
+        let read = entry.record().unwrap();
         assert_eq!(read.reason.code(), original.reason.code());
         assert_eq!(read.reason.to_string(), original.reason.to_string());
         let mut same = read.clone();
@@ -150,7 +150,7 @@ fn every_record_comes_back_as_committed_by_customer_time_and_cursor() {
     let codes: Vec<&str> = page
         .entries
         .iter()
-        .map(|e| e.record.reason.code())
+        .map(|e| e.reason_code().unwrap())
         .collect();
     assert_eq!(
         codes,
@@ -168,7 +168,7 @@ fn every_record_comes_back_as_committed_by_customer_time_and_cursor() {
             "applied",
         ]
     );
-    let locked = &page.entries[8].record;
+    let locked = page.entries[8].record().unwrap();
     assert_eq!(
         (locked.principal.actor().name(), locked.to),
         (
@@ -184,13 +184,13 @@ fn every_record_comes_back_as_committed_by_customer_time_and_cursor() {
         .block_on(store.read_audit(&AuditQuery::all().between(middle, u64::MAX >> 1)))
         .unwrap();
     assert_eq!(later.entries.len(), 11);
-    assert!(later.entries.iter().all(|e| e.record.customer == bob));
+    assert!(later.entries.iter().all(|e| e.customer() == "bob"));
     let refused_in_time = rt
         .block_on(store.read_audit(&AuditQuery::customer(alice.clone()).between(START, middle)))
         .unwrap()
         .entries
         .iter()
-        .filter(|e| e.record.outcome == Outcome::Refused)
+        .filter(|e| e.record().unwrap().outcome == Outcome::Refused)
         .count();
     assert_eq!(refused_in_time, 6);
 
@@ -214,7 +214,7 @@ fn every_record_comes_back_as_committed_by_customer_time_and_cursor() {
     let read: Vec<AuditRecord> = streamed
         .iter()
         .map(|e| {
-            let mut r = e.record.clone();
+            let mut r = e.record().unwrap().clone();
             let original = committed
                 .iter()
                 .find(|o| {
@@ -289,7 +289,7 @@ fn a_stream_never_skips_a_row_committed_late() {
                     &web(),
                     &code_a,
                     &RequestContext::new(),
-                    move |_tx: &mut PgConnection, _p: &Authorized| -> BookingFuture<'_, (), ()> {
+                    move |_tx: &mut PgConnection, _p: &PendingProof| -> BookingFuture<'_, (), ()> {
                         Box::pin(async move {
                             written_tx.send(()).unwrap();
                             hold.await.unwrap();
@@ -325,7 +325,7 @@ fn a_stream_never_skips_a_row_committed_late() {
         let customers: Vec<String> = after
             .entries
             .iter()
-            .map(|e| e.record.customer.to_string())
+            .map(|e| e.customer().to_owned())
             .collect();
         assert_eq!(customers, ["alice", "bob"], "trial {trial}");
         for e in &after.entries {
@@ -375,4 +375,85 @@ fn an_operator_s_summary_of_a_sealed_record() {
         refused.as_ref().is_err_and(StoreError::is_corrupt),
         "{refused:?}"
     );
+}
+
+/// The store's own rows (a re-seal, a record refused as corrupt) read back
+/// as such, and a row that decodes as nothing is returned as unreadable:
+/// a stream's cursor moves past every row, and none fails the page.
+#[test]
+fn the_store_s_own_rows_and_unreadable_ones_never_stop_a_stream() {
+    use otpguard::lifecycle::audit::AuditContent;
+    use otpguard::seal::KeyId;
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let lc = rt.block_on(backend(&pg, &clock));
+    let (alice, bob) = (customer("alice"), customer("bob"));
+    for (c, seed) in [(&alice, 1), (&bob, 2)] {
+        let phone = Phone::new(&format!("SN-{seed}"), seed);
+        rt.block_on(lc.submit(
+            c,
+            &web(),
+            phone.register(clock.now()),
+            &RequestContext::new(),
+        ))
+        .unwrap();
+    }
+    // Key rotation: every row sealed again, by the System, audited.
+    let rotated = PostgresStore::new(
+        lc.store().pool().clone(),
+        keys().rotate_to(KeyId(2), &[0x22; 32]).unwrap(),
+    );
+    let resealed = rt.block_on(rotated.reseal(KeyId(1), 10)).unwrap();
+    assert_eq!(resealed.resealed, 2);
+    // Bob's row changed outside the library: refused on load, audited.
+    pg.psql("UPDATE otpguard_token_records SET failures = 3 WHERE customer_id = 'bob'");
+    assert!(rt.block_on(rotated.summary(&bob)).is_err());
+    // A row written by something else entirely.
+    pg.psql(
+        "INSERT INTO otpguard_audit (customer_id, version, seq, at, actor, principal, event, \
+         from_state, to_state, outcome, reason, reason_code, link, chain) VALUES ('carol', 1, 0, \
+         1, 'Customer', 'web', 'Teleport', 'Active', 'Active', 'accepted', 'forged', 'applied', 1, \
+         decode(repeat('02', 37), 'hex'))",
+    );
+
+    let mut cursor = AuditCursor::START;
+    let mut kinds = Vec::new();
+    loop {
+        let page = rt
+            .block_on(rotated.read_audit(&AuditQuery::all().after(cursor).limit(2)))
+            .unwrap();
+        if page.entries.is_empty() {
+            break;
+        }
+        for e in &page.entries {
+            kinds.push(match &e.content {
+                AuditContent::Event(r) => format!("{}:{}", r.customer, r.event),
+                AuditContent::Store(s) => format!("{}:{}:{}", s.customer, s.event, s.reason.code()),
+                AuditContent::Unreadable { customer, why } => {
+                    assert!(why.contains("event"), "{why}");
+                    format!("{customer}:unreadable")
+                }
+                other => panic!("{other:?}"),
+            });
+        }
+        cursor = page.next;
+    }
+    assert_eq!(
+        kinds,
+        [
+            "alice:Register",
+            "bob:Register",
+            "alice:Reseal:resealed",
+            "bob:Reseal:resealed",
+            "bob:Load:corrupt",
+            "carol:unreadable",
+        ]
+    );
+    // Bob's trail read alone, positions without gaps.
+    let trail = rt
+        .block_on(rotated.read_audit(&AuditQuery::customer(bob.clone())))
+        .unwrap();
+    let positions: Vec<Option<u64>> = trail.entries.iter().map(|e| e.position).collect();
+    assert_eq!(positions, [Some(1), Some(2), Some(3)]);
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use otpguard::lifecycle::postgres::{sqlx, BookingError, BookingFuture};
-use otpguard::lifecycle::{Authorized, CustomerId, LifecycleConfig, LifecycleError};
+use otpguard::lifecycle::{CustomerId, LifecycleConfig, LifecycleError, PendingProof};
 use otpguard::{Clock, FixedClock};
 use sqlx::PgConnection;
 use store_support::{ctx, customer, web, Phone, START, STEP};
@@ -55,7 +55,7 @@ async fn backend(pg: &PostgresServer, clock: &Arc<FixedClock>) -> Arc<Pg> {
 fn pay(
     customer: &CustomerId,
     amount: i64,
-) -> impl for<'c> FnOnce(&'c mut PgConnection, &'c Authorized) -> BookingFuture<'c, i64, sqlx::Error>
+) -> impl for<'c> FnOnce(&'c mut PgConnection, &'c PendingProof) -> BookingFuture<'c, i64, sqlx::Error>
 {
     let customer = customer.to_string();
     move |tx, proof| {
@@ -137,7 +137,7 @@ fn the_payment_commits_with_the_code_and_a_refused_code_books_nothing() {
             &attempt,
             &ctx(),
             move |_tx: &mut PgConnection,
-                  _proof: &Authorized|
+                  _proof: &PendingProof|
                   -> BookingFuture<'_, (), sqlx::Error> {
                 flag.store(true, Ordering::SeqCst);
                 Box::pin(async { Ok(()) })
@@ -187,7 +187,9 @@ fn a_failed_booking_spends_no_code_and_is_audited() {
         &web(),
         &code,
         &ctx(),
-        |tx: &mut PgConnection, _proof: &Authorized| -> BookingFuture<'_, (), InsufficientFunds> {
+        |tx: &mut PgConnection,
+         _proof: &PendingProof|
+         -> BookingFuture<'_, (), InsufficientFunds> {
             Box::pin(async move {
                 sqlx::query("INSERT INTO payments (customer, amount, step) VALUES ('alice', 5, 0)")
                     .execute(&mut *tx)
@@ -311,7 +313,7 @@ fn the_server_killed_at_each_point_leaves_both_or_neither() {
                 &code,
                 &ctx,
                 move |tx: &mut PgConnection,
-                      _proof: &Authorized|
+                      _proof: &PendingProof|
                       -> BookingFuture<'_, (), sqlx::Error> {
                     let kill = move || kill(&server);
                     if matches!(point, KillPoint::BeforeTheBanksStatements) {
@@ -372,10 +374,16 @@ fn the_server_killed_at_each_point_leaves_both_or_neither() {
                     ..
                 }),
             ) => {}
+            // COMMIT was never sent: rolled back for certain.
             (
-                KillPoint::BeforeCommit | KillPoint::DuringCommit,
-                Err(BookingError::Lifecycle(LifecycleError::Store(e))),
-            ) => assert!(e.to_string().contains("not known"), "{e}"),
+                KillPoint::BeforeCommit,
+                Err(BookingError::RolledBack {
+                    audit: Some(LifecycleError::Store(_)),
+                    ..
+                }),
+            ) => {}
+            // COMMIT was under way: both or neither, not known which.
+            (KillPoint::DuringCommit, Err(BookingError::OutcomeUnknown(_))) => {}
             _ => panic!("{point:?}: {answer:?}"),
         }
         drop(answer);
@@ -402,4 +410,152 @@ fn the_server_killed_at_each_point_leaves_both_or_neither() {
     // One payment per kill point: the four lost ones booked when the code
     // was sent again, the acknowledged one once.
     assert_eq!(accepted_and_paid(&pg.lock().unwrap(), &alice), (5, 5));
+}
+
+/// What the bank's statements must not do, done: swallow a failed
+/// statement's error and answer `Ok` (the database rolled the transaction
+/// back, and COMMIT would answer ROLLBACK without an error), send COMMIT
+/// themselves, or leave a deferred constraint that fails at COMMIT. None
+/// is taken for a booking: the first and last roll back and are audited
+/// (the code not spent), the second is reported as not known.
+#[test]
+fn statements_that_break_the_transaction_are_never_taken_for_a_booking() {
+    let pg = PostgresServer::start();
+    pg.psql(PAYMENTS);
+    pg.psql(
+        "CREATE TABLE ledger_limits (customer text PRIMARY KEY, total bigint NOT NULL); \
+         ALTER TABLE payments ADD CONSTRAINT payments_of_known_customers \
+         FOREIGN KEY (customer) REFERENCES ledger_limits (customer) DEFERRABLE INITIALLY DEFERRED",
+    );
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let lc = rt.block_on(backend(&pg, &clock));
+    let alice = customer("alice");
+    let phone = Phone::new("SN-A", 7);
+    rt.block_on(register(&lc, &alice, phone.register(clock.now())))
+        .unwrap();
+    pg.psql("INSERT INTO ledger_limits VALUES ('alice', 0)");
+    clock.advance(STEP);
+    let code = phone.code(clock.now());
+
+    // A failed statement whose error is swallowed.
+    let swallowed = rt.block_on(lc.verify_transaction_with(
+        &alice,
+        &web(),
+        &code,
+        &ctx(),
+        |tx: &mut PgConnection, _p: &PendingProof| -> BookingFuture<'_, (), sqlx::Error> {
+            Box::pin(async move {
+                let _ignored = sqlx::query("INSERT INTO no_such_table VALUES (1)")
+                    .execute(&mut *tx)
+                    .await;
+                Ok(())
+            })
+        },
+    ));
+    assert!(
+        matches!(swallowed, Err(BookingError::RolledBack { audit: None, .. })),
+        "{swallowed:?}"
+    );
+    // A deferred foreign key that fails at COMMIT (a customer the ledger
+    // does not know).
+    let deferred = rt.block_on(lc.verify_transaction_with(
+        &alice,
+        &web(),
+        &code,
+        &ctx(),
+        |tx: &mut PgConnection, _p: &PendingProof| -> BookingFuture<'_, (), sqlx::Error> {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO payments (customer, amount, step) VALUES ('mallory', 1, 0)",
+                )
+                .execute(&mut *tx)
+                .await
+                .map(|_| ())
+            })
+        },
+    ));
+    assert!(
+        matches!(deferred, Err(BookingError::RolledBack { audit: None, .. })),
+        "{deferred:?}"
+    );
+    assert_eq!(accepted_and_paid(&pg, &alice), (0, 0));
+    assert_eq!(pg.psql("SELECT count(*) FROM payments"), "0");
+    let codes = pg.psql(&format!(
+        "SELECT string_agg(reason_code, ',' ORDER BY link) FROM otpguard_audit \
+         WHERE customer_id = '{alice}' AND outcome = 'refused'"
+    ));
+    assert_eq!(codes, "booking_failed,booking_failed");
+
+    // COMMIT sent by the bank's statements: the acceptance committed
+    // before the booking could be checked; the call cannot say it booked.
+    let committed = rt.block_on(lc.verify_transaction_with(
+        &alice,
+        &web(),
+        &code,
+        &ctx(),
+        |tx: &mut PgConnection, _p: &PendingProof| -> BookingFuture<'_, (), sqlx::Error> {
+            Box::pin(async move {
+                sqlx::query("COMMIT").execute(&mut *tx).await?;
+                Ok(())
+            })
+        },
+    ));
+    assert!(
+        matches!(committed, Err(BookingError::OutcomeUnknown(_))),
+        "{committed:?}"
+    );
+    // (And the code was spent by that COMMIT: not accepted again.)
+    let again = rt.block_on(lc.verify_transaction(&alice, &web(), &code, &ctx()));
+    assert!(
+        matches!(again, Err(LifecycleError::Replayed { .. })),
+        "{again:?}"
+    );
+}
+
+/// The same code sent by several requests at once, each booking: one
+/// payment, the others refused as replays, in every trial.
+#[test]
+fn one_code_sent_at_once_books_one_payment() {
+    let pg = PostgresServer::start();
+    pg.psql(PAYMENTS);
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let lc = rt.block_on(backend(&pg, &clock));
+    let alice = customer("alice");
+    let phone = Phone::new("SN-A", 7);
+    rt.block_on(register(&lc, &alice, phone.register(clock.now())))
+        .unwrap();
+    for trial in 1..=20_u64 {
+        clock.advance(STEP);
+        let code = phone.code(clock.now());
+        let answers = rt.block_on(async {
+            let tasks: Vec<_> = (0..4)
+                .map(|_| {
+                    let (lc, alice, code) = (Arc::clone(&lc), alice.clone(), code.clone());
+                    tokio::spawn(async move {
+                        lc.verify_transaction_with(&alice, &web(), &code, &ctx(), pay(&alice, 10))
+                            .await
+                    })
+                })
+                .collect();
+            let mut answers = Vec::new();
+            for task in tasks {
+                answers.push(task.await.unwrap());
+            }
+            answers
+        });
+        let booked = answers.iter().filter(|a| a.is_ok()).count();
+        let replays = answers
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a,
+                    Err(BookingError::Lifecycle(LifecycleError::Replayed { .. }))
+                )
+            })
+            .count();
+        assert_eq!((booked, replays), (1, 3), "trial {trial}: {answers:?}");
+        assert_eq!(accepted_and_paid(&pg, &alice), (trial, trial));
+    }
 }

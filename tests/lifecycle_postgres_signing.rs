@@ -1036,7 +1036,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
         assert!(old
             .entries
             .iter()
-            .all(|e| e.cursor.writer() == 0 && e.record.reason.code() == "unrecorded"));
+            .all(|e| e.cursor.writer() == 0 && e.reason_code() == Some("unrecorded")));
         // The row has no tag: it is tagged, once, as the database holds it.
         let tagged = store.tag_untagged(10).await.unwrap();
         assert_eq!((tagged.resealed, tagged.corrupt), (1, 0));

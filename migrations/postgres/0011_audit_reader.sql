@@ -26,12 +26,17 @@ ALTER TABLE otpguard_audit
 
 ALTER TABLE otpguard_audit ALTER COLUMN written_by SET DEFAULT pg_current_xact_id();
 
+-- The stamping trigger names every function it calls with its schema
+-- (pg_catalog) and its own table by the trigger's schema, so a session
+-- whose search_path puts a schema of its own first cannot put functions of
+-- its own in their place.
 CREATE OR REPLACE FUNCTION otpguard_audit_stamp() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.id := nextval(pg_get_serial_sequence('otpguard_audit', 'id'));
-    NEW.recorded_at := now();
-    NEW.written_by := pg_current_xact_id();
+    NEW.id := pg_catalog.nextval(pg_catalog.pg_get_serial_sequence(
+        pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'id'));
+    NEW.recorded_at := pg_catalog.now();
+    NEW.written_by := pg_catalog.pg_current_xact_id();
     RETURN NEW;
 END;
 $$;

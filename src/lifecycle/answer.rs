@@ -71,6 +71,54 @@ impl Authorized {
     }
 }
 
+/// What an accepted code authorises **before it is committed**: what the
+/// bank's statements see while they run in the transaction that will commit
+/// them with the code's acceptance (`verify_transaction_with` on
+/// PostgreSQL). Record it beside the payment; do not act on it outside that
+/// transaction (call no payment rail, send no message): the transaction
+/// may still roll back. Once it commits, the call answers the
+/// [`Authorized`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct PendingProof(pub(crate) Authorized);
+
+impl PendingProof {
+    /// See [`Authorized::event`].
+    #[must_use]
+    pub const fn event(&self) -> EventKind {
+        self.0.event
+    }
+
+    /// See [`Authorized::token`].
+    #[must_use]
+    pub const fn token(&self) -> TokenId {
+        self.0.token
+    }
+
+    /// See [`Authorized::claimed`].
+    #[must_use]
+    pub const fn claimed(&self) -> Claimed {
+        self.0.claimed
+    }
+
+    /// See [`Authorized::transaction`].
+    #[must_use]
+    pub const fn transaction(&self) -> Option<[u8; 32]> {
+        self.0.transaction
+    }
+
+    /// See [`Authorized::drift`].
+    #[must_use]
+    pub const fn drift(&self) -> i64 {
+        self.0.drift
+    }
+
+    /// The record's version the acceptance commits, once it commits.
+    #[must_use]
+    pub const fn version(&self) -> u64 {
+        self.0.version
+    }
+}
+
 /// What an accepted code or signature claimed for its token: the mark the
 /// next one must pass.
 ///

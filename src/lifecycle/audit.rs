@@ -9,7 +9,10 @@ use super::rules::{Effect, Guard};
 use super::{CustomerId, EventKind, Principal, RequestContext, State, TokenId, TokenSerial};
 use crate::StoreError;
 
-pub use super::reader::{AuditCursor, AuditEntry, AuditPage, AuditQuery, AuditReader, BadCursor};
+pub use super::reader::{
+    AuditContent, AuditCursor, AuditEntry, AuditPage, AuditQuery, AuditReader, BadCursor,
+    StoreAudit,
+};
 
 #[cfg(feature = "seal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
@@ -485,7 +488,8 @@ impl AuditLog {
             .map(|(id, record)| AuditEntry {
                 cursor: AuditCursor::new(0, id),
                 recorded_at: None,
-                record: record.clone(),
+                position: None,
+                content: AuditContent::Event(record.clone()),
             })
             .collect();
         let next = entries.last().map_or(query.after, |e| e.cursor);

@@ -172,7 +172,7 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 audit_head,
             };
             let outcome = committer
-                .commit(commit)
+                .commit(commit, answer.is_ok())
                 .await
                 .map_err(LifecycleError::Store)?;
             match outcome {
@@ -190,10 +190,13 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
 /// request), or in a transaction left open for the bank's own statements
 /// (a booking on PostgreSQL).
 pub(super) trait Committer {
-    /// Commits as [`TokenStore::commit`] does.
+    /// Commits as [`TokenStore::commit`] does; `accepted` says whether the
+    /// attempt's answer is an acceptance (a refusal is committed at once,
+    /// whatever the committer).
     fn commit(
         &mut self,
         commit: Commit<'_>,
+        accepted: bool,
     ) -> impl core::future::Future<Output = Result<CommitOutcome, crate::StoreError>> + Send;
 }
 
@@ -204,6 +207,7 @@ impl<S: TokenStore> Committer for ThroughStore<'_, S> {
     fn commit(
         &mut self,
         commit: Commit<'_>,
+        _accepted: bool,
     ) -> impl core::future::Future<Output = Result<CommitOutcome, crate::StoreError>> + Send {
         self.0.commit(commit)
     }

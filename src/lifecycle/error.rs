@@ -570,12 +570,11 @@ impl LifecycleError {
                 state: State::Suspended(_),
                 ..
             } if policy.tell_lock_out => A::ContactBank,
-            // A suspended token answers as a wrong code would, unless the
-            // bank tells of lock-outs.
-            Self::NotPermitted {
-                state: State::Suspended(_),
-                ..
-            } => A::CodeNotAccepted,
+            // Unless the bank tells of lock-outs, a step the token's state
+            // does not permit answers by the event alone, never by the
+            // state: a request with a code as a wrong code would, one
+            // without as "not possible now", in every state alike.
+            Self::NotPermitted { event, .. } if event.carries_code() => A::CodeNotAccepted,
             Self::NotPermitted { .. }
             | Self::LoginOtpOff
             | Self::SwapExpired { .. }
@@ -798,6 +797,25 @@ mod tests {
             assert_eq!(e.customer_answer(lock), CustomerAnswer::ContactBank);
             assert_eq!(e.customer_answer(hold), CustomerAnswer::CodeNotAccepted);
         }
+        // A request without a code answers alike in every state: nothing
+        // tells a suspended token from an active one.
+        let provision_in = |state| LifecycleError::NotPermitted {
+            state,
+            event: super::super::EventKind::Provision,
+            actor: super::super::Actor::Customer,
+            rule: None,
+        };
+        let suspended_state = State::Suspended(super::super::SuspendReason::TooManyFailures);
+        for state in [State::Active, State::Swapping, suspended_state] {
+            assert_eq!(
+                provision_in(state).customer_answer(AnswerPolicy::COARSE),
+                CustomerAnswer::NotPossibleNow
+            );
+        }
+        assert_eq!(
+            provision_in(suspended_state).customer_answer(lock),
+            CustomerAnswer::ContactBank
+        );
         let both = hold.telling_lock_out();
         for e in [wrong, replay] {
             assert_eq!(e.customer_answer(both), CustomerAnswer::CodeNotAccepted);

@@ -136,6 +136,29 @@ impl EventKind {
         Self::SignTransaction,
     ];
 
+    /// Whether an event of this kind carries a code (or an OCRA response)
+    /// from the customer's token.
+    ///
+    /// ```
+    /// use otpguard::lifecycle::rules::EventKind;
+    /// assert!(EventKind::Stop.carries_code() && !EventKind::Provision.carries_code());
+    /// ```
+    #[must_use]
+    pub const fn carries_code(self) -> bool {
+        matches!(
+            self,
+            Self::Register
+                | Self::SetLoginOtp
+                | Self::BeginSwap
+                | Self::CompleteSwap
+                | Self::Stop
+                | Self::VerifyTransaction
+                | Self::VerifyLogin
+                | Self::Resync
+                | Self::SignTransaction
+        )
+    }
+
     /// Whether events of this kind only check a code and never change the
     /// state (their rows go from a state to itself).
     ///

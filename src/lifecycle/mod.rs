@@ -141,7 +141,7 @@ mod throttle;
 
 // What a handler needs, at the top; the rest where a reader looks for it
 // (`audit`, `config`, `error`, `store`, `rules`).
-pub use answer::{Applied, Authorized, Claimed, LoginCheck};
+pub use answer::{Applied, Authorized, Claimed, LoginCheck, PendingProof};
 #[cfg(feature = "testing")]
 pub(crate) use blocking::block_on;
 pub use blocking::Blocking;

@@ -6,7 +6,7 @@ use core::fmt;
 use core::future::Future;
 use core::str::FromStr;
 
-use super::audit::AuditRecord;
+use super::audit::{AuditReason, AuditRecord, Outcome};
 use super::CustomerId;
 use crate::StoreError;
 
@@ -177,7 +177,7 @@ impl AuditQuery {
     }
 }
 
-/// One audit record as a store read it back.
+/// One audit row as a store read it back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AuditEntry {
@@ -186,10 +186,90 @@ pub struct AuditEntry {
     /// When the store wrote it (Unix seconds, the database's clock), if the
     /// store keeps that.
     pub recorded_at: Option<u64>,
-    /// The record. Read back from a store that keeps a reason as its code
-    /// and message only (PostgreSQL), its reason is
-    /// [`AuditReason::Recorded`](super::audit::AuditReason::Recorded).
-    pub record: AuditRecord,
+    /// Its position in its customer's audit chain (PostgreSQL: 1, 2, …
+    /// per customer, without gaps), if the store keeps a chain: a reader
+    /// that sees a customer's positions jump knows rows are missing from
+    /// what it was given.
+    pub position: Option<u64>,
+    /// What the row says.
+    pub content: AuditContent,
+}
+
+impl AuditEntry {
+    /// The lifecycle's record, if the row is one.
+    #[must_use]
+    pub const fn record(&self) -> Option<&AuditRecord> {
+        match &self.content {
+            AuditContent::Event(record) => Some(record),
+            AuditContent::Store(_) | AuditContent::Unreadable { .. } => None,
+        }
+    }
+
+    /// Whose row it is.
+    #[must_use]
+    pub fn customer(&self) -> &str {
+        match &self.content {
+            AuditContent::Event(record) => record.customer.as_str(),
+            AuditContent::Store(store) => &store.customer,
+            AuditContent::Unreadable { customer, .. } => customer,
+        }
+    }
+
+    /// The stable code of its reason ([`AuditReason::code`]), if it can be
+    /// read.
+    #[must_use]
+    pub fn reason_code(&self) -> Option<&str> {
+        match &self.content {
+            AuditContent::Event(record) => Some(record.reason.code()),
+            AuditContent::Store(store) => Some(store.reason.code()),
+            AuditContent::Unreadable { .. } => None,
+        }
+    }
+}
+
+/// What an audit row says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditContent {
+    /// The record of a lifecycle event, accepted or refused. Read back from
+    /// a store that keeps a reason as its code and message only
+    /// (PostgreSQL), its reason is [`AuditReason::Recorded`].
+    Event(AuditRecord),
+    /// The store's own record of what it did by itself: a record it refused
+    /// as corrupt when it loaded it, or sealed again under a new key.
+    Store(StoreAudit),
+    /// A row that does not decode as either: changed outside the library,
+    /// or written by something else. It is returned rather than failing
+    /// the page, so a reader's cursor moves past it; verify the customer's
+    /// chain.
+    Unreadable {
+        /// Whose row it claims to be.
+        customer: String,
+        /// What does not decode.
+        why: String,
+    },
+}
+
+/// An audit row a store wrote of its own accord (by the System).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreAudit {
+    /// When (Unix seconds, the system's clock).
+    pub time: u64,
+    /// Whose record.
+    pub customer: String,
+    /// What the store did: `Load` (a record refused as corrupt when it was
+    /// loaded) or `Reseal` (a record sealed again, or tagged).
+    pub event: String,
+    /// Accepted (`Reseal`) or refused (`Load`).
+    pub outcome: Outcome,
+    /// The record's state as the row names it (`unreadable` for a record
+    /// that could not be read at all).
+    pub state: String,
+    /// Why, as its code and text.
+    pub reason: AuditReason,
+    /// The record's version the row concerns.
+    pub version: u64,
 }
 
 /// One page of entries, in the store's order.
@@ -215,11 +295,10 @@ impl AuditPage {
 /// A store whose audit trail can be read back, page by page.
 ///
 /// Entries come in the order of their cursors. For everyone's entries
-/// ([`AuditQuery::all`]) that order is the order in which their commits
-/// became visible, and a page holds only entries no commit still in flight
-/// can come before: a stream that resumes from the last cursor it read
-/// misses nothing. For one customer's, it is the order of the customer's
-/// commits.
+/// ([`AuditQuery::all`]) a page holds only entries that no commit still in
+/// flight can come before: a stream that resumes from the last cursor it
+/// read misses nothing and repeats nothing. For one customer's, the order
+/// is that of the customer's commits.
 ///
 /// ```
 /// use otpguard::lifecycle::audit::{AuditQuery, AuditReader};

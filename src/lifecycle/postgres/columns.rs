@@ -9,7 +9,8 @@ use sqlx::{Postgres, Row};
 use std::borrow::Cow;
 
 use super::super::audit::{
-    AuditCursor, AuditEntry, AuditReason, AuditRecord, DriftChange, Notice, Outcome,
+    AuditContent, AuditCursor, AuditEntry, AuditReason, AuditRecord, DriftChange, Notice, Outcome,
+    StoreAudit,
 };
 use super::super::chain::{ChainField, ChainLink};
 use super::super::drift::OffsetSeen;
@@ -780,8 +781,35 @@ pub(super) fn read_link(row: &PgRow, link: &str, chain: &str) -> Result<Option<C
 }
 
 /// An audit row read back (`SELECT a.*` with the reader's `writer` and
-/// `recorded` columns) as an [`AuditEntry`].
+/// `recorded` columns) as an [`AuditEntry`]: a lifecycle event's record, the
+/// store's own (`Load`, `Reseal`), or, for a row that decodes as neither,
+/// [`AuditContent::Unreadable`]. Only a row without its place (its cursor)
+/// is an error: a reader could not move past it.
 pub(super) fn read_audit_entry(row: &PgRow) -> Result<AuditEntry, String> {
+    let writer: String = column(row, "writer")?;
+    let writer = writer
+        .parse::<u64>()
+        .map_err(|_| format!("column written_by: {writer:?} is not a transaction id"))?;
+    let id = unsigned(column(row, "id")?, "id")?;
+    let recorded: i64 = column(row, "recorded")?;
+    let position: Option<i64> = column(row, "link")?;
+    let content = match read_content(row) {
+        Ok(content) => content,
+        Err(why) => AuditContent::Unreadable {
+            customer: column(row, "customer_id")?,
+            why,
+        },
+    };
+    Ok(AuditEntry {
+        cursor: AuditCursor::new(writer, id),
+        recorded_at: u64::try_from(recorded).ok(),
+        position: position.and_then(|p| u64::try_from(p).ok()),
+        content,
+    })
+}
+
+/// What an audit row says.
+fn read_content(row: &PgRow) -> Result<AuditContent, String> {
     fn parse<T: core::str::FromStr>(row: &PgRow, name: &str) -> Result<T, String>
     where
         T::Err: core::fmt::Display,
@@ -797,13 +825,27 @@ pub(super) fn read_audit_entry(row: &PgRow) -> Result<AuditEntry, String> {
         text.map(|t| TokenSerial::new(&t).map_err(|e| format!("column {name}: {e}")))
             .transpose()
     }
-    let writer: String = column(row, "writer")?;
-    let writer = writer
-        .parse::<u64>()
-        .map_err(|_| format!("column written_by: {writer:?} is not a transaction id"))?;
-    let id = unsigned(column(row, "id")?, "id")?;
-    let recorded: i64 = column(row, "recorded")?;
     let actor: Actor = parse(row, "actor")?;
+    let event: String = column(row, "event")?;
+    let reason: String = column(row, "reason")?;
+    // Rows written before schema 10 have no code.
+    let code: Option<String> = column(row, "reason_code")?;
+    let reason = AuditReason::Recorded {
+        code: code.map_or(Cow::Borrowed("unrecorded"), Cow::Owned),
+        message: Cow::Owned(reason),
+    };
+    let customer: String = column(row, "customer_id")?;
+    if actor == Actor::System && matches!(event.as_str(), "Load" | "Reseal") {
+        return Ok(AuditContent::Store(StoreAudit {
+            time: unsigned(column(row, "at")?, "at")?,
+            customer,
+            event,
+            outcome: parse(row, "outcome")?,
+            state: column(row, "to_state")?,
+            reason,
+            version: unsigned(column(row, "version")?, "version")?,
+        }));
+    }
     let named = label(column(row, "principal")?, "principal")?;
     let principal = match (actor, named) {
         (Actor::Customer, Some(channel)) => Principal::customer(channel),
@@ -811,7 +853,6 @@ pub(super) fn read_audit_entry(row: &PgRow) -> Result<AuditEntry, String> {
         (Actor::System, None) => Principal::System,
         (actor, _) => return Err(format!("column principal does not fit actor {actor}")),
     };
-    let customer: String = column(row, "customer_id")?;
     let token: Option<Vec<u8>> = column(row, "token_id")?;
     let token = token
         .map(|t| {
@@ -843,10 +884,7 @@ pub(super) fn read_audit_entry(row: &PgRow) -> Result<AuditEntry, String> {
                 .map_err(|_| "column transaction_digest is not 32 bytes".to_owned())
         })
         .transpose()?;
-    let reason: String = column(row, "reason")?;
-    // Rows written before schema 10 have no code.
-    let code: Option<String> = column(row, "reason_code")?;
-    let record = AuditRecord {
+    Ok(AuditContent::Event(AuditRecord {
         time: unsigned(column(row, "at")?, "at")?,
         customer: CustomerId::new(&customer).map_err(|e| format!("column customer_id: {e}"))?,
         principal,
@@ -857,22 +895,16 @@ pub(super) fn read_audit_entry(row: &PgRow) -> Result<AuditEntry, String> {
         token,
         serial: serial(column(row, "token_serial")?, "token_serial")?,
         new_serial: serial(column(row, "new_serial")?, "new_serial")?,
-        event: parse::<EventKind>(row, "event")?,
+        event: event
+            .parse::<EventKind>()
+            .map_err(|e| format!("column event: {e}"))?,
         from: parse::<State>(row, "from_state")?,
         to: parse::<State>(row, "to_state")?,
         outcome: parse::<Outcome>(row, "outcome")?,
-        reason: AuditReason::Recorded {
-            code: code.map_or(Cow::Borrowed("unrecorded"), Cow::Owned),
-            message: Cow::Owned(reason),
-        },
+        reason,
         version: unsigned(column(row, "version")?, "version")?,
         drift,
         transaction,
         notice,
-    };
-    Ok(AuditEntry {
-        cursor: AuditCursor::new(writer, id),
-        recorded_at: u64::try_from(recorded).ok(),
-        record,
-    })
+    }))
 }

@@ -34,11 +34,15 @@ const CUSTOMER: &str = "SELECT a.*, coalesce(a.written_by, '0'::xid8)::text AS w
      ORDER BY coalesce(a.written_by, '0'::xid8), a.id LIMIT $5";
 
 impl<S: Sealer + Sync> AuditReader for PostgresStore<S> {
-    /// Reads `otpguard_audit`. Everyone's entries ([`AuditQuery::all`])
-    /// come in commit order, and a page stops before the rows of any
-    /// transaction older than one still in flight: a long transaction
-    /// (a session left idle in one) holds the stream back until it ends,
-    /// and nothing is skipped.
+    /// Reads `otpguard_audit` (PostgreSQL 13 or later). Everyone's entries
+    /// ([`AuditQuery::all`]) come in the order of the transactions that
+    /// wrote them, and a page holds only rows of transactions older than
+    /// every one still in flight anywhere in the cluster: nothing is ever
+    /// skipped, but a long transaction (a session left idle in one, a
+    /// forgotten prepared transaction) holds the stream back until it
+    /// ends. Read from the primary or a physical standby; on a logical
+    /// replica the writers' ids are the publisher's, and the order means
+    /// nothing there.
     fn read_audit(
         &self,
         query: &AuditQuery,
@@ -46,14 +50,21 @@ impl<S: Sealer + Sync> AuditReader for PostgresStore<S> {
         let query = query.clone();
         async move {
             in_runtime()?;
-            let id = i64::try_from(query.after.id())
-                .map_err(|_| StoreError::new("the cursor's id does not fit a bigint"))?;
-            let bound = |t: Option<u64>| {
-                t.map(|t| {
-                    i64::try_from(t).map_err(|_| StoreError::new("a time does not fit a bigint"))
-                })
-                .transpose()
+            // Every stored id and time fits a bigint: a bound beyond one
+            // either selects nothing (a cursor or a start past every row)
+            // or bounds nothing (an end past every row).
+            let nothing = AuditPage {
+                entries: Vec::new(),
+                next: query.after,
             };
+            let Ok(id) = i64::try_from(query.after.id()) else {
+                return Ok(nothing);
+            };
+            let from = match query.from.map(i64::try_from).transpose() {
+                Ok(from) => from,
+                Err(_) => return Ok(nothing),
+            };
+            let until = query.until.and_then(|t| i64::try_from(t).ok());
             let statement = match query.customer {
                 Some(_) => CUSTOMER,
                 None => STREAM,
@@ -61,8 +72,8 @@ impl<S: Sealer + Sync> AuditReader for PostgresStore<S> {
             let mut read = sqlx::query(statement)
                 .bind(query.after.writer().to_string())
                 .bind(id)
-                .bind(bound(query.from)?)
-                .bind(bound(query.until)?)
+                .bind(from)
+                .bind(until)
                 .bind(i64::from(query.limit));
             if let Some(customer) = &query.customer {
                 read = read.bind(customer.as_str());
