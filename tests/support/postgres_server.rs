@@ -22,6 +22,8 @@ pub struct PostgresServer {
     port: u16,
     dir: PathBuf,
     bin: PathBuf,
+    /// `name=value` settings given at start, after the defaults.
+    settings: Vec<String>,
 }
 
 /// The directory holding `initdb` and `postgres`: the newest Debian
@@ -79,9 +81,17 @@ fn server_command(bin: &Path, program: &str) -> Command {
 }
 
 /// Spawns `postgres` on `data`, listening on 127.0.0.1:`port` (socket in
-/// `dir`), tuned for throwaway tests (no fsync).
-fn spawn_server(bin: &Path, data: &Path, dir: &Path, port: u16) -> Result<Child, String> {
-    server_command(bin, "postgres")
+/// `dir`), tuned for throwaway tests (no fsync), then `settings`
+/// (`name=value`, which override the defaults).
+fn spawn_server(
+    bin: &Path,
+    data: &Path,
+    dir: &Path,
+    port: u16,
+    settings: &[String],
+) -> Result<Child, String> {
+    let mut command = server_command(bin, "postgres");
+    command
         .arg("-D")
         .arg(data)
         .args(["-p", &port.to_string()])
@@ -89,7 +99,11 @@ fn spawn_server(bin: &Path, data: &Path, dir: &Path, port: u16) -> Result<Child,
         .arg(dir)
         .args(["-c", "listen_addresses=127.0.0.1"])
         .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-        .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
+        .args(["-c", "full_page_writes=off", "-c", "max_connections=200"]);
+    for setting in settings {
+        command.args(["-c", setting]);
+    }
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -101,9 +115,15 @@ impl PostgresServer {
     /// Starts a server and waits until it answers. Panics with the install
     /// hint if PostgreSQL is missing: these tests never skip.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with `settings` (`name=value`) over the defaults.
+    pub fn start_with(settings: &[&str]) -> Self {
+        let settings: Vec<String> = settings.iter().map(|s| (*s).to_owned()).collect();
         let mut last_error = String::new();
         for _ in 0..5 {
-            match Self::try_start() {
+            match Self::try_start(&settings) {
                 Ok(server) => return server,
                 Err(e) => last_error = e,
             }
@@ -111,9 +131,9 @@ impl PostgresServer {
         panic!("could not start PostgreSQL: {last_error}");
     }
 
-    fn try_start() -> Result<Self, String> {
+    /// A free loopback port and a new directory for a server's files.
+    fn new_place() -> Result<(u16, PathBuf), String> {
         static SEQUENCE: AtomicU32 = AtomicU32::new(0);
-        let bin = bin_dir();
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
@@ -134,6 +154,56 @@ impl PostgresServer {
                 return Err("chown of the data directory failed".to_owned());
             }
         }
+        Ok((port, dir))
+    }
+
+    /// A streaming standby of this server: a base backup (`pg_basebackup
+    /// -R`, which writes the standby's connection to this one), started on
+    /// a port of its own with `settings`.
+    pub fn standby(&self, settings: &[&str]) -> Self {
+        let (port, dir) = Self::new_place().unwrap();
+        let data = dir.join("data");
+        let backup = server_command(&self.bin, "pg_basebackup")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .arg("-D")
+            .arg(&data)
+            .args(["-R", "-X", "stream", "--no-sync", "-c", "fast"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            backup.status.success(),
+            "pg_basebackup failed: {}",
+            String::from_utf8_lossy(&backup.stderr)
+        );
+        let settings: Vec<String> = settings.iter().map(|s| (*s).to_owned()).collect();
+        let child = spawn_server(&self.bin, &data, &dir, port, &settings).unwrap();
+        let mut standby = Self {
+            child,
+            port,
+            dir,
+            bin: self.bin.clone(),
+            settings,
+        };
+        standby.wait_until_up().unwrap();
+        standby
+    }
+
+    /// Promotes this standby to a primary, and waits until it is one.
+    pub fn promote(&self) {
+        assert_eq!(self.psql("SELECT pg_promote(true, 60)"), "t");
+    }
+
+    fn try_start(settings: &[String]) -> Result<Self, String> {
+        let bin = bin_dir();
+        let (port, dir) = Self::new_place()?;
         let data = dir.join("data");
         let init = server_command(&bin, "initdb")
             .arg("-D")
@@ -149,12 +219,13 @@ impl PostgresServer {
                 String::from_utf8_lossy(&init.stderr)
             ));
         }
-        let child = spawn_server(&bin, &data, &dir, port)?;
+        let child = spawn_server(&bin, &data, &dir, port, settings)?;
         let mut server = Self {
             child,
             port,
             dir,
             bin,
+            settings: settings.to_vec(),
         };
         server.wait_until_up()?;
         Ok(server)
@@ -177,8 +248,14 @@ impl PostgresServer {
     /// Starts the stopped server again on the same data and port.
     pub fn restart(&mut self) {
         self.stop();
-        self.child = spawn_server(&self.bin, &self.dir.join("data"), &self.dir, self.port)
-            .unwrap_or_else(|e| panic!("restart: {e}"));
+        self.child = spawn_server(
+            &self.bin,
+            &self.dir.join("data"),
+            &self.dir,
+            self.port,
+            &self.settings,
+        )
+        .unwrap_or_else(|e| panic!("restart: {e}"));
         self.wait_until_up()
             .unwrap_or_else(|e| panic!("restart: {e}"));
     }

@@ -177,6 +177,7 @@
 
 mod booking;
 mod columns;
+mod durability;
 mod migrate;
 mod reader;
 mod trail;
@@ -196,6 +197,7 @@ use columns::{
     AuditColumns, RecordColumns, RowHeader, AUDIT_COLUMNS, CONTENT_COLUMNS, HEAD_COLUMNS,
     RECORD_COLUMNS,
 };
+pub use durability::{Durability, DurabilityPolicy};
 pub use migrate::SCHEMA_VERSION;
 /// The sqlx this store is built on, to build its [`PgPool`] with.
 pub use sqlx;
