@@ -137,7 +137,7 @@ async fn floor(pool: &PgPool, customer: &CustomerId) {
     let version: i64 = row.get("version");
     let head: Option<i64> = row.get("head_link");
     let query = bind_audit(
-        sqlx::query(sql.update()).bind(customer.as_str()),
+        sqlx::query(sql.update_one_row()).bind(customer.as_str()),
         version + 1,
         head.unwrap_or(0) + 1,
     );
@@ -152,30 +152,29 @@ async fn floor(pool: &PgPool, customer: &CustomerId) {
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 fn bind_audit(q: PgQuery<'_>, version: i64, link: i64) -> PgQuery<'_> {
-    let text = |s: &str| vec![s.to_owned()];
-    q.bind(vec![version])
-        .bind(vec![0_i32])
-        .bind(vec![START as i64])
-        .bind(text("Customer"))
-        .bind(vec![Some("web".to_owned())])
-        .bind(vec![None::<String>])
-        .bind(vec![None::<String>])
-        .bind(vec![Some(vec![7_u8; 16])])
-        .bind(vec![Some("SN-0".to_owned())])
-        .bind(vec![None::<String>])
-        .bind(text("VerifyTransaction"))
-        .bind(text("Active"))
-        .bind(text("Active"))
-        .bind(text("accepted"))
-        .bind(text("code accepted; single use recorded"))
-        .bind(text("applied"))
-        .bind(vec![None::<i64>])
-        .bind(vec![None::<i64>])
-        .bind(vec![None::<String>])
-        .bind(vec![None::<Vec<u8>>])
+    q.bind(version)
+        .bind(0_i32)
+        .bind(START as i64)
+        .bind("Customer")
+        .bind(Some("web"))
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(Some(vec![7_u8; 16]))
+        .bind(Some("SN-0"))
+        .bind(None::<String>)
+        .bind("VerifyTransaction")
+        .bind("Active")
+        .bind("Active")
+        .bind("accepted")
+        .bind("code accepted; single use recorded")
+        .bind("applied")
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<String>)
+        .bind(None::<Vec<u8>>)
         // The chain's position and as many bytes as a link's MAC.
-        .bind(vec![link])
-        .bind(vec![vec![2_u8; 37]])
+        .bind(link)
+        .bind(vec![2_u8; 37])
 }
 
 fn bind_record<'q>(q: PgQuery<'q>, row: &PgRow, version: i64) -> PgQuery<'q> {

@@ -41,6 +41,12 @@ BEGIN
 END;
 $$;
 
+-- Every per-customer read goes by the chain's index (customer_id, link):
+-- the trail in order, its head, the row before it, the last version it
+-- committed. The index by (customer_id, version, id) of schema 2 is left
+-- to no reader, and costs every insert; it goes.
+DROP INDEX otpguard_audit_by_customer;
+
 CREATE INDEX otpguard_audit_stream
     ON otpguard_audit ((coalesce(written_by, '0'::xid8)), id);
 CREATE INDEX otpguard_audit_at ON otpguard_audit USING brin (at);

@@ -293,6 +293,11 @@ impl PostgresServer {
         out.stdout
     }
 
+    /// The process id of the server (its postmaster).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port

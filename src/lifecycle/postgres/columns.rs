@@ -710,8 +710,55 @@ impl AuditColumns {
         Ok(c)
     }
 
-    /// Binds the arrays to `query`, in [`AUDIT_COLUMNS`] order.
+    /// Whether these are the columns of one row, bound as plain values
+    /// (the commit statements for one row), rather than arrays.
+    pub(super) fn is_one_row(&self) -> bool {
+        self.version.len() == 1
+    }
+
+    /// Binds the columns to `query`, in [`AUDIT_COLUMNS`] order: as plain
+    /// values for one row ([`is_one_row`](Self::is_one_row)), as arrays
+    /// otherwise.
     pub(super) fn bind<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
+        match self.one_row() {
+            Some(row) => row.bind(query),
+            None => self.bind_arrays(query),
+        }
+    }
+
+    /// The only row, if there is exactly one.
+    fn one_row(&self) -> Option<OneRow<'_>> {
+        if !self.is_one_row() {
+            return None;
+        }
+        Some(OneRow {
+            version: *self.version.first()?,
+            seq: *self.seq.first()?,
+            at: *self.at.first()?,
+            actor: self.actor.first()?,
+            principal: self.principal.first()?.as_deref(),
+            source: self.source.first()?.as_deref(),
+            request_id: self.request_id.first()?.as_deref(),
+            token_id: self.token_id.first()?.as_deref(),
+            token_serial: self.token_serial.first()?.as_deref(),
+            new_serial: self.new_serial.first()?.as_deref(),
+            event: self.event.first()?,
+            from_state: self.from_state.first()?,
+            to_state: self.to_state.first()?,
+            outcome: self.outcome.first()?,
+            reason: self.reason.first()?,
+            reason_code: self.reason_code.first()?,
+            drift_from: *self.drift_from.first()?,
+            drift_to: *self.drift_to.first()?,
+            notice: self.notice.first()?.as_deref(),
+            transaction_digest: self.transaction_digest.first()?.as_deref(),
+            link: *self.link.first()?,
+            chain: self.chain.first()?,
+        })
+    }
+
+    /// Binds the arrays to `query`, in [`AUDIT_COLUMNS`] order.
+    fn bind_arrays<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
         query
             .bind(&self.version)
             .bind(&self.seq)
@@ -735,6 +782,61 @@ impl AuditColumns {
             .bind(&self.transaction_digest)
             .bind(&self.link)
             .bind(&self.chain)
+    }
+}
+
+/// The columns of one audit row, to bind as plain values.
+struct OneRow<'a> {
+    version: i64,
+    seq: i32,
+    at: i64,
+    actor: &'a str,
+    principal: Option<&'a str>,
+    source: Option<&'a str>,
+    request_id: Option<&'a str>,
+    token_id: Option<&'a [u8]>,
+    token_serial: Option<&'a str>,
+    new_serial: Option<&'a str>,
+    event: &'a str,
+    from_state: &'a str,
+    to_state: &'a str,
+    outcome: &'a str,
+    reason: &'a str,
+    reason_code: &'a str,
+    drift_from: Option<i64>,
+    drift_to: Option<i64>,
+    notice: Option<&'a str>,
+    transaction_digest: Option<&'a [u8]>,
+    link: i64,
+    chain: &'a [u8],
+}
+
+impl<'a> OneRow<'a> {
+    /// Binds the values, in [`AUDIT_COLUMNS`] order.
+    fn bind(self, query: PgQuery<'a>) -> PgQuery<'a> {
+        query
+            .bind(self.version)
+            .bind(self.seq)
+            .bind(self.at)
+            .bind(self.actor)
+            .bind(self.principal)
+            .bind(self.source)
+            .bind(self.request_id)
+            .bind(self.token_id)
+            .bind(self.token_serial)
+            .bind(self.new_serial)
+            .bind(self.event)
+            .bind(self.from_state)
+            .bind(self.to_state)
+            .bind(self.outcome)
+            .bind(self.reason)
+            .bind(self.reason_code)
+            .bind(self.drift_from)
+            .bind(self.drift_to)
+            .bind(self.notice)
+            .bind(self.transaction_digest)
+            .bind(self.link)
+            .bind(self.chain)
     }
 }
 

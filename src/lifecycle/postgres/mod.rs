@@ -221,10 +221,11 @@ pub use trail::{TrailError, TrailsReport};
 #[derive(Debug)]
 pub struct Sql {
     select: String,
-    insert_first: String,
-    update: String,
-    refuse_new: String,
-    refuse: String,
+    /// The commit statements with the audit rows as arrays (`UNNEST`).
+    rows: Commits,
+    /// The same with one audit row, as plain values: most commits write
+    /// one, and the server unpacks no array for it.
+    one_row: Commits,
     audit_corrupt: String,
     corrupt_head: &'static str,
     due_for_reseal: &'static str,
@@ -250,27 +251,81 @@ impl Sql {
     /// NOTHING`: zero rows written means another request got there first).
     #[must_use]
     pub fn insert_first(&self) -> &str {
-        &self.insert_first
+        &self.rows.insert_first
     }
 
     /// A new version of the record and its audit rows, on the condition of
     /// the expected version (`$56`).
     #[must_use]
     pub fn update(&self) -> &str {
-        &self.update
+        &self.rows.update
     }
 
     /// The audit rows of a refusal decided on "no record yet".
     #[must_use]
     pub fn refuse_new(&self) -> &str {
-        &self.refuse_new
+        &self.rows.refuse_new
     }
 
     /// The audit rows of a refusal, on the condition that the record still
     /// has the version it was decided on (`$24`, read `FOR SHARE`).
     #[must_use]
     pub fn refuse(&self) -> &str {
-        &self.refuse
+        &self.rows.refuse
+    }
+
+    /// The commit statements for `audit`, as it binds its rows.
+    fn commits(&self, audit: &AuditColumns) -> &Commits {
+        if audit.is_one_row() {
+            &self.one_row
+        } else {
+            &self.rows
+        }
+    }
+
+    /// [`update`](Self::update) for a commit with one audit row, which
+    /// `$2`–`$23` carry as plain values rather than arrays (so do the
+    /// other statements when a commit has one row).
+    #[must_use]
+    pub fn update_one_row(&self) -> &str {
+        &self.one_row.update
+    }
+}
+
+/// The four commit statements, for one way of passing audit rows.
+#[derive(Debug)]
+struct Commits {
+    insert_first: String,
+    update: String,
+    refuse_new: String,
+    refuse: String,
+}
+
+impl Commits {
+    /// The statements around `audit`, the insert of the audit rows.
+    fn around(audit: &str, values: &str, expected: usize, first_record: usize) -> Self {
+        let columns = RECORD_COLUMNS.join(", ");
+        Self {
+            insert_first: format!(
+                "WITH written AS (INSERT INTO otpguard_token_records (customer_id, {columns}) \
+                 VALUES ($1, {values}) ON CONFLICT (customer_id) DO NOTHING RETURNING 1) \
+                 {audit} WHERE EXISTS (SELECT 1 FROM written)"
+            ),
+            update: format!(
+                "WITH written AS (UPDATE otpguard_token_records SET ({columns}) = ({values}) \
+                 WHERE customer_id = $1 AND version = ${expected} RETURNING 1) \
+                 {audit} WHERE EXISTS (SELECT 1 FROM written)"
+            ),
+            refuse_new: format!(
+                "{audit} WHERE NOT EXISTS \
+                 (SELECT 1 FROM otpguard_token_records WHERE customer_id = $1)"
+            ),
+            refuse: format!(
+                "WITH decided_on AS (SELECT 1 FROM otpguard_token_records \
+                 WHERE customer_id = $1 AND version = ${first_record} FOR SHARE) \
+                 {audit} WHERE EXISTS (SELECT 1 FROM decided_on)"
+            ),
+        }
     }
 }
 
@@ -283,7 +338,6 @@ fn placeholders(from: usize, count: usize) -> String {
 }
 
 static SQL: LazyLock<Sql> = LazyLock::new(|| {
-    let columns = RECORD_COLUMNS.join(", ");
     let qualified = RECORD_COLUMNS
         .iter()
         .map(|c| format!("r.{c}"))
@@ -308,53 +362,58 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         "INSERT INTO otpguard_audit (customer_id, {audit_names}) \
          SELECT $1, a.* FROM UNNEST({arrays}) AS a"
     );
+    let scalars = AUDIT_COLUMNS
+        .iter()
+        .zip(2..)
+        .map(|((_, ty), n)| format!("${n}::{ty}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let audit_one =
+        format!("INSERT INTO otpguard_audit (customer_id, {audit_names}) SELECT $1, {scalars}");
     let first_record = AUDIT_COLUMNS.len().saturating_add(2);
     let values = placeholders(first_record, RECORD_COLUMNS.len());
     let expected = first_record.saturating_add(RECORD_COLUMNS.len());
     Sql {
         // With the row (if any), in the same round trip, the latest
         // version the customer's audit trail has committed (the System's
-        // refusals of corrupt rows aside) and the head of its chain with
+        // refusals of corrupt rows aside: versions only grow along the
+        // chain, so it is the last such row's; rows from before the chain,
+        // unlinked, are looked at only for a trail that has no linked row) and the head of its chain with
         // the link before it (to check the head's MAC): a row older than
         // either was restored from an older copy, and a missing row behind
         // a trail that committed one was deleted.
+        //
+        // Every part reads one index entry or two, whatever the length of
+        // the trail and whatever plan the server caches: each is an
+        // ordered scan with a limit, or an equality on the whole key of
+        // `otpguard_audit_chain` kept from being flattened into a join by
+        // its limit (an aggregate, or a join the planner may turn into a
+        // scan of the customer's rows, would grow with them).
         select: format!(
             "SELECT {qualified}, r.customer_id AS present, \
+             coalesce((SELECT a.version FROM otpguard_audit a \
+             WHERE a.customer_id = k.wanted AND a.link IS NOT NULL AND a.event <> 'Load' \
+             ORDER BY a.link DESC LIMIT 1), \
              (SELECT max(a.version) FROM otpguard_audit a \
-             WHERE a.customer_id = k.wanted AND a.event <> 'Load') AS audited_version, \
+             WHERE a.customer_id = k.wanted AND a.link IS NULL AND a.event <> 'Load')) \
+             AS audited_version, \
              h.*, p.link AS prev_link, p.chain AS prev_chain \
              FROM (SELECT $1::text AS wanted) k \
              LEFT JOIN otpguard_token_records r ON r.customer_id = k.wanted \
              LEFT JOIN LATERAL (SELECT {head} FROM otpguard_audit a \
              WHERE a.customer_id = k.wanted AND a.link IS NOT NULL \
              ORDER BY a.link DESC LIMIT 1) h ON true \
-             LEFT JOIN otpguard_audit p \
-             ON p.customer_id = k.wanted AND p.link = h.head_link - 1"
+             LEFT JOIN LATERAL (SELECT p.link, p.chain FROM otpguard_audit p \
+             WHERE p.customer_id = k.wanted AND p.link = h.head_link - 1 LIMIT 1) p ON true"
         ),
-        insert_first: format!(
-            "WITH written AS (INSERT INTO otpguard_token_records (customer_id, {columns}) \
-             VALUES ($1, {values}) ON CONFLICT (customer_id) DO NOTHING RETURNING 1) \
-             {audit} WHERE EXISTS (SELECT 1 FROM written)"
-        ),
-        update: format!(
-            "WITH written AS (UPDATE otpguard_token_records SET ({columns}) = ({values}) \
-             WHERE customer_id = $1 AND version = ${expected} RETURNING 1) \
-             {audit} WHERE EXISTS (SELECT 1 FROM written)"
-        ),
-        refuse_new: format!(
-            "{audit} WHERE NOT EXISTS \
-             (SELECT 1 FROM otpguard_token_records WHERE customer_id = $1)"
-        ),
-        refuse: format!(
-            "WITH decided_on AS (SELECT 1 FROM otpguard_token_records \
-             WHERE customer_id = $1 AND version = ${first_record} FOR SHARE) \
-             {audit} WHERE EXISTS (SELECT 1 FROM decided_on)"
-        ),
+        rows: Commits::around(&audit, &values, expected, first_record),
+        one_row: Commits::around(&audit_one, &values, expected, first_record),
         // Once per corrupt version (`corrupt_head` says whether it was
         // audited already): a row read again and again while it is corrupt
         // does not grow the audit table. A row that lost the chain's next
         // position to another writer is left out; the next load audits it.
-        audit_corrupt: format!("{audit} ON CONFLICT DO NOTHING"),
+        // (One row, the System's: its columns bind as plain values.)
+        audit_corrupt: format!("{audit_one} ON CONFLICT DO NOTHING"),
         corrupt_head: "SELECT EXISTS (SELECT 1 FROM otpguard_audit \
              WHERE customer_id = $1 AND version = $2 AND event = 'Load') AS audited, \
              h.link AS head_link, h.chain AS head_chain \
@@ -699,7 +758,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         );
         audit.link(head.link().copied(), &self.sealer, &customer)?;
         let written = values
-            .bind(audit.bind(sqlx::query(&SQL.update).bind(customer.as_str())))
+            .bind(audit.bind(sqlx::query(&SQL.commits(&audit).update).bind(customer.as_str())))
             .bind(version)
             .execute(&self.pool)
             .await;
@@ -836,16 +895,17 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             ),
             None => None,
         };
+        let sql = SQL.commits(&audit);
         let query = match (&record, expected) {
             (Some(values), 0) => {
-                values.bind(audit.bind(sqlx::query(&SQL.insert_first).bind(customer)))
+                values.bind(audit.bind(sqlx::query(&sql.insert_first).bind(customer)))
             }
             (Some(values), _) => values
-                .bind(audit.bind(sqlx::query(&SQL.update).bind(customer)))
+                .bind(audit.bind(sqlx::query(&sql.update).bind(customer)))
                 .bind(expected),
-            (None, 0) => audit.bind(sqlx::query(&SQL.refuse_new).bind(customer)),
+            (None, 0) => audit.bind(sqlx::query(&sql.refuse_new).bind(customer)),
             (None, _) => audit
-                .bind(sqlx::query(&SQL.refuse).bind(customer))
+                .bind(sqlx::query(&sql.refuse).bind(customer))
                 .bind(expected),
         };
         match query.execute(on).await {
@@ -976,9 +1036,12 @@ mod tests {
         assert_eq!(count(&SQL.select), 1);
         // The customer twice (record and audit), 22 audit arrays, 32
         // record values, and for an update the expected version.
-        assert_eq!(count(&SQL.insert_first), 2 + 22 + 32);
-        assert_eq!(count(&SQL.update), 2 + 22 + 32 + 1);
-        assert!(SQL.update.contains("version = $56") && !SQL.update.contains("$57"));
-        assert!(SQL.refuse.contains("version = $24"));
+        assert_eq!(count(SQL.insert_first()), 2 + 22 + 32);
+        assert_eq!(count(SQL.update()), 2 + 22 + 32 + 1);
+        assert!(SQL.update().contains("version = $56") && !SQL.update().contains("$57"));
+        assert!(SQL.refuse().contains("version = $24"));
+        // One row: the same placeholders, as plain values.
+        assert_eq!(count(&SQL.one_row.update), 2 + 22 + 32 + 1);
+        assert!(!SQL.one_row.update.contains("UNNEST") && SQL.update().contains("UNNEST"));
     }
 }
