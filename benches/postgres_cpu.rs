@@ -5,7 +5,8 @@
 //! row by key; update it and insert one audit row in one statement, or for
 //! a refusal insert the audit row on the condition of the version), issued
 //! with the same driver (sqlx) and with tokio-postgres. Rounds of each are
-//! interleaved, in one run, on one server the bench starts.
+//! interleaved, in one run, on one server the bench starts, with a bank's
+//! settings (`synchronous_commit`, `fsync` and `full_page_writes` on).
 //!
 //! `cargo bench --features postgres --bench postgres_cpu`
 //!
@@ -265,9 +266,12 @@ enum Who {
 
 impl Bench {
     fn new() -> Self {
-        // Commits as a bank's must (the test servers' default is not).
+        // Commits as a bank's must: durable, full-page images in the WAL
+        // (the test servers' defaults are not).
         let server = PostgresServer::start_with(&[
             "synchronous_commit=on",
+            "fsync=on",
+            "full_page_writes=on",
             "shared_preload_libraries=pg_stat_statements",
             "pg_stat_statements.track=all",
         ]);

@@ -442,6 +442,28 @@ fn the_load_checks_the_head_of_the_chain() {
                 "{id}: {replay:?}"
             );
         }
+        // Restored first: the load refuses it, and the System's refusal
+        // becomes the head of the chain. Then the version of the last row
+        // before that refusal is lowered: the load does not take it on
+        // trust, and still refuses the restored row.
+        let (c, used) = restored_after_a_code(pg, &lc, &clock, "c-behind-load", "SELECT 1").await;
+        let first = lc.verify_transaction(&c, &web(), &used, &ctx()).await;
+        assert!(
+            matches!(&first, Err(LifecycleError::Corrupt(_))),
+            "{first:?}"
+        );
+        as_owner(
+            pg,
+            &format!(
+                "UPDATE otpguard_audit SET version = 1 WHERE customer_id = '{c}' \
+                 AND event <> 'Load'"
+            ),
+        );
+        let replay = lc.verify_transaction(&c, &web(), &used, &ctx()).await;
+        assert!(
+            matches!(&replay, Err(LifecycleError::Corrupt(e)) if e.to_string().contains("does not verify")),
+            "{replay:?}"
+        );
         let d = customer("c-erased");
         // Its refusal is the one row of its new trail; the pass over every
         // customer reports that it ends before the record.

@@ -427,6 +427,9 @@ fn statements_that_break_the_transaction_are_never_taken_for_a_booking() {
          ALTER TABLE payments ADD CONSTRAINT payments_of_known_customers \
          FOREIGN KEY (customer) REFERENCES ledger_limits (customer) DEFERRABLE INITIALLY DEFERRED",
     );
+    // Durable commits, as a bank's database has them (the test servers'
+    // default is not).
+    pg.psql("ALTER DATABASE postgres SET synchronous_commit = on");
     let rt = runtime();
     let clock = Arc::new(FixedClock::new(START));
     let lc = rt.block_on(backend(&pg, &clock));
@@ -479,13 +482,34 @@ fn statements_that_break_the_transaction_are_never_taken_for_a_booking() {
         matches!(deferred, Err(BookingError::RolledBack { audit: None, .. })),
         "{deferred:?}"
     );
+    // The acceptance's commit made asynchronous (it could be lost in a
+    // crash, and the code used again).
+    let asynchronous = rt.block_on(lc.verify_transaction_with(
+        &alice,
+        &web(),
+        &code,
+        &ctx(),
+        |tx: &mut PgConnection, _p: &PendingProof| -> BookingFuture<'_, (), sqlx::Error> {
+            Box::pin(async move {
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())
+            })
+        },
+    ));
+    assert!(
+        matches!(&asynchronous, Err(BookingError::RolledBack { error, audit: None })
+            if error.to_string().contains("synchronous_commit")),
+        "{asynchronous:?}"
+    );
     assert_eq!(accepted_and_paid(&pg, &alice), (0, 0));
     assert_eq!(pg.psql("SELECT count(*) FROM payments"), "0");
     let codes = pg.psql(&format!(
         "SELECT string_agg(reason_code, ',' ORDER BY link) FROM otpguard_audit \
          WHERE customer_id = '{alice}' AND outcome = 'refused'"
     ));
-    assert_eq!(codes, "booking_failed,booking_failed");
+    assert_eq!(codes, "booking_failed,booking_failed,booking_failed");
 
     // COMMIT sent by the bank's statements: the acceptance committed
     // before the booking could be checked; the call cannot say it booked.

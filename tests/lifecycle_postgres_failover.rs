@@ -140,6 +140,9 @@ impl Link {
 
 const CUSTOMERS: u32 = 8;
 
+/// The settings of a bank's server that the test servers turn off.
+const DURABLE: &[&str] = &["fsync=on", "full_page_writes=on"];
+
 fn phone(i: u32) -> Phone {
     Phone::new(&format!("SN-{i}"), i)
 }
@@ -183,18 +186,42 @@ async fn enrol(lc: &Pg, clock: &FixedClock) {
 /// What was acknowledged: each customer's accepted steps.
 type Acknowledged = Arc<Mutex<HashMap<u32, Vec<u64>>>>;
 
+/// A storm under way: what it acknowledged, and its tasks.
+struct Storm {
+    acknowledged: Acknowledged,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Storm {
+    /// Stops it, waits until every request in flight has its answer, and
+    /// returns what was acknowledged.
+    async fn stop(self, stop: &AtomicBool) -> HashMap<u32, Vec<u64>> {
+        stop.store(true, Ordering::SeqCst);
+        for task in self.tasks {
+            let ended = tokio::time::timeout(Duration::from_secs(30), task).await;
+            assert!(
+                matches!(ended, Ok(Ok(()))),
+                "a storm task did not end: {ended:?}"
+            );
+        }
+        let acknowledged = self.acknowledged.lock().unwrap().clone();
+        acknowledged
+    }
+}
+
 /// 16 tasks sending the current code of a customer each, while the clock
 /// moves a step every 100 ms, until `stop`; every acceptance recorded.
-fn storm(lc: &Arc<Pg>, clock: &Arc<FixedClock>, stop: &Arc<AtomicBool>) -> Acknowledged {
+fn storm(lc: &Arc<Pg>, clock: &Arc<FixedClock>, stop: &Arc<AtomicBool>) -> Storm {
     let acknowledged: Acknowledged = Arc::default();
+    let mut tasks = Vec::new();
     {
         let (clock, stop) = (Arc::clone(clock), Arc::clone(stop));
-        tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 clock.advance(STEP);
             }
-        });
+        }));
     }
     for task in 0..16_u32 {
         let (lc, clock, stop, acknowledged) = (
@@ -203,7 +230,7 @@ fn storm(lc: &Arc<Pg>, clock: &Arc<FixedClock>, stop: &Arc<AtomicBool>) -> Ackno
             Arc::clone(stop),
             Arc::clone(&acknowledged),
         );
-        tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             let i = task % CUSTOMERS;
             let (c, phone) = (customer(&format!("c-{i}")), phone(i));
             while !stop.load(Ordering::SeqCst) {
@@ -224,9 +251,12 @@ fn storm(lc: &Arc<Pg>, clock: &Arc<FixedClock>, stop: &Arc<AtomicBool>) -> Ackno
                     _ => tokio::time::sleep(Duration::from_millis(5)).await,
                 }
             }
-        });
+        }));
     }
-    acknowledged
+    Storm {
+        acknowledged,
+        tasks,
+    }
 }
 
 /// For each customer: whether the new primary holds every acknowledged
@@ -241,6 +271,8 @@ async fn check(
     let (mut kept, mut lost, mut twice) = (0, 0, 0);
     let now = clock.now();
     for (i, steps) in acknowledged {
+        let mut steps = steps.clone();
+        steps.sort_unstable();
         let c: CustomerId = customer(&format!("c-{i}"));
         let last = lc
             .store()
@@ -250,7 +282,7 @@ async fn check(
             .unwrap()
             .last_step
             .unwrap();
-        for step in steps {
+        for step in &steps {
             if *step <= last {
                 kept += 1;
             } else {
@@ -284,7 +316,8 @@ async fn check(
 /// accepted again there).
 fn failover_in_a_storm(synchronous: bool) -> (usize, usize, usize, usize) {
     let rt = runtime();
-    let mut primary = PostgresServer::start();
+    // Durable, as a bank's servers are (the test servers' default is not).
+    let mut primary = PostgresServer::start_with(DURABLE);
     // Commits as a bank's must: durable (the test servers' default is not).
     primary.psql("ALTER DATABASE postgres SET synchronous_commit = on");
     let clock = Arc::new(FixedClock::new(START));
@@ -294,7 +327,11 @@ fn failover_in_a_storm(synchronous: bool) -> (usize, usize, usize, usize) {
             "primary_conninfo=host=127.0.0.1 port={} user=postgres application_name=standby",
             link.port
         );
-        let standby = tokio::task::block_in_place(|| primary.standby(&[upstream.as_str()]));
+        let standby = tokio::task::block_in_place(|| {
+            let mut settings = vec![upstream.as_str()];
+            settings.extend_from_slice(DURABLE);
+            primary.standby(&settings)
+        });
         if synchronous {
             primary.psql("ALTER SYSTEM SET synchronous_standby_names = 'standby'");
             primary.psql("SELECT pg_reload_conf()");
@@ -302,7 +339,7 @@ fn failover_in_a_storm(synchronous: bool) -> (usize, usize, usize, usize) {
         let switch = Switch::to(primary.port()).await;
         let lc = backend(&switch, &clock).await;
         let mut durability = lc.store().durability().await.unwrap();
-        for _ in 0..200 {
+        for _ in 0..600 {
             if durability.streaming_standbys == 1 {
                 break;
             }
@@ -329,12 +366,13 @@ fn failover_in_a_storm(synchronous: bool) -> (usize, usize, usize, usize) {
         enrol(&lc, &clock).await;
 
         let stop = Arc::new(AtomicBool::new(false));
-        let acknowledged = storm(&lc, &clock, &stop);
+        let storm = storm(&lc, &clock, &stop);
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         // The moment an acceptance is acknowledged (so that the last ones
         // are still on their way to the standby)...
         let count = || {
-            acknowledged
+            storm
+                .acknowledged
                 .lock()
                 .unwrap()
                 .values()
@@ -342,16 +380,16 @@ fn failover_in_a_storm(synchronous: bool) -> (usize, usize, usize, usize) {
                 .sum::<usize>()
         };
         let seen = count();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while count() == seen {
+            assert!(tokio::time::Instant::now() < deadline, "the storm stalled");
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         // ... the site is lost: its link first (what it holds never arrives),
         // then the server. Every request in flight fails; the storm stops.
         link.cut();
         tokio::task::block_in_place(|| primary.stop_immediately());
-        stop.store(true, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let acknowledged: HashMap<u32, Vec<u64>> = acknowledged.lock().unwrap().clone();
+        let acknowledged = storm.stop(&stop).await;
         let before_kill: usize = acknowledged.values().map(Vec::len).sum();
         tokio::task::block_in_place(|| standby.promote());
         switch.point_at(standby.port());
@@ -380,37 +418,47 @@ fn synchronous_replication_keeps_every_acknowledged_acceptance_through_a_failove
             "synchronous, trial {trial}: {before_kill} acceptances acknowledged before the \
              kill; {kept} kept, {lost} lost, {twice} codes accepted twice"
         );
-        assert!(before_kill > 20, "too little acknowledged: {before_kill}");
+        assert!(before_kill >= 8, "too little acknowledged: {before_kill}");
         assert_eq!((kept, lost, twice), (before_kill, 0, 0), "trial {trial}");
     }
 }
 
 #[test]
 fn asynchronous_replication_loses_the_acceptances_in_flight() {
-    let (before_kill, kept, lost, twice) = failover_in_a_storm(false);
-    println!(
-        "asynchronous: {before_kill} acceptances acknowledged before the kill; {kept} kept, \
-         {lost} lost, {twice} codes accepted twice"
-    );
     // What the link held when it was cut was acknowledged and is gone,
-    // and each such code is accepted again.
-    assert!(lost > 0, "nothing was in flight");
-    assert_eq!((kept + lost, twice), (before_kill, lost));
+    // and the codes are accepted again. (On a machine slow enough that
+    // nothing was in flight at the cut, the trial is run again.)
+    for trial in 1..=3 {
+        let (before_kill, kept, lost, twice) = failover_in_a_storm(false);
+        println!(
+            "asynchronous, trial {trial}: {before_kill} acceptances acknowledged before the \
+             kill; {kept} kept, {lost} lost, {twice} codes accepted twice"
+        );
+        assert_eq!(kept + lost, before_kill);
+        // A lost acceptance whose later step survived is refused as
+        // behind it; the last ones lost are accepted again.
+        assert!(twice <= lost, "{twice} > {lost}");
+        if lost > 0 {
+            assert!(twice > 0, "lost acceptances, none accepted again");
+            return;
+        }
+    }
+    panic!("nothing was in flight in three trials");
 }
 
 #[test]
 fn asynchronous_replication_can_lose_an_acknowledged_acceptance_and_accept_its_code_again() {
     let rt = runtime();
-    let primary = PostgresServer::start();
+    let primary = PostgresServer::start_with(DURABLE);
     primary.psql("ALTER DATABASE postgres SET synchronous_commit = on");
-    let mut standby = primary.standby(&[]);
+    let mut standby = primary.standby(DURABLE);
     let mut primary = primary;
     let clock = Arc::new(FixedClock::new(START));
     let (refused, lost, twice) = rt.block_on(async {
         let switch = Switch::to(primary.port()).await;
         let lc = backend(&switch, &clock).await;
         let mut durability = lc.store().durability().await.unwrap();
-        for _ in 0..100 {
+        for _ in 0..600 {
             if durability.streaming_standbys == 1 {
                 break;
             }
@@ -433,7 +481,12 @@ fn asynchronous_replication_can_lose_an_acknowledged_acceptance_and_accept_its_c
         // Let the standby catch up with the registrations, then lose it
         // for a moment: the primary goes on acknowledging without it.
         let caught_up = "SELECT count(*) FROM otpguard_token_records";
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while tokio::task::block_in_place(|| standby.psql(caught_up)) != CUSTOMERS.to_string() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the standby never caught up"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::task::block_in_place(|| standby.stop());
@@ -469,4 +522,45 @@ fn asynchronous_replication_can_lose_an_acknowledged_acceptance_and_accept_its_c
     );
     assert!(refused.contains("AcceptAsyncReplication"), "{refused}");
     assert_eq!((lost, twice), (CUSTOMERS as usize, CUSTOMERS as usize));
+}
+
+/// A server that can lose acknowledged commits in a crash is refused,
+/// whatever the policy: the test servers' own settings (fsync off), and a
+/// durable server whose database commits asynchronously.
+#[test]
+fn a_database_that_can_lose_commits_in_a_crash_is_refused() {
+    let rt = runtime();
+    for (settings, database, at_fault) in [
+        (&[][..], "on", "fsync off"),
+        (DURABLE, "off", "synchronous_commit is off"),
+    ] {
+        let pg = PostgresServer::start_with(settings);
+        pg.psql(&format!(
+            "ALTER DATABASE postgres SET synchronous_commit = {database}"
+        ));
+        let clock = Arc::new(FixedClock::new(START));
+        let refusals = rt.block_on(async {
+            let switch = Switch::to(pg.port()).await;
+            let lc = backend(&switch, &clock).await;
+            let durability = lc.store().durability().await.unwrap();
+            assert!(!durability.survives_a_crash(), "{durability:?}");
+            let mut refusals = Vec::new();
+            for policy in [
+                DurabilityPolicy::Strict,
+                DurabilityPolicy::AcceptAsyncReplication,
+            ] {
+                refusals.push(
+                    lc.store()
+                        .require_durability(policy)
+                        .await
+                        .unwrap_err()
+                        .to_string(),
+                );
+            }
+            refusals
+        });
+        for refusal in refusals {
+            assert!(refusal.contains(at_fault), "{refusal}");
+        }
+    }
 }

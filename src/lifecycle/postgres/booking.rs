@@ -34,7 +34,12 @@ pub type BookingFuture<'c, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + S
 /// Whether the transaction is still open and still holds the acceptance:
 /// the customer's row carries this transaction's id (an aborted transaction
 /// answers an error; one the bank's statements ended answers no row).
-const STILL_OURS: &str = "SELECT 1 FROM otpguard_token_records \
+/// With it, whether the bank's statements turned `synchronous_commit` off
+/// (from what the session had: the database's own setting is
+/// `require_durability`'s to judge).
+const STILL_OURS: &str = "SELECT (SELECT setting = 'off' AND reset_val <> 'off' \
+     FROM pg_catalog.pg_settings WHERE name = 'synchronous_commit') AS turned_off \
+     FROM otpguard_token_records \
      WHERE customer_id = $1 AND version = $2 \
      AND xmin = pg_catalog.pg_current_xact_id_if_assigned()::xid";
 
@@ -143,13 +148,15 @@ impl<S: Sealer + Sync, C: Clock> Lifecycle<PostgresStore<S>, C> {
     ///   another (they would commit on their own);
     /// - send no `COMMIT`, `ROLLBACK` or `BEGIN` (the call then answers
     ///   [`BookingError::OutcomeUnknown`]), and `SET LOCAL` rather than
-    ///   `SET`;
+    ///   `SET` (never `synchronous_commit = off`: the transaction is then
+    ///   rolled back);
     /// - return the error of a statement that failed rather than go on
     ///   (the database rolls back anyway: [`BookingError::RolledBack`]);
     /// - be quick, and call no lifecycle method for the same customer: the
-    ///   customer's row stays locked until it returns (set
-    ///   `idle_in_transaction_session_timeout` on the application's role to
-    ///   bound a statement that never returns).
+    ///   customer's row stays locked until it returns (bound it with
+    ///   `SET LOCAL statement_timeout` and `lock_timeout` in the bank's
+    ///   statements, and `idle_in_transaction_session_timeout` on the
+    ///   application's role for a closure that stops sending statements).
     ///
     /// ```no_run
     /// use otpguard::lifecycle::postgres::{sqlx, BookingError, PostgresStore};
@@ -294,7 +301,23 @@ impl<S: Sealer + Sync, C: Clock> Lifecycle<PostgresStore<S>, C> {
             .fetch_optional(&mut *tx)
             .await;
         match still {
-            Ok(Some(_)) => {}
+            Ok(Some(row)) => {
+                use sqlx::Row;
+                let turned_off: Result<bool, _> = row.try_get("turned_off");
+                if !matches!(turned_off, Ok(false)) {
+                    let _ = tx.rollback().await;
+                    let audit = self
+                        .refuse_booking(customer, by, kind, transaction, ctx)
+                        .await;
+                    return Err(BookingError::RolledBack {
+                        error: StoreError::new(
+                            "the bank's statements turned synchronous_commit off: the \
+                             acceptance could be lost in a crash, so nothing was committed",
+                        ),
+                        audit,
+                    });
+                }
+            }
             Ok(None) => {
                 let _ = tx.rollback().await;
                 return Err(BookingError::OutcomeUnknown(StoreError::new(

@@ -186,7 +186,7 @@ use std::sync::LazyLock;
 
 use sqlx::PgPool;
 
-use super::chain::ChainHead;
+use super::chain::{ChainHead, ChainLink};
 use super::sealed::SealedRecord;
 use super::store::{Commit, CommitOutcome, Loaded, TokenStore};
 use super::{CustomerId, TokenRecord};
@@ -228,6 +228,7 @@ pub struct Sql {
     one_row: Commits,
     audit_corrupt: String,
     corrupt_head: &'static str,
+    chain_back: &'static str,
     due_for_reseal: &'static str,
     untagged: &'static str,
     trail_unlinked: &'static str,
@@ -408,17 +409,23 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         ),
         rows: Commits::around(&audit, &values, expected, first_record),
         one_row: Commits::around(&audit_one, &values, expected, first_record),
-        // Once per corrupt version (`corrupt_head` says whether it was
-        // audited already): a row read again and again while it is corrupt
-        // does not grow the audit table. A row that lost the chain's next
+        // Once per corrupt version in a row (`corrupt_head` says whether
+        // the head is its refusal already): a row read again and again
+        // while it is corrupt does not grow the audit table. A row that lost the chain's next
         // position to another writer is left out; the next load audits it.
         // (One row, the System's: its columns bind as plain values.)
         audit_corrupt: format!("{audit_one} ON CONFLICT DO NOTHING"),
-        corrupt_head: "SELECT EXISTS (SELECT 1 FROM otpguard_audit \
-             WHERE customer_id = $1 AND version = $2 AND event = 'Load') AS audited, \
+        // (Audited already if the head of the chain is the System's refusal
+        // of this same version: one index entry, whatever the trail.)
+        corrupt_head: "SELECT coalesce(h.event = 'Load' AND h.version = $2, false) AS audited, \
              h.link AS head_link, h.chain AS head_chain \
-             FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT link, chain FROM otpguard_audit \
-             WHERE customer_id = $1 AND link IS NOT NULL ORDER BY link DESC LIMIT 1) h ON true",
+             FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT link, chain, event, version \
+             FROM otpguard_audit WHERE customer_id = $1 AND link IS NOT NULL \
+             ORDER BY link DESC LIMIT 1) h ON true",
+        // A customer's linked rows at or below a position, newest first.
+        chain_back: "SELECT * FROM otpguard_audit \
+             WHERE customer_id = $1 AND link IS NOT NULL AND link <= $2 \
+             ORDER BY link DESC LIMIT $3",
         due_for_reseal: "SELECT customer_id FROM otpguard_token_records \
              WHERE sealed_with @> ARRAY[$1]::bigint[] AND customer_id > $2 \
              ORDER BY customer_id LIMIT $3",
@@ -557,6 +564,19 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             Ok(head) => head,
             Err(why) => return Err(self.refuse_corrupt(customer, None, why).await),
         };
+        // A head that is the System's refusal of a corrupt row keeps the
+        // version it refused, not one committed: the version committed is
+        // the last other row's, read and checked link by link back to it
+        // (the rows' own columns are not to be trusted without their MAC).
+        let head_version = match (head, head_version) {
+            (ChainHead::At(link), None) => {
+                match self.committed_behind_loads(customer, link).await {
+                    Ok(version) => version,
+                    Err(why) => return Err(self.refuse_corrupt(customer, None, why).await),
+                }
+            }
+            (_, version) => version,
+        };
         match deleted(&row) {
             Ok(false) => {}
             Ok(true) => return Ok((None, head)),
@@ -584,6 +604,84 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             Err(why) => Err(self
                 .refuse_corrupt(customer, RowHeader::read(&row).ok(), why)
                 .await),
+        }
+    }
+
+    /// The version the customer's last linked row other than the System's
+    /// refusals of corrupt rows (`Load`) committed, walking back from
+    /// `head` and checking every row's link against the one before it, so
+    /// that the version read is one the library wrote; `None` if the chain
+    /// holds no such row.
+    async fn committed_behind_loads(
+        &self,
+        customer: &CustomerId,
+        head: ChainLink,
+    ) -> Result<Option<i64>, String> {
+        /// Rows read per query.
+        const PAGE: i64 = 32;
+        let mut expect = head;
+        loop {
+            let position = i64::try_from(expect.position())
+                .map_err(|_| "a chain position beyond a bigint".to_owned())?;
+            let rows = sqlx::query(SQL.chain_back)
+                .bind(customer.as_str())
+                .bind(position)
+                .bind(PAGE)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| format!("reading its audit chain failed: {e}"))?;
+            let mut page = AuditColumns::default();
+            let mut links = Vec::with_capacity(rows.len());
+            for row in &rows {
+                links.push(
+                    page.push_read(row, &CONTENT_COLUMNS)?
+                        .ok_or("a linked row without its link")?,
+                );
+            }
+            if links.is_empty() {
+                return Err(format!(
+                    "its audit chain has no row at position {}",
+                    expect.position()
+                ));
+            }
+            for (i, link) in links.iter().enumerate() {
+                if *link != expect {
+                    return Err(format!(
+                        "its audit chain is broken below its head (at position {})",
+                        expect.position()
+                    ));
+                }
+                let previous = match (link.position(), links.get(i.saturating_add(1))) {
+                    (1, _) => None,
+                    (_, Some(previous)) => Some(*previous),
+                    // Its predecessor is on the next page: read from it on.
+                    (_, None) if i > 0 => break,
+                    (_, None) => {
+                        return Err(format!(
+                            "its audit chain has no row before position {}",
+                            link.position()
+                        ))
+                    }
+                };
+                let fields = page.fields(i).ok_or("an audit row read incompletely")?;
+                link.check(previous.as_ref(), &self.sealer, customer, &fields)
+                    .map_err(|e| {
+                        format!(
+                            "its audit chain (position {}) does not verify: {e}",
+                            link.position()
+                        )
+                    })?;
+                let (version, event) = page
+                    .version_and_event(i)
+                    .ok_or("an audit row read incompletely")?;
+                if event != "Load" {
+                    return Ok(Some(version));
+                }
+                match previous {
+                    Some(previous) => expect = previous,
+                    None => return Ok(None),
+                }
+            }
         }
     }
 
