@@ -137,7 +137,7 @@ async fn floor(pool: &PgPool, customer: &CustomerId) {
     let version: i64 = row.get("version");
     let head: Option<i64> = row.get("head_link");
     let query = bind_audit(
-        sqlx::query(sql.update_one_row()).bind(customer.as_str()),
+        sqlx::query(sql.one_row().update()).bind(customer.as_str()),
         version + 1,
         head.unwrap_or(0) + 1,
     );

@@ -206,17 +206,20 @@ pub use trail::{TrailError, TrailsReport};
 /// The exact SQL the store runs, for review (and for measuring the store
 /// against the same statements issued directly). Parameters: `$1` is the
 /// customer id; in the commit statements `$2`–`$23` are the audit columns
-/// as arrays (one element per audit record, in
-/// `version, seq, at, actor, principal, source, request_id, token_id,
+/// (in `version, seq, at, actor, principal, source, request_id, token_id,
 /// token_serial, new_serial, event, from_state, to_state, outcome, reason,
 /// reason_code, drift_from, drift_to, notice, transaction_digest, link,
 /// chain` order), `$24`–`$55` the record's columns in [`Sql::load`]'s
-/// order, and the last one the expected version.
+/// order, and the last one the expected version. Each commit statement
+/// comes in two forms: for a commit with one audit record (nearly every
+/// one), the audit columns are plain values ([`Sql::one_row`]); for more,
+/// arrays with one element per record ([`Sql::rows`]).
 ///
 /// ```
 /// use otpguard::lifecycle::postgres::PostgresStore;
 /// let sql = PostgresStore::<otpguard::seal::Keyring>::sql();
-/// assert!(sql.update().contains("WHERE customer_id = $1 AND version = $56"));
+/// assert!(sql.one_row().update().contains("WHERE customer_id = $1 AND version = $56"));
+/// assert!(sql.rows().update().contains("UNNEST"));
 /// ```
 #[derive(Debug)]
 pub struct Sql {
@@ -248,31 +251,19 @@ impl Sql {
         &self.select
     }
 
-    /// A customer's first record and its audit rows (`ON CONFLICT DO
-    /// NOTHING`: zero rows written means another request got there first).
+    /// The commit statements for a commit with one audit record, its
+    /// columns as plain values: what nearly every commit runs.
     #[must_use]
-    pub fn insert_first(&self) -> &str {
-        &self.rows.insert_first
+    pub const fn one_row(&self) -> &Commits {
+        &self.one_row
     }
 
-    /// A new version of the record and its audit rows, on the condition of
-    /// the expected version (`$56`).
+    /// The commit statements for a commit with several audit records (a
+    /// swap time-out or a lock-out with the event), their columns as
+    /// arrays.
     #[must_use]
-    pub fn update(&self) -> &str {
-        &self.rows.update
-    }
-
-    /// The audit rows of a refusal decided on "no record yet".
-    #[must_use]
-    pub fn refuse_new(&self) -> &str {
-        &self.rows.refuse_new
-    }
-
-    /// The audit rows of a refusal, on the condition that the record still
-    /// has the version it was decided on (`$24`, read `FOR SHARE`).
-    #[must_use]
-    pub fn refuse(&self) -> &str {
-        &self.rows.refuse
+    pub const fn rows(&self) -> &Commits {
+        &self.rows
     }
 
     /// The commit statements for `audit`, as it binds its rows.
@@ -283,19 +274,12 @@ impl Sql {
             &self.rows
         }
     }
-
-    /// [`update`](Self::update) for a commit with one audit row, which
-    /// `$2`–`$23` carry as plain values rather than arrays (so do the
-    /// other statements when a commit has one row).
-    #[must_use]
-    pub fn update_one_row(&self) -> &str {
-        &self.one_row.update
-    }
 }
 
-/// The four commit statements, for one way of passing audit rows.
+/// The four commit statements, for one way of passing the audit columns
+/// ([`Sql::one_row`], [`Sql::rows`]).
 #[derive(Debug)]
-struct Commits {
+pub struct Commits {
     insert_first: String,
     update: String,
     refuse_new: String,
@@ -303,6 +287,33 @@ struct Commits {
 }
 
 impl Commits {
+    /// A customer's first record and its audit rows (`ON CONFLICT DO
+    /// NOTHING`: zero rows written means another request got there first).
+    #[must_use]
+    pub fn insert_first(&self) -> &str {
+        &self.insert_first
+    }
+
+    /// A new version of the record and its audit rows, on the condition of
+    /// the expected version (`$56`).
+    #[must_use]
+    pub fn update(&self) -> &str {
+        &self.update
+    }
+
+    /// The audit rows of a refusal decided on "no record yet".
+    #[must_use]
+    pub fn refuse_new(&self) -> &str {
+        &self.refuse_new
+    }
+
+    /// The audit rows of a refusal, on the condition that the record still
+    /// has the version it was decided on (`$24`, read `FOR SHARE`).
+    #[must_use]
+    pub fn refuse(&self) -> &str {
+        &self.refuse
+    }
+
     /// The statements around `audit`, the insert of the audit rows.
     fn around(audit: &str, values: &str, expected: usize, first_record: usize) -> Self {
         let columns = RECORD_COLUMNS.join(", ");
@@ -1134,12 +1145,17 @@ mod tests {
         assert_eq!(count(&SQL.select), 1);
         // The customer twice (record and audit), 22 audit arrays, 32
         // record values, and for an update the expected version.
-        assert_eq!(count(SQL.insert_first()), 2 + 22 + 32);
-        assert_eq!(count(SQL.update()), 2 + 22 + 32 + 1);
-        assert!(SQL.update().contains("version = $56") && !SQL.update().contains("$57"));
-        assert!(SQL.refuse().contains("version = $24"));
+        for commits in [SQL.rows(), SQL.one_row()] {
+            assert_eq!(count(commits.insert_first()), 2 + 22 + 32);
+            assert_eq!(count(commits.update()), 2 + 22 + 32 + 1);
+            assert!(
+                commits.update().contains("version = $56") && !commits.update().contains("$57")
+            );
+            assert!(commits.refuse().contains("version = $24"));
+        }
         // One row: the same placeholders, as plain values.
-        assert_eq!(count(&SQL.one_row.update), 2 + 22 + 32 + 1);
-        assert!(!SQL.one_row.update.contains("UNNEST") && SQL.update().contains("UNNEST"));
+        assert!(
+            !SQL.one_row().update().contains("UNNEST") && SQL.rows().update().contains("UNNEST")
+        );
     }
 }
