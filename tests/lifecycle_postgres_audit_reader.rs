@@ -29,7 +29,7 @@ use otpguard::lifecycle::{
 use otpguard::{Clock, FixedClock, StoreError};
 use sqlx::PgConnection;
 use store_support::{customer, operator, web, Phone, START, STEP};
-use support::pg_lifecycle::{keys, pool_on, runtime};
+use support::pg_lifecycle::{backend_on, keys, pool_on, runtime, Pg};
 use support::postgres_server::PostgresServer;
 
 /// A `PostgresStore` that keeps a copy of every audit record it committed,
@@ -241,18 +241,8 @@ fn every_record_comes_back_as_committed_by_customer_time_and_cursor() {
 }
 
 /// The lifecycle on a plain `PostgresStore` over `pg`.
-async fn backend(
-    pg: &PostgresServer,
-    clock: &Arc<FixedClock>,
-) -> Arc<Lifecycle<PostgresStore, Arc<FixedClock>>> {
-    let pool = pool_on(pg, "postgres", 8, Duration::from_secs(5)).await;
-    let store = PostgresStore::new(pool, keys());
-    store.migrate().await.unwrap();
-    Arc::new(Lifecycle::new(
-        LifecycleConfig::default(),
-        store,
-        Arc::clone(clock),
-    ))
+async fn backend(pg: &PostgresServer, clock: &Arc<FixedClock>) -> Arc<Pg> {
+    backend_on(pg, 8, clock).await
 }
 
 #[test]

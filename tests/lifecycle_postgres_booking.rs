@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use otpguard::lifecycle::postgres::{sqlx, BookingError, BookingFuture};
-use otpguard::lifecycle::{CustomerId, LifecycleConfig, LifecycleError, PendingProof};
+use otpguard::lifecycle::{CustomerId, LifecycleError, PendingProof};
 use otpguard::{Clock, FixedClock};
 use sqlx::PgConnection;
 use store_support::{ctx, customer, web, Phone, START, STEP};
-use support::pg_lifecycle::{audit_rows, migrated, pool_on, register, runtime, Pg};
+use support::pg_lifecycle::{audit_rows, backend_on, register, runtime, Pg};
 use support::postgres_server::PostgresServer;
 
 /// The bank's table. A payment of 777 makes its commit sleep (a deferred
@@ -46,8 +46,42 @@ const PAYMENTS: &str = "
 /// A backend on `pg` (a fresh pool: after a restart the old one's
 /// connections are gone).
 async fn backend(pg: &PostgresServer, clock: &Arc<FixedClock>) -> Arc<Pg> {
-    let pool = pool_on(pg, "postgres", 4, Duration::from_secs(5)).await;
-    migrated(&pool, LifecycleConfig::default(), clock).await
+    backend_on(pg, 4, clock).await
+}
+
+/// A server with the bank's `payments` table and then `schema`, a backend
+/// on it, and Alice's token registered, the clock a step past it.
+struct Bank {
+    pg: PostgresServer,
+    rt: tokio::runtime::Runtime,
+    clock: Arc<FixedClock>,
+    lc: Arc<Pg>,
+    alice: CustomerId,
+    phone: Phone,
+}
+
+fn bank(schema: &str) -> Bank {
+    let pg = PostgresServer::start();
+    pg.psql(PAYMENTS);
+    if !schema.is_empty() {
+        pg.psql(schema);
+    }
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let lc = rt.block_on(backend(&pg, &clock));
+    let alice = customer("alice");
+    let phone = Phone::new("SN-A", 7);
+    rt.block_on(register(&lc, &alice, phone.register(clock.now())))
+        .unwrap();
+    clock.advance(STEP);
+    Bank {
+        pg,
+        rt,
+        clock,
+        lc,
+        alice,
+        phone,
+    }
 }
 
 /// The bank's statement: the payment of `amount`, with the step the code
@@ -90,16 +124,14 @@ fn accepted_and_paid(pg: &PostgresServer, c: &CustomerId) -> (u64, u64) {
 
 #[test]
 fn the_payment_commits_with_the_code_and_a_refused_code_books_nothing() {
-    let pg = PostgresServer::start();
-    pg.psql(PAYMENTS);
-    let rt = runtime();
-    let clock = Arc::new(FixedClock::new(START));
-    let lc = rt.block_on(backend(&pg, &clock));
-    let alice = customer("alice");
-    let phone = Phone::new("SN-A", 7);
-    rt.block_on(register(&lc, &alice, phone.register(clock.now())))
-        .unwrap();
-    clock.advance(STEP);
+    let Bank {
+        pg,
+        rt,
+        clock,
+        lc,
+        alice,
+        phone,
+    } = bank("");
     let code = phone.code(clock.now());
 
     // Spawned: the call's future is Send, as a web handler's must be.
@@ -165,16 +197,14 @@ fn the_payment_commits_with_the_code_and_a_refused_code_books_nothing() {
 
 #[test]
 fn a_failed_booking_spends_no_code_and_is_audited() {
-    let pg = PostgresServer::start();
-    pg.psql(PAYMENTS);
-    let rt = runtime();
-    let clock = Arc::new(FixedClock::new(START));
-    let lc = rt.block_on(backend(&pg, &clock));
-    let alice = customer("alice");
-    let phone = Phone::new("SN-A", 7);
-    rt.block_on(register(&lc, &alice, phone.register(clock.now())))
-        .unwrap();
-    clock.advance(STEP);
+    let Bank {
+        pg,
+        rt,
+        clock,
+        lc,
+        alice,
+        phone,
+    } = bank("");
     let code = phone.code(clock.now());
 
     // The bank's own refusal after writing a row (insufficient funds
@@ -420,25 +450,22 @@ fn the_server_killed_at_each_point_leaves_both_or_neither() {
 /// (the code not spent), the second is reported as not known.
 #[test]
 fn statements_that_break_the_transaction_are_never_taken_for_a_booking() {
-    let pg = PostgresServer::start();
-    pg.psql(PAYMENTS);
-    pg.psql(
-        "CREATE TABLE ledger_limits (customer text PRIMARY KEY, total bigint NOT NULL); \
-         ALTER TABLE payments ADD CONSTRAINT payments_of_known_customers \
-         FOREIGN KEY (customer) REFERENCES ledger_limits (customer) DEFERRABLE INITIALLY DEFERRED",
-    );
     // Durable commits, as a bank's database has them (the test servers'
     // default is not).
-    pg.psql("ALTER DATABASE postgres SET synchronous_commit = on");
-    let rt = runtime();
-    let clock = Arc::new(FixedClock::new(START));
-    let lc = rt.block_on(backend(&pg, &clock));
-    let alice = customer("alice");
-    let phone = Phone::new("SN-A", 7);
-    rt.block_on(register(&lc, &alice, phone.register(clock.now())))
-        .unwrap();
+    let Bank {
+        pg,
+        rt,
+        clock,
+        lc,
+        alice,
+        phone,
+    } = bank(
+        "CREATE TABLE ledger_limits (customer text PRIMARY KEY, total bigint NOT NULL); \
+         ALTER TABLE payments ADD CONSTRAINT payments_of_known_customers \
+         FOREIGN KEY (customer) REFERENCES ledger_limits (customer) DEFERRABLE INITIALLY DEFERRED; \
+         ALTER DATABASE postgres SET synchronous_commit = on",
+    );
     pg.psql("INSERT INTO ledger_limits VALUES ('alice', 0)");
-    clock.advance(STEP);
     let code = phone.code(clock.now());
 
     // A failed statement whose error is swallowed.
@@ -541,15 +568,14 @@ fn statements_that_break_the_transaction_are_never_taken_for_a_booking() {
 /// payment, the others refused as replays, in every trial.
 #[test]
 fn one_code_sent_at_once_books_one_payment() {
-    let pg = PostgresServer::start();
-    pg.psql(PAYMENTS);
-    let rt = runtime();
-    let clock = Arc::new(FixedClock::new(START));
-    let lc = rt.block_on(backend(&pg, &clock));
-    let alice = customer("alice");
-    let phone = Phone::new("SN-A", 7);
-    rt.block_on(register(&lc, &alice, phone.register(clock.now())))
-        .unwrap();
+    let Bank {
+        pg,
+        rt,
+        clock,
+        lc,
+        alice,
+        phone,
+    } = bank("");
     for trial in 1..=20_u64 {
         clock.advance(STEP);
         let code = phone.code(clock.now());

@@ -24,12 +24,12 @@ use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use otpguard::lifecycle::postgres::{DurabilityPolicy, PostgresStore};
-use otpguard::lifecycle::{CustomerId, Lifecycle, LifecycleConfig, LifecycleError, RequestContext};
+use otpguard::lifecycle::postgres::{Durability, DurabilityPolicy};
+use otpguard::lifecycle::{CustomerId, LifecycleConfig, LifecycleError, RequestContext};
 use otpguard::{Clock, FixedClock};
 use sqlx::postgres::PgPoolOptions;
 use store_support::{customer, web, Phone, START, STEP};
-use support::pg_lifecycle::{keys, runtime, Pg};
+use support::pg_lifecycle::{migrated, runtime, Pg};
 use support::postgres_server::PostgresServer;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -159,13 +159,22 @@ async fn backend(switch: &Switch, clock: &Arc<FixedClock>) -> Arc<Pg> {
         ))
         .await
         .unwrap();
-    let store = PostgresStore::new(pool, keys());
-    store.migrate().await.unwrap();
-    Arc::new(Lifecycle::new(
-        LifecycleConfig::default(),
-        store,
-        Arc::clone(clock),
-    ))
+    migrated(&pool, LifecycleConfig::default(), clock).await
+}
+
+/// How the primary behind `lc` commits, once one standby streams from it
+/// (waiting up to 30 s for it).
+async fn with_one_standby(lc: &Pg) -> Durability {
+    let mut durability = lc.store().durability().await.unwrap();
+    for _ in 0..600 {
+        if durability.streaming_standbys == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        durability = lc.store().durability().await.unwrap();
+    }
+    assert_eq!(durability.streaming_standbys, 1, "{durability:?}");
+    durability
 }
 
 /// Registers every customer.
@@ -338,15 +347,7 @@ fn failover_in_a_storm(synchronous: bool) -> (usize, usize, usize, usize) {
         }
         let switch = Switch::to(primary.port()).await;
         let lc = backend(&switch, &clock).await;
-        let mut durability = lc.store().durability().await.unwrap();
-        for _ in 0..600 {
-            if durability.streaming_standbys == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            durability = lc.store().durability().await.unwrap();
-        }
-        assert_eq!(durability.streaming_standbys, 1, "{durability:?}");
+        let durability = with_one_standby(&lc).await;
         // The store knows which it is, and refuses the second unless the
         // bank accepts the risk.
         assert_eq!(
@@ -457,14 +458,7 @@ fn asynchronous_replication_can_lose_an_acknowledged_acceptance_and_accept_its_c
     let (refused, lost, twice) = rt.block_on(async {
         let switch = Switch::to(primary.port()).await;
         let lc = backend(&switch, &clock).await;
-        let mut durability = lc.store().durability().await.unwrap();
-        for _ in 0..600 {
-            if durability.streaming_standbys == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            durability = lc.store().durability().await.unwrap();
-        }
+        let durability = with_one_standby(&lc).await;
         assert!(durability.failover_can_lose_commits(), "{durability:?}");
         // The store refuses to start on it unless the bank accepts the risk.
         let refused = lc
