@@ -231,11 +231,23 @@ impl PostgresServer {
         Ok(server)
     }
 
+    /// Waits until this server answers on its port. The port was free when
+    /// it was picked, but another test's server may have taken it since
+    /// (then this one cannot listen, and the other answers): the server
+    /// that answers must be the one on this data directory.
     fn wait_until_up(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
+        let ours = self.dir.join("data").to_string_lossy().into_owned();
         while Instant::now() < deadline {
-            if self.psql_raw("SELECT 1").is_ok() {
-                return Ok(());
+            if let Ok(out) = self.psql_raw("SHOW data_directory") {
+                let answering = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                if answering == ours {
+                    return Ok(());
+                }
+                return Err(format!(
+                    "port {} is another server's (its data is in {answering})",
+                    self.port
+                ));
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("postgres exited early with {status}"));
