@@ -367,7 +367,9 @@ async fn least_privilege(pg: &PostgresServer) -> PgPool {
         "CREATE ROLE bankapp LOGIN NOSUPERUSER;
          GRANT SELECT, INSERT, UPDATE ON otpguard_token_records TO bankapp;
          GRANT SELECT, INSERT ON otpguard_audit TO bankapp;
-         GRANT USAGE ON SEQUENCE otpguard_audit_id_seq TO bankapp;
+         GRANT USAGE ON SEQUENCE otpguard_audit_id TO bankapp;
+         GRANT SELECT, INSERT, UPDATE ON otpguard_audit_heads TO bankapp;
+         GRANT SELECT ON otpguard_audit_floors TO bankapp;
          GRANT SELECT ON otpguard_schema_migrations TO bankapp;",
     );
     pool_as(pg, "bankapp", &[]).await
@@ -384,13 +386,26 @@ fn least_privilege_app_role_cannot_backdate_audit_rows() {
             .fetch_one(&app)
             .await
             .unwrap();
-        sqlx::query(
-            "INSERT INTO otpguard_audit (id, customer_id, version, seq, at, recorded_at, actor, \
-             event, from_state, to_state, outcome, reason, reason_code, link, chain) \
-             OVERRIDING SYSTEM VALUE \
-             VALUES (-1, 'alice', 1, 0, 1, '2001-01-01', 'Operator', 'Register', 'Unregistered', \
-             'Active', 'accepted', 'forged', 'applied', 1000, decode(repeat('02', 37), 'hex'))",
-        )
+        let forge = |link: &str| {
+            format!(
+                "INSERT INTO otpguard_audit (id, customer_id, version, seq, at, recorded_at, \
+                 actor, event, from_state, to_state, outcome, reason, reason_code, link, chain) \
+                 SELECT -1, 'alice', 1, 0, 1, '2001-01-01', 'Operator', 'Register', \
+                 'Unregistered', 'Active', 'accepted', 'forged', 'applied', {link}, \
+                 decode(repeat('02', 37), 'hex')"
+            )
+        };
+        // A row at a position that does not follow the customer's head is
+        // refused.
+        let skipped = sqlx::query(&forge("1000")).execute(&app).await;
+        assert!(
+            matches!(&skipped, Err(sqlx::Error::Database(e))
+                if e.constraint() == Some("otpguard_audit_heads")),
+            "{skipped:?}"
+        );
+        sqlx::query(&forge(
+            "(SELECT link + 1 FROM otpguard_audit_heads WHERE customer_id = 'alice')",
+        ))
         .execute(&app)
         .await
         .unwrap();

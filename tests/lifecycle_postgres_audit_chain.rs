@@ -132,19 +132,19 @@ const TAMPERS: &[Tamper] = &[
     },
     Tamper {
         what: "insert a row without a link (its check dropped)",
-        sql: "ALTER TABLE otpguard_audit DROP CONSTRAINT otpguard_audit_linked; \
+        sql: "ALTER TABLE otpguard_audit_history DROP CONSTRAINT otpguard_audit_linked; \
               INSERT INTO otpguard_audit (customer_id, version, seq, at, actor, event, \
               from_state, to_state, outcome, reason) VALUES ('{c}', 9, 0, 1, 'Operator', \
               'Resume', 'Suspended', 'Active', 'accepted', 'forged'); \
-              ALTER TABLE otpguard_audit ADD CONSTRAINT otpguard_audit_linked \
+              ALTER TABLE otpguard_audit_history ADD CONSTRAINT otpguard_audit_linked \
               CHECK (link IS NOT NULL AND chain IS NOT NULL) NOT VALID",
         expected: |b| matches!(b, BrokenLink::Unchained { .. }),
     },
     Tamper {
         what: "strip the link of every row (its checks dropped)",
-        sql: "ALTER TABLE otpguard_audit DROP CONSTRAINT otpguard_audit_linked; \
+        sql: "ALTER TABLE otpguard_audit_history DROP CONSTRAINT otpguard_audit_linked; \
               UPDATE otpguard_audit SET link = NULL, chain = NULL WHERE customer_id = '{c}'; \
-              ALTER TABLE otpguard_audit ADD CONSTRAINT otpguard_audit_linked \
+              ALTER TABLE otpguard_audit_history ADD CONSTRAINT otpguard_audit_linked \
               CHECK (link IS NOT NULL AND chain IS NOT NULL) NOT VALID",
         expected: |b| matches!(b, BrokenLink::Unchained { .. }),
     },
@@ -229,9 +229,10 @@ fn every_tamper_of_the_trail_is_reported_where_it_happened() {
     });
 }
 
-/// A whole-customer restore (the record and the end of its trail, as a
-/// restored backup would leave them) is a shorter chain that is still
-/// whole: only a checkpoint kept outside the database shows it, and shows
+/// A whole-customer restore (the record, the end of its trail and its
+/// chain's head, as a restored backup would leave them) is a shorter chain
+/// that is still whole (restored without the head, it is refused at the
+/// next commit): only a checkpoint kept outside the database shows it, and shows
 /// the history that grew from it afterwards as rewritten.
 #[test]
 fn a_checkpoint_shows_a_restore_the_chain_alone_cannot() {
@@ -248,7 +249,8 @@ fn a_checkpoint_shows_a_restore_the_chain_alone_cannot() {
         accept(&lc, &c, &phone.code(clock.now())).await;
         // The backup: the record, with the trail at position 2.
         pg.psql(&format!(
-            "CREATE TABLE backup AS SELECT * FROM otpguard_token_records WHERE customer_id = '{c}'"
+            "CREATE TABLE backup AS SELECT * FROM otpguard_token_records WHERE customer_id = '{c}'; \
+             CREATE TABLE backup_head AS SELECT * FROM otpguard_audit_heads WHERE customer_id = '{c}'"
         ));
         let mut used = Vec::new();
         for _ in 0..2 {
@@ -275,6 +277,21 @@ fn a_checkpoint_shows_a_restore_the_chain_alone_cannot() {
         );
         // The chain alone is whole...
         assert_eq!(store.verify_audit(&c, None).await.unwrap().rows, 2);
+        // ...but its head says the trail went further: a restore of the
+        // record and the trail alone is refused at the next commit.
+        let cut = lc.verify_transaction(&c, &web(), &used[1], &ctx()).await;
+        assert!(
+            matches!(&cut, Err(LifecycleError::Corrupt(e))
+                if e.to_string().contains("rows cut from the trail's end")),
+            "{cut:?}"
+        );
+        as_owner(
+            pg,
+            &format!(
+                "DELETE FROM otpguard_audit_heads WHERE customer_id = '{c}'; \
+                 INSERT INTO otpguard_audit_heads SELECT * FROM backup_head"
+            ),
+        );
         // ...and the codes used after the backup are accepted again: what
         // a restore allows, and what the checkpoint must reveal.
         let replayed = lc.verify_transaction(&c, &web(), &used[1], &ctx()).await;

@@ -330,6 +330,7 @@ pub struct ChainCheck<'a, S: ?Sized> {
     rows: u64,
     checkpoint: Option<ChainLink>,
     reached_checkpoint: bool,
+    floor: Option<u64>,
 }
 
 impl<'a, S: Sealer + ?Sized> ChainCheck<'a, S> {
@@ -342,6 +343,7 @@ impl<'a, S: Sealer + ?Sized> ChainCheck<'a, S> {
             rows: 0,
             checkpoint: None,
             reached_checkpoint: false,
+            floor: None,
         }
     }
 
@@ -363,6 +365,32 @@ impl<'a, S: Sealer + ?Sized> ChainCheck<'a, S> {
         }
         checkpoint.check(self.sealer).map_err(unreadable)?;
         self.checkpoint = Some(checkpoint.head);
+        Ok(self)
+    }
+
+    /// The same check of a trail whose rows through `floor`'s position left
+    /// the store (archived with a detached partition): the first row read
+    /// must be the one linked after `floor`, and there must be one, since
+    /// a floor is the store's word alone until the row after it verifies.
+    /// A checkpoint at `floor`'s position must be `floor`; one below it is
+    /// in the archive, and is checked there.
+    ///
+    /// # Errors
+    /// [`BrokenLink::DivergesFromCheckpoint`] if the checkpoint is at
+    /// `floor`'s position with another link.
+    pub fn after(mut self, floor: ChainLink) -> Result<Self, BrokenLink> {
+        if let Some(checkpoint) = &self.checkpoint {
+            if checkpoint.position == floor.position && checkpoint.mac != floor.mac {
+                return Err(BrokenLink::DivergesFromCheckpoint {
+                    position: floor.position,
+                });
+            }
+            if checkpoint.position <= floor.position {
+                self.reached_checkpoint = true;
+            }
+        }
+        self.floor = Some(floor.position);
+        self.head = Some(floor);
         Ok(self)
     }
 
@@ -434,8 +462,14 @@ impl<'a, S: Sealer + ?Sized> ChainCheck<'a, S> {
     ///
     /// # Errors
     /// [`BrokenLink::BehindCheckpoint`] if a checkpoint was given and the
-    /// trail did not reach it.
+    /// trail did not reach it; [`BrokenLink::Missing`] if the trail resumed
+    /// [`after`](Self::after) a floor and no row followed it.
     pub fn finish(self) -> Result<ChainReport, BrokenLink> {
+        if let (Some(floor), 0) = (self.floor, self.rows) {
+            return Err(BrokenLink::Missing {
+                position: floor.saturating_add(1),
+            });
+        }
         if let Some(checkpoint) = &self.checkpoint {
             if !self.reached_checkpoint {
                 return Err(BrokenLink::BehindCheckpoint {

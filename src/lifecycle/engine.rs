@@ -171,10 +171,13 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 #[cfg(feature = "seal")]
                 audit_head,
             };
+            // A store that finds the customer's stored data inconsistent
+            // while committing (PostgreSQL: an audit head its trail does not
+            // hold) says so as it would on a load.
             let outcome = committer
                 .commit(commit, answer.is_ok())
                 .await
-                .map_err(LifecycleError::Store)?;
+                .map_err(corrupt_or_store)?;
             match outcome {
                 CommitOutcome::Committed => {
                     return answer.map(|answer| (answer, version, transaction))

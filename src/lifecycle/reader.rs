@@ -259,9 +259,10 @@ pub struct StoreAudit {
     /// Whose record.
     pub customer: String,
     /// What the store did: `Load` (a record refused as corrupt when it was
-    /// loaded) or `Reseal` (a record sealed again, or tagged).
+    /// loaded), `Reseal` (a record sealed again, or tagged) or `Carry` (a
+    /// trail carried past an audit partition detached for archive).
     pub event: String,
-    /// Accepted (`Reseal`) or refused (`Load`).
+    /// Accepted (`Reseal`, `Carry`) or refused (`Load`).
     pub outcome: Outcome,
     /// The record's state as the row names it (`unreadable` for a record
     /// that could not be read at all).

@@ -884,7 +884,7 @@ pub(super) fn read_link(row: &PgRow, link: &str, chain: &str) -> Result<Option<C
 
 /// An audit row read back (`SELECT a.*` with the reader's `writer` and
 /// `recorded` columns) as an [`AuditEntry`]: a lifecycle event's record, the
-/// store's own (`Load`, `Reseal`), or, for a row that decodes as neither,
+/// store's own (`Load`, `Reseal`, `Carry`), or, for a row that decodes as neither,
 /// [`AuditContent::Unreadable`]. Only a row without its place (its cursor)
 /// is an error: a reader could not move past it.
 pub(super) fn read_audit_entry(row: &PgRow) -> Result<AuditEntry, String> {
@@ -937,7 +937,7 @@ fn read_content(row: &PgRow) -> Result<AuditContent, String> {
         message: Cow::Owned(reason),
     };
     let customer: String = column(row, "customer_id")?;
-    if actor == Actor::System && matches!(event.as_str(), "Load" | "Reseal") {
+    if actor == Actor::System && matches!(event.as_str(), "Load" | "Reseal" | "Carry") {
         return Ok(AuditContent::Store(StoreAudit {
             time: unsigned(column(row, "at")?, "at")?,
             customer,

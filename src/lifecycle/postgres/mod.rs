@@ -104,7 +104,9 @@
 //! -- as the owner, after PostgresStore::migrate (or the SQL files) ran:
 //! GRANT SELECT, INSERT, UPDATE ON otpguard_token_records TO bank_app;
 //! GRANT SELECT, INSERT ON otpguard_audit TO bank_app;
-//! GRANT USAGE ON SEQUENCE otpguard_audit_id_seq TO bank_app;
+//! GRANT USAGE ON SEQUENCE otpguard_audit_id TO bank_app;
+//! GRANT SELECT, INSERT, UPDATE ON otpguard_audit_heads TO bank_app;
+//! GRANT SELECT ON otpguard_audit_floors TO bank_app;
 //! GRANT SELECT ON otpguard_schema_migrations TO bank_app;
 //! ```
 //!
@@ -161,6 +163,38 @@
 //!    ([`PostgresStore::verify_audit`]), and so is the head of a customer
 //!    with no record (only refusals) on load. It no longer seals anything.
 //!
+//! # Years of audit: monthly partitions (schema 12)
+//!
+//! The audit table is partitioned by month of `at`. Keep months ahead:
+//! the migration creates three, and [`PostgresStore::prepare_audit_partitions`]
+//! (scheduled monthly, as the schema's owner) creates more; a row dated
+//! where no partition is cannot be written, so every commit would fail.
+//! History leaves the database only through
+//! [`PostgresStore::detach_oldest_audit_partition`], which verifies every
+//! trail in the month first, carries the trails it would end past it, and
+//! keeps each customer's last link as the floor its trail is then
+//! verified from (see the [`partitions`] module and `docs/scaling.md`).
+//!
+//! ```no_run
+//! # async fn run(store: otpguard::lifecycle::postgres::PostgresStore) -> Result<(), Box<dyn std::error::Error>> {
+//! use otpguard::{Clock, SystemClock};
+//! const DAY: u64 = 86_400;
+//! // Monthly, as the schema's owner: three months ahead...
+//! store.prepare_audit_partitions(SystemClock.now() + 92 * DAY).await?;
+//! // ...and the months past the retention period out, to the archive.
+//! let retained = SystemClock.now() - 400 * DAY;
+//! while store.audit_partitions().await?.first().is_some_and(|p| p.until < retained) {
+//!     let detached = store.detach_oldest_audit_partition(&SystemClock).await?;
+//!     // pg_dump -t <detached.partition.name>, then DROP TABLE it.
+//!     println!("{} rows of {} archived", detached.rows, detached.partition.name);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Upgrading to schema 12 scans the audit table once, to attach it as the
+//! first partition. Roles granted on the audit table keep their rights on
+//! the new one, with those writing now needs (listed above).
+//!
 //! # Upgrading to schema 9 (record tags)
 //!
 //! Schema 9 gives every row a tag that authenticates the whole record
@@ -179,6 +213,7 @@ mod booking;
 mod columns;
 mod durability;
 mod migrate;
+pub mod partitions;
 mod reader;
 mod trail;
 
@@ -199,6 +234,7 @@ use columns::{
 };
 pub use durability::{Durability, DurabilityPolicy};
 pub use migrate::SCHEMA_VERSION;
+pub use partitions::{AuditPartition, DetachError, Detached, DETACH_GRACE};
 /// The sqlx this store is built on, to build its [`PgPool`] with.
 pub use sqlx;
 pub use trail::{TrailError, TrailsReport};
@@ -234,6 +270,7 @@ pub struct Sql {
     chain_back: &'static str,
     due_for_reseal: &'static str,
     untagged: &'static str,
+    floor: &'static str,
     trail_unlinked: &'static str,
     trail_page: &'static str,
     record_version: &'static str,
@@ -398,9 +435,11 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         // Every part reads one index entry or two, whatever the length of
         // the trail and whatever plan the server caches: each is an
         // ordered scan with a limit, or an equality on the whole key of
-        // `otpguard_audit_chain` kept from being flattened into a join by
+        // `otpguard_audit_by_link` kept from being flattened into a join by
         // its limit (an aggregate, or a join the planner may turn into a
-        // scan of the customer's rows, would grow with them).
+        // scan of the customer's rows, would grow with them); in each
+        // partition. The row before the head may have been detached with
+        // its partition: then the customer's floor is that row's link.
         select: format!(
             "SELECT {qualified}, r.customer_id AS present, \
              coalesce((SELECT a.version FROM otpguard_audit a \
@@ -416,7 +455,9 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
              WHERE a.customer_id = k.wanted AND a.link IS NOT NULL \
              ORDER BY a.link DESC LIMIT 1) h ON true \
              LEFT JOIN LATERAL (SELECT p.link, p.chain FROM otpguard_audit p \
-             WHERE p.customer_id = k.wanted AND p.link = h.head_link - 1 LIMIT 1) p ON true"
+             WHERE p.customer_id = k.wanted AND p.link = h.head_link - 1 \
+             UNION ALL SELECT f.link, f.chain FROM otpguard_audit_floors f \
+             WHERE f.customer_id = k.wanted AND f.link = h.head_link - 1 LIMIT 1) p ON true"
         ),
         rows: Commits::around(&audit, &values, expected, first_record),
         one_row: Commits::around(&audit_one, &values, expected, first_record),
@@ -425,7 +466,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         // while it is corrupt does not grow the audit table. A row that lost the chain's next
         // position to another writer is left out; the next load audits it.
         // (One row, the System's: its columns bind as plain values.)
-        audit_corrupt: format!("{audit_one} ON CONFLICT DO NOTHING"),
+        audit_corrupt: audit_one.clone(),
         // (Audited already if the head of the chain is the System's refusal
         // of this same version: one index entry, whatever the trail.)
         corrupt_head: "SELECT coalesce(h.event = 'Load' AND h.version = $2, false) AS audited, \
@@ -443,6 +484,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         untagged: "SELECT customer_id FROM otpguard_token_records \
              WHERE record_tag IS NULL AND customer_id > $1 \
              ORDER BY customer_id LIMIT $2",
+        floor: "SELECT link, chain FROM otpguard_audit_floors WHERE customer_id = $1",
         trail_unlinked: "SELECT id FROM otpguard_audit \
              WHERE customer_id = $1 AND (link IS NULL OR chain IS NULL) ORDER BY id LIMIT 1",
         trail_page: "SELECT * FROM otpguard_audit \
@@ -667,12 +709,17 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                     (_, Some(previous)) => Some(*previous),
                     // Its predecessor is on the next page: read from it on.
                     (_, None) if i > 0 => break,
-                    (_, None) => {
-                        return Err(format!(
-                            "its audit chain has no row before position {}",
-                            link.position()
-                        ))
-                    }
+                    // Or it left with a detached partition: the floor.
+                    (position, None) => match self.floor(customer).await? {
+                        Some(floor) if Some(floor.position()) == position.checked_sub(1) => {
+                            Some(floor)
+                        }
+                        _ => {
+                            return Err(format!(
+                                "its audit chain has no row before position {position}"
+                            ))
+                        }
+                    },
                 };
                 let fields = page.fields(i).ok_or("an audit row read incompletely")?;
                 link.check(previous.as_ref(), &self.sealer, customer, &fields)
@@ -693,6 +740,22 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                     None => return Ok(None),
                 }
             }
+        }
+    }
+
+    /// The link of the last row of `customer`'s that left the database with
+    /// a detached partition (its floor), if any: not to be trusted alone,
+    /// only as the link the first row still here was linked after.
+    pub(super) async fn floor(&self, customer: &CustomerId) -> Result<Option<ChainLink>, String> {
+        let row = sqlx::query(SQL.floor)
+            .bind(customer.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| format!("reading its audit floor failed: {e}"))?;
+        match row {
+            Some(row) => columns::read_link(&row, "link", "chain")
+                .map_err(|why| format!("its audit floor: {why}")),
+            None => Ok(None),
         }
     }
 
@@ -956,17 +1019,17 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             (format!("record refused as corrupt: {why}"), "corrupt"),
         );
         audit.link(head, &self.sealer, customer)?;
-        let written = audit
+        match audit
             .bind(sqlx::query(&SQL.audit_corrupt).bind(customer.as_str()))
             .execute(&self.pool)
             .await
-            .map_err(failed)?;
-        if written.rows_affected() == 0 {
-            return Err(StoreError::new(
+        {
+            Ok(_) => Ok(()),
+            Err(e) if lost_race(&e) => Err(StoreError::new(
                 "another row took its place in the audit chain; the next load audits it",
-            ));
+            )),
+            Err(e) => Err(failed(e)),
         }
-        Ok(())
     }
 
     /// Makes `commit` as one statement on `on`: the pool (a transaction of
@@ -1021,7 +1084,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             Ok(done) if done.rows_affected() > 0 => Ok(CommitOutcome::Committed),
             Ok(_) => Ok(CommitOutcome::Conflict),
             Err(e) if lost_race(&e) => Ok(CommitOutcome::Conflict),
-            Err(e) => Err(StoreError::with_source("PostgreSQL: commit failed", e)),
+            Err(e) => Err(commit_failed(e)),
         }
     }
 }
@@ -1099,6 +1162,20 @@ fn lost_race(e: &sqlx::Error) -> bool {
         if matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03"))
             || (db.code().as_deref() == Some("23505")
                 && db.constraint() == Some("otpguard_audit_chain")))
+}
+
+/// The error of a commit that failed: a corrupt one if the customer's
+/// audit head and trail disagree (see migration 12), which no retry mends.
+fn commit_failed(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db)
+            if db.code().as_deref() == Some("XX001")
+                && db.constraint() == Some("otpguard_audit_heads") =>
+        {
+            StoreError::corrupt(format!("PostgreSQL: {}", db.message()))
+        }
+        _ => StoreError::with_source("PostgreSQL: commit failed", e),
+    }
 }
 
 /// An error, rather than sqlx's panic, when the calling thread is outside

@@ -76,6 +76,10 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         if let Some(checkpoint) = checkpoint {
             check = check.through(checkpoint).map_err(broken)?;
         }
+        // Its rows up to the floor left with a detached partition.
+        if let Some(floor) = self.floor(customer).await.map_err(StoreError::new)? {
+            check = check.after(floor).map_err(broken)?;
+        }
         // Every row the library writes has a link.
         let unlinked: Option<i64> = sqlx::query_scalar(SQL.trail_unlinked)
             .bind(customer.as_str())
