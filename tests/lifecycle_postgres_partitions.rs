@@ -29,6 +29,9 @@ use support::postgres_server::PostgresServer;
 
 const DAY: u64 = 86_400;
 
+/// What a verification must report after a tamper.
+type Expected = fn(&BrokenLink) -> bool;
+
 /// `code` verified for `c`, which must be accepted.
 async fn accept(lc: &Pg, c: &CustomerId, code: &str) {
     let proof = lc
@@ -93,6 +96,9 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
         let made = store.prepare_audit_partitions(last + 40 * DAY).await.unwrap();
         assert_eq!(made.len(), 2, "{made:?}");
         assert!(store.prepare_audit_partitions(last).await.unwrap().is_empty());
+        // Milliseconds for seconds would make thousands of years of months.
+        let millis = store.prepare_audit_partitions(last * 1_000).await;
+        assert!(millis.is_err(), "{millis:?}");
         assert_eq!(store.audit_partitions().await.unwrap().len(), parts.len() + 2);
 
         // History: Alice, Bob and Carol register and each has a code
@@ -106,6 +112,8 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
         for (c, phone) in &people {
             register(&lc, c, phone.register(clock.now())).await.unwrap();
         }
+        // Alice's head at her registration, kept outside.
+        let at_registration = store.checkpoint(&people[0].0).await.unwrap().unwrap();
         clock.advance(STEP);
         for (c, phone) in &people {
             accept(&lc, c, &phone.code(clock.now())).await;
@@ -115,6 +123,12 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
         clock.advance(STEP);
         accept(&lc, &people[1].0, &people[1].1.code(clock.now())).await;
         let (alice, carol) = (&people[0], &people[2]);
+        // Dave has no record: his one refused request is his whole trail.
+        let dave = customer("dave");
+        let refused = lc.verify_transaction(&dave, &web(), "123456", &ctx()).await;
+        assert!(matches!(refused, Err(LifecycleError::NotPermitted { .. })), "{refused:?}");
+        // And her last head in the history.
+        let before_detach = store.checkpoint(&alice.0).await.unwrap().unwrap();
 
         // The first month: Alice and Carol. Carol's trail ends here.
         clock.set(b0 + 10 * DAY);
@@ -124,7 +138,7 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
         clock.set(b1 + 10 * DAY);
         accept(&lc, &alice.0, &alice.1.code(clock.now())).await;
         let history_rows: u64 = pg.psql("SELECT count(*) FROM otpguard_audit_history").parse().unwrap();
-        assert_eq!(history_rows, 3 + 3 + 1);
+        assert_eq!(history_rows, 3 + 3 + 1 + 1);
         let first_month = &parts[1].name;
         assert_eq!(pg.psql(&format!("SELECT count(*) FROM {first_month}")), "2");
 
@@ -137,10 +151,13 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
             other => panic!("detached too early: {other:?}"),
         }
 
-        // The history leaves: three trails verified, Bob's carried.
+        // The history leaves: four trails verified, Bob's and Dave's
+        // carried.
         let detached = store.detach_oldest_audit_partition(&*clock).await.unwrap();
         assert_eq!(detached.partition.name, "otpguard_audit_history");
-        assert_eq!((detached.rows, detached.customers, detached.carried), (history_rows, 3, 1));
+        assert_eq!((detached.rows, detached.customers, detached.carried), (history_rows, 4, 2));
+        assert_eq!(events(&lc, &dave).await, ["Carry"]);
+        pg.psql("CREATE TABLE floors_then AS SELECT * FROM otpguard_audit_floors");
         let parts_now = store.audit_partitions().await.unwrap();
         assert_eq!(parts_now[0].name, *first_month);
         // A table of its own now, rows intact, for the bank to export.
@@ -151,7 +168,14 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
         );
         assert_eq!(events(&lc, &people[1].0).await, ["Carry"]);
         assert_eq!(events(&lc, &alice.0).await, ["VerifyTransaction", "VerifyTransaction"]);
-        assert_eq!(pg.psql("SELECT count(*) FROM otpguard_audit_floors"), "3");
+        assert_eq!(pg.psql("SELECT count(*) FROM otpguard_audit_floors"), "4");
+        // A checkpoint at the floor still verifies; one below it is in the
+        // archive now.
+        store.verify_audit(&alice.0, Some(&before_detach)).await.unwrap();
+        assert!(matches!(
+            store.verify_audit(&alice.0, Some(&at_registration)).await,
+            Err(TrailError::Broken { link: BrokenLink::CheckpointArchived { checkpoint: 1, floor: 2 }, .. })
+        ));
 
         // The first month leaves too: Carol's trail carried.
         let detached = store.detach_oldest_audit_partition(&*clock).await.unwrap();
@@ -167,7 +191,7 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
 
         // Every trail verifies from its floor, and every customer goes on.
         let report = store.verify_audits(10).await.unwrap();
-        assert_eq!((report.customers, report.broken.len()), (3, 0), "{report:?}");
+        assert_eq!((report.customers, report.broken.len()), (4, 0), "{report:?}");
         clock.advance(STEP);
         for (c, phone) in &people {
             accept(&lc, c, &phone.code(clock.now())).await;
@@ -177,18 +201,56 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
         let report = store.verify_audits(10).await.unwrap();
         assert_eq!(report.broken.len(), 0, "{report:?}");
 
-        // A floor moved back, edited or dropped breaks its trail where the
-        // first remaining row links to it.
-        let floor = |c: &str| pg.psql(&format!("SELECT link || ':' || encode(chain, 'hex') FROM otpguard_audit_floors WHERE customer_id = '{c}'"));
-        let kept = floor("alice");
-        as_owner(&pg, "UPDATE otpguard_audit_floors SET link = link - 1 WHERE customer_id = 'alice'");
-        assert!(matches!(broken(&lc, &alice.0).await, BrokenLink::Missing { .. }));
-        as_owner(&pg, "UPDATE otpguard_audit_floors SET link = link + 1, chain = set_byte(chain, 36, get_byte(chain, 36) # 1) WHERE customer_id = 'alice'");
-        assert!(matches!(broken(&lc, &alice.0).await, BrokenLink::Unauthentic { .. }));
-        as_owner(&pg, "UPDATE otpguard_audit_floors SET chain = set_byte(chain, 36, get_byte(chain, 36) # 1) WHERE customer_id = 'alice'");
-        assert_eq!(floor("alice"), kept);
-        as_owner(&pg, "DELETE FROM otpguard_audit_floors WHERE customer_id = 'alice'");
-        assert_eq!(broken(&lc, &alice.0).await, BrokenLink::Missing { position: 1 });
+        // A floor moved back (to the first detach's), edited, re-MACed
+        // without the key, moved forward over deleted rows or dropped is
+        // reported where the first remaining row links to it.
+        pg.psql("CREATE TABLE floors_now AS SELECT * FROM otpguard_audit_floors");
+        let put_back = "DELETE FROM otpguard_audit_floors WHERE customer_id = 'alice'; \
+            INSERT INTO otpguard_audit_floors SELECT * FROM floors_now WHERE customer_id = 'alice'";
+        let tampers: [(&str, Expected); 5] = [
+            (
+                "DELETE FROM otpguard_audit_floors WHERE customer_id = 'alice'; \
+                 INSERT INTO otpguard_audit_floors SELECT * FROM floors_then WHERE customer_id = 'alice'",
+                |b| matches!(b, BrokenLink::Missing { .. }),
+            ),
+            (
+                "UPDATE otpguard_audit_floors SET chain = set_byte(chain, 36, get_byte(chain, 36) # 1) \
+                 WHERE customer_id = 'alice'",
+                |b| matches!(b, BrokenLink::Unreadable { .. }),
+            ),
+            (
+                "UPDATE otpguard_audit_floors SET checkpoint = set_byte(checkpoint, \
+                 length(checkpoint) - 1, get_byte(checkpoint, length(checkpoint) - 1) # 1) \
+                 WHERE customer_id = 'alice'",
+                |b| matches!(b, BrokenLink::Unauthentic { .. }),
+            ),
+            (
+                "UPDATE otpguard_audit_floors f SET (link, chain) = (a.link, a.chain) \
+                 FROM otpguard_audit a WHERE f.customer_id = 'alice' AND a.customer_id = 'alice' \
+                 AND a.link = f.link + 1; \
+                 DELETE FROM otpguard_audit a USING otpguard_audit_floors f \
+                 WHERE a.customer_id = 'alice' AND f.customer_id = 'alice' AND a.link = f.link",
+                |b| matches!(b, BrokenLink::Unreadable { .. }),
+            ),
+            (
+                "DELETE FROM otpguard_audit_floors WHERE customer_id = 'alice'",
+                |b| *b == BrokenLink::Missing { position: 1 },
+            ),
+        ];
+        for (i, (tamper, expected)) in tampers.iter().enumerate() {
+            if i == 3 {
+                pg.psql("CREATE TABLE alice_rows AS SELECT * FROM otpguard_audit WHERE customer_id = 'alice'");
+            }
+            as_owner(&pg, tamper);
+            let link = broken(&lc, &alice.0).await;
+            assert!(expected(&link), "{tamper}: {link:?}");
+            as_owner(&pg, put_back);
+            if i == 3 {
+                as_owner(&pg, "INSERT INTO otpguard_audit SELECT * FROM alice_rows r \
+                    WHERE NOT EXISTS (SELECT 1 FROM otpguard_audit a WHERE a.id = r.id)");
+            }
+            store.verify_audit(&alice.0, None).await.unwrap();
+        }
 
         // Bob's record restored to before his last commit, whose rows
         // left with the history: the Carry row still tells.

@@ -14,9 +14,10 @@
 -- trail itself is.
 --
 -- `otpguard_audit_floors` holds, for each customer whose early rows were
--- detached, the position and link of the last row that left: the first
--- row still in the database links to it, so a floor cannot be edited,
--- moved or dropped without breaking the chain at that row.
+-- detached, the position and link of the last row that left, MACed: the
+-- first row still in the database links to it, so a floor cannot be
+-- edited, moved back or dropped without breaking the chain at that row,
+-- nor made up without the key.
 --
 -- The existing table becomes the first partition (`otpguard_audit_history`,
 -- every `at` before the first month after both now and its newest row),
@@ -24,6 +25,10 @@
 -- creates the months after it. Its triggers, identity and unique index go
 -- (the partitioned table's triggers and indexes take their place); its
 -- rows are not touched.
+
+-- No writer may insert while the heads are read from the trail and the
+-- table is rebuilt around it.
+LOCK TABLE otpguard_audit IN ACCESS EXCLUSIVE MODE;
 
 CREATE TABLE otpguard_audit_heads (
     customer_id text   PRIMARY KEY,
@@ -39,7 +44,11 @@ CREATE TABLE otpguard_audit_floors (
     link        bigint NOT NULL CHECK (link > 0),
     chain       bytea  NOT NULL CHECK (octet_length(chain) = 37),
     -- The `at` below which this customer's rows were detached.
-    boundary    bigint NOT NULL
+    boundary    bigint NOT NULL,
+    -- A Checkpoint of (customer, link, chain) at `boundary`, MACed under
+    -- the sealer's key as the rows left: a floor cannot be made up for a
+    -- trail whose first rows were deleted.
+    checkpoint  bytea  NOT NULL
 );
 
 DROP TRIGGER otpguard_audit_stamp ON otpguard_audit;
@@ -50,7 +59,6 @@ ALTER INDEX otpguard_audit_pkey RENAME TO otpguard_audit_history_pkey;
 ALTER INDEX otpguard_audit_at RENAME TO otpguard_audit_history_at;
 ALTER INDEX otpguard_audit_notices RENAME TO otpguard_audit_history_notices;
 ALTER INDEX otpguard_audit_stream RENAME TO otpguard_audit_history_stream;
-DROP INDEX otpguard_audit_chain;
 
 CREATE SEQUENCE otpguard_audit_id AS bigint;
 SELECT pg_catalog.setval('otpguard_audit_id',
@@ -136,9 +144,13 @@ CREATE TRIGGER otpguard_audit_no_truncate
     BEFORE TRUNCATE ON otpguard_audit_history
     FOR EACH STATEMENT EXECUTE FUNCTION otpguard_audit_append_only();
 
--- Every per-customer read goes by (customer_id, link); the stream, the
--- notices and reads by time as before.
-CREATE INDEX otpguard_audit_by_link ON otpguard_audit (customer_id, link);
+-- Every per-customer read goes by (customer_id, link): a unique index in
+-- each partition (the history keeps `otpguard_audit_chain`; each month
+-- gets `<partition>_chain`), which a partitioned table cannot have across
+-- partitions. Within a month it refuses a second row at a position even
+-- from a role that can write the heads, and a copy of a row, whose `at`
+-- its MAC covers, always lands in the month of the original. The stream,
+-- the notices and reads by time as before, on the partitioned table.
 CREATE INDEX otpguard_audit_stream ON otpguard_audit ((coalesce(written_by, '0'::xid8)), id);
 CREATE INDEX otpguard_audit_notices ON otpguard_audit (id) WHERE notice IS NOT NULL;
 CREATE INDEX otpguard_audit_at ON otpguard_audit USING brin (at);
@@ -211,6 +223,9 @@ BEGIN
             '  CHECK (link IS NOT NULL AND chain IS NOT NULL AND reason_code IS NOT NULL),'
             ' CONSTRAINT otpguard_audit_written_by CHECK (written_by IS NOT NULL))'
             ' FOR VALUES FROM (%%3$s) TO (%%4$s)', %1$L, partition, start, next);
+        EXECUTE pg_catalog.format(
+            'CREATE UNIQUE INDEX %%3$I ON %%1$I.%%2$I (customer_id, link)',
+            %1$L, partition, partition || '_chain');
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER otpguard_audit_no_truncate BEFORE TRUNCATE ON %%1$I.%%2$I'
             ' FOR EACH STATEMENT EXECUTE FUNCTION %%1$I.otpguard_audit_append_only()',

@@ -282,6 +282,18 @@ pub enum BrokenLink {
         /// The checkpoint's position.
         position: u64,
     },
+    /// The checkpoint is below the trail's floor: the rows it covers were
+    /// archived (a detached partition), and the trail can be verified
+    /// through it only against the archive, not here.
+    #[error(
+        "the checkpoint's position {checkpoint} was archived (the trail here resumes after position {floor}): verify it against the archive"
+    )]
+    CheckpointArchived {
+        /// The checkpoint's position.
+        checkpoint: u64,
+        /// The floor's position.
+        floor: u64,
+    },
 }
 
 /// What a trail that verified holds.
@@ -372,20 +384,26 @@ impl<'a, S: Sealer + ?Sized> ChainCheck<'a, S> {
     /// the store (archived with a detached partition): the first row read
     /// must be the one linked after `floor`, and there must be one, since
     /// a floor is the store's word alone until the row after it verifies.
-    /// A checkpoint at `floor`'s position must be `floor`; one below it is
-    /// in the archive, and is checked there.
+    /// A checkpoint at `floor`'s position must be `floor`.
     ///
     /// # Errors
     /// [`BrokenLink::DivergesFromCheckpoint`] if the checkpoint is at
-    /// `floor`'s position with another link.
+    /// `floor`'s position with another link;
+    /// [`BrokenLink::CheckpointArchived`] if it is below the floor.
     pub fn after(mut self, floor: ChainLink) -> Result<Self, BrokenLink> {
         if let Some(checkpoint) = &self.checkpoint {
-            if checkpoint.position == floor.position && checkpoint.mac != floor.mac {
-                return Err(BrokenLink::DivergesFromCheckpoint {
-                    position: floor.position,
+            if checkpoint.position < floor.position {
+                return Err(BrokenLink::CheckpointArchived {
+                    checkpoint: checkpoint.position,
+                    floor: floor.position,
                 });
             }
-            if checkpoint.position <= floor.position {
+            if checkpoint.position == floor.position {
+                if checkpoint.mac != floor.mac {
+                    return Err(BrokenLink::DivergesFromCheckpoint {
+                        position: floor.position,
+                    });
+                }
                 self.reached_checkpoint = true;
             }
         }

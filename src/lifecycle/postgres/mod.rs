@@ -234,7 +234,7 @@ use columns::{
 };
 pub use durability::{Durability, DurabilityPolicy};
 pub use migrate::SCHEMA_VERSION;
-pub use partitions::{AuditPartition, DetachError, Detached, DETACH_GRACE};
+pub use partitions::{AuditPartition, DetachError, Detached, DETACH_GRACE, PREPARE_HORIZON};
 /// The sqlx this store is built on, to build its [`PgPool`] with.
 pub use sqlx;
 pub use trail::{TrailError, TrailsReport};
@@ -396,7 +396,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let head = CONTENT_COLUMNS
         .iter()
         .zip(HEAD_COLUMNS)
-        .map(|(column, name)| format!("a.{column} AS {name}"))
+        .map(|(column, name)| format!("t.{column} AS {name}"))
         .collect::<Vec<_>>()
         .join(", ");
     let audit_names = AUDIT_COLUMNS.map(|(name, _)| name).join(", ");
@@ -432,32 +432,38 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         // either was restored from an older copy, and a missing row behind
         // a trail that committed one was deleted.
         //
-        // Every part reads one index entry or two, whatever the length of
-        // the trail and whatever plan the server caches: each is an
-        // ordered scan with a limit, or an equality on the whole key of
-        // `otpguard_audit_by_link` kept from being flattened into a join by
-        // its limit (an aggregate, or a join the planner may turn into a
-        // scan of the customer's rows, would grow with them); in each
-        // partition. The row before the head may have been detached with
-        // its partition: then the customer's floor is that row's link.
+        // The head and the row before it come from one ordered scan with a
+        // limit of two (the unique `(customer_id, link)` of each partition): it
+        // reads two index entries whatever the length of the trail and
+        // whatever plan the server caches, and looks into each partition
+        // once. The version committed is the head's, unless the head is
+        // the System's refusal of a corrupt record; only then is the trail
+        // scanned again for the last other row. The row before the head
+        // may have left with a detached partition: then the customer's
+        // floor is its link (read only then).
         select: format!(
             "SELECT {qualified}, r.customer_id AS present, \
-             coalesce((SELECT a.version FROM otpguard_audit a \
+             coalesce(CASE WHEN h.head_link IS NULL THEN NULL \
+             WHEN h.head_event <> 'Load' THEN h.head_version \
+             ELSE (SELECT a.version FROM otpguard_audit a \
              WHERE a.customer_id = k.wanted AND a.link IS NOT NULL AND a.event <> 'Load' \
-             ORDER BY a.link DESC LIMIT 1), \
+             ORDER BY a.link DESC LIMIT 1) END, \
              (SELECT max(a.version) FROM otpguard_audit a \
              WHERE a.customer_id = k.wanted AND a.link IS NULL AND a.event <> 'Load')) \
              AS audited_version, \
-             h.*, p.link AS prev_link, p.chain AS prev_chain \
+             h.*, coalesce(h.before_link, f.link) AS prev_link, \
+             CASE WHEN h.before_link IS NULL THEN f.chain ELSE h.before_chain END AS prev_chain \
              FROM (SELECT $1::text AS wanted) k \
              LEFT JOIN otpguard_token_records r ON r.customer_id = k.wanted \
-             LEFT JOIN LATERAL (SELECT {head} FROM otpguard_audit a \
+             LEFT JOIN LATERAL (SELECT {head}, \
+             lead(t.link) OVER w AS before_link, lead(t.chain) OVER w AS before_chain \
+             FROM (SELECT * FROM otpguard_audit a \
              WHERE a.customer_id = k.wanted AND a.link IS NOT NULL \
-             ORDER BY a.link DESC LIMIT 1) h ON true \
-             LEFT JOIN LATERAL (SELECT p.link, p.chain FROM otpguard_audit p \
-             WHERE p.customer_id = k.wanted AND p.link = h.head_link - 1 \
-             UNION ALL SELECT f.link, f.chain FROM otpguard_audit_floors f \
-             WHERE f.customer_id = k.wanted AND f.link = h.head_link - 1 LIMIT 1) p ON true"
+             ORDER BY a.link DESC LIMIT 2) t \
+             WINDOW w AS (ORDER BY t.link DESC) ORDER BY t.link DESC LIMIT 1) h ON true \
+             LEFT JOIN LATERAL (SELECT f.link, f.chain FROM otpguard_audit_floors f \
+             WHERE h.before_link IS NULL AND f.customer_id = k.wanted \
+             AND f.link = h.head_link - 1) f ON true"
         ),
         rows: Commits::around(&audit, &values, expected, first_record),
         one_row: Commits::around(&audit_one, &values, expected, first_record),
@@ -484,7 +490,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         untagged: "SELECT customer_id FROM otpguard_token_records \
              WHERE record_tag IS NULL AND customer_id > $1 \
              ORDER BY customer_id LIMIT $2",
-        floor: "SELECT link, chain FROM otpguard_audit_floors WHERE customer_id = $1",
+        floor: "SELECT link, chain, checkpoint FROM otpguard_audit_floors WHERE customer_id = $1",
         trail_unlinked: "SELECT id FROM otpguard_audit \
              WHERE customer_id = $1 AND (link IS NULL OR chain IS NULL) ORDER BY id LIMIT 1",
         trail_page: "SELECT * FROM otpguard_audit \
@@ -747,16 +753,31 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// a detached partition (its floor), if any: not to be trusted alone,
     /// only as the link the first row still here was linked after.
     pub(super) async fn floor(&self, customer: &CustomerId) -> Result<Option<ChainLink>, String> {
-        let row = sqlx::query(SQL.floor)
+        Ok(self.floor_row(customer).await?.map(|(link, _)| link))
+    }
+
+    /// The floor's link and the [`Checkpoint`](crate::lifecycle::audit::Checkpoint)
+    /// of it, MACed at the detach, as stored.
+    pub(super) async fn floor_row(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<(ChainLink, Vec<u8>)>, String> {
+        use sqlx::Row;
+        let Some(row) = sqlx::query(SQL.floor)
             .bind(customer.as_str())
             .fetch_optional(&self.pool)
             .await
-            .map_err(|e| format!("reading its audit floor failed: {e}"))?;
-        match row {
-            Some(row) => columns::read_link(&row, "link", "chain")
-                .map_err(|why| format!("its audit floor: {why}")),
-            None => Ok(None),
-        }
+            .map_err(|e| format!("reading its audit floor failed: {e}"))?
+        else {
+            return Ok(None);
+        };
+        let link = columns::read_link(&row, "link", "chain")
+            .map_err(|why| format!("its audit floor: {why}"))?
+            .ok_or("its audit floor has no link")?;
+        let sealed: Vec<u8> = row
+            .try_get("checkpoint")
+            .map_err(|e| format!("its audit floor: {e}"))?;
+        Ok(Some((link, sealed)))
     }
 
     /// The head of the customer's audit chain the load statement read,
@@ -1161,7 +1182,7 @@ fn lost_race(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db)
         if matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03"))
             || (db.code().as_deref() == Some("23505")
-                && db.constraint() == Some("otpguard_audit_chain")))
+                && db.constraint().is_some_and(is_chain_position)))
 }
 
 /// The error of a commit that failed: a corrupt one if the customer's
@@ -1176,6 +1197,14 @@ fn commit_failed(e: sqlx::Error) -> StoreError {
         }
         _ => StoreError::with_source("PostgreSQL: commit failed", e),
     }
+}
+
+/// Whether `constraint` keeps a customer's chain position unique: the
+/// head's rule (`otpguard_audit_chain`, raised by the stamping trigger, and
+/// the history partition's unique index of that name) or a month's unique
+/// index (`otpguard_audit_YYYY_MM_chain`).
+fn is_chain_position(constraint: &str) -> bool {
+    constraint.starts_with("otpguard_audit_") && constraint.ends_with("_chain")
 }
 
 /// An error, rather than sqlx's panic, when the calling thread is outside

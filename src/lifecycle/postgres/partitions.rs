@@ -22,16 +22,18 @@ use thiserror::Error;
 
 use super::columns::{self, AuditColumns};
 use super::{lost_race, PostgresStore, Trust, SQL};
-use crate::lifecycle::audit::BrokenLink;
-use crate::lifecycle::store::Loaded;
+use crate::lifecycle::audit::{BrokenLink, Checkpoint};
 use crate::lifecycle::{CustomerId, State};
 use crate::seal::{SealError, Sealer};
-use crate::{Clock, StoreError};
+use crate::{Clock, StoreError, SystemClock};
 
 /// How long after a partition's end it may be detached: rows are dated by
 /// the clocks of the bank's nodes, and one running behind could still
 /// write into the month just ended.
 pub const DETACH_GRACE: u64 = 86_400;
+
+/// How far ahead of now partitions may be prepared: five years.
+pub const PREPARE_HORIZON: u64 = 5 * 366 * 86_400;
 
 /// Customers read per query while detaching.
 const BATCH: i64 = 500;
@@ -101,6 +103,43 @@ pub enum DetachError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A batch of floors, as the statement binds them.
+#[derive(Default)]
+struct Floors {
+    customers: Vec<String>,
+    links: Vec<i64>,
+    chains: Vec<Vec<u8>>,
+    checkpoints: Vec<Vec<u8>>,
+}
+
+impl Floors {
+    /// The floor of `row` (a customer's last link in the partition),
+    /// MACed as a checkpoint at `boundary`.
+    fn push<S: Sealer>(
+        &mut self,
+        row: &sqlx::postgres::PgRow,
+        sealer: &S,
+        boundary: u64,
+    ) -> Result<(), StoreError> {
+        let unreadable = failed("PostgreSQL: a last link is unreadable");
+        let id: String = row.try_get("customer_id").map_err(&unreadable)?;
+        let customer = CustomerId::new(&id).map_err(|e| {
+            StoreError::corrupt(format!("audit rows of a customer id that is not one: {e}"))
+        })?;
+        let link = columns::read_link(row, "link", "chain")
+            .map_err(StoreError::corrupt)?
+            .ok_or_else(|| StoreError::corrupt("a linked row without its link"))?;
+        let checkpoint = Checkpoint::new(sealer, &customer, link, boundary)
+            .and_then(|c| c.to_bytes())
+            .map_err(|e| StoreError::with_source("the floor could not be MACed", e))?;
+        self.links.push(columns::bigint(link.position(), "a link")?);
+        self.chains.push(row.try_get("chain").map_err(&unreadable)?);
+        self.customers.push(id);
+        self.checkpoints.push(checkpoint);
+        Ok(())
+    }
 }
 
 /// What became of a `Carry` row.
@@ -176,7 +215,8 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     }
 
     /// Creates the months after the last partition until one holds `until`
-    /// (Unix seconds), and returns their names. [`migrate`](Self::migrate)
+    /// (Unix seconds, at most [`PREPARE_HORIZON`] from now by the system's
+    /// clock), and returns their names. [`migrate`](Self::migrate)
     /// prepares three months ahead; schedule this (as the schema's owner:
     /// it creates tables) to stay ahead, for example monthly with `until`
     /// three months on.
@@ -185,6 +225,14 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// A [`StoreError`] if the database refuses (a role that may not
     /// create tables) or fails.
     pub async fn prepare_audit_partitions(&self, until: u64) -> Result<Vec<String>, StoreError> {
+        let horizon = SystemClock.now().saturating_add(PREPARE_HORIZON);
+        if until > horizon {
+            return Err(StoreError::new(format!(
+                "audit partitions are prepared at most {} days ahead ({until} is beyond {horizon}: \
+                 Unix seconds, not milliseconds)",
+                PREPARE_HORIZON / 86_400
+            )));
+        }
         let until = columns::bigint(until, "until")?;
         sqlx::query_scalar("SELECT otpguard_audit_prepare($1)")
             .bind(until)
@@ -325,8 +373,10 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         .fetch_optional(&mut *tx)
         .await
         .map_err(failed("PostgreSQL: checking the trails' ends failed"))?;
-        if unended.is_some() {
-            return Err(changed("a trail ends in it without a row after it"));
+        if let Some(customer) = unended {
+            return Err(changed(&format!(
+                "the trail of customer {customer} ends in it without a row after it"
+            )));
         }
         let interleaved: Option<String> = sqlx::query_scalar(&format!(
             "SELECT p.customer_id FROM (SELECT customer_id, max(link) AS link FROM {name} \
@@ -338,28 +388,78 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         .fetch_optional(&mut *tx)
         .await
         .map_err(failed("PostgreSQL: checking the rows' order failed"))?;
-        if interleaved.is_some() {
-            return Err(changed(
-                "a customer's rows lie on both sides of its end out of order",
-            ));
+        if let Some(customer) = interleaved {
+            return Err(changed(&format!(
+                "the rows of customer {customer} lie on both sides of its end out of order \
+                 (dated by clocks that disagree)"
+            )));
         }
-        sqlx::query(&format!(
-            "INSERT INTO otpguard_audit_floors (customer_id, link, chain, boundary) \
-             SELECT DISTINCT ON (customer_id) customer_id, link, chain, $1 FROM {name} \
-             WHERE link IS NOT NULL ORDER BY customer_id, link DESC \
-             ON CONFLICT (customer_id) DO UPDATE \
-             SET link = EXCLUDED.link, chain = EXCLUDED.chain, boundary = EXCLUDED.boundary"
-        ))
-        .bind(boundary)
-        .execute(&mut *tx)
-        .await
-        .map_err(failed("PostgreSQL: writing the floors failed"))?;
-        sqlx::query(&format!(
+        // Each customer's last link in it, MACed, as its floor.
+        let last_links = format!(
+            "SELECT DISTINCT ON (customer_id) customer_id, link, chain FROM {name} \
+             WHERE link IS NOT NULL AND customer_id > $1 ORDER BY customer_id, link DESC LIMIT $2"
+        );
+        let mut after = String::new();
+        loop {
+            let rows = sqlx::query(&last_links)
+                .bind(&after)
+                .bind(BATCH)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(failed(
+                    "PostgreSQL: reading the partition's last links failed",
+                ))?;
+            let Some(last_row) = rows.last() else { break };
+            after = last_row
+                .try_get("customer_id")
+                .map_err(failed("PostgreSQL: a last link is unreadable"))?;
+            let mut floors = Floors::default();
+            for row in &rows {
+                floors.push(row, &self.sealer, oldest.until)?;
+            }
+            sqlx::query(
+                "INSERT INTO otpguard_audit_floors (customer_id, link, chain, boundary, checkpoint) \
+                 SELECT c, l, h, $4, k FROM UNNEST($1::text[], $2::bigint[], $3::bytea[], \
+                 $5::bytea[]) AS f (c, l, h, k) \
+                 ON CONFLICT (customer_id) DO UPDATE SET link = EXCLUDED.link, \
+                 chain = EXCLUDED.chain, boundary = EXCLUDED.boundary, \
+                 checkpoint = EXCLUDED.checkpoint",
+            )
+            .bind(&floors.customers)
+            .bind(&floors.links)
+            .bind(&floors.chains)
+            .bind(boundary)
+            .bind(&floors.checkpoints)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed("PostgreSQL: writing the floors failed"))?;
+        }
+        // Detaching waits for every statement on the audit table, and
+        // holds every new one back meanwhile: not for long.
+        sqlx::query("SET LOCAL lock_timeout = '5s'")
+            .execute(&mut *tx)
+            .await
+            .map_err(failed("PostgreSQL: setting the lock timeout failed"))?;
+        match sqlx::query(&format!(
             "ALTER TABLE otpguard_audit DETACH PARTITION {name}"
         ))
         .execute(&mut *tx)
         .await
-        .map_err(failed("PostgreSQL: detaching the partition failed"))?;
+        {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("55P03") => {
+                return Err(changed(
+                    "the audit table stayed busy for 5 s (a long reader): try again",
+                ));
+            }
+            Err(e) => {
+                return Err(StoreError::with_source(
+                    "PostgreSQL: detaching the partition failed",
+                    e,
+                )
+                .into())
+            }
+        }
         tx.commit()
             .await
             .map_err(failed("PostgreSQL: committing the detach failed"))?;
@@ -396,7 +496,9 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         at: i64,
         boundary: u64,
     ) -> Result<Carry, StoreError> {
-        let Loaded { record, audit_head } = match self.load_opened(customer, Trust::Tag).await {
+        // The row as it stands (checked against its trail, not opened): a
+        // customer with no record keeps its trail's head too.
+        let (record, audit_head) = match self.load_row(customer, Trust::Tag).await {
             Ok(loaded) => loaded,
             Err(e) if e.is_corrupt() => {
                 return Ok(Carry::Impossible(
@@ -407,7 +509,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             Err(e) => return Err(e),
         };
         let (version, state) = match &record {
-            Some(record) => (record.version(), record.state()),
+            Some(record) => (record.version, record.state),
             None => (0, State::Unregistered),
         };
         let version = i64::try_from(version)

@@ -76,9 +76,23 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         if let Some(checkpoint) = checkpoint {
             check = check.through(checkpoint).map_err(broken)?;
         }
-        // Its rows up to the floor left with a detached partition.
-        if let Some(floor) = self.floor(customer).await.map_err(StoreError::new)? {
-            check = check.after(floor).map_err(broken)?;
+        // Its rows up to the floor left with a detached partition; the
+        // floor was MACed as they left.
+        if let Some((link, sealed)) = self.floor_row(customer).await.map_err(StoreError::new)? {
+            let position = link.position();
+            let floor = Checkpoint::from_bytes(&sealed)
+                .and_then(|floor| {
+                    floor.check(&self.sealer)?;
+                    if floor.customer() != customer || *floor.head() != link {
+                        return Err(SealError::Inconsistent("the floor is not this trail's"));
+                    }
+                    Ok(floor)
+                })
+                .map_err(|e| match e {
+                    SealError::Unauthentic => broken(BrokenLink::Unauthentic { position }),
+                    reason => broken(BrokenLink::Unreadable { position, reason }),
+                })?;
+            check = check.after(*floor.head()).map_err(broken)?;
         }
         // Every row the library writes has a link.
         let unlinked: Option<i64> = sqlx::query_scalar(SQL.trail_unlinked)
