@@ -183,6 +183,12 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
         assert_eq!((detached.rows, detached.customers, detached.carried), (2, 2, 1));
         assert_eq!(events(&lc, &carol.0).await, ["Carry"]);
         assert_eq!(events(&lc, &alice.0).await, ["VerifyTransaction"]);
+        // Alice's head now, exported as a bank exports checkpoints.
+        let exported = store.checkpoint(&alice.0).await.unwrap().unwrap().to_bytes().unwrap();
+        let exported_mac: String = exported[exported.len() - 37..]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         // The current month stays.
         assert!(matches!(
             store.detach_oldest_audit_partition(&*clock).await,
@@ -202,12 +208,22 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
         assert_eq!(report.broken.len(), 0, "{report:?}");
 
         // A floor moved back (to the first detach's), edited, re-MACed
-        // without the key, moved forward over deleted rows or dropped is
-        // reported where the first remaining row links to it.
+        // without the key, moved forward over deleted rows (with its own MAC
+        // or an exported checkpoint's) or dropped is reported where the
+        // first remaining row links to it.
         pg.psql("CREATE TABLE floors_now AS SELECT * FROM otpguard_audit_floors");
         let put_back = "DELETE FROM otpguard_audit_floors WHERE customer_id = 'alice'; \
             INSERT INTO otpguard_audit_floors SELECT * FROM floors_now WHERE customer_id = 'alice'";
-        let tampers: [(&str, Expected); 5] = [
+        let forward = "UPDATE otpguard_audit_floors f SET (link, chain) = (a.link, a.chain) \
+             FROM otpguard_audit a WHERE f.customer_id = 'alice' AND a.customer_id = 'alice' \
+             AND a.link = f.link + 1; \
+             DELETE FROM otpguard_audit a USING otpguard_audit_floors f \
+             WHERE a.customer_id = 'alice' AND f.customer_id = 'alice' AND a.link = f.link";
+        let with_exported = format!(
+            "{forward}; UPDATE otpguard_audit_floors SET mac = decode('{exported_mac}', 'hex') \
+             WHERE customer_id = 'alice'"
+        );
+        let tampers: [(&str, Expected); 6] = [
             (
                 "DELETE FROM otpguard_audit_floors WHERE customer_id = 'alice'; \
                  INSERT INTO otpguard_audit_floors SELECT * FROM floors_then WHERE customer_id = 'alice'",
@@ -216,22 +232,15 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
             (
                 "UPDATE otpguard_audit_floors SET chain = set_byte(chain, 36, get_byte(chain, 36) # 1) \
                  WHERE customer_id = 'alice'",
-                |b| matches!(b, BrokenLink::Unreadable { .. }),
-            ),
-            (
-                "UPDATE otpguard_audit_floors SET checkpoint = set_byte(checkpoint, \
-                 length(checkpoint) - 1, get_byte(checkpoint, length(checkpoint) - 1) # 1) \
-                 WHERE customer_id = 'alice'",
                 |b| matches!(b, BrokenLink::Unauthentic { .. }),
             ),
             (
-                "UPDATE otpguard_audit_floors f SET (link, chain) = (a.link, a.chain) \
-                 FROM otpguard_audit a WHERE f.customer_id = 'alice' AND a.customer_id = 'alice' \
-                 AND a.link = f.link + 1; \
-                 DELETE FROM otpguard_audit a USING otpguard_audit_floors f \
-                 WHERE a.customer_id = 'alice' AND f.customer_id = 'alice' AND a.link = f.link",
-                |b| matches!(b, BrokenLink::Unreadable { .. }),
+                "UPDATE otpguard_audit_floors SET mac = set_byte(mac, 36, get_byte(mac, 36) # 1) \
+                 WHERE customer_id = 'alice'",
+                |b| matches!(b, BrokenLink::Unauthentic { .. }),
             ),
+            (forward, |b| matches!(b, BrokenLink::Unauthentic { .. })),
+            (&with_exported, |b| matches!(b, BrokenLink::Unauthentic { .. })),
             (
                 "DELETE FROM otpguard_audit_floors WHERE customer_id = 'alice'",
                 |b| *b == BrokenLink::Missing { position: 1 },
@@ -245,7 +254,7 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
             let link = broken(&lc, &alice.0).await;
             assert!(expected(&link), "{tamper}: {link:?}");
             as_owner(&pg, put_back);
-            if i == 3 {
+            if i == 3 || i == 4 {
                 as_owner(&pg, "INSERT INTO otpguard_audit SELECT * FROM alice_rows r \
                     WHERE NOT EXISTS (SELECT 1 FROM otpguard_audit a WHERE a.id = r.id)");
             }
@@ -346,5 +355,55 @@ fn a_detach_among_commits_loses_nothing_and_lets_no_code_twice() {
             );
         }
         assert_eq!(lc.store().verify_audits(5).await.unwrap().broken.len(), 0);
+    });
+}
+
+#[test]
+fn rows_out_of_order_across_a_month_end_keep_the_month() {
+    let pg = PostgresServer::start();
+    support::pg_lifecycle::runtime().block_on(async {
+        let clock = Arc::new(FixedClock::new(START));
+        let lc = backend_on(&pg, 2, &clock).await;
+        let b0 = lc.store().audit_partitions().await.unwrap()[0].until;
+        let erin = customer("erin");
+        let phone = Phone::new("SN-E", 5);
+        register(&lc, &erin, phone.register(clock.now()))
+            .await
+            .unwrap();
+        // A node a minute ahead accepts a code just after the month's end;
+        // one a minute behind then refuses a wrong code, dating its row
+        // before the end: a later link in the earlier month.
+        clock.set(b0 + 30);
+        accept(&lc, &erin, &phone.code(clock.now())).await;
+        clock.set(b0 - 30);
+        let wrong = lc
+            .verify_transaction(&erin, &web(), &phone.wrong_code(clock.now(), 0), &ctx())
+            .await;
+        assert!(
+            matches!(wrong, Err(LifecycleError::WrongCode { .. })),
+            "{wrong:?}"
+        );
+        clock.set(b0 + 2 * DAY);
+        let rows = pg.psql("SELECT count(*) FROM otpguard_audit_history");
+        match lc.store().detach_oldest_audit_partition(&*clock).await {
+            Err(DetachError::OutOfOrder {
+                partition,
+                customer,
+            }) => {
+                assert_eq!(
+                    (partition.as_str(), customer.as_str()),
+                    ("otpguard_audit_history", "erin")
+                );
+            }
+            other => panic!("detached across a trail out of order: {other:?}"),
+        }
+        // Nothing left, nothing carried, the trail whole.
+        assert_eq!(pg.psql("SELECT count(*) FROM otpguard_audit_history"), rows);
+        assert_eq!(
+            lc.store().audit_partitions().await.unwrap()[0].name,
+            "otpguard_audit_history"
+        );
+        assert_eq!(pg.psql("SELECT count(*) FROM otpguard_audit_floors"), "0");
+        lc.store().verify_audit(&erin, None).await.unwrap();
     });
 }

@@ -45,10 +45,10 @@ CREATE TABLE otpguard_audit_floors (
     chain       bytea  NOT NULL CHECK (octet_length(chain) = 37),
     -- The `at` below which this customer's rows were detached.
     boundary    bigint NOT NULL,
-    -- A Checkpoint of (customer, link, chain) at `boundary`, MACed under
-    -- the sealer's key as the rows left: a floor cannot be made up for a
-    -- trail whose first rows were deleted.
-    checkpoint  bytea  NOT NULL
+    -- A MAC under the sealer's key, in a domain of its own, over the
+    -- customer, link, chain and boundary, made as the rows left: a floor
+    -- cannot be made up for a trail whose first rows were deleted.
+    mac         bytea  NOT NULL
 );
 
 DROP TRIGGER otpguard_audit_stamp ON otpguard_audit;

@@ -28,6 +28,9 @@ use crate::seal::{KeyId, KeyedMac, SealError, Sealer};
 const LINK_DOMAIN: &[u8] = b"otpguard/audit-chain/v1";
 /// The first bytes of a checkpoint's message.
 const CHECKPOINT_DOMAIN: &[u8] = b"otpguard/audit-checkpoint/v1";
+/// The domain of a floor's MAC: the last link of a customer's rows that
+/// left the store with a detached partition, and where they left.
+const FLOOR_DOMAIN: &[u8] = b"otpguard/audit-floor/v1";
 /// The first bytes of a checkpoint's stored form.
 const CHECKPOINT_MAGIC: &[u8; 4] = b"OGCP";
 const CHECKPOINT_FORMAT: u8 = 1;
@@ -656,6 +659,24 @@ impl fmt::Display for Checkpoint {
             self.mac.key()
         )
     }
+}
+
+/// The message a floor's MAC is over: the domain, the customer, the last
+/// link that left and the partition boundary it left below. A domain of
+/// its own: neither a checkpoint (which anyone may keep a copy of) nor a
+/// link's MAC can pass for a floor's.
+pub(crate) fn floor_message(
+    customer: &CustomerId,
+    head: &ChainLink,
+    boundary: u64,
+) -> Result<Vec<u8>, SealError> {
+    let mut m = Vec::with_capacity(128);
+    m.extend_from_slice(FLOOR_DOMAIN);
+    push_customer(&mut m, customer)?;
+    m.extend_from_slice(&head.position.to_be_bytes());
+    m.extend_from_slice(&head.mac.to_bytes());
+    m.extend_from_slice(&boundary.to_be_bytes());
+    Ok(m)
 }
 
 fn checkpoint_message(

@@ -490,7 +490,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         untagged: "SELECT customer_id FROM otpguard_token_records \
              WHERE record_tag IS NULL AND customer_id > $1 \
              ORDER BY customer_id LIMIT $2",
-        floor: "SELECT link, chain, checkpoint FROM otpguard_audit_floors WHERE customer_id = $1",
+        floor: "SELECT link, chain, boundary, mac FROM otpguard_audit_floors WHERE customer_id = $1",
         trail_unlinked: "SELECT id FROM otpguard_audit \
              WHERE customer_id = $1 AND (link IS NULL OR chain IS NULL) ORDER BY id LIMIT 1",
         trail_page: "SELECT * FROM otpguard_audit \
@@ -753,15 +753,15 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// a detached partition (its floor), if any: not to be trusted alone,
     /// only as the link the first row still here was linked after.
     pub(super) async fn floor(&self, customer: &CustomerId) -> Result<Option<ChainLink>, String> {
-        Ok(self.floor_row(customer).await?.map(|(link, _)| link))
+        Ok(self.floor_row(customer).await?.map(|(link, _, _)| link))
     }
 
-    /// The floor's link and the [`Checkpoint`](crate::lifecycle::audit::Checkpoint)
-    /// of it, MACed at the detach, as stored.
+    /// The floor's link, the boundary it left below and its MAC, as
+    /// stored.
     pub(super) async fn floor_row(
         &self,
         customer: &CustomerId,
-    ) -> Result<Option<(ChainLink, Vec<u8>)>, String> {
+    ) -> Result<Option<(ChainLink, i64, Vec<u8>)>, String> {
         use sqlx::Row;
         let Some(row) = sqlx::query(SQL.floor)
             .bind(customer.as_str())
@@ -774,10 +774,13 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         let link = columns::read_link(&row, "link", "chain")
             .map_err(|why| format!("its audit floor: {why}"))?
             .ok_or("its audit floor has no link")?;
-        let sealed: Vec<u8> = row
-            .try_get("checkpoint")
+        let boundary: i64 = row
+            .try_get("boundary")
             .map_err(|e| format!("its audit floor: {e}"))?;
-        Ok(Some((link, sealed)))
+        let mac: Vec<u8> = row
+            .try_get("mac")
+            .map_err(|e| format!("its audit floor: {e}"))?;
+        Ok(Some((link, boundary, mac)))
     }
 
     /// The head of the customer's audit chain the load statement read,

@@ -3,26 +3,29 @@
 //! leaves the database.
 //!
 //! Detaching keeps every trail verifiable from what stays:
-//! 1. every trail with rows in the partition is verified first (a broken
-//!    one stops the detach: tampered history is not archived quietly);
+//! 0. the partition is locked against writers, in the transaction that
+//!    detaches it: what is verified is what leaves;
+//! 1. every trail with rows in the partition is verified (a broken one
+//!    stops the detach: tampered history is not archived quietly);
 //! 2. a customer whose last row other than the System's refusals of a
 //!    corrupt record (`Load`) is in the partition gets a `Carry` row of the
 //!    System's, linked after its head, with the version its record is at:
 //!    the load's check that a record is not older than its trail, and the
 //!    next commit's link, then need nothing from the partition;
 //! 3. each customer's last link in the partition becomes its floor
-//!    (`otpguard_audit_floors`), which the first row still in the database
-//!    links to, and which a trail is verified from;
-//! 4. the partition is detached, in the transaction that writes the floors
-//!    and with the partition locked against writers: it becomes a table of
-//!    its own for the bank to export (`pg_dump -t`) and drop.
+//!    (`otpguard_audit_floors`), MACed with the partition's end in a domain
+//!    of its own; the first row still in the database links to it, and a
+//!    trail is verified from it;
+//! 4. the partition is detached: it becomes a table of its own for the
+//!    bank to export (`pg_dump -t`) and drop.
 
 use sqlx::{Connection, Row};
 use thiserror::Error;
 
 use super::columns::{self, AuditColumns};
 use super::{lost_race, PostgresStore, Trust, SQL};
-use crate::lifecycle::audit::{BrokenLink, Checkpoint};
+use crate::lifecycle::audit::BrokenLink;
+use crate::lifecycle::chain::floor_message;
 use crate::lifecycle::{CustomerId, State};
 use crate::seal::{SealError, Sealer};
 use crate::{Clock, StoreError, SystemClock};
@@ -89,16 +92,30 @@ pub enum DetachError {
         /// Each broken trail, by customer id, with its first break.
         broken: Vec<(String, BrokenLink)>,
     },
-    /// Rows were written into the partition, or after it without a later
-    /// row, while it was being prepared, or a customer's rows lie on both
-    /// sides of its end out of order (a node's clock behind by more than
-    /// the grace): try again later.
+    /// A trail still ended in the partition after the `Carry` rows were
+    /// written (a `Carry` lost its place and no row of the customer's came
+    /// after the partition), or the audit table stayed busy: try again.
     #[error("audit partition {partition} changed while it was being detached: {why}")]
     Changed {
         /// The oldest partition.
         partition: String,
         /// What changed.
         why: String,
+    },
+    /// A customer's rows lie on both sides of the partition's end out of
+    /// order: a row in it comes after, in the customer's chain, a row
+    /// dated after its end (nodes whose clocks disagreed, around the
+    /// month's end). Detaching would take a row out of the middle of that
+    /// trail, so the partition stays; this does not change by waiting.
+    #[error(
+        "audit partition {partition} cannot be detached: the rows of customer {customer} lie on \
+         both sides of its end out of order (dated by clocks that disagreed)"
+    )]
+    OutOfOrder {
+        /// The oldest partition.
+        partition: String,
+        /// The customer.
+        customer: String,
     },
     /// The database failed.
     #[error(transparent)]
@@ -111,12 +128,13 @@ struct Floors {
     customers: Vec<String>,
     links: Vec<i64>,
     chains: Vec<Vec<u8>>,
-    checkpoints: Vec<Vec<u8>>,
+    macs: Vec<Vec<u8>>,
 }
 
 impl Floors {
     /// The floor of `row` (a customer's last link in the partition),
-    /// MACed as a checkpoint at `boundary`.
+    /// MACed with `boundary` under a domain of its own (no checkpoint or
+    /// link MAC can pass for one).
     fn push<S: Sealer>(
         &mut self,
         row: &sqlx::postgres::PgRow,
@@ -131,13 +149,13 @@ impl Floors {
         let link = columns::read_link(row, "link", "chain")
             .map_err(StoreError::corrupt)?
             .ok_or_else(|| StoreError::corrupt("a linked row without its link"))?;
-        let checkpoint = Checkpoint::new(sealer, &customer, link, boundary)
-            .and_then(|c| c.to_bytes())
+        let mac = floor_message(&customer, &link, boundary)
+            .and_then(|message| sealer.mac(message.as_slice()))
             .map_err(|e| StoreError::with_source("the floor could not be MACed", e))?;
         self.links.push(columns::bigint(link.position(), "a link")?);
         self.chains.push(row.try_get("chain").map_err(&unreadable)?);
         self.customers.push(id);
-        self.checkpoints.push(checkpoint);
+        self.macs.push(mac.to_bytes().to_vec());
         Ok(())
     }
 }
@@ -283,11 +301,41 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         }
         let boundary = columns::bigint(oldest.until, "the partition's end")?;
         let at = columns::bigint(now, "now")?;
-        let count_rows = format!("SELECT count(*) FROM {name}");
-        let rows_before: i64 = sqlx::query_scalar(&count_rows)
-            .fetch_one(&self.pool)
+        // All of it in one transaction that locks the partition against
+        // writers first: what is verified is what leaves.
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(failed("PostgreSQL: no connection"))?;
+        let mut tx = conn
+            .begin()
+            .await
+            .map_err(failed("PostgreSQL: cannot begin"))?;
+        sqlx::query(&format!("LOCK TABLE {name} IN SHARE MODE"))
+            .execute(&mut *tx)
+            .await
+            .map_err(failed("PostgreSQL: locking the partition failed"))?;
+        let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {name}"))
+            .fetch_one(&mut *tx)
             .await
             .map_err(failed("PostgreSQL: counting the partition's rows failed"))?;
+        let interleaved: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT p.customer_id FROM (SELECT customer_id, max(link) AS link FROM {name} \
+             WHERE link IS NOT NULL GROUP BY customer_id) p \
+             WHERE EXISTS (SELECT 1 FROM otpguard_audit a WHERE a.customer_id = p.customer_id \
+             AND a.at >= $1 AND a.link < p.link) LIMIT 1"
+        ))
+        .bind(boundary)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(failed("PostgreSQL: checking the rows' order failed"))?;
+        if let Some(customer) = interleaved {
+            return Err(DetachError::OutOfOrder {
+                partition: name,
+                customer,
+            });
+        }
 
         // 1 and 2: verify each trail in the partition, carry those it ends.
         let customers_in = format!(
@@ -339,31 +387,12 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             });
         }
 
-        // 3 and 4: in one transaction, with the partition locked.
+        // 3 and 4: nothing ends in it now; the floors, and the detach.
         let changed = |why: &str| DetachError::Changed {
             partition: name.clone(),
             why: why.to_owned(),
         };
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(failed("PostgreSQL: no connection"))?;
-        let mut tx = conn
-            .begin()
-            .await
-            .map_err(failed("PostgreSQL: cannot begin"))?;
-        sqlx::query(&format!("LOCK TABLE {name} IN SHARE MODE"))
-            .execute(&mut *tx)
-            .await
-            .map_err(failed("PostgreSQL: locking the partition failed"))?;
-        let rows_now: i64 = sqlx::query_scalar(&count_rows)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(failed("PostgreSQL: counting the partition's rows failed"))?;
-        if rows_now != rows_before {
-            return Err(changed("rows were written into it"));
-        }
+
         let unended: Option<String> = sqlx::query_scalar(&format!(
             "SELECT p.customer_id FROM (SELECT DISTINCT customer_id FROM {name}) p \
              WHERE NOT EXISTS (SELECT 1 FROM otpguard_audit a WHERE a.customer_id = p.customer_id \
@@ -376,22 +405,6 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         if let Some(customer) = unended {
             return Err(changed(&format!(
                 "the trail of customer {customer} ends in it without a row after it"
-            )));
-        }
-        let interleaved: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT p.customer_id FROM (SELECT customer_id, max(link) AS link FROM {name} \
-             WHERE link IS NOT NULL GROUP BY customer_id) p \
-             WHERE EXISTS (SELECT 1 FROM otpguard_audit a WHERE a.customer_id = p.customer_id \
-             AND a.at >= $1 AND a.link < p.link) LIMIT 1"
-        ))
-        .bind(boundary)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(failed("PostgreSQL: checking the rows' order failed"))?;
-        if let Some(customer) = interleaved {
-            return Err(changed(&format!(
-                "the rows of customer {customer} lie on both sides of its end out of order \
-                 (dated by clocks that disagree)"
             )));
         }
         // Each customer's last link in it, MACed, as its floor.
@@ -418,18 +431,18 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 floors.push(row, &self.sealer, oldest.until)?;
             }
             sqlx::query(
-                "INSERT INTO otpguard_audit_floors (customer_id, link, chain, boundary, checkpoint) \
+                "INSERT INTO otpguard_audit_floors (customer_id, link, chain, boundary, mac) \
                  SELECT c, l, h, $4, k FROM UNNEST($1::text[], $2::bigint[], $3::bytea[], \
                  $5::bytea[]) AS f (c, l, h, k) \
                  ON CONFLICT (customer_id) DO UPDATE SET link = EXCLUDED.link, \
                  chain = EXCLUDED.chain, boundary = EXCLUDED.boundary, \
-                 checkpoint = EXCLUDED.checkpoint",
+                 mac = EXCLUDED.mac",
             )
             .bind(&floors.customers)
             .bind(&floors.links)
             .bind(&floors.chains)
             .bind(boundary)
-            .bind(&floors.checkpoints)
+            .bind(&floors.macs)
             .execute(&mut *tx)
             .await
             .map_err(failed("PostgreSQL: writing the floors failed"))?;
@@ -465,7 +478,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             .map_err(failed("PostgreSQL: committing the detach failed"))?;
         Ok(Detached {
             partition: oldest.clone(),
-            rows: u64::try_from(rows_now)
+            rows: u64::try_from(rows)
                 .map_err(|_| StoreError::corrupt("a negative count of rows"))?,
             customers,
             carried,
@@ -496,7 +509,8 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         at: i64,
         boundary: u64,
     ) -> Result<Carry, StoreError> {
-        // The row as it stands (checked against its trail, not opened): a
+        // The row as it stands, checked against its trail, and its tag
+        // checked (a version raised by hand must not be carried); a
         // customer with no record keeps its trail's head too.
         let (record, audit_head) = match self.load_row(customer, Trust::Tag).await {
             Ok(loaded) => loaded,
@@ -509,6 +523,12 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             Err(e) => return Err(e),
         };
         let (version, state) = match &record {
+            Some(record) if record.open(customer, &self.sealer).is_err() => {
+                return Ok(Carry::Impossible(
+                    "its record does not open under the keys: the trail cannot be carried \
+                     past the partition",
+                ))
+            }
             Some(record) => (record.version, record.state),
             None => (0, State::Unregistered),
         };
@@ -542,10 +562,13 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             // The record changed, or another row took the place.
             Ok(_) => Ok(Carry::Overtaken),
             Err(e) if lost_race(&e) => Ok(Carry::Overtaken),
-            Err(e) => Err(StoreError::with_source(
-                "PostgreSQL: writing a Carry row failed",
-                e,
-            )),
+            Err(e) => match super::commit_failed(e) {
+                e if e.is_corrupt() => Ok(Carry::Impossible(
+                    "its chain's head and trail disagree: the trail cannot be carried past the \
+                     partition",
+                )),
+                e => Err(e),
+            },
         }
     }
 }

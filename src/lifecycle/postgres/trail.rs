@@ -7,8 +7,9 @@ use thiserror::Error;
 use super::columns::{self, AuditColumns, CONTENT_COLUMNS};
 use super::{PostgresStore, SQL};
 use crate::lifecycle::audit::{BrokenLink, ChainCheck, ChainReport, Checkpoint};
+use crate::lifecycle::chain::floor_message;
 use crate::lifecycle::CustomerId;
-use crate::seal::{SealError, Sealer};
+use crate::seal::{KeyedMac, SealError, Sealer};
 use crate::{Clock, StoreError, SystemClock};
 
 /// Rows read per query while verifying a trail.
@@ -78,21 +79,22 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         }
         // Its rows up to the floor left with a detached partition; the
         // floor was MACed as they left.
-        if let Some((link, sealed)) = self.floor_row(customer).await.map_err(StoreError::new)? {
+        if let Some((link, boundary, mac)) =
+            self.floor_row(customer).await.map_err(StoreError::new)?
+        {
             let position = link.position();
-            let floor = Checkpoint::from_bytes(&sealed)
-                .and_then(|floor| {
-                    floor.check(&self.sealer)?;
-                    if floor.customer() != customer || *floor.head() != link {
-                        return Err(SealError::Inconsistent("the floor is not this trail's"));
-                    }
-                    Ok(floor)
+            u64::try_from(boundary)
+                .map_err(|_| SealError::Inconsistent("a floor's boundary before 1970"))
+                .and_then(|boundary| floor_message(customer, &link, boundary))
+                .and_then(|message| {
+                    self.sealer
+                        .check_mac(&KeyedMac::from_bytes(&mac)?, message.as_slice())
                 })
                 .map_err(|e| match e {
                     SealError::Unauthentic => broken(BrokenLink::Unauthentic { position }),
                     reason => broken(BrokenLink::Unreadable { position, reason }),
                 })?;
-            check = check.after(*floor.head()).map_err(broken)?;
+            check = check.after(link).map_err(broken)?;
         }
         // Every row the library writes has a link.
         let unlinked: Option<i64> = sqlx::query_scalar(SQL.trail_unlinked)
