@@ -753,34 +753,37 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// a detached partition (its floor), if any: not to be trusted alone,
     /// only as the link the first row still here was linked after.
     pub(super) async fn floor(&self, customer: &CustomerId) -> Result<Option<ChainLink>, String> {
-        Ok(self.floor_row(customer).await?.map(|(link, _, _)| link))
+        self.floor_row(customer)
+            .await
+            .map_err(|e| format!("reading its audit floor failed: {e}"))?
+            .map(|floor| floor.map(|(link, _, _)| link))
+            .transpose()
     }
 
     /// The floor's link, the boundary it left below and its MAC, as
-    /// stored.
+    /// stored (`Err` inside: a floor that does not read as one).
     pub(super) async fn floor_row(
         &self,
         customer: &CustomerId,
-    ) -> Result<Option<(ChainLink, i64, Vec<u8>)>, String> {
+    ) -> Result<Option<Result<(ChainLink, i64, Vec<u8>), String>>, sqlx::Error> {
         use sqlx::Row;
         let Some(row) = sqlx::query(SQL.floor)
             .bind(customer.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| format!("reading its audit floor failed: {e}"))?
+            .await?
         else {
             return Ok(None);
         };
-        let link = columns::read_link(&row, "link", "chain")
-            .map_err(|why| format!("its audit floor: {why}"))?
-            .ok_or("its audit floor has no link")?;
-        let boundary: i64 = row
-            .try_get("boundary")
-            .map_err(|e| format!("its audit floor: {e}"))?;
-        let mac: Vec<u8> = row
-            .try_get("mac")
-            .map_err(|e| format!("its audit floor: {e}"))?;
-        Ok(Some((link, boundary, mac)))
+        let read = || -> Result<(ChainLink, i64, Vec<u8>), String> {
+            let unreadable = |e: sqlx::Error| format!("its audit floor: {e}");
+            let link = columns::read_link(&row, "link", "chain")
+                .map_err(|why| format!("its audit floor: {why}"))?
+                .ok_or("its audit floor has no link")?;
+            let boundary: i64 = row.try_get("boundary").map_err(unreadable)?;
+            let mac: Vec<u8> = row.try_get("mac").map_err(unreadable)?;
+            Ok((link, boundary, mac))
+        };
+        Ok(Some(read()))
     }
 
     /// The head of the customer's audit chain the load statement read,

@@ -38,6 +38,10 @@ pub const DETACH_GRACE: u64 = 86_400;
 /// How far ahead of now partitions may be prepared: five years.
 pub const PREPARE_HORIZON: u64 = 5 * 366 * 86_400;
 
+/// The key of the advisory lock one detach holds at a time
+/// ("otpguard" and "detach" in ASCII, folded).
+const DETACH_LOCK: i64 = 0x6f74_7067_6465_7461;
+
 /// Customers read per query while detaching.
 const BATCH: i64 = 500;
 
@@ -252,11 +256,21 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             )));
         }
         let until = columns::bigint(until, "until")?;
-        sqlx::query_scalar("SELECT otpguard_audit_prepare($1)")
-            .bind(until)
-            .fetch_all(&self.pool)
+        let failure = failed("PostgreSQL: creating audit partitions failed");
+        // Creating a partition locks the audit table: not for long, and
+        // not waiting behind a long reader while commits queue behind it.
+        let mut tx = self.pool.begin().await.map_err(&failure)?;
+        sqlx::query("SET LOCAL lock_timeout = '5s'")
+            .execute(&mut *tx)
             .await
-            .map_err(failed("PostgreSQL: creating audit partitions failed"))
+            .map_err(&failure)?;
+        let made = sqlx::query_scalar("SELECT otpguard_audit_prepare($1)")
+            .bind(until)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(&failure)?;
+        tx.commit().await.map_err(&failure)?;
+        Ok(made)
     }
 
     /// Detaches the oldest partition of the audit table, once it ended at
@@ -265,9 +279,10 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// the module's documentation). The partition becomes a table of its
     /// own, named as before: export it, then drop it.
     ///
-    /// Run it as the schema's owner. Detaching takes a lock on the audit
-    /// table that waits for the commits in flight and holds new ones back
-    /// until it commits: a moment, not the verification.
+    /// Run it as the schema's owner, with a pool of at least two
+    /// connections. Detaching takes a lock on the audit table that waits
+    /// (at most 5 s) for the statements in flight and holds new ones back
+    /// until it commits: a moment at the end, not the verification.
     ///
     /// # Errors
     /// [`DetachError`]: not yet, broken trails, changed meanwhile, or the
@@ -301,8 +316,21 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         }
         let boundary = columns::bigint(oldest.until, "the partition's end")?;
         let at = columns::bigint(now, "now")?;
+        // The verification and the carries run on other connections of
+        // the pool while this one holds the transaction.
+        if self.pool.options().get_max_connections() < 2 {
+            return Err(StoreError::new(
+                "detaching an audit partition needs a pool of at least two connections",
+            )
+            .into());
+        }
         // All of it in one transaction that locks the partition against
-        // writers first: what is verified is what leaves.
+        // writers first: what is verified is what leaves. Until the end it
+        // holds that lock alone (not the audit table's: every statement on
+        // it meanwhile runs on the pool), so nothing queues behind it but
+        // writers into the month itself; one detach at a time; no lock
+        // waited for more than 5 s; and not cut off while it waits for the
+        // verification.
         let mut conn = self
             .pool
             .acquire()
@@ -312,10 +340,43 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             .begin()
             .await
             .map_err(failed("PostgreSQL: cannot begin"))?;
-        sqlx::query(&format!("LOCK TABLE {name} IN SHARE MODE"))
+        for setting in [
+            "SET LOCAL lock_timeout = '5s'",
+            "SET LOCAL idle_in_transaction_session_timeout = 0",
+        ] {
+            sqlx::query(setting)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed("PostgreSQL: setting the detach's timeouts failed"))?;
+        }
+        let alone: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(DETACH_LOCK)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed("PostgreSQL: taking the detach's lock failed"))?;
+        if !alone {
+            return Err(DetachError::Changed {
+                partition: name,
+                why: "another detach is running".to_owned(),
+            });
+        }
+        match sqlx::query(&format!("LOCK TABLE {name} IN SHARE MODE"))
             .execute(&mut *tx)
             .await
-            .map_err(failed("PostgreSQL: locking the partition failed"))?;
+        {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("55P03") => {
+                return Err(DetachError::Changed {
+                    partition: name,
+                    why: "rows were being written into it for 5 s: try again".to_owned(),
+                })
+            }
+            Err(e) => {
+                return Err(
+                    StoreError::with_source("PostgreSQL: locking the partition failed", e).into(),
+                )
+            }
+        }
         let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {name}"))
             .fetch_one(&mut *tx)
             .await
@@ -327,7 +388,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
              AND a.at >= $1 AND a.link < p.link) LIMIT 1"
         ))
         .bind(boundary)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await
         .map_err(failed("PostgreSQL: checking the rows' order failed"))?;
         if let Some(customer) = interleaved {

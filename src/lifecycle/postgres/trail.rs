@@ -79,9 +79,14 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         }
         // Its rows up to the floor left with a detached partition; the
         // floor was MACed as they left.
-        if let Some((link, boundary, mac)) =
-            self.floor_row(customer).await.map_err(StoreError::new)?
-        {
+        let floor = self.floor_row(customer).await.map_err(read_failed)?;
+        if let Some(floor) = floor {
+            let (link, boundary, mac) = floor.map_err(|_| {
+                broken(BrokenLink::Unreadable {
+                    position: 0,
+                    reason: SealError::Inconsistent("its floor does not read as one"),
+                })
+            })?;
             let position = link.position();
             u64::try_from(boundary)
                 .map_err(|_| SealError::Inconsistent("a floor's boundary before 1970"))
