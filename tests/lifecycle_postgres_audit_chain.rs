@@ -19,7 +19,9 @@ use otpguard::lifecycle::postgres::TrailError;
 use otpguard::lifecycle::{CustomerId, LifecycleConfig, LifecycleError};
 use otpguard::{Clock, FixedClock};
 use store_support::{ctx, customer, web, Phone, START, STEP};
-use support::pg_lifecycle::{audit_rows, backend_on, migrated, pool_on, race_tasks, register, Pg};
+use support::pg_lifecycle::{
+    accept, audit_rows, backend_on, migrated, pool_on, race_tasks, register, Pg,
+};
 use support::postgres_server::PostgresServer;
 
 /// Rows the journey leaves: a registration, three rounds of an accepted
@@ -44,15 +46,6 @@ async fn journey(lc: &Pg, clock: &FixedClock, c: &CustomerId, seed: u32) -> Phon
     clock.advance(STEP);
     accept(lc, c, &phone.code(clock.now())).await;
     phone
-}
-
-/// `code` verified for `c`, which must be accepted.
-async fn accept(lc: &Pg, c: &CustomerId, code: &str) {
-    let proof = lc
-        .verify_transaction(c, &web(), code, &ctx())
-        .await
-        .unwrap();
-    assert!(proof.version() > 0);
 }
 
 /// `sql` run as the table's owner with the append-only triggers off.

@@ -24,22 +24,13 @@ use otpguard::lifecycle::postgres::{DetachError, TrailError, DETACH_GRACE};
 use otpguard::lifecycle::{CustomerId, LifecycleError};
 use otpguard::{Clock, FixedClock};
 use store_support::{ctx, customer, web, Phone, START, STEP};
-use support::pg_lifecycle::{backend_on, register, Pg};
+use support::pg_lifecycle::{accept, backend_on, register, Pg};
 use support::postgres_server::PostgresServer;
 
 const DAY: u64 = 86_400;
 
 /// What a verification must report after a tamper.
 type Expected = fn(&BrokenLink) -> bool;
-
-/// `code` verified for `c`, which must be accepted.
-async fn accept(lc: &Pg, c: &CustomerId, code: &str) {
-    let proof = lc
-        .verify_transaction(c, &web(), code, &ctx())
-        .await
-        .unwrap();
-    assert!(proof.version() > 0);
-}
 
 /// `sql` run as the table's owner with the append-only triggers off.
 fn as_owner(pg: &PostgresServer, sql: &str) {

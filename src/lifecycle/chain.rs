@@ -670,13 +670,7 @@ pub(crate) fn floor_message(
     head: &ChainLink,
     boundary: u64,
 ) -> Result<Vec<u8>, SealError> {
-    let mut m = Vec::with_capacity(128);
-    m.extend_from_slice(FLOOR_DOMAIN);
-    push_customer(&mut m, customer)?;
-    m.extend_from_slice(&head.position.to_be_bytes());
-    m.extend_from_slice(&head.mac.to_bytes());
-    m.extend_from_slice(&boundary.to_be_bytes());
-    Ok(m)
+    head_message(FLOOR_DOMAIN, customer, head, boundary)
 }
 
 fn checkpoint_message(
@@ -684,8 +678,18 @@ fn checkpoint_message(
     head: &ChainLink,
     at: u64,
 ) -> Result<Vec<u8>, SealError> {
+    head_message(CHECKPOINT_DOMAIN, customer, head, at)
+}
+
+/// `domain`, the customer, a chain head and a time, for a MAC.
+fn head_message(
+    domain: &[u8],
+    customer: &CustomerId,
+    head: &ChainLink,
+    at: u64,
+) -> Result<Vec<u8>, SealError> {
     let mut m = Vec::with_capacity(128);
-    m.extend_from_slice(CHECKPOINT_DOMAIN);
+    m.extend_from_slice(domain);
     push_customer(&mut m, customer)?;
     m.extend_from_slice(&head.position.to_be_bytes());
     m.extend_from_slice(&head.mac.to_bytes());

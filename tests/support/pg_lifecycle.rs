@@ -92,6 +92,17 @@ pub async fn backend_on(pg: &PostgresServer, connections: u32, clock: &Arc<Fixed
     migrated(&pool, LifecycleConfig::default(), clock).await
 }
 
+/// `code` verified for a transfer of `c`'s, as the customer through the
+/// web channel, which must be accepted.
+pub async fn accept(lc: &Pg, c: &CustomerId, code: &str) {
+    let web = Principal::customer(Label::new("web").unwrap());
+    let proof = lc
+        .verify_transaction(c, &web, code, &RequestContext::new())
+        .await
+        .unwrap();
+    assert!(proof.version() > 0);
+}
+
 /// Submits the registration `event` for `c`, as the customer through the
 /// web channel.
 pub async fn register(lc: &Pg, c: &CustomerId, event: Event) -> Result<Applied, LifecycleError> {
