@@ -368,7 +368,6 @@ async fn least_privilege(pg: &PostgresServer) -> PgPool {
          GRANT SELECT, INSERT, UPDATE ON otpguard_token_records TO bankapp;
          GRANT SELECT, INSERT ON otpguard_audit TO bankapp;
          GRANT USAGE ON SEQUENCE otpguard_audit_id TO bankapp;
-         GRANT SELECT, INSERT, UPDATE ON otpguard_audit_heads TO bankapp;
          GRANT SELECT ON otpguard_audit_floors TO bankapp;
          GRANT SELECT ON otpguard_schema_migrations TO bankapp;",
     );
@@ -403,8 +402,19 @@ fn least_privilege_app_role_cannot_backdate_audit_rows() {
                 if e.constraint() == Some("otpguard_audit_heads")),
             "{skipped:?}"
         );
+        // The heads are the trigger's alone.
+        for sql in [
+            "UPDATE otpguard_audit_heads SET link = 1",
+            "SELECT link FROM otpguard_audit_heads",
+        ] {
+            let denied = sqlx::query(sql).execute(&app).await;
+            assert!(
+                matches!(&denied, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501")),
+                "{sql}: {denied:?}"
+            );
+        }
         sqlx::query(&forge(
-            "(SELECT link + 1 FROM otpguard_audit_heads WHERE customer_id = 'alice')",
+            "(SELECT max(link) + 1 FROM otpguard_audit WHERE customer_id = 'alice')",
         ))
         .execute(&app)
         .await
@@ -428,6 +438,52 @@ fn least_privilege_app_role_cannot_backdate_audit_rows() {
             matches!(verified, Err(TrailError::Broken { .. })),
             "{verified:?}"
         );
+    });
+}
+
+/// The stamping trigger runs with its owner's rights, so it names every
+/// operator with `pg_catalog`: an application role that puts an operator
+/// of its own first on its search path changes nothing the trigger does
+/// (unqualified, `NEW.link - 1` would be 0 here, and the head never move).
+#[test]
+fn the_stamping_trigger_ignores_operators_the_caller_puts_first() {
+    with_server(async |pg| {
+        let app = least_privilege(pg).await;
+        pg.psql("CREATE SCHEMA evil AUTHORIZATION bankapp");
+        sqlx::raw_sql(
+            "CREATE FUNCTION evil.minus(bigint, integer) RETURNS bigint LANGUAGE sql \
+             AS 'SELECT 0::bigint'; \
+             CREATE OPERATOR evil.- (LEFTARG = bigint, RIGHTARG = integer, FUNCTION = evil.minus)",
+        )
+        .execute(&app)
+        .await
+        .unwrap();
+        let hijacked = pool_as(pg, "bankapp", &[("search_path", "evil,pg_catalog,public")]).await;
+        let minus: i64 = sqlx::query_scalar("SELECT 5::bigint - 1")
+            .fetch_one(&hijacked)
+            .await
+            .unwrap();
+        assert_eq!(minus, 0, "the session's own operator is in effect");
+        let clock = Arc::new(FixedClock::new(START + 30));
+        let lc = lifecycle(&hijacked, LifecycleConfig::default(), &clock);
+        let alice = customer("alice");
+        let _proof = lc
+            .verify_transaction(
+                &alice,
+                &web(),
+                &Phone::new("SN-A", 1).code(clock.now()),
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            pg.psql("SELECT link FROM otpguard_audit_heads WHERE customer_id = 'alice'"),
+            pg.psql("SELECT max(link) FROM otpguard_audit WHERE customer_id = 'alice'")
+        );
+        PostgresStore::new(hijacked, keys())
+            .verify_audit(&alice, None)
+            .await
+            .unwrap();
     });
 }
 

@@ -82,14 +82,18 @@ ALTER TABLE otpguard_audit_history ALTER COLUMN id SET DEFAULT pg_catalog.nextva
 -- The database numbers, dates and attributes each row itself, and moves
 -- the customer's head to it (see above). Every name the function uses is
 -- qualified with its schema, this migration's (written into the function
--- as it is created, so its statements are planned once per session), so
--- a session whose search_path puts a schema of its own first cannot put
--- tables or functions of its own in their place.
+-- as it is created, so its statements are planned once per session), and
+-- every function and operator with pg_catalog, so a session whose
+-- search_path puts a schema of its own first cannot put tables,
+-- functions or operators of its own in their place. It runs with its
+-- owner's rights (SECURITY DEFINER): the application's role inserts audit
+-- rows, and the trigger moves the heads, which that role can neither read
+-- nor write.
 DO $migration$
 BEGIN
 EXECUTE pg_catalog.format($function$
 CREATE OR REPLACE FUNCTION %1$I.otpguard_audit_stamp() RETURNS trigger
-LANGUAGE plpgsql AS $body$
+LANGUAGE plpgsql SECURITY DEFINER AS $body$
 DECLARE
     moved bigint;
     head bigint;
@@ -100,22 +104,24 @@ BEGIN
     IF NEW.link IS NULL THEN
         RETURN NEW;  -- refused by otpguard_audit_linked
     END IF;
-    IF NEW.link = 1 THEN
+    IF NEW.link OPERATOR(pg_catalog.=) 1 THEN
         INSERT INTO %1$I.otpguard_audit_heads (customer_id, link) VALUES (NEW.customer_id, 1)
             ON CONFLICT (customer_id) DO NOTHING;
     ELSE
         UPDATE %1$I.otpguard_audit_heads SET link = NEW.link
-            WHERE customer_id = NEW.customer_id AND link OPERATOR(pg_catalog.=) NEW.link - 1;
+            WHERE customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+            AND link OPERATOR(pg_catalog.=) (NEW.link OPERATOR(pg_catalog.-) 1);
     END IF;
     GET DIAGNOSTICS moved = ROW_COUNT;
-    IF moved = 0 THEN
+    IF moved OPERATOR(pg_catalog.=) 0 THEN
         -- Another writer's row took the place (the head is at or past it,
         -- on a row the trail holds), or the head and the trail disagree:
         -- rows were cut from the trail's end, or the head was edited.
         SELECT h.link INTO head FROM %1$I.otpguard_audit_heads h
-            WHERE h.customer_id = NEW.customer_id;
-        IF head >= NEW.link AND EXISTS (SELECT 1 FROM %1$I.otpguard_audit a
-                WHERE a.customer_id = NEW.customer_id AND a.link OPERATOR(pg_catalog.=) head) THEN
+            WHERE h.customer_id OPERATOR(pg_catalog.=) NEW.customer_id;
+        IF head OPERATOR(pg_catalog.>=) NEW.link AND EXISTS (SELECT 1 FROM %1$I.otpguard_audit a
+                WHERE a.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+                AND a.link OPERATOR(pg_catalog.=) head) THEN
             RAISE EXCEPTION 'audit chain position %% of customer %% is taken', NEW.link, NEW.customer_id
                 USING ERRCODE = 'unique_violation', CONSTRAINT = 'otpguard_audit_chain';
         END IF;
@@ -240,8 +246,8 @@ $migration$;
 
 -- A role that could read or write the audit table (the application's,
 -- granted as the module documentation says) keeps that right on the new
--- one, with what writing now takes: the heads, the id sequence and the
--- floors its loads read.
+-- one, with what writing now takes: the id sequence, and the floors its
+-- loads read. Not the heads: only the stamping trigger moves them.
 DO $migration$
 DECLARE
     g record;
@@ -257,8 +263,6 @@ BEGIN
         EXECUTE pg_catalog.format('GRANT %s ON otpguard_audit TO %s', g.what, g.role);
         EXECUTE pg_catalog.format('GRANT SELECT ON otpguard_audit_floors TO %s', g.role);
         IF g.what = 'INSERT' THEN
-            EXECUTE pg_catalog.format(
-                'GRANT SELECT, INSERT, UPDATE ON otpguard_audit_heads TO %s', g.role);
             EXECUTE pg_catalog.format('GRANT USAGE ON SEQUENCE otpguard_audit_id TO %s', g.role);
         END IF;
     END LOOP;

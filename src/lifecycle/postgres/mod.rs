@@ -105,8 +105,9 @@
 //! GRANT SELECT, INSERT, UPDATE ON otpguard_token_records TO bank_app;
 //! GRANT SELECT, INSERT ON otpguard_audit TO bank_app;
 //! GRANT USAGE ON SEQUENCE otpguard_audit_id TO bank_app;
-//! GRANT SELECT, INSERT, UPDATE ON otpguard_audit_heads TO bank_app;
 //! GRANT SELECT ON otpguard_audit_floors TO bank_app;
+//! -- (not otpguard_audit_heads: the stamping trigger moves them, with the
+//! -- owner's rights)
 //! GRANT SELECT ON otpguard_schema_migrations TO bank_app;
 //! ```
 //!
