@@ -97,8 +97,10 @@
 //!
 //! The trigger on `otpguard_audit` stops the application's role, not the
 //! table's owner: an owner (or a superuser) can disable or drop a trigger.
-//! So run the migrations as a separate owner role, and give the
-//! application's role only what it uses:
+//! So run the migrations as a separate owner role (not a superuser: the
+//! stamping trigger runs with the rights of the role that created it, to
+//! move the chain heads the application's role cannot touch), and give
+//! the application's role only what it uses:
 //!
 //! ```sql
 //! -- as the owner, after PostgresStore::migrate (or the SQL files) ran:
