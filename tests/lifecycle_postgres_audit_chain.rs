@@ -14,13 +14,12 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use otpguard::lifecycle::audit::{BrokenLink, ChainReport, Checkpoint};
-use otpguard::lifecycle::postgres::TrailError;
+use otpguard::lifecycle::audit::{BrokenLink, Checkpoint};
 use otpguard::lifecycle::{CustomerId, LifecycleConfig, LifecycleError};
 use otpguard::{Clock, FixedClock};
 use store_support::{ctx, customer, web, Phone, START, STEP};
 use support::pg_lifecycle::{
-    accept, audit_rows, backend_on, migrated, pool_on, race_tasks, register, Pg,
+    accept, as_owner, audit_rows, backend_on, broken, migrated, pool_on, race_tasks, register, Pg,
 };
 use support::postgres_server::PostgresServer;
 
@@ -46,14 +45,6 @@ async fn journey(lc: &Pg, clock: &FixedClock, c: &CustomerId, seed: u32) -> Phon
     clock.advance(STEP);
     accept(lc, c, &phone.code(clock.now())).await;
     phone
-}
-
-/// `sql` run as the table's owner with the append-only triggers off.
-fn as_owner(pg: &PostgresServer, sql: &str) {
-    pg.psql(&format!(
-        "ALTER TABLE otpguard_audit DISABLE TRIGGER USER; {sql}; \
-         ALTER TABLE otpguard_audit ENABLE TRIGGER USER"
-    ));
 }
 
 /// The columns of an audit row but its id, for copying one.
@@ -157,13 +148,6 @@ const TAMPERS: &[Tamper] = &[
         expected: |b| matches!(b, BrokenLink::Unreadable { .. }),
     },
 ];
-
-fn broken(result: Result<ChainReport, TrailError>) -> BrokenLink {
-    match result {
-        Err(TrailError::Broken { link, .. }) => link,
-        other => panic!("not a broken trail: {other:?}"),
-    }
-}
 
 #[test]
 fn every_tamper_of_the_trail_is_reported_where_it_happened() {

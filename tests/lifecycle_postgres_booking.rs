@@ -107,6 +107,14 @@ fn pay(
     }
 }
 
+/// The bank's statements: `sql` alone, its outcome returned as it is.
+fn statement(
+    sql: &'static str,
+) -> impl for<'c> FnOnce(&'c mut PgConnection, &'c PendingProof) -> BookingFuture<'c, (), sqlx::Error>
+{
+    move |tx, _proof| Box::pin(async move { sqlx::query(sql).execute(&mut *tx).await.map(|_| ()) })
+}
+
 /// (accepted `VerifyTransaction` rows, payments) for `c`: equal whenever
 /// nothing is in flight.
 fn accepted_and_paid(pg: &PostgresServer, c: &CustomerId) -> (u64, u64) {
@@ -494,16 +502,7 @@ fn statements_that_break_the_transaction_are_never_taken_for_a_booking() {
         &web(),
         &code,
         &ctx(),
-        |tx: &mut PgConnection, _p: &PendingProof| -> BookingFuture<'_, (), sqlx::Error> {
-            Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO payments (customer, amount, step) VALUES ('mallory', 1, 0)",
-                )
-                .execute(&mut *tx)
-                .await
-                .map(|_| ())
-            })
-        },
+        statement("INSERT INTO payments (customer, amount, step) VALUES ('mallory', 1, 0)"),
     ));
     assert!(
         matches!(deferred, Err(BookingError::RolledBack { audit: None, .. })),
@@ -516,14 +515,7 @@ fn statements_that_break_the_transaction_are_never_taken_for_a_booking() {
         &web(),
         &code,
         &ctx(),
-        |tx: &mut PgConnection, _p: &PendingProof| -> BookingFuture<'_, (), sqlx::Error> {
-            Box::pin(async move {
-                sqlx::query("SET LOCAL synchronous_commit = off")
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())
-            })
-        },
+        statement("SET LOCAL synchronous_commit = off"),
     ));
     assert!(
         matches!(&asynchronous, Err(BookingError::RolledBack { error, audit: None })
@@ -540,18 +532,8 @@ fn statements_that_break_the_transaction_are_never_taken_for_a_booking() {
 
     // COMMIT sent by the bank's statements: the acceptance committed
     // before the booking could be checked; the call cannot say it booked.
-    let committed = rt.block_on(lc.verify_transaction_with(
-        &alice,
-        &web(),
-        &code,
-        &ctx(),
-        |tx: &mut PgConnection, _p: &PendingProof| -> BookingFuture<'_, (), sqlx::Error> {
-            Box::pin(async move {
-                sqlx::query("COMMIT").execute(&mut *tx).await?;
-                Ok(())
-            })
-        },
-    ));
+    let committed =
+        rt.block_on(lc.verify_transaction_with(&alice, &web(), &code, &ctx(), statement("COMMIT")));
     assert!(
         matches!(committed, Err(BookingError::OutcomeUnknown(_))),
         "{committed:?}"

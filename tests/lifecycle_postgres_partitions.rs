@@ -24,20 +24,13 @@ use otpguard::lifecycle::postgres::{DetachError, TrailError, DETACH_GRACE};
 use otpguard::lifecycle::{CustomerId, LifecycleError};
 use otpguard::{Clock, FixedClock};
 use store_support::{ctx, customer, web, Phone, START, STEP};
-use support::pg_lifecycle::{accept, backend_on, register, Pg};
+use support::pg_lifecycle::{accept, as_owner, backend_on, broken, register, Pg};
 use support::postgres_server::PostgresServer;
 
 const DAY: u64 = 86_400;
 
 /// What a verification must report after a tamper.
 type Expected = fn(&BrokenLink) -> bool;
-
-/// `sql` run as the table's owner with the append-only triggers off.
-fn as_owner(pg: &PostgresServer, sql: &str) {
-    pg.psql(&format!(
-        "SET session_replication_role = replica; {sql}; SET session_replication_role = origin"
-    ));
-}
 
 /// The events of `c`'s trail still in the database, in order.
 async fn events(lc: &Pg, c: &CustomerId) -> Vec<String> {
@@ -54,13 +47,6 @@ async fn events(lc: &Pg, c: &CustomerId) -> Vec<String> {
             other => panic!("unreadable entry {other:?}"),
         })
         .collect()
-}
-
-async fn broken(lc: &Pg, c: &CustomerId) -> BrokenLink {
-    match lc.store().verify_audit(c, None).await {
-        Err(TrailError::Broken { link, .. }) => link,
-        other => panic!("expected a broken trail, got {other:?}"),
-    }
 }
 
 #[test]
@@ -242,7 +228,7 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
                 pg.psql("CREATE TABLE alice_rows AS SELECT * FROM otpguard_audit WHERE customer_id = 'alice'");
             }
             as_owner(&pg, tamper);
-            let link = broken(&lc, &alice.0).await;
+            let link = broken(store.verify_audit(&alice.0, None).await);
             assert!(expected(&link), "{tamper}: {link:?}");
             as_owner(&pg, put_back);
             if i == 3 || i == 4 {

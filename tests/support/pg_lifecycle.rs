@@ -8,7 +8,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use otpguard::lifecycle::postgres::PostgresStore;
+use otpguard::lifecycle::audit::{BrokenLink, ChainReport};
+use otpguard::lifecycle::postgres::{PostgresStore, TrailError};
 use otpguard::lifecycle::{
     Applied, Authorized, CustomerId, Event, Label, Lifecycle, LifecycleConfig, LifecycleError,
     Principal, RequestContext,
@@ -101,6 +102,23 @@ pub async fn accept(lc: &Pg, c: &CustomerId, code: &str) {
         .await
         .unwrap();
     assert!(proof.version() > 0);
+}
+
+/// `sql` run as the table's owner with the triggers off (the
+/// append-only rule and the stamping), as someone who can write the
+/// database but has no key would.
+pub fn as_owner(pg: &PostgresServer, sql: &str) {
+    pg.psql(&format!(
+        "SET session_replication_role = replica; {sql}; SET session_replication_role = origin"
+    ));
+}
+
+/// The first break `verify_audit` reported; panics if it reported none.
+pub fn broken(result: Result<ChainReport, TrailError>) -> BrokenLink {
+    match result {
+        Err(TrailError::Broken { link, .. }) => link,
+        other => panic!("not a broken trail: {other:?}"),
+    }
 }
 
 /// Submits the registration `event` for `c`, as the customer through the
