@@ -20,7 +20,7 @@ mod support;
 use std::sync::Arc;
 
 use otpguard::lifecycle::audit::{AuditContent, AuditQuery, AuditReader, BrokenLink};
-use otpguard::lifecycle::postgres::{DetachError, TrailError, DETACH_GRACE};
+use otpguard::lifecycle::postgres::{sqlx, DetachError, TrailError, DETACH_GRACE};
 use otpguard::lifecycle::{CustomerId, LifecycleError};
 use otpguard::{Clock, FixedClock};
 use store_support::{ctx, customer, web, Phone, START, STEP};
@@ -127,6 +127,19 @@ fn months_are_prepared_and_the_oldest_leaves_with_every_trail_intact() {
             }
             other => panic!("detached too early: {other:?}"),
         }
+        // Not while another detach holds its lock (the detach's advisory
+        // lock key, "otpgdeta" in ASCII).
+        let mut other = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock(x'6f74706764657461'::bigint)")
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        match store.detach_oldest_audit_partition(&*clock).await {
+            Err(DetachError::Changed { why, .. }) => assert!(why.contains("another detach"), "{why}"),
+            other => panic!("detached beside another detach: {other:?}"),
+        }
+        other.rollback().await.unwrap();
+        assert_eq!(store.audit_partitions().await.unwrap()[0].name, "otpguard_audit_history");
 
         // The history leaves: four trails verified, Bob's and Dave's
         // carried.

@@ -39,8 +39,14 @@ pub const DETACH_GRACE: u64 = 86_400;
 pub const PREPARE_HORIZON: u64 = 5 * 366 * 86_400;
 
 /// The key of the advisory lock one detach holds at a time
-/// ("otpguard" and "detach" in ASCII, folded).
+/// ("otpgdeta" in ASCII).
 const DETACH_LOCK: i64 = 0x6f74_7067_6465_7461;
+
+/// Whether the trail of customer `c.customer_id` ends before `$1`: no
+/// linked row of it other than the System's `Load` is dated at or after.
+const ENDS_BEFORE: &str = "NOT EXISTS (SELECT 1 FROM otpguard_audit a \
+     WHERE a.customer_id = c.customer_id AND a.at >= $1 \
+     AND a.link IS NOT NULL AND a.event <> 'Load')";
 
 /// Customers read per query while detaching.
 const BATCH: i64 = 500;
@@ -455,9 +461,8 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         };
 
         let unended: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT p.customer_id FROM (SELECT DISTINCT customer_id FROM {name}) p \
-             WHERE NOT EXISTS (SELECT 1 FROM otpguard_audit a WHERE a.customer_id = p.customer_id \
-             AND a.at >= $1 AND a.link IS NOT NULL AND a.event <> 'Load') LIMIT 1"
+            "SELECT c.customer_id FROM (SELECT DISTINCT customer_id FROM {name}) c \
+             WHERE {ENDS_BEFORE} LIMIT 1"
         ))
         .bind(boundary)
         .fetch_optional(&mut *tx)
@@ -549,16 +554,14 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// Whether `customer`'s last row other than the System's `Load` rows is
     /// dated before `boundary`.
     async fn ends_before(&self, customer: &CustomerId, boundary: i64) -> Result<bool, StoreError> {
-        let later: Option<i32> = sqlx::query_scalar(
-            "SELECT 1 FROM otpguard_audit WHERE customer_id = $1 AND at >= $2 \
-             AND link IS NOT NULL AND event <> 'Load' LIMIT 1",
-        )
-        .bind(customer.as_str())
+        sqlx::query_scalar(&format!(
+            "SELECT {ENDS_BEFORE} FROM (SELECT $2::text AS customer_id) c"
+        ))
         .bind(boundary)
-        .fetch_optional(&self.pool)
+        .bind(customer.as_str())
+        .fetch_one(&self.pool)
         .await
-        .map_err(failed("PostgreSQL: reading a trail's end failed"))?;
-        Ok(later.is_none())
+        .map_err(failed("PostgreSQL: reading a trail's end failed"))
     }
 
     /// Writes `customer`'s `Carry` row, dated `at`, linked after its head,
