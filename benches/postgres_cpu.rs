@@ -279,6 +279,7 @@ impl Bench {
             "full_page_writes=on",
             "shared_preload_libraries=pg_stat_statements",
             "pg_stat_statements.track=all",
+            "pg_stat_statements.track_planning=on",
         ]);
         server.psql("CREATE EXTENSION pg_stat_statements");
         server.psql(FLOOR_SCHEMA);
@@ -481,11 +482,14 @@ fn main() {
         )),
     );
     // Where the server's time goes: the statements by time per call.
-    println!("\n| statement (first 90 characters) | calls | server µs per call | rows per call |");
-    println!("|---|---|---|---|");
+    println!(
+        "\n| statement (first 90 characters) | calls | server µs per call | planning µs per call | rows per call |"
+    );
+    println!("|---|---|---|---|---|");
     let top = bench.server.psql(
         "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 90) || '|' || calls || '|' || \
          round((total_exec_time * 1000 / calls)::numeric, 1) || '|' || \
+         round((total_plan_time * 1000 / calls)::numeric, 1) || '|' || \
          round(rows::numeric / calls, 2) FROM pg_stat_statements \
          WHERE calls > 100 ORDER BY total_exec_time DESC LIMIT 12",
     );

@@ -368,7 +368,7 @@ async fn least_privilege(pg: &PostgresServer) -> PgPool {
          GRANT SELECT, INSERT, UPDATE ON otpguard_token_records TO bankapp;
          GRANT SELECT, INSERT ON otpguard_audit TO bankapp;
          GRANT USAGE ON SEQUENCE otpguard_audit_id TO bankapp;
-         GRANT SELECT ON otpguard_audit_floors TO bankapp;
+         GRANT SELECT ON otpguard_audit_floors, otpguard_audit_heads TO bankapp;
          GRANT SELECT ON otpguard_schema_migrations TO bankapp;",
     );
     pool_as(pg, "bankapp", &[]).await
@@ -402,10 +402,12 @@ fn least_privilege_app_role_cannot_backdate_audit_rows() {
                 if e.constraint() == Some("otpguard_audit_heads")),
             "{skipped:?}"
         );
-        // The heads are the trigger's alone.
+        // The heads are the trigger's alone to write (the loads read them).
         for sql in [
             "UPDATE otpguard_audit_heads SET link = 1",
-            "SELECT link FROM otpguard_audit_heads",
+            "UPDATE otpguard_audit_heads SET version = 1",
+            "DELETE FROM otpguard_audit_heads",
+            "INSERT INTO otpguard_audit_heads (customer_id, link) VALUES ('mallory', 1)",
         ] {
             let denied = sqlx::query(sql).execute(&app).await;
             assert!(

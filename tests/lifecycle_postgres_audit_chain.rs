@@ -404,10 +404,11 @@ fn a_clean_trail_of_ten_thousand_events_verifies() {
 }
 
 /// A record restored from an older copy is refused on load even when the
-/// trail was made to agree with it, as long as its head is the library's:
-/// the load checks the head's link and the version it committed. A record
-/// whose whole trail was deleted is refused, and the pass over every
-/// customer finds it.
+/// trail was made to agree with it: the load reads the version committed
+/// from the copy of the trail's last row that the stamping trigger keeps
+/// with the customer's head, and checks that copy's link, so lowering it
+/// too is refused as well. A record whose whole trail was deleted is
+/// refused, and the pass over every customer finds it.
 #[test]
 fn the_load_checks_the_head_of_the_chain() {
     support::pg_lifecycle::with_server(async |pg| {
@@ -415,17 +416,30 @@ fn the_load_checks_the_head_of_the_chain() {
         let lc = backend_on(pg, 2, &clock).await;
         let store = lc.store();
 
-        // Versions lowered in the trail, or the whole trail deleted; then
-        // an older row restored.
+        // Versions lowered in the trail (the head's copy kept, or lowered
+        // with them), or the whole trail deleted (with its head, or
+        // without); then an older row restored.
         for (id, trail_sql, why) in [
             (
                 "c-lowered",
                 "UPDATE otpguard_audit SET version = 1 WHERE customer_id = '{c}'",
+                "an older copy of the row was restored",
+            ),
+            (
+                "c-lowered-head",
+                "UPDATE otpguard_audit SET version = 1 WHERE customer_id = '{c}'; \
+                 UPDATE otpguard_audit_heads SET version = 1 WHERE customer_id = '{c}'",
                 "head of its audit chain",
             ),
             (
-                "c-erased",
+                "c-trail-erased",
                 "DELETE FROM otpguard_audit WHERE customer_id = '{c}'",
+                "an older copy of the row was restored",
+            ),
+            (
+                "c-erased",
+                "DELETE FROM otpguard_audit WHERE customer_id = '{c}'; \
+                 DELETE FROM otpguard_audit_heads WHERE customer_id = '{c}'",
                 "trail was deleted",
             ),
         ] {

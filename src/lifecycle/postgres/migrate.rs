@@ -20,7 +20,7 @@ struct Migration {
 
 /// Every migration, in order. A released migration is never edited: a
 /// change is a new file (the checksum check refuses an edited one).
-const MIGRATIONS: [Migration; 12] = [
+const MIGRATIONS: [Migration; 13] = [
     Migration {
         version: 1,
         name: "token_records",
@@ -81,11 +81,16 @@ const MIGRATIONS: [Migration; 12] = [
         name: "audit_partitions",
         sql: include_str!("../../../migrations/postgres/0012_audit_partitions.sql"),
     },
+    Migration {
+        version: 13,
+        name: "audit_head_rows",
+        sql: include_str!("../../../migrations/postgres/0013_audit_head_rows.sql"),
+    },
 ];
 
 /// The latest schema version this library knows.
-pub const SCHEMA_VERSION: i32 = 12;
-const _: () = assert!(MIGRATIONS.len() == 12 && MIGRATIONS[11].version == SCHEMA_VERSION);
+pub const SCHEMA_VERSION: i32 = 13;
+const _: () = assert!(MIGRATIONS.len() == 13 && MIGRATIONS[12].version == SCHEMA_VERSION);
 
 /// Serializes concurrent `migrate` calls (two processes starting at once):
 /// a transaction-scoped advisory lock on this key ("otpguard" in ASCII).

@@ -99,7 +99,7 @@
 //! table's owner: an owner (or a superuser) can disable or drop a trigger.
 //! So run the migrations as a separate owner role (not a superuser: the
 //! stamping trigger runs with the rights of the role that created it, to
-//! move the chain heads the application's role cannot touch), and give
+//! move the chain heads the application's role can only read), and give
 //! the application's role only what it uses:
 //!
 //! ```sql
@@ -107,9 +107,9 @@
 //! GRANT SELECT, INSERT, UPDATE ON otpguard_token_records TO bank_app;
 //! GRANT SELECT, INSERT ON otpguard_audit TO bank_app;
 //! GRANT USAGE ON SEQUENCE otpguard_audit_id TO bank_app;
-//! GRANT SELECT ON otpguard_audit_floors TO bank_app;
-//! -- (not otpguard_audit_heads: the stamping trigger moves them, with the
-//! -- owner's rights)
+//! GRANT SELECT ON otpguard_audit_floors, otpguard_audit_heads TO bank_app;
+//! -- (only SELECT on otpguard_audit_heads: the stamping trigger moves
+//! -- them, with the owner's rights)
 //! GRANT SELECT ON otpguard_schema_migrations TO bank_app;
 //! ```
 //!
@@ -399,7 +399,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let head = CONTENT_COLUMNS
         .iter()
         .zip(HEAD_COLUMNS)
-        .map(|(column, name)| format!("t.{column} AS {name}"))
+        .map(|(column, name)| format!("h.{column} AS {name}"))
         .collect::<Vec<_>>()
         .join(", ");
     let audit_names = AUDIT_COLUMNS.map(|(name, _)| name).join(", ");
@@ -430,43 +430,32 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         // version the customer's audit trail has committed (the System's
         // refusals of corrupt rows aside: versions only grow along the
         // chain, so it is the last such row's; rows from before the chain,
-        // unlinked, are looked at only for a trail that has no linked row) and the head of its chain with
-        // the link before it (to check the head's MAC): a row older than
-        // either was restored from an older copy, and a missing row behind
-        // a trail that committed one was deleted.
+        // unlinked, are looked at only for a trail that has no linked row)
+        // and the head of its chain with the link before it (to check the
+        // head's MAC): a row older than either was restored from an older
+        // copy, and a missing row behind a trail that committed one was
+        // deleted.
         //
-        // The head and the row before it come from one ordered scan with a
-        // limit of two (the unique `(customer_id, link)` of each partition): it
-        // reads two index entries whatever the length of the trail and
-        // whatever plan the server caches, and looks into each partition
-        // once. The version committed is the head's, unless the head is
-        // the System's refusal of a corrupt record; only then is the trail
-        // scanned again for the last other row. The row before the head
-        // may have left with a detached partition: then the customer's
-        // floor is its link (read only then).
+        // The head is the copy the stamping trigger keeps of the trail's
+        // last row, with the link before it (`otpguard_audit_heads`, by its
+        // primary key): two index probes whatever the length of the trail
+        // and the number of partitions. The version committed is the
+        // head's, unless the head is the System's refusal of a corrupt
+        // record; only then is the trail scanned for the last other row.
         select: format!(
             "SELECT {qualified}, r.customer_id AS present, \
-             coalesce(CASE WHEN h.head_link IS NULL THEN NULL \
-             WHEN h.head_event <> 'Load' THEN h.head_version \
+             coalesce(CASE WHEN h.link IS NULL THEN NULL \
+             WHEN h.event <> 'Load' THEN h.version \
              ELSE (SELECT a.version FROM otpguard_audit a \
              WHERE a.customer_id = k.wanted AND a.link IS NOT NULL AND a.event <> 'Load' \
              ORDER BY a.link DESC LIMIT 1) END, \
              (SELECT max(a.version) FROM otpguard_audit a \
              WHERE a.customer_id = k.wanted AND a.link IS NULL AND a.event <> 'Load')) \
              AS audited_version, \
-             h.*, coalesce(h.before_link, f.link) AS prev_link, \
-             CASE WHEN h.before_link IS NULL THEN f.chain ELSE h.before_chain END AS prev_chain \
+             {head}, h.prev_link, h.prev_chain \
              FROM (SELECT $1::text AS wanted) k \
              LEFT JOIN otpguard_token_records r ON r.customer_id = k.wanted \
-             LEFT JOIN LATERAL (SELECT {head}, \
-             lead(t.link) OVER w AS before_link, lead(t.chain) OVER w AS before_chain \
-             FROM (SELECT * FROM otpguard_audit a \
-             WHERE a.customer_id = k.wanted AND a.link IS NOT NULL \
-             ORDER BY a.link DESC LIMIT 2) t \
-             WINDOW w AS (ORDER BY t.link DESC) ORDER BY t.link DESC LIMIT 1) h ON true \
-             LEFT JOIN LATERAL (SELECT f.link, f.chain FROM otpguard_audit_floors f \
-             WHERE h.before_link IS NULL AND f.customer_id = k.wanted \
-             AND f.link = h.head_link - 1) f ON true"
+             LEFT JOIN otpguard_audit_heads h ON h.customer_id = k.wanted"
         ),
         rows: Commits::around(&audit, &values, expected, first_record),
         one_row: Commits::around(&audit_one, &values, expected, first_record),
@@ -1058,7 +1047,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             Err(e) if lost_race(&e) => Err(StoreError::new(
                 "another row took its place in the audit chain; the next load audits it",
             )),
-            Err(e) => Err(failed(e)),
+            Err(e) => Err(head_disagrees(&e).map_or_else(|| failed(e), StoreError::new)),
         }
     }
 
@@ -1197,14 +1186,24 @@ fn lost_race(e: &sqlx::Error) -> bool {
 /// The error of a commit that failed: a corrupt one if the customer's
 /// audit head and trail disagree (see migration 12), which no retry mends.
 fn commit_failed(e: sqlx::Error) -> StoreError {
-    match &e {
+    match head_disagrees(&e) {
+        Some(why) => StoreError::corrupt(why),
+        None => StoreError::with_source("PostgreSQL: commit failed", e),
+    }
+}
+
+/// The stamping trigger's refusal of a row when the customer's audit head
+/// and trail disagree (rows cut from the trail's end, or the head edited),
+/// as the server worded it.
+fn head_disagrees(e: &sqlx::Error) -> Option<String> {
+    match e {
         sqlx::Error::Database(db)
             if db.code().as_deref() == Some("XX001")
                 && db.constraint() == Some("otpguard_audit_heads") =>
         {
-            StoreError::corrupt(format!("PostgreSQL: {}", db.message()))
+            Some(format!("PostgreSQL: {}", db.message()))
         }
-        _ => StoreError::with_source("PostgreSQL: commit failed", e),
+        _ => None,
     }
 }
 
