@@ -68,8 +68,8 @@ fn schema_flow_and_guards() {
         a.unwrap();
         b.unwrap();
         let ledger = pg.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM otpguard_schema_migrations");
-        assert_eq!(ledger, "1,2,3,4,5,6,7,8,9,10,11,12,13");
-        assert_eq!(SCHEMA_VERSION, 13);
+        assert_eq!(ledger, "1,2,3,4,5,6,7,8,9,10,11,12,13,14");
+        assert_eq!(SCHEMA_VERSION, 14);
 
         // The bank's journey: register, pay, replay refused, wrong code
         // counted.

@@ -634,3 +634,263 @@ fn reseal_never_moves_rows_back_to_an_older_key() {
         let _ = lc.store().load(&customer("alice")).await.unwrap();
     });
 }
+
+/// Every row rule of the record and audit tables (schema 14 checks them in
+/// triggers, not CHECK constraints) still refuses a row that breaks it,
+/// with the SQLSTATE and constraint name its constraint had, and leaves
+/// the row as it was. Written by the application's role with a search path
+/// that puts its own operators and functions first, each made to pass
+/// every rule: the rules name pg_catalog's.
+#[test]
+fn every_row_rule_refuses_a_row_that_breaks_it() {
+    with_server(async |pg| {
+        let app = least_privilege(pg).await;
+        pg.psql("CREATE SCHEMA evil AUTHORIZATION bankapp");
+        sqlx::raw_sql(
+            "CREATE FUNCTION evil.yes(bigint, integer) RETURNS boolean LANGUAGE sql \
+             AS 'SELECT true'; \
+             CREATE FUNCTION evil.yes_bool(boolean, boolean) RETURNS boolean LANGUAGE sql \
+             AS 'SELECT true'; \
+             CREATE FUNCTION evil.yes_text(text, text) RETURNS boolean LANGUAGE sql \
+             AS 'SELECT true'; \
+             CREATE FUNCTION evil.octet_length(bytea) RETURNS integer LANGUAGE sql \
+             AS 'SELECT 37'; \
+             CREATE OPERATOR evil.> (LEFTARG = bigint, RIGHTARG = integer, FUNCTION = evil.yes); \
+             CREATE OPERATOR evil.>= (LEFTARG = bigint, RIGHTARG = integer, FUNCTION = evil.yes); \
+             CREATE OPERATOR evil.= (LEFTARG = boolean, RIGHTARG = boolean, FUNCTION = evil.yes_bool); \
+             CREATE OPERATOR evil.~~ (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.yes_text)",
+        )
+        .execute(&app)
+        .await
+        .unwrap();
+        let hijacked = pool_as(pg, "bankapp", &[("search_path", "evil,pg_catalog,public")]).await;
+        let passes: bool = sqlx::query_scalar("SELECT -1::bigint >= 0 AND true = false")
+            .fetch_one(&hijacked)
+            .await
+            .unwrap();
+        assert!(passes, "the session's own operators are in effect");
+
+        let record = |set: &str| {
+            format!("UPDATE otpguard_token_records SET {set} WHERE customer_id = 'alice'")
+        };
+        let token_cleared = "token_id = NULL, token_serial = NULL, token_secret = NULL, \
+             token_algorithm = NULL, token_last_step = NULL, token_drift = NULL, \
+             token_drift_estimate = '{0,0,0,0,0,0}'";
+        let enrollment = "enrollment_secret = '\\x00', enrollment_deadline = 1";
+        let signing = "'OCRA-1:HOTP-SHA1-6:QN08'";
+        let records = [
+            (
+                "version = 0".to_owned(),
+                "otpguard_token_records_version_check",
+            ),
+            ("token_serial = NULL".to_owned(), "otpguard_token_complete"),
+            (
+                "token_id = '\\x00'".to_owned(),
+                "otpguard_token_records_token_id_check",
+            ),
+            (
+                "token_algorithm = 'MD5'".to_owned(),
+                "otpguard_token_records_token_algorithm_check",
+            ),
+            (
+                "token_digits = 9".to_owned(),
+                "otpguard_token_records_token_digits_check",
+            ),
+            (
+                "token_period = 0".to_owned(),
+                "otpguard_token_records_token_period_check",
+            ),
+            (
+                "token_t0 = -1".to_owned(),
+                "otpguard_token_records_token_t0_check",
+            ),
+            (
+                "token_last_step = -1".to_owned(),
+                "otpguard_token_records_token_last_step_check",
+            ),
+            (
+                "token_drift_estimate = '{0,0,0}'".to_owned(),
+                "otpguard_token_records_token_drift_estimate_check",
+            ),
+            (
+                "token_drift_estimate = '{0,5,1,0,0,0}'".to_owned(),
+                "otpguard_token_records_token_drift_estimate_check",
+            ),
+            (
+                token_cleared.to_owned(),
+                "otpguard_drift_estimate_with_token",
+            ),
+            ("swap_started_at = 1".to_owned(), "otpguard_swap_complete"),
+            (
+                "enrollment_secret = '\\x00'".to_owned(),
+                "otpguard_enrollment_complete",
+            ),
+            (
+                format!("{enrollment}, enrollment_algorithm = 'MD5'"),
+                "otpguard_token_records_enrollment_algorithm_check",
+            ),
+            (
+                "enrollment_digits = 5".to_owned(),
+                "otpguard_token_records_enrollment_digits_check",
+            ),
+            (
+                "enrollment_period = 0".to_owned(),
+                "otpguard_token_records_enrollment_period_check",
+            ),
+            (
+                "enrollment_t0 = -1".to_owned(),
+                "otpguard_token_records_enrollment_t0_check",
+            ),
+            (
+                "failures = -1".to_owned(),
+                "otpguard_token_records_failures_check",
+            ),
+            (
+                "throttled_until = -1".to_owned(),
+                "otpguard_token_records_throttled_until_check",
+            ),
+            ("record_tag = NULL".to_owned(), "otpguard_record_tagged"),
+            (
+                "record_tag = '\\x00'".to_owned(),
+                "otpguard_token_records_record_tag_check",
+            ),
+            (
+                "token_signing_suite = 'HOTP-SHA1-6'".to_owned(),
+                "otpguard_token_records_token_signing_suite_check",
+            ),
+            (
+                "token_last_signature = -1".to_owned(),
+                "otpguard_token_records_token_last_signature_check",
+            ),
+            (
+                "enrollment_signing_suite = 'HOTP-SHA1-6'".to_owned(),
+                "otpguard_token_records_enrollment_signing_suite_check",
+            ),
+            (
+                "token_last_signature = 5".to_owned(),
+                "otpguard_signing_with_token",
+            ),
+            (
+                format!("enrollment_signing_suite = {signing}"),
+                "otpguard_signing_with_enrollment",
+            ),
+            (
+                "token_signed_in_step = '\\x00'".to_owned(),
+                "otpguard_token_records_token_signed_in_step_check",
+            ),
+            (
+                "token_signed_in_step = decode(repeat('00', 32), 'hex')".to_owned(),
+                "otpguard_signed_in_step_with_signature",
+            ),
+        ];
+        let row = || pg.psql("SELECT otpguard_token_records::text FROM otpguard_token_records");
+        let before = row();
+        for (set, rule) in &records {
+            // As an update of alice's row, and as a new row (a copy of
+            // hers under another id).
+            for sql in [
+                record(set),
+                format!(
+                    "CREATE TEMP TABLE copy AS SELECT * FROM otpguard_token_records \
+                     WHERE customer_id = 'alice'; \
+                     UPDATE copy SET customer_id = 'copy', {set}; \
+                     INSERT INTO otpguard_token_records SELECT * FROM copy"
+                ),
+            ] {
+                let refused = sqlx::raw_sql(&sql).execute(&hijacked).await;
+                assert!(
+                    matches!(&refused, Err(sqlx::Error::Database(e))
+                        if e.code().as_deref() == Some("23514")
+                            && e.constraint() == Some(*rule)
+                            && e.message().contains("violates check constraint")),
+                    "{sql}: {refused:?}"
+                );
+                // A temporary table lives as long as its connection.
+                sqlx::raw_sql("DROP TABLE IF EXISTS copy")
+                    .execute(&hijacked)
+                    .await
+                    .unwrap();
+            }
+        }
+        assert_eq!(records.len(), 28, "every rule of the record table");
+        assert_eq!(row(), before, "no rule let a row change or in");
+
+        // An audit row that breaks no rule, then each rule broken.
+        let audit_row = |overrides: &[(&str, &str)]| {
+            let mut columns = vec![
+                ("customer_id", "'forged'"),
+                ("version", "1"),
+                ("seq", "0"),
+                ("at", "0"),
+                ("actor", "'System'"),
+                ("event", "'VerifyTransaction'"),
+                ("from_state", "'Active'"),
+                ("to_state", "'Active'"),
+                ("outcome", "'refused'"),
+                ("reason", "'forged'"),
+                ("reason_code", "'forged'"),
+                ("link", "1"),
+                ("chain", "decode(repeat('02', 37), 'hex')"),
+            ];
+            for (column, value) in overrides {
+                match columns.iter_mut().find(|(c, _)| c == column) {
+                    Some(entry) => entry.1 = value,
+                    None => columns.push((column, value)),
+                }
+            }
+            let (names, values): (Vec<_>, Vec<_>) = columns.into_iter().unzip();
+            format!(
+                "INSERT INTO otpguard_audit ({}) VALUES ({})",
+                names.join(", "),
+                values.join(", ")
+            )
+        };
+        let audit_rows = || pg.psql("SELECT count(*) FROM otpguard_audit");
+        let rows_before = audit_rows();
+        let digest = |n: usize| format!("decode(repeat('02', {n}), 'hex')");
+        let (short_chain, short_digest, digest32) = (digest(36), digest(31), digest(32));
+        for (overrides, rule) in [
+            (vec![("reason_code", "NULL")], "otpguard_audit_linked"),
+            (vec![("link", "NULL")], "otpguard_audit_linked"),
+            (vec![("link", "0")], "otpguard_audit_link_check"),
+            (
+                vec![("chain", short_chain.as_str())],
+                "otpguard_audit_chain_check",
+            ),
+            (vec![("drift_from", "1")], "otpguard_audit_drift_complete"),
+            (vec![("outcome", "'maybe'")], "otpguard_audit_outcome_check"),
+            (vec![("notice", "'Nope'")], "otpguard_audit_notice_check"),
+            (
+                vec![
+                    ("event", "'SignTransaction'"),
+                    ("transaction_digest", short_digest.as_str()),
+                ],
+                "otpguard_audit_transaction_digest_check",
+            ),
+            (
+                vec![("transaction_digest", digest32.as_str())],
+                "otpguard_digest_of_a_signature",
+            ),
+        ] {
+            let sql = audit_row(&overrides);
+            let refused = sqlx::query(&sql).execute(&hijacked).await;
+            assert!(
+                matches!(&refused, Err(sqlx::Error::Database(e))
+                    if e.code().as_deref() == Some("23514")
+                        && e.constraint() == Some(rule)
+                        && e.message().contains("violates check constraint")),
+                "{sql}: {refused:?}"
+            );
+        }
+        assert_eq!(audit_rows(), rows_before, "no rule let a row in");
+        // The same row breaking no rule is written.
+        sqlx::query(&audit_row(&[]))
+            .execute(&hijacked)
+            .await
+            .unwrap();
+        assert_eq!(
+            pg.psql("SELECT count(*) FROM otpguard_audit WHERE customer_id = 'forged'"),
+            "1"
+        );
+    });
+}

@@ -1022,7 +1022,7 @@ fn a_row_written_at_schema_4_migrates_to_a_token_that_cannot_sign() {
                 "SELECT string_agg(version::text, ',' ORDER BY version) \
                  FROM otpguard_schema_migrations"
             ),
-            "1,2,3,4,5,6,7,8,9,10,11,12"
+            "1,2,3,4,5,6,7,8,9,10,11,12,13,14"
         );
         // The rows written then read back typed, first (their writer reads
         // as 0), their reasons without a code.

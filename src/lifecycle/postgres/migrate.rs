@@ -20,7 +20,7 @@ struct Migration {
 
 /// Every migration, in order. A released migration is never edited: a
 /// change is a new file (the checksum check refuses an edited one).
-const MIGRATIONS: [Migration; 13] = [
+const MIGRATIONS: [Migration; 14] = [
     Migration {
         version: 1,
         name: "token_records",
@@ -86,11 +86,16 @@ const MIGRATIONS: [Migration; 13] = [
         name: "audit_head_rows",
         sql: include_str!("../../../migrations/postgres/0013_audit_head_rows.sql"),
     },
+    Migration {
+        version: 14,
+        name: "rules_in_triggers",
+        sql: include_str!("../../../migrations/postgres/0014_rules_in_triggers.sql"),
+    },
 ];
 
 /// The latest schema version this library knows.
-pub const SCHEMA_VERSION: i32 = 13;
-const _: () = assert!(MIGRATIONS.len() == 13 && MIGRATIONS[12].version == SCHEMA_VERSION);
+pub const SCHEMA_VERSION: i32 = 14;
+const _: () = assert!(MIGRATIONS.len() == 14 && MIGRATIONS[13].version == SCHEMA_VERSION);
 
 /// Serializes concurrent `migrate` calls (two processes starting at once):
 /// a transaction-scoped advisory lock on this key ("otpguard" in ASCII).
