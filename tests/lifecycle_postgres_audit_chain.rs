@@ -199,9 +199,10 @@ fn every_tamper_of_the_trail_is_reported_where_it_happened() {
 
 /// A whole-customer restore (the record, the end of its trail and its
 /// chain's head, as a restored backup would leave them) is a shorter chain
-/// that is still whole (restored without the head, it is refused at the
-/// next commit): only a checkpoint kept outside the database shows it, and shows
-/// the history that grew from it afterwards as rewritten.
+/// that is still whole (restored without the head, the verification
+/// reports the head elsewhere, and the next commit is refused): only a
+/// checkpoint kept outside the database shows it, and shows the history
+/// that grew from it afterwards as rewritten.
 #[test]
 fn a_checkpoint_shows_a_restore_the_chain_alone_cannot() {
     support::pg_lifecycle::with_server(async |pg| {
@@ -243,10 +244,14 @@ fn a_checkpoint_shows_a_restore_the_chain_alone_cannot() {
                  INSERT INTO otpguard_token_records SELECT * FROM backup"
             ),
         );
-        // The chain alone is whole...
-        assert_eq!(store.verify_audit(&c, None).await.unwrap().rows, 2);
-        // ...but its head says the trail went further: a restore of the
-        // record and the trail alone is refused at the next commit.
+        // The chain alone is whole, but the head of the chain still holds
+        // the row at position 4, which the trail no longer has...
+        assert_eq!(
+            broken(store.verify_audit(&c, None).await),
+            BrokenLink::DisagreesWithHead { trail: 2, head: 4 }
+        );
+        // ...and a restore of the record and the trail alone is refused
+        // at the next commit.
         let cut = lc.verify_transaction(&c, &web(), &used[1], &ctx()).await;
         assert!(
             matches!(&cut, Err(LifecycleError::Corrupt(e))

@@ -297,6 +297,18 @@ pub enum BrokenLink {
         /// The floor's position.
         floor: u64,
     },
+    /// The trail's last row is not the one the store's head of the chain
+    /// copies (schema 13's head row): rows were cut from the trail's end,
+    /// or the head was edited.
+    #[error(
+        "the audit trail ends at position {trail}, but the head of its chain holds the row at position {head}: rows cut from its end, or the head edited"
+    )]
+    DisagreesWithHead {
+        /// The trail's last position (0: no rows).
+        trail: u64,
+        /// The head's position.
+        head: u64,
+    },
 }
 
 /// What a trail that verified holds.

@@ -263,6 +263,7 @@ pub use trail::{TrailError, TrailsReport};
 #[derive(Debug)]
 pub struct Sql {
     select: String,
+    unlinked_version: &'static str,
     /// The commit statements with the audit rows as arrays (`UNNEST`).
     rows: Commits,
     /// The same with one audit row, as plain values: most commits write
@@ -275,6 +276,7 @@ pub struct Sql {
     untagged: &'static str,
     floor: &'static str,
     trail_unlinked: &'static str,
+    head_row: &'static str,
     trail_page: &'static str,
     record_version: &'static str,
     trail_customers: &'static str,
@@ -283,9 +285,9 @@ pub struct Sql {
 
 impl Sql {
     /// Loads a customer's row: its columns, in the order the commit
-    /// statements bind them, the latest version its audit trail has
-    /// committed (`audited_version`), and the head of its audit chain
-    /// (`head_link`, `head_chain`).
+    /// statements bind them, and the head of its audit chain (the copy of
+    /// its last row, `head_version` to `head_chain`, and the link before
+    /// it, `prev_link` and `prev_chain`).
     #[must_use]
     pub fn load(&self) -> &str {
         &self.select
@@ -426,37 +428,24 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let values = placeholders(first_record, RECORD_COLUMNS.len());
     let expected = first_record.saturating_add(RECORD_COLUMNS.len());
     Sql {
-        // With the row (if any), in the same round trip, the latest
-        // version the customer's audit trail has committed (the System's
-        // refusals of corrupt rows aside: versions only grow along the
-        // chain, so it is the last such row's; rows from before the chain,
-        // unlinked, are looked at only for a trail that has no linked row)
-        // and the head of its chain with the link before it (to check the
-        // head's MAC): a row older than either was restored from an older
-        // copy, and a missing row behind a trail that committed one was
-        // deleted.
-        //
-        // The head is the copy the stamping trigger keeps of the trail's
-        // last row, with the link before it (`otpguard_audit_heads`, by its
-        // primary key): two index probes whatever the length of the trail
-        // and the number of partitions. The version committed is the
-        // head's, unless the head is the System's refusal of a corrupt
-        // record; only then is the trail scanned for the last other row.
+        // With the row (if any), in the same round trip, the head of the
+        // customer's audit chain and the link before it (to check the
+        // head's MAC): the copy the stamping trigger keeps of the trail's
+        // last row (`otpguard_audit_heads`, by its primary key), two index
+        // probes whatever the length of the trail and the number of
+        // partitions. A row older than the version the head committed was
+        // restored from an older copy; a missing row behind a trail that
+        // committed one was deleted.
         select: format!(
-            "SELECT {qualified}, r.customer_id AS present, \
-             coalesce(CASE WHEN h.link IS NULL THEN NULL \
-             WHEN h.event <> 'Load' THEN h.version \
-             ELSE (SELECT a.version FROM otpguard_audit a \
-             WHERE a.customer_id = k.wanted AND a.link IS NOT NULL AND a.event <> 'Load' \
-             ORDER BY a.link DESC LIMIT 1) END, \
-             (SELECT max(a.version) FROM otpguard_audit a \
-             WHERE a.customer_id = k.wanted AND a.link IS NULL AND a.event <> 'Load')) \
-             AS audited_version, \
-             {head}, h.prev_link, h.prev_chain \
+            "SELECT {qualified}, r.customer_id AS present, {head}, h.prev_link, h.prev_chain \
              FROM (SELECT $1::text AS wanted) k \
              LEFT JOIN otpguard_token_records r ON r.customer_id = k.wanted \
              LEFT JOIN otpguard_audit_heads h ON h.customer_id = k.wanted"
         ),
+        // The latest version committed by rows from before the chain
+        // (schema 10), for a trail with no linked row that committed one.
+        unlinked_version: "SELECT max(version) FROM otpguard_audit \
+             WHERE customer_id = $1 AND link IS NULL AND event <> 'Load'",
         rows: Commits::around(&audit, &values, expected, first_record),
         one_row: Commits::around(&audit_one, &values, expected, first_record),
         // Once per corrupt version in a row (`corrupt_head` says whether
@@ -483,6 +472,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
              WHERE record_tag IS NULL AND customer_id > $1 \
              ORDER BY customer_id LIMIT $2",
         floor: "SELECT link, chain, boundary, mac FROM otpguard_audit_floors WHERE customer_id = $1",
+        head_row: "SELECT link, chain FROM otpguard_audit_heads WHERE customer_id = $1",
         trail_unlinked: "SELECT id FROM otpguard_audit \
              WHERE customer_id = $1 AND (link IS NULL OR chain IS NULL) ORDER BY id LIMIT 1",
         trail_page: "SELECT * FROM otpguard_audit \
@@ -615,11 +605,14 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             Ok(head) => head,
             Err(why) => return Err(self.refuse_corrupt(customer, None, why).await),
         };
-        // A head that is the System's refusal of a corrupt row keeps the
-        // version it refused, not one committed: the version committed is
-        // the last other row's, read and checked link by link back to it
-        // (the rows' own columns are not to be trusted without their MAC).
-        let head_version = match (head, head_version) {
+        // The latest version the trail committed. A head that is the
+        // System's refusal of a corrupt row keeps the version it refused,
+        // not one committed: the version committed is the last other
+        // row's, read and checked link by link back to it (the rows' own
+        // columns are not to be trusted without their MAC). A trail with
+        // no such row may hold rows from before the chain (schema 10),
+        // unlinked: the latest version they committed.
+        let committed = match (head, head_version) {
             (ChainHead::At(link), None) => {
                 match self.committed_behind_loads(customer, link).await {
                     Ok(version) => version,
@@ -628,23 +621,30 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             }
             (_, version) => version,
         };
-        match deleted(&row) {
+        let committed = match committed {
+            Some(version) => Some(version),
+            None => sqlx::query_scalar(SQL.unlinked_version)
+                .bind(customer.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| {
+                    StoreError::with_source("PostgreSQL: loading the record's trail failed", e)
+                })?,
+        };
+        match deleted(&row, committed) {
             Ok(false) => {}
             Ok(true) => return Ok((None, head)),
             Err(why) => return Err(self.refuse_corrupt(customer, None, why).await),
         }
         let checked = columns::read_record(&row)
-            .and_then(|record| not_rolled_back(&row, record))
-            .and_then(|record| match (head_version, head) {
-                (Some(committed), _) if committed > values_version_of(&record)? => Err(format!(
-                    "the record is at version {} but the head of its audit chain committed                      version {committed}: an older copy of the row was restored",
-                    record.version
-                )),
+            .and_then(|record| not_rolled_back(record, committed))
+            .and_then(|record| match head {
                 // Every commit writes its audit rows with the record (a
                 // schema 8 row being tagged had none linked yet).
-                (_, ChainHead::Empty) if record.version > 0 && matches!(trust, Trust::Tag) => {
+                ChainHead::Empty if record.version > 0 && matches!(trust, Trust::Tag) => {
                     Err(format!(
-                        "the record is at version {} but its audit trail has no row:                          the trail was deleted",
+                        "the record is at version {} but its audit trail has no row: \
+                         the trail was deleted",
                         record.version
                     ))
                 }
@@ -1112,18 +1112,15 @@ impl<S: Sealer + Sync> PostgresStore<S> {
 /// or an error if it had one: its audit trail has a committed version, so
 /// the row was deleted (which would bring the customer back to "no token"
 /// and forget the retired ones).
-fn deleted(row: &sqlx::postgres::PgRow) -> Result<bool, String> {
+fn deleted(row: &sqlx::postgres::PgRow, committed: Option<i64>) -> Result<bool, String> {
     use sqlx::Row;
     let present: Option<String> = row
         .try_get("present")
         .map_err(|e| format!("present: {e}"))?;
-    let audited: Option<i64> = row
-        .try_get("audited_version")
-        .map_err(|e| format!("audited_version: {e}"))?;
-    match (present, audited) {
+    match (present, committed) {
         (Some(_), _) => Ok(false),
-        (None, Some(audited)) if audited > 0 => Err(format!(
-            "no record, but its audit trail has version {audited} committed: the row was deleted"
+        (None, Some(committed)) if committed > 0 => Err(format!(
+            "no record, but its audit trail has version {committed} committed: the row was deleted"
         )),
         (None, _) => Ok(true),
     }
@@ -1134,18 +1131,11 @@ fn deleted(row: &sqlx::postgres::PgRow) -> Result<bool, String> {
 /// commits, and the trail is append-only, so a row whose version is
 /// behind it was replaced by an older copy of itself (a restore of one
 /// row), which its tag alone cannot tell.
-fn not_rolled_back(
-    row: &sqlx::postgres::PgRow,
-    record: SealedRecord,
-) -> Result<SealedRecord, String> {
-    use sqlx::Row;
-    let audited: Option<i64> = row
-        .try_get("audited_version")
-        .map_err(|e| format!("audited_version: {e}"))?;
-    let version = i64::try_from(record.version).map_err(|_| "version out of range".to_owned())?;
-    match audited {
-        Some(audited) if audited > version => Err(format!(
-            "the record is at version {version} but its audit trail has version {audited} \
+fn not_rolled_back(record: SealedRecord, committed: Option<i64>) -> Result<SealedRecord, String> {
+    let version = values_version_of(&record)?;
+    match committed {
+        Some(committed) if committed > version => Err(format!(
+            "the record is at version {version} but its audit trail has version {committed} \
              committed: an older copy of the row was restored"
         )),
         _ => Ok(record),

@@ -101,6 +101,26 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 })?;
             check = check.after(link).map_err(broken)?;
         }
+        // The head of the chain the stamping trigger keeps: a copy of the
+        // trail's last row, read before the trail.
+        let head = sqlx::query(SQL.head_row)
+            .bind(customer.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_failed)?
+            .map(|row| {
+                columns::read_link(&row, "link", "chain").map_err(|_| {
+                    broken(BrokenLink::Unreadable {
+                        position: 0,
+                        reason: SealError::Inconsistent(
+                            "the head of its chain does not read as a link",
+                        ),
+                    })
+                })
+            })
+            .transpose()?
+            .flatten();
+        let mut seen = None;
         // Every row the library writes has a link.
         let unlinked: Option<i64> = sqlx::query_scalar(SQL.trail_unlinked)
             .bind(customer.as_str())
@@ -143,6 +163,11 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                     TrailError::Store(StoreError::new("audit row read incompletely"))
                 })?;
                 check.row(link, &fields, id).map_err(broken)?;
+                if let Some(link) =
+                    link.filter(|l| head.is_some_and(|h| h.position() == l.position()))
+                {
+                    seen = Some(link);
+                }
                 if let Some((version, event)) = page.version_and_event(i) {
                     if event != "Load" {
                         trail_version = Some(trail_version.map_or(version, |t| t.max(version)));
@@ -166,6 +191,18 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 return Err(broken(BrokenLink::EndsBeforeRecord {
                     trail_version: trail,
                     record_version: record,
+                }));
+            }
+        }
+        // The head of the chain read before the trail (rows are only
+        // appended: the trail read after it holds it) must be one of its
+        // rows: a trail cut at its end, the record left as it was, ends
+        // before it.
+        if let Some(head) = head {
+            if seen != Some(head) {
+                return Err(broken(BrokenLink::DisagreesWithHead {
+                    trail: report.head.map_or(0, |h| h.position()),
+                    head: head.position(),
                 }));
             }
         }
