@@ -15,8 +15,12 @@
 //!
 //! The audit table has the partitions a bank keeping 13 months online
 //! would have: the migration's, and months prepared 13 months ahead
-//! (`OTPGUARD_BENCH_MONTHS` sets how many), since every load looks into
-//! each partition.
+//! (`OTPGUARD_BENCH_MONTHS` sets how many).
+//!
+//! Beside the CPU, each statement's execution time per call
+//! (pg_stat_statements, counted afresh for each case): wall time in the
+//! server, which at 8 in flight includes waiting for a core, and after a
+//! durable commit a cold cache.
 
 #![allow(
     missing_docs,
