@@ -894,3 +894,51 @@ fn every_row_rule_refuses_a_row_that_breaks_it() {
         );
     });
 }
+
+/// A type of its own in the session's temporary schema (searched first
+/// for types) does not reach the triggers: the stamping trigger runs with
+/// its owner's rights, so a type it took from the caller's `pg_temp`
+/// would run the caller's code with them. (The caller's own statements
+/// may take it: the domain's check lets the caller's own rights pass.)
+#[test]
+fn a_temporary_type_does_not_reach_the_triggers() {
+    with_server(async |pg| {
+        let _app = least_privilege(pg).await;
+        let clock = Arc::new(FixedClock::new(START + 30));
+        // One connection: the temporary schema is the session's.
+        let fresh = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&format!(
+                "postgres://bankapp@127.0.0.1:{}/postgres",
+                pg.port()
+            ))
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE FUNCTION pg_temp.hijacked(pg_catalog.text) RETURNS boolean \
+             LANGUAGE plpgsql AS 'BEGIN \
+             IF current_user OPERATOR(pg_catalog.<>) ''bankapp'' THEN \
+             RAISE EXCEPTION ''hijacked: running as %'', current_user; END IF; \
+             RETURN true; END'; \
+             CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (pg_temp.hijacked(VALUE))",
+        )
+        .execute(&fresh)
+        .await
+        .unwrap();
+        let lc = lifecycle(&fresh, LifecycleConfig::default(), &clock);
+        let alice = customer("alice");
+        let answer = lc
+            .verify_transaction(
+                &alice,
+                &web(),
+                &Phone::new("SN-A", 1).code(clock.now()),
+                &ctx(),
+            )
+            .await;
+        assert!(answer.is_ok(), "{answer:?}");
+        PostgresStore::new(fresh, keys())
+            .verify_audit(&alice, None)
+            .await
+            .unwrap();
+    });
+}

@@ -573,3 +573,92 @@ fn a_wrapper_that_drops_the_head_is_refused_clearly() {
         );
     });
 }
+
+/// The head of the chain put back to an older row, alone or with the
+/// record (as a restore of both from an older copy would leave them), is
+/// refused at the next commit, so no spent code is accepted again; a head
+/// deleted with the record cannot start the trail again. `verify_audit`
+/// reports each before any commit.
+#[test]
+fn a_head_put_back_or_deleted_is_refused_at_the_next_commit() {
+    support::pg_lifecycle::with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let lc = backend_on(pg, 2, &clock).await;
+        let store = lc.store();
+        let c = customer("c-head-back");
+        let phone = Phone::new("SN-HB", 12);
+        register(&lc, &c, phone.register(clock.now()))
+            .await
+            .unwrap();
+        pg.psql(&format!(
+            "CREATE TABLE backup_r AS SELECT * FROM otpguard_token_records WHERE customer_id = '{c}'; \
+             CREATE TABLE backup_h AS SELECT * FROM otpguard_audit_heads WHERE customer_id = '{c}'"
+        ));
+        clock.advance(STEP);
+        let used = phone.code(clock.now());
+        accept(&lc, &c, &used).await;
+        let accepted = || {
+            pg.psql(&format!(
+                "SELECT count(*) FROM otpguard_audit WHERE customer_id = '{c}' \
+                 AND outcome = 'accepted'"
+            ))
+        };
+        let before = accepted();
+        let put_back = format!(
+            "DELETE FROM otpguard_audit_heads WHERE customer_id = '{c}'; \
+             INSERT INTO otpguard_audit_heads SELECT * FROM backup_h"
+        );
+        let went_back = |answer: &Result<_, LifecycleError>| matches!(answer, Err(LifecycleError::Corrupt(e)) if e.to_string().contains("the head went back"));
+
+        // The head alone.
+        as_owner(pg, &put_back);
+        assert_eq!(
+            broken(store.verify_audit(&c, None).await),
+            BrokenLink::DisagreesWithHead { trail: 2, head: 1 }
+        );
+        clock.advance(STEP);
+        let next = lc
+            .verify_transaction(&c, &web(), &phone.code(clock.now()), &ctx())
+            .await;
+        assert!(went_back(&next), "{next:?}");
+
+        // The head and the record: the spent code is not accepted again.
+        as_owner(
+            pg,
+            &format!(
+                "DELETE FROM otpguard_token_records WHERE customer_id = '{c}'; \
+                 INSERT INTO otpguard_token_records SELECT * FROM backup_r; {put_back}"
+            ),
+        );
+        assert!(matches!(
+            broken(store.verify_audit(&c, None).await),
+            BrokenLink::RecordBehindTrail {
+                trail_version,
+                record_version
+            } if record_version < trail_version
+        ));
+        let replay = lc.verify_transaction(&c, &web(), &used, &ctx()).await;
+        assert!(went_back(&replay), "{replay:?}");
+        assert_eq!(accepted(), before, "nothing accepted since");
+
+        // The head and the record deleted: the customer cannot register
+        // again over its trail.
+        as_owner(
+            pg,
+            &format!(
+                "DELETE FROM otpguard_token_records WHERE customer_id = '{c}'; \
+                 DELETE FROM otpguard_audit_heads WHERE customer_id = '{c}'"
+            ),
+        );
+        assert!(matches!(
+            broken(store.verify_audit(&c, None).await),
+            BrokenLink::DisagreesWithHead { trail: 2, head: 0 }
+        ));
+        let again = register(&lc, &c, phone.register(clock.now())).await;
+        assert!(
+            matches!(&again, Err(LifecycleError::Corrupt(_))),
+            "{again:?}"
+        );
+        assert_eq!(accepted(), before, "nothing accepted since");
+    });
+}

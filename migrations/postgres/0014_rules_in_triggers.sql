@@ -15,7 +15,18 @@
 -- Every function, operator and type in the rules is qualified with
 -- pg_catalog: the record table's trigger runs with the rights and the
 -- search_path of the role that writes, and a role that put an operator of
--- its own first on its search_path must not be able to change a rule.
+-- its own first on its search_path must not be able to change a rule. The
+-- stamping trigger, which runs with its owner's rights, also sets its own
+-- search_path (pg_catalog, then pg_temp last): PostgreSQL looks types up
+-- in the session's temporary schema first, and a type the caller made
+-- there would run the caller's code with the owner's rights.
+--
+-- The stamping trigger also refuses a head that went back (restored from
+-- an older copy, with or without the record): a row already at the
+-- position the head would move to, dated after the head's row, is another
+-- writer's (the head moved on: the position is taken) or shows the head
+-- behind its trail (refused as corrupt). And a first row for a customer
+-- whose trail has one, or a floor, is taken or follows a deleted head.
 
 ALTER TABLE otpguard_token_records
     DROP CONSTRAINT otpguard_drift_estimate_with_token,
@@ -62,7 +73,7 @@ EXECUTE pg_catalog.format($function$
 CREATE OR REPLACE FUNCTION %1$I.otpguard_token_records_rules() RETURNS trigger
 LANGUAGE plpgsql AS $body$
 DECLARE
-    r constant text := 'otpguard_token_records';
+    r constant pg_catalog.text := 'otpguard_token_records';
 BEGIN
     IF (NEW.version OPERATOR(pg_catalog.>) 0) IS FALSE THEN
         PERFORM %1$I.otpguard_rule_broken(r, 'otpguard_token_records_version_check');
@@ -197,9 +208,9 @@ DO $migration$
 BEGIN
 EXECUTE pg_catalog.format($function$
 CREATE OR REPLACE FUNCTION %1$I.otpguard_audit_stamp() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER AS $body$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
 DECLARE
-    r constant text := 'otpguard_audit';
+    r constant pg_catalog.text := 'otpguard_audit';
     moved bigint;
     head bigint;
     head_at bigint;
@@ -234,17 +245,28 @@ BEGIN
     NEW.recorded_at := pg_catalog.now();
     NEW.written_by := pg_catalog.pg_current_xact_id();
     IF NEW.link OPERATOR(pg_catalog.=) 1 THEN
-        INSERT INTO %1$I.otpguard_audit_heads (customer_id, link, chain, version, seq, at,
-            actor, principal, source, request_id, token_id, token_serial, new_serial, event,
-            from_state, to_state, outcome, reason, reason_code, drift_from, drift_to, notice,
-            transaction_digest)
-        VALUES (NEW.customer_id, 1, NEW.chain, NEW.version, NEW.seq, NEW.at,
-            NEW.actor, NEW.principal, NEW.source, NEW.request_id, NEW.token_id,
-            NEW.token_serial, NEW.new_serial, NEW.event, NEW.from_state, NEW.to_state,
-            NEW.outcome, NEW.reason, NEW.reason_code, NEW.drift_from, NEW.drift_to,
-            NEW.notice, NEW.transaction_digest)
-        ON CONFLICT (customer_id) DO NOTHING;
-        GET DIAGNOSTICS moved = ROW_COUNT;
+        -- A customer whose trail has a first row, or a floor, has a head:
+        -- a first row again is another writer's (taken) or follows a
+        -- deleted head (refused below).
+        IF EXISTS (SELECT 1 FROM %1$I.otpguard_audit a
+                WHERE a.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+                AND a.link OPERATOR(pg_catalog.=) 1)
+            OR EXISTS (SELECT 1 FROM %1$I.otpguard_audit_floors f
+                WHERE f.customer_id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
+            moved := 0;
+        ELSE
+            INSERT INTO %1$I.otpguard_audit_heads (customer_id, link, chain, version, seq, at,
+                actor, principal, source, request_id, token_id, token_serial, new_serial, event,
+                from_state, to_state, outcome, reason, reason_code, drift_from, drift_to, notice,
+                transaction_digest)
+            VALUES (NEW.customer_id, 1, NEW.chain, NEW.version, NEW.seq, NEW.at,
+                NEW.actor, NEW.principal, NEW.source, NEW.request_id, NEW.token_id,
+                NEW.token_serial, NEW.new_serial, NEW.event, NEW.from_state, NEW.to_state,
+                NEW.outcome, NEW.reason, NEW.reason_code, NEW.drift_from, NEW.drift_to,
+                NEW.notice, NEW.transaction_digest)
+            ON CONFLICT (customer_id) DO NOTHING;
+            GET DIAGNOSTICS moved = ROW_COUNT;
+        END IF;
     ELSE
         -- The row the head copies, found in the trail (in the partition
         -- its date names): a head whose row was cut from the trail does
@@ -257,6 +279,26 @@ BEGIN
                 WHERE a.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
                 AND a.link OPERATOR(pg_catalog.=) (NEW.link OPERATOR(pg_catalog.-) 1)
                 AND a.at OPERATOR(pg_catalog.=) head_at) THEN
+            -- Nor does a head behind its trail (restored from an older
+            -- copy): a row at the position it would move to, written
+            -- after the head's row (looked for in the months from a day
+            -- before the head's row to a day after this one), is another
+            -- writer's that moved the head on (taken), or shows the head
+            -- went back (refused).
+            IF EXISTS (SELECT 1 FROM %1$I.otpguard_audit a
+                    WHERE a.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+                    AND a.link OPERATOR(pg_catalog.=) NEW.link
+                    AND a.at OPERATOR(pg_catalog.>=) (head_at OPERATOR(pg_catalog.-) 86400)
+                    AND a.at OPERATOR(pg_catalog.<=) (NEW.at OPERATOR(pg_catalog.+) 86400)) THEN
+                SELECT h.link INTO head FROM %1$I.otpguard_audit_heads h
+                    WHERE h.customer_id OPERATOR(pg_catalog.=) NEW.customer_id;
+                IF head OPERATOR(pg_catalog.>=) NEW.link THEN
+                    RAISE EXCEPTION 'audit chain position %% of customer %% is taken', NEW.link, NEW.customer_id
+                        USING ERRCODE = 'unique_violation', CONSTRAINT = 'otpguard_audit_chain';
+                END IF;
+                RAISE EXCEPTION 'audit row at position %% of customer %% refused: the trail holds a row there already, after the row the head of its chain copies (the head went back: restored from an older copy)', NEW.link, NEW.customer_id
+                    USING ERRCODE = 'data_corrupted', CONSTRAINT = 'otpguard_audit_heads';
+            END IF;
             UPDATE %1$I.otpguard_audit_heads h SET link = NEW.link,
                 prev_link = h.link, prev_chain = h.chain, chain = NEW.chain,
                 version = NEW.version, seq = NEW.seq, at = NEW.at, actor = NEW.actor,

@@ -297,6 +297,17 @@ pub enum BrokenLink {
         /// The floor's position.
         floor: u64,
     },
+    /// The record is behind the version its trail committed: an older
+    /// copy of it was restored.
+    #[error(
+        "the record is at version {record_version}, behind the version {trail_version} its audit trail committed: an older copy was restored"
+    )]
+    RecordBehindTrail {
+        /// The last version the trail committed.
+        trail_version: u64,
+        /// The record's version.
+        record_version: u64,
+    },
     /// The trail's last row is not the one the store's head of the chain
     /// copies (schema 13's head row): rows were cut from the trail's end,
     /// or the head was edited.

@@ -481,6 +481,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
         record_version: "SELECT version FROM otpguard_token_records WHERE customer_id = $1",
         trail_customers: "SELECT customer_id FROM otpguard_audit WHERE customer_id > $1 \
              UNION SELECT customer_id FROM otpguard_token_records WHERE customer_id > $1 \
+             UNION SELECT customer_id FROM otpguard_audit_heads WHERE customer_id > $1 \
              ORDER BY customer_id LIMIT $2",
         heads: "SELECT DISTINCT ON (customer_id) customer_id, link, chain FROM otpguard_audit \
              WHERE link IS NOT NULL AND customer_id > $1 AND ($2::text IS NULL OR customer_id = $2) \

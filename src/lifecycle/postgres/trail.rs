@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use super::columns::{self, AuditColumns, CONTENT_COLUMNS};
 use super::{PostgresStore, SQL};
-use crate::lifecycle::audit::{BrokenLink, ChainCheck, ChainReport, Checkpoint};
+use crate::lifecycle::audit::{BrokenLink, ChainCheck, ChainLink, ChainReport, Checkpoint};
 use crate::lifecycle::chain::floor_message;
 use crate::lifecycle::CustomerId;
 use crate::seal::{KeyedMac, SealError, Sealer};
@@ -103,23 +103,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         }
         // The head of the chain the stamping trigger keeps: a copy of the
         // trail's last row, read before the trail.
-        let head = sqlx::query(SQL.head_row)
-            .bind(customer.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(read_failed)?
-            .map(|row| {
-                columns::read_link(&row, "link", "chain").map_err(|_| {
-                    broken(BrokenLink::Unreadable {
-                        position: 0,
-                        reason: SealError::Inconsistent(
-                            "the head of its chain does not read as a link",
-                        ),
-                    })
-                })
-            })
-            .transpose()?
-            .flatten();
+        let head = self.head_row(customer).await?;
         let mut seen = None;
         // Every row the library writes has a link.
         let unlinked: Option<i64> = sqlx::query_scalar(SQL.trail_unlinked)
@@ -193,20 +177,63 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                     record_version: record,
                 }));
             }
-        }
-        // The head of the chain read before the trail (rows are only
-        // appended: the trail read after it holds it) must be one of its
-        // rows: a trail cut at its end, the record left as it was, ends
-        // before it.
-        if let Some(head) = head {
-            if seen != Some(head) {
-                return Err(broken(BrokenLink::DisagreesWithHead {
-                    trail: report.head.map_or(0, |h| h.position()),
-                    head: head.position(),
+            // Read after the trail, the record is at least at the version
+            // the trail committed, unless an older copy was restored.
+            if record < trail {
+                return Err(broken(BrokenLink::RecordBehindTrail {
+                    trail_version: trail,
+                    record_version: record,
                 }));
             }
         }
+        // The head of the chain read before the trail must be one of its
+        // rows (rows are only appended: the trail read after it holds
+        // it), and the head read after the trail at or past its last row
+        // (heads only move forward): a trail cut at its end, or a head
+        // put back to an older row, disagrees.
+        let after = self.head_row(customer).await?;
+        let trail = report.head.map_or(0, |h| h.position());
+        let disagrees = |head: u64| broken(BrokenLink::DisagreesWithHead { trail, head });
+        if let Some(head) = head {
+            if seen != Some(head) {
+                return Err(disagrees(head.position()));
+            }
+        }
+        match (report.head, after) {
+            (None, _) => {}
+            (Some(_), None) => return Err(disagrees(0)),
+            (Some(last), Some(after)) => {
+                if after.position() < last.position()
+                    || (after.position() == last.position() && after != last)
+                {
+                    return Err(disagrees(after.position()));
+                }
+            }
+        }
         Ok(report)
+    }
+
+    /// The link of the customer's head of the chain, as the stamping
+    /// trigger keeps it (schema 13), if it has one.
+    async fn head_row(&self, customer: &CustomerId) -> Result<Option<ChainLink>, TrailError> {
+        sqlx::query(SQL.head_row)
+            .bind(customer.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_failed)?
+            .map(|row| {
+                columns::read_link(&row, "link", "chain").map_err(|_| TrailError::Broken {
+                    customer: customer.as_str().to_owned(),
+                    link: BrokenLink::Unreadable {
+                        position: 0,
+                        reason: SealError::Inconsistent(
+                            "the head of its chain does not read as a link",
+                        ),
+                    },
+                })
+            })
+            .transpose()
+            .map(Option::flatten)
     }
 
     /// Verifies every customer's trail ([`verify_audit`](Self::verify_audit)
