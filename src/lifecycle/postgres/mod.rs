@@ -198,6 +198,16 @@
 //! first partition. Roles granted on the audit table keep their rights on
 //! the new one, with those writing now needs (listed above).
 //!
+//! Schema 13 keeps, in each customer's head row, a copy of its trail's
+//! last row: the load reads the record and that copy by primary key,
+//! whatever the number of partitions. Upgrading to it fills each head
+//! from the trail, holding writers back meanwhile; a trail with two rows
+//! at its head's position (a forked chain) stops the upgrade: run
+//! [`PostgresStore::verify_audits`] with the version in place before
+//! upgrading. Schema 14 checks the row
+//! rules in triggers rather than CHECK constraints, which PostgreSQL
+//! prepares again at every statement; they raise the same errors.
+//!
 //! # Upgrading to schema 9 (record tags)
 //!
 //! Schema 9 gives every row a tag that authenticates the whole record
