@@ -662,3 +662,40 @@ fn a_head_put_back_or_deleted_is_refused_at_the_next_commit() {
         assert_eq!(accepted(), before, "nothing accepted since");
     });
 }
+
+/// A verification while the customer commits sees one state of the
+/// trail, the record and the head (one snapshot): however the commits
+/// fall between its reads, it never reports a break that is not there.
+#[test]
+fn verifying_while_the_customer_commits_reports_no_false_break() {
+    const CODES: u64 = 150;
+    support::pg_lifecycle::with_server(async |pg| {
+        let clock = Arc::new(FixedClock::new(START));
+        let lc = backend_on(pg, 4, &clock).await;
+        let c = customer("c-busy");
+        let phone = Phone::new("SN-BUSY", 13);
+        register(&lc, &c, phone.register(clock.now()))
+            .await
+            .unwrap();
+        let writer = {
+            let (lc, c, clock) = (Arc::clone(&lc), c.clone(), Arc::clone(&clock));
+            tokio::spawn(async move {
+                for _ in 0..CODES {
+                    clock.advance(STEP);
+                    accept(&lc, &c, &phone.code(clock.now())).await;
+                }
+            })
+        };
+        let mut verified = 0_u32;
+        while !writer.is_finished() {
+            let report = lc.store().verify_audit(&c, None).await;
+            assert!(report.is_ok(), "after {verified} verifications: {report:?}");
+            verified += 1;
+        }
+        writer.await.unwrap();
+        let report = lc.store().verify_audit(&c, None).await.unwrap();
+        assert_eq!(report.rows, CODES + 1);
+        assert!(verified > 10, "only {verified} verifications ran meanwhile");
+        println!("{verified} verifications while {CODES} codes were accepted");
+    });
+}

@@ -282,13 +282,15 @@ BEGIN
             -- Nor does a head behind its trail (restored from an older
             -- copy): a row at the position it would move to, written
             -- after the head's row (looked for in the months from a day
-            -- before the head's row to a day after this one), is another
+            -- before the earlier of the head's row and this one, to a day
+            -- after this one: writers' clocks may disagree), is another
             -- writer's that moved the head on (taken), or shows the head
             -- went back (refused).
             IF EXISTS (SELECT 1 FROM %1$I.otpguard_audit a
                     WHERE a.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
                     AND a.link OPERATOR(pg_catalog.=) NEW.link
-                    AND a.at OPERATOR(pg_catalog.>=) (head_at OPERATOR(pg_catalog.-) 86400)
+                    AND a.at OPERATOR(pg_catalog.>=)
+                        (LEAST(head_at, NEW.at) OPERATOR(pg_catalog.-) 86400)
                     AND a.at OPERATOR(pg_catalog.<=) (NEW.at OPERATOR(pg_catalog.+) 86400)) THEN
                 SELECT h.link INTO head FROM %1$I.otpguard_audit_heads h
                     WHERE h.customer_id OPERATOR(pg_catalog.=) NEW.customer_id;

@@ -756,7 +756,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// a detached partition (its floor), if any: not to be trusted alone,
     /// only as the link the first row still here was linked after.
     pub(super) async fn floor(&self, customer: &CustomerId) -> Result<Option<ChainLink>, String> {
-        self.floor_row(customer)
+        self.floor_row(&self.pool, customer)
             .await
             .map_err(|e| format!("reading its audit floor failed: {e}"))?
             .map(|floor| floor.map(|(link, _, _)| link))
@@ -765,14 +765,15 @@ impl<S: Sealer + Sync> PostgresStore<S> {
 
     /// The floor's link, the boundary it left below and its MAC, as
     /// stored (`Err` inside: a floor that does not read as one).
-    pub(super) async fn floor_row(
+    pub(super) async fn floor_row<'e, E: sqlx::PgExecutor<'e>>(
         &self,
+        on: E,
         customer: &CustomerId,
     ) -> Result<Option<Result<(ChainLink, i64, Vec<u8>), String>>, sqlx::Error> {
         use sqlx::Row;
         let Some(row) = sqlx::query(SQL.floor)
             .bind(customer.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(on)
             .await?
         else {
             return Ok(None);

@@ -79,7 +79,17 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         }
         // Its rows up to the floor left with a detached partition; the
         // floor was MACed as they left.
-        let floor = self.floor_row(customer).await.map_err(read_failed)?;
+        // Every read of the verification on one snapshot: rows committed
+        // meanwhile (a commit, a detach) change nothing it compares.
+        let mut tx = self.pool.begin().await.map_err(read_failed)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(read_failed)?;
+        let floor = self
+            .floor_row(&mut *tx, customer)
+            .await
+            .map_err(read_failed)?;
         if let Some(floor) = floor {
             let (link, boundary, mac) = floor.map_err(|_| {
                 broken(BrokenLink::Unreadable {
@@ -102,13 +112,12 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             check = check.after(link).map_err(broken)?;
         }
         // The head of the chain the stamping trigger keeps: a copy of the
-        // trail's last row, read before the trail.
-        let head = self.head_row(customer).await?;
-        let mut seen = None;
+        // trail's last row.
+        let head = self.head_row(&mut tx, customer).await?;
         // Every row the library writes has a link.
         let unlinked: Option<i64> = sqlx::query_scalar(SQL.trail_unlinked)
             .bind(customer.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(read_failed)?;
         if let Some(row) = unlinked {
@@ -123,7 +132,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 .bind(after_link)
                 .bind(after_id)
                 .bind(PAGE)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(read_failed)?;
             if rows.is_empty() {
@@ -147,11 +156,6 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                     TrailError::Store(StoreError::new("audit row read incompletely"))
                 })?;
                 check.row(link, &fields, id).map_err(broken)?;
-                if let Some(link) =
-                    link.filter(|l| head.is_some_and(|h| h.position() == l.position()))
-                {
-                    seen = Some(link);
-                }
                 if let Some((version, event)) = page.version_and_event(i) {
                     if event != "Load" {
                         trail_version = Some(trail_version.map_or(version, |t| t.max(version)));
@@ -163,7 +167,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         let report = check.finish().map_err(broken)?;
         let record: Option<i64> = sqlx::query_scalar(SQL.record_version)
             .bind(customer.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(read_failed)?;
         let version = |v: i64| {
@@ -177,8 +181,8 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                     record_version: record,
                 }));
             }
-            // Read after the trail, the record is at least at the version
-            // the trail committed, unless an older copy was restored.
+            // On the trail's snapshot, the record is at the version the
+            // trail committed, unless an older copy was restored.
             if record < trail {
                 return Err(broken(BrokenLink::RecordBehindTrail {
                     trail_version: trail,
@@ -186,39 +190,28 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 }));
             }
         }
-        // The head of the chain read before the trail must be one of its
-        // rows (rows are only appended: the trail read after it holds
-        // it), and the head read after the trail at or past its last row
-        // (heads only move forward): a trail cut at its end, or a head
-        // put back to an older row, disagrees.
-        let after = self.head_row(customer).await?;
-        let trail = report.head.map_or(0, |h| h.position());
-        let disagrees = |head: u64| broken(BrokenLink::DisagreesWithHead { trail, head });
-        if let Some(head) = head {
-            if seen != Some(head) {
-                return Err(disagrees(head.position()));
-            }
+        // The head of the chain copies the trail's last row: a trail cut
+        // at its end, or a head put back to an older row, disagrees.
+        if head != report.head {
+            return Err(broken(BrokenLink::DisagreesWithHead {
+                trail: report.head.map_or(0, |h| h.position()),
+                head: head.map_or(0, |h| h.position()),
+            }));
         }
-        match (report.head, after) {
-            (None, _) => {}
-            (Some(_), None) => return Err(disagrees(0)),
-            (Some(last), Some(after)) => {
-                if after.position() < last.position()
-                    || (after.position() == last.position() && after != last)
-                {
-                    return Err(disagrees(after.position()));
-                }
-            }
-        }
+        tx.commit().await.map_err(read_failed)?;
         Ok(report)
     }
 
     /// The link of the customer's head of the chain, as the stamping
     /// trigger keeps it (schema 13), if it has one.
-    async fn head_row(&self, customer: &CustomerId) -> Result<Option<ChainLink>, TrailError> {
+    async fn head_row(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        customer: &CustomerId,
+    ) -> Result<Option<ChainLink>, TrailError> {
         sqlx::query(SQL.head_row)
             .bind(customer.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut **tx)
             .await
             .map_err(read_failed)?
             .map(|row| {
