@@ -374,6 +374,15 @@ async fn least_privilege(pg: &PostgresServer) -> PgPool {
     pool_as(pg, "bankapp", &[]).await
 }
 
+/// A pool as the application's role whose search path puts its own
+/// schema `evil` first, with the functions and operators `definitions`
+/// creates there (run as that role).
+async fn evil_first(pg: &PostgresServer, app: &PgPool, definitions: &str) -> PgPool {
+    pg.psql("CREATE SCHEMA evil AUTHORIZATION bankapp");
+    sqlx::raw_sql(definitions).execute(app).await.unwrap();
+    pool_as(pg, "bankapp", &[("search_path", "evil,pg_catalog,public")]).await
+}
+
 /// INSERT with a chosen id (`OVERRIDING SYSTEM VALUE`) and date: the
 /// database numbers and dates the row itself, so it sorts after every row
 /// already there.
@@ -451,16 +460,14 @@ fn least_privilege_app_role_cannot_backdate_audit_rows() {
 fn the_stamping_trigger_ignores_operators_the_caller_puts_first() {
     with_server(async |pg| {
         let app = least_privilege(pg).await;
-        pg.psql("CREATE SCHEMA evil AUTHORIZATION bankapp");
-        sqlx::raw_sql(
+        let hijacked = evil_first(
+            pg,
+            &app,
             "CREATE FUNCTION evil.minus(bigint, integer) RETURNS bigint LANGUAGE sql \
              AS 'SELECT 0::bigint'; \
              CREATE OPERATOR evil.- (LEFTARG = bigint, RIGHTARG = integer, FUNCTION = evil.minus)",
         )
-        .execute(&app)
-        .await
-        .unwrap();
-        let hijacked = pool_as(pg, "bankapp", &[("search_path", "evil,pg_catalog,public")]).await;
+        .await;
         let minus: i64 = sqlx::query_scalar("SELECT 5::bigint - 1")
             .fetch_one(&hijacked)
             .await
@@ -645,8 +652,9 @@ fn reseal_never_moves_rows_back_to_an_older_key() {
 fn every_row_rule_refuses_a_row_that_breaks_it() {
     with_server(async |pg| {
         let app = least_privilege(pg).await;
-        pg.psql("CREATE SCHEMA evil AUTHORIZATION bankapp");
-        sqlx::raw_sql(
+        let hijacked = evil_first(
+            pg,
+            &app,
             "CREATE FUNCTION evil.yes(bigint, integer) RETURNS boolean LANGUAGE sql \
              AS 'SELECT true'; \
              CREATE FUNCTION evil.yes_bool(boolean, boolean) RETURNS boolean LANGUAGE sql \
@@ -660,10 +668,7 @@ fn every_row_rule_refuses_a_row_that_breaks_it() {
              CREATE OPERATOR evil.= (LEFTARG = boolean, RIGHTARG = boolean, FUNCTION = evil.yes_bool); \
              CREATE OPERATOR evil.~~ (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.yes_text)",
         )
-        .execute(&app)
-        .await
-        .unwrap();
-        let hijacked = pool_as(pg, "bankapp", &[("search_path", "evil,pg_catalog,public")]).await;
+        .await;
         let passes: bool = sqlx::query_scalar("SELECT -1::bigint >= 0 AND true = false")
             .fetch_one(&hijacked)
             .await
