@@ -195,12 +195,14 @@ impl Lane {
         self.ours(Case::Accepted, "").await;
     }
 
-    /// The floor through sqlx.
+    /// The floor through sqlx: one connection from the pool for both
+    /// statements, as the store takes.
     async fn floor_sqlx(&self, pool: &PgPool, case: Case) {
+        let mut connection = pool.acquire().await.unwrap();
         let (version, last_step, failures, _state): (i64, i64, i32, String) =
             sqlx::query_as(FLOOR_LOAD)
                 .bind(&self.floor)
-                .fetch_one(pool)
+                .fetch_one(&mut *connection)
                 .await
                 .unwrap();
         let done = match case {
@@ -209,14 +211,14 @@ impl Lane {
                 .bind(version + 1)
                 .bind(last_step + 1)
                 .bind(failures)
-                .execute(pool)
+                .execute(&mut *connection)
                 .await
                 .unwrap(),
             Case::Replayed => sqlx::query(FLOOR_REFUSE)
                 .bind(&self.floor)
                 .bind(version)
                 .bind(last_step)
-                .execute(pool)
+                .execute(&mut *connection)
                 .await
                 .unwrap(),
         };
@@ -294,9 +296,12 @@ impl Bench {
             .unwrap();
         let url = server.url();
         let (pool, lanes, prepared) = rt.block_on(async {
+            // As the store's documentation recommends: no ping at each
+            // checkout (for ours and the floor alike).
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .min_connections(8)
+                .test_before_acquire(false)
                 .connect(&url)
                 .await
                 .unwrap();

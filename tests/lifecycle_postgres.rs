@@ -18,19 +18,21 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use otpguard::lifecycle::postgres::{PostgresStore, Resealed, SCHEMA_VERSION};
+use otpguard::lifecycle::postgres::{BookingError, PostgresStore, Resealed, SCHEMA_VERSION};
+use otpguard::lifecycle::store::{Commit, CommitOutcome, Loaded, TokenRecord, TokenStore};
 use otpguard::lifecycle::{
-    store::TokenStore, Authorized, CustomerId, Event, Lifecycle, LifecycleConfig, LifecycleError,
-    ReissueReason, State, SuspendReason,
+    Authorized, CustomerId, Event, Lifecycle, LifecycleConfig, LifecycleError, ReissueReason,
+    State, SuspendReason,
 };
 use otpguard::seal::{KeyId, Keyring};
+use otpguard::StoreError;
 use otpguard::{Clock, FixedClock};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use store_support::{ctx, customer, operator, web, Phone, START, STEP};
 use support::leaks::{contains, encodings};
 use support::pg_lifecycle::{
-    assert_corrupt_load, audit_rows, keys, lifecycle, migrated, pool_on, register, runtime,
-    with_server, Pg,
+    assert_corrupt_load, audit_rows, keys, lifecycle, migrate, migrated, pool_on, register,
+    runtime, with_server, Pg,
 };
 use support::postgres_server::PostgresServer;
 
@@ -395,6 +397,300 @@ fn moved_secret_is_refused_as_corrupt_and_audited() {
     let _proof = rt
         .block_on(verify(&lc, &alice, &pa.code(clock.now())))
         .unwrap();
+}
+
+/// A request takes one connection from the pool for its load and its
+/// commit (with sqlx each checkout and return costs a round trip), for
+/// an acceptance and a refusal alike; and a pool of one connection serves
+/// the rare paths too, which read and write through the pool again (a row
+/// refused as corrupt and audited, then loaded behind that refusal): they
+/// give the load's connection back first, or they would wait for it until
+/// the pool's time-out and answer a store error.
+#[test]
+fn a_request_takes_one_connection_and_a_pool_of_one_serves_every_path() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let returned = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&returned);
+    let pool = rt
+        .block_on(
+            PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(5))
+                .after_release(move |_, _| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Box::pin(async { Ok(true) })
+                })
+                .connect(&pg.url()),
+        )
+        .unwrap();
+    let lc = rt.block_on(migrated(&pool, LifecycleConfig::default(), &clock));
+    let (alice, bob) = (customer("alice"), customer("bob"));
+    let (pa, pb) = (Phone::new("SN-A", 9), Phone::new("SN-B", 10));
+    // Checkouts returned by one request (a connection goes back in a task
+    // of sqlx's own: waited for, before and after).
+    let settle = || {
+        for _ in 0..2500 {
+            if pool.num_idle() == 1 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        panic!("the connection never went back to the pool");
+    };
+    let checkouts = |request: &dyn Fn()| {
+        settle();
+        let before = returned.load(Ordering::SeqCst);
+        request();
+        settle();
+        returned.load(Ordering::SeqCst) - before
+    };
+    let registered = checkouts(&|| {
+        rt.block_on(register(&lc, &alice, pa.register(clock.now())))
+            .unwrap();
+    });
+    assert_eq!(registered, 1, "a registration");
+    rt.block_on(register(&lc, &bob, pb.register(clock.now())))
+        .unwrap();
+    for _ in 0..5 {
+        clock.advance(STEP);
+        let code = pa.code(clock.now());
+        let accepted = checkouts(&|| {
+            let _proof = rt.block_on(verify(&lc, &alice, &code)).unwrap();
+        });
+        assert_eq!(accepted, 1, "an accepted code");
+        let replayed = checkouts(&|| {
+            let answer = rt.block_on(verify(&lc, &alice, &code));
+            assert!(
+                matches!(answer, Err(LifecycleError::Replayed { .. })),
+                "{answer:?}"
+            );
+        });
+        assert_eq!(replayed, 1, "a replayed code");
+    }
+    // A booking (the bank's statement in the transaction of the code)
+    // takes the pool's one connection after the load gave it back; a
+    // refused booking commits on the load's.
+    for code in [pa.wrong_code(clock.now(), 0), {
+        clock.advance(STEP);
+        pa.code(clock.now())
+    }] {
+        let answer = rt.block_on(lc.verify_transaction_with(
+            &alice,
+            &web(),
+            &code,
+            &ctx(),
+            |tx: &mut sqlx::PgConnection,
+             _proof: &otpguard::lifecycle::PendingProof|
+             -> otpguard::lifecycle::postgres::BookingFuture<'_, i32, sqlx::Error> {
+                Box::pin(async move { sqlx::query_scalar("SELECT 1").fetch_one(tx).await })
+            },
+        ));
+        if code == pa.code(clock.now()) {
+            assert!(answer.is_ok(), "{answer:?}");
+        } else {
+            assert!(
+                matches!(
+                    answer,
+                    Err(BookingError::Lifecycle(LifecycleError::WrongCode { .. }))
+                ),
+                "{answer:?}"
+            );
+        }
+    }
+    // A load's result carried out of the runtime and dropped on a plain
+    // thread gives its connection back (on the runtime it was read on),
+    // without a panic: the pool's one connection serves the next request.
+    let loaded = rt.block_on(lc.store().load_with_head(&alice)).unwrap();
+    std::thread::spawn(move || drop(loaded)).join().unwrap();
+    clock.advance(STEP);
+    let _proof = rt
+        .block_on(verify(&lc, &alice, &pa.code(clock.now())))
+        .unwrap();
+    // Bob's row holds alice's secret: refused as corrupt and audited (the
+    // refusal written through the pool), then refused again after a load
+    // that walks back behind that refusal (read through the pool).
+    pg.psql(
+        "UPDATE otpguard_token_records SET token_secret = \
+         (SELECT token_secret FROM otpguard_token_records WHERE customer_id = 'alice') \
+         WHERE customer_id = 'bob'",
+    );
+    for _ in 0..2 {
+        clock.advance(STEP);
+        let answer = rt.block_on(verify(&lc, &bob, &pb.code(clock.now())));
+        assert!(
+            matches!(answer, Err(LifecycleError::Corrupt(_))),
+            "{answer:?}"
+        );
+    }
+    let rows = rt.block_on(audit_rows(lc.store().pool(), &bob));
+    assert_corrupt_load(rows.last().unwrap());
+    clock.advance(STEP);
+    let _proof = rt
+        .block_on(verify(&lc, &alice, &pa.code(clock.now())))
+        .unwrap();
+}
+
+/// A pool that does not ping a connection at each checkout (a round trip
+/// saved per request) still answers the first requests after the server
+/// restarted: the load finds each idle connection broken, closes it and
+/// reads again, on a new connection at the latest.
+#[test]
+fn a_pool_without_checkout_pings_answers_after_a_restart() {
+    let mut pg = PostgresServer::start();
+    let rt = runtime();
+    let clock = Arc::new(FixedClock::new(START));
+    let pool = rt
+        .block_on(
+            PgPoolOptions::new()
+                .max_connections(3)
+                .min_connections(3)
+                .test_before_acquire(false)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(&pg.url()),
+        )
+        .unwrap();
+    let lc = rt.block_on(migrated(&pool, LifecycleConfig::default(), &clock));
+    let alice = customer("alice");
+    let phone = Phone::new("SN-A", 11);
+    rt.block_on(register(&lc, &alice, phone.register(clock.now())))
+        .unwrap();
+    for _ in 0..500 {
+        if pool.num_idle() == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(pool.num_idle(), 3, "the pool holds its connections");
+    pg.restart();
+    for _ in 0..3 {
+        clock.advance(STEP);
+        let answer = rt.block_on(verify(&lc, &alice, &phone.code(clock.now())));
+        assert!(answer.is_ok(), "{answer:?}");
+    }
+    let record = rt.block_on(lc.store().load(&alice)).unwrap().unwrap();
+    assert_eq!(record.version(), 4);
+    // A booking whose load finds a live connection and whose transaction
+    // is handed broken ones (their sessions ended by the server) starts
+    // the transaction again on the next. The pool hands out its idle
+    // connections in the order they came back: the load's first.
+    let pids: Vec<i32> = rt.block_on(async {
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(pool.acquire().await.unwrap());
+        }
+        let mut pids = Vec::new();
+        for connection in &mut held {
+            pids.push(
+                sqlx::query_scalar("SELECT pg_backend_pid()")
+                    .fetch_one(&mut **connection)
+                    .await
+                    .unwrap(),
+            );
+        }
+        // (Each goes back in a task of sqlx's own: one at a time.)
+        for connection in held {
+            drop(connection);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        pids
+    });
+    for _ in 0..500 {
+        if pool.num_idle() == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for pid in &pids[1..] {
+        assert_eq!(pg.psql(&format!("SELECT pg_terminate_backend({pid})")), "t");
+    }
+    clock.advance(STEP);
+    let answer = rt.block_on(lc.verify_transaction_with(
+        &alice,
+        &web(),
+        &phone.code(clock.now()),
+        &ctx(),
+        |tx: &mut sqlx::PgConnection,
+         _proof: &otpguard::lifecycle::PendingProof|
+         -> otpguard::lifecycle::postgres::BookingFuture<'_, i32, sqlx::Error> {
+            Box::pin(async move {
+                sqlx::query_scalar("SELECT pg_backend_pid()")
+                    .fetch_one(tx)
+                    .await
+            })
+        },
+    ));
+    let (_proof, booked_on) = answer.unwrap();
+    assert!(booked_on > 0);
+}
+
+/// Loads through one store and commits through another, as a store moving
+/// customers between clusters might.
+struct Crossed {
+    from: PostgresStore,
+    to: PostgresStore,
+}
+
+impl TokenStore for Crossed {
+    fn load(
+        &self,
+        customer: &CustomerId,
+    ) -> impl std::future::Future<Output = Result<Option<TokenRecord>, StoreError>> + Send {
+        self.from.load(customer)
+    }
+
+    fn commit(
+        &self,
+        commit: Commit<'_>,
+    ) -> impl std::future::Future<Output = Result<CommitOutcome, StoreError>> + Send {
+        self.to.commit(commit)
+    }
+
+    fn load_with_head(
+        &self,
+        customer: &CustomerId,
+    ) -> impl std::future::Future<Output = Result<Loaded, StoreError>> + Send {
+        self.from.load_with_head(customer)
+    }
+}
+
+/// The connection a load kept commits only through the store whose pool
+/// it came from: a store that commits what another loaded takes its own.
+#[test]
+fn a_commit_through_another_store_takes_its_own_connection() {
+    let pg = PostgresServer::start();
+    let rt = runtime();
+    pg.psql("CREATE DATABASE other");
+    let clock = Arc::new(FixedClock::new(START));
+    let (here, there) = rt.block_on(async {
+        let here = pool_on(&pg, "postgres", 2, Duration::from_secs(5)).await;
+        let there = pool_on(&pg, "other", 2, Duration::from_secs(5)).await;
+        migrate(&here).await;
+        migrate(&there).await;
+        (here, there)
+    });
+    let lc = Lifecycle::new(
+        LifecycleConfig::default(),
+        Crossed {
+            from: PostgresStore::new(here.clone(), keys()),
+            to: PostgresStore::new(there.clone(), keys()),
+        },
+        Arc::clone(&clock),
+    );
+    let alice = customer("alice");
+    let phone = Phone::new("SN-A", 12);
+    rt.block_on(lc.submit(&alice, &web(), phone.register(clock.now()), &ctx()))
+        .unwrap();
+    let rows = |pool: &PgPool| {
+        rt.block_on(
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM otpguard_token_records")
+                .fetch_one(pool),
+        )
+        .unwrap()
+    };
+    assert_eq!((rows(&here), rows(&there)), (0, 1));
 }
 
 // ---------------------------------------------------------------------------

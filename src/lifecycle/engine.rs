@@ -134,13 +134,17 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 }
             };
             #[cfg(feature = "seal")]
-            let (loaded, audit_head) = {
+            let (loaded, audit_head, held) = {
                 let loaded = self
                     .store
                     .load_with_head(customer)
                     .await
                     .map_err(corrupt_or_store)?;
-                (loaded.record.unwrap_or_default(), loaded.audit_head)
+                (
+                    loaded.record.unwrap_or_default(),
+                    loaded.audit_head,
+                    loaded.held,
+                )
             };
             #[cfg(not(feature = "seal"))]
             let loaded = self
@@ -170,6 +174,8 @@ impl<S: TokenStore, C: Clock> Lifecycle<S, C> {
                 audit: audit.as_slice(),
                 #[cfg(feature = "seal")]
                 audit_head,
+                #[cfg(feature = "seal")]
+                held,
             };
             // A store that finds the customer's stored data inconsistent
             // while committing (PostgreSQL: an audit head its trail does not

@@ -53,9 +53,29 @@ pub struct Commit<'a> {
     #[cfg(feature = "seal")]
     #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
     pub audit_head: ChainHead,
+    /// The connection the load read on, kept for this commit.
+    #[cfg(feature = "seal")]
+    pub(crate) held: Held,
+}
+
+/// The connection a store read a request's record on, kept for the same
+/// request's commit: one connection from the pool per request, not one
+/// per statement (with sqlx, each checkout and return costs a round
+/// trip). Only [`PostgresStore`](super::postgres::PostgresStore) keeps
+/// one; every other store leaves it empty, and a store that finds it empty
+/// takes a connection of its own.
+#[cfg(feature = "seal")]
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    #[cfg(feature = "postgres")]
+    pub(crate) postgres: Option<super::postgres::HeldConnection>,
 }
 
 /// What [`TokenStore::load_with_head`] read.
+///
+/// A store may keep in it the connection it read on, for the same
+/// request's commit (`PostgresStore` does): keep a `Loaded` no longer
+/// than the request.
 #[cfg(feature = "seal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
 #[derive(Debug, Default)]
@@ -66,14 +86,20 @@ pub struct Loaded {
     /// The head of the customer's audit chain ([`ChainHead::NotLoaded`]
     /// for a store that keeps none).
     pub audit_head: ChainHead,
+    /// The connection the record was read on, for the commit.
+    pub(crate) held: Held,
 }
 
 #[cfg(feature = "seal")]
 impl Loaded {
     /// What a store read: the record and the chain's head.
     #[must_use]
-    pub const fn new(record: Option<TokenRecord>, audit_head: ChainHead) -> Self {
-        Self { record, audit_head }
+    pub fn new(record: Option<TokenRecord>, audit_head: ChainHead) -> Self {
+        Self {
+            record,
+            audit_head,
+            held: Held::default(),
+        }
     }
 }
 

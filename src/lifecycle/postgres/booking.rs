@@ -96,19 +96,29 @@ struct InTransaction<'s, S> {
 impl<S: Sealer + Sync> Committer for InTransaction<'_, S> {
     async fn commit(
         &mut self,
-        commit: Commit<'_>,
+        mut commit: Commit<'_>,
         accepted: bool,
     ) -> Result<CommitOutcome, StoreError> {
         in_runtime()?;
+        let held = commit
+            .held
+            .postgres
+            .take()
+            .and_then(|held| held.take_for(&self.store.pool));
         if !accepted {
             // A refusal (a counted wrong code, its audit) commits now,
-            // whatever becomes of the request afterwards.
-            return self.store.commit_on(&commit, &self.store.pool).await;
+            // whatever becomes of the request afterwards: on the load's
+            // connection.
+            return match held {
+                Some(mut connection) => self.store.commit_on(&commit, &mut *connection).await,
+                None => self.store.commit_on(&commit, &self.store.pool).await,
+            };
         }
-        let mut tx =
-            self.store.pool.begin().await.map_err(|e| {
-                StoreError::with_source("PostgreSQL: starting a transaction failed", e)
-            })?;
+        // The transaction left open for the bank takes a connection of its
+        // own: the load's goes back first (a pool of one would otherwise
+        // wait for itself).
+        drop(held);
+        let mut tx = self.store.begin().await?;
         let outcome = self.store.commit_on(&commit, &mut *tx).await;
         match outcome {
             Ok(CommitOutcome::Committed) => {

@@ -13,8 +13,10 @@
 //! # async fn run(key_from_kms: [u8; 32]) -> Result<(), Box<dyn std::error::Error>> {
 //! // A request waits at most 2 s for a connection during an outage (sqlx's
 //! // default is 30 s): it is refused with a store error, and can be retried.
+//! // No ping at each checkout: see "Connections" below.
 //! let pool = sqlx::postgres::PgPoolOptions::new()
 //!     .acquire_timeout(std::time::Duration::from_secs(2))
+//!     .test_before_acquire(false)
 //!     .connect("postgres://otp@db.internal/bank")
 //!     .await?;
 //! let store = PostgresStore::new(pool, Keyring::new(KeyId(1), &key_from_kms)?);
@@ -24,6 +26,32 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Connections
+//!
+//! A request takes one connection from the pool: its load (with the rare
+//! reads behind it) and its commit run on it. sqlx costs a round trip to
+//! the server each time a connection goes back to the pool (it pings it),
+//! and by default another at each checkout (`test_before_acquire`).
+//! Turning the checkout's ping off saves that round trip on every request.
+//! What it would cost is a request answered with an error after a restart
+//! or a failover, when the pool hands out the connections it held, all
+//! broken; the store spares the request's path that: its load is read
+//! again on the next connection (at most once more than the pool has
+//! connections, so the last try is on a new one), and so is the start of a
+//! booking's transaction when the server ended the session. A read, or a
+//! transaction not yet used, changes nothing. A commit is never tried
+//! again: its outcome on a connection lost under it is unknown, and
+//! answered as an error. Still answered with an error, once per broken
+//! connection: the audit of a row refused as corrupt (written through the
+//! pool, after the load's connection went back), and the store's other
+//! calls (maintenance, audit reads).
+//!
+//! A booking's transaction, left open for the bank's statements, takes a
+//! connection of its own, once the load's has gone back (so a pool of one
+//! connection serves every path). A store that commits what another store
+//! loaded (one that moves customers between clusters) takes a connection
+//! from its own pool.
 //!
 //! # The schema
 //!
@@ -225,6 +253,7 @@
 mod booking;
 mod columns;
 mod durability;
+mod held;
 mod migrate;
 pub mod partitions;
 mod reader;
@@ -232,11 +261,12 @@ mod trail;
 
 use std::sync::LazyLock;
 
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
 
 use super::chain::{ChainHead, ChainLink};
 use super::sealed::SealedRecord;
-use super::store::{Commit, CommitOutcome, Loaded, TokenStore};
+use super::store::{Commit, CommitOutcome, Held, Loaded, TokenStore};
 use super::{CustomerId, TokenRecord};
 use crate::seal::{KeyId, Keyring, Sealer};
 use crate::{Clock, StoreError, SystemClock};
@@ -246,6 +276,7 @@ use columns::{
     RECORD_COLUMNS,
 };
 pub use durability::{Durability, DurabilityPolicy};
+pub(crate) use held::HeldConnection;
 pub use migrate::SCHEMA_VERSION;
 pub use partitions::{AuditPartition, DetachError, Detached, DETACH_GRACE, PREPARE_HORIZON};
 /// The sqlx this store is built on, to build its [`PgPool`] with.
@@ -593,7 +624,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     ) -> Result<Option<SealedRecord>, StoreError> {
         self.load_row(customer, Trust::Tag)
             .await
-            .map(|(record, _)| record)
+            .map(|(record, _, _)| record)
     }
 
     /// The customer's row, sealed, and the head of its audit chain, in one
@@ -606,15 +637,18 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         &self,
         customer: &CustomerId,
         trust: Trust,
-    ) -> Result<(Option<SealedRecord>, ChainHead), StoreError> {
-        let row = sqlx::query(&SQL.select)
-            .bind(customer.as_str())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| StoreError::with_source("PostgreSQL: loading the record failed", e))?;
+    ) -> Result<(Option<SealedRecord>, ChainHead, Held), StoreError> {
+        // The connection read on is kept for the request's commit, and the
+        // rare reads below run on it too. Before a refusal is audited
+        // (written through the pool) it goes back: a pool of one would
+        // otherwise wait for itself.
+        let (row, mut connection) = self.read_row(customer).await?;
         let (head, head_version) = match self.checked_head(&row, customer) {
             Ok(head) => head,
-            Err(why) => return Err(self.refuse_corrupt(customer, None, why).await),
+            Err(why) => {
+                drop(connection);
+                return Err(self.refuse_corrupt(customer, None, why).await);
+            }
         };
         // The latest version the trail committed. A head that is the
         // System's refusal of a corrupt row keeps the version it refused,
@@ -625,27 +659,43 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         // unlinked: the latest version they committed.
         let committed = match (head, head_version) {
             (ChainHead::At(link), None) => {
-                match self.committed_behind_loads(customer, link).await {
+                match self
+                    .committed_behind_loads(&mut connection, customer, link)
+                    .await
+                {
                     Ok(version) => version,
-                    Err(why) => return Err(self.refuse_corrupt(customer, None, why).await),
+                    Err(Behind::Failed(e)) => return Err(e),
+                    Err(Behind::Corrupt(why)) => {
+                        drop(connection);
+                        return Err(self.refuse_corrupt(customer, None, why).await);
+                    }
                 }
             }
             (_, version) => version,
         };
         let committed = match committed {
             Some(version) => Some(version),
+            // (A new customer's first request comes this way.)
             None => sqlx::query_scalar(SQL.unlinked_version)
                 .bind(customer.as_str())
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *connection)
                 .await
                 .map_err(|e| {
                     StoreError::with_source("PostgreSQL: loading the record's trail failed", e)
                 })?,
         };
+        let held = |connection| -> Result<Held, StoreError> {
+            Ok(Held {
+                postgres: Some(HeldConnection::new(connection, &self.pool)?),
+            })
+        };
         match deleted(&row, committed) {
             Ok(false) => {}
-            Ok(true) => return Ok((None, head)),
-            Err(why) => return Err(self.refuse_corrupt(customer, None, why).await),
+            Ok(true) => return Ok((None, head, held(connection)?)),
+            Err(why) => {
+                drop(connection);
+                return Err(self.refuse_corrupt(customer, None, why).await);
+            }
         }
         let checked = columns::read_record(&row)
             .and_then(|record| not_rolled_back(record, committed))
@@ -662,10 +712,76 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 _ => Ok(record),
             });
         match checked {
-            Ok(record) => Ok((Some(record), head)),
-            Err(why) => Err(self
-                .refuse_corrupt(customer, RowHeader::read(&row).ok(), why)
-                .await),
+            Ok(record) => Ok((Some(record), head, held(connection)?)),
+            Err(why) => {
+                drop(connection);
+                Err(self
+                    .refuse_corrupt(customer, RowHeader::read(&row).ok(), why)
+                    .await)
+            }
+        }
+    }
+
+    /// The customer's row (the load statement), read on a connection from
+    /// the pool that is kept for the commit.
+    ///
+    /// A connection found broken is closed and the read tried again on the
+    /// next one: a pool that does not ping a connection at each checkout
+    /// (`test_before_acquire(false)`, which saves a round trip per request)
+    /// hands out, after a server restart or a failover, every idle
+    /// connection it held before. A read changes nothing, so it is safe to
+    /// repeat; it is tried at most once more than the pool has connections,
+    /// so the last try is on a new one. The commit is never repeated: its
+    /// outcome on a broken connection is unknown, and answered as an error.
+    async fn read_row(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<(sqlx::postgres::PgRow, PoolConnection<Postgres>), StoreError> {
+        let tries = self.pool.options().get_max_connections().saturating_add(1);
+        let mut tried = 0_u32;
+        loop {
+            let mut connection = self.pool.acquire().await.map_err(|e| {
+                StoreError::with_source("PostgreSQL: no connection for the load", e)
+            })?;
+            tried = tried.saturating_add(1);
+            match sqlx::query(&SQL.select)
+                .bind(customer.as_str())
+                .fetch_one(&mut *connection)
+                .await
+            {
+                Ok(row) => return Ok((row, connection)),
+                Err(e) if connection_lost(&e) && tried < tries => connection.close_on_drop(),
+                Err(e) => {
+                    return Err(StoreError::with_source(
+                        "PostgreSQL: loading the record failed",
+                        e,
+                    ))
+                }
+            }
+        }
+    }
+
+    /// A transaction on a connection from the pool, started again on the
+    /// next connection if the server had ended the session of the one the
+    /// pool handed out (as [`read_row`](Self::read_row) reads again):
+    /// nothing was written yet. Not on an I/O error: `begin` also takes
+    /// the connection from the pool, and a server that cannot be reached
+    /// must not be tried over and over.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
+        let tries = self.pool.options().get_max_connections().saturating_add(1);
+        let mut tried = 0_u32;
+        loop {
+            tried = tried.saturating_add(1);
+            match self.pool.begin().await {
+                Ok(tx) => return Ok(tx),
+                Err(e) if session_ended(&e) && tried < tries => {}
+                Err(e) => {
+                    return Err(StoreError::with_source(
+                        "PostgreSQL: starting a transaction failed",
+                        e,
+                    ))
+                }
+            }
         }
     }
 
@@ -676,9 +792,10 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// holds no such row.
     async fn committed_behind_loads(
         &self,
+        on: &mut sqlx::PgConnection,
         customer: &CustomerId,
         head: ChainLink,
-    ) -> Result<Option<i64>, String> {
+    ) -> Result<Option<i64>, Behind> {
         /// Rows read per query.
         const PAGE: i64 = 32;
         let mut expect = head;
@@ -689,9 +806,14 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 .bind(customer.as_str())
                 .bind(position)
                 .bind(PAGE)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *on)
                 .await
-                .map_err(|e| format!("reading its audit chain failed: {e}"))?;
+                .map_err(|e| {
+                    Behind::Failed(StoreError::with_source(
+                        "PostgreSQL: reading the audit chain failed",
+                        e,
+                    ))
+                })?;
             let mut page = AuditColumns::default();
             let mut links = Vec::with_capacity(rows.len());
             for row in &rows {
@@ -701,17 +823,17 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                 );
             }
             if links.is_empty() {
-                return Err(format!(
+                return Err(Behind::Corrupt(format!(
                     "its audit chain has no row at position {}",
                     expect.position()
-                ));
+                )));
             }
             for (i, link) in links.iter().enumerate() {
                 if *link != expect {
-                    return Err(format!(
+                    return Err(Behind::Corrupt(format!(
                         "its audit chain is broken below its head (at position {})",
                         expect.position()
-                    ));
+                    )));
                 }
                 let previous = match (link.position(), links.get(i.saturating_add(1))) {
                     (1, _) => None,
@@ -719,14 +841,14 @@ impl<S: Sealer + Sync> PostgresStore<S> {
                     // Its predecessor is on the next page: read from it on.
                     (_, None) if i > 0 => break,
                     // Or it left with a detached partition: the floor.
-                    (position, None) => match self.floor(customer).await? {
+                    (position, None) => match self.floor(&mut *on, customer).await? {
                         Some(floor) if Some(floor.position()) == position.checked_sub(1) => {
                             Some(floor)
                         }
                         _ => {
-                            return Err(format!(
+                            return Err(Behind::Corrupt(format!(
                                 "its audit chain has no row before position {position}"
-                            ))
+                            )))
                         }
                     },
                 };
@@ -755,12 +877,22 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// The link of the last row of `customer`'s that left the database with
     /// a detached partition (its floor), if any: not to be trusted alone,
     /// only as the link the first row still here was linked after.
-    pub(super) async fn floor(&self, customer: &CustomerId) -> Result<Option<ChainLink>, String> {
-        self.floor_row(&self.pool, customer)
+    async fn floor(
+        &self,
+        on: &mut sqlx::PgConnection,
+        customer: &CustomerId,
+    ) -> Result<Option<ChainLink>, Behind> {
+        self.floor_row(on, customer)
             .await
-            .map_err(|e| format!("reading its audit floor failed: {e}"))?
+            .map_err(|e| {
+                Behind::Failed(StoreError::with_source(
+                    "PostgreSQL: reading the audit floor failed",
+                    e,
+                ))
+            })?
             .map(|floor| floor.map(|(link, _, _)| link))
             .transpose()
+            .map_err(Behind::Corrupt)
     }
 
     /// The floor's link, the boundary it left below and its MAC, as
@@ -932,6 +1064,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
             Ok(Loaded {
                 record: Some(record),
                 audit_head,
+                ..
             }) => (record, audit_head),
             Ok(_) => return Ok(ResealOutcome::ChangedMeanwhile),
             Err(e) if e.is_corrupt() => return Ok(ResealOutcome::Corrupt),
@@ -980,16 +1113,26 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// as it stands. A row that does not open is refused as corrupt and
     /// audited.
     async fn load_opened(&self, customer: &CustomerId, trust: Trust) -> Result<Loaded, StoreError> {
-        let (Some(sealed), head) = self.load_row(customer, trust).await? else {
-            return Ok(Loaded::new(None, ChainHead::Empty));
+        let (sealed, head, held) = self.load_row(customer, trust).await?;
+        let Some(sealed) = sealed else {
+            return Ok(Loaded {
+                record: None,
+                audit_head: ChainHead::Empty,
+                held,
+            });
         };
         let opened = match (trust, sealed.tag) {
             (Trust::Untagged, None) => sealed.open_untagged(customer, &self.sealer),
             _ => sealed.open(customer, &self.sealer),
         };
         match opened {
-            Ok(record) => Ok(Loaded::new(Some(record), head)),
+            Ok(record) => Ok(Loaded {
+                record: Some(record),
+                audit_head: head,
+                held,
+            }),
             Err(e) => {
+                drop(held);
                 let header = RowHeader {
                     version: values_version(&sealed)?,
                     state: sealed.state.to_string(),
@@ -1185,6 +1328,45 @@ fn lost_race(e: &sqlx::Error) -> bool {
                 && db.constraint().is_some_and(is_chain_position)))
 }
 
+/// Why the walk back behind the System's refusals stopped: the chain does
+/// not hold (the row is refused as corrupt), or the database failed.
+enum Behind {
+    Corrupt(String),
+    Failed(StoreError),
+}
+
+impl From<String> for Behind {
+    fn from(why: String) -> Self {
+        Self::Corrupt(why)
+    }
+}
+
+impl From<&str> for Behind {
+    fn from(why: &str) -> Self {
+        Self::Corrupt(why.to_owned())
+    }
+}
+
+/// Whether `e` says the connection is gone: its socket failed, or the
+/// server ended the session.
+fn connection_lost(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_)) || session_ended(e)
+}
+
+/// Whether `e` is the server ending the session (an error of severity
+/// `FATAL` or `PANIC`: shut down, the backend terminated, a crash), not a
+/// statement failing on a session that goes on (`08P01`, for one, is
+/// both).
+fn session_ended(e: &sqlx::Error) -> bool {
+    use sqlx::postgres::{PgDatabaseError, PgSeverity};
+    match e {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<PgDatabaseError>()
+            .is_some_and(|pg| matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic)),
+        _ => false,
+    }
+}
+
 /// The error of a commit that failed: a corrupt one if the customer's
 /// audit head and trail disagree (see migration 12), which no retry mends.
 fn commit_failed(e: sqlx::Error) -> StoreError {
@@ -1245,9 +1427,19 @@ impl<S: Sealer + Sync> TokenStore for PostgresStore<S> {
         self.load_opened(customer, Trust::Tag).await
     }
 
-    async fn commit(&self, commit: Commit<'_>) -> Result<CommitOutcome, StoreError> {
+    async fn commit(&self, mut commit: Commit<'_>) -> Result<CommitOutcome, StoreError> {
         in_runtime()?;
-        self.commit_on(&commit, &self.pool).await
+        // On the connection the load read on (one checkout per request),
+        // or one from the pool for a commit loaded some other way.
+        match commit
+            .held
+            .postgres
+            .take()
+            .and_then(|held| held.take_for(&self.pool))
+        {
+            Some(mut connection) => self.commit_on(&commit, &mut *connection).await,
+            None => self.commit_on(&commit, &self.pool).await,
+        }
     }
 }
 

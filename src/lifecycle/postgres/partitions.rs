@@ -577,7 +577,12 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         // checked (a version raised by hand must not be carried); a
         // customer with no record keeps its trail's head too.
         let (record, audit_head) = match self.load_row(customer, Trust::Tag).await {
-            Ok(loaded) => loaded,
+            // (The connection it read on goes back: what follows takes its
+            // own.)
+            Ok((record, audit_head, held)) => {
+                drop(held);
+                (record, audit_head)
+            }
             Err(e) if e.is_corrupt() => {
                 return Ok(Carry::Impossible(
                     "its record is refused as corrupt: the trail cannot be carried past the \

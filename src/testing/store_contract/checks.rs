@@ -74,20 +74,19 @@ fn commit<S: ContractStore, E: Executor + ?Sized>(
     let what = format!("committing on version {expected_version} for {c}");
     // The chain's head as the lifecycle would have loaded it.
     #[cfg(feature = "seal")]
-    let audit_head = bench
-        .check
-        .store(
-            bench.executor.block_on(lc.store().load_with_head(c)),
-            &format!("loading {c} before {what}"),
-        )?
-        .audit_head;
+    let loaded = bench.check.store(
+        bench.executor.block_on(lc.store().load_with_head(c)),
+        &format!("loading {c} before {what}"),
+    )?;
     let commit = Commit {
         customer: c,
         expected_version,
         record,
         audit,
         #[cfg(feature = "seal")]
-        audit_head,
+        audit_head: loaded.audit_head,
+        #[cfg(feature = "seal")]
+        held: loaded.held,
     };
     bench
         .check
