@@ -100,24 +100,16 @@ impl<S: Sealer + Sync> Committer for InTransaction<'_, S> {
         accepted: bool,
     ) -> Result<CommitOutcome, StoreError> {
         in_runtime()?;
-        let held = commit
-            .held
-            .postgres
-            .take()
-            .and_then(|held| held.take_for(&self.store.pool));
         if !accepted {
             // A refusal (a counted wrong code, its audit) commits now,
             // whatever becomes of the request afterwards: on the load's
             // connection.
-            return match held {
-                Some(mut connection) => self.store.commit_on(&commit, &mut *connection).await,
-                None => self.store.commit_on(&commit, &self.store.pool).await,
-            };
+            return self.store.commit_kept(&mut commit).await;
         }
         // The transaction left open for the bank takes a connection of its
         // own: the load's goes back first (a pool of one would otherwise
         // wait for itself).
-        drop(held);
+        drop(commit.held.postgres.take());
         let mut tx = self.store.begin().await?;
         let outcome = self.store.commit_on(&commit, &mut *tx).await;
         match outcome {

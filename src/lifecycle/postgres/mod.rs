@@ -730,14 +730,13 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// (`test_before_acquire(false)`, which saves a round trip per request)
     /// hands out, after a server restart or a failover, every idle
     /// connection it held before. A read changes nothing, so it is safe to
-    /// repeat; it is tried at most once more than the pool has connections,
-    /// so the last try is on a new one. The commit is never repeated: its
+    /// repeat; it is tried [`tries`](Self::tries) times at most. The commit is never repeated: its
     /// outcome on a broken connection is unknown, and answered as an error.
     async fn read_row(
         &self,
         customer: &CustomerId,
     ) -> Result<(sqlx::postgres::PgRow, PoolConnection<Postgres>), StoreError> {
-        let tries = self.pool.options().get_max_connections().saturating_add(1);
+        let tries = self.tries();
         let mut tried = 0_u32;
         loop {
             let mut connection = self.pool.acquire().await.map_err(|e| {
@@ -761,6 +760,27 @@ impl<S: Sealer + Sync> PostgresStore<S> {
         }
     }
 
+    /// How many times a step that changes nothing is tried on the pool's
+    /// connections when they are found broken: once more than the pool has
+    /// connections, so that the last try is on a new one.
+    fn tries(&self) -> u32 {
+        self.pool.options().get_max_connections().saturating_add(1)
+    }
+
+    /// Commits `commit` on the connection its load kept (if that came from
+    /// this store's pool), or else on one from the pool.
+    async fn commit_kept(&self, commit: &mut Commit<'_>) -> Result<CommitOutcome, StoreError> {
+        match commit
+            .held
+            .postgres
+            .take()
+            .and_then(|held| held.take_for(&self.pool))
+        {
+            Some(mut connection) => self.commit_on(commit, &mut *connection).await,
+            None => self.commit_on(commit, &self.pool).await,
+        }
+    }
+
     /// A transaction on a connection from the pool, started again on the
     /// next connection if the server had ended the session of the one the
     /// pool handed out (as [`read_row`](Self::read_row) reads again):
@@ -768,7 +788,7 @@ impl<S: Sealer + Sync> PostgresStore<S> {
     /// the connection from the pool, and a server that cannot be reached
     /// must not be tried over and over.
     async fn begin(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
-        let tries = self.pool.options().get_max_connections().saturating_add(1);
+        let tries = self.tries();
         let mut tried = 0_u32;
         loop {
             tried = tried.saturating_add(1);
@@ -1429,17 +1449,8 @@ impl<S: Sealer + Sync> TokenStore for PostgresStore<S> {
 
     async fn commit(&self, mut commit: Commit<'_>) -> Result<CommitOutcome, StoreError> {
         in_runtime()?;
-        // On the connection the load read on (one checkout per request),
-        // or one from the pool for a commit loaded some other way.
-        match commit
-            .held
-            .postgres
-            .take()
-            .and_then(|held| held.take_for(&self.pool))
-        {
-            Some(mut connection) => self.commit_on(&commit, &mut *connection).await,
-            None => self.commit_on(&commit, &self.pool).await,
-        }
+        // On the connection the load read on (one checkout per request).
+        self.commit_kept(&mut commit).await
     }
 }
 
